@@ -1,0 +1,136 @@
+"""A project on disk: ``<name>.storymem/project.json`` plus ``takes/`` (clips, keyframe PNGs).
+
+All paths stored in project.json are relative to the folder and may not leave it, so a project
+folder can be moved or shared as a whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from storymem_engine.atomic import atomic_write_text
+from storymem_engine.story import Story, StoryError
+
+SCHEMA_VERSION = 1
+PROJECT_FILE = "project.json"
+AUTOSAVE_FILE = "project.autosave.json"
+TAKES_DIR = "takes"
+
+
+class ProjectError(StoryError):
+    """A project folder or project.json that cannot be used."""
+
+
+@dataclass
+class Project:
+    folder: Path
+    story: Story
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def takes_dir(self) -> Path:
+        return self.folder / TAKES_DIR
+
+    def resolve(self, relative: str) -> Path:
+        """Absolute path of a project-relative path; refuses paths that leave the folder."""
+        return resolve_inside(self.folder, relative)
+
+    def relative(self, path: Path) -> str:
+        path = Path(path).resolve()
+        try:
+            return path.relative_to(self.folder.resolve()).as_posix()
+        except ValueError:
+            raise ProjectError(f"{path} is outside the project folder {self.folder}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEMA_VERSION, "story": self.story.to_dict(), "settings": self.settings}
+
+    def save(self, file_name: str = PROJECT_FILE) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        target = self.folder / file_name
+        atomic_write_text(target, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        return target
+
+    def missing_files(self) -> list[str]:
+        """Take files named in the project that are not on disk (for a clear message on open)."""
+        missing = []
+        for shot in self.story.shots:
+            for take in shot.takes:
+                for rel in [take.clip, *take.keyframes]:
+                    if rel and not (self.folder / rel).is_file():
+                        missing.append(rel)
+        return missing
+
+
+def resolve_inside(folder: Path, relative: str) -> Path:
+    rel = Path(relative)
+    if rel.is_absolute():
+        raise ProjectError(f"path {relative!r} in the project must be relative to the project folder")
+    full = (folder / rel).resolve()
+    root = folder.resolve()
+    if full != root and root not in full.parents:
+        raise ProjectError(f"path {relative!r} leaves the project folder")
+    return full
+
+
+def _check_paths(project: Project) -> None:
+    for shot in project.story.shots:
+        for take in shot.takes:
+            for rel in [take.clip, take.last_frame, *take.keyframes, *take.motion_frames]:
+                if rel:
+                    resolve_inside(project.folder, rel)
+
+
+def project_from_dict(folder: Path, data: Any, source: str) -> Project:
+    if not isinstance(data, dict):
+        raise ProjectError(f"{source}: expected a JSON object")
+    schema = data.get("schema")
+    if schema is None:
+        raise ProjectError(f"{source}: missing field 'schema' (is this a StoryMem project file?)")
+    if not isinstance(schema, int) or schema > SCHEMA_VERSION:
+        raise ProjectError(
+            f"{source}: schema version {schema!r} is newer than this app understands ({SCHEMA_VERSION})"
+        )
+    if "story" not in data:
+        raise ProjectError(f"{source}: missing field 'story'")
+    try:
+        story = Story.from_dict(data["story"])
+    except StoryError as exc:
+        raise ProjectError(f"{source}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ProjectError(f"{source}: malformed story ({type(exc).__name__}: {exc})") from None
+    project = Project(folder=Path(folder), story=story, settings=dict(data.get("settings", {})))
+    _check_paths(project)
+    return project
+
+
+def load_project(folder: str | os.PathLike[str], file_name: str = PROJECT_FILE) -> Project:
+    folder = Path(folder)
+    path = folder / file_name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProjectError(f"{path}: project file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{path}: cannot read project file ({exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProjectError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    return project_from_dict(folder, data, str(path))
+
+
+def newer_autosave(folder: str | os.PathLike[str]) -> Path | None:
+    """The autosave file when it is newer than the last save (to offer a restore on open)."""
+    folder = Path(folder)
+    auto = folder / AUTOSAVE_FILE
+    main = folder / PROJECT_FILE
+    if not auto.is_file():
+        return None
+    if not main.is_file() or auto.stat().st_mtime > main.stat().st_mtime:
+        return auto
+    return None
