@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from storymem_engine.atomic import atomic_write_text
-from storymem_engine.story import Story, StoryError
+from storymem_engine.story import Story, StoryError, read_json_file
 
 SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
@@ -111,16 +111,7 @@ def project_from_dict(folder: Path, data: Any, source: str) -> Project:
 def load_project(folder: str | os.PathLike[str], file_name: str = PROJECT_FILE) -> Project:
     folder = Path(folder)
     path = folder / file_name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProjectError(f"{path}: project file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProjectError(f"{path}: cannot read project file ({exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProjectError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    data = read_json_file(path, "project file", ProjectError)
     return project_from_dict(folder, data, str(path))
 
 

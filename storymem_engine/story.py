@@ -86,8 +86,6 @@ class Shot:
     notes: str = ""
     takes: list[Take] = field(default_factory=list)
     accepted_take: str | None = None
-    pinned: list[str] = field(default_factory=list)
-    excluded: list[str] = field(default_factory=list)
 
     def accepted(self) -> Take | None:
         for take in self.takes:
@@ -111,8 +109,6 @@ class Shot:
             "notes": self.notes,
             "takes": [t.to_dict() for t in self.takes],
             "accepted_take": self.accepted_take,
-            "pinned": list(self.pinned),
-            "excluded": list(self.excluded),
         }
 
     @classmethod
@@ -135,8 +131,6 @@ class Shot:
             notes=str(data.get("notes", "")),
             takes=[Take.from_dict(t) for t in data.get("takes", [])],
             accepted_take=data.get("accepted_take"),
-            pinned=[str(k) for k in data.get("pinned", [])],
-            excluded=[str(k) for k in data.get("excluded", [])],
         )
 
 
@@ -149,6 +143,9 @@ class Story:
     name: str
     overview: str = ""
     shots: list[Shot] = field(default_factory=list)
+    # Memory keyframe keys the user pinned (always in memory) or excluded (never used).
+    memory_pins: list[str] = field(default_factory=list)
+    memory_exclusions: list[str] = field(default_factory=list)
     # Unknown keys of the script (story level and per scene) so export keeps every field.
     extra: dict[str, Any] = field(default_factory=dict)
     scene_extra: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -164,6 +161,8 @@ class Story:
             "name": self.name,
             "overview": self.overview,
             "shots": [s.to_dict() for s in self.shots],
+            "memory_pins": list(self.memory_pins),
+            "memory_exclusions": list(self.memory_exclusions),
             "extra": self.extra,
             "scene_extra": {str(k): v for k, v in self.scene_extra.items()},
         }
@@ -174,6 +173,8 @@ class Story:
             name=str(data["name"]),
             overview=str(data.get("overview", "")),
             shots=[Shot.from_dict(s) for s in data.get("shots", [])],
+            memory_pins=[str(k) for k in data.get("memory_pins", [])],
+            memory_exclusions=[str(k) for k in data.get("memory_exclusions", [])],
             extra=dict(data.get("extra", {})),
             scene_extra={int(k): dict(v) for k, v in data.get("scene_extra", {}).items()},
         )
@@ -278,19 +279,23 @@ def story_to_script(story: Story) -> dict[str, Any]:
     }
 
 
+def read_json_file(path: Path, what: str, error: type[StoryError] = StoryError) -> Any:
+    """Parse a JSON file, turning every failure into ``error`` naming the file and the problem."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read {what} ({exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+
+
 def load_story(path: str | os.PathLike[str]) -> Story:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StoryError(f"{path}: story file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StoryError(f"{path}: cannot read story file ({exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise StoryError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    return story_from_script(data, str(path))
+    return story_from_script(read_json_file(path, "story file"), str(path))
 
 
 def save_story(story: Story, path: str | os.PathLike[str]) -> None:

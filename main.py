@@ -1,0 +1,22 @@
+"""StoryMem Studio entry point: the desktop app by default, `info` / `render` for headless use."""
+
+from __future__ import annotations
+
+import sys
+
+HEADLESS_COMMANDS = ("info", "render")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in HEADLESS_COMMANDS:
+        from storymem_engine.cli import main as cli_main
+
+        return cli_main(argv)
+    from storyboard.app import main as app_main
+
+    return app_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Headless commands: `main.py info STORY.json` and `main.py render STORY.json --out DIR`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from storymem_engine.story import StoryError, load_story
+
+EXIT_BAD_INPUT = 2
+
+
+class CliError(Exception):
+    """A bad flag value or input file: printed as one line, exit code 2."""
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 832x480, got {text!r}") from None
+    if w <= 0 or h <= 0 or w % 16 or h % 16:
+        raise argparse.ArgumentTypeError(f"width and height must be positive multiples of 16, got {text}")
+    return w, h
+
+
+def _frames(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"frames must be an integer, got {text!r}") from None
+    if n < 5 or (n - 1) % 4:
+        raise argparse.ArgumentTypeError(f"frames must be 4n+1 and at least 5 (e.g. 17, 49, 81), got {n}")
+    return n
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2: no usage dump for a bad value
+        raise CliError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from storymem_engine.models import OFFLOAD_PRESETS
+
+    parser = _Parser(prog="main.py", description="StoryMem Studio: headless commands")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    info = sub.add_parser("info", help="summarise a story script as JSON")
+    info.add_argument("story")
+    render = sub.add_parser("render", help="render a story shot by shot")
+    render.add_argument("story")
+    render.add_argument("--out", required=True, help="output folder (a project folder; rerun continues it)")
+    render.add_argument("--engine", choices=("tiny", "wan"), default="wan")
+    render.add_argument("--models", help="models folder (see README: Getting the models)")
+    render.add_argument("--size", type=_size, default=(832, 480), help="WxH, default 832x480")
+    render.add_argument("--frames", type=_frames, default=81, help="frames per shot, 4n+1 (default 81)")
+    render.add_argument("--steps", type=_positive(int), default=40)
+    render.add_argument("--guidance", type=_positive(float), default=3.5)
+    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--max-memory", type=_positive(int), default=10)
+    render.add_argument("--fix", type=int, default=3, help="memory sink size")
+    render.add_argument("--continuation", choices=("mi2v", "mm2v"), default="mi2v")
+    render.add_argument("--first-shot", choices=("t2v", "m2v"), default="t2v")
+    render.add_argument("--reference", nargs="+", default=[], help="reference images for --first-shot m2v")
+    render.add_argument("--offload", choices=OFFLOAD_PRESETS, default="model_offload")
+    render.add_argument("--rope-stride", type=_positive(int), default=1)
+    render.add_argument("--clip-weights", help="local open_clip ViT-B/32 weights for keyframe similarity")
+    return parser
+
+
+def cmd_info(args) -> int:
+    story = load_story(args.story)
+    summary = {
+        "story_name": story.name,
+        "scenes": len({s.scene_num for s in story.shots}),
+        "shots": len(story.shots),
+        "cuts": [s.cut for s in story.shots],
+    }
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+class ConsoleProgress:
+    """One line per shot, redrawn in place: a bar, the phase and an ETA from the step rate."""
+
+    def __init__(self, total_shots: int, stream=sys.stderr) -> None:
+        self.total_shots = total_shots
+        self.stream = stream
+        self.index = 0
+
+    def __call__(self, p) -> None:
+        frac = p.step / p.total if p.total else 0.0
+        eta = (p.elapsed / p.step * (p.total - p.step)) if p.step else float("nan")
+        bar = "#" * int(frac * 24)
+        eta_text = f"ETA {eta:5.0f}s" if eta == eta else "ETA   --"
+        self.stream.write(f"\rshot {self.index + 1}/{self.total_shots} [{bar:<24}] {p.step:>3}/{p.total} "
+                          f"{p.phase:<18} {p.elapsed:6.1f}s {eta_text}")
+        self.stream.flush()
+
+    def shot_done(self, index: int, take, skipped: bool) -> None:
+        word = "kept (unchanged)" if skipped else f"done, {take.frames} frames"
+        self.stream.write(f"\rshot {index + 1}/{self.total_shots} {word}{' ' * 50}\n")
+        self.stream.flush()
+        self.index = index + 1
+
+
+def _open_project(out: Path, story):
+    """Reuse takes of an earlier render into the same folder (shot ids are positional on import)."""
+    from storymem_engine.project import PROJECT_FILE, Project, load_project
+
+    project = Project(folder=out, story=story)
+    if (out / PROJECT_FILE).is_file():
+        previous = load_project(out)
+        earlier = {s.id: s for s in previous.story.shots}
+        for shot in story.shots:
+            if shot.id in earlier:
+                shot.takes = earlier[shot.id].takes
+                shot.accepted_take = earlier[shot.id].accepted_take
+        story.memory_pins = previous.story.memory_pins
+        story.memory_exclusions = previous.story.memory_exclusions
+    return project
+
+
+def cmd_render(args) -> int:
+    from storymem_engine.director import Director, DirectorSettings
+    from storymem_engine.engine import EngineSettings, StoryMemEngine
+    from storymem_engine.keyframes import KeyframeSettings
+    from storymem_engine.models import check_models
+
+    story = load_story(args.story)
+    if args.first_shot == "m2v" and not args.reference:
+        raise CliError("--first-shot m2v needs --reference IMG [IMG ...]")
+    if args.reference and args.first_shot != "m2v":
+        raise CliError("--reference is only used with --first-shot m2v")
+    for ref in args.reference:
+        if not Path(ref).is_file():
+            raise CliError(f"reference image not found: {ref}")
+    if not 0 <= args.fix <= args.max_memory:
+        raise CliError(f"--fix must be between 0 and --max-memory ({args.max_memory}), got {args.fix}")
+    if args.clip_weights and not Path(args.clip_weights).is_file():
+        raise CliError(f"CLIP weights file not found: {args.clip_weights}")
+    if args.engine == "wan":
+        if not args.models:
+            raise CliError("--engine wan needs --models DIR (or try --engine tiny to check the install)")
+        check_models(args.models, args.continuation, args.first_shot)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    project = _open_project(out, story)
+    references = []
+    for i, ref in enumerate(args.reference):
+        target = out / "references" / f"reference_{i}{Path(ref).suffix.lower()}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ref, target)
+        references.append(project.relative(target))
+
+    engine = StoryMemEngine(EngineSettings(
+        engine=args.engine, models_dir=args.models, continuation=args.continuation, first_shot=args.first_shot,
+        offload=args.offload, rope_stride=args.rope_stride,
+    ))
+    director = Director(project, engine, DirectorSettings(
+        seed=args.seed, width=args.size[0], height=args.size[1], frames=args.frames, steps=args.steps,
+        guidance=args.guidance, max_memory=args.max_memory, fix=args.fix, references=references,
+        keyframes=KeyframeSettings(clip_weights=args.clip_weights),
+    ))
+    if args.engine == "tiny":
+        print("Tiny engine: random-weight models, the output is noise-like test video, not a real render.",
+              file=sys.stderr)
+    console = ConsoleProgress(len(story.shots))
+    start = time.monotonic()
+    project.save()
+    skipped = []
+    takes = director.run(progress=console, on_shot=lambda i, t, s: (console.shot_done(i, t, s), skipped.append(s)))
+    film_frames = write_film(project, takes, out / "film.mp4")
+    write_manifest(project, director, takes, skipped, film_frames, out / "manifest.json")
+    print(f"Rendered {len(takes)} shots ({sum(1 for s in skipped if not s)} generated) in "
+          f"{time.monotonic() - start:.1f}s -> {out / 'film.mp4'} ({film_frames} frames)", file=sys.stderr)
+    return 0
+
+
+def write_film(project, takes, path: Path) -> int:
+    from storymem_engine.video import concat_videos
+
+    return concat_videos([project.resolve(t.clip) for t in takes], path, fps=16)
+
+
+def write_manifest(project, director, takes, skipped, film_frames: int, path: Path) -> None:
+    from storymem_engine.atomic import atomic_write_text
+
+    shots = []
+    for index, (shot, take) in enumerate(zip(project.story.shots, takes, strict=True)):
+        req = take.request
+        shots.append({
+            "index": index, "shot_id": shot.id, "scene_num": shot.scene_num, "cut": shot.cut,
+            "prompt": shot.prompt, "mode": req["mode"], "seed": req["seed"],
+            "size": [req["width"], req["height"]], "frames": take.frames, "clip": take.clip,
+            "memory": req["memory"], "memory_keys": req["memory_keys"], "keyframes": take.keyframes,
+            "take_id": take.id, "engine": take.engine, "backends": take.backends, "skipped": skipped[index],
+        })
+    manifest = {
+        "story_name": project.story.name, "engine": director.engine.label,
+        "random_weights": director.engine.settings.engine == "tiny",
+        "film": "film.mp4", "film_frames": film_frames, "fps": 16, "shots": shots,
+    }
+    atomic_write_text(path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+
+
+def main(argv: list[str]) -> int:
+    from storymem_engine.engine import EngineError, GenerationCancelled
+    from storymem_engine.models import ModelFilesMissing
+    from storymem_engine.video import VideoError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return cmd_info(args) if args.command == "info" else cmd_render(args)
+    except (CliError, StoryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ModelFilesMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (GenerationCancelled, KeyboardInterrupt):
+        print("\ncancelled: finished shots are kept; rerun the same command to continue.", file=sys.stderr)
+        return 130
+    except (EngineError, VideoError, OSError) as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1

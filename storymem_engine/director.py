@@ -1,0 +1,232 @@
+"""The director: generates a story shot by shot, feeding keyframes into the memory bank.
+
+Memory is derived, never stored as truth: the memory shot k gets is computed from the accepted
+takes of the shots before it (sink + window, the user's pins and exclusions). A shot whose
+accepted take was made from exactly the request it would get now is skipped on a rerun.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from storymem_engine.engine import (
+    PHASE_KEYFRAMES,
+    CancelFn,
+    EngineError,
+    Progress,
+    ProgressFn,
+    StoryMemEngine,
+)
+from storymem_engine.keyframes import KeyframeSettings, extract_keyframes
+from storymem_engine.memory import Keyframe, select_memory
+from storymem_engine.project import Project
+from storymem_engine.request import MODE_SCHEDULE, GenerationRequest, check_frames, size_for_aspect
+from storymem_engine.story import Take
+
+MOTION = 5
+
+
+@dataclass
+class DirectorSettings:
+    seed: int = 0
+    width: int = 832
+    height: int = 480
+    frames: int = 81
+    steps: int = 40
+    guidance: float = 3.5
+    max_memory: int = 10
+    fix: int = 3
+    references: list[str] = field(default_factory=list)  # MR2V: project-relative reference images
+    keyframes: KeyframeSettings = field(default_factory=KeyframeSettings)
+
+    def validate(self) -> None:
+        check_frames(self.frames)
+        if self.width % 16 or self.height % 16 or self.width <= 0 or self.height <= 0:
+            raise ValueError(f"size must be positive multiples of 16, got {self.width}x{self.height}")
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if not 1 <= self.max_memory:
+            raise ValueError(f"max memory must be >= 1, got {self.max_memory}")
+        if not 0 <= self.fix <= self.max_memory:
+            raise ValueError(f"fix (memory sink) must be between 0 and max memory, got {self.fix}")
+
+
+def load_image(path: Path) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB"))
+    except FileNotFoundError:
+        raise EngineError(f"image not found: {path}") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise EngineError(f"cannot read image {path}: {exc}") from None
+
+
+def save_image(path: Path, frame: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(frame).save(path)
+
+
+class Director:
+    def __init__(self, project: Project, engine: StoryMemEngine, settings: DirectorSettings) -> None:
+        settings.validate()
+        self.project = project
+        self.engine = engine
+        self.settings = settings
+
+    # ----------------------------------------------------------- derived state
+    def memory_bank(self, index: int) -> list[Keyframe]:
+        """All keyframes available to shot `index`, in story order (references first for MR2V)."""
+        bank = [Keyframe(key=f"ref:{i}", path=p, shot_id="", frame_index=i)
+                for i, p in enumerate(self.settings.references)]
+        for shot in self.project.story.shots[:index]:
+            take = shot.accepted()
+            if take is None:
+                continue
+            for i, rel in enumerate(take.keyframes):
+                bank.append(Keyframe(key=f"{take.id}:{i}", path=rel, shot_id=shot.id, frame_index=i))
+        return bank
+
+    def memory_for(self, index: int) -> list[Keyframe]:
+        story = self.project.story
+        return select_memory(self.memory_bank(index), self.settings.max_memory, self.settings.fix,
+                             pinned=story.memory_pins, excluded=story.memory_exclusions)
+
+    def mode_for(self, index: int) -> str:
+        shot = self.project.story.shots[index]
+        cont = self.engine.settings.continuation
+        if index == 0:
+            first = "m2v" if self.settings.references else self.engine.settings.first_shot
+            if first == "m2v" and not self.settings.references:
+                raise EngineError("the first shot in M2V mode (MR2V) needs reference images")
+            if shot.mode in ("auto", "t2v", "m2v"):
+                return first if shot.mode == "auto" else shot.mode
+            raise EngineError(f"shot 1 cannot use {shot.mode.upper()}: there is no earlier shot to continue")
+        if shot.mode != "auto":
+            return shot.mode
+        return "m2v" if shot.cut else cont
+
+    def request_for(self, index: int) -> GenerationRequest:
+        story = self.project.story
+        shot = story.shots[index]
+        s = self.settings
+        mode = self.mode_for(index)
+        shift, boundary = MODE_SCHEDULE[mode]
+        memory = [] if mode == "t2v" else self.memory_for(index)
+        frames = check_frames(shot.frames or s.frames)
+        width, height = s.width, s.height
+        if memory:
+            # Same area as the chosen size, aspect of the first memory image (reference rule).
+            first = load_image(self.project.resolve(memory[0].path))
+            width, height = size_for_aspect(s.width, s.height, first.shape[1] / first.shape[0])
+        first_frame = None
+        motion: list[str] = []
+        if mode in ("mi2v", "mm2v"):
+            prev = story.shots[index - 1].accepted()
+            if prev is None:
+                raise EngineError(f"shot {index + 1} continues shot {index}, which has no accepted take yet")
+            if mode == "mi2v":
+                first_frame = prev.last_frame
+            else:
+                motion = list(prev.motion_frames)
+        return GenerationRequest(
+            shot_id=shot.id, prompt=shot.prompt, mode=mode,
+            seed=shot.seed if shot.seed is not None else s.seed + index,
+            width=width, height=height, num_frames=frames,
+            steps=shot.steps or s.steps, guidance=shot.guidance if shot.guidance is not None else s.guidance,
+            shift=shift, boundary_ratio=boundary,
+            memory=[k.path for k in memory], memory_keys=[k.key for k in memory],
+            first_frame=first_frame, motion_frames=motion,
+            rope_stride=self.engine.settings.rope_stride, engine=self.engine.settings.engine,
+            lora_variant=self.engine.settings.continuation, offload=self.engine.settings.offload,
+        )
+
+    def is_current(self, index: int) -> bool:
+        """True when the shot's accepted take was made from the request it would get now."""
+        take = self.project.story.shots[index].accepted()
+        if take is None or take.status != "done":
+            return False
+        if not all(self.project.resolve(p).is_file() for p in [take.clip, *take.keyframes] if p):
+            return False
+        try:
+            wanted = self.request_for(index)
+        except EngineError:
+            return False
+        return GenerationRequest.from_dict(take.request).fingerprint() == wanted.fingerprint()
+
+    # -------------------------------------------------------------- generation
+    def generate_shot(self, index: int, progress: ProgressFn | None = None,
+                      cancel: CancelFn | None = None) -> Take:
+        """Generate one shot as a new accepted take (files written first, then the project)."""
+        from storymem_engine.video import write_video
+
+        shot = self.project.story.shots[index]
+        request = self.request_for(index)
+        resolve = self.project.resolve
+        memory = [load_image(resolve(p)) for p in request.memory]
+        first = load_image(resolve(request.first_frame)) if request.first_frame else None
+        motion = np.stack([load_image(resolve(p)) for p in request.motion_frames]) if request.motion_frames else None
+        start = time.monotonic()
+        frames = self.engine.generate(request, memory, first, motion, progress=progress, cancel=cancel)
+        if frames.shape[0] != request.output_frames:
+            raise EngineError(f"shot {index + 1}: engine returned {frames.shape[0]} frames, "
+                              f"expected {request.output_frames}")
+        if progress:
+            progress(Progress(shot.id, request.steps, request.steps, PHASE_KEYFRAMES, time.monotonic() - start))
+        result = extract_keyframes(frames, memory, self.settings.keyframes)
+        if cancel is not None and cancel():
+            from storymem_engine.engine import GenerationCancelled
+
+            raise GenerationCancelled(f"generation of {shot.id} was cancelled")
+
+        take_id = uuid.uuid4().hex[:10]
+        folder = self.project.takes_dir / shot.id / take_id
+        folder.mkdir(parents=True, exist_ok=True)
+        rel = lambda p: self.project.relative(p)  # noqa: E731
+        write_video(folder / "clip.mp4", frames, fps=16)
+        keyframe_paths = []
+        for n, i in enumerate(result.indices):
+            save_image(folder / f"keyframe_{n}.png", frames[i])
+            keyframe_paths.append(rel(folder / f"keyframe_{n}.png"))
+        # Lossless copies of the frames the next shot continues from (not re-read from the MP4).
+        save_image(folder / "last.png", frames[-1])
+        motion_paths = []
+        for n, frame in enumerate(frames[-MOTION:]):
+            save_image(folder / f"motion_{n}.png", frame)
+            motion_paths.append(rel(folder / f"motion_{n}.png"))
+        take = Take(
+            id=take_id, request=request.to_dict(), clip=rel(folder / "clip.mp4"), keyframes=keyframe_paths,
+            last_frame=rel(folder / "last.png"), motion_frames=motion_paths, frames=int(frames.shape[0]),
+            created=datetime.now(UTC).isoformat(timespec="seconds"), status="done",
+            engine=self.engine.label, backends=dict(result.backends),
+        )
+        shot.takes.append(take)
+        shot.accepted_take = take.id
+        self.project.save()
+        return take
+
+    def run(self, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+            on_shot: Callable[[int, Take, bool], None] | None = None) -> list[Take]:
+        """Generate every shot in order; shots whose accepted take is current are skipped."""
+        takes = []
+        for index, shot in enumerate(self.project.story.shots):
+            if self.is_current(index):
+                take = shot.accepted()
+                skipped = True
+            else:
+                take = self.generate_shot(index, progress, cancel)
+                skipped = False
+            takes.append(take)
+            if on_shot:
+                on_shot(index, take, skipped)
+        return takes

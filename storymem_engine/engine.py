@@ -1,0 +1,250 @@
+"""The engine: loads the models once and turns one GenerationRequest into frames.
+
+Flow for one shot, top to bottom: encode prompt -> build the memory condition -> denoise with the
+two experts (high noise until the boundary, then low noise) -> decode -> drop memory frames and
+repeated first frames. Progress is reported per denoising step; cancellation is checked per step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from storymem_engine.models import check_models, check_offload, next_lower_preset
+from storymem_engine.request import DROPPED_FRAMES, GenerationRequest
+from storymem_engine.tiny import TINY_LABEL, ensure_tiny_models
+
+PHASE_ENCODING = "encoding"
+PHASE_HIGH = "high-noise expert"
+PHASE_LOW = "low-noise expert"
+PHASE_DECODING = "decoding"
+PHASE_KEYFRAMES = "keyframes"
+
+
+class EngineError(RuntimeError):
+    """A generation failure with a message meant for the user."""
+
+
+class GenerationCancelled(EngineError):
+    pass
+
+
+class OutOfMemory(EngineError):
+    pass
+
+
+@dataclass
+class Progress:
+    shot_id: str
+    step: int
+    total: int
+    phase: str
+    elapsed: float
+
+
+ProgressFn = Callable[[Progress], None]
+CancelFn = Callable[[], bool]
+
+
+@dataclass
+class EngineSettings:
+    engine: str = "wan"  # "wan" or "tiny"
+    models_dir: str | None = None
+    continuation: str = "mi2v"  # which StoryMem LoRA: "mi2v" or "mm2v"
+    first_shot: str = "t2v"
+    offload: str = "model_offload"
+    rope_stride: int = 1
+    vae_tiling: bool = True
+    device: str | None = None  # None: CUDA when present, else CPU
+
+    def validate(self) -> None:
+        if self.engine not in ("wan", "tiny"):
+            raise ValueError(f"unknown engine {self.engine!r} (expected wan or tiny)")
+        if self.continuation not in ("mi2v", "mm2v"):
+            raise ValueError(f"unknown continuation {self.continuation!r} (expected mi2v or mm2v)")
+        if self.first_shot not in ("t2v", "m2v"):
+            raise ValueError(f"unknown first shot mode {self.first_shot!r} (expected t2v or m2v)")
+        check_offload(self.offload)
+        if self.rope_stride < 1:
+            raise ValueError(f"rope stride must be >= 1, got {self.rope_stride}")
+
+    @property
+    def label(self) -> str:
+        return TINY_LABEL if self.engine == "tiny" else "Wan2.2 A14B + StoryMem"
+
+
+def to_tensor_image(frame: np.ndarray):
+    """uint8 [H, W, 3] -> float [3, H, W] in [-1, 1]."""
+    import torch
+
+    return torch.from_numpy(np.array(frame, copy=True)).permute(2, 0, 1).float() / 127.5 - 1.0
+
+
+class StoryMemEngine:
+    def __init__(self, settings: EngineSettings) -> None:
+        settings.validate()
+        self.settings = settings
+        self._t2v = None
+        self._m2v = None
+        self._device = None
+        self._active = None
+
+    @property
+    def label(self) -> str:
+        return self.settings.label
+
+    # ------------------------------------------------------------------ loading
+    def _resolve_device(self):
+        import torch
+
+        if self.settings.device:
+            return torch.device(self.settings.device)
+        if self.settings.engine == "wan" and not torch.cuda.is_available():
+            raise EngineError("The Wan2.2 engine needs a CUDA GPU and none was found. "
+                              "Use the tiny engine to check the install on this machine.")
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def _models_folder(self) -> Path:
+        if self.settings.engine == "tiny":
+            return ensure_tiny_models(Path(self.settings.models_dir) if self.settings.models_dir else None)
+        if not self.settings.models_dir:
+            raise EngineError("No models folder is set (Settings > Models folder, or --models DIR).")
+        return Path(self.settings.models_dir)
+
+    def load(self, need_t2v: bool = True) -> None:
+        """Load models once; a later call only adds the T2V pipeline if it was not loaded yet."""
+        import torch
+
+        from storymem_engine.lora import load_storymem_lora_pair
+        from storymem_engine.models import load_pipelines
+        from storymem_engine.rope import install_memory_rope
+
+        if self._m2v is not None and (self._t2v is not None or not need_t2v):
+            return
+        folder = self._models_folder()
+        layout = check_models(folder, self.settings.continuation, "t2v" if need_t2v else "m2v")
+        self._device = self._resolve_device()
+        dtype = torch.bfloat16 if self._device.type == "cuda" else torch.float32
+        t2v, m2v = load_pipelines(layout, need_t2v, dtype, self.settings.vae_tiling)
+        if self._m2v is None:
+            load_storymem_lora_pair(m2v.transformer, m2v.transformer_2, layout.lora)
+            for transformer in (m2v.transformer, m2v.transformer_2):
+                install_memory_rope(transformer, self.settings.rope_stride)
+            self._m2v = m2v
+        if t2v is not None:
+            # Share the one VAE and text encoder rather than holding two copies in memory.
+            t2v.vae, t2v.text_encoder, t2v.tokenizer = self._m2v.vae, self._m2v.text_encoder, self._m2v.tokenizer
+            self._t2v = t2v
+
+    def _activate(self, pipe) -> None:
+        from storymem_engine.models import apply_offload, release_offload
+
+        if self._active is pipe:
+            return
+        if self._active is not None:
+            release_offload(self._active, self.settings.offload)
+        apply_offload(pipe, self.settings.offload, self._device)
+        self._active = pipe
+
+    def unload(self) -> None:
+        self._t2v = None
+        self._m2v = None
+        self._active = None
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
+
+    # --------------------------------------------------------------- generation
+    def generate(
+        self,
+        request: GenerationRequest,
+        memory: Sequence[np.ndarray] = (),
+        first_frame: np.ndarray | None = None,
+        motion_frames: np.ndarray | None = None,
+        progress: ProgressFn | None = None,
+        cancel: CancelFn | None = None,
+    ) -> np.ndarray:
+        """Frames of one shot as uint8 [F_out, H, W, 3] (memory and repeated frames dropped)."""
+        import torch
+
+        start = time.monotonic()
+
+        def report(step: int, phase: str) -> None:
+            if progress is not None:
+                progress(Progress(request.shot_id, step, request.steps, phase, time.monotonic() - start))
+
+        def check_cancel() -> None:
+            if cancel is not None and cancel():
+                raise GenerationCancelled(f"generation of {request.shot_id} was cancelled")
+
+        check_cancel()
+        report(0, PHASE_ENCODING)
+        if request.mode == "mm2v" and self.settings.continuation != "mm2v":
+            raise EngineError("MM2V needs the MM2V StoryMem LoRA: set the continuation to MM2V in Settings.")
+        try:
+            self.load(need_t2v=request.mode == "t2v")
+            pipe = self._t2v if request.mode == "t2v" else self._m2v
+            self._activate(pipe)
+            from diffusers import UniPCMultistepScheduler
+
+            pipe.scheduler = UniPCMultistepScheduler.from_config(
+                pipe.scheduler.config, prediction_type="flow_prediction", use_flow_sigmas=True,
+                flow_shift=request.shift,
+            )
+            pipe.register_to_config(boundary_ratio=request.boundary_ratio)
+            boundary = request.boundary_ratio * pipe.scheduler.config.num_train_timesteps
+
+            def on_step(_pipe, i, t, kwargs):
+                check_cancel()
+                report(i + 1, PHASE_HIGH if t >= boundary else PHASE_LOW)
+                return {}
+
+            generator = torch.Generator("cpu").manual_seed(int(request.seed))
+            common = dict(
+                prompt=request.prompt, negative_prompt=request.negative_prompt, height=request.height,
+                width=request.width, num_frames=request.num_frames, num_inference_steps=request.steps,
+                guidance_scale=request.guidance, generator=generator, callback_on_step_end=on_step,
+            )
+            with torch.no_grad():
+                if request.mode == "t2v":
+                    video = pipe(output_type="pt", return_dict=False, **common)[0][0]  # [F, 3, H, W]
+                    frames = video.permute(0, 2, 3, 1).float().cpu()
+                else:
+                    condition = self._condition(request, memory, first_frame, motion_frames)
+                    check_cancel()
+                    report(0, PHASE_HIGH)
+                    frames = pipe.generate_with_memory(condition, len(memory), **common)
+                    report(request.steps, PHASE_DECODING)
+        except torch.cuda.OutOfMemoryError as exc:
+            lower = next_lower_preset(self.settings.offload)
+            hint = (f"Try the '{lower}' offload preset (Settings > Offload)." if lower
+                    else "Reduce the frame count or size.")
+            raise OutOfMemory(f"The GPU ran out of memory with the '{self.settings.offload}' preset. {hint}") from exc
+        frames = frames[DROPPED_FRAMES[request.mode]:]
+        return (frames.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+    def _condition(self, request, memory, first_frame, motion_frames):
+        from storymem_engine.conditioning import build_memory_condition
+
+        vae = self._m2v.vae
+        with_images = [to_tensor_image(m) for m in memory]
+        first = to_tensor_image(first_frame) if request.mode == "mi2v" else None
+        motion = None
+        if request.mode == "mm2v":
+            import torch
+
+            motion = torch.stack([to_tensor_image(f) for f in motion_frames])
+        if request.mode == "mi2v" and first_frame is None:
+            raise EngineError(f"{request.shot_id}: MI2V needs the previous shot's last frame")
+        if request.mode == "mm2v" and (motion_frames is None or len(motion_frames) != 5):
+            raise EngineError(f"{request.shot_id}: MM2V needs the previous shot's last 5 frames")
+        return build_memory_condition(vae, with_images, request.num_frames, request.height, request.width,
+                                      first_frame=first, motion_frames=motion)

@@ -1,0 +1,84 @@
+"""One generation request: everything a shot's generation needs, serializable.
+
+The same record is stored in the take it produced, so any take can be reproduced or explained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+# Wan's default negative prompt: the reference passes it, diffusers does not fill it in.
+WAN_NEGATIVE_PROMPT = (
+    "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，"
+    "JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，"
+    "手指融合，静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走"
+)
+
+MODES = ("t2v", "m2v", "mi2v", "mm2v")
+# Reference sampling defaults per mode: (flow shift, boundary ratio).
+MODE_SCHEDULE = {"t2v": (12.0, 0.875), "m2v": (4.0, 0.9), "mi2v": (4.0, 0.9), "mm2v": (4.0, 0.9)}
+# Frames a mode drops from its output: MI2V repeats the previous last frame, MM2V the 5 motion frames.
+DROPPED_FRAMES = {"t2v": 0, "m2v": 0, "mi2v": 1, "mm2v": 5}
+
+# Fields that do not change the pixels: two requests differing only here give the same take.
+_NOT_IN_FINGERPRINT = {"offload", "shot_id"}
+
+
+@dataclass
+class GenerationRequest:
+    shot_id: str
+    prompt: str
+    mode: str
+    seed: int
+    width: int = 832
+    height: int = 480
+    num_frames: int = 81
+    steps: int = 40
+    guidance: float = 3.5
+    shift: float = 4.0
+    boundary_ratio: float = 0.9
+    negative_prompt: str = WAN_NEGATIVE_PROMPT
+    memory: list[str] = field(default_factory=list)  # project-relative keyframe image paths
+    memory_keys: list[str] = field(default_factory=list)
+    first_frame: str | None = None  # MI2V: previous shot's last frame
+    motion_frames: list[str] = field(default_factory=list)  # MM2V: previous shot's last 5 frames
+    rope_stride: int = 1
+    engine: str = "wan"
+    lora_variant: str = "mi2v"
+    offload: str = "model_offload"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown shot mode {self.mode!r} (expected one of {MODES})")
+
+    @property
+    def output_frames(self) -> int:
+        return self.num_frames - DROPPED_FRAMES[self.mode]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_FINGERPRINT}
+
+
+def check_frames(num_frames: int) -> int:
+    if num_frames < 5 or (num_frames - 1) % 4:
+        raise ValueError(f"frames must be 4n+1 and at least 5 (e.g. 17, 49, 81), got {num_frames}")
+    return num_frames
+
+
+def size_for_aspect(width: int, height: int, aspect: float, multiple: int = 16) -> tuple[int, int]:
+    """Same pixel area as width x height, with the given aspect (W/H), snapped to `multiple`."""
+    area = width * height
+    h = (area / aspect) ** 0.5
+    w = h * aspect
+    w_snapped = max(multiple, int(round(w / multiple)) * multiple)
+    h_snapped = max(multiple, int(round(h / multiple)) * multiple)
+    return w_snapped, h_snapped

@@ -1,0 +1,126 @@
+"""The tiny engine: random-weight Wan2.2-shaped models built from configs, saved in the same
+folder layout as the real models, so the real loading, LoRA and sampling code runs on a CPU in
+seconds. Its output is noise-like video from random weights, labelled as such everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from storymem_engine.models import LORA_FOLDERS, ModelLayout
+
+TINY_VERSION = "tiny-v1"
+TINY_LABEL = "tiny engine (random weights)"
+TEXT_DIM = 32
+LORA_RANK = 4
+
+
+def default_tiny_dir() -> Path:
+    base = os.environ.get("STORYMEM_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "storymem-studio"
+    )
+    return Path(base) / TINY_VERSION
+
+
+def _tokenizer():
+    # Byte-level BPE with no merges: every byte is a token, so any prompt tokenizes offline.
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
+    for ch in sorted(alphabet):
+        vocab[ch] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+
+
+def _transformer(in_channels: int):
+    from diffusers import WanTransformer3DModel
+
+    # rope_max_seq_len 1024 (not 32) so the tiny engine also runs at 832x480 and long clips.
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=in_channels,
+        out_channels=16, text_dim=TEXT_DIM, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=1024,
+    )
+
+
+def _storymem_lora_state(num_layers: int, dim: int, ffn_dim: int, text_dim: int, seed: int) -> dict:
+    """A synthetic LoRA in StoryMem's file format (peft keys on the original Wan module names)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    shapes = {f"{a}.{p}": (dim, dim) for a in ("self_attn", "cross_attn") for p in "qkvo"}
+    shapes["ffn.0"] = (dim, ffn_dim)  # (in, out)
+    shapes["ffn.2"] = (ffn_dim, dim)
+    state = {}
+    for n in range(num_layers):
+        for module, (fan_in, fan_out) in shapes.items():
+            key = f"base_model.model.blocks.{n}.{module}"
+            state[f"{key}.lora_A.weight"] = torch.randn(LORA_RANK, fan_in, generator=gen) * 0.02
+            state[f"{key}.lora_B.weight"] = torch.randn(fan_out, LORA_RANK, generator=gen) * 0.02
+    return state
+
+
+def _build(target: Path) -> None:
+    import torch
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanPipeline
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    torch.manual_seed(0)
+    tokenizer = _tokenizer()
+    text_encoder = UMT5EncoderModel(UMT5Config(
+        vocab_size=len(tokenizer), d_model=TEXT_DIM, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, dropout_rate=0.0,
+    )).eval()
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True]).eval()
+    # A random decoder outputs smooth low-contrast blobs that the model-free quality gate rightly
+    # rejects, so the tiny engine would never fill its memory bank. Scaling the output layer gives
+    # random frames with edges and contrast, and the whole memory path runs as it does for real.
+    with torch.no_grad():
+        vae.decoder.conv_out.weight.mul_(8.0)
+        vae.decoder.conv_out.bias.mul_(8.0)
+    layout = ModelLayout(target)
+    for folder, in_ch, shift, boundary, cls in (
+        (layout.t2v, 16, 12.0, 0.875, WanPipeline),
+        (layout.i2v, 36, 4.0, 0.9, WanImageToVideoPipeline),
+    ):
+        scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
+                                            num_train_timesteps=1000, flow_shift=shift)
+        extra = {"image_encoder": None, "image_processor": None} if cls is WanImageToVideoPipeline else {}
+        pipe = cls(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler,
+                   transformer=_transformer(in_ch), transformer_2=_transformer(in_ch),
+                   boundary_ratio=boundary, **extra)
+        pipe.save_pretrained(folder, safe_serialization=True)
+    for i, variant in enumerate(LORA_FOLDERS):
+        lora_dir = target / "StoryMem" / LORA_FOLDERS[variant]
+        lora_dir.mkdir(parents=True, exist_ok=True)
+        for j, name in enumerate(("backbone_high_noise", "backbone_low_noise")):
+            state = _storymem_lora_state(2, 24, 32, TEXT_DIM, seed=100 + 10 * i + j)
+            torch.save(state, lora_dir / f"{name}.pth")
+
+
+def ensure_tiny_models(folder: Path | None = None) -> Path:
+    """Build the tiny model folder once (a few seconds) and return it."""
+    folder = Path(folder) if folder else default_tiny_dir()
+    if (folder / ".complete").is_file():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tiny-", dir=folder.parent))
+    try:
+        _build(tmp)
+        (tmp / ".complete").write_text(TINY_VERSION + "\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
