@@ -1,0 +1,432 @@
+"""Load the StoryMem memory LoRA into diffusers' WanTransformer3DModel.
+
+StoryMem trained its LoRA with peft on the original Wan module names (`blocks.N.self_attn.q`, ...), with
+r = lora_alpha = 128 and use_rslora=True, so the effective scale is alpha / sqrt(r) = 11.31 rather than
+peft's default alpha / r = 1.0. Loading it with the wrong scale, or silently skipping keys that do not
+match (which is what diffusers does for an unrecognised state dict), produces plausible-looking but wrong
+videos; this module therefore checks that every key lands on a module and carries its weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+DEFAULT_ADAPTER = "storymem"
+HIGH_NOISE_NAME = "backbone_high_noise"
+LOW_NOISE_NAME = "backbone_low_noise"
+LORA_EXTENSIONS = (".safetensors", ".pth")
+
+_PEFT_PREFIX = "base_model.model."
+_WAN_PREFIX = "diffusion_model."
+_DIFFUSERS_PREFIX = "transformer."
+# peft checkpoints drop the adapter name, but a state dict taken straight from a live model keeps it.
+_KEY_RE = re.compile(r"^(?P<module>.+?)\.(?:(?P<part>lora_A|lora_B)(?:\.default)?\.weight|(?P<alpha>alpha))$")
+
+
+class LoraError(ValueError):
+    """A LoRA file could not be read or does not fit the transformer; the message names the key or file."""
+
+
+@dataclass
+class _ModuleLora:
+    """One adapted Linear as found in the file, keyed by its original Wan module name."""
+
+    wan_name: str
+    key_a: str | None = None
+    key_b: str | None = None
+    weight_a: torch.Tensor | None = None
+    weight_b: torch.Tensor | None = None
+    alpha: float | None = None
+    diffusers_name: str = ""
+
+    @property
+    def rank(self) -> int:
+        assert self.weight_a is not None
+        return int(self.weight_a.shape[0])
+
+
+def _read_lora_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    if not path.is_file():
+        raise LoraError(f"LoRA file not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".pth":
+            import torch
+
+            # weights_only: a .pth is a pickle, and a downloaded pickle must not be able to run code.
+            data = torch.load(path, weights_only=True, map_location="cpu")
+            metadata: dict[str, str] = {}
+        elif suffix == ".safetensors":
+            from safetensors import safe_open
+            from safetensors.torch import load_file
+
+            data = load_file(str(path), device="cpu")
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = dict(handle.metadata() or {})
+        else:
+            raise LoraError(
+                f"unsupported LoRA file type {suffix!r} for {path}; expected .pth or .safetensors"
+            )
+    except LoraError:
+        raise
+    except Exception as exc:
+        raise LoraError(f"cannot read LoRA file {path}: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise LoraError(f"LoRA file {path} does not hold a state dict (got {type(data).__name__})")
+    return dict(data), metadata
+
+
+def _metadata_alpha_and_rslora(metadata: Mapping[str, str]) -> tuple[float | None, bool | None]:
+    """Read lora_alpha / use_rslora from diffusers' `lora_adapter_metadata` JSON or flat header keys."""
+    flat: dict[str, Any] = dict(metadata)
+    raw = metadata.get("lora_adapter_metadata")
+    if raw:
+        try:
+            flat.update(json.loads(raw))
+        except (TypeError, ValueError) as exc:
+            raise LoraError(f"LoRA metadata 'lora_adapter_metadata' is not valid JSON: {exc}") from exc
+    flat = {k.removeprefix(_DIFFUSERS_PREFIX): v for k, v in flat.items()}
+    alpha = flat.get("lora_alpha", flat.get("alpha"))
+    rslora = flat.get("use_rslora")
+    alpha_value = float(alpha) if alpha is not None else None
+    rslora_value = None if rslora is None else str(rslora).strip().lower() in ("1", "true", "yes")
+    return alpha_value, rslora_value
+
+
+def _group_by_module(state_dict: Mapping[str, Any]) -> dict[str, _ModuleLora]:
+    import torch
+
+    modules: dict[str, _ModuleLora] = {}
+    for key, value in state_dict.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise LoraError(f"LoRA entry {key!r} is not a named tensor")
+        name = key
+        for prefix in (_PEFT_PREFIX, _WAN_PREFIX):
+            name = name.removeprefix(prefix)
+        match = _KEY_RE.match(name)
+        if match is None:
+            raise LoraError(
+                f"LoRA key {key!r} is not a lora_A/lora_B weight or alpha; StoryMem LoRAs hold nothing else"
+            )
+        entry = modules.setdefault(match["module"], _ModuleLora(match["module"]))
+        if match["alpha"]:
+            if value.numel() != 1:
+                raise LoraError(
+                    f"LoRA key {key!r} should be a single alpha value, got shape {tuple(value.shape)}"
+                )
+            entry.alpha = float(value.item())
+        elif match["part"] == "lora_A":
+            if entry.key_a is not None:
+                raise LoraError(f"LoRA key {key!r} duplicates {entry.key_a!r}")
+            entry.key_a, entry.weight_a = key, value
+        else:
+            if entry.key_b is not None:
+                raise LoraError(f"LoRA key {key!r} duplicates {entry.key_b!r}")
+            entry.key_b, entry.weight_b = key, value
+    if not modules:
+        raise LoraError("the LoRA state dict is empty")
+    for entry in modules.values():
+        if entry.weight_a is None or entry.weight_b is None:
+            present = entry.key_a or entry.key_b or f"{entry.wan_name}.alpha"
+            missing = "lora_B" if entry.weight_a is not None else "lora_A"
+            raise LoraError(f"LoRA key {present!r} has no matching {missing} weight")
+        if entry.weight_a.ndim != 2 or entry.weight_b.ndim != 2:
+            raise LoraError(
+                f"LoRA key {entry.key_a!r} / {entry.key_b!r}: only Linear (2-D) LoRA weights are supported"
+            )
+        if entry.weight_a.shape[0] != entry.weight_b.shape[1]:
+            raise LoraError(
+                f"LoRA key {entry.key_a!r} has rank {entry.weight_a.shape[0]} but {entry.key_b!r} has rank "
+                f"{entry.weight_b.shape[1]}"
+            )
+    return modules
+
+
+def _to_diffusers_name(entry: _ModuleLora) -> str:
+    """Map one Wan module name to diffusers' name with diffusers' own Wan LoRA converter.
+
+    The converter is called per module rather than once on the whole dict for two reasons found in its
+    source: its output cannot be traced back to the input key that produced it (needed to name the
+    offending key in errors), and with `alpha` entries present it bakes alpha / r into the weights, which
+    would be wrong for rsLoRA (alpha / sqrt(r)); alpha is therefore kept out of it and handled by peft.
+    It walks blocks min..max and only maps names it knows, so an unknown name raises ValueError there; a
+    known name on a block the model lacks (blocks.7 in a 2-layer model) maps fine and is caught by the
+    existence check afterwards.
+    """
+    from diffusers.loaders.lora_conversion_utils import _convert_non_diffusers_wan_lora_to_diffusers
+
+    if not entry.wan_name.startswith("blocks."):
+        # The converter needs at least one `blocks.` key to run; StoryMem only adapts transformer blocks.
+        raise LoraError(
+            f"LoRA key {entry.key_a!r} is outside the transformer blocks; StoryMem adapts blocks only"
+        )
+    probe = {
+        f"{_WAN_PREFIX}{entry.wan_name}.lora_A.weight": entry.weight_a,
+        f"{_WAN_PREFIX}{entry.wan_name}.lora_B.weight": entry.weight_b,
+    }
+    try:
+        converted = _convert_non_diffusers_wan_lora_to_diffusers(probe)
+    except (ValueError, KeyError) as exc:
+        raise LoraError(f"LoRA key {entry.key_a!r} names no module diffusers' Wan converter knows") from exc
+    names = {k.removeprefix(_DIFFUSERS_PREFIX).rsplit(".lora_", 1)[0] for k in converted}
+    if len(converted) != 2 or len(names) != 1:
+        raise LoraError(
+            f"LoRA key {entry.key_a!r} was dropped or split by diffusers' Wan converter: {sorted(converted)}"
+        )
+    return names.pop()
+
+
+def _check_target(transformer: torch.nn.Module, entry: _ModuleLora) -> None:
+    import torch
+
+    try:
+        module = transformer.get_submodule(entry.diffusers_name)
+    except AttributeError:
+        raise LoraError(
+            f"LoRA key {entry.key_a!r} maps to {entry.diffusers_name!r}, "
+            "which does not exist in the transformer"
+        ) from None
+    base = getattr(module, "base_layer", module)  # already wrapped by another adapter
+    if not isinstance(base, torch.nn.Linear):
+        raise LoraError(
+            f"LoRA key {entry.key_a!r} maps to {entry.diffusers_name!r}, "
+            f"a {type(base).__name__}, not a Linear"
+        )
+    assert entry.weight_a is not None and entry.weight_b is not None
+    if entry.weight_a.shape[1] != base.in_features or entry.weight_b.shape[0] != base.out_features:
+        raise LoraError(
+            f"LoRA key {entry.key_a!r} has shape A {tuple(entry.weight_a.shape)} / "
+            f"B {tuple(entry.weight_b.shape)}, "
+            f"but {entry.diffusers_name!r} is Linear({base.in_features} -> {base.out_features})"
+        )
+
+
+def _lora_layers(transformer: torch.nn.Module, adapter_name: str) -> dict[str, Any]:
+    from peft.tuners.lora import LoraLayer
+
+    return {
+        name: module
+        for name, module in transformer.named_modules()
+        if isinstance(module, LoraLayer) and adapter_name in module.lora_A
+    }
+
+
+def _verify_loaded(
+    transformer: torch.nn.Module,
+    entries: list[_ModuleLora],
+    adapter_name: str,
+    use_rslora: bool,
+    strength: float,
+) -> None:
+    import torch
+
+    layers = _lora_layers(transformer, adapter_name)
+    expected = {e.diffusers_name: e for e in entries}
+    extra = sorted(set(layers) - set(expected))
+    if extra:
+        raise LoraError(f"adapter {adapter_name!r} wrapped modules that are not in the file: {extra}")
+    for name, entry in expected.items():
+        layer = layers.get(name)
+        if layer is None:
+            raise LoraError(f"LoRA key {entry.key_a!r} -> {name!r}: no LoRA layer was created")
+        weight_a = layer.lora_A[adapter_name].weight
+        weight_b = layer.lora_B[adapter_name].weight
+        for key, loaded, source in (
+            (entry.key_a, weight_a, entry.weight_a),
+            (entry.key_b, weight_b, entry.weight_b),
+        ):
+            assert source is not None
+            if loaded.shape != source.shape or not torch.equal(
+                loaded.detach(), source.to(device=loaded.device, dtype=loaded.dtype)
+            ):
+                raise LoraError(f"LoRA key {key!r} -> {name!r}: the weights did not load")
+        alpha = entry.alpha if entry.alpha is not None else float(entry.rank)
+        scale = strength * (alpha / math.sqrt(entry.rank) if use_rslora else alpha / entry.rank)
+        if not math.isclose(layer.scaling[adapter_name], scale, rel_tol=1e-6):
+            raise LoraError(f"{name!r}: LoRA scale {layer.scaling[adapter_name]} instead of {scale}")
+    if len(layers) != len(entries):
+        raise LoraError(f"{len(layers)} modules got LoRA, but the file has {len(entries)}")
+
+
+def _activate(transformer: torch.nn.Module, adapter_names: list[str]) -> None:
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    for module in transformer.modules():
+        if isinstance(module, BaseTunerLayer):
+            module.set_adapter(adapter_names, inference_mode=True)
+
+
+def _remove_adapter(transformer: Any, adapter_name: str) -> None:
+    """Undo a half-finished load so a failed LoRA never stays active in the model."""
+    if adapter_name not in (getattr(transformer, "peft_config", None) or {}):
+        return
+    try:
+        transformer.delete_adapters(adapter_name)
+        if not getattr(transformer, "peft_config", None):
+            # delete_adapters leaves empty peft wrappers behind; with no adapter left, restore plain Linears.
+            transformer.unload_lora()
+    except Exception:
+        pass  # the load error being raised matters more than a failed cleanup
+
+
+def load_storymem_lora(
+    transformer: torch.nn.Module,
+    state_dict_or_path: Mapping[str, Any] | str | os.PathLike[str],
+    adapter_name: str = DEFAULT_ADAPTER,
+    scale: float | None = None,
+) -> list[str]:
+    """Load a StoryMem (peft, original Wan names) LoRA into a diffusers WanTransformer3DModel.
+
+    `state_dict_or_path`: a state dict, or a .pth / .safetensors file. Rank comes from the lora_A shapes;
+    alpha from per-module `alpha` entries, else the file's metadata, else alpha = r (StoryMem's setting).
+    The layers use rsLoRA scaling alpha / sqrt(r) unless the file's metadata says use_rslora is false.
+    `scale` multiplies that trained scale (1.0 or None = as trained), like a LoRA strength slider.
+
+    Returns the diffusers module names that got the adapter, sorted by block then name. Raises LoraError
+    naming the key when any key maps to no module or any module does not end up with the file's weights.
+    """
+    if isinstance(state_dict_or_path, Mapping):
+        state_dict, metadata = dict(state_dict_or_path), {}
+    else:
+        state_dict, metadata = _read_lora_file(Path(state_dict_or_path))
+
+    meta_alpha, meta_rslora = _metadata_alpha_and_rslora(metadata)
+    use_rslora = True if meta_rslora is None else meta_rslora
+    entries = list(_group_by_module(state_dict).values())
+
+    existing = getattr(transformer, "peft_config", None) or {}
+    if adapter_name in existing:
+        raise LoraError(f"the transformer already has an adapter named {adapter_name!r}")
+
+    seen: dict[str, str] = {}
+    for entry in entries:
+        if entry.alpha is None:
+            entry.alpha = meta_alpha
+        entry.diffusers_name = _to_diffusers_name(entry)
+        if entry.diffusers_name in seen:
+            raise LoraError(
+                f"LoRA keys {seen[entry.diffusers_name]!r} and {entry.key_a!r} "
+                f"both map to {entry.diffusers_name!r}"
+            )
+        seen[entry.diffusers_name] = str(entry.key_a)
+        _check_target(transformer, entry)
+
+    # One LoraConfig for all modules: the common rank / alpha, with per-module patterns for outliers.
+    ranks = {e.diffusers_name: e.rank for e in entries}
+    alphas = {e.diffusers_name: (e.alpha if e.alpha is not None else float(e.rank)) for e in entries}
+    rank = Counter(ranks.values()).most_common(1)[0][0]
+    alpha = Counter(alphas.values()).most_common(1)[0][0]
+    # peft matches pattern keys as regexes against the module-name suffix; escape so '.' is literal.
+    rank_pattern = {re.escape(n): r for n, r in ranks.items() if r != rank}
+    alpha_pattern = {re.escape(n): a for n, a in alphas.items() if a != alpha}
+    config = {
+        "r": rank,
+        "lora_alpha": alpha,
+        "use_rslora": use_rslora,
+        "target_modules": [e.diffusers_name for e in entries],
+        "rank_pattern": rank_pattern,
+        "alpha_pattern": alpha_pattern,
+        "lora_dropout": 0.0,
+        "bias": "none",
+    }
+    # diffusers strips its component prefix from both the weights and the metadata before building the
+    # LoraConfig; unprefixed metadata would be filtered away and the config silently inferred (alpha = r,
+    # no rsLoRA), which is exactly the 11.31x scale error this loader exists to prevent.
+    metadata_for_diffusers = {f"{_DIFFUSERS_PREFIX}{k}": v for k, v in config.items()}
+    weights: dict[str, Any] = {}
+    for entry in entries:
+        weights[f"{_DIFFUSERS_PREFIX}{entry.diffusers_name}.lora_A.weight"] = entry.weight_a
+        weights[f"{_DIFFUSERS_PREFIX}{entry.diffusers_name}.lora_B.weight"] = entry.weight_b
+
+    strength = 1.0 if scale is None else float(scale)
+    previously_active = list(transformer.active_adapters()) if existing else []
+    try:
+        transformer.load_lora_adapter(
+            weights, prefix="transformer", adapter_name=adapter_name, metadata=metadata_for_diffusers
+        )
+        # peft makes the new adapter the only active one, which would silently switch off a LoRA loaded
+        # before (e.g. a step-distillation LoRA); keep those active alongside StoryMem. Frozen: inference.
+        _activate(transformer, [*previously_active, adapter_name])
+        if strength != 1.0:
+            for layer in _lora_layers(transformer, adapter_name).values():
+                layer.set_scale(adapter_name, strength)
+        _verify_loaded(transformer, entries, adapter_name, use_rslora, strength)
+    except Exception as exc:
+        _remove_adapter(transformer, adapter_name)
+        if previously_active:
+            _activate(transformer, previously_active)
+        if isinstance(exc, LoraError):
+            raise
+        raise LoraError(f"loading LoRA adapter {adapter_name!r} failed: {exc}") from exc
+    return sorted((e.diffusers_name for e in entries), key=_module_sort_key)
+
+
+def _module_sort_key(name: str) -> tuple[int, str]:
+    # Block order, not string order (blocks.10 after blocks.9); safetensors files come back key-sorted, so
+    # "file order" would not be stable across formats anyway.
+    parts = name.split(".")
+    block = int(parts[1]) if len(parts) > 1 and parts[0] == "blocks" and parts[1].isdigit() else -1
+    return block, name
+
+
+def find_lora_file(folder: str | os.PathLike[str], name: str) -> Path | None:
+    """`name`.safetensors or `name`.pth in `folder`; safetensors wins because it cannot carry code."""
+    for suffix in LORA_EXTENSIONS:
+        candidate = Path(folder) / f"{name}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class LoraPairResult:
+    high_noise_file: Path
+    low_noise_file: Path
+    high_noise_modules: list[str]
+    low_noise_modules: list[str]
+
+
+def load_storymem_lora_pair(
+    transformer: torch.nn.Module,
+    transformer_2: torch.nn.Module,
+    folder: str | os.PathLike[str],
+    adapter_name: str = DEFAULT_ADAPTER,
+    scale: float | None = None,
+) -> LoraPairResult:
+    """Load backbone_high_noise.* into `transformer` and backbone_low_noise.* into `transformer_2`.
+
+    Wan2.2 A14B's pipeline runs `transformer` on the high-noise steps and `transformer_2` on the low-noise
+    ones, and StoryMem ships one LoRA per expert. Both files must exist (either extension).
+    """
+    base = Path(folder)
+    if not base.is_dir():
+        raise LoraError(f"StoryMem LoRA folder not found: {base}")
+    high = find_lora_file(base, HIGH_NOISE_NAME)
+    low = find_lora_file(base, LOW_NOISE_NAME)
+    missing = [
+        f"{name}.safetensors or {name}.pth"
+        for name, found in ((HIGH_NOISE_NAME, high), (LOW_NOISE_NAME, low))
+        if found is None
+    ]
+    if missing:
+        raise LoraError(f"missing StoryMem LoRA file(s) in {base}: {', '.join(missing)}")
+    assert high is not None and low is not None
+    high_modules = load_storymem_lora(transformer, high, adapter_name=adapter_name, scale=scale)
+    try:
+        low_modules = load_storymem_lora(transformer_2, low, adapter_name=adapter_name, scale=scale)
+    except LoraError:
+        # Half a pair would run the memory LoRA on only some steps: leave neither expert adapted.
+        _remove_adapter(transformer, adapter_name)
+        raise
+    return LoraPairResult(high, low, high_modules, low_modules)
