@@ -1,0 +1,53 @@
+"""The GUI entry point: ``main(argv)`` with ``--screenshot OUT.png`` and an optional project or story."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+APP_ORG = "StoryMem"
+APP_NAME = "StoryMem Studio"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="storymem-studio", description="StoryMem Studio storyboard editor")
+    parser.add_argument("path", nargs="?", help="project folder (<name>.storymem), its project.json, "
+                        "or a story script JSON to import; without it the sample story opens")
+    parser.add_argument("--screenshot", metavar="OUT.png",
+                        help="open the window, save a PNG of it once painted, and exit")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the editor. ``argv`` are the arguments after the program name (default sys.argv[1:])."""
+    args = parse_args(sys.argv[1:] if argv is None else list(argv))
+    from PySide6.QtWidgets import QApplication
+
+    from storyboard import dialogs
+    from storyboard.main_window import MainWindow
+    from storyboard.theme import apply_dark_theme
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "storymem-studio"])
+    app.setOrganizationName(APP_ORG)
+    app.setApplicationName(APP_NAME)
+    apply_dark_theme(app)
+    if args.screenshot:
+        dialogs.set_interactive(False)  # nothing may block a headless screenshot
+    window = MainWindow()
+    opened = window.files.open_path(Path(args.path)) if args.path else window.files.open_sample()
+    if args.screenshot:
+        from storyboard.screenshot import save_window_screenshot
+
+        ok = save_window_screenshot(window, Path(args.screenshot))
+        window.close()
+        if not opened:
+            print(f"error: could not open {args.path}", file=sys.stderr)
+            return 2
+        return 0 if ok else 1
+    window.show()
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

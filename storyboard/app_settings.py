@@ -1,0 +1,58 @@
+"""Application settings (models folder, offload, memory, keyframes, shot defaults) in QSettings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from PySide6.QtCore import QSettings
+
+OFFLOAD_PRESETS = ("full_gpu", "model_offload", "group_offload", "sequential")
+SIZES = ("832x480", "480x832", "1280x720", "720x1280", "640x640")
+
+
+@dataclass
+class AppSettings:
+    models_folder: str = ""
+    offload: str = "model_offload"
+    memory_size: int = 10
+    memory_sink: int = 3
+    keyframe_threshold: float = 0.9  # similarity above which a candidate keyframe is a duplicate
+    keyframes_per_shot: int = 3
+    default_frames: int = 81
+    default_steps: int = 40
+    default_guidance: float = 3.5
+    default_size: str = "832x480"
+
+    @property
+    def size(self) -> tuple[int, int]:
+        width, height = self.default_size.lower().split("x")
+        return int(width), int(height)
+
+    @classmethod
+    def load(cls, store: QSettings | None = None) -> AppSettings:
+        store = store or QSettings()
+        values = {}
+        for f in fields(cls):
+            raw = store.value(f"settings/{f.name}")
+            if raw is None:
+                continue
+            try:
+                values[f.name] = _cast(f.default, raw)
+            except (TypeError, ValueError):
+                continue  # a corrupt value falls back to the default
+        settings = cls(**values)
+        if settings.offload not in OFFLOAD_PRESETS:
+            settings.offload = cls.offload
+        return settings
+
+    def save(self, store: QSettings | None = None) -> None:
+        store = store or QSettings()
+        for name, value in asdict(self).items():
+            store.setValue(f"settings/{name}", value)
+        store.sync()
+
+
+def _cast(default: object, raw: object) -> object:
+    if isinstance(default, bool):
+        return str(raw).lower() in ("1", "true", "yes")
+    return type(default)(raw)

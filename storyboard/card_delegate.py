@@ -1,0 +1,133 @@
+"""Paints one shot card: thumbnail or prompt text, shot and scene number, cut marker, status badge."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from storyboard.timeline_model import ShotRole
+from storymem_engine.story import Shot
+
+CARD_SIZE = QSize(196, 176)
+THUMB_HEIGHT = 110
+
+STATUS_COLORS = {
+    "empty": QColor("#6b7280"),
+    "queued": QColor("#a16207"),
+    "generating": QColor("#2563eb"),
+    "done": QColor("#15803d"),
+    "stale": QColor("#c2410c"),
+    "failed": QColor("#b91c1c"),
+}
+SCENE_COLORS = [QColor("#0e7490"), QColor("#7c3aed"), QColor("#b45309"), QColor("#be185d"), QColor("#4d7c0f")]
+CUT_COLOR = QColor("#dc2626")
+
+
+def scene_color(scene_num: int) -> QColor:
+    return SCENE_COLORS[(scene_num - 1) % len(SCENE_COLORS)]
+
+
+def first_words(prompt: str, limit: int = 24) -> str:
+    words = prompt.split()
+    text = " ".join(words[:limit])
+    return text + (" …" if len(words) > limit else "") if text else "(empty prompt)"
+
+
+class ShotCardDelegate(QStyledItemDelegate):
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return CARD_SIZE
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        shot: Shot = index.data(ShotRole.SHOT)
+        if shot is None:
+            return
+        number: int = index.data(ShotRole.NUMBER)
+        status: str = index.data(ShotRole.STATUS)
+        thumb: QImage | None = index.data(ShotRole.THUMBNAIL)
+        previous = index.model().index(index.row() - 1, 0).data(ShotRole.SHOT) if index.row() > 0 else None
+        scene_starts = previous is None or previous.scene_num != shot.scene_num
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        paint_card(painter, option.rect, shot, number, status, thumb, scene_starts, selected)
+
+
+def paint_card(
+    painter: QPainter,
+    rect: QRect,
+    shot: Shot,
+    number: int,
+    status: str,
+    thumb: QImage | None,
+    scene_starts: bool,
+    selected: bool,
+) -> None:
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    card = rect.adjusted(6, 4, -4, -4)
+    painter.setPen(QPen(QColor("#60a5fa") if selected else QColor("#3f3f46"), 3 if selected else 1))
+    painter.setBrush(QColor("#1f2937") if selected else QColor("#18181b"))
+    painter.drawRoundedRect(card, 6, 6)
+
+    # Scene band: full colour with a label where a new scene starts, a thin line otherwise.
+    band = QRect(card.left() + 1, card.top() + 1, card.width() - 2, 18 if scene_starts else 4)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(scene_color(shot.scene_num))
+    painter.drawRect(band)
+    small = QFont(painter.font())
+    small.setPointSizeF(max(small.pointSizeF() - 1, 7))
+    if scene_starts:
+        painter.setPen(QColor("white"))
+        bold = QFont(small)
+        bold.setBold(True)
+        painter.setFont(bold)
+        painter.drawText(band.adjusted(6, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter, f"SCENE {shot.scene_num}")
+
+    # Thumbnail of the accepted take's first frame, or the prompt's first words.
+    area = QRect(card.left() + 6, card.top() + 24, card.width() - 12, THUMB_HEIGHT - 12)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor("#27272a"))
+    painter.drawRect(area)
+    if thumb is not None and not thumb.isNull():
+        scaled = thumb.scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                              Qt.TransformationMode.SmoothTransformation)
+        x = area.left() + (area.width() - scaled.width()) // 2
+        y = area.top() + (area.height() - scaled.height()) // 2
+        painter.drawImage(x, y, scaled)
+    else:
+        painter.setPen(QColor("#d4d4d8"))
+        painter.setFont(small)
+        painter.drawText(area.adjusted(6, 4, -6, -4), Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft,
+                         first_words(shot.prompt))
+
+    # Cut marker: a red bar on the card's left edge and a "CUT" tag; continuation shows a link.
+    footer = QRect(card.left() + 6, area.bottom() + 6, card.width() - 12, card.bottom() - area.bottom() - 8)
+    if shot.cut:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(CUT_COLOR)
+        painter.drawRect(QRect(card.left() - 5, card.top() + 2, 5, card.height() - 4))
+    numfont = QFont(painter.font())
+    numfont.setBold(True)
+    numfont.setPointSizeF(numfont.pointSizeF() + 1)
+    painter.setFont(numfont)
+    painter.setPen(QColor("white"))
+    painter.drawText(footer, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, f"#{number}")
+    painter.setFont(small)
+    painter.setPen(CUT_COLOR if shot.cut else QColor("#a1a1aa"))
+    line2 = QRect(footer.left(), footer.top() + 22, footer.width(), 16)
+    painter.drawText(line2, Qt.AlignmentFlag.AlignLeft, "✂ CUT" if shot.cut else "↪ continues")
+    painter.setPen(QColor("#a1a1aa"))
+    painter.drawText(line2, Qt.AlignmentFlag.AlignRight, f"scene {shot.scene_num}")
+
+    # Status badge.
+    painter.setFont(small)
+    label = status.upper()
+    width = painter.fontMetrics().horizontalAdvance(label) + 14
+    badge = QRect(footer.right() - width, footer.top() + 1, width, 17)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(STATUS_COLORS.get(status, QColor("#6b7280")))
+    painter.drawRoundedRect(badge, 8, 8)
+    painter.setPen(QColor("white"))
+    painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
+    painter.restore()

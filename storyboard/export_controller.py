@@ -1,0 +1,96 @@
+"""File > Export film / shot list: a cancellable progress dialog around film_export, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QProgressDialog
+
+from storyboard import dialogs
+from storyboard.film_export import FilmError, export_film, total_frames
+from storyboard.shot_list_csv import write_shot_list
+from storyboard.timeline_model import ShotRole
+
+if TYPE_CHECKING:
+    from storyboard.main_window import MainWindow
+
+
+def _video_exceptions() -> tuple[type[BaseException], type[BaseException]]:
+    try:
+        from storymem_engine.video import VideoCancelled, VideoError
+    except ImportError:
+        return _Never, _Never
+    return VideoCancelled, VideoError
+
+
+class _Never(Exception):
+    pass
+
+
+class ExportController:
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.progress: QProgressDialog | None = None
+
+    def export_film(self, path: Path | None = None) -> bool:
+        window = self.window
+        if path is None:
+            path = window.ask_export_path("Export film", "MP4 video (*.mp4)", ".mp4")
+            if path is None:
+                return False
+        settings = window.settings
+        cancelled_error, video_error = _video_exceptions()
+        try:
+            total = total_frames(window.project, settings.default_frames)
+        except FilmError as exc:
+            dialogs.error(window, "Cannot export film", str(exc))
+            return False
+        self.progress = dialog = QProgressDialog(f"Exporting {Path(path).name}…", "Cancel", 0, total, window)
+        dialog.setWindowTitle("Export film")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(0)
+        dialog.setAutoReset(False)
+        dialog.setAutoClose(False)
+        dialog.show()
+
+        def progress(done: int) -> None:
+            dialog.setValue(min(done, total))
+            QApplication.processEvents()
+
+        try:
+            count = export_film(window.project, Path(path), settings.default_frames, settings.size,
+                                progress=progress, cancel=dialog.wasCanceled)
+        except cancelled_error:
+            window.statusBar().showMessage("Film export cancelled; nothing was written", 8000)
+            return False
+        except (FilmError, video_error) as exc:
+            dialogs.error(window, "Cannot export film", str(exc))
+            return False
+        except OSError as exc:
+            dialogs.error(window, "Cannot export film",
+                          f"Could not write {path}:\n{exc.strerror or exc}\n\nAny existing file is unchanged.")
+            return False
+        finally:
+            dialog.close()
+            dialog.deleteLater()
+            self.progress = None
+        window.statusBar().showMessage(f"Exported {count} frames to {path}", 8000)
+        return True
+
+    def export_shot_list(self, path: Path | None = None) -> bool:
+        window = self.window
+        if path is None:
+            path = window.ask_export_path("Export shot list", "CSV (*.csv)", ".csv")
+            if path is None:
+                return False
+        model = window.model
+        statuses = [model.index(r).data(ShotRole.STATUS) for r in range(model.rowCount())]
+        try:
+            write_shot_list(window.project.story, statuses, Path(path))
+        except OSError as exc:
+            dialogs.error(window, "Cannot export shot list", f"Could not write {path}:\n{exc.strerror or exc}")
+            return False
+        window.statusBar().showMessage(f"Exported shot list to {path}", 5000)
+        return True

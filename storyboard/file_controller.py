@@ -1,0 +1,221 @@
+"""Projects on disk: new, open, save, save as, recent, autosave and its recovery, story import/export."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from storyboard import dialogs
+from storyboard.recent import add_recent
+from storymem_engine.project import (
+    AUTOSAVE_FILE,
+    PROJECT_FILE,
+    TAKES_DIR,
+    Project,
+    ProjectError,
+    load_project,
+    newer_autosave,
+)
+from storymem_engine.story import Shot, Story, StoryError, load_story, save_story
+
+if TYPE_CHECKING:
+    from storyboard.main_window import MainWindow
+
+PROJECT_SUFFIX = ".storymem"
+SAMPLE_STORY = Path(__file__).resolve().parent.parent / "resources" / "sample_story.json"
+MISSING_LISTED = 12
+
+
+def project_folder_for(path: str | Path) -> Path:
+    """The ``<name>.storymem`` folder for a path chosen in a save dialog."""
+    path = Path(path)
+    if path.name == PROJECT_FILE:
+        return path.parent
+    return path if path.suffix == PROJECT_SUFFIX else path.with_name(path.name + PROJECT_SUFFIX)
+
+
+class FileController:
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self._autosaved_at: int | None = None  # undo index of the last autosave
+        self._autosave_failed = False
+
+    @property
+    def project(self) -> Project:
+        return self.window.project
+
+    # ------------------------------------------------------------ unsaved changes
+    def is_modified(self) -> bool:
+        return not self.window.undo_stack.isClean()
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current project (saved, discarded, or unchanged)."""
+        if not self.is_modified():
+            return True
+        answer = dialogs.ask_save_discard_cancel(
+            self.window, f"Save the changes to “{self.window.display_name()}” before closing it?"
+        )
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    # ------------------------------------------------------------ new / open
+    def new_project(self) -> bool:
+        if not self.maybe_save():
+            return False
+        story = Story(name="Untitled story", shots=[Shot(prompt="", cut=True, scene_num=1)])
+        self.window.set_project(Project(folder=Path(), story=story), None)
+        return True
+
+    def open_sample(self) -> bool:
+        try:
+            story = load_story(SAMPLE_STORY)
+        except StoryError as exc:
+            dialogs.error(self.window, "Sample story", str(exc))
+            return self.new_project()
+        self.window.set_project(Project(folder=Path(), story=story), None)
+        return True
+
+    def open_dialog(self) -> bool:
+        if not self.maybe_save():
+            return False
+        path = dialogs.open_file(
+            self.window, "Open project or story",
+            "StoryMem project (project.json);;Story script (*.json);;All files (*)",
+        )
+        return self.open_path(path) if path else False
+
+    def open_path(self, path: str | Path) -> bool:
+        """A project folder (or its project.json) opens as a project; any other JSON imports as a story."""
+        path = Path(path)
+        if path.is_dir() or path.name == PROJECT_FILE:
+            return self.open_project(path if path.is_dir() else path.parent)
+        return self.import_story(path, ask=False)
+
+    def open_project(self, folder: Path) -> bool:
+        folder = Path(folder)
+        project, restored = None, False
+        autosave = newer_autosave(folder)
+        if autosave is not None and dialogs.ask_yes_no(
+            self.window, "Restore autosave",
+            f"{folder.name} has autosaved changes newer than its last save.\n"
+            "Restore them? (No opens the last saved version; the autosave is kept.)",
+            default=True,
+        ):
+            try:
+                project = load_project(folder, AUTOSAVE_FILE)
+                restored = True
+            except ProjectError as exc:
+                dialogs.error(self.window, "Cannot restore autosave", f"{exc}\n\nOpening the last save instead.")
+        if project is None:
+            try:
+                project = load_project(folder)
+            except ProjectError as exc:
+                dialogs.error(self.window, "Cannot open project", str(exc))
+                return False
+        self.window.set_project(project, folder, modified=restored)
+        self._autosaved_at = None
+        add_recent(str(folder))
+        missing = project.missing_files()
+        if missing:
+            listed = "\n".join(missing[:MISSING_LISTED])
+            more = f"\n… and {len(missing) - MISSING_LISTED} more" if len(missing) > MISSING_LISTED else ""
+            dialogs.warning(
+                self.window, "Missing take files",
+                f"{len(missing)} file(s) named in this project are not in {folder}:\n{listed}{more}\n\n"
+                "Those takes show as missing; the project itself opened fine.",
+            )
+        return True
+
+    # ------------------------------------------------------------ save
+    def save(self) -> bool:
+        if self.window.project_path is None:
+            return self.save_as()
+        return self._write(self.window.project_path)
+
+    def save_as(self) -> bool:
+        chosen = dialogs.save_file(self.window, "Save project as", "StoryMem project (*.storymem)",
+                                   self.window.display_name() + PROJECT_SUFFIX)
+        if not chosen:
+            return False
+        folder = project_folder_for(chosen)
+        if folder != self.window.project_path and (folder / PROJECT_FILE).exists():
+            if not dialogs.ask_yes_no(self.window, "Replace project?",
+                                      f"{folder} already holds a project. Replace its project.json?"):
+                return False
+        return self._write(folder)
+
+    def _write(self, folder: Path) -> bool:
+        project = self.project
+        old_folder = project.folder
+        old_path = self.window.project_path
+        try:
+            if old_path is not None and folder.resolve() != old_path.resolve():
+                takes = old_path / TAKES_DIR
+                if takes.is_dir():
+                    shutil.copytree(takes, folder / TAKES_DIR, dirs_exist_ok=True)
+            project.folder = folder
+            project.save()
+        except OSError as exc:
+            project.folder = old_folder
+            dialogs.error(self.window, "Save failed",
+                          f"Could not save to {folder}:\n{exc.strerror or exc}\n\n"
+                          "The previous saved version is unchanged.")
+            return False
+        try:
+            (folder / AUTOSAVE_FILE).unlink(missing_ok=True)
+        except OSError:
+            pass
+        self.window.project_path = folder
+        self.window.undo_stack.setClean()
+        self._autosaved_at = None
+        add_recent(str(folder))
+        self.window.update_title()
+        self.window.statusBar().showMessage(f"Saved {folder / PROJECT_FILE}", 5000)
+        return True
+
+    # ------------------------------------------------------------ autosave
+    def autosave(self) -> bool:
+        """Write the side file AUTOSAVE_FILE when there are changes since the last (auto)save."""
+        stack = self.window.undo_stack
+        if self.window.project_path is None or stack.isClean() or self._autosaved_at == stack.index():
+            return False
+        try:
+            self.project.save(AUTOSAVE_FILE)
+        except OSError as exc:
+            if not self._autosave_failed:
+                self.window.statusBar().showMessage(f"Autosave failed: {exc.strerror or exc}", 10000)
+            self._autosave_failed = True
+            return False
+        self._autosave_failed = False
+        self._autosaved_at = stack.index()
+        return True
+
+    # ------------------------------------------------------------ story JSON (benchmark format)
+    def import_story(self, path: str | Path | None = None, ask: bool = True) -> bool:
+        if ask and not self.maybe_save():
+            return False
+        if path is None:
+            path = dialogs.open_file(self.window, "Import story script", "Story script (*.json);;All files (*)")
+            if not path:
+                return False
+        try:
+            story = load_story(path)
+        except StoryError as exc:
+            dialogs.error(self.window, "Cannot import story", str(exc))
+            return False
+        self.window.set_project(Project(folder=Path(), story=story), None, modified=True)
+        return True
+
+    def export_story(self) -> bool:
+        path = self.window.ask_export_path("Export story script", "Story script (*.json)", ".json")
+        if path is None:
+            return False
+        try:
+            save_story(self.project.story, path)
+        except OSError as exc:
+            dialogs.error(self.window, "Export failed", f"Could not write {path}:\n{exc.strerror or exc}")
+            return False
+        self.window.statusBar().showMessage(f"Exported story to {path}", 5000)
+        return True

@@ -1,0 +1,105 @@
+"""The film: accepted takes in timeline order, animatic cards for shots without one, as one MP4.
+
+Frames stream into ``storymem_engine.video.write_video`` (H.264, atomic), so memory stays flat and
+an existing film is only replaced once the new one is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from storyboard.animatic import render_card
+from storyboard.frames import clip_geometry, iter_clip_frames
+from storymem_engine.project import Project
+from storymem_engine.story import Shot
+
+FPS = 16
+
+
+class FilmError(Exception):
+    """The film cannot be made; the message says which shot and why."""
+
+
+@dataclass
+class FilmSegment:
+    number: int
+    shot: Shot
+    clip: Path | None  # None: an animatic card
+    frames: int
+    width: int = 0
+    height: int = 0
+
+
+def card_frames(shot: Shot, default_frames: int, fps: int = FPS) -> int:
+    """An animatic card lasts the shot's duration_s, else frames / fps seconds."""
+    if shot.duration_s:
+        return max(int(round(shot.duration_s * fps)), 1)
+    return max(shot.frames or default_frames, 1)
+
+
+def plan_film(project: Project, default_frames: int, fps: int = FPS) -> list[FilmSegment]:
+    segments = []
+    for number, shot in enumerate(project.story.shots, start=1):
+        take = shot.accepted()
+        if take is None:
+            segments.append(FilmSegment(number, shot, None, card_frames(shot, default_frames, fps)))
+            continue
+        try:
+            clip = project.resolve(take.clip)
+        except ValueError as exc:
+            raise FilmError(f"shot {number}: {exc}") from None
+        if not clip.is_file():
+            raise FilmError(f"shot {number}: the accepted take's clip {take.clip} is missing")
+        try:
+            width, height, count = clip_geometry(clip)
+        except Exception as exc:  # noqa: BLE001 - any decode error names the shot
+            raise FilmError(f"shot {number}: cannot read {take.clip} ({exc})") from None
+        segments.append(FilmSegment(number, shot, clip, count, width, height))
+    if not segments:
+        raise FilmError("the timeline has no shots")
+    return segments
+
+
+def film_size(segments: list[FilmSegment], default: tuple[int, int]) -> tuple[int, int]:
+    """The takes' size when they all share one, else the default; always even (H.264 4:2:0)."""
+    sizes = {(s.width, s.height) for s in segments if s.clip is not None}
+    width, height = sizes.pop() if len(sizes) == 1 else default
+    return width - width % 2, height - height % 2
+
+
+def film_frames(segments: list[FilmSegment], size: tuple[int, int]) -> Iterator[np.ndarray]:
+    width, height = size
+    for seg in segments:
+        if seg.clip is None:
+            card = render_card(seg.shot.prompt, seg.number, seg.shot.scene_num, seg.shot.cut, width, height)
+            for _ in range(seg.frames):
+                yield card
+        else:
+            yield from iter_clip_frames(seg.clip, width, height)
+
+
+def export_film(
+    project: Project,
+    path: Path,
+    default_frames: int,
+    default_size: tuple[int, int],
+    progress: Callable[[int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> int:
+    """Write the film; returns its frame count. Raises FilmError, the engine's VideoCancelled /
+    VideoError, or OSError (read-only folder, full disk)."""
+    try:
+        from storymem_engine.video import write_video
+    except ImportError as exc:
+        raise FilmError(f"video writing is not available in this build ({exc})") from None
+    segments = plan_film(project, default_frames)
+    size = film_size(segments, default_size)
+    return write_video(path, film_frames(segments, size), fps=FPS, progress=progress, cancel=cancel)
+
+
+def total_frames(project: Project, default_frames: int) -> int:
+    return sum(seg.frames for seg in plan_film(project, default_frames))

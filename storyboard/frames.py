@@ -1,0 +1,83 @@
+"""Frames between PyAV, numpy and Qt images (decode for the preview player and thumbnails)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+
+def array_to_qimage(frame: np.ndarray) -> QImage:
+    """A uint8 RGB [H,W,3] array as a QImage that owns its pixels."""
+    frame = np.ascontiguousarray(frame, dtype=np.uint8)
+    height, width, _ = frame.shape
+    return QImage(frame.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+
+
+def qimage_to_array(image: QImage) -> np.ndarray:
+    """A QImage as a uint8 RGB [H,W,3] array (a copy)."""
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    width, height = rgb.width(), rgb.height()
+    stride = rgb.bytesPerLine()
+    raw = np.frombuffer(rgb.constBits(), dtype=np.uint8, count=stride * height)
+    return raw.reshape(height, stride)[:, : width * 3].reshape(height, width, 3).copy()
+
+
+def decode_clip(path: Path, limit: int | None = None) -> list[np.ndarray]:
+    """RGB frames of a clip (all of them, or the first ``limit``). Raises OSError/av errors."""
+    import av
+
+    frames: list[np.ndarray] = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            if limit is not None and len(frames) >= limit:
+                break
+    return frames
+
+
+def clip_fps(path: Path, default: float = 16.0) -> float:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            rate = container.streams.video[0].average_rate
+            return float(rate) if rate else default
+    except Exception:  # noqa: BLE001 - an unreadable clip plays at the default rate
+        return default
+
+
+def first_frame(path: Path) -> QImage | None:
+    """The first frame of a clip, or None when it is missing or cannot be decoded."""
+    if not path.is_file():
+        return None
+    try:
+        frames = decode_clip(path, limit=1)
+    except Exception:  # noqa: BLE001 - a broken clip shows as a text card, not a crash
+        return None
+    return array_to_qimage(frames[0]) if frames else None
+
+
+def clip_geometry(path: Path) -> tuple[int, int, int]:
+    """(width, height, frame count) of a clip's first video stream; the count is decoded when the
+    container does not store it. Raises on an unreadable file."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        width, height, count = stream.codec_context.width, stream.codec_context.height, stream.frames
+        if not count:
+            count = sum(1 for _ in container.decode(video=0))
+    return width, height, count
+
+
+def iter_clip_frames(path: Path, width: int, height: int):
+    """RGB frames of a clip scaled to width x height, one at a time."""
+    import av
+
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if frame.width != width or frame.height != height:
+                frame = frame.reformat(width=width, height=height)
+            yield frame.to_ndarray(format="rgb24")

@@ -1,0 +1,177 @@
+"""The shot inspector: prompt, scene cut, continuation mode, seed, frames, steps, guidance, notes.
+
+It never edits the story itself: it emits ``edit_requested`` and the window turns that into an
+undoable command, so typing, undo and redo all go through one path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QLabel,
+    QPlainTextEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from storyboard.shortcut_passthrough import UndoShortcutPassthrough
+from storymem_engine.story import Shot
+
+MODE_LABELS = {
+    "auto": "auto (cut → M2V, continuation → MI2V)",
+    "t2v": "T2V (no memory)",
+    "m2v": "M2V (memory only)",
+    "mi2v": "MI2V (memory + last frame)",
+    "mm2v": "MM2V (memory + last 5 frames)",
+}
+
+
+class ShotInspector(QGroupBox):
+    edit_requested = Signal(str, str, object, int)  # shot id, field, value, burst
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Shot", parent)
+        self.setObjectName("inspector")
+        self._shot: Shot | None = None
+        self._loading = False
+        self._burst = 0
+        self._passthrough = UndoShortcutPassthrough(self)
+
+        self.prompt = QPlainTextEdit()
+        self.prompt.setObjectName("prompt")
+        self.prompt.setUndoRedoEnabled(False)
+        self.prompt.setPlaceholderText("Describe the shot: who, where, what happens, camera.")
+        self.prompt.setMinimumHeight(90)
+        self.cut = QCheckBox("Scene cut (start fresh instead of continuing the previous shot)")
+        self.mode = QComboBox()
+        for value, label in MODE_LABELS.items():
+            self.mode.addItem(label, value)
+        self.scene = QSpinBox()
+        self.scene.setRange(1, 999)
+        self.seed = _spin(-1, 2**31 - 1, "random")
+        self.frames = _spin(0, 1001, "default")
+        self.frames.setSingleStep(4)
+        self.steps = _spin(0, 200, "default")
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(0.0, 30.0)
+        self.guidance.setSingleStep(0.5)
+        self.guidance.setSpecialValueText("default")
+        self.duration = QDoubleSpinBox()
+        self.duration.setRange(0.0, 120.0)
+        self.duration.setSingleStep(0.5)
+        self.duration.setSuffix(" s")
+        self.duration.setSpecialValueText("from frames")
+        self.notes = QPlainTextEdit()
+        self.notes.setObjectName("notes")
+        self.notes.setUndoRedoEnabled(False)
+        self.notes.setMaximumHeight(60)
+        self.empty_label = QLabel("Select a shot on the timeline.")
+
+        form = QFormLayout()
+        form.addRow("Prompt", self.prompt)
+        form.addRow("", self.cut)
+        form.addRow("Continuation", self.mode)
+        form.addRow("Scene", self.scene)
+        form.addRow("Seed", self.seed)
+        form.addRow("Frames", self.frames)
+        form.addRow("Steps", self.steps)
+        form.addRow("Guidance", self.guidance)
+        form.addRow("Animatic length", self.duration)
+        form.addRow("Notes", self.notes)
+        self.form_host = QWidget()
+        self.form_host.setLayout(form)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.empty_label)
+        layout.addWidget(self.form_host)
+
+        for widget in (self.prompt, self.notes, self.seed, self.frames, self.steps, self.guidance,
+                       self.duration, self.scene, self.cut, self.mode):
+            widget.installEventFilter(self)
+        for widget in (self.prompt, self.notes):
+            widget.installEventFilter(self._passthrough)
+        for spin in (self.seed, self.frames, self.steps, self.guidance, self.duration, self.scene):
+            spin.lineEdit().installEventFilter(self._passthrough)
+
+        self.prompt.textChanged.connect(lambda: self._emit("prompt", self.prompt.toPlainText()))
+        self.notes.textChanged.connect(lambda: self._emit("notes", self.notes.toPlainText()))
+        self.cut.toggled.connect(lambda on: self._emit("cut", bool(on)))
+        self.mode.currentIndexChanged.connect(lambda _i: self._emit("mode", self.mode.currentData()))
+        self.scene.valueChanged.connect(lambda v: self._emit("scene_num", int(v)))
+        self.seed.valueChanged.connect(lambda v: self._emit("seed", None if v < 0 else int(v)))
+        self.frames.valueChanged.connect(lambda v: self._emit("frames", int(v) or None))
+        self.steps.valueChanged.connect(lambda v: self._emit("steps", int(v) or None))
+        self.guidance.valueChanged.connect(lambda v: self._emit("guidance", float(v) or None))
+        self.duration.valueChanged.connect(lambda v: self._emit("duration_s", float(v) or None))
+        self.set_shot(None)
+
+    def set_defaults(self, frames: int, steps: int, guidance: float) -> None:
+        self.frames.setSpecialValueText(f"default ({frames})")
+        self.steps.setSpecialValueText(f"default ({steps})")
+        self.guidance.setSpecialValueText(f"default ({guidance:g})")
+
+    @property
+    def shot(self) -> Shot | None:
+        return self._shot
+
+    def set_shot(self, shot: Shot | None) -> None:
+        self._shot = shot
+        self._burst += 1
+        self.form_host.setVisible(shot is not None)
+        self.empty_label.setVisible(shot is None)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Show the shot's current values (after undo/redo or a model change) without emitting edits."""
+        shot = self._shot
+        if shot is None:
+            return
+        self._loading = True
+        try:
+            _set_text(self.prompt, shot.prompt)
+            _set_text(self.notes, shot.notes)
+            self.cut.setChecked(shot.cut)
+            self.mode.setCurrentIndex(max(self.mode.findData(shot.mode), 0))
+            self.scene.setValue(shot.scene_num)
+            self.seed.setValue(-1 if shot.seed is None else shot.seed)
+            self.frames.setValue(shot.frames or 0)
+            self.steps.setValue(shot.steps or 0)
+            self.guidance.setValue(shot.guidance or 0.0)
+            self.duration.setValue(shot.duration_s or 0.0)
+        finally:
+            self._loading = False
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.FocusIn:
+            self._burst += 1  # returning to a field starts a new undo step
+        return False
+
+    def _emit(self, name: str, value: Any) -> None:
+        if self._loading or self._shot is None or getattr(self._shot, name) == value:
+            return
+        self.edit_requested.emit(self._shot.id, name, value, self._burst)
+
+
+def _spin(low: int, high: int, special: str) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setSpecialValueText(special)
+    return spin
+
+
+def _set_text(edit: QPlainTextEdit, text: str) -> None:
+    if edit.toPlainText() == text:
+        return
+    position = edit.textCursor().position()
+    edit.setPlainText(text)
+    cursor = edit.textCursor()
+    cursor.setPosition(min(position, len(text)), QTextCursor.MoveMode.MoveAnchor)
+    edit.setTextCursor(cursor)

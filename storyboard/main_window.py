@@ -1,0 +1,227 @@
+"""The main window: timeline strip, shot inspector, preview with takes, memory strip, status bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QUndoStack
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
+
+from storyboard import dialogs
+from storyboard.app_settings import AppSettings
+from storyboard.edit_controller import EditController
+from storyboard.export_controller import ExportController
+from storyboard.file_controller import PROJECT_SUFFIX, FileController
+from storyboard.inspector import ShotInspector
+from storyboard.memory_strip import MemoryStrip
+from storyboard.menus import build_menus
+from storyboard.preview_panel import PreviewPanel
+from storyboard.settings_dialog import SettingsDialog
+from storyboard.timeline_model import TimelineModel
+from storyboard.timeline_view import TimelineView
+from storymem_engine.project import PROJECT_FILE, Project
+from storymem_engine.story import Shot, Story
+
+APP_NAME = "StoryMem Studio"
+AUTOSAVE_MS = 60_000
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: AppSettings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or AppSettings.load()
+        self.project = Project(folder=Path(), story=Story(name="Untitled story"))
+        self.project_path: Path | None = None
+        self.actions_by_name: dict[str, QAction] = {}
+        self.recent_menu: QMenu | None = None
+        self.undo_stack = QUndoStack(self)
+        self.model = TimelineModel(self.project, self)
+
+        self.timeline = TimelineView()
+        self.timeline.setModel(self.model)
+        self.inspector = ShotInspector()
+        self.preview = PreviewPanel()
+        self.memory_strip = MemoryStrip()
+        self._build_layout()
+        self.shot_count_label = QLabel()
+        self.statusBar().addPermanentWidget(self.shot_count_label)
+        self._apply_settings()
+
+        self.files = FileController(self)
+        self.edits = EditController(self)
+        self.exports = ExportController(self)
+        build_menus(self)
+
+        self.timeline.selectionModel().currentChanged.connect(self._current_changed)
+        self.timeline.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.timeline.move_requested.connect(self.edits.move)
+        self.inspector.edit_requested.connect(self.edits.edit_field)
+        self.preview.accept_requested.connect(self.edits.accept_take)
+        self._preview_key: tuple = ()
+        self.model.dataChanged.connect(self._data_changed)
+        for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.rowsMoved,
+                       self.model.modelReset):
+            signal.connect(self._structure_changed)
+        self.undo_stack.cleanChanged.connect(lambda _clean: self.update_title())
+        self.undo_stack.indexChanged.connect(lambda _i: self.update_title())
+
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.files.autosave)
+        self.autosave_timer.start()
+        self.resize(1440, 900)
+        self.set_project(self.project, None)
+
+    # ------------------------------------------------------------ layout
+    def _build_layout(self) -> None:
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.preview)
+        right.addWidget(self.memory_strip)
+        right.setStretchFactor(0, 1)
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.inspector)
+        top.addWidget(right)
+        top.setStretchFactor(0, 2)
+        top.setStretchFactor(1, 3)
+        top.setSizes([560, 840])
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 2)
+        layout.addWidget(top, 1)
+        timeline_label = QLabel("Timeline — drag cards to reorder, Ctrl+←/→ to nudge, Del to delete")
+        timeline_label.setStyleSheet("color:#a1a1aa;")
+        layout.addWidget(timeline_label)
+        layout.addWidget(self.timeline)
+        self.setCentralWidget(central)
+
+    # ------------------------------------------------------------ project
+    def set_project(self, project: Project, path: Path | None, modified: bool = False) -> None:
+        """Show a project. ``path`` is its folder, None while it was never saved."""
+        self.project = project
+        self.project_path = Path(path) if path is not None else None
+        self.undo_stack.clear()
+        self.model.set_project(project)
+        if modified:
+            self.undo_stack.resetClean()
+        if self.model.rowCount():
+            self.edits.select_shots([self.model.shot_at(0).id])
+        else:
+            self._show_shot(None)
+        self.update_title()
+
+    def display_name(self) -> str:
+        if self.project_path is not None:
+            name = self.project_path.name
+            return name[: -len(PROJECT_SUFFIX)] if name.endswith(PROJECT_SUFFIX) else name
+        return self.project.story.name or "Untitled story"
+
+    def update_title(self) -> None:
+        suffix = "" if self.project_path is not None else " (not saved yet)"
+        self.setWindowTitle(f"{self.display_name()}[*]{suffix} — {APP_NAME}")
+        self.setWindowModified(not self.undo_stack.isClean())
+        self._update_status()
+
+    def open_recent(self, path: str) -> None:
+        if self.files.maybe_save():
+            self.files.open_path(path)
+
+    # ------------------------------------------------------------ selection -> panels
+    def current_row(self) -> int | None:
+        index = self.timeline.currentIndex()
+        return index.row() if index.isValid() else None
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self._show_shot(current.row() if current.isValid() else None)
+
+    def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self._update_status()
+
+    def _show_shot(self, row: int | None) -> None:
+        shot: Shot | None = self.model.shot_at(row) if row is not None else None
+        self.inspector.set_shot(shot)
+        self.inspector.setTitle(f"Shot {row + 1}" if row is not None else "Shot")
+        self.preview.set_shot(self.project, shot)
+        self._preview_key = self._take_key(shot)
+        self.memory_strip.show_for(self.project, row, self.settings.memory_size, self.settings.memory_sink)
+        self._update_status()
+
+    @staticmethod
+    def _take_key(shot: Shot | None) -> tuple:
+        return () if shot is None else (shot.id, shot.accepted_take, tuple(t.id for t in shot.takes))
+
+    def _data_changed(self, *_args) -> None:
+        row = self.current_row()
+        self.inspector.refresh()
+        shot = self.model.shot_at(row) if row is not None else None
+        if self._take_key(shot) != self._preview_key:
+            self.preview.set_shot(self.project, shot)
+            self._preview_key = self._take_key(shot)
+        self._refresh_memory(row)
+        self._update_status()
+
+    def _structure_changed(self, *_args) -> None:
+        row = self.current_row()
+        shot = self.model.shot_at(row) if row is not None else None
+        if shot is not self.inspector.shot:
+            self._show_shot(row)
+        else:
+            self.inspector.setTitle(f"Shot {row + 1}" if row is not None else "Shot")
+            self._refresh_memory(row)
+        self._update_status()
+
+    def _refresh_memory(self, row: int | None) -> None:
+        from storyboard.memory import memory_keyframes
+
+        wanted = (memory_keyframes(self.project.story, row, self.settings.memory_size, self.settings.memory_sink)
+                  if row is not None else None)
+        if wanted != self.memory_strip.keyframes or row is None:
+            self.memory_strip.show_for(self.project, row, self.settings.memory_size, self.settings.memory_sink)
+
+    def _update_status(self) -> None:
+        shots = self.project.story.shots
+        scenes = sum(1 for i, s in enumerate(shots) if i == 0 or shots[i - 1].scene_num != s.scene_num)
+        with_takes = sum(1 for s in shots if s.accepted() is not None)
+        selected = len(self.timeline.selectionModel().selectedIndexes())
+        where = str(self.project_path / PROJECT_FILE) if self.project_path else "not saved yet"
+        self.shot_count_label.setText(
+            f"{len(shots)} shots · {scenes} scenes · {with_takes} accepted takes · {selected} selected · {where}"
+        )
+
+    # ------------------------------------------------------------ settings
+    def _apply_settings(self) -> None:
+        self.model.memory_size = self.settings.memory_size
+        self.model.memory_sink = self.settings.memory_sink
+        self.model.refresh_all()
+        self.inspector.set_defaults(self.settings.default_frames, self.settings.default_steps,
+                                    self.settings.default_guidance)
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec():
+            self.settings = dialog.values()
+            self.settings.save()
+            self._apply_settings()
+            self._show_shot(self.current_row())
+
+    # ------------------------------------------------------------ export paths
+    def ask_export_path(self, title: str, name_filter: str, suffix: str) -> Path | None:
+        """Ask where to write; never overwrite an existing file without asking."""
+        start = self.display_name() + suffix
+        chosen = dialogs.save_file(self, title, name_filter, start)
+        if not chosen:
+            return None
+        path = Path(chosen)
+        if path.suffix.lower() != suffix:
+            path = path.with_name(path.name + suffix)
+        if path.exists() and not dialogs.ask_yes_no(self, "Replace file?", f"{path} exists. Replace it?"):
+            return None
+        return path
+
+    # ------------------------------------------------------------ closing
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.files.maybe_save():
+            self.autosave_timer.stop()
+            event.accept()
+        else:
+            event.ignore()

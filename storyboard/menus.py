@@ -1,0 +1,110 @@
+"""The window's menus and shortcuts. Actions are kept by name in ``window.actions_by_name``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from storyboard.recent import clear_recent, recent_projects
+
+if TYPE_CHECKING:
+    from storyboard.main_window import MainWindow
+
+GENERATION_PENDING = "Generation arrives with the worker (not built yet)"
+Keys = QKeySequence.StandardKey
+
+
+def _action(window: MainWindow, menu: QMenu, name: str, text: str, slot: Callable[[], object] | None,
+            shortcuts: list | None = None, timeline_only: bool = False) -> QAction:
+    action = QAction(text, window)
+    if shortcuts:
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+    if slot is not None:
+        action.triggered.connect(lambda _checked=False: slot())
+    if timeline_only:
+        # Del, Ctrl+D and moves act on the timeline only, so they never fire while typing a prompt.
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        window.timeline.addAction(action)
+    else:
+        window.addAction(action)
+    menu.addAction(action)
+    window.actions_by_name[name] = action
+    return action
+
+
+def build_menus(window: MainWindow) -> None:
+    files, edits, exports = window.files, window.edits, window.exports
+    bar = window.menuBar()
+
+    file_menu = bar.addMenu("&File")
+    _action(window, file_menu, "new", "&New project", files.new_project, [Keys.New])
+    _action(window, file_menu, "open", "&Open…", files.open_dialog, [Keys.Open])
+    window.recent_menu = file_menu.addMenu("Open &recent")
+    window.recent_menu.aboutToShow.connect(lambda: fill_recent_menu(window))
+    file_menu.addSeparator()
+    _action(window, file_menu, "save", "&Save", files.save, [Keys.Save])
+    _action(window, file_menu, "save_as", "Save &as…", files.save_as, [Keys.SaveAs])
+    file_menu.addSeparator()
+    _action(window, file_menu, "import_story", "&Import story JSON…", files.import_story)
+    _action(window, file_menu, "export_story", "E&xport story JSON…", files.export_story)
+    _action(window, file_menu, "export_film", "Export &film (MP4)…", exports.export_film, ["Ctrl+E"])
+    _action(window, file_menu, "export_csv", "Export shot &list (CSV)…", exports.export_shot_list)
+    file_menu.addSeparator()
+    _action(window, file_menu, "quit", "&Quit", window.close, [Keys.Quit])
+
+    edit_menu = bar.addMenu("&Edit")
+    undo = window.undo_stack.createUndoAction(window, "&Undo")
+    undo.setShortcuts([QKeySequence(Keys.Undo)])
+    redo = window.undo_stack.createRedoAction(window, "&Redo")
+    redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    for name, action in (("undo", undo), ("redo", redo)):
+        window.addAction(action)
+        edit_menu.addAction(action)
+        window.actions_by_name[name] = action
+    edit_menu.addSeparator()
+    _action(window, edit_menu, "add_shot", "&Add shot at end", edits.add_shot, ["Ctrl+Shift+A"])
+    _action(window, edit_menu, "insert_after", "&Insert shot after", edits.insert_after, ["Ins"],
+            timeline_only=True)
+    _action(window, edit_menu, "duplicate", "&Duplicate", edits.duplicate, ["Ctrl+D"], timeline_only=True)
+    _action(window, edit_menu, "delete", "De&lete", edits.delete, [Keys.Delete], timeline_only=True)
+    edit_menu.addSeparator()
+    _action(window, edit_menu, "move_left", "Move &left", lambda: edits.nudge(-1),
+            ["Ctrl+Left", "Alt+Left"], timeline_only=True)
+    _action(window, edit_menu, "move_right", "Move &right", lambda: edits.nudge(+1),
+            ["Ctrl+Right", "Alt+Right"], timeline_only=True)
+    edit_menu.addSeparator()
+    _action(window, edit_menu, "select_all", "Select &all shots", window.timeline.selectAll, [Keys.SelectAll],
+            timeline_only=True)
+
+    generate_menu = bar.addMenu("&Generate")
+    generate_menu.setToolTipsVisible(True)
+    for name, text in (("generate_shot", "Generate &shot"), ("generate_from_here", "Generate from &here"),
+                       ("generate_stale", "Regenerate s&tale shots"), ("generate_all", "Generate &all"),
+                       ("generate_cancel", "&Cancel generation")):
+        action = _action(window, generate_menu, name, text, None)
+        action.setEnabled(False)
+        action.setToolTip(GENERATION_PENDING)
+        action.setStatusTip(GENERATION_PENDING)
+
+    settings_menu = bar.addMenu("&Settings")
+    _action(window, settings_menu, "settings", "&Preferences…", window.open_settings, [Keys.Preferences])
+
+
+def fill_recent_menu(window: MainWindow) -> None:
+    menu = window.recent_menu
+    menu.clear()
+    paths = recent_projects()
+    for path in paths:
+        action = menu.addAction(path)
+        action.setEnabled(Path(path).exists())
+        action.triggered.connect(lambda _checked=False, p=path: window.open_recent(p))
+    if not paths:
+        menu.addAction("(none)").setEnabled(False)
+    else:
+        menu.addSeparator()
+        menu.addAction("Clear list", clear_recent)

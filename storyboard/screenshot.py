@@ -1,0 +1,45 @@
+"""Screenshot mode: show the window, wait until it has painted, save a PNG."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+
+class _PaintWatcher(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.painted = False
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.painted = True
+        return False
+
+
+def save_window_screenshot(window: QWidget, out: Path, timeout_ms: int = 10_000) -> bool:
+    """Show ``window``, wait for its first paint (plus a short settle), save it as PNG."""
+    watcher = _PaintWatcher()
+    window.installEventFilter(watcher)
+    window.show()
+    window.raise_()
+    loop = QEventLoop()
+    waited = 0
+    while not watcher.painted and waited < timeout_ms:
+        QTimer.singleShot(20, loop.quit)
+        loop.exec()
+        waited += 20
+    # Let deferred layouts, thumbnails and the status bar settle before grabbing.
+    for _ in range(10):
+        QApplication.processEvents()
+        QTimer.singleShot(20, loop.quit)
+        loop.exec()
+    window.removeEventFilter(watcher)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(out), "PNG"):
+        print(f"error: could not write screenshot {out}", file=sys.stderr)
+        return False
+    return True

@@ -1,0 +1,138 @@
+"""Settings: models folder (with a check listing missing files), offload preset, memory, keyframes,
+shot defaults. Values live in QSettings through AppSettings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from storyboard.app_settings import OFFLOAD_PRESETS, SIZES, AppSettings
+
+
+def check_models_folder(folder: str) -> str:
+    """A message saying whether the models folder holds every file the engine needs."""
+    if not folder:
+        return "No models folder set."
+    try:
+        from storymem_engine.models import missing_model_files
+    except ImportError:
+        return "The model check is not available in this build (storymem_engine.models is missing)."
+    try:
+        missing = missing_model_files(folder)
+    except Exception as exc:  # noqa: BLE001 - the check reports, it never crashes the dialog
+        return f"Could not check {folder}: {exc}"
+    if not missing:
+        return f"All model files found in {folder}."
+    return f"{len(missing)} file(s) missing in {folder}:\n" + "\n".join(missing)
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.original = settings
+        self.models_folder = QLineEdit(settings.models_folder)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        self.check_button = QPushButton("Check models")
+        self.check_button.clicked.connect(self.run_check)
+        self.check_result = QLabel("")
+        self.check_result.setWordWrap(True)
+        self.check_result.setObjectName("model_check")
+        self.offload = QComboBox()
+        self.offload.addItems(OFFLOAD_PRESETS)
+        self.offload.setCurrentText(settings.offload)
+        self.memory_size = _spin(1, 64, settings.memory_size)
+        self.memory_sink = _spin(0, 64, settings.memory_sink)
+        self.keyframes_per_shot = _spin(1, 16, settings.keyframes_per_shot)
+        self.keyframe_threshold = QDoubleSpinBox()
+        self.keyframe_threshold.setRange(0.5, 1.0)
+        self.keyframe_threshold.setSingleStep(0.01)
+        self.keyframe_threshold.setValue(settings.keyframe_threshold)
+        self.default_frames = _spin(5, 1001, settings.default_frames)
+        self.default_frames.setSingleStep(4)
+        self.default_steps = _spin(1, 200, settings.default_steps)
+        self.default_guidance = QDoubleSpinBox()
+        self.default_guidance.setRange(0.0, 30.0)
+        self.default_guidance.setSingleStep(0.5)
+        self.default_guidance.setValue(settings.default_guidance)
+        self.default_size = QComboBox()
+        self.default_size.setEditable(True)
+        self.default_size.addItems(SIZES)
+        self.default_size.setCurrentText(settings.default_size)
+
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.models_folder, 1)
+        folder_row.addWidget(browse)
+        folder_row.addWidget(self.check_button)
+        form = QFormLayout()
+        form.addRow("Models folder", folder_row)
+        form.addRow("", self.check_result)
+        form.addRow("Offload preset", self.offload)
+        form.addRow("Memory size (keyframes)", self.memory_size)
+        form.addRow("Memory sink (kept first)", self.memory_sink)
+        form.addRow("Keyframes per shot (max)", self.keyframes_per_shot)
+        form.addRow("Keyframe similarity threshold", self.keyframe_threshold)
+        form.addRow("Default frames", self.default_frames)
+        form.addRow("Default steps", self.default_steps)
+        form.addRow("Default guidance", self.default_guidance)
+        form.addRow("Default size (WxH)", self.default_size)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def values(self) -> AppSettings:
+        size = self.default_size.currentText().strip().lower().replace(" ", "")
+        try:
+            width, height = (int(v) for v in size.split("x"))
+            size = f"{width - width % 2}x{height - height % 2}" if width > 0 and height > 0 else None
+        except ValueError:
+            size = None
+        return replace(
+            self.original,
+            models_folder=self.models_folder.text().strip(),
+            offload=self.offload.currentText(),
+            memory_size=self.memory_size.value(),
+            memory_sink=min(self.memory_sink.value(), self.memory_size.value()),
+            keyframes_per_shot=self.keyframes_per_shot.value(),
+            keyframe_threshold=self.keyframe_threshold.value(),
+            default_frames=self.default_frames.value(),
+            default_steps=self.default_steps.value(),
+            default_guidance=self.default_guidance.value(),
+            default_size=size or self.original.default_size,
+        )
+
+    def run_check(self) -> str:
+        message = check_models_folder(self.models_folder.text().strip())
+        self.check_result.setText(message)
+        return message
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Models folder", self.models_folder.text())
+        if folder:
+            self.models_folder.setText(folder)
+
+
+def _spin(low: int, high: int, value: int) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setValue(value)
+    return spin

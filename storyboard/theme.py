@@ -1,0 +1,25 @@
+"""A dark Fusion palette that suits video thumbnails."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+
+def apply_dark_theme(app: QApplication) -> None:
+    app.setStyle("Fusion")
+    palette = QPalette()
+    role = QPalette.ColorRole
+    colors = {
+        role.Window: "#202024", role.WindowText: "#e4e4e7", role.Base: "#18181b",
+        role.AlternateBase: "#27272a", role.ToolTipBase: "#27272a", role.ToolTipText: "#e4e4e7",
+        role.Text: "#e4e4e7", role.Button: "#2a2a30", role.ButtonText: "#e4e4e7",
+        role.BrightText: "#f87171", role.Highlight: "#2563eb", role.HighlightedText: "#ffffff",
+        role.PlaceholderText: "#71717a", role.Link: "#60a5fa",
+    }
+    for key, value in colors.items():
+        palette.setColor(key, QColor(value))
+    palette.setColor(QPalette.ColorGroup.Disabled, role.Text, QColor("#71717a"))
+    palette.setColor(QPalette.ColorGroup.Disabled, role.ButtonText, QColor("#71717a"))
+    palette.setColor(QPalette.ColorGroup.Disabled, role.WindowText, QColor("#71717a"))
+    app.setPalette(palette)

@@ -1,0 +1,192 @@
+"""The timeline as a Qt list model: an adapter over the engine's Story (which stays Qt-free).
+
+Rows are the story's shots in order; ``moveRows`` moves story shots, so Qt views, undo
+commands and drag and drop all change the one list the engine reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QImage
+
+from storyboard.frames import first_frame
+from storyboard.shot_status import shot_status
+from storymem_engine.project import Project
+from storymem_engine.story import Shot
+
+SHOT_MIME = "application/x-storymem-shot-ids"
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class ShotRole(IntEnum):
+    SHOT = Qt.ItemDataRole.UserRole + 1
+    NUMBER = Qt.ItemDataRole.UserRole + 2
+    STATUS = Qt.ItemDataRole.UserRole + 3
+    THUMBNAIL = Qt.ItemDataRole.UserRole + 4
+    SHOT_ID = Qt.ItemDataRole.UserRole + 5
+
+
+class TimelineModel(QAbstractListModel):
+    def __init__(self, project: Project, parent=None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.memory_size = 10
+        self.memory_sink = 3
+        self.live_status: dict[str, str] = {}
+        self._thumbs: dict[tuple[str, float], QImage | None] = {}
+
+    # ------------------------------------------------------------ access
+    @property
+    def shots(self) -> list[Shot]:
+        return self.project.story.shots
+
+    def set_project(self, project: Project) -> None:
+        self.beginResetModel()
+        self.project = project
+        self.live_status.clear()
+        self._thumbs.clear()
+        self.endResetModel()
+
+    def shot_at(self, row: int) -> Shot:
+        return self.shots[row]
+
+    def row_of(self, shot_id: str) -> int:
+        return self.project.story.shot_index(shot_id)
+
+    def shot_ids(self) -> list[str]:
+        return [shot.id for shot in self.shots]
+
+    # ------------------------------------------------------------ Qt model API
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self.shots)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.shots):
+            return None
+        row = index.row()
+        shot = self.shots[row]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return shot.prompt
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"Shot {row + 1} · scene {shot.scene_num}\n{shot.prompt}"
+        if role == ShotRole.SHOT:
+            return shot
+        if role == ShotRole.SHOT_ID:
+            return shot.id
+        if role == ShotRole.NUMBER:
+            return row + 1
+        if role == ShotRole.STATUS:
+            return shot_status(self.project.story, row, self.live_status, self.memory_size, self.memory_sink)
+        if role == ShotRole.THUMBNAIL:
+            return self._thumbnail(shot)
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        base = Qt.ItemFlag.ItemIsDropEnabled
+        if not index.isValid():
+            return base
+        return base | Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def mimeTypes(self) -> list[str]:
+        return [SHOT_MIME]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        mime = QMimeData()
+        mime.setData(SHOT_MIME, json.dumps([self.shots[r].id for r in rows]).encode())
+        return mime
+
+    def moveRows(
+        self, source_parent: Index, source_row: int, count: int, dest_parent: Index, dest_child: int
+    ) -> bool:
+        n = len(self.shots)
+        if source_parent.isValid() or dest_parent.isValid() or count < 1:
+            return False
+        if source_row < 0 or source_row + count > n or not 0 <= dest_child <= n:
+            return False
+        if source_row <= dest_child <= source_row + count:
+            return False  # a no-op (or a move into itself): Qt refuses these too
+        if not self.beginMoveRows(QModelIndex(), source_row, source_row + count - 1, QModelIndex(), dest_child):
+            return False
+        block = self.shots[source_row : source_row + count]
+        del self.shots[source_row : source_row + count]
+        insert_at = dest_child - count if dest_child > source_row else dest_child
+        self.shots[insert_at:insert_at] = block
+        self.endMoveRows()
+        self.refresh_all()
+        return True
+
+    # ------------------------------------------------------------ edits used by undo commands
+    def insert_shots(self, row: int, shots: Sequence[Shot]) -> None:
+        if not shots:
+            return
+        self.beginInsertRows(QModelIndex(), row, row + len(shots) - 1)
+        self.shots[row:row] = list(shots)
+        self.endInsertRows()
+        self.refresh_all()
+
+    def remove_shot(self, row: int) -> Shot:
+        self.beginRemoveRows(QModelIndex(), row, row)
+        shot = self.shots.pop(row)
+        self.endRemoveRows()
+        self.refresh_all()
+        return shot
+
+    def set_order(self, shot_ids: Sequence[str]) -> None:
+        """Reorder to exactly ``shot_ids`` with single-row moves (persistent indexes follow)."""
+        if sorted(shot_ids) != sorted(self.shot_ids()):
+            raise ValueError("set_order needs exactly the timeline's shot ids")
+        for target, shot_id in enumerate(shot_ids):
+            current = self.row_of(shot_id)
+            if current != target:
+                self.moveRows(QModelIndex(), current, 1, QModelIndex(), target)
+
+    def set_shot_field(self, shot_id: str, name: str, value: Any) -> None:
+        row = self.row_of(shot_id)
+        setattr(self.shots[row], name, value)
+        index = self.index(row)
+        self.dataChanged.emit(index, index)
+        if name in ("accepted_take", "pinned", "excluded", "takes"):
+            self.refresh_all()
+
+    def set_live_status(self, shot_id: str, status: str | None) -> None:
+        if status is None:
+            self.live_status.pop(shot_id, None)
+        else:
+            self.live_status[shot_id] = status
+        self.refresh_all()
+
+    def refresh_all(self) -> None:
+        """Numbers, scene markers and staleness depend on the whole order: repaint every card."""
+        if self.shots:
+            self.dataChanged.emit(self.index(0), self.index(len(self.shots) - 1))
+
+    # ------------------------------------------------------------ thumbnails
+    def _thumbnail(self, shot: Shot) -> QImage | None:
+        take = shot.accepted()
+        if take is None or not take.clip:
+            return None
+        try:
+            path: Path = self.project.resolve(take.clip)
+            key = (str(path), path.stat().st_mtime if path.exists() else -1.0)
+        except (OSError, ValueError):
+            return None
+        if key not in self._thumbs:
+            image = first_frame(path)
+            self._thumbs[key] = None if image is None else image.scaledToHeight(
+                120, Qt.TransformationMode.SmoothTransformation
+            )
+        return self._thumbs[key]

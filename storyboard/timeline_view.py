@@ -1,0 +1,131 @@
+"""The horizontal timeline strip: a left-to-right QListView whose drops compute the insertion
+index from the cursor's x and ask for an (undoable) move instead of letting Qt move items."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QColor, QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyleOptionViewItem
+
+from storyboard.card_delegate import CARD_SIZE, ShotCardDelegate
+from storyboard.timeline_model import SHOT_MIME
+
+
+class TimelineView(QListView):
+    move_requested = Signal(list, int)  # shot ids, destination row (moveRows convention)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("timeline")
+        self.setViewMode(QListView.ViewMode.ListMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setUniformItemSizes(True)
+        self.setSpacing(2)
+        self.setItemDelegate(ShotCardDelegate(self))
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)
+        self.setDropIndicatorShown(False)  # Qt's indicator is vertical; we paint our own
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setFixedHeight(CARD_SIZE.height() + self.horizontalScrollBar().sizeHint().height() + 12)
+        self._drop_row: int | None = None
+
+    # ------------------------------------------------------------ geometry
+    def insertion_row(self, x: int) -> int:
+        """Row a drop at viewport x inserts before (moveRows convention)."""
+        model = self.model()
+        count = model.rowCount() if model else 0
+        for row in range(count):
+            if x < self.visualRect(model.index(row, 0)).center().x():
+                return row
+        return count
+
+    def _indicator_x(self, row: int) -> int:
+        model = self.model()
+        count = model.rowCount()
+        if count == 0:
+            return 4
+        if row < count:
+            return self.visualRect(model.index(row, 0)).left() + 2
+        return self.visualRect(model.index(count - 1, 0)).right()
+
+    # ------------------------------------------------------------ drag source
+    def startDrag(self, supported: Qt.DropAction) -> None:
+        indexes = sorted(self.selectedIndexes(), key=QModelIndex.row)
+        if not indexes:
+            return
+        drag = QDrag(self)
+        drag.setMimeData(self.model().mimeData(indexes))
+        drag.setPixmap(self._drag_pixmap(self.currentIndex() if self.currentIndex().isValid() else indexes[0]))
+        drag.setHotSpot(QPoint(CARD_SIZE.width() // 2, CARD_SIZE.height() // 2))
+        drag.exec(Qt.DropAction.MoveAction, Qt.DropAction.MoveAction)
+        # The move (if any) was done by dropEvent through an undo command: remove nothing here.
+        self._set_drop_row(None)
+
+    def _drag_pixmap(self, index: QModelIndex) -> QPixmap:
+        pixmap = QPixmap(CARD_SIZE)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        option = QStyleOptionViewItem()
+        option.rect = pixmap.rect()
+        self.itemDelegate().paint(painter, option, index)
+        painter.end()
+        return pixmap
+
+    # ------------------------------------------------------------ drop target
+    def _accepts(self, event: QDropEvent) -> bool:
+        return event.source() is self and event.mimeData().hasFormat(SHOT_MIME)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._accepts(event):
+            event.setDropAction(Qt.DropAction.MoveAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if not self._accepts(event):
+            event.ignore()
+            return
+        super().dragMoveEvent(event)  # keeps Qt's auto-scroll near the edges
+        self._set_drop_row(self.insertion_row(event.position().toPoint().x()))
+        event.setDropAction(Qt.DropAction.MoveAction)
+        event.accept()
+
+    def dragLeaveEvent(self, event) -> None:
+        self._set_drop_row(None)
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if not self._accepts(event):
+            event.ignore()
+            return
+        shot_ids = json.loads(bytes(event.mimeData().data(SHOT_MIME)).decode())
+        dest = self.insertion_row(event.position().toPoint().x())
+        self._set_drop_row(None)
+        # Our startDrag removes nothing at the source, so MoveAction is safe to report.
+        event.setDropAction(Qt.DropAction.MoveAction)
+        event.accept()
+        self.move_requested.emit(shot_ids, dest)
+
+    def _set_drop_row(self, row: int | None) -> None:
+        if row != self._drop_row:
+            self._drop_row = row
+            self.viewport().update()
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self._drop_row is None:
+            return
+        painter = QPainter(self.viewport())
+        painter.setPen(QPen(QColor("#60a5fa"), 4))
+        x = self._indicator_x(self._drop_row)
+        painter.drawLine(x, 2, x, self.viewport().height() - 2)
+        painter.end()
