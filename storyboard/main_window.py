@@ -63,8 +63,8 @@ class MainWindow(QMainWindow):
         for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.rowsMoved,
                        self.model.modelReset):
             signal.connect(self._structure_changed)
-        self.undo_stack.cleanChanged.connect(lambda _clean: self.update_title())
-        self.undo_stack.indexChanged.connect(lambda _i: self.update_title())
+        self.undo_stack.cleanChanged.connect(self._undo_state_changed)
+        self.undo_stack.indexChanged.connect(self._undo_state_changed)
 
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
@@ -121,6 +121,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{self.display_name()}[*]{suffix} — {APP_NAME}")
         self.setWindowModified(not self.undo_stack.isClean())
         self._update_status()
+
+    def _undo_state_changed(self, *_args) -> None:
+        self.update_title()
 
     def open_recent(self, path: str) -> None:
         if self.files.maybe_save():

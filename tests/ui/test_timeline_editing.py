@@ -1,0 +1,150 @@
+"""Add, insert, duplicate, delete, reorder (actions, keys, model) with undo and redo; prompt merging."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtTest import QTest
+from ui_helpers import ids, prompts
+
+from storyboard.reorder import order_after_move, shifted_rows
+
+
+def show_active(win, qtbot) -> None:
+    win.show()
+    win.activateWindow()
+    assert QTest.qWaitForWindowActive(win)
+
+
+def act(win, name: str) -> None:
+    win.actions_by_name[name].trigger()
+
+
+def test_sample_story_fills_the_timeline(window):
+    assert window.model.rowCount() == 6
+    assert len({s.scene_num for s in window.project.story.shots}) == 2
+    assert window.inspector.prompt.toPlainText() == window.project.story.shots[0].prompt
+    assert not window.isWindowModified()
+
+
+def test_add_insert_duplicate_delete_with_undo_redo(window):
+    start_ids, start_prompts = ids(window), prompts(window)
+    act(window, "add_shot")
+    assert window.model.rowCount() == 7 and window.current_row() == 6
+    assert window.isWindowModified()
+
+    window.edits.select_shots([start_ids[1]])
+    act(window, "insert_after")
+    assert window.model.rowCount() == 8 and window.current_row() == 2
+    assert window.project.story.shots[2].prompt == ""
+
+    window.edits.select_shots([start_ids[0]])
+    act(window, "duplicate")
+    assert prompts(window)[1] == start_prompts[0] and ids(window)[1] != start_ids[0]
+
+    window.edits.select_shots([start_ids[3], start_ids[4]])  # multi-select delete
+    act(window, "delete")
+    assert start_ids[3] not in ids(window) and start_ids[4] not in ids(window)
+    after = ids(window)
+
+    for _ in range(4):
+        window.undo_stack.undo()
+    assert ids(window) == start_ids and prompts(window) == start_prompts
+    assert not window.isWindowModified()
+    for _ in range(4):
+        window.undo_stack.redo()
+    assert ids(window) == after
+
+
+def test_reorder_by_move_command_and_keys(window, qtbot):
+    start = ids(window)
+    window.edits.move([start[0], start[2]], 5)  # drag-style: two cards before card 6
+    assert ids(window) == order_after_move(start, [start[0], start[2]], 5)
+    window.undo_stack.undo()
+    assert ids(window) == start
+
+    show_active(window, qtbot)
+    window.timeline.setFocus()
+    window.edits.select_shots([start[1]])
+    QTest.keyClick(window.timeline, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    assert ids(window)[2] == start[1]
+    QTest.keyClick(window.timeline, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    QTest.keyClick(window.timeline, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert ids(window)[0] == start[1]
+    QTest.keyClick(window.timeline, Qt.Key.Key_Left, Qt.KeyboardModifier.ControlModifier)  # at the start
+    assert ids(window)[0] == start[1] and window.undo_stack.count() == 3
+    QTest.keyClick(window.timeline, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert ids(window)[1] == start[1]
+    QTest.keyClick(window.timeline, Qt.Key.Key_Z,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert ids(window)[0] == start[1]
+
+    QTest.keyClick(window.timeline, Qt.Key.Key_Delete)
+    assert start[1] not in ids(window)
+    QTest.keyClick(window.timeline, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    assert window.model.rowCount() == 6
+
+
+def test_model_move_rows_moves_story_shots(window):
+    start = ids(window)
+    assert window.model.moveRows(QModelIndex(), 4, 2, QModelIndex(), 0)
+    assert ids(window) == start[4:] + start[:4]
+    assert not window.model.moveRows(QModelIndex(), 0, 2, QModelIndex(), 1)  # into itself
+    assert not window.model.moveRows(QModelIndex(), 5, 2, QModelIndex(), 0)  # out of range
+
+
+def test_reorder_helpers():
+    assert order_after_move("abcdef", "be", 0) == list("beacdf")
+    assert order_after_move("abcdef", "a", 6) == list("bcdefa")
+    assert order_after_move("abcdef", "c", 3) == list("abcdef")
+    assert shifted_rows(5, [0], -1) is None and shifted_rows(5, [4], 1) is None
+    assert shifted_rows(5, [1, 2], 1) == 4 and shifted_rows(5, [1, 2], -1) == 0
+
+
+def test_prompt_typing_merges_into_one_undo_step(window, qtbot):
+    show_active(window, qtbot)
+    original = window.project.story.shots[0].prompt
+    editor = window.inspector.prompt
+    editor.setFocus()
+    editor.moveCursor(editor.textCursor().MoveOperation.End)
+    QTest.keyClicks(editor, " Seagulls circle overhead.")
+    shot = window.project.story.shots[0]
+    assert shot.prompt == original + " Seagulls circle overhead."
+    assert window.undo_stack.count() == 1  # one burst, one step
+
+    window.timeline.setFocus()  # leaving and coming back starts a new step
+    editor.setFocus()
+    QTest.keyClicks(editor, " Rain.")
+    assert window.undo_stack.count() == 2
+
+    QTest.keyClick(editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # reaches the stack
+    assert shot.prompt == original + " Seagulls circle overhead."
+    window.undo_stack.undo()
+    assert shot.prompt == original and editor.toPlainText() == original
+    window.undo_stack.redo()
+    assert editor.toPlainText() == original + " Seagulls circle overhead."
+
+
+def test_inspector_fields_are_undoable(window):
+    shot = window.project.story.shots[3]
+    window.edits.select_shots([shot.id])
+    inspector = window.inspector
+    inspector.cut.setChecked(True)
+    inspector.mode.setCurrentIndex(inspector.mode.findData("mm2v"))
+    inspector.seed.setValue(42)
+    inspector.frames.setValue(49)
+    inspector.guidance.setValue(5.0)
+    inspector.notes.setPlainText("wider lens")
+    assert (shot.cut, shot.mode, shot.seed, shot.frames, shot.guidance, shot.notes) == (
+        True, "mm2v", 42, 49, 5.0, "wider lens")
+    while window.undo_stack.canUndo():
+        window.undo_stack.undo()
+    assert (shot.cut, shot.mode, shot.seed, shot.frames, shot.guidance, shot.notes) == (
+        False, "auto", None, None, None, "")
+    assert inspector.seed.value() == -1 and inspector.mode.currentData() == "auto"
+
+
+def test_generate_menu_is_honestly_disabled(window):
+    for name in ("generate_shot", "generate_from_here", "generate_stale", "generate_all", "generate_cancel"):
+        action = window.actions_by_name[name]
+        assert not action.isEnabled()
+        assert action.toolTip() == "Generation arrives with the worker (not built yet)"

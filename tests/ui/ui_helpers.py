@@ -1,0 +1,47 @@
+"""Helpers shared by the UI tests (real clips and keyframes inside a project folder)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtGui import QColor, QImage
+
+
+def prompts(win) -> list[str]:
+    return [s.prompt for s in win.project.story.shots]
+
+
+def ids(win) -> list[str]:
+    return [s.id for s in win.project.story.shots]
+
+
+def write_clip(path: Path, frames: int, width: int = 64, height: int = 48, shade: int = 0) -> None:
+    from storymem_engine.video import write_video
+
+    ramp = np.linspace(0, 255, frames, dtype=np.uint8)
+    data = np.zeros((frames, height, width, 3), dtype=np.uint8)
+    data[..., 0] = ramp[:, None, None]
+    data[..., 1] = shade
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_video(path, data, fps=16)
+
+
+def add_take(project, shot_index: int, frames: int = 9, keyframes: int = 2, width: int = 64,
+             height: int = 48) -> None:
+    """Give a shot a real accepted take: an H.264 clip and keyframe PNGs inside the project."""
+    from storymem_engine.story import Take
+
+    shot = project.story.shots[shot_index]
+    take_id = f"take{shot_index}"
+    folder = project.folder / "takes" / shot.id / take_id
+    write_clip(folder / "clip.mp4", frames, width, height, shade=40 * shot_index % 255)
+    rels = []
+    for n in range(keyframes):
+        image = QImage(width, height, QImage.Format.Format_RGB888)
+        image.fill(QColor.fromHsv((shot_index * 50 + n * 20) % 360, 200, 200))
+        image.save(str(folder / f"keyframe_{n}.png"))
+        rels.append(f"takes/{shot.id}/{take_id}/keyframe_{n}.png")
+    shot.takes.append(Take(id=take_id, request={"mode": "m2v", "memory_keys": []},
+                           clip=f"takes/{shot.id}/{take_id}/clip.mp4", keyframes=rels, frames=frames))
+    shot.accepted_take = take_id
