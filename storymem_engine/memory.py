@@ -1,0 +1,90 @@
+"""Memory bank policy: which keyframes condition the next shot.
+
+StoryMem keeps keyframes in story order and, when more are available than the model takes
+(it was trained with up to 10 memory images), keeps a "memory sink" of the first ``fix``
+images (usually the first shot's keyframes, which anchor the characters' identity) plus the
+newest ``max_size - fix``. The budget counts images, not shots (the reference README says
+"shots"; its code counts images). Scene cuts do not reset memory.
+
+On top of the reference policy the studio lets the user pin keyframes (always used) and
+exclude keyframes (never used); pins spend the same budget the sink and window share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_MAX_MEMORY_SIZE = 10
+DEFAULT_MEMORY_FIX = 3
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """One image in the memory bank.
+
+    ``key`` identifies the keyframe across edits (pins and exclusions refer to it);
+    ``path`` is where the PNG lives (project-relative in a project); ``frame_index`` is the
+    frame of the shot's take it was extracted from.
+    """
+
+    key: str
+    path: str
+    shot_id: str
+    frame_index: int
+
+
+def _key_of(item: object) -> object:
+    # Tests and callers may pass bare keys (ints, strings) or Keyframe-like objects.
+    return getattr(item, "key", item)
+
+
+def select_memory(
+    keyframes: Sequence[T],
+    max_size: int = DEFAULT_MAX_MEMORY_SIZE,
+    fix: int = DEFAULT_MEMORY_FIX,
+    pinned: Iterable[object] = (),
+    excluded: Iterable[object] = (),
+) -> list[T]:
+    """The keyframes that condition the next shot, in story order.
+
+    ``keyframes`` is every available keyframe in story order. ``pinned`` and ``excluded`` are
+    keys (``item.key``, or the item itself when it has no ``key``). Exclusion wins over
+    pinning. When the non-excluded keyframes fit in ``max_size`` they are all used; otherwise
+    pinned ones are kept and the remaining budget goes to the first ``fix`` non-pinned
+    keyframes (memory sink) plus the newest ones (window). If the budget left after pins is
+    smaller than ``fix``, the sink takes all of it: the opening keyframes anchor identity.
+
+    Raises ValueError for a bad ``max_size``/``fix`` or when more keyframes are pinned than
+    ``max_size`` allows (the model was not trained on longer memories, and silently
+    dropping a pin would be worse than asking the user to unpin one).
+    """
+    if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+        raise ValueError(f"max memory size must be an integer >= 1, got {max_size!r}")
+    if isinstance(fix, bool) or not isinstance(fix, int) or not 0 <= fix <= max_size:
+        raise ValueError(f"memory sink size (fix) must be an integer in 0..{max_size}, got {fix!r}")
+
+    excluded_keys = set(excluded)
+    pinned_keys = set(pinned)
+    available = [item for item in keyframes if _key_of(item) not in excluded_keys]
+    if len(available) <= max_size:
+        return list(available)
+
+    pinned_idx = [i for i, item in enumerate(available) if _key_of(item) in pinned_keys]
+    if len(pinned_idx) > max_size:
+        raise ValueError(f"{len(pinned_idx)} keyframes are pinned but the memory holds at most {max_size}; unpin some")
+    budget = max_size - len(pinned_idx)
+    pinned_set = set(pinned_idx)
+    free_idx = [i for i in range(len(available)) if i not in pinned_set]
+
+    sink_count = min(fix, budget)
+    window_count = budget - sink_count
+    chosen = set(pinned_idx)
+    chosen.update(free_idx[:sink_count])
+    # Guard the zero case explicitly: free_idx[-0:] would be the whole list.
+    if window_count > 0:
+        chosen.update(free_idx[-window_count:])
+    return [available[i] for i in sorted(chosen)]

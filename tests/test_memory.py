@@ -1,0 +1,90 @@
+"""Memory bank policy: which keyframes condition the next shot."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from storymem_engine.memory import Keyframe, select_memory
+
+
+def test_under_or_at_the_limit_everything_is_used_in_story_order():
+    assert select_memory(list(range(7)), max_size=10, fix=3) == list(range(7))
+    assert select_memory(list(range(10)), max_size=10, fix=3) == list(range(10))
+    assert select_memory([], max_size=10, fix=3) == []
+
+
+def test_over_the_limit_keeps_memory_sink_plus_newest_window():
+    # Reference example: 20 keyframes, memory of 10 with 3 sink images.
+    assert select_memory(list(range(20)), max_size=10, fix=3) == [0, 1, 2, *range(13, 20)]
+    # The CLI default of the reference (8) works the same way.
+    assert select_memory(list(range(20)), max_size=8, fix=3) == [0, 1, 2, *range(15, 20)]
+
+
+def test_fix_zero_is_a_pure_sliding_window_and_fix_equal_to_size_is_all_sink():
+    assert select_memory(list(range(20)), max_size=5, fix=0) == list(range(15, 20))
+    assert select_memory(list(range(20)), max_size=5, fix=5) == list(range(5))
+    assert select_memory(list(range(20)), max_size=1, fix=1) == [0]
+
+
+def test_budget_counts_images_not_shots():
+    # Five shots with three keyframes each: 15 images, only 10 fit.
+    bank = [Keyframe(f"s{s}k{k}", f"takes/s{s}_k{k}.png", f"s{s}", k * 20) for s in range(1, 6) for k in range(3)]
+    chosen = select_memory(bank, max_size=10, fix=3)
+    assert len(chosen) == 10
+    keys = [kf.key for kf in chosen]
+    # The whole first shot is the sink; the window is the newest 7 images, which splits shot 3.
+    assert keys == ["s1k0", "s1k1", "s1k2", "s3k2", "s4k0", "s4k1", "s4k2", "s5k0", "s5k1", "s5k2"]
+
+
+def test_pinned_keyframes_are_always_kept_and_spend_the_budget():
+    chosen = select_memory(list(range(20)), max_size=10, fix=3, pinned={7})
+    assert chosen == [0, 1, 2, 7, *range(14, 20)]
+    assert len(chosen) == 10
+    # A pin inside the sink frees its slot for the next non-pinned image.
+    assert select_memory(list(range(20)), max_size=10, fix=3, pinned={0}) == [0, 1, 2, 3, *range(14, 20)]
+    # When pins leave less budget than the sink, the sink takes all of it.
+    pins = {5, 6, 7, 8, 9, 10, 11, 12}
+    assert select_memory(list(range(20)), max_size=10, fix=3, pinned=pins) == [0, 1, *sorted(pins)]
+
+
+def test_excluded_keyframes_are_never_used():
+    chosen = select_memory(list(range(20)), max_size=10, fix=3, excluded={0, 19})
+    assert 0 not in chosen and 19 not in chosen
+    assert chosen == [1, 2, 3, *range(12, 19)]
+    # Exclusion can bring the bank under the limit: then everything else is used.
+    assert select_memory(list(range(11)), max_size=10, fix=3, excluded={4}) == [0, 1, 2, 3, 5, 6, 7, 8, 9, 10]
+    # Excluding wins over pinning.
+    assert 7 not in select_memory(list(range(20)), max_size=10, fix=3, pinned={7}, excluded={7})
+
+
+def test_pins_and_exclusions_match_keyframe_keys():
+    bank = [Keyframe(f"k{i}", f"k{i}.png", f"shot{i // 3}", i) for i in range(20)]
+    chosen = select_memory(bank, max_size=10, fix=3, pinned={"k7"}, excluded={"k19"})
+    assert [kf.frame_index for kf in chosen] == [0, 1, 2, 7, *range(13, 19)]
+
+
+def test_keyframe_is_immutable():
+    kf = Keyframe("k", "takes/k.png", "shot-1", 40)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        kf.key = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_size": 0}, "max memory size"),
+        ({"max_size": 10, "fix": -1}, "fix"),
+        ({"max_size": 10, "fix": 11}, "fix"),
+        ({"max_size": 2.5}, "max memory size"),
+    ],
+)
+def test_invalid_settings_are_rejected_with_a_clear_message(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        select_memory(list(range(20)), **kwargs)
+
+
+def test_more_pins_than_the_memory_holds_is_an_error_not_a_silent_drop():
+    with pytest.raises(ValueError, match="pinned"):
+        select_memory(list(range(20)), max_size=3, fix=1, pinned={1, 5, 9, 13})
