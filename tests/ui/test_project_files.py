@@ -1,0 +1,195 @@
+"""Save, reopen, autosave recovery, atomic saves, unsaved-changes prompts, bad files."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+from ui_helpers import add_take, ids, prompts
+
+from storyboard.recent import recent_projects
+from storymem_engine import atomic
+from storymem_engine.project import AUTOSAVE_FILE, PROJECT_FILE, load_project, newer_autosave
+
+
+def save_as(window, recorded_dialogs, target: Path) -> Path:
+    recorded_dialogs.paths.append(str(target))
+    assert window.files.save_as()
+    return window.project_path
+
+
+def test_save_reopen_gives_identical_story(window, recorded_dialogs, tmp_path):
+    window.edits.move([ids(window)[0]], 3)
+    window.edits.edit_field(ids(window)[1], "notes", "handheld")
+    assert window.isWindowModified()
+    folder = save_as(window, recorded_dialogs, tmp_path / "kite")
+    assert folder == tmp_path / "kite.storymem" and (folder / PROJECT_FILE).is_file()
+    assert not window.isWindowModified() and "kite[*]" in window.windowTitle()
+    saved = window.project.story.to_dict()
+
+    window.files.new_project()
+    assert window.model.rowCount() == 1
+    assert window.files.open_path(folder)
+    assert window.project.story.to_dict() == saved
+    assert recent_projects()[0] == str(folder)
+    assert recorded_dialogs.messages == []
+
+
+def test_ctrl_s_on_a_saved_project_writes_in_place(window, recorded_dialogs, tmp_path):
+    folder = save_as(window, recorded_dialogs, tmp_path / "a.storymem")
+    window.edits.edit_field(ids(window)[0], "prompt", "changed", burst=1)
+    window.actions_by_name["save"].trigger()
+    assert load_project(folder).story.shots[0].prompt == "changed"
+    assert not window.isWindowModified()
+
+
+def test_autosave_side_file_and_recovery(window, recorded_dialogs, tmp_path):
+    folder = save_as(window, recorded_dialogs, tmp_path / "auto")
+    assert not window.files.autosave()  # nothing changed since the save
+    window.edits.edit_field(ids(window)[0], "prompt", "autosaved prompt")
+    assert window.files.autosave()
+    assert not window.files.autosave()  # nothing new since the last autosave
+    assert (folder / AUTOSAVE_FILE).is_file()
+    assert load_project(folder).story.shots[0].prompt != "autosaved prompt"  # the real save is untouched
+    os.utime(folder / AUTOSAVE_FILE, (os.path.getmtime(folder / PROJECT_FILE) + 5,) * 2)
+    assert newer_autosave(folder) is not None
+    window.undo_stack.setClean()
+
+    recorded_dialogs.yes_no.append(False)  # open the last save
+    assert window.files.open_path(folder)
+    assert window.project.story.shots[0].prompt != "autosaved prompt" and not window.isWindowModified()
+
+    recorded_dialogs.yes_no.append(True)  # restore
+    assert window.files.open_path(folder)
+    assert window.project.story.shots[0].prompt == "autosaved prompt"
+    assert window.isWindowModified()  # restored changes are not saved yet
+    assert window.files.save()
+    assert not (folder / AUTOSAVE_FILE).exists()
+    assert load_project(folder).story.shots[0].prompt == "autosaved prompt"
+
+
+def test_crash_mid_save_keeps_the_old_project(window, recorded_dialogs, tmp_path, monkeypatch):
+    folder = save_as(window, recorded_dialogs, tmp_path / "crash")
+    before = (folder / PROJECT_FILE).read_bytes()
+    window.edits.edit_field(ids(window)[0], "prompt", "never written")
+
+    def crash(*_args):
+        raise OSError(errno.EIO, "simulated crash during rename")
+
+    monkeypatch.setattr(atomic.os, "replace", crash)
+    assert not window.files.save()
+    assert recorded_dialogs.kinds() == ["error"] and "previous saved version is unchanged" in \
+        recorded_dialogs.texts("error")[0]
+    assert (folder / PROJECT_FILE).read_bytes() == before
+    assert load_project(folder).story.shots[0].prompt != "never written"
+    assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []  # no temp left behind
+    assert window.isWindowModified()
+
+
+def test_full_disk_on_save_is_reported(window, recorded_dialogs, tmp_path, monkeypatch):
+    folder = save_as(window, recorded_dialogs, tmp_path / "full")
+    before = (folder / PROJECT_FILE).read_bytes()
+    window.edits.edit_field(ids(window)[0], "prompt", "x")
+
+    def no_space(*_args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(atomic.os, "fsync", no_space)
+    assert not window.files.save()
+    assert "No space left on device" in recorded_dialogs.texts("error")[0]
+    assert (folder / PROJECT_FILE).read_bytes() == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")
+def test_read_only_folder_on_save_is_reported(window, recorded_dialogs, tmp_path):
+    folder = save_as(window, recorded_dialogs, tmp_path / "ro")
+    before = (folder / PROJECT_FILE).read_bytes()
+    window.edits.edit_field(ids(window)[0], "prompt", "x")
+    folder.chmod(0o555)
+    try:
+        assert not window.files.save()
+    finally:
+        folder.chmod(0o755)
+    assert recorded_dialogs.kinds() == ["error"]
+    assert (folder / PROJECT_FILE).read_bytes() == before
+
+
+def test_read_only_save_reported_even_as_root(window, recorded_dialogs, tmp_path, monkeypatch):
+    folder = save_as(window, recorded_dialogs, tmp_path / "ro2")
+    window.edits.edit_field(ids(window)[0], "prompt", "x")
+
+    def read_only(*_args, **_kwargs):
+        raise PermissionError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", read_only)
+    assert not window.files.save()
+    assert "Read-only file system" in recorded_dialogs.texts("error")[0]
+    assert load_project(folder).story.shots[0].prompt != "x"
+
+
+def test_malformed_and_unreadable_files_are_clear_errors(window, recorded_dialogs, tmp_path):
+    start = prompts(window)
+    broken = tmp_path / "broken.storymem"
+    broken.mkdir()
+    (broken / PROJECT_FILE).write_text("{ not json")
+    assert not window.files.open_path(broken)
+    assert not window.files.open_path(tmp_path / "nowhere.storymem")
+    (tmp_path / "story.json").write_text(json.dumps({"story_name": "x", "scenes": [{"scene_num": 1}]}))
+    assert not window.files.open_path(tmp_path / "story.json")
+    (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
+    assert not window.files.open_path(tmp_path / "binary.json")
+    errors = recorded_dialogs.texts("error")
+    assert len(errors) == 4
+    assert "not valid JSON (line 1" in errors[0]
+    assert "not found" in errors[1]
+    assert "video_prompts" in errors[2]
+    assert "binary.json" in errors[3]
+    assert prompts(window) == start  # the open project is untouched
+
+
+def test_missing_clip_files_are_listed_on_open(window, recorded_dialogs, tmp_path):
+    folder = save_as(window, recorded_dialogs, tmp_path / "takes")
+    add_take(window.project, 0)
+    add_take(window.project, 1)
+    assert window.files.save()
+    clip = folder / window.project.story.shots[1].accepted().clip
+    clip.unlink()
+    assert window.files.open_path(folder)
+    warning = recorded_dialogs.texts("warning")[0]
+    assert "1 file(s)" in warning and window.project.story.shots[1].accepted().clip in warning
+    window.edits.select_shots([window.project.story.shots[1].id])
+    assert "missing" in window.preview.player.screen_label.text().lower()
+
+
+def test_import_and_export_story_json(window, recorded_dialogs, tmp_path):
+    from storymem_engine.story import load_story
+
+    out = tmp_path / "exported.json"
+    recorded_dialogs.paths.append(str(out))
+    assert window.files.export_story()
+    assert load_story(out).to_dict()["shots"][0]["prompt"] == prompts(window)[0]
+
+    out.write_text("keep me")
+    recorded_dialogs.paths.append(str(out))
+    recorded_dialogs.yes_no.append(False)  # do not replace
+    assert not window.files.export_story()
+    assert out.read_text() == "keep me"
+
+    recorded_dialogs.paths.append(str(Path(__file__).parents[2] / "resources" / "sample_story.json"))
+    assert window.actions_by_name["import_story"].trigger() is None
+    assert window.model.rowCount() == 6 and window.isWindowModified()
+
+
+def test_close_with_unsaved_changes_asks(window, recorded_dialogs, tmp_path):
+    window.show()
+    window.edits.add_shot()
+    recorded_dialogs.save_discard_cancel.append("cancel")
+    assert not window.close()
+    assert window.isVisible()
+    recorded_dialogs.save_discard_cancel.append("save")
+    recorded_dialogs.paths.append(str(tmp_path / "closing"))
+    assert window.close()
+    assert (tmp_path / "closing.storymem" / PROJECT_FILE).is_file()
