@@ -1,0 +1,119 @@
+"""File > Export film (H.264 with animatic cards) and shot list CSV; overwrite, cancel and disk errors."""
+
+from __future__ import annotations
+
+import csv
+import errno
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QProgressDialog
+from storymem_engine import video
+from storymem_engine.video import probe_video, read_video
+from ui_helpers import add_take
+
+from storyboard.film_export import card_frames, film_size, plan_film
+
+
+@pytest.fixture
+def film_project(window, recorded_dialogs, tmp_path):
+    recorded_dialogs.paths.append(str(tmp_path / "film"))
+    assert window.files.save_as()
+    project = window.project
+    add_take(project, 0, frames=9)
+    add_take(project, 2, frames=13)
+    for shot in project.story.shots:
+        shot.duration_s = 0.5  # 8-frame animatic cards keep the test fast
+    project.story.shots[5].duration_s = None
+    project.story.shots[5].frames = 5
+    window.model.refresh_all()
+    return project
+
+
+def test_export_film_is_playable_h264_with_animatic_cards(window, film_project, recorded_dialogs, tmp_path):
+    out = tmp_path / "film.mp4"
+    recorded_dialogs.paths.append(str(out))
+    assert window.actions_by_name["export_film"].trigger() is None
+    assert recorded_dialogs.messages == []
+    info = probe_video(out)
+    assert (info.codec, info.pix_fmt, info.width, info.height) == ("h264", "yuv420p", 64, 48)
+    assert info.faststart and info.fps == 16
+    assert info.frames == 9 + 8 + 13 + 8 + 8 + 5
+    frames = read_video(out)
+    assert frames[0, :, :, 0].mean() < 40 and frames[8, :, :, 0].mean() > 200  # the take's red ramp
+    card = frames[9 + 3]
+    assert card.std() > 10  # text and the scene band, not a blank frame
+
+
+def test_export_never_overwrites_without_asking_and_cancel_keeps_old_file(
+    window, film_project, recorded_dialogs, tmp_path, monkeypatch
+):
+    out = tmp_path / "film.mp4"
+    out.write_bytes(b"old film")
+    recorded_dialogs.paths.append(str(out))
+    recorded_dialogs.yes_no.append(False)
+    assert not window.exports.export_film()
+    assert out.read_bytes() == b"old film"
+    assert "exists" in recorded_dialogs.questions[-1]
+
+    monkeypatch.setattr(QProgressDialog, "wasCanceled", lambda _self: True)
+    recorded_dialogs.paths.append(str(out))
+    recorded_dialogs.yes_no.append(True)
+    assert not window.exports.export_film()
+    assert out.read_bytes() == b"old film"
+    assert recorded_dialogs.messages == []  # a cancel is not an error
+    assert "cancelled" in window.statusBar().currentMessage()
+
+
+def test_full_disk_during_export_is_reported_and_old_file_kept(
+    window, film_project, recorded_dialogs, tmp_path, monkeypatch
+):
+    out = tmp_path / "film.mp4"
+    out.write_bytes(b"old film")
+
+    def no_space(*_args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(video.os, "replace", no_space)
+    assert not window.exports.export_film(out)
+    assert "No space left on device" in recorded_dialogs.texts("error")[0]
+    assert out.read_bytes() == b"old film"
+    assert [p.name for p in tmp_path.iterdir() if ".part" in p.name] == []
+
+
+def test_export_into_missing_folder_and_missing_clip_are_clear(window, film_project, recorded_dialogs, tmp_path):
+    assert not window.exports.export_film(tmp_path / "no" / "such" / "film.mp4")
+    assert "folder does not exist" in recorded_dialogs.texts("error")[0]
+    (film_project.folder / film_project.story.shots[2].accepted().clip).unlink()
+    assert not window.exports.export_film(tmp_path / "film.mp4")
+    assert "shot 3" in recorded_dialogs.texts("error")[1] and "missing" in recorded_dialogs.texts("error")[1]
+
+
+def test_shot_list_csv(window, film_project, recorded_dialogs, tmp_path):
+    out = tmp_path / "shots.csv"
+    recorded_dialogs.paths.append(str(tmp_path / "shots"))  # the suffix is added
+    assert window.actions_by_name["export_csv"].trigger() is None
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["shot"] for r in rows] == ["1", "2", "3", "4", "5", "6"]
+    assert rows[0]["status"] == "done" and rows[1]["status"] == "empty"
+    assert rows[2]["clip"].endswith("clip.mp4") and rows[4]["scene"] == "2" and rows[3]["cut"] == "no"
+
+
+def test_film_plan_sizes_and_durations(window):
+    project = window.project
+    segments = plan_film(project, default_frames=81)
+    assert all(s.clip is None and s.frames == 81 for s in segments)
+    assert film_size(segments, (832, 480)) == (832, 480)
+    shot = project.story.shots[0]
+    shot.duration_s = 2.0
+    assert card_frames(shot, 81) == 32
+    shot.duration_s, shot.frames = None, 49
+    assert card_frames(shot, 81) == 49
+
+
+def test_animatic_card_renders_at_export_size(qapp):
+    from storyboard.animatic import render_card
+
+    card = render_card("Mara flies the kite at dawn.", 6, 2, True, 832, 480)
+    assert card.shape == (480, 832, 3) and card.dtype == np.uint8
+    assert len(np.unique(card.reshape(-1, 3), axis=0)) > 20
