@@ -8,11 +8,11 @@ import errno
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QProgressDialog
-from storymem_engine import video
-from storymem_engine.video import probe_video, read_video
 from ui_helpers import add_take
 
 from storyboard.film_export import card_frames, film_size, plan_film
+from storymem_engine import video
+from storymem_engine.video import probe_video, read_video
 
 
 @pytest.fixture
