@@ -1,0 +1,108 @@
+"""Every bad input to the headless CLI is a one-line message with exit code 2, and nothing is lost."""
+
+import json
+
+import pytest
+from conftest import run_main
+
+from storymem_engine.models import missing_model_files
+
+
+@pytest.fixture
+def out_with_work(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "film.mp4").write_bytes(b"earlier film")
+    (out / "notes.txt").write_text("keep me")
+    return out
+
+
+def _assert_untouched(out):
+    assert (out / "film.mp4").read_bytes() == b"earlier film"
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in out.iterdir()) == ["film.mp4", "notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--frames", "80"], "frames must be 4n+1"),
+        (["--offload", "turbo"], "invalid choice: 'turbo'"),
+        (["--size", "830x480"], "multiples of 16"),
+        (["--first-shot", "m2v"], "--first-shot m2v needs --reference"),
+        (["--fix", "12"], "--fix must be between 0 and --max-memory"),
+    ],
+)
+def test_bad_flag_values(story_paths, out_with_work, extra, message):
+    result = run_main("render", str(story_paths["black"]), "--out", str(out_with_work), "--engine", "tiny", *extra)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    _assert_untouched(out_with_work)
+
+
+def test_missing_and_malformed_story(tmp_path, out_with_work):
+    result = run_main("render", str(tmp_path / "missing.json"), "--out", str(out_with_work), "--engine", "tiny")
+    assert result.returncode == 2 and "missing.json: story file not found" in result.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"story_name": "x", "scenes": [{"scene_num": 1, "video_prompts": ["a"], "cut": [1]}]}))
+    result = run_main("render", str(bad), "--out", str(out_with_work), "--engine", "tiny")
+    assert result.returncode == 2
+    assert "bad.json: scene 1, shot 1, field 'cut'" in result.stderr
+    _assert_untouched(out_with_work)
+
+
+def test_wan_engine_lists_every_missing_model_file_with_download_commands(story_paths, tmp_path, out_with_work):
+    models = tmp_path / "models"
+    models.mkdir()
+    result = run_main("render", str(story_paths["black"]), "--out", str(out_with_work), "--models", str(models))
+    assert result.returncode == 2
+    assert "Wan2.2-I2V-A14B-Diffusers/transformer/config.json" in result.stderr
+    assert "StoryMem/Wan2.2-MI2V-A14B/backbone_high_noise.pth" in result.stderr
+    assert "hf download Wan-AI/Wan2.2-T2V-A14B-Diffusers" in result.stderr
+    assert 'hf download Kevin-thu/StoryMem --include "Wan2.2-MI2V-A14B/*"' in result.stderr
+    _assert_untouched(out_with_work)
+
+
+def test_missing_model_files_names_exactly_what_is_gone(tiny_models, tmp_path):
+    import shutil
+
+    assert missing_model_files(tiny_models) == []
+    copy = tmp_path / "models"
+    shutil.copytree(tiny_models, copy)
+    (copy / "Wan2.2-I2V-A14B-Diffusers/transformer_2/diffusion_pytorch_model.safetensors").unlink()
+    (copy / "StoryMem/Wan2.2-MM2V-A14B/backbone_low_noise.pth").unlink()
+    # Real A14B repos shard their experts, so the index file is what a user is told to fetch.
+    expert = "Wan2.2-I2V-A14B-Diffusers/transformer_2/diffusion_pytorch_model.safetensors.index.json"
+    assert missing_model_files(copy) == [expert]
+    assert missing_model_files(copy, continuation="mm2v", first_shot="m2v") == [
+        expert, "StoryMem/Wan2.2-MM2V-A14B/backbone_low_noise.pth",
+    ]
+    # With an index present, exactly the missing shards are named.
+    shard_dir = copy / "Wan2.2-I2V-A14B-Diffusers/transformer_2"
+    (shard_dir / "diffusion_pytorch_model-00001-of-00002.safetensors").write_bytes(b"")
+    (shard_dir / "diffusion_pytorch_model.safetensors.index.json").write_text(json.dumps({"weight_map": {
+        "a": "diffusion_pytorch_model-00001-of-00002.safetensors",
+        "b": "diffusion_pytorch_model-00002-of-00002.safetensors"}}))
+    assert missing_model_files(copy) == [
+        "Wan2.2-I2V-A14B-Diffusers/transformer_2/diffusion_pytorch_model-00002-of-00002.safetensors"]
+
+
+def test_malformed_project_in_out_folder_is_reported_not_replaced(story_paths, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "project.json").write_text("{not json")
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), "--engine", "tiny")
+    assert result.returncode == 2
+    assert "project.json: not valid JSON" in result.stderr
+    assert (out / "project.json").read_text() == "{not json"
+
+
+def test_info_prints_the_summary(story_paths):
+    result = run_main("info", str(story_paths["daiyu"]))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "story_name": json.loads(story_paths["daiyu"].read_text())["story_name"],
+        "scenes": 4, "shots": 12,
+        "cuts": [True, False, False, True, False, True, True, False, False, True, False, True],
+    }

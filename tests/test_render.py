@@ -1,0 +1,111 @@
+"""`main.py render --engine tiny`: the whole StoryMem flow on tiny random-weight models."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import run_main
+
+from storymem_engine.video import probe_video, read_video
+
+TINY = ["--engine", "tiny", "--size", "64x48", "--frames", "9", "--steps", "2"]
+
+
+@pytest.fixture(scope="module")
+def cache_env(tiny_models):
+    # The CLI finds the tiny models through STORYMEM_CACHE/tiny-v1: point it at the session's build.
+    return {"STORYMEM_CACHE": str(tiny_models.parent)}
+
+
+@pytest.fixture(scope="module")
+def tiny_env(tmp_path_factory, tiny_models):
+    import os
+    import shutil
+
+    from storymem_engine.tiny import TINY_VERSION
+
+    cache = tmp_path_factory.mktemp("cache")
+    shutil.copytree(tiny_models, cache / TINY_VERSION)
+    return {"STORYMEM_CACHE": str(cache), "PATH": os.environ.get("PATH", "")}
+
+
+@pytest.fixture(scope="module")
+def queen_render(tmp_path_factory, story_paths, tiny_env):
+    out = tmp_path_factory.mktemp("render") / "queen"
+    result = run_main("render", str(story_paths["queen"]), "--out", str(out), *TINY, env=tiny_env)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_render_makes_a_playable_h264_film_with_the_81_80_76_rule(queen_render):
+    out, result = queen_render
+    info = probe_video(out / "film.mp4")
+    assert (info.codec, info.pix_fmt, info.faststart, info.fps) == ("h264", "yuv420p", True, 16.0)
+    # queen cuts: T F T F T F T -> t2v, mi2v, m2v, mi2v, m2v, mi2v, m2v; MI2V drops its first frame.
+    assert info.frames == 9 + 8 + 9 + 8 + 9 + 8 + 9
+    assert (info.width, info.height) == (64, 48)
+    assert "random-weight" in result.stderr
+
+
+def test_manifest_modes_follow_the_cuts_and_memory_grows(queen_render):
+    out, _ = queen_render
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["random_weights"] is True
+    shots = manifest["shots"]
+    assert [s["mode"] for s in shots] == ["t2v", "mi2v", "m2v", "mi2v", "m2v", "mi2v", "m2v"]
+    assert [s["seed"] for s in shots] == list(range(7))
+    assert shots[0]["memory"] == []
+    sizes = [len(s["memory"]) for s in shots[1:]]
+    assert all(0 < n <= 10 for n in sizes) and sizes == sorted(sizes)
+    for shot in shots:
+        assert probe_video(out / shot["clip"]).frames == shot["frames"]
+        for key in shot["keyframes"]:
+            assert (out / key).is_file()
+        # Memory of a shot is made of keyframes of earlier shots only.
+        earlier = {k for s in shots[: shot["index"]] for k in s["keyframes"]}
+        assert set(shot["memory"]) <= earlier
+
+
+def test_rerun_skips_shots_whose_takes_exist(queen_render, story_paths, tiny_env):
+    out, _ = queen_render
+    before = json.loads((out / "manifest.json").read_text())
+    result = run_main("render", str(story_paths["queen"]), "--out", str(out), *TINY, env=tiny_env)
+    assert result.returncode == 0, result.stderr
+    after = json.loads((out / "manifest.json").read_text())
+    assert [s["take_id"] for s in after["shots"]] == [s["take_id"] for s in before["shots"]]
+    assert all(s["skipped"] for s in after["shots"])
+    assert "(0 generated)" in result.stderr
+
+
+def test_mm2v_continuation_drops_five_frames_and_memory_respects_max(tmp_path, story_paths, tiny_env):
+    out = tmp_path / "black"
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), *TINY,
+                      "--continuation", "mm2v", "--max-memory", "2", "--fix", "1", env=tiny_env)
+    assert result.returncode == 0, result.stderr
+    shots = json.loads((out / "manifest.json").read_text())["shots"]
+    # black cuts: T F T F T T F T
+    assert [s["mode"] for s in shots] == ["t2v", "mm2v", "m2v", "mm2v", "m2v", "m2v", "mm2v", "m2v"]
+    assert [s["frames"] for s in shots] == [9, 4, 9, 4, 9, 9, 4, 9]
+    assert max(len(s["memory"]) for s in shots) <= 2
+    assert probe_video(out / "film.mp4").frames == 57
+
+
+def test_mr2v_first_shot_uses_reference_images_as_memory(tmp_path, story_paths, tiny_env):
+    from PIL import Image
+
+    ref = tmp_path / "hero.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(ref)
+    story = tmp_path / "two.json"
+    story.write_text(json.dumps({"story_name": "two", "story_overview": "", "scenes": [
+        {"scene_num": 1, "video_prompts": ["a hero", "the hero walks"], "first_frame_prompt": ["", ""],
+         "cut": [True, False]}]}))
+    out = tmp_path / "mr2v"
+    result = run_main("render", str(story), "--out", str(out), *TINY, "--first-shot", "m2v",
+                      "--reference", str(ref), env=tiny_env)
+    assert result.returncode == 0, result.stderr
+    shots = json.loads((out / "manifest.json").read_text())["shots"]
+    assert [s["mode"] for s in shots] == ["m2v", "mi2v"]
+    assert shots[0]["memory"] == ["references/reference_0.png"]
+    # Same area as 64x48, aspect of the first memory image (4:3 here, as 64x48 already is).
+    assert shots[0]["size"] == [64, 48]
+    assert read_video(out / "film.mp4").shape[0] == 9 + 8

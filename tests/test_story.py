@@ -1,0 +1,72 @@
+import json
+
+import pytest
+
+from storymem_engine.story import StoryError, load_story, save_story, story_from_script, story_to_script
+
+EXPECTED = {
+    "black": (8, [True, False, True, False, True, True, False, True]),
+    "daiyu": (12, [True, False, False, True, False, True, True, False, False, True, False, True]),
+    "queen": (7, [True, False, True, False, True, False, True]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_shared_stories_import_with_shot_counts_and_cuts(story_paths, name):
+    story = load_story(story_paths[name])
+    count, cuts = EXPECTED[name]
+    assert len(story.shots) == count
+    assert [s.cut for s in story.shots] == cuts
+    assert all(s.prompt.strip() for s in story.shots)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_round_trip_keeps_every_field(story_paths, name, tmp_path):
+    original = json.loads(story_paths[name].read_text(encoding="utf-8"))
+    out = tmp_path / "out.json"
+    save_story(load_story(story_paths[name]), out)
+    assert json.loads(out.read_text(encoding="utf-8")) == original
+
+
+def test_string_cuts_and_unknown_fields_survive():
+    script = {
+        "story_name": "S", "story_overview": "o", "genre": "drama",
+        "scenes": [{"scene_num": 1, "video_prompts": ["a", "b"], "first_frame_prompt": ["fa", "fb"],
+                    "cut": ["True", "False"], "location": "beach"}],
+    }
+    story = story_from_script(script)
+    assert [s.cut for s in story.shots] == [True, False]
+    back = story_to_script(story)
+    assert back["genre"] == "drama" and back["scenes"][0]["location"] == "beach"
+    assert back["scenes"][0]["cut"] == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d.pop("scenes"), "missing field 'scenes'"),
+        (lambda d: d["scenes"][1]["cut"].__setitem__(2, "maybe"), "scene 2, shot 3, field 'cut'"),
+        (lambda d: d["scenes"][0]["cut"].pop(), "scene 1, field 'cut': 1 entries for 2 video_prompts"),
+        (lambda d: d["scenes"][2]["video_prompts"].__setitem__(0, ""), "scene 3, shot 1, field 'video_prompts'"),
+        (lambda d: d["scenes"][0].pop("scene_num"), "scene 1: missing field 'scene_num'"),
+        (lambda d: d["scenes"][1].__setitem__("first_frame_prompt", "x"), "field 'first_frame_prompt'"),
+    ],
+)
+def test_malformed_story_names_file_scene_shot_and_field(story_paths, tmp_path, mutate, expected):
+    data = json.loads(story_paths["black"].read_text(encoding="utf-8"))
+    mutate(data)
+    bad = tmp_path / "bad_story.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(StoryError) as err:
+        load_story(bad)
+    assert "bad_story.json" in str(err.value)
+    assert expected in str(err.value)
+
+
+def test_not_json_and_missing_file_are_clear(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"story_name": "x", ', encoding="utf-8")
+    with pytest.raises(StoryError, match=r"broken.json: not valid JSON \(line 1"):
+        load_story(broken)
+    with pytest.raises(StoryError, match="nope.json: story file not found"):
+        load_story(tmp_path / "nope.json")
