@@ -6,7 +6,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QGroupBox, QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout
 
-from storyboard.memory import memory_keyframes
+from storyboard.memory import memory_for
 from storymem_engine.project import Project
 
 THUMB = QSize(112, 64)
@@ -37,7 +37,8 @@ class MemoryStrip(QGroupBox):
         if project is None or index is None:
             self.note.setText("Select a shot to see the keyframes it is conditioned on.")
             return
-        self.keyframes = memory_keyframes(project.story, index, size, sink)
+        chosen = memory_for(project.story, index, size, sink)
+        self.keyframes = [k.path for k in chosen]
         if not self.keyframes:
             self.note.setText(
                 f"Shot {index + 1} has no memory yet: no earlier shot has an accepted take "
@@ -48,8 +49,10 @@ class MemoryStrip(QGroupBox):
             f"Shot {index + 1} is conditioned on {len(self.keyframes)} keyframe(s) "
             f"(memory {size}, sink {sink})."
         )
-        for rel in self.keyframes:
-            item = QListWidgetItem(rel.rsplit("/", 1)[-1])
+        numbers = {shot.id: n for n, shot in enumerate(project.story.shots, start=1)}
+        for keyframe in chosen:
+            rel = keyframe.path
+            item = QListWidgetItem(f"shot {numbers.get(keyframe.shot_id, '?')} · kf {keyframe.frame_index + 1}")
             item.setToolTip(rel)
             image = QImage(str(project.resolve(rel)))
             if image.isNull():

@@ -41,7 +41,8 @@ class PreviewPanel(QGroupBox):
         current: QListWidgetItem | None = None
         for take in shot.takes if shot else []:
             mark = "★ " if take.id == shot.accepted_take else "   "
-            item = QListWidgetItem(f"{mark}{take.id}  ·  {take.frames} frames  ·  {take.status}  ·  {take.created}")
+            details = [take.id, f"{take.frames} frames", take.status, take.created]
+            item = QListWidgetItem(mark + "  ·  ".join(d for d in details if d))
             item.setData(Qt.ItemDataRole.UserRole, take.id)
             self.takes.addItem(item)
             if take.id == shot.accepted_take:

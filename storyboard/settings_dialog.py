@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -51,8 +51,10 @@ class SettingsDialog(QDialog):
         browse.clicked.connect(self._browse)
         self.check_button = QPushButton("Check models")
         self.check_button.clicked.connect(self.run_check)
-        self.check_result = QLabel("")
-        self.check_result.setWordWrap(True)
+        self.check_result = QPlainTextEdit()
+        self.check_result.setReadOnly(True)
+        self.check_result.setMaximumHeight(110)
+        self.check_result.setPlaceholderText("Check models lists every file the engine needs that is missing.")
         self.check_result.setObjectName("model_check")
         self.offload = QComboBox()
         self.offload.addItems(OFFLOAD_PRESETS)
@@ -122,7 +124,7 @@ class SettingsDialog(QDialog):
 
     def run_check(self) -> str:
         message = check_models_folder(self.models_folder.text().strip())
-        self.check_result.setText(message)
+        self.check_result.setPlainText(message)
         return message
 
     def _browse(self) -> None:

@@ -61,9 +61,9 @@ def test_models_folder_check_lists_missing_files(qtbot, tmp_path):
     dialog = SettingsDialog(AppSettings(models_folder=str(tmp_path)))
     qtbot.addWidget(dialog)
     message = dialog.run_check()
-    assert str(tmp_path) in message
-    assert "missing" in message or "All model files found" in message
-    assert dialog.check_result.text() == message
+    assert str(tmp_path) in message and "missing" in message
+    assert "model_index.json" in message  # names exactly which files
+    assert dialog.check_result.toPlainText() == message
     assert check_models_folder("") == "No models folder set."
 
 
