@@ -1,0 +1,84 @@
+"""Status badges, thumbnails, the memory strip, the preview player and the takes list."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QImage
+from ui_helpers import add_take, write_clip
+
+from storyboard.main_window import AUTOSAVE_MS
+from storyboard.memory import memory_for
+from storyboard.timeline_model import ShotRole
+from storymem_engine.story import Take
+
+
+def statuses(win) -> list[str]:
+    return [win.model.index(r).data(ShotRole.STATUS) for r in range(win.model.rowCount())]
+
+
+def test_status_badges_thumbnails_and_memory(window, recorded_dialogs, tmp_path):
+    recorded_dialogs.paths.append(str(tmp_path / "p"))
+    assert window.files.save_as()
+    story = window.project.story
+    for i in (0, 1, 2):
+        add_take(window.project, i, keyframes=4)
+        story.shots[i].accepted().request["memory_keys"] = [k.key for k in memory_for(story, i)]
+    story.shots[3].takes.append(Take(id="bad", request={}, clip="", status="failed"))
+    window.model.refresh_all()
+    assert statuses(window) == ["done", "done", "done", "failed", "empty", "empty"]
+
+    window.model.set_live_status(story.shots[4].id, "queued")
+    window.model.set_live_status(story.shots[5].id, "generating")
+    assert statuses(window)[4:] == ["queued", "generating"]
+    window.model.set_live_status(story.shots[4].id, None)
+    assert statuses(window)[4] == "empty"
+
+    thumb = window.model.index(0).data(ShotRole.THUMBNAIL)
+    assert isinstance(thumb, QImage) and not thumb.isNull()
+    assert window.model.index(4).data(ShotRole.THUMBNAIL) is None
+
+    window.edits.select_shots([story.shots[4].id])
+    strip = window.memory_strip
+    # 12 keyframes before shot 5, memory 10 with sink 3: the first 3 and the newest 7.
+    assert strip.list.count() == 10
+    bank = [kf for s in story.shots[:3] for kf in s.accepted().keyframes]
+    assert strip.keyframes == bank[:3] + bank[-7:]
+    assert not any(strip.list.item(i).icon().isNull() for i in range(10))
+
+    # After a reorder the first three shots would see other memory than their takes did.
+    window.edits.move([story.shots[0].id], 3)
+    assert statuses(window)[:4] == ["stale", "stale", "stale", "failed"]
+    window.undo_stack.undo()
+    assert statuses(window)[:3] == ["done", "done", "done"]
+
+
+def test_preview_plays_scrubs_and_accepts_takes(window, recorded_dialogs, tmp_path, qtbot):
+    recorded_dialogs.paths.append(str(tmp_path / "p"))
+    assert window.files.save_as()
+    project = window.project
+    add_take(project, 1, frames=9)
+    shot = project.story.shots[1]
+    first = shot.accepted()
+    write_clip(project.folder / "takes" / "second.mp4", 13)
+    shot.takes.append(Take(id="second", request={}, clip="takes/second.mp4", frames=13))
+    window.model.refresh_all()
+
+    window.edits.select_shots([shot.id])
+    player = window.preview.player
+    assert window.preview.takes.count() == 2
+    assert player.counter.text() == "1 / 9"  # the accepted take plays first
+    player.slider.setValue(4)
+    assert player.counter.text().startswith("5 / ")
+    player.play_button.setChecked(True)
+    qtbot.waitUntil(lambda: player.slider.value() > 5, timeout=3000)
+    player.play_button.setChecked(False)
+    assert player.play_button.text() == "Play"
+
+    window.preview.takes.setCurrentRow(1)
+    window.preview.accept_button.click()
+    assert shot.accepted_take == "second"
+    window.undo_stack.undo()
+    assert shot.accepted_take == first.id
+
+
+def test_autosave_runs_every_minute(window):
+    assert window.autosave_timer.isActive() and window.autosave_timer.interval() == AUTOSAVE_MS == 60_000
