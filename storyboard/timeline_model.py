@@ -159,7 +159,7 @@ class TimelineModel(QAbstractListModel):
         setattr(self.shots[row], name, value)
         index = self.index(row)
         self.dataChanged.emit(index, index)
-        if name in ("accepted_take", "pinned", "excluded", "takes"):
+        if name in ("accepted_take", "takes", "scene_num", "cut"):
             self.refresh_all()
 
     def set_live_status(self, shot_id: str, status: str | None) -> None:

@@ -193,3 +193,33 @@ def test_close_with_unsaved_changes_asks(window, recorded_dialogs, tmp_path):
     recorded_dialogs.paths.append(str(tmp_path / "closing"))
     assert window.close()
     assert (tmp_path / "closing.storymem" / PROJECT_FILE).is_file()
+
+
+def test_save_as_copies_takes_and_open_action_and_recent_menu(window, recorded_dialogs, tmp_path):
+    from storyboard.menus import fill_recent_menu
+
+    first = save_as(window, recorded_dialogs, tmp_path / "one")
+    add_take(window.project, 0)
+    assert window.files.save()
+    second = save_as(window, recorded_dialogs, tmp_path / "two.storymem")
+    assert second == tmp_path / "two.storymem"
+    assert window.project.missing_files() == []
+    assert (second / window.project.story.shots[0].accepted().clip).is_file()
+    assert "two[*]" in window.windowTitle()
+
+    recorded_dialogs.paths.append(str(first / PROJECT_FILE))
+    window.actions_by_name["open"].trigger()
+    assert window.project_path == first
+    fill_recent_menu(window)
+    entries = [a.text() for a in window.recent_menu.actions() if a.text()]
+    assert entries[:2] == [str(first), str(second)]
+
+
+def test_replacing_an_existing_project_folder_asks(window, recorded_dialogs, tmp_path):
+    folder = save_as(window, recorded_dialogs, tmp_path / "taken")
+    before = (folder / PROJECT_FILE).read_bytes()
+    window.files.new_project()
+    recorded_dialogs.paths.append(str(folder))
+    recorded_dialogs.yes_no.append(False)
+    assert not window.files.save_as()
+    assert (folder / PROJECT_FILE).read_bytes() == before
