@@ -16,8 +16,10 @@ class AppSettings:
     offload: str = "model_offload"
     memory_size: int = 10
     memory_sink: int = 3
-    keyframe_threshold: float = 0.9  # similarity above which a candidate keyframe is a duplicate
+    # Mirrors storymem_engine.keyframes.KeyframeSettings (threshold_start, max_keyframes, memory_dedup).
+    keyframe_threshold: float = 0.9
     keyframes_per_shot: int = 3
+    keyframe_memory_dedup: float = 0.9
     default_frames: int = 81
     default_steps: int = 40
     default_guidance: float = 3.5

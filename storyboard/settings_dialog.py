@@ -66,6 +66,10 @@ class SettingsDialog(QDialog):
         self.keyframe_threshold.setRange(0.5, 1.0)
         self.keyframe_threshold.setSingleStep(0.01)
         self.keyframe_threshold.setValue(settings.keyframe_threshold)
+        self.keyframe_memory_dedup = QDoubleSpinBox()
+        self.keyframe_memory_dedup.setRange(0.5, 1.0)
+        self.keyframe_memory_dedup.setSingleStep(0.01)
+        self.keyframe_memory_dedup.setValue(settings.keyframe_memory_dedup)
         self.default_frames = _spin(5, 1001, settings.default_frames)
         self.default_frames.setSingleStep(4)
         self.default_steps = _spin(1, 200, settings.default_steps)
@@ -89,7 +93,8 @@ class SettingsDialog(QDialog):
         form.addRow("Memory size (keyframes)", self.memory_size)
         form.addRow("Memory sink (kept first)", self.memory_sink)
         form.addRow("Keyframes per shot (max)", self.keyframes_per_shot)
-        form.addRow("Keyframe similarity threshold", self.keyframe_threshold)
+        form.addRow("Keyframe similarity threshold (start)", self.keyframe_threshold)
+        form.addRow("Drop keyframes repeating memory above", self.keyframe_memory_dedup)
         form.addRow("Default frames", self.default_frames)
         form.addRow("Default steps", self.default_steps)
         form.addRow("Default guidance", self.default_guidance)
@@ -116,6 +121,7 @@ class SettingsDialog(QDialog):
             memory_sink=min(self.memory_sink.value(), self.memory_size.value()),
             keyframes_per_shot=self.keyframes_per_shot.value(),
             keyframe_threshold=self.keyframe_threshold.value(),
+            keyframe_memory_dedup=self.keyframe_memory_dedup.value(),
             default_frames=self.default_frames.value(),
             default_steps=self.default_steps.value(),
             default_guidance=self.default_guidance.value(),
