@@ -6,7 +6,17 @@ from __future__ import annotations
 import json
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
-from PySide6.QtGui import QColor, QDrag, QDragEnterEvent, QDragMoveEvent, QDropEvent, QPainter, QPen, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QDrag,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QPainter,
+    QPen,
+    QPixmap,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyleOptionViewItem
 
 from storyboard.card_delegate import CARD_SIZE, ShotCardDelegate
@@ -55,6 +65,16 @@ class TimelineView(QListView):
         if row < count:
             return self.visualRect(model.index(row, 0)).left() + 2
         return self.visualRect(model.index(count - 1, 0)).right()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        """A plain mouse wheel scrolls the strip sideways."""
+        delta = event.angleDelta()
+        if abs(delta.y()) > abs(delta.x()):
+            bar = self.horizontalScrollBar()
+            bar.setValue(bar.value() - delta.y())
+            event.accept()
+            return
+        super().wheelEvent(event)
 
     # ------------------------------------------------------------ drag source
     def startDrag(self, supported: Qt.DropAction) -> None:

@@ -148,3 +148,21 @@ def test_generate_menu_is_honestly_disabled(window):
         action = window.actions_by_name[name]
         assert not action.isEnabled()
         assert action.toolTip() == "Generation arrives with the worker (not built yet)"
+
+
+def test_mouse_wheel_scrolls_the_strip_sideways(window, qtbot):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(20):
+        window.edits.add_shot()
+    show_active(window, qtbot)
+    bar = window.timeline.horizontalScrollBar()
+    bar.setValue(0)
+    assert bar.maximum() > 0
+    event = QWheelEvent(QPointF(50, 50), QPointF(50, 50), QPoint(0, 0), QPoint(0, -120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                        False)
+    QApplication.sendEvent(window.timeline.viewport(), event)
+    assert bar.value() > 0
