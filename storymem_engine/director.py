@@ -25,7 +25,7 @@ from storymem_engine.engine import (
     StoryMemEngine,
 )
 from storymem_engine.keyframes import KeyframeSettings, extract_keyframes
-from storymem_engine.memory import Keyframe, select_memory
+from storymem_engine.memory import Keyframe, select_memory, story_memory_bank
 from storymem_engine.project import Project
 from storymem_engine.request import MODE_SCHEDULE, GenerationRequest, check_frames, size_for_aspect
 from storymem_engine.story import Take
@@ -86,16 +86,7 @@ class Director:
 
     # ----------------------------------------------------------- derived state
     def memory_bank(self, index: int) -> list[Keyframe]:
-        """All keyframes available to shot `index`, in story order (references first for MR2V)."""
-        bank = [Keyframe(key=f"ref:{i}", path=p, shot_id="", frame_index=i)
-                for i, p in enumerate(self.settings.references)]
-        for shot in self.project.story.shots[:index]:
-            take = shot.accepted()
-            if take is None:
-                continue
-            for i, rel in enumerate(take.keyframes):
-                bank.append(Keyframe(key=f"{take.id}:{i}", path=rel, shot_id=shot.id, frame_index=i))
-        return bank
+        return story_memory_bank(self.project.story, index, self.settings.references)
 
     def memory_for(self, index: int) -> list[Keyframe]:
         story = self.project.story

@@ -88,3 +88,20 @@ def select_memory(
     if window_count > 0:
         chosen.update(free_idx[-window_count:])
     return [available[i] for i in sorted(chosen)]
+
+
+def story_memory_bank(story, index: int, references: Sequence[str] = ()) -> list[Keyframe]:
+    """Every keyframe available to shot ``index`` of a Story, in story order.
+
+    Memory is derived, never stored: the accepted takes of the shots before ``index`` (and, for
+    MR2V, the user's reference images first). Keys are ``"<take id>:<n>"`` so pins, exclusions and
+    a take's recorded request all name keyframes the same way.
+    """
+    bank = [Keyframe(key=f"ref:{i}", path=p, shot_id="", frame_index=i) for i, p in enumerate(references)]
+    for shot in story.shots[:index]:
+        take = shot.accepted()
+        if take is None:
+            continue
+        for i, rel in enumerate(take.keyframes):
+            bank.append(Keyframe(key=f"{take.id}:{i}", path=rel, shot_id=shot.id, frame_index=i))
+    return bank
