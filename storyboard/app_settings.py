@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, fields
 
 from PySide6.QtCore import QSettings
 
-OFFLOAD_PRESETS = ("full_gpu", "model_offload", "group_offload", "sequential")
+from storymem_engine.models import OFFLOAD_PRESETS
+
 SIZES = ("832x480", "480x832", "1280x720", "720x1280", "640x640")
 
 

@@ -57,7 +57,7 @@ class ShotInspector(QGroupBox):
             self.mode.addItem(label, value)
         self.scene = QSpinBox()
         self.scene.setRange(1, 999)
-        self.seed = _spin(-1, 2**31 - 1, "random")
+        self.seed = _spin(-1, 2**31 - 1, "default (story seed + shot index)")
         self.frames = _spin(0, 1001, "default")
         self.frames.setSingleStep(4)
         self.steps = _spin(0, 200, "default")

@@ -7,20 +7,13 @@ the engine's director (``"<take id>:<n>"``) so the keys match what a take's requ
 
 from __future__ import annotations
 
-from storymem_engine.memory import Keyframe, select_memory
+from storymem_engine.memory import Keyframe, select_memory, story_memory_bank
 from storymem_engine.story import Story
 
 
 def memory_bank(story: Story, index: int) -> list[Keyframe]:
     """Every keyframe available to shot ``index``, in story order."""
-    bank: list[Keyframe] = []
-    for shot in story.shots[:index]:
-        take = shot.accepted()
-        if take is None:
-            continue
-        for i, rel in enumerate(take.keyframes):
-            bank.append(Keyframe(key=f"{take.id}:{i}", path=rel, shot_id=shot.id, frame_index=i))
-    return bank
+    return story_memory_bank(story, index)
 
 
 def memory_for(story: Story, index: int, size: int = 10, sink: int = 3) -> list[Keyframe]:
