@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--first-shot", choices=("t2v", "m2v"), default="t2v")
     render.add_argument("--reference", nargs="+", default=[], help="reference images for --first-shot m2v")
     render.add_argument("--offload", choices=OFFLOAD_PRESETS, default="model_offload")
+    render.add_argument("--text-encoder-on-cpu", action="store_true", help="keep UMT5 on the CPU (saves VRAM)")
     render.add_argument("--rope-stride", type=_positive(int), default=1)
     render.add_argument("--clip-weights", help="local open_clip ViT-B/32 weights for keyframe similarity")
     return parser
@@ -172,7 +173,7 @@ def cmd_render(args) -> int:
 
     engine = StoryMemEngine(EngineSettings(
         engine=args.engine, models_dir=args.models, continuation=args.continuation, first_shot=args.first_shot,
-        offload=args.offload, rope_stride=args.rope_stride,
+        offload=args.offload, rope_stride=args.rope_stride, text_encoder_on_cpu=args.text_encoder_on_cpu,
     ))
     director = Director(project, engine, DirectorSettings(
         seed=args.seed, width=args.size[0], height=args.size[1], frames=args.frames, steps=args.steps,

@@ -59,6 +59,7 @@ class EngineSettings:
     offload: str = "model_offload"
     rope_stride: int = 1
     vae_tiling: bool = True
+    text_encoder_on_cpu: bool = False
     device: str | None = None  # None: CUDA when present, else CPU
 
     def validate(self) -> None:
@@ -147,7 +148,7 @@ class StoryMemEngine:
             return
         if self._active is not None:
             release_offload(self._active, self.settings.offload)
-        apply_offload(pipe, self.settings.offload, self._device)
+        apply_offload(pipe, self.settings.offload, self._device, self.settings.text_encoder_on_cpu)
         self._active = pipe
 
     def unload(self) -> None:
