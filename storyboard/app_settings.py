@@ -8,11 +8,13 @@ from PySide6.QtCore import QSettings
 
 from storymem_engine.models import OFFLOAD_PRESETS
 
+ENGINES = ("wan", "tiny")
 SIZES = ("832x480", "480x832", "1280x720", "720x1280", "640x640")
 
 
 @dataclass
 class AppSettings:
+    engine: str = "wan"  # "wan" (real models) or "tiny" (random weights, checks the install)
     models_folder: str = ""
     offload: str = "model_offload"
     memory_size: int = 10
@@ -46,6 +48,8 @@ class AppSettings:
         settings = cls(**values)
         if settings.offload not in OFFLOAD_PRESETS:
             settings.offload = cls.offload
+        if settings.engine not in ENGINES:
+            settings.engine = cls.engine
         return settings
 
     def save(self, store: QSettings | None = None) -> None:

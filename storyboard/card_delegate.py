@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from storyboard.timeline_model import ShotRole
 from storymem_engine.story import Shot
+from storymem_engine.tiny import TINY_LABEL
 
 CARD_SIZE = QSize(196, 176)
 THUMB_HEIGHT = 110
@@ -95,6 +96,13 @@ def paint_card(
         x = area.left() + (area.width() - scaled.width()) // 2
         y = area.top() + (area.height() - scaled.height()) // 2
         painter.drawImage(x, y, scaled)
+        take = shot.accepted()
+        if take is not None and take.engine == TINY_LABEL:
+            # Random-weight output must never pass for a real render.
+            painter.setPen(QColor("#fbbf24"))
+            painter.setFont(small)
+            painter.drawText(area.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
+                             "tiny engine")
     else:
         painter.setPen(QColor("#d4d4d8"))
         painter.setFont(small)

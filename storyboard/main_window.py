@@ -13,6 +13,7 @@ from storyboard.app_settings import AppSettings
 from storyboard.edit_controller import EditController
 from storyboard.export_controller import ExportController
 from storyboard.file_controller import PROJECT_SUFFIX, FileController
+from storyboard.generation_controller import GenerationController
 from storyboard.inspector import ShotInspector
 from storyboard.memory_strip import MemoryStrip
 from storyboard.menus import build_menus
@@ -51,6 +52,7 @@ class MainWindow(QMainWindow):
         self.files = FileController(self)
         self.edits = EditController(self)
         self.exports = ExportController(self)
+        self.generation = GenerationController(self)
         build_menus(self)
 
         self.timeline.selectionModel().currentChanged.connect(self._current_changed)
@@ -223,7 +225,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.files.maybe_save():
+        if self.generation.maybe_stop() and self.files.maybe_save():
             self.autosave_timer.stop()
             event.accept()
         else:

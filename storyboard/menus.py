@@ -15,7 +15,6 @@ from storyboard.recent import clear_recent, recent_projects
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
 
-GENERATION_PENDING = "Generation arrives with the worker (not built yet)"
 Keys = QKeySequence.StandardKey
 
 
@@ -83,13 +82,20 @@ def build_menus(window: MainWindow) -> None:
 
     generate_menu = bar.addMenu("&Generate")
     generate_menu.setToolTipsVisible(True)
-    for name, text in (("generate_shot", "Generate &shot"), ("generate_from_here", "Generate from &here"),
-                       ("generate_stale", "Regenerate s&tale shots"), ("generate_all", "Generate &all"),
-                       ("generate_cancel", "&Cancel generation")):
-        action = _action(window, generate_menu, name, text, None)
-        action.setEnabled(False)
-        action.setToolTip(GENERATION_PENDING)
-        action.setStatusTip(GENERATION_PENDING)
+    gen = window.generation
+    for name, text, slot, keys, tip in (
+        ("generate_shot", "Generate &shot", gen.generate_shot, ["Ctrl+G"], "Generate the selected shots as new takes"),
+        ("generate_from_here", "Generate from &here", gen.generate_from_here, ["Ctrl+Shift+G"],
+         "Generate the current shot and every shot after it"),
+        ("generate_stale", "Regenerate s&tale shots", gen.generate_stale, None,
+         "From the first stale, failed or empty shot on, skipping shots that are already up to date"),
+        ("generate_all", "Generate &all", gen.generate_all, None, "Generate every shot again"),
+        ("generate_cancel", "&Cancel generation", gen.cancel, None, "Stop after the current denoising step"),
+    ):
+        action = _action(window, generate_menu, name, text, slot, keys)
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+    gen.update_actions(running=False)
 
     settings_menu = bar.addMenu("&Settings")
     _action(window, settings_menu, "settings", "&Preferences…", window.open_settings, [Keys.Preferences])

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QListWidget, QListWidgetIt
 from storyboard.clip_player import ClipPlayer
 from storymem_engine.project import Project
 from storymem_engine.story import Shot, Take
+from storymem_engine.tiny import TINY_LABEL
 
 
 class PreviewPanel(QGroupBox):
@@ -41,7 +42,8 @@ class PreviewPanel(QGroupBox):
         current: QListWidgetItem | None = None
         for take in shot.takes if shot else []:
             mark = "★ " if take.id == shot.accepted_take else "   "
-            details = [take.id, f"{take.frames} frames", take.status, take.created]
+            details = [take.id, f"{take.frames} frames", take.status, take.created,
+                       take.engine if take.engine == TINY_LABEL else ""]
             item = QListWidgetItem(mark + "  ·  ".join(d for d in details if d))
             item.setData(Qt.ItemDataRole.UserRole, take.id)
             self.takes.addItem(item)
@@ -54,7 +56,7 @@ class PreviewPanel(QGroupBox):
         if shot is None:
             self.player.clear("No shot selected")
         elif not shot.takes:
-            self.player.clear("No takes yet.\nGeneration arrives with the worker.")
+            self.player.clear("No takes yet.\nGenerate menu > Generate shot.")
         else:
             self.takes.setCurrentItem(current)
             self._show_take(current, None)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from storyboard.app_settings import OFFLOAD_PRESETS, SIZES, AppSettings
+from storyboard.app_settings import ENGINES, OFFLOAD_PRESETS, SIZES, AppSettings
 
 
 def check_models_folder(folder: str) -> str:
@@ -56,6 +56,11 @@ class SettingsDialog(QDialog):
         self.check_result.setMaximumHeight(110)
         self.check_result.setPlaceholderText("Check models lists every file the engine needs that is missing.")
         self.check_result.setObjectName("model_check")
+        self.engine = QComboBox()
+        self.engine.addItems(ENGINES)
+        self.engine.setCurrentText(settings.engine)
+        self.engine.setToolTip("wan: Wan2.2 A14B + StoryMem from the models folder (CUDA GPU).\n"
+                               "tiny: random-weight models that check the install; output is noise-like.")
         self.offload = QComboBox()
         self.offload.addItems(OFFLOAD_PRESETS)
         self.offload.setCurrentText(settings.offload)
@@ -87,6 +92,7 @@ class SettingsDialog(QDialog):
         folder_row.addWidget(browse)
         folder_row.addWidget(self.check_button)
         form = QFormLayout()
+        form.addRow("Engine", self.engine)
         form.addRow("Models folder", folder_row)
         form.addRow("", self.check_result)
         form.addRow("Offload preset", self.offload)
@@ -115,6 +121,7 @@ class SettingsDialog(QDialog):
             size = None
         return replace(
             self.original,
+            engine=self.engine.currentText(),
             models_folder=self.models_folder.text().strip(),
             offload=self.offload.currentText(),
             memory_size=self.memory_size.value(),

@@ -1,0 +1,232 @@
+"""The Generate menu: queues shots on the worker thread and folds its results into the live story.
+
+The worker generates on a snapshot of the saved project and writes project.json itself, so the
+project is saved before a queue starts (the snapshot then equals the file). Each take that comes
+back is added to the live shot and accepted outside the undo stack: its files and the project file
+on disk already hold it, so undoing it would leave the editor and the disk disagreeing.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QStandardPaths
+
+from storyboard import dialogs
+from storyboard.memory import is_stale
+from storyboard.worker import GenerationJob, WorkerThread
+from storymem_engine.story import Take
+
+if TYPE_CHECKING:
+    from storyboard.main_window import MainWindow
+
+LOG_FILE = "generation.log"
+
+
+def log_folder() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base) / "logs"
+
+
+def log_failure(shot_id: str, message: str) -> Path:
+    folder = log_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOG_FILE
+    with path.open("a", encoding="utf-8") as log:
+        log.write(f"{datetime.now().isoformat(timespec='seconds')} shot {shot_id} failed:\n{message}\n\n")
+    return path
+
+
+class GenerationController(QObject):
+    # A QObject living on the UI thread, so the worker's signals arrive as queued calls on this thread.
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.worker: WorkerThread | None = None
+        self.pending: list[str] = []  # shot ids queued or generating, in order
+        self.failures: list[tuple[str, str]] = []
+
+    @property
+    def busy(self) -> bool:
+        return self.worker is not None and self.worker.busy
+
+    # ------------------------------------------------------------ menu actions
+    def generate_shot(self) -> bool:
+        rows = sorted({i.row() for i in self.window.timeline.selectionModel().selectedIndexes()})
+        if not rows and self.window.current_row() is not None:
+            rows = [self.window.current_row()]
+        return self._start([self.window.model.shot_at(r).id for r in rows])
+
+    def generate_from_here(self) -> bool:
+        row = self.window.current_row()
+        return self._start(self.window.model.shot_ids()[row or 0:])
+
+    def generate_stale(self) -> bool:
+        """Shots that are stale, failed or without a take; later shots are redone as their memory changes."""
+        story = self.window.project.story
+        s = self.window.settings
+        first = next((i for i, shot in enumerate(story.shots)
+                      if shot.accepted() is None or is_stale(story, i, s.memory_size, s.memory_sink)), None)
+        if first is None:
+            dialogs.info(self.window, "Nothing to generate", "Every shot has an accepted take that is up to date.")
+            return False
+        return self._start([shot.id for shot in story.shots[first:]], skip_current=True)
+
+    def generate_all(self) -> bool:
+        return self._start(self.window.model.shot_ids())
+
+    def cancel(self) -> None:
+        if self.busy:
+            self.worker.worker.cancel()
+            self.window.statusBar().showMessage("Cancelling after the current step…")
+
+    # ------------------------------------------------------------ starting
+    def _start(self, shot_ids: list[str], skip_current: bool = False) -> bool:
+        if self.busy:
+            dialogs.info(self.window, "Generation running", "Wait for the running generation or cancel it first.")
+            return False
+        if not shot_ids:
+            return False
+        engine = self._engine_settings()
+        if engine is None or not self._ensure_saved():
+            return False
+        s = self.window.settings
+        width, height = s.size
+        director: dict[str, Any] = dict(
+            width=width, height=height, frames=s.default_frames, steps=s.default_steps, guidance=s.default_guidance,
+            max_memory=s.memory_size, fix=min(s.memory_sink, s.memory_size),
+            keyframes=dict(threshold_start=s.keyframe_threshold, max_keyframes=s.keyframes_per_shot,
+                           memory_dedup=s.keyframe_memory_dedup),
+        )
+        project = self.window.project
+        job = GenerationJob(folder=str(project.folder), project=project.to_dict(), shot_ids=list(shot_ids),
+                            engine=engine, director=director, skip_current=skip_current)
+        if self.worker is None:
+            self.worker = self._make_worker()
+        self.pending = list(shot_ids)
+        self.failures = []
+        for shot_id in shot_ids:
+            self.window.model.set_live_status(shot_id, "queued")
+        self.update_actions(running=True)
+        self.window.statusBar().showMessage(f"Queued {len(shot_ids)} shot(s) on the {engine['engine']} engine…")
+        self.worker.submit(job)
+        return True
+
+    def _engine_settings(self) -> dict[str, Any] | None:
+        s = self.window.settings
+        engine = s.engine
+        if engine == "wan":
+            from storymem_engine.models import missing_model_files
+
+            missing = missing_model_files(s.models_folder) if s.models_folder else ["(no models folder set)"]
+            if missing:
+                listed = "\n".join(missing[:12]) + (f"\n… and {len(missing) - 12} more" if len(missing) > 12 else "")
+                if not dialogs.ask_yes_no(
+                    self.window, "Models missing",
+                    f"The Wan2.2 + StoryMem models are incomplete in “{s.models_folder or 'no folder'}”:\n{listed}\n\n"
+                    "Settings > Check models shows the download commands. Use the tiny engine instead? "
+                    "(random weights: it checks the install, its video is noise-like)"):
+                    return None
+                engine = "tiny"
+        return dict(engine=engine, models_dir=(s.models_folder or None) if engine == "wan" else None,
+                    offload=s.offload)
+
+    def _ensure_saved(self) -> bool:
+        window = self.window
+        if window.project_path is None:
+            dialogs.info(window, "Save the project first",
+                         "Takes are written into the project folder, so the project needs one: choose where to save.")
+            return window.files.save()
+        if window.files.is_modified():
+            # The worker writes project.json from its snapshot: the snapshot must be what is saved.
+            return window.files.save()
+        return True
+
+    def _make_worker(self) -> WorkerThread:
+        worker = WorkerThread(self.window)
+        w = worker.worker
+        w.started_shot.connect(self._started_shot)
+        w.progress.connect(self._progress)
+        w.take_ready.connect(self._take_ready)
+        w.failed.connect(self._failed)
+        w.cancelled.connect(self._done_with)
+        w.skipped.connect(self._done_with)
+        w.queue_finished.connect(self._queue_finished)
+        return worker
+
+    # ------------------------------------------------------------ worker signals (UI thread)
+    def _has(self, shot_id: str) -> bool:
+        return shot_id in self.window.model.shot_ids()
+
+    def _started_shot(self, shot_id: str) -> None:
+        if self._has(shot_id):
+            self.window.model.set_live_status(shot_id, "generating")
+
+    def _progress(self, shot_id: str, step: int, total: int, phase: str, elapsed: float, eta: float) -> None:
+        if not self._has(shot_id):
+            return
+        row = self.window.model.row_of(shot_id)
+        n = self.pending.index(shot_id) + 1 if shot_id in self.pending else 0
+        eta_text = f" · ETA {eta:.0f}s" if eta >= 0 else ""
+        self.window.statusBar().showMessage(
+            f"Shot {row + 1} ({n}/{len(self.pending)}): step {step}/{total} · {phase} · {elapsed:.0f}s{eta_text}")
+
+    def _take_ready(self, shot_id: str, take_dict: dict) -> None:
+        model = self.window.model
+        if not self._has(shot_id):
+            return  # deleted while generating; its files stay in the project folder
+        take = Take.from_dict(take_dict)
+        shot = model.shot_at(model.row_of(shot_id))
+        shot.takes.append(take)
+        model.set_live_status(shot_id, None)
+        model.set_shot_field(shot_id, "accepted_take", take.id)
+
+    def _failed(self, shot_id: str, message: str) -> None:
+        self.failures.append((shot_id, message))
+        path = log_failure(shot_id, message)
+        if self._has(shot_id):
+            self.window.model.set_live_status(shot_id, "failed")
+            where = f"shot {self.window.model.row_of(shot_id) + 1}"
+        else:
+            where = "a deleted shot"
+        dialogs.error(self.window, "Generation failed",
+                      f"Generating {where} failed; earlier takes are kept.\n\n{message}\n\n(Logged to {path})")
+
+    def _done_with(self, shot_id: str) -> None:
+        if self._has(shot_id) and self.window.model.live_status.get(shot_id) in ("queued", "generating"):
+            self.window.model.set_live_status(shot_id, None)
+
+    def _queue_finished(self) -> None:
+        for shot_id in self.pending:
+            self._done_with(shot_id)
+        self.pending = []
+        self.update_actions(running=False)
+        took = time.monotonic() - self.worker.started_at if self.worker else 0.0
+        self.window.statusBar().showMessage(f"Generation finished ({took:.0f}s)", 10_000)
+
+    # ------------------------------------------------------------ menu state and closing
+    def update_actions(self, running: bool | None = None) -> None:
+        running = self.busy if running is None else running
+        actions = self.window.actions_by_name
+        for name in ("generate_shot", "generate_from_here", "generate_stale", "generate_all"):
+            if name in actions:
+                actions[name].setEnabled(not running)
+        if "generate_cancel" in actions:
+            actions["generate_cancel"].setEnabled(running)
+
+    def maybe_stop(self) -> bool:
+        """On close: True when nothing runs, or the user agreed to cancel (the thread is joined)."""
+        if self.busy and not dialogs.ask_yes_no(self.window, "Generation running",
+                                                "A generation is running. Cancel it and close?"):
+            return False
+        self.stop()
+        return True
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+

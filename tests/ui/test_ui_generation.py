@@ -1,0 +1,154 @@
+"""Generation from the UI on the tiny engine: the worker thread, takes, memory, cancel, errors, closing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QStandardPaths
+
+from storymem_engine.story import Shot, Story
+from storymem_engine.tiny import TINY_LABEL, TINY_VERSION
+
+WAIT_MS = 60_000
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory) -> Path:
+    from storymem_engine.tiny import ensure_tiny_models
+
+    cache = tmp_path_factory.mktemp("cache")
+    ensure_tiny_models(cache / TINY_VERSION)  # where the engine looks with STORYMEM_CACHE set
+    return cache
+
+
+@pytest.fixture
+def gen_window(window, tiny_cache, monkeypatch, tmp_path, recorded_dialogs):
+    monkeypatch.setenv("STORYMEM_CACHE", str(tiny_cache))
+    QStandardPaths.setTestModeEnabled(True)
+    s = window.settings
+    s.engine, s.default_size, s.default_frames, s.default_steps = "tiny", "64x48", 9, 2
+    story = Story(name="Gen", shots=[
+        Shot(prompt="a lighthouse at dusk", cut=True, scene_num=1),
+        Shot(prompt="waves hit the rocks", scene_num=1),
+        Shot(prompt="a gull lands on the rail", scene_num=1),
+    ])
+    from storymem_engine.project import Project
+
+    window.set_project(Project(folder=Path(), story=story), None)
+    recorded_dialogs.paths.append(str(tmp_path / "gen.storymem"))
+    yield window
+    window.generation.stop()
+    QStandardPaths.setTestModeEnabled(False)
+
+
+def statuses(win) -> list[str]:
+    from storyboard.shot_status import shot_status
+
+    m = win.model
+    return [shot_status(win.project.story, i, m.live_status, m.memory_size, m.memory_sink)
+            for i in range(m.rowCount())]
+
+
+def take_dirs(win) -> list[Path]:
+    return sorted(p for p in win.project.takes_dir.glob("*/*") if p.is_dir()) if win.project.takes_dir.exists() else []
+
+
+def test_generate_all_then_regenerate_marks_downstream_stale(gen_window, qtbot, recorded_dialogs):
+    win = gen_window
+    shots = win.project.story.shots
+    assert win.generation.generate_all()
+    assert win.project_path is not None and (win.project_path / "project.json").is_file()
+    assert win.actions_by_name["generate_cancel"].isEnabled()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert recorded_dialogs.texts("error") == []
+    assert all(s.accepted() is not None for s in shots)
+    assert all(s.accepted().engine == TINY_LABEL for s in shots)
+    assert statuses(win) == ["done", "done", "done"]
+    assert win.actions_by_name["generate_shot"].isEnabled() and not win.actions_by_name["generate_cancel"].isEnabled()
+
+    # The last shot's memory strip shows keyframes of the two shots before it; the take list says "tiny".
+    win.edits.select_shots([shots[2].id])
+    assert win.memory_strip.keyframes and all(k.startswith("takes/") for k in win.memory_strip.keyframes)
+    assert TINY_LABEL in win.preview.takes.item(0).text()
+    assert win.model._thumbnail(shots[2]) is not None
+
+    # Regenerate the first shot: a second take, accepted; later shots saw other memory -> stale.
+    win.edits.select_shots([shots[0].id])
+    first_take = shots[0].accepted_take
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert len(shots[0].takes) == 2 and shots[0].accepted_take != first_take
+    assert statuses(win) == ["done", "stale", "stale"]
+
+    # Regenerate stale: shot 1 is up to date (skipped), shots 2 and 3 get new takes.
+    assert win.generation.generate_stale()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert [len(s.takes) for s in shots] == [2, 2, 2]
+    assert statuses(win) == ["done", "done", "done"]
+
+
+def test_cancel_mid_shot_leaves_no_half_take(gen_window, qtbot):
+    win = gen_window
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: "generating" in win.model.live_status.values(), timeout=WAIT_MS)
+    win.generation.cancel()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    shots = win.project.story.shots
+    # The first shot may have finished before the flag was seen; nothing after it ran.
+    assert sum(len(s.takes) for s in shots) <= 1
+    assert len(take_dirs(win)) == sum(len(s.takes) for s in shots)
+    assert win.model.live_status == {}
+    win.edits.add_shot()  # the UI still edits normally
+    assert len(win.project.story.shots) == 4
+
+
+def test_engine_error_shows_message_logs_and_keeps_earlier_takes(gen_window, qtbot, recorded_dialogs):
+    win = gen_window
+    shots = win.project.story.shots
+    win.edits.select_shots([shots[0].id])
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    kept = shots[0].accepted_take
+    assert kept is not None
+
+    # Shot 3 continues shot 2 (MI2V), which has no take yet: the engine refuses with a message.
+    win.edits.select_shots([shots[2].id])
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    errors = recorded_dialogs.texts("error")
+    assert len(errors) == 1 and "no accepted take" in errors[0]
+    assert statuses(win)[2] == "failed"
+    assert shots[0].accepted_take == kept and shots[2].takes == []
+    from storyboard.generation_controller import LOG_FILE, log_folder
+
+    assert "no accepted take" in (log_folder() / LOG_FILE).read_text()
+
+
+def test_wan_with_missing_models_lists_them_and_offers_tiny(gen_window, qtbot, recorded_dialogs, tmp_path):
+    win = gen_window
+    win.settings.engine, win.settings.models_folder = "wan", str(tmp_path / "no-models")
+    recorded_dialogs.yes_no.append(False)
+    assert not win.generation.generate_all()
+    assert "tiny engine" in recorded_dialogs.questions[-1] and "missing" in recorded_dialogs.questions[-1].lower()
+    assert not win.generation.busy
+
+    recorded_dialogs.yes_no.append(True)  # take the offer: this run uses the tiny engine
+    win.edits.select_shots([win.project.story.shots[0].id])
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert win.project.story.shots[0].accepted().engine == TINY_LABEL
+
+
+def test_close_while_generating_cancels_and_joins(gen_window, qtbot, recorded_dialogs):
+    win = gen_window
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: "generating" in win.model.live_status.values(), timeout=WAIT_MS)
+    thread = win.generation.worker.thread
+    recorded_dialogs.yes_no.append(False)
+    assert not win.close()  # said no: keeps running
+    assert win.generation.busy
+    recorded_dialogs.yes_no.append(True)
+    assert win.close()
+    assert thread.isFinished() and win.generation.worker is None
+    assert "A generation is running" in recorded_dialogs.questions[-1]
