@@ -20,6 +20,7 @@ from storymem_engine.engine import (
     PHASE_KEYFRAMES,
     CancelFn,
     EngineError,
+    GenerationCancelled,
     Progress,
     ProgressFn,
     StoryMemEngine,
@@ -176,8 +177,6 @@ class Director:
             progress(Progress(shot.id, request.steps, request.steps, PHASE_KEYFRAMES, time.monotonic() - start))
         result = extract_keyframes(frames, memory, self.settings.keyframes)
         if cancel is not None and cancel():
-            from storymem_engine.engine import GenerationCancelled
-
             raise GenerationCancelled(f"generation of {shot.id} was cancelled")
 
         take_id = uuid.uuid4().hex[:10]

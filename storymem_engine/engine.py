@@ -235,6 +235,11 @@ class StoryMemEngine:
     def _condition(self, request, memory, first_frame, motion_frames):
         from storymem_engine.conditioning import build_memory_condition
 
+        # Check the continuation inputs before converting them, so a missing one is a clear message.
+        if request.mode == "mi2v" and first_frame is None:
+            raise EngineError(f"{request.shot_id}: MI2V needs the previous shot's last frame")
+        if request.mode == "mm2v" and (motion_frames is None or len(motion_frames) != 5):
+            raise EngineError(f"{request.shot_id}: MM2V needs the previous shot's last 5 frames")
         vae = self._m2v.vae
         with_images = [to_tensor_image(m) for m in memory]
         first = to_tensor_image(first_frame) if request.mode == "mi2v" else None
@@ -243,9 +248,5 @@ class StoryMemEngine:
             import torch
 
             motion = torch.stack([to_tensor_image(f) for f in motion_frames])
-        if request.mode == "mi2v" and first_frame is None:
-            raise EngineError(f"{request.shot_id}: MI2V needs the previous shot's last frame")
-        if request.mode == "mm2v" and (motion_frames is None or len(motion_frames) != 5):
-            raise EngineError(f"{request.shot_id}: MM2V needs the previous shot's last 5 frames")
         return build_memory_condition(vae, with_images, request.num_frames, request.height, request.width,
                                       first_frame=first, motion_frames=motion)
