@@ -27,6 +27,8 @@ class AppSettings:
     default_steps: int = 40
     default_guidance: float = 3.5
     default_size: str = "832x480"
+    # A failed shot stops the queue by default: later shots would continue from memory it never made.
+    continue_after_failure: bool = False
 
     @property
     def size(self) -> tuple[int, int]:

@@ -8,13 +8,18 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
-from storyboard.frames import array_to_qimage, clip_fps, decode_clip
+from storyboard.frame_loader import DecodedClip, FrameLoader
 
 
 class ClipPlayer(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.frames: list[QImage] = []
+        self.path: Path | None = None  # the clip shown, or being decoded
+        self.loading = False
+        self._ticket = 0
+        self.loader = FrameLoader(self, threads=1)
+        self.loader.clip_ready.connect(self._decoded)
         self.screen_label = QLabel("No clip")
         self.screen_label.setObjectName("screen")
         self.screen_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -41,6 +46,9 @@ class ClipPlayer(QWidget):
         self.clear("No clip")
 
     def clear(self, message: str) -> None:
+        """Show ``message`` instead of a clip (a decode still running for an earlier clip is then ignored)."""
+        self._ticket = 0
+        self.loading = False
         self.play_button.setChecked(False)
         self.frames = []
         self.screen_label.setPixmap(QPixmap())
@@ -51,26 +59,30 @@ class ClipPlayer(QWidget):
         self.slider.setEnabled(False)
 
     def load(self, path: Path) -> bool:
-        """Decode a clip; on failure show why and return False."""
+        """Start decoding a clip on the loader's thread; False (and the reason shown) when it is missing."""
+        self.path = path
         if not path.is_file():
             self.clear(f"Clip missing:\n{path.name}")
             return False
-        try:
-            arrays = decode_clip(path)
-        except Exception as exc:  # noqa: BLE001 - any decode error is shown, not raised
-            self.clear(f"Cannot decode {path.name}:\n{exc}")
-            return False
-        if not arrays:
-            self.clear(f"{path.name} has no frames")
-            return False
-        self.frames = [array_to_qimage(a) for a in arrays]
-        self.timer.setInterval(max(int(1000 / clip_fps(path)), 10))
+        self.clear(f"Loading {path.name}…")
+        self.loading = True
+        self._ticket = self.loader.clip(path)
+        return True
+
+    def _decoded(self, ticket: int, clip: DecodedClip) -> None:
+        if ticket != self._ticket:
+            return  # another clip was chosen meanwhile
+        self.loading = False
+        if clip.error:
+            self.clear(clip.error)
+            return
+        self.frames = clip.frames
+        self.timer.setInterval(max(int(1000 / clip.fps), 10))
         self.play_button.setEnabled(True)
         self.slider.setEnabled(True)
         self.slider.setRange(0, len(self.frames) - 1)
         self.slider.setValue(0)
         self.show_frame(0)
-        return True
 
     def show_frame(self, number: int) -> None:
         if not self.frames:

@@ -192,6 +192,10 @@ class FileController:
         self._autosaved_at = stack.index()
         return True
 
+    def invalidate_autosave(self) -> None:
+        """Something outside the undo stack changed (a take arrived): the next autosave writes again."""
+        self._autosaved_at = None
+
     # ------------------------------------------------------------ story JSON (benchmark format)
     def import_story(self, path: str | Path | None = None, ask: bool = True) -> bool:
         if ask and not self.maybe_save():

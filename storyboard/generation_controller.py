@@ -1,13 +1,15 @@
 """The Generate menu: queues shots on the worker thread and folds its results into the live story.
 
-The worker generates on a snapshot of the saved project and writes project.json itself, so the
-project is saved before a queue starts (the snapshot then equals the file). Each take that comes
-back is added to the live shot and accepted outside the undo stack: its files and the project file
-on disk already hold it, so undoing it would leave the editor and the disk disagreeing.
+The worker generates on a snapshot of the saved project but never writes project.json: the UI
+thread is its only writer, so a save made while a shot renders cannot be overwritten by the older
+snapshot. Each take that comes back is recorded in the saved project.json (``record_take``, which
+leaves the user's unsaved edits alone) and added to the live shot, accepted outside the undo stack:
+the file on disk already holds it, so undoing it would leave the editor and the disk disagreeing.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ from PySide6.QtCore import QObject, QStandardPaths
 from storyboard import dialogs
 from storyboard.memory import is_stale
 from storyboard.worker import GenerationJob, WorkerThread
+from storymem_engine.project import TAKES_DIR, ProjectError, record_take
 from storymem_engine.story import Take
 
 if TYPE_CHECKING:
@@ -48,6 +51,8 @@ class GenerationController(QObject):
         self.worker: WorkerThread | None = None
         self.pending: list[str] = []  # shot ids queued or generating, in order
         self.failures: list[tuple[str, str]] = []
+        self.job_project = None  # the Project object the running queue belongs to
+        self.job_folder: Path | None = None  # where the worker writes its take files
 
     @property
     def busy(self) -> bool:
@@ -100,10 +105,13 @@ class GenerationController(QObject):
             max_memory=s.memory_size, fix=min(s.memory_sink, s.memory_size),
             keyframes=dict(threshold_start=s.keyframe_threshold, max_keyframes=s.keyframes_per_shot,
                            memory_dedup=s.keyframe_memory_dedup),
+            save_project=False,  # this controller records takes (see the module docstring)
         )
         project = self.window.project
         job = GenerationJob(folder=str(project.folder), project=project.to_dict(), shot_ids=list(shot_ids),
-                            engine=engine, director=director, skip_current=skip_current)
+                            engine=engine, director=director, skip_current=skip_current,
+                            stop_on_failure=not s.continue_after_failure)
+        self.job_project, self.job_folder = project, Path(project.folder)
         if self.worker is None:
             self.worker = self._make_worker()
         self.pending = list(shot_ids)
@@ -175,14 +183,34 @@ class GenerationController(QObject):
             f"Shot {row + 1} ({n}/{len(self.pending)}): step {step}/{total} · {phase} · {elapsed:.0f}s{eta_text}")
 
     def _take_ready(self, shot_id: str, take_dict: dict) -> None:
-        model = self.window.model
-        if not self._has(shot_id):
-            return  # deleted while generating; its files stay in the project folder
         take = Take.from_dict(take_dict)
+        self._record_on_disk(shot_id, take)
+        model = self.window.model
+        if self.window.project is not self.job_project or not self._has(shot_id):
+            return  # another project is open, or the shot was deleted: the take stays in the saved file
         shot = model.shot_at(model.row_of(shot_id))
         shot.takes.append(take)
         model.set_live_status(shot_id, None)
         model.set_shot_field(shot_id, "accepted_take", take.id)
+        self.window.files.invalidate_autosave()
+
+    def _record_on_disk(self, shot_id: str, take: Take) -> None:
+        """Add the take to the saved project.json (and to the new folder after a Save As meanwhile)."""
+        folder = self.job_folder
+        if folder is None:
+            return
+        try:
+            record_take(folder, shot_id, take)
+            moved = self.window.project_path
+            if (self.window.project is self.job_project and moved is not None
+                    and moved.resolve() != folder.resolve()):
+                # Saved As elsewhere while the shot rendered: bring its files along, as Save As did for the rest.
+                take_folder = Path(take.clip).parent if take.clip else Path(TAKES_DIR) / shot_id / take.id
+                shutil.copytree(folder / take_folder, moved / take_folder, dirs_exist_ok=True)
+                record_take(moved, shot_id, take)
+        except (OSError, ProjectError) as exc:
+            self.window.statusBar().showMessage(
+                f"Could not record the new take in project.json ({exc}); save the project to keep it.", 15_000)
 
     def _failed(self, shot_id: str, message: str) -> None:
         self.failures.append((shot_id, message))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -86,6 +87,10 @@ class SettingsDialog(QDialog):
         self.default_size.setEditable(True)
         self.default_size.addItems(SIZES)
         self.default_size.setCurrentText(settings.default_size)
+        self.continue_after_failure = QCheckBox("Go on with the next shots when one fails")
+        self.continue_after_failure.setChecked(settings.continue_after_failure)
+        self.continue_after_failure.setToolTip("Off: a failed shot stops the queue (later shots would use memory "
+                                               "it never made). On: each later shot is still tried.")
 
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.models_folder, 1)
@@ -105,6 +110,7 @@ class SettingsDialog(QDialog):
         form.addRow("Default steps", self.default_steps)
         form.addRow("Default guidance", self.default_guidance)
         form.addRow("Default size (WxH)", self.default_size)
+        form.addRow("Queue", self.continue_after_failure)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -133,6 +139,7 @@ class SettingsDialog(QDialog):
             default_steps=self.default_steps.value(),
             default_guidance=self.default_guidance.value(),
             default_size=size or self.original.default_size,
+            continue_after_failure=self.continue_after_failure.isChecked(),
         )
 
     def run_check(self) -> str:

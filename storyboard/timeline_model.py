@@ -15,12 +15,13 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QImage
 
-from storyboard.frames import first_frame
+from storyboard.frame_loader import FrameLoader
 from storyboard.shot_status import shot_status
 from storymem_engine.project import Project
 from storymem_engine.story import Shot
 
 SHOT_MIME = "application/x-storymem-shot-ids"
+THUMB_HEIGHT = 120
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -40,7 +41,10 @@ class TimelineModel(QAbstractListModel):
         self.memory_size = 10
         self.memory_sink = 3
         self.live_status: dict[str, str] = {}
-        self._thumbs: dict[tuple[str, float], QImage | None] = {}
+        self._thumbs: dict[str, QImage | None] = {}  # "<clip path>|<mtime>" -> thumbnail (None: undecodable)
+        self._loading: set[str] = set()
+        self.loader = FrameLoader(self)
+        self.loader.image_ready.connect(self._thumbnail_ready)
 
     # ------------------------------------------------------------ access
     @property
@@ -52,6 +56,7 @@ class TimelineModel(QAbstractListModel):
         self.project = project
         self.live_status.clear()
         self._thumbs.clear()
+        self._loading.clear()
         self.endResetModel()
 
     def shot_at(self, row: int) -> Shot:
@@ -176,17 +181,23 @@ class TimelineModel(QAbstractListModel):
 
     # ------------------------------------------------------------ thumbnails
     def _thumbnail(self, shot: Shot) -> QImage | None:
+        """The accepted clip's first frame; None (painted as text) until the loader has decoded it."""
         take = shot.accepted()
         if take is None or not take.clip:
             return None
         try:
             path: Path = self.project.resolve(take.clip)
-            key = (str(path), path.stat().st_mtime if path.exists() else -1.0)
+            key = f"{path}|{path.stat().st_mtime if path.exists() else -1.0}"
         except (OSError, ValueError):
             return None
-        if key not in self._thumbs:
-            image = first_frame(path)
-            self._thumbs[key] = None if image is None else image.scaledToHeight(
-                120, Qt.TransformationMode.SmoothTransformation
-            )
-        return self._thumbs[key]
+        if key in self._thumbs:
+            return self._thumbs[key]
+        if key not in self._loading:
+            self._loading.add(key)
+            self.loader.clip_thumbnail(key, path, THUMB_HEIGHT)
+        return None
+
+    def _thumbnail_ready(self, key: str, image: QImage | None) -> None:
+        self._loading.discard(key)
+        self._thumbs[key] = image
+        self.refresh_all()

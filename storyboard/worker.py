@@ -27,6 +27,7 @@ class GenerationJob:
     engine: dict[str, Any]  # EngineSettings fields
     director: dict[str, Any]  # DirectorSettings fields (keyframes as a dict)
     skip_current: bool = False  # skip shots whose accepted take was made from the request they'd get now
+    stop_on_failure: bool = True  # False: a failed shot is reported and the queue goes on with the next
 
 
 class GenerationWorker(QObject):
@@ -90,10 +91,12 @@ class GenerationWorker(QObject):
                 continue
             except Exception as exc:  # noqa: BLE001
                 self.failed.emit(shot_id, _message(exc))
-                # Later shots continue from this one; generating them now would use stale memory.
-                for rest in ids[n + 1:]:
-                    self.cancelled.emit(rest)
-                return
+                if job.stop_on_failure:
+                    # Later shots continue from this one; generating them now would use stale memory.
+                    for rest in ids[n + 1:]:
+                        self.cancelled.emit(rest)
+                    return
+                continue
             self.take_ready.emit(shot_id, take.to_dict())
 
     def _report(self, p) -> None:

@@ -46,6 +46,9 @@ class DirectorSettings:
     fix: int = 3
     references: list[str] = field(default_factory=list)  # MR2V: project-relative reference images
     keyframes: KeyframeSettings = field(default_factory=KeyframeSettings)
+    # False when another writer owns project.json: the app's UI thread records each take itself
+    # (project.record_take), so a save made while a shot renders is never overwritten by this snapshot.
+    save_project: bool = True
 
     def validate(self) -> None:
         check_frames(self.frames)
@@ -202,7 +205,8 @@ class Director:
         )
         shot.takes.append(take)
         shot.accepted_take = take.id
-        self.project.save()
+        if self.settings.save_project:
+            self.project.save()
         return take
 
     def run(self, progress: ProgressFn | None = None, cancel: CancelFn | None = None,

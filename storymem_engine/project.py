@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from storymem_engine.atomic import atomic_write_text
-from storymem_engine.story import Story, StoryError, read_json_file
+from storymem_engine.story import Story, StoryError, Take, read_json_file
 
 SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
@@ -113,6 +113,24 @@ def load_project(folder: str | os.PathLike[str], file_name: str = PROJECT_FILE) 
     path = folder / file_name
     data = read_json_file(path, "project file", ProjectError)
     return project_from_dict(folder, data, str(path))
+
+
+def record_take(folder: str | os.PathLike[str], shot_id: str, take: Take) -> bool:
+    """Add a finished take to the *saved* project.json and accept it, leaving every other saved field alone.
+
+    The app's UI thread calls this when the worker hands a take over: the file gets the take even while
+    the editor holds unsaved edits (those stay the user's to save or discard). False when the saved
+    project has no such shot (deleted and saved meanwhile): the take's files stay in takes/.
+    """
+    project = load_project(folder)
+    shot = next((s for s in project.story.shots if s.id == shot_id), None)
+    if shot is None:
+        return False
+    if all(t.id != take.id for t in shot.takes):
+        shot.takes.append(take)
+    shot.accepted_take = take.id
+    project.save()
+    return True
 
 
 def newer_autosave(folder: str | os.PathLike[str]) -> Path | None:

@@ -71,7 +71,7 @@ def test_generate_all_then_regenerate_marks_downstream_stale(gen_window, qtbot, 
     win.edits.select_shots([shots[2].id])
     assert win.memory_strip.keyframes and all(k.startswith("takes/") for k in win.memory_strip.keyframes)
     assert TINY_LABEL in win.preview.takes.item(0).text()
-    assert win.model._thumbnail(shots[2]) is not None
+    qtbot.waitUntil(lambda: win.model._thumbnail(shots[2]) is not None, timeout=10_000)
 
     # Regenerate the first shot: a second take, accepted; later shots saw other memory -> stale.
     win.edits.select_shots([shots[0].id])
@@ -152,3 +152,57 @@ def test_close_while_generating_cancels_and_joins(gen_window, qtbot, recorded_di
     assert win.close()
     assert thread.isFinished() and win.generation.worker is None
     assert "A generation is running" in recorded_dialogs.questions[-1]
+
+
+def test_reorder_after_generation_marks_moved_memory_stale(gen_window, qtbot):
+    win = gen_window
+    shots = list(win.project.story.shots)
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert statuses(win) == ["done", "done", "done"]
+    # Shot 1 moves to the end: the shots now before it differ from what its take was conditioned on.
+    win.edits.move([shots[0].id], 3)
+    assert [s.id for s in win.project.story.shots] == [shots[1].id, shots[2].id, shots[0].id]
+    assert "stale" in statuses(win)
+    win.undo_stack.undo()
+    assert statuses(win) == ["done", "done", "done"]
+
+
+def test_saving_while_a_shot_renders_is_never_overwritten(gen_window, qtbot):
+    from storymem_engine.project import load_project
+
+    win = gen_window
+    shots = win.project.story.shots
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: "generating" in win.model.live_status.values(), timeout=WAIT_MS)
+    win.edits.edit_field(shots[2].id, "prompt", "saved while rendering")
+    assert win.files.save()
+    win.edits.edit_field(shots[1].id, "prompt", "not saved yet")
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+
+    saved = load_project(win.project_path).story
+    assert saved.shots[2].prompt == "saved while rendering"  # the worker's older snapshot did not win
+    assert saved.shots[1].prompt == "waves hit the rocks"  # unsaved edits stay the user's to save
+    assert [s.accepted_take for s in saved.shots] == [s.accepted_take for s in shots]  # every take recorded
+    assert all(s.accepted_take for s in saved.shots)
+    assert win.files.is_modified() and shots[1].prompt == "not saved yet"
+
+
+def test_failed_shot_stops_the_queue_or_goes_on_as_chosen(gen_window, qtbot, recorded_dialogs):
+    win = gen_window
+    shots = win.project.story.shots
+    shots[2].cut = True  # a new scene: its memory comes from shot 1, so it can run without shot 2
+    shots[1].frames = 10  # not 4n+1: this shot fails with the engine's message
+    win.model.refresh_all()
+
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert statuses(win) == ["done", "failed", "empty"]  # stopped at the failure (the default)
+    assert "frames" in recorded_dialogs.texts("error")[0]
+
+    win.settings.continue_after_failure = True
+    win.edits.select_shots([shots[1].id, shots[2].id])
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert statuses(win) == ["done", "failed", "done"]
+    assert len(recorded_dialogs.texts("error")) == 2

@@ -15,7 +15,7 @@ def statuses(win) -> list[str]:
     return [win.model.index(r).data(ShotRole.STATUS) for r in range(win.model.rowCount())]
 
 
-def test_status_badges_thumbnails_and_memory(window, recorded_dialogs, tmp_path):
+def test_status_badges_thumbnails_and_memory(window, recorded_dialogs, tmp_path, qtbot):
     recorded_dialogs.paths.append(str(tmp_path / "p"))
     assert window.files.save_as()
     story = window.project.story
@@ -32,8 +32,10 @@ def test_status_badges_thumbnails_and_memory(window, recorded_dialogs, tmp_path)
     window.model.set_live_status(story.shots[4].id, None)
     assert statuses(window)[4] == "empty"
 
+    # Thumbnails are decoded off the UI thread: None at first, then the card repaints with the frame.
+    qtbot.waitUntil(lambda: window.model.index(0).data(ShotRole.THUMBNAIL) is not None, timeout=10_000)
     thumb = window.model.index(0).data(ShotRole.THUMBNAIL)
-    assert isinstance(thumb, QImage) and not thumb.isNull()
+    assert isinstance(thumb, QImage) and not thumb.isNull() and thumb.height() == 120
     assert window.model.index(4).data(ShotRole.THUMBNAIL) is None
 
     window.edits.select_shots([story.shots[4].id])
@@ -65,6 +67,8 @@ def test_preview_plays_scrubs_and_accepts_takes(window, recorded_dialogs, tmp_pa
     window.edits.select_shots([shot.id])
     player = window.preview.player
     assert window.preview.takes.count() == 2
+    assert player.loading  # decoded on the loader thread; the UI keeps going meanwhile
+    qtbot.waitUntil(lambda: not player.loading, timeout=10_000)
     assert player.counter.text() == "1 / 9"  # the accepted take plays first
     player.slider.setValue(4)
     assert player.counter.text().startswith("5 / ")

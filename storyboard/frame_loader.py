@@ -1,0 +1,95 @@
+"""Decoding off the UI thread: card thumbnails, keyframe images and whole clips for the player.
+
+Decoding a 480p clip takes longer than a frame lasts, so every decode runs on a small thread pool
+and comes back as a queued signal. QImage (unlike QPixmap) may be built outside the UI thread, so
+the pool hands over finished, scaled QImages and the UI thread only paints them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QImage
+
+from storyboard.frames import array_to_qimage, clip_fps, decode_clip, first_frame
+
+
+@dataclass
+class DecodedClip:
+    path: str
+    frames: list[QImage] = field(default_factory=list)
+    fps: float = 16.0
+    error: str = ""  # why nothing could be decoded; "" on success
+
+
+class _Relay(QObject):
+    """Parentless and held by each running decode, so a decode that outlives its loader (a closed
+    window) still emits into a live object; Qt has dropped the connections by then."""
+
+    image_ready = Signal(str, object)
+    clip_ready = Signal(int, object)
+
+
+class FrameLoader(QObject):
+    """Emits ``image_ready(key, QImage | None)`` and ``clip_ready(ticket, DecodedClip)`` on the thread
+    that owns the loader (the UI thread); keys and tickets say which request an answer belongs to."""
+
+    image_ready = Signal(str, object)
+    clip_ready = Signal(int, object)
+
+    def __init__(self, parent: QObject | None = None, threads: int = 2) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        # Two threads: enough to keep thumbnails flowing without starving a generation on a small CPU.
+        self.pool.setMaxThreadCount(threads)
+        self._tickets = 0
+        self._relay = _Relay()
+        self._relay.image_ready.connect(self.image_ready)
+        self._relay.clip_ready.connect(self.clip_ready)
+
+    def clip_thumbnail(self, key: str, path: Path, height: int) -> None:
+        relay = self._relay
+
+        def work() -> None:
+            image = first_frame(path)
+            if image is not None:
+                image = image.scaledToHeight(height, Qt.TransformationMode.SmoothTransformation)
+            relay.image_ready.emit(key, image)
+
+        self.pool.start(work)
+
+    def image(self, key: str, path: Path, size: QSize) -> None:
+        relay = self._relay
+
+        def work() -> None:
+            image = QImage(str(path))
+            relay.image_ready.emit(key, None if image.isNull() else image.scaled(
+                size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+
+        self.pool.start(work)
+
+    def clip(self, path: Path) -> int:
+        """Start decoding every frame of a clip; returns the ticket its ``clip_ready`` will carry."""
+        self._tickets += 1
+        ticket = self._tickets
+        relay = self._relay
+
+        def work() -> None:
+            result = DecodedClip(str(path))
+            try:
+                result.frames = [array_to_qimage(a) for a in decode_clip(path)]
+                result.fps = clip_fps(path)
+                if not result.frames:
+                    result.error = f"{path.name} has no frames"
+            except Exception as exc:  # noqa: BLE001 - any decode error is shown, not raised
+                result.error = f"Cannot decode {path.name}:\n{exc}"
+            relay.clip_ready.emit(ticket, result)
+
+        self.pool.start(work)
+        return ticket
+
+    def wait(self, ms: int = 30_000) -> bool:
+        """Block until queued decodes are done (closing, tests)."""
+        return self.pool.waitForDone(ms)
