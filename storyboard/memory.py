@@ -41,3 +41,48 @@ def is_stale(story: Story, index: int, size: int = 10, sink: int = 3) -> bool:
         return False
     seen = [str(k) for k in take.request.get("memory_keys") or []]
     return seen != [k.key for k in memory_for(story, index, size, sink)]
+
+
+def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3) -> str:
+    """Why shot ``index`` is stale, in the user's words ("" when it is not)."""
+    if not is_stale(story, index, size, sink):
+        return ""
+    seen = [str(k) for k in story.shots[index].accepted().request.get("memory_keys") or []]
+    now = [k.key for k in memory_for(story, index, size, sink)]
+    owner: dict[str, tuple[int, bool]] = {}  # take id -> (shot number, accepted)
+    for n, shot in enumerate(story.shots, start=1):
+        for take in shot.takes:
+            owner[take.id] = (n, take.id == shot.accepted_take)
+    causes: list[str] = []
+
+    def add(text: str) -> None:
+        if text not in causes:
+            causes.append(text)
+
+    for key in seen:
+        if key in now:
+            continue
+        take_id = key.split(":", 1)[0]
+        shot_number, accepted = owner.get(take_id, (0, False))
+        if key in story.memory_exclusions:
+            add(f"a keyframe of shot {shot_number} was excluded")
+        elif not shot_number:
+            add("a take it remembered was deleted")
+        elif not accepted:
+            add(f"shot {shot_number} has a new accepted take")
+        elif shot_number > index + 1:
+            add(f"shot {shot_number} moved after it")
+        else:
+            add(f"a keyframe of shot {shot_number} dropped out of the memory window")
+    for key in now:
+        if key in seen:
+            continue
+        shot_number = owner.get(key.split(":", 1)[0], (0, False))[0]
+        if key in story.memory_pins:
+            add(f"a keyframe of shot {shot_number} was pinned")
+        else:
+            add(f"shot {shot_number}'s keyframes are new to its memory")
+    if not causes:
+        add("the shots before it are in a different order")
+    return ("Stale: its memory changed since this take was made (" + "; ".join(causes)
+            + "). Generate > Generate stale shots redoes it.")

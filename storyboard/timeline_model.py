@@ -16,6 +16,7 @@ from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QPersiste
 from PySide6.QtGui import QImage
 
 from storyboard.frame_loader import FrameLoader
+from storyboard.memory import stale_reason
 from storyboard.shot_status import shot_status
 from storymem_engine.project import Project
 from storymem_engine.story import Shot
@@ -80,7 +81,9 @@ class TimelineModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return shot.prompt
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"Shot {row + 1} · scene {shot.scene_num}\n{shot.prompt}"
+            tip = f"Shot {row + 1} · scene {shot.scene_num}\n{shot.prompt}"
+            reason = stale_reason(self.project.story, row, self.memory_size, self.memory_sink)
+            return f"{tip}\n\n{reason}" if reason else tip
         if role == ShotRole.SHOT:
             return shot
         if role == ShotRole.SHOT_ID:

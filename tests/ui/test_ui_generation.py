@@ -80,6 +80,9 @@ def test_generate_all_then_regenerate_marks_downstream_stale(gen_window, qtbot, 
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert len(shots[0].takes) == 2 and shots[0].accepted_take != first_take
     assert statuses(win) == ["done", "stale", "stale"]
+    from PySide6.QtCore import Qt
+
+    assert "shot 1 has a new accepted take" in win.model.index(1).data(Qt.ItemDataRole.ToolTipRole)
 
     # Regenerate stale: shot 1 is up to date (skipped), shots 2 and 3 get new takes.
     assert win.generation.generate_stale()
@@ -90,14 +93,18 @@ def test_generate_all_then_regenerate_marks_downstream_stale(gen_window, qtbot, 
 
 def test_cancel_mid_shot_leaves_no_half_take(gen_window, qtbot):
     win = gen_window
+    win.settings.default_steps = 200  # long enough that the cancel lands between two denoising steps
+    steps: list[tuple[int, int]] = []
     assert win.generation.generate_all()
-    qtbot.waitUntil(lambda: "generating" in win.model.live_status.values(), timeout=WAIT_MS)
+    win.generation.worker.worker.progress.connect(lambda _id, step, total, *_: steps.append((step, total)))
+    qtbot.waitUntil(lambda: any(step >= 2 for step, _ in steps), timeout=WAIT_MS)
     win.generation.cancel()
+    assert "Cancelling" in win.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     shots = win.project.story.shots
-    # The first shot may have finished before the flag was seen; nothing after it ran.
-    assert sum(len(s.takes) for s in shots) <= 1
-    assert len(take_dirs(win)) == sum(len(s.takes) for s in shots)
+    # The running shot stopped mid-denoising: it never reached its last step and left nothing behind.
+    assert max(step for step, _ in steps) < 200
+    assert sum(len(s.takes) for s in shots) == 0 and take_dirs(win) == []
     assert win.model.live_status == {}
     win.edits.add_shot()  # the UI still edits normally
     assert len(win.project.story.shots) == 4
@@ -164,6 +171,11 @@ def test_reorder_after_generation_marks_moved_memory_stale(gen_window, qtbot):
     win.edits.move([shots[0].id], 3)
     assert [s.id for s in win.project.story.shots] == [shots[1].id, shots[2].id, shots[0].id]
     assert "stale" in statuses(win)
+    from PySide6.QtCore import Qt
+
+    # The old shot 2 now opens the film: the keyframes it remembered belong to a shot that moved after it.
+    assert statuses(win)[0] == "stale"
+    assert "shot 3 moved after it" in win.model.index(0).data(Qt.ItemDataRole.ToolTipRole)
     win.undo_stack.undo()
     assert statuses(win) == ["done", "done", "done"]
 
