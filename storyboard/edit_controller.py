@@ -1,4 +1,5 @@
-"""Timeline editing: add, insert after, duplicate, delete, move (keys and drag), field edits.
+"""Timeline editing: add, insert after, duplicate, delete, move (keys and drag), field edits,
+accepting and deleting takes, memory pins and exclusions.
 
 Each edit becomes one command on the window's QUndoStack.
 """
@@ -10,14 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel
 
+from storyboard import dialogs
+from storyboard.memory import memory_bank
 from storyboard.reorder import shifted_rows
 from storyboard.undo_commands import (
     DeleteShotsCommand,
+    DeleteTakeCommand,
     EditShotCommand,
     InsertShotsCommand,
+    MemoryChoicesCommand,
     MoveShotsCommand,
     duplicate_shot,
 )
+from storymem_engine.memory import select_memory
 from storymem_engine.story import Shot
 
 if TYPE_CHECKING:
@@ -113,6 +119,76 @@ class EditController:
         command = EditShotCommand(self.model, shot_id, "accepted_take", take_id)
         command.setText("Accept take")
         self._push(command)
+
+    def delete_take(self, shot_id: str, take_id: str) -> None:
+        """Remove a take from its shot (undoable; its files stay in the project folder)."""
+        shot = self.model.shot_at(self.model.row_of(shot_id))
+        if all(t.id != take_id for t in shot.takes):
+            return
+        command = DeleteTakeCommand(self.model, shot_id, take_id)
+        self._push(command)
+        accepted = shot.accepted_take
+        after = (f"; take {accepted} is accepted now" if command.was_accepted and accepted
+                 else "; the shot has no accepted take now" if command.was_accepted else "")
+        self.window.statusBar().showMessage(f"Deleted take {take_id}{after} (Edit > Undo brings it back)", 8000)
+
+    # ------------------------------------------------------------ memory pins and exclusions
+    def set_memory_pinned(self, keys: Sequence[str], pinned: bool) -> bool:
+        """Pin (or unpin) keyframes. Pinning an excluded keyframe includes it again."""
+        story = self.model.project.story
+        keys = list(dict.fromkeys(keys))
+        if pinned:
+            pins = story.memory_pins + [k for k in keys if k not in story.memory_pins]
+            exclusions = [k for k in story.memory_exclusions if k not in keys]
+        else:
+            pins = [k for k in story.memory_pins if k not in keys]
+            exclusions = list(story.memory_exclusions)
+        if pinned and not self._pins_fit(pins, exclusions):
+            return False
+        verb = "Pin" if pinned else "Unpin"
+        return self._push_memory(pins, exclusions,
+                                 f"{verb} keyframe" if len(keys) == 1 else f"{verb} {len(keys)} keyframes")
+
+    def set_memory_excluded(self, keys: Sequence[str], excluded: bool) -> bool:
+        """Exclude keyframes from every shot's memory (or include them again). Excluding drops a pin."""
+        story = self.model.project.story
+        keys = list(dict.fromkeys(keys))
+        if excluded:
+            exclusions = story.memory_exclusions + [k for k in keys if k not in story.memory_exclusions]
+            pins = [k for k in story.memory_pins if k not in keys]
+        else:
+            exclusions = [k for k in story.memory_exclusions if k not in keys]
+            pins = list(story.memory_pins)
+        verb = "Exclude" if excluded else "Include"
+        return self._push_memory(pins, exclusions,
+                                 f"{verb} keyframe" if len(keys) == 1 else f"{verb} {len(keys)} keyframes")
+
+    def clear_memory_choices(self) -> bool:
+        return self._push_memory([], [], "Clear memory pins and exclusions")
+
+    def _pins_fit(self, pins: list[str], exclusions: list[str]) -> bool:
+        """Every shot's memory must hold its pins; otherwise say so (the engine would refuse the shot)."""
+        size, sink = self.window.settings.memory_size, self.window.settings.memory_sink
+        story = self.model.project.story
+        for index in range(len(story.shots)):
+            bank = memory_bank(story, index)
+            try:
+                select_memory(bank, size, min(sink, size), pinned=pins, excluded=exclusions)
+            except ValueError:
+                count = sum(1 for k in bank if k.key in pins and k.key not in exclusions)
+                dialogs.warning(
+                    self.window, "Too many pinned keyframes",
+                    f"Shot {index + 1} would have {count} pinned keyframes, but its memory holds {size} "
+                    f"(Settings > memory size).\n\nUnpin a keyframe first, or raise the memory size.")
+                return False
+        return True
+
+    def _push_memory(self, pins: list[str], exclusions: list[str], text: str) -> bool:
+        command = MemoryChoicesCommand(self.model, pins, exclusions, text)
+        if command.is_noop():
+            return False
+        self._push(command)
+        return True
 
     def _push(self, command) -> None:
         self.window.undo_stack.push(command)

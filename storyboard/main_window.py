@@ -60,6 +60,11 @@ class MainWindow(QMainWindow):
         self.timeline.move_requested.connect(self.edits.move)
         self.inspector.edit_requested.connect(self.edits.edit_field)
         self.preview.accept_requested.connect(self.edits.accept_take)
+        self.preview.delete_requested.connect(self.edits.delete_take)
+        self.memory_strip.pin_requested.connect(self.edits.set_memory_pinned)
+        self.memory_strip.exclude_requested.connect(self.edits.set_memory_excluded)
+        self.memory_strip.clear_requested.connect(self.edits.clear_memory_choices)
+        self.memory_strip.shot_requested.connect(lambda shot_id: self.edits.select_shots([shot_id]))
         self._preview_key: tuple = ()
         self.model.dataChanged.connect(self._data_changed)
         for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.rowsMoved,
@@ -176,12 +181,8 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def _refresh_memory(self, row: int | None) -> None:
-        from storyboard.memory import memory_keyframes
-
-        wanted = (memory_keyframes(self.project.story, row, self.settings.memory_size, self.settings.memory_sink)
-                  if row is not None else None)
-        if wanted != self.memory_strip.keyframes or row is None:
-            self.memory_strip.show_for(self.project, row, self.settings.memory_size, self.settings.memory_sink)
+        # A no-op unless the shot's bank, memory, pins or exclusions changed.
+        self.memory_strip.show_for(self.project, row, self.settings.memory_size, self.settings.memory_sink)
 
     def _update_status(self) -> None:
         shots = self.project.story.shots

@@ -1,62 +1,358 @@
-"""The memory strip: the keyframes the selected shot is conditioned on, oldest first."""
+"""The memory strip: the selected shot's memory bank, oldest first, with what the shot is conditioned on.
+
+Every keyframe of the accepted takes before the shot is shown; the ones in its memory (sink + window,
+the story's pins and exclusions) are framed and bright, the rest dimmed. The user pins a keyframe
+(always kept in memory) or excludes one (never used) with the buttons under the strip, the context
+menu of a keyframe, or the P / X keys. The strip only asks: the edits are undo commands made by the
+window's EditController.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QGroupBox, QLabel, QListView, QListWidget, QListWidgetItem, QVBoxLayout
+from dataclasses import dataclass
+from pathlib import Path
 
-from storyboard.memory import memory_for
+from PySide6.QtCore import QItemSelectionModel, QPoint, QPointF, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from storyboard.memory import memory_bank
+from storymem_engine.memory import Keyframe, select_memory
 from storymem_engine.project import Project
 
 THUMB = QSize(112, 64)
+FRAME = 4  # the "in memory" frame drawn around a thumbnail
+ICON = QSize(THUMB.width() + 2 * FRAME, THUMB.height() + 2 * FRAME)
+KEY_ROLE = Qt.ItemDataRole.UserRole
+STATE_ROLE = Qt.ItemDataRole.UserRole + 1
+SHOT_ROLE = Qt.ItemDataRole.UserRole + 2
+
+IN_MEMORY_COLOR = QColor("#22c55e")
+PIN_COLOR = QColor("#f59e0b")
+EXCLUDED_COLOR = QColor("#ef4444")
+UNUSED_TEXT = QColor("#71717a")
+
+# A keyframe's state for the shot: in its memory (by policy or pinned), left out by sink + window, or excluded.
+STATE_TEXT = {"memory": "in memory", "pinned": "pinned", "unused": "not used", "excluded": "excluded"}
+
+
+@dataclass(frozen=True)
+class StripEntry:
+    keyframe: Keyframe
+    shot_number: int  # 0 for a reference image
+    state: str  # a STATE_TEXT key
+
+
+def strip_entries(project: Project, index: int, size: int, sink: int) -> tuple[list[StripEntry], str]:
+    """The bank of shot ``index`` with each keyframe's state, and an error when the pins do not fit."""
+    story = project.story
+    bank = memory_bank(story, index)
+    pins, exclusions = set(story.memory_pins), set(story.memory_exclusions)
+    error = ""
+    try:
+        chosen = {k.key for k in select_memory(bank, size, min(sink, size), pinned=pins, excluded=exclusions)}
+    except ValueError:
+        pinned_here = sum(1 for k in bank if k.key in pins and k.key not in exclusions)
+        error = (f"{pinned_here} keyframes are pinned but the memory holds {size}: unpin some "
+                 "(or raise the memory size in Settings) before generating this shot.")
+        chosen = set()
+    numbers = {shot.id: n for n, shot in enumerate(story.shots, start=1)}
+    entries = []
+    for keyframe in bank:
+        if keyframe.key in exclusions:
+            state = "excluded"
+        elif keyframe.key in chosen:
+            state = "pinned" if keyframe.key in pins else "memory"
+        else:
+            state = "pinned" if keyframe.key in pins else "unused"
+        entries.append(StripEntry(keyframe, numbers.get(keyframe.shot_id, 0), state))
+    return entries, error
+
+
+def _paint_pin(painter: QPainter, center: QPointF) -> None:
+    """A small push-pin: a round head and a needle (drawn, so it needs no emoji font)."""
+    painter.setPen(QPen(QColor("#18181b"), 1.5))
+    painter.setBrush(PIN_COLOR)
+    painter.drawEllipse(center, 8.5, 8.5)
+    painter.setPen(QPen(QColor("#18181b"), 2.0))
+    painter.drawLine(center + QPointF(-3.0, 3.0), center + QPointF(-7.5, 7.5))
+    painter.setBrush(QColor("#fef3c7"))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawEllipse(center + QPointF(-2.0, -2.0), 2.5, 2.5)
+
+
+def keyframe_icon(image: QImage | None, state: str) -> QIcon:
+    """The thumbnail with its state drawn on: a green frame (in memory), a pin, or dimmed and crossed out."""
+    canvas = QPixmap(ICON)
+    canvas.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(canvas)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    inner = QRect(FRAME, FRAME, THUMB.width(), THUMB.height())
+    if state in ("memory", "pinned"):
+        painter.fillRect(canvas.rect(), PIN_COLOR if state == "pinned" else IN_MEMORY_COLOR)
+    painter.fillRect(inner, QColor("#111113"))
+    if image is not None and not image.isNull():
+        scaled = image.scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        at = inner.topLeft() + QPoint((THUMB.width() - scaled.width()) // 2, (THUMB.height() - scaled.height()) // 2)
+        painter.setOpacity(1.0 if state in ("memory", "pinned") else 0.35)
+        painter.drawImage(at, scaled)
+        painter.setOpacity(1.0)
+    else:
+        painter.setPen(UNUSED_TEXT)
+        painter.drawText(inner, Qt.AlignmentFlag.AlignCenter, "missing")
+    if state == "excluded":
+        painter.setPen(QPen(EXCLUDED_COLOR, 3.0))
+        painter.drawLine(inner.topLeft() + QPoint(6, 6), inner.bottomRight() - QPoint(6, 6))
+        painter.drawLine(inner.topRight() + QPoint(-6, 6), inner.bottomLeft() + QPoint(6, -6))
+    if state == "pinned":
+        _paint_pin(painter, QPointF(inner.right() - 10.0, inner.top() + 10.0))
+    painter.end()
+    return QIcon(canvas)
 
 
 class MemoryStrip(QGroupBox):
+    pin_requested = Signal(list, bool)  # keyframe keys, pin (True) or unpin
+    exclude_requested = Signal(list, bool)  # keyframe keys, exclude (True) or include again
+    clear_requested = Signal()  # drop every pin and exclusion of the story
+    shot_requested = Signal(str)  # shot id: show the shot a keyframe comes from
+
     def __init__(self, parent=None) -> None:
         super().__init__("Memory", parent)
         self.setObjectName("memory")
         self.list = QListWidget()
+        self.list.setObjectName("memory_list")
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setFlow(QListView.Flow.LeftToRight)
         self.list.setWrapping(False)
         self.list.setMovement(QListView.Movement.Static)
-        self.list.setIconSize(THUMB)
-        self.list.setFixedHeight(THUMB.height() + 44)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.list.setIconSize(ICON)
+        self.list.setGridSize(QSize(ICON.width() + 12, ICON.height() + 40))
+        self.list.setWordWrap(True)
+        self.list.setFixedHeight(ICON.height() + 62)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
+        self.list.itemSelectionChanged.connect(self._update_buttons)
         self.note = QLabel()
+        self.note.setObjectName("memory_note")
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color:#a1a1aa;")
+
+        self.pin_button = QPushButton("Pin")
+        self.pin_button.setObjectName("pin_keyframe")
+        self.pin_button.setToolTip("Always keep the selected keyframes in memory, for this shot and every later "
+                                   "one (P). Pins use the same memory budget as the sink and window.")
+        self.exclude_button = QPushButton("Exclude")
+        self.exclude_button.setObjectName("exclude_keyframe")
+        self.exclude_button.setToolTip("Never use the selected keyframes as memory, for any shot (X)")
+        self.clear_button = QPushButton("Clear pins && exclusions")
+        self.clear_button.setToolTip("Drop every pin and exclusion of the story: memory goes back to sink + window")
+        self.show_unused = QCheckBox("Show unused")
+        self.show_unused.setChecked(True)
+        self.show_unused.setToolTip("Also show the keyframes this shot is not conditioned on (dimmed), "
+                                    "so they can be pinned or included again")
+        self.pin_button.clicked.connect(self.toggle_pin)
+        self.exclude_button.clicked.connect(self.toggle_exclude)
+        self.clear_button.clicked.connect(self.clear_requested)
+        self.show_unused.toggled.connect(self._apply_filter)
+        for keys, slot in (("P", self.toggle_pin), ("X", self.toggle_exclude)):
+            shortcut = QShortcut(QKeySequence(keys), self.list)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)  # PySide ignores it in the constructor
+            shortcut.activated.connect(slot)
+
+        legend = QLabel(f"<span style='color:{IN_MEMORY_COLOR.name()}'>■</span> in memory &nbsp; "
+                        f"<span style='color:{PIN_COLOR.name()}'>■</span> pinned &nbsp; "
+                        f"<span style='color:{EXCLUDED_COLOR.name()}'>✕</span> excluded &nbsp; dimmed: not used")
+        legend.setStyleSheet("color:#a1a1aa;")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.pin_button)
+        buttons.addWidget(self.exclude_button)
+        buttons.addWidget(self.clear_button)
+        buttons.addSpacing(12)
+        buttons.addWidget(self.show_unused)
+        buttons.addStretch(1)
+        buttons.addWidget(legend)
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(self.list)
-        self.keyframes: list[str] = []
+        layout.addLayout(buttons)
 
+        self.keyframes: list[str] = []  # project-relative paths of the keyframes in memory, oldest first
+        self.entries: list[StripEntry] = []
+        self.error = ""
+        self._project: Project | None = None
+        self._signature: tuple | None = None
+        self._images: dict[tuple[str, float], QImage | None] = {}
+        self._update_buttons()
+
+    # ------------------------------------------------------------ showing a shot
     def show_for(self, project: Project | None, index: int | None, size: int, sink: int) -> None:
-        self.list.clear()
-        self.keyframes = []
+        """Show shot ``index``'s bank; a no-op when nothing it shows has changed (keeps the selection)."""
         if project is None or index is None:
+            self._signature = None
+            self._fill([], "", project)
             self.note.setText("Select a shot to see the keyframes it is conditioned on.")
             return
-        chosen = memory_for(project.story, index, size, sink)
-        self.keyframes = [k.path for k in chosen]
-        if not self.keyframes:
-            self.note.setText(
-                f"Shot {index + 1} has no memory yet: no earlier shot has an accepted take "
-                "(an opening shot is generated from its prompt alone)."
-            )
+        entries, error = strip_entries(project, index, size, sink)
+        story = project.story
+        signature = (id(project), index, size, sink, tuple(entries), error,
+                     tuple(story.memory_pins), tuple(story.memory_exclusions))
+        if signature == self._signature:
             return
-        self.note.setText(
-            f"Shot {index + 1} is conditioned on {len(self.keyframes)} keyframe(s) "
-            f"(memory {size}, sink {sink})."
-        )
-        numbers = {shot.id: n for n, shot in enumerate(project.story.shots, start=1)}
-        for keyframe in chosen:
-            rel = keyframe.path
-            item = QListWidgetItem(f"shot {numbers.get(keyframe.shot_id, '?')} · kf {keyframe.frame_index + 1}")
-            item.setToolTip(rel)
-            image = QImage(str(project.resolve(rel)))
-            if image.isNull():
-                item.setText(f"missing: {item.text()}")
-            else:
-                item.setIcon(QIcon(QPixmap.fromImage(image.scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio))))
+        self._signature = signature
+        self._fill(entries, error, project)
+        chosen = [e for e in entries if e.state in ("memory", "pinned")]
+        if error:
+            self.note.setText(f"<span style='color:#f87171'>Shot {index + 1}: {error}</span>")
+        elif not entries:
+            self.note.setText(f"Shot {index + 1} has no memory yet: no earlier shot has an accepted take "
+                              "(an opening shot is generated from its prompt alone).")
+        else:
+            pinned = sum(1 for e in chosen if e.state == "pinned")
+            excluded = sum(1 for e in entries if e.state == "excluded")
+            extra = "".join([f", {pinned} pinned" if pinned else "", f", {excluded} excluded" if excluded else ""])
+            self.note.setText(
+                f"Shot {index + 1} is conditioned on {len(chosen)} of {len(entries)} keyframe(s) "
+                f"(memory {size}, sink {sink}{extra}). Pins and exclusions apply to every shot."
+            )
+
+    def _fill(self, entries: list[StripEntry], error: str, project: Project | None) -> None:
+        selected = set(self.selected_keys())
+        scroll = self.list.horizontalScrollBar().value()
+        self._project = project
+        self.entries, self.error = entries, error
+        self.keyframes = [e.keyframe.path for e in entries if e.state in ("memory", "pinned")]
+        self.list.blockSignals(True)
+        self.list.clear()
+        for entry in entries:
+            kf = entry.keyframe
+            source = f"shot {entry.shot_number}" if entry.shot_number else "reference"
+            item = QListWidgetItem(f"{source} · kf {kf.frame_index + 1}\n{STATE_TEXT[entry.state]}")
+            item.setData(KEY_ROLE, kf.key)
+            item.setData(STATE_ROLE, entry.state)
+            item.setData(SHOT_ROLE, kf.shot_id)
+            item.setIcon(keyframe_icon(self._image(project, kf.path), entry.state))
+            item.setToolTip(f"{source}, keyframe {kf.frame_index + 1}: {STATE_TEXT[entry.state]}\n"
+                            f"{kf.path}\nkey {kf.key}")
+            if entry.state in ("unused", "excluded"):
+                item.setForeground(EXCLUDED_COLOR if entry.state == "excluded" else UNUSED_TEXT)
             self.list.addItem(item)
+            item.setSelected(kf.key in selected)
+        self.list.blockSignals(False)
+        self._apply_filter()
+        self.list.horizontalScrollBar().setValue(scroll)
+        self._update_buttons()
+
+    def _image(self, project: Project | None, rel: str) -> QImage | None:
+        if project is None:
+            return None
+        try:
+            path: Path = project.resolve(rel)
+            key = (str(path), path.stat().st_mtime if path.exists() else -1.0)
+        except (OSError, ValueError):
+            return None
+        if key not in self._images:
+            image = QImage(str(path))
+            self._images[key] = None if image.isNull() else image.scaled(
+                THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        return self._images[key]
+
+    def _apply_filter(self, *_args) -> None:
+        show = self.show_unused.isChecked()
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            item.setHidden(not show and item.data(STATE_ROLE) in ("unused", "excluded"))
+
+    # ------------------------------------------------------------ selection and requests
+    def items(self) -> list[QListWidgetItem]:
+        return [self.list.item(r) for r in range(self.list.count())]
+
+    def item_for(self, key: str) -> QListWidgetItem | None:
+        return next((i for i in self.items() if i.data(KEY_ROLE) == key), None)
+
+    def state_of(self, key: str) -> str | None:
+        item = self.item_for(key)
+        return None if item is None else item.data(STATE_ROLE)
+
+    def select_keys(self, keys: list[str]) -> None:
+        self.list.clearSelection()
+        first = True
+        for item in self.items():
+            if item.data(KEY_ROLE) in keys:
+                if first:
+                    self.list.setCurrentItem(item, QItemSelectionModel.SelectionFlag.NoUpdate)
+                    first = False
+                item.setSelected(True)
+
+    def selected_keys(self) -> list[str]:
+        return [i.data(KEY_ROLE) for i in self.items() if i.isSelected() and not i.isHidden()]
+
+    def _selected_states(self) -> list[str]:
+        return [i.data(STATE_ROLE) for i in self.items() if i.isSelected() and not i.isHidden()]
+
+    def _update_buttons(self) -> None:
+        states = self._selected_states()
+        any_selected = bool(states)
+        unpin = any_selected and all(s == "pinned" for s in states)
+        include = any_selected and all(s == "excluded" for s in states)
+        self.pin_button.setText("Unpin" if unpin else "Pin")
+        self.exclude_button.setText("Include" if include else "Exclude")
+        self.pin_button.setEnabled(any_selected)
+        self.exclude_button.setEnabled(any_selected)
+        self.clear_button.setEnabled(bool(self._project and (self._project.story.memory_pins
+                                                             or self._project.story.memory_exclusions)))
+
+    def toggle_pin(self) -> None:
+        """Pin the selected keyframes; unpin them when all of them are pinned already."""
+        keys, states = self.selected_keys(), self._selected_states()
+        if keys:
+            self.pin_requested.emit(keys, not all(s == "pinned" for s in states))
+
+    def toggle_exclude(self) -> None:
+        """Exclude the selected keyframes; include them again when all of them are excluded."""
+        keys, states = self.selected_keys(), self._selected_states()
+        if keys:
+            self.exclude_requested.emit(keys, not all(s == "excluded" for s in states))
+
+    def _context_menu(self, pos: QPoint) -> None:
+        item = self.list.itemAt(pos)
+        if item is None:
+            return
+        if not item.isSelected():
+            self.select_keys([item.data(KEY_ROLE)])
+        menu = self.context_menu()
+        menu.exec(self.list.viewport().mapToGlobal(pos))
+
+    def context_menu(self) -> QMenu:
+        """The menu for the selected keyframes (built on demand; tests trigger its actions)."""
+        menu = QMenu(self)
+        states = self._selected_states()
+        keys = self.selected_keys()
+        pinned = bool(states) and all(s == "pinned" for s in states)
+        excluded = bool(states) and all(s == "excluded" for s in states)
+        pin = menu.addAction("Unpin" if pinned else "Pin (always in memory)")
+        pin.setShortcut(QKeySequence("P"))
+        pin.triggered.connect(lambda: self.pin_requested.emit(keys, not pinned))
+        exclude = menu.addAction("Include again" if excluded else "Exclude (never use)")
+        exclude.setShortcut(QKeySequence("X"))
+        exclude.triggered.connect(lambda: self.exclude_requested.emit(keys, not excluded))
+        shot_ids = {self.item_for(k).data(SHOT_ROLE) for k in keys}
+        shot_id = next(iter(shot_ids)) if len(shot_ids) == 1 else ""
+        if shot_id:
+            entry = next(e for e in self.entries if e.keyframe.key == keys[0])
+            menu.addSeparator()
+            go = menu.addAction(f"Go to shot {entry.shot_number}")
+            go.triggered.connect(lambda: self.shot_requested.emit(shot_id))
+        return menu

@@ -1,9 +1,23 @@
-"""The preview area: the selected shot's clip in a player and the list of its takes."""
+"""The preview area: the selected shot's clip in a player, the list of its takes, and what each take was made from."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout
+import json
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+)
 
 from storyboard.clip_player import ClipPlayer
 from storymem_engine.project import Project
@@ -11,8 +25,66 @@ from storymem_engine.story import Shot, Take
 from storymem_engine.tiny import TINY_LABEL
 
 
+def _created(text: str) -> str:
+    """An ISO time stamp (UTC in takes) as local time, seconds precision."""
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone()
+    return stamp.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def take_details(take: Take) -> list[tuple[str, str]]:
+    """What a take was made from, as (label, value) rows; fields its request lacks are left out."""
+    r: dict[str, Any] = take.request or {}
+    rows: list[tuple[str, str]] = []
+    if r.get("mode"):
+        rows.append(("mode", str(r["mode"]).upper()))
+    if r.get("seed") is not None:
+        rows.append(("seed", str(r["seed"])))
+    if r.get("width") and r.get("height"):
+        rows.append(("size", f"{r['width']}×{r['height']}"))
+    if r.get("num_frames") is not None:
+        made = f" ({take.frames} kept)" if take.frames and take.frames != r["num_frames"] else ""
+        rows.append(("frames", f"{r['num_frames']}{made}"))
+    elif take.frames:
+        rows.append(("frames", str(take.frames)))
+    if r.get("steps") is not None:
+        rows.append(("steps", str(r["steps"])))
+    if r.get("guidance") is not None:
+        rows.append(("guidance", f"{float(r['guidance']):g}"))
+    if "memory_keys" in r or "memory" in r:
+        count = len(r.get("memory_keys") or r.get("memory") or [])
+        rows.append(("memory", f"{count} keyframe{'' if count == 1 else 's'}"))
+    engine = take.engine or r.get("engine")
+    if engine:
+        rows.append(("engine", str(engine)))
+    if take.created:
+        rows.append(("created", _created(take.created)))
+    if take.status != "done":
+        rows.append(("status", take.status))
+    return rows
+
+
+def take_summary(take: Take) -> str:
+    """One line: ``mode M2V · seed 3 · size 64×48 · …``."""
+    return " · ".join(f"{label} {value}" for label, value in take_details(take)) or "no request recorded"
+
+
+def take_tooltip(take: Take, accepted: bool) -> str:
+    lines = [f"Take {take.id}" + (" (accepted)" if accepted else "")]
+    lines += [f"{label}: {value}" for label, value in take_details(take)]
+    prompt = str((take.request or {}).get("prompt", ""))
+    if prompt:
+        lines.append("prompt: " + (prompt if len(prompt) <= 200 else prompt[:200] + "…"))
+    return "\n".join(lines)
+
+
 class PreviewPanel(QGroupBox):
     accept_requested = Signal(str, str)  # shot id, take id
+    delete_requested = Signal(str, str)  # shot id, take id
 
     def __init__(self, parent=None) -> None:
         super().__init__("Preview", parent)
@@ -23,16 +95,40 @@ class PreviewPanel(QGroupBox):
         self.takes = QListWidget()
         self.takes.setObjectName("takes")
         self.takes.setMaximumHeight(90)
+        self.takes.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.takes.customContextMenuRequested.connect(self._context_menu)
         self.accept_button = QPushButton("Accept take")
-        self.accept_button.setToolTip("Use the selected take for this shot (the film and later shots' memory)")
+        self.accept_button.setToolTip("Use the selected take for this shot (the film and later shots' memory). "
+                                      "Double-click or Enter on a take does the same.")
+        self.delete_button = QPushButton("Delete take")
+        self.delete_button.setObjectName("delete_take")
+        self.delete_button.setToolTip("Remove the selected take from the shot (Del). Edit > Undo brings it back; "
+                                      "its files stay in the project folder.")
+        self.details = QLabel()
+        self.details.setObjectName("take_details")
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setStyleSheet("color:#a1a1aa;")
         self.takes.currentItemChanged.connect(self._show_take)
+        self.takes.itemActivated.connect(lambda _item: self._accept())
         self.accept_button.clicked.connect(self._accept)
+        self.delete_button.clicked.connect(self._delete)
+        # Del on the takes list only (the timeline's Del deletes shots). PySide ignores a context passed
+        # to the constructor, so it is set afterwards.
+        delete_key = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.takes)
+        delete_key.setContext(Qt.ShortcutContext.WidgetShortcut)
+        delete_key.activated.connect(self._delete)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.accept_button)
+        buttons.addWidget(self.delete_button)
+        buttons.addStretch(1)
         row = QHBoxLayout()
         row.addWidget(self.takes, 1)
-        row.addWidget(self.accept_button, 0, Qt.AlignmentFlag.AlignTop)
+        row.addLayout(buttons, 0)
         layout = QVBoxLayout(self)
         layout.addWidget(self.player, 1)
         layout.addLayout(row)
+        layout.addWidget(self.details)
         self.set_shot(None, None)
 
     def set_shot(self, project: Project | None, shot: Shot | None) -> None:
@@ -41,18 +137,21 @@ class PreviewPanel(QGroupBox):
         self.takes.clear()
         current: QListWidgetItem | None = None
         for take in shot.takes if shot else []:
-            mark = "★ " if take.id == shot.accepted_take else "   "
-            details = [take.id, f"{take.frames} frames", take.status, take.created,
+            accepted = take.id == shot.accepted_take
+            mode = str(take.request.get("mode", "")).upper()
+            seed = take.request.get("seed")
+            details = [take.id, mode, f"seed {seed}" if seed is not None else "", f"{take.frames} frames",
+                       take.status, _created(take.created) if take.created else "",
                        take.engine if take.engine == TINY_LABEL else ""]
-            item = QListWidgetItem(mark + "  ·  ".join(d for d in details if d))
+            item = QListWidgetItem(("★ " if accepted else "   ") + "  ·  ".join(d for d in details if d))
             item.setData(Qt.ItemDataRole.UserRole, take.id)
+            item.setToolTip(take_tooltip(take, accepted))
             self.takes.addItem(item)
-            if take.id == shot.accepted_take:
+            if accepted:
                 current = item
         if current is None and self.takes.count():
             current = self.takes.item(self.takes.count() - 1)  # the newest take
         self.takes.blockSignals(False)
-        self.accept_button.setEnabled(bool(shot and shot.takes))
         if shot is None:
             self.player.clear("No shot selected")
         elif not shot.takes:
@@ -60,6 +159,10 @@ class PreviewPanel(QGroupBox):
         else:
             self.takes.setCurrentItem(current)
             self._show_take(current, None)
+        self._update_controls()
+
+    def current_take(self) -> Take | None:
+        return self._take(self.takes.currentItem())
 
     def _take(self, item: QListWidgetItem | None) -> Take | None:
         if item is None or self.shot is None:
@@ -67,7 +170,19 @@ class PreviewPanel(QGroupBox):
         take_id = item.data(Qt.ItemDataRole.UserRole)
         return next((t for t in self.shot.takes if t.id == take_id), None)
 
+    def _update_controls(self) -> None:
+        take = self.current_take()
+        usable = take is not None and take.status == "done" and bool(take.clip)
+        self.accept_button.setEnabled(usable and take.id != self.shot.accepted_take)
+        self.delete_button.setEnabled(take is not None)
+        if take is None:
+            self.details.setText("")
+        else:
+            self.details.setText(f"Take {take.id}: {take_summary(take)}")
+            self.details.setToolTip(take_tooltip(take, take.id == self.shot.accepted_take))
+
     def _show_take(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+        self._update_controls()
         take = self._take(item)
         if take is None or self.project is None:
             return
@@ -82,6 +197,38 @@ class PreviewPanel(QGroupBox):
         self.player.load(path)
 
     def _accept(self) -> None:
-        take = self._take(self.takes.currentItem())
-        if take is not None and self.shot is not None and take.id != self.shot.accepted_take:
+        take = self.current_take()
+        if (take is not None and self.shot is not None and take.id != self.shot.accepted_take
+                and take.status == "done" and take.clip):
             self.accept_requested.emit(self.shot.id, take.id)
+
+    def _delete(self) -> None:
+        take = self.current_take()
+        if take is not None and self.shot is not None:
+            self.delete_requested.emit(self.shot.id, take.id)
+
+    def _copy_request(self) -> None:
+        take = self.current_take()
+        if take is not None:
+            QGuiApplication.clipboard().setText(json.dumps(take.request, indent=2, ensure_ascii=False))
+
+    # ------------------------------------------------------------ context menu
+    def context_menu(self) -> QMenu:
+        """The menu for the current take (built on demand; tests trigger its actions)."""
+        menu = QMenu(self)
+        accept = menu.addAction("Accept take", self._accept)
+        accept.setEnabled(self.accept_button.isEnabled())
+        delete = menu.addAction("Delete take", self._delete)
+        delete.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        delete.setEnabled(self.delete_button.isEnabled())
+        menu.addSeparator()
+        copy = menu.addAction("Copy request (JSON)", self._copy_request)
+        copy.setEnabled(self.current_take() is not None)
+        return menu
+
+    def _context_menu(self, pos: QPoint) -> None:
+        item = self.takes.itemAt(pos)
+        if item is None:
+            return
+        self.takes.setCurrentItem(item)
+        self.context_menu().exec(self.takes.viewport().mapToGlobal(pos))

@@ -1,4 +1,4 @@
-"""Every timeline edit as a QUndoCommand (add, insert, duplicate, delete, move, field edits)."""
+"""Every timeline edit as a QUndoCommand (add, insert, duplicate, delete, move, field edits, takes, memory pins)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PySide6.QtGui import QUndoCommand
 
 from storyboard.reorder import order_after_move
 from storyboard.timeline_model import TimelineModel
-from storymem_engine.story import Shot
+from storymem_engine.story import Shot, Take
 
 # Fields whose edits merge while the user keeps typing (one undo step per burst).
 MERGING_FIELDS = ("prompt", "notes", "seed", "frames", "steps", "guidance", "duration_s")
@@ -106,6 +106,71 @@ class EditShotCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.model.set_shot_field(self.shot_id, self.name, copy.deepcopy(self.old))
+
+
+def fallback_take(takes: Sequence[Take]) -> str | None:
+    """The take to accept when the accepted one goes: the newest one that finished, or none."""
+    usable = [t for t in takes if t.status == "done" and t.clip]
+    return usable[-1].id if usable else None
+
+
+class DeleteTakeCommand(QUndoCommand):
+    """Remove one take from a shot (its files stay on disk, so undo brings it back whole).
+
+    When it was the accepted take, the newest remaining finished take is accepted instead (or none).
+    Redo and undo remove and re-insert this one take, so takes that arrive meanwhile are kept.
+    """
+
+    def __init__(self, model: TimelineModel, shot_id: str, take_id: str) -> None:
+        super().__init__("Delete take")
+        self.model = model
+        self.shot_id = shot_id
+        shot = model.shot_at(model.row_of(shot_id))
+        self.position = next(i for i, t in enumerate(shot.takes) if t.id == take_id)
+        self.take = shot.takes[self.position]
+        self.was_accepted = shot.accepted_take == take_id
+
+    def _shot(self) -> Shot:
+        return self.model.shot_at(self.model.row_of(self.shot_id))
+
+    def redo(self) -> None:
+        takes = [t for t in self._shot().takes if t.id != self.take.id]
+        if self.was_accepted:
+            self.model.set_shot_field(self.shot_id, "accepted_take", fallback_take(takes))
+        self.model.set_shot_field(self.shot_id, "takes", takes)
+
+    def undo(self) -> None:
+        takes = list(self._shot().takes)
+        if all(t.id != self.take.id for t in takes):
+            takes.insert(min(self.position, len(takes)), self.take)
+        self.model.set_shot_field(self.shot_id, "takes", takes)
+        if self.was_accepted:
+            self.model.set_shot_field(self.shot_id, "accepted_take", self.take.id)
+
+
+class MemoryChoicesCommand(QUndoCommand):
+    """Set the story's memory pins and exclusions (lists of keyframe keys) as one undo step."""
+
+    def __init__(self, model: TimelineModel, pins: Sequence[str], exclusions: Sequence[str], text: str) -> None:
+        super().__init__(text)
+        self.model = model
+        self.story = model.project.story
+        self.old = (list(self.story.memory_pins), list(self.story.memory_exclusions))
+        self.new = (list(pins), list(exclusions))
+
+    def is_noop(self) -> bool:
+        return self.old == self.new
+
+    def _apply(self, pins: list[str], exclusions: list[str]) -> None:
+        self.story.memory_pins = list(pins)
+        self.story.memory_exclusions = list(exclusions)
+        self.model.refresh_all()  # later shots' memory (and so their stale badges) may change
+
+    def redo(self) -> None:
+        self._apply(*self.new)
+
+    def undo(self) -> None:
+        self._apply(*self.old)
 
 
 def duplicate_shot(shot: Shot) -> Shot:

@@ -40,11 +40,14 @@ def test_status_badges_thumbnails_and_memory(window, recorded_dialogs, tmp_path,
 
     window.edits.select_shots([story.shots[4].id])
     strip = window.memory_strip
-    # 12 keyframes before shot 5, memory 10 with sink 3: the first 3 and the newest 7.
-    assert strip.list.count() == 10
+    # 12 keyframes before shot 5, memory 10 with sink 3: the first 3 and the newest 7 (the whole bank is shown,
+    # the two left out are marked "not used").
+    assert strip.list.count() == 12
     bank = [kf for s in story.shots[:3] for kf in s.accepted().keyframes]
     assert strip.keyframes == bank[:3] + bank[-7:]
-    assert not any(strip.list.item(i).icon().isNull() for i in range(10))
+    assert [strip.list.item(i).text().split("\n")[1] for i in range(12)] == (
+        ["in memory"] * 3 + ["not used"] * 2 + ["in memory"] * 7)
+    assert not any(strip.list.item(i).icon().isNull() for i in range(12))
 
     # After a reorder the first three shots would see other memory than their takes did.
     window.edits.move([story.shots[0].id], 3)
