@@ -1,4 +1,4 @@
-"""UI test setup: offscreen Qt, isolated QSettings, dialogs that record instead of blocking."""
+"""UI test setup: offscreen Qt, isolated QSettings, dialogs that record instead of blocking, the tiny engine."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any Qt import; the Xvfb test uses a subprocess
 
 from dataclasses import dataclass, field  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QSettings, QStandardPaths  # noqa: E402
 
 from storyboard import dialogs  # noqa: E402
 
@@ -76,3 +77,42 @@ def window(qtbot):
     assert win.files.open_sample()
     yield win
     win.undo_stack.setClean()  # teardown closes without asking
+
+
+# ---------------------------------------------------------------- generation on the tiny engine
+
+GEN_PROMPTS = ("a lighthouse at dusk", "waves hit the rocks", "a gull lands on the rail")
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory) -> Path:
+    from storymem_engine.tiny import TINY_VERSION, ensure_tiny_models
+
+    cache = tmp_path_factory.mktemp("cache")
+    ensure_tiny_models(cache / TINY_VERSION)  # where the engine looks with STORYMEM_CACHE set
+    return cache
+
+
+@pytest.fixture
+def gen_prompts() -> tuple[str, ...]:
+    """The shots of ``gen_window``'s story (the first one a cut); a test module may override it."""
+    return GEN_PROMPTS
+
+
+@pytest.fixture
+def gen_window(window, tiny_cache, gen_prompts, monkeypatch, tmp_path, recorded_dialogs):
+    """A window set to the tiny engine (64x48, 9 frames, 2 steps) on an unsaved story of ``gen_prompts``;
+    the first generation saves it as ``gen.storymem`` in tmp_path."""
+    from storymem_engine.project import Project
+    from storymem_engine.story import Shot, Story
+
+    monkeypatch.setenv("STORYMEM_CACHE", str(tiny_cache))
+    QStandardPaths.setTestModeEnabled(True)
+    s = window.settings
+    s.engine, s.default_size, s.default_frames, s.default_steps = "tiny", "64x48", 9, 2
+    story = Story(name="Gen", shots=[Shot(prompt=p, cut=i == 0, scene_num=1) for i, p in enumerate(gen_prompts)])
+    window.set_project(Project(folder=Path(), story=story), None)
+    recorded_dialogs.paths.append(str(tmp_path / "gen.storymem"))
+    yield window
+    window.generation.stop()
+    QStandardPaths.setTestModeEnabled(False)

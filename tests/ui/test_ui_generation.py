@@ -4,42 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from PySide6.QtCore import QStandardPaths
-
-from storymem_engine.story import Shot, Story
-from storymem_engine.tiny import TINY_LABEL, TINY_VERSION
+from storymem_engine.tiny import TINY_LABEL
 
 WAIT_MS = 60_000
-
-
-@pytest.fixture(scope="session")
-def tiny_cache(tmp_path_factory) -> Path:
-    from storymem_engine.tiny import ensure_tiny_models
-
-    cache = tmp_path_factory.mktemp("cache")
-    ensure_tiny_models(cache / TINY_VERSION)  # where the engine looks with STORYMEM_CACHE set
-    return cache
-
-
-@pytest.fixture
-def gen_window(window, tiny_cache, monkeypatch, tmp_path, recorded_dialogs):
-    monkeypatch.setenv("STORYMEM_CACHE", str(tiny_cache))
-    QStandardPaths.setTestModeEnabled(True)
-    s = window.settings
-    s.engine, s.default_size, s.default_frames, s.default_steps = "tiny", "64x48", 9, 2
-    story = Story(name="Gen", shots=[
-        Shot(prompt="a lighthouse at dusk", cut=True, scene_num=1),
-        Shot(prompt="waves hit the rocks", scene_num=1),
-        Shot(prompt="a gull lands on the rail", scene_num=1),
-    ])
-    from storymem_engine.project import Project
-
-    window.set_project(Project(folder=Path(), story=story), None)
-    recorded_dialogs.paths.append(str(tmp_path / "gen.storymem"))
-    yield window
-    window.generation.stop()
-    QStandardPaths.setTestModeEnabled(False)
 
 
 def statuses(win) -> list[str]:
