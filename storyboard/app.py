@@ -1,4 +1,4 @@
-"""The GUI entry point: ``main(argv)`` with ``--screenshot OUT.png`` and an optional project or story."""
+"""The GUI entry point: ``main(argv)``; ``--screenshot OUT.png``, ``--selftest``, an optional project or story."""
 
 from __future__ import annotations
 
@@ -16,12 +16,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "or a story script JSON to import; without it the sample story opens")
     parser.add_argument("--screenshot", metavar="OUT.png",
                         help="open the window, save a PNG of it once painted, and exit")
+    parser.add_argument("--selftest", action="store_true",
+                        help="generate one tiny shot through the app's real generation path (offscreen, "
+                        "random-weight models, no downloads), print one line and exit 0 (ok) or 1 (failed)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the editor. ``argv`` are the arguments after the program name (default sys.argv[1:])."""
     args = parse_args(sys.argv[1:] if argv is None else list(argv))
+    scratch = None
+    if args.selftest:
+        from storyboard.selftest import prepare_environment
+
+        scratch = prepare_environment()  # before the QApplication: it picks the Qt platform
     from PySide6.QtWidgets import QApplication
 
     from storyboard import dialogs
@@ -32,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName(APP_ORG)
     app.setApplicationName(APP_NAME)
     apply_dark_theme(app)
+    if scratch is not None:
+        from storyboard.selftest import isolate_settings, run_selftest
+
+        isolate_settings(scratch)
+        return run_selftest(scratch)
     if args.screenshot:
         dialogs.set_interactive(False)  # nothing may block a headless screenshot
     window = MainWindow()
