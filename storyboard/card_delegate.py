@@ -51,7 +51,8 @@ class ShotCardDelegate(QStyledItemDelegate):
         previous = index.model().index(index.row() - 1, 0).data(ShotRole.SHOT) if index.row() > 0 else None
         scene_starts = previous is None or previous.scene_num != shot.scene_num
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        paint_card(painter, option.rect, shot, number, status, thumb, scene_starts, selected)
+        paint_card(painter, option.rect, shot, number, status, thumb, scene_starts, selected,
+                   index.data(ShotRole.PROGRESS) if status == "generating" else None)
 
 
 def paint_card(
@@ -63,6 +64,7 @@ def paint_card(
     thumb: QImage | None,
     scene_starts: bool,
     selected: bool,
+    progress: tuple[float, str] | None = None,
 ) -> None:
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -108,6 +110,20 @@ def paint_card(
         painter.setFont(small)
         painter.drawText(area.adjusted(6, 4, -6, -4), Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft,
                          first_words(shot.prompt))
+
+    if progress is not None:
+        # Live progress over the thumbnail area: a bar and "step n/N · phase · ETA".
+        fraction, text = progress
+        strip = QRect(area.left(), area.bottom() - 19, area.width(), 20)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 170))
+        painter.drawRect(strip)
+        painter.setBrush(STATUS_COLORS.get("generating", QColor("#2563eb")))
+        painter.drawRect(QRect(strip.left(), strip.bottom() - 3, int(strip.width() * fraction), 4))
+        painter.setPen(QColor("white"))
+        painter.setFont(small)
+        painter.drawText(strip.adjusted(4, 0, -4, -4), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                         text)
 
     # Cut marker: a red bar on the card's left edge and a "CUT" tag; continuation shows a link.
     footer = QRect(card.left() + 6, area.bottom() + 6, card.width() - 12, card.bottom() - area.bottom() - 8)

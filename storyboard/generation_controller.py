@@ -43,6 +43,11 @@ def log_failure(shot_id: str, message: str) -> Path:
     return path
 
 
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
 class GenerationController(QObject):
     # A QObject living on the UI thread, so the worker's signals arrive as queued calls on this thread.
     def __init__(self, window: MainWindow) -> None:
@@ -178,9 +183,12 @@ class GenerationController(QObject):
             return
         row = self.window.model.row_of(shot_id)
         n = self.pending.index(shot_id) + 1 if shot_id in self.pending else 0
-        eta_text = f" · ETA {eta:.0f}s" if eta >= 0 else ""
+        eta_text = f" · ETA {_duration(eta)}" if eta >= 0 else ""
         self.window.statusBar().showMessage(
-            f"Shot {row + 1} ({n}/{len(self.pending)}): step {step}/{total} · {phase} · {elapsed:.0f}s{eta_text}")
+            f"Shot {row + 1} ({n}/{len(self.pending)}): step {step}/{total} · {phase} · "
+            f"{_duration(elapsed)}{eta_text}")
+        self.window.model.set_progress(shot_id, step / total if total else 0.0,
+                                       f"{step}/{total} · {_duration(elapsed)}{eta_text}")
 
     def _take_ready(self, shot_id: str, take_dict: dict) -> None:
         take = Take.from_dict(take_dict)

@@ -33,6 +33,7 @@ class ShotRole(IntEnum):
     STATUS = Qt.ItemDataRole.UserRole + 3
     THUMBNAIL = Qt.ItemDataRole.UserRole + 4
     SHOT_ID = Qt.ItemDataRole.UserRole + 5
+    PROGRESS = Qt.ItemDataRole.UserRole + 6  # (fraction 0..1, "step 3/40 · ETA 2m") while generating
 
 
 class TimelineModel(QAbstractListModel):
@@ -42,6 +43,7 @@ class TimelineModel(QAbstractListModel):
         self.memory_size = 10
         self.memory_sink = 3
         self.live_status: dict[str, str] = {}
+        self.live_progress: dict[str, tuple[float, str]] = {}
         self._thumbs: dict[str, QImage | None] = {}  # "<clip path>|<mtime>" -> thumbnail (None: undecodable)
         self._loading: set[str] = set()
         self.loader = FrameLoader(self)
@@ -56,6 +58,7 @@ class TimelineModel(QAbstractListModel):
         self.beginResetModel()
         self.project = project
         self.live_status.clear()
+        self.live_progress.clear()
         self._thumbs.clear()
         self._loading.clear()
         self.endResetModel()
@@ -94,6 +97,8 @@ class TimelineModel(QAbstractListModel):
             return shot_status(self.project.story, row, self.live_status, self.memory_size, self.memory_sink)
         if role == ShotRole.THUMBNAIL:
             return self._thumbnail(shot)
+        if role == ShotRole.PROGRESS:
+            return self.live_progress.get(shot.id)
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -170,7 +175,15 @@ class TimelineModel(QAbstractListModel):
         if name in ("accepted_take", "takes", "scene_num", "cut"):
             self.refresh_all()
 
+    def set_progress(self, shot_id: str, fraction: float, text: str) -> None:
+        """Per-step progress on the generating card; repaints that card only (it arrives every step)."""
+        self.live_progress[shot_id] = (max(0.0, min(fraction, 1.0)), text)
+        index = self.index(self.row_of(shot_id))
+        self.dataChanged.emit(index, index, [ShotRole.PROGRESS])
+
     def set_live_status(self, shot_id: str, status: str | None) -> None:
+        if status != "generating":
+            self.live_progress.pop(shot_id, None)
         if status is None:
             self.live_status.pop(shot_id, None)
         else:

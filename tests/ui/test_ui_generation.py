@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storyboard.timeline_model import ShotRole
 from storymem_engine.tiny import TINY_LABEL
 
 WAIT_MS = 60_000
@@ -65,6 +66,8 @@ def test_cancel_mid_shot_leaves_no_half_take(gen_window, qtbot):
     assert win.generation.generate_all()
     win.generation.worker.worker.progress.connect(lambda _id, step, total, *_: steps.append((step, total)))
     qtbot.waitUntil(lambda: any(step >= 2 for step, _ in steps), timeout=WAIT_MS)
+    fraction, text = win.model.index(0).data(ShotRole.PROGRESS)  # the card shows the step and ETA
+    assert 0 < fraction < 1 and "/200" in text and "ETA" in text
     win.generation.cancel()
     assert "Cancelling" in win.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
