@@ -88,6 +88,20 @@ class GenerationController(QObject):
     def generate_all(self) -> bool:
         return self._start(self.window.model.shot_ids())
 
+    def unload_models(self) -> bool:
+        """Free the memory the loaded models hold (they load again on the next Generate)."""
+        if self.busy:
+            dialogs.info(self.window, "Generation running", "Models can be unloaded once the generation stops.")
+            return False
+        if self.worker is None:
+            self.window.statusBar().showMessage("No models are loaded.", 5000)
+            return False
+        self.worker.unload_requested.emit()
+        return True
+
+    def _unloaded(self, had: bool) -> None:
+        self.window.statusBar().showMessage("Models unloaded." if had else "No models are loaded.", 5000)
+
     def cancel(self) -> None:
         if self.busy:
             self.worker.worker.cancel()
@@ -168,6 +182,7 @@ class GenerationController(QObject):
         w.cancelled.connect(self._done_with)
         w.skipped.connect(self._done_with)
         w.queue_finished.connect(self._queue_finished)
+        w.unloaded.connect(self._unloaded)
         return worker
 
     # ------------------------------------------------------------ worker signals (UI thread)
@@ -247,7 +262,7 @@ class GenerationController(QObject):
     def update_actions(self, running: bool | None = None) -> None:
         running = self.busy if running is None else running
         actions = self.window.actions_by_name
-        for name in ("generate_shot", "generate_from_here", "generate_stale", "generate_all"):
+        for name in ("generate_shot", "generate_from_here", "generate_stale", "generate_all", "unload_models"):
             if name in actions:
                 actions[name].setEnabled(not running)
         if "generate_cancel" in actions:

@@ -91,6 +91,8 @@ def build_menus(window: MainWindow) -> None:
          "From the first stale, failed or empty shot on, skipping shots that are already up to date"),
         ("generate_all", "Generate &all", gen.generate_all, None, "Generate every shot again"),
         ("generate_cancel", "&Cancel generation", gen.cancel, None, "Stop after the current denoising step"),
+        ("unload_models", "&Unload models", gen.unload_models, None,
+         "Free the GPU and CPU memory the loaded models hold; the next Generate loads them again"),
     ):
         action = _action(window, generate_menu, name, text, slot, keys)
         action.setToolTip(tip)

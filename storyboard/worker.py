@@ -38,6 +38,7 @@ class GenerationWorker(QObject):
     cancelled = Signal(str)
     skipped = Signal(str)  # already up to date
     queue_finished = Signal()
+    unloaded = Signal(bool)  # True when an engine was loaded and is now released
 
     def __init__(self) -> None:
         super().__init__()
@@ -99,6 +100,16 @@ class GenerationWorker(QObject):
                 continue
             self.take_ready.emit(shot_id, take.to_dict())
 
+    @Slot()
+    def unload(self) -> None:
+        """Release the engine's models (GPU and CPU memory); the next job loads them again."""
+        had = self._engine is not None
+        if had:
+            self._engine.unload()
+        self._engine = None
+        self._engine_key = None
+        self.unloaded.emit(had)
+
     def _report(self, p) -> None:
         eta = p.elapsed / p.step * (p.total - p.step) if 0 < p.step < p.total else -1.0
         self.progress.emit(p.shot_id, p.step, p.total, p.phase, p.elapsed, eta)
@@ -131,6 +142,7 @@ class WorkerThread(QObject):
     """Owns the thread and the worker; ``submit`` queues a job on the worker thread."""
 
     submit_job = Signal(object)
+    unload_requested = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -139,6 +151,7 @@ class WorkerThread(QObject):
         self.worker = GenerationWorker()
         self.worker.moveToThread(self.thread)
         self.submit_job.connect(self.worker.run_queue)
+        self.unload_requested.connect(self.worker.unload)
         self.thread.start()
         self.busy = False
         self.worker.queue_finished.connect(self._finished)

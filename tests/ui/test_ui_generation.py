@@ -188,3 +188,22 @@ def test_failed_shot_stops_the_queue_or_goes_on_as_chosen(gen_window, qtbot, rec
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert statuses(win) == ["done", "failed", "done"]
     assert len(recorded_dialogs.texts("error")) == 2
+
+
+def test_models_stay_loaded_between_queues_until_unloaded(gen_window, qtbot):
+    win = gen_window
+    shots = win.project.story.shots
+    win.edits.select_shots([shots[0].id])
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    worker = win.generation.worker.worker
+    engine = worker._engine
+    assert engine is not None
+    win.edits.select_shots([shots[1].id])
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert worker._engine is engine  # same settings: the loaded models were reused
+
+    win.actions_by_name["unload_models"].trigger()
+    qtbot.waitUntil(lambda: win.statusBar().currentMessage() == "Models unloaded.", timeout=WAIT_MS)
+    assert worker._engine is None
