@@ -587,6 +587,8 @@ def main() -> int:
     parser.add_argument("--parts", default="launch,open,stall", help="launch,open,stall (open includes drag)")
     parser.add_argument("--quick", action="store_true", help="small sizes and counts: checks the script")
     parser.add_argument("--launches", type=int, default=5)
+    parser.add_argument("--variants", default="plain,takes", help="projects to open and drag in: plain (no takes), "
+                        "takes (every shot with an accepted take)")
     parser.add_argument("--shots", type=int, default=1000)
     parser.add_argument("--opens", type=int, default=3)
     parser.add_argument("--moves", type=int, default=50)
@@ -613,14 +615,19 @@ def main() -> int:
         args.launches, args.shots, args.opens, args.moves = 1, 60, 1, 5
         args.stall_size, args.stall_frames, args.stall_steps, args.stall_shots, args.stall_runs = "64x48", 9, 2, 2, 1
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    print(f"app bench: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
+    import platform
+
+    import PySide6
+
+    print(f"app bench: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, Python "
+          f"{platform.python_version()}, PySide6 {PySide6.__version__} ({Path(PySide6.__file__).parent}), "
           f"QT_QPA_PLATFORM={os.environ['QT_QPA_PLATFORM']}", flush=True)
     if "launch" in parts:
         report_launch(run_launch(args.launches))
     failed = False
     if "open" in parts or "drag" in parts:
         merged: dict = {"shots": args.shots, "open": {}, "drag": {}}
-        for variant in VARIANTS:  # one process per project: a crash in one leaves the other's numbers
+        for variant in args.variants.split(","):  # one process per project: a crash leaves the other's numbers
             args.variant = variant
             result = _child("ui", args, timeout=900)
             failed |= result is None
