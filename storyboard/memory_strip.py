@@ -233,7 +233,7 @@ class MemoryStrip(QGroupBox):
         scroll = self.list.horizontalScrollBar().value()
         self._project = project
         self.entries, self.error = entries, error
-        self.keyframes = [e.keyframe.path for e in entries if e.state in ("memory", "pinned")]
+        self.keyframes = [] if error else [e.keyframe.path for e in entries if e.state in ("memory", "pinned")]
         self.list.blockSignals(True)
         self.list.clear()
         for entry in entries:

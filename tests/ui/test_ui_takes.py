@@ -1,0 +1,165 @@
+"""Takes in the preview panel: deleting (undo/redo, accepted fallback, downstream memory) and the
+request each take was made from."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from ui_helpers import add_take, write_clip
+
+from storyboard.memory import memory_for
+from storyboard.shot_status import shot_status
+from storymem_engine.request import GenerationRequest
+from storymem_engine.story import Take
+from storymem_engine.tiny import TINY_LABEL
+
+WAIT_MS = 60_000
+
+
+def statuses(win) -> list[str]:
+    m = win.model
+    return [shot_status(win.project.story, i, m.live_status, m.memory_size, m.memory_sink)
+            for i in range(m.rowCount())]
+
+
+def take_ids(panel) -> list[str]:
+    return [panel.takes.item(r).data(Qt.ItemDataRole.UserRole) for r in range(panel.takes.count())]
+
+
+def menu_action(menu, text: str):
+    return next(a for a in menu.actions() if a.text() == text)
+
+
+def extra_take(project, shot, take_id: str, seed: int, status: str = "done", mode: str = "m2v") -> Take:
+    """A take with a request like the director records (and a real clip unless it failed)."""
+    rel = f"takes/{shot.id}/{take_id}/clip.mp4"
+    if status == "done":
+        write_clip(project.folder / rel, 9)
+    memory = [] if mode == "t2v" else ["t:0", "t:1"]
+    request = GenerationRequest(shot_id=shot.id, prompt=shot.prompt, mode=mode, seed=seed, width=64, height=48,
+                                num_frames=9, steps=2, guidance=3.5, memory=[f"{k}.png" for k in memory],
+                                memory_keys=memory, engine="tiny").to_dict()
+    take = Take(id=take_id, request=request, clip=rel if status == "done" else "", frames=9, status=status,
+                created="2026-01-02T03:04:05+00:00", engine=TINY_LABEL)
+    shot.takes.append(take)
+    return take
+
+
+def test_delete_take_undo_redo_and_accepted_fallback(window, recorded_dialogs, tmp_path, qtbot):
+    recorded_dialogs.paths.append(str(tmp_path / "p"))
+    assert window.files.save_as()
+    project = window.project
+    story = project.story
+    add_take(project, 0, keyframes=2)  # "take0", accepted
+    shot0 = story.shots[0]
+    newer = extra_take(project, shot0, "newer", seed=7, mode="t2v")
+    shot0.accepted_take = "newer"
+    extra_take(project, shot0, "broken", seed=8, status="failed", mode="t2v")
+    add_take(project, 1, keyframes=2)  # shot 2 remembers the keyframes of shot 1's accepted take ("newer": none)
+    story.shots[1].accepted().request["memory_keys"] = [k.key for k in memory_for(story, 1)]
+    window.model.refresh_all()
+    window.edits.select_shots([shot0.id])
+    panel = window.preview
+    assert statuses(window)[:2] == ["done", "done"]
+    assert take_ids(panel) == ["take0", "newer", "broken"]
+    assert panel.current_take().id == "newer" and panel.takes.currentItem().text().startswith("★")
+
+    # Delete the accepted take with the button: the newest remaining *finished* take is accepted
+    # (not the failed one); its files stay in the project folder.
+    panel.delete_button.click()
+    assert [t.id for t in shot0.takes] == ["take0", "broken"] and shot0.accepted_take == "take0"
+    assert take_ids(panel) == ["take0", "broken"] and panel.current_take().id == "take0"
+    assert (project.folder / newer.clip).is_file()
+    assert window.isWindowModified() and window.undo_stack.undoText() == "Delete take"
+    assert "take0 is accepted now" in window.statusBar().currentMessage()
+    # Shot 1's memory is now take0's keyframes: shot 2, made from other memory, is stale.
+    assert statuses(window)[:2] == ["done", "stale"]
+
+    window.undo_stack.undo()
+    assert [t.id for t in shot0.takes] == ["take0", "newer", "broken"] and shot0.accepted_take == "newer"
+    assert take_ids(panel) == ["take0", "newer", "broken"] and panel.current_take().id == "newer"
+    assert statuses(window)[:2] == ["done", "done"]
+    window.undo_stack.redo()
+    assert [t.id for t in shot0.takes] == ["take0", "broken"] and shot0.accepted_take == "take0"
+
+    # Del on the takes list removes the selected take; the last finished one gone leaves no accepted take.
+    window.show()
+    qtbot.wait(50)  # see test_ui_memory_pins: an event loop that releases the GIL first
+    window.activateWindow()
+    assert QTest.qWaitForWindowActive(window)
+    panel.takes.setFocus()
+    panel.takes.setCurrentRow(0)
+    QTest.keyClick(panel.takes, Qt.Key.Key_Delete)
+    assert [t.id for t in shot0.takes] == ["broken"] and shot0.accepted_take is None
+    assert statuses(window)[0] == "failed"
+    # ... and the context menu deletes too (a failed take has nothing to accept).
+    panel.takes.setCurrentRow(0)
+    menu = panel.context_menu()
+    assert not menu_action(menu, "Accept take").isEnabled()
+    menu_action(menu, "Delete take").trigger()
+    assert shot0.takes == [] and panel.takes.count() == 0 and not panel.delete_button.isEnabled()
+    assert statuses(window)[0] == "empty"
+
+    # Saved without the deleted takes; three undos bring all of them back, accepted as before.
+    assert window.files.save()
+    saved = json.loads((window.project_path / "project.json").read_text())["story"]["shots"][0]
+    assert saved["takes"] == [] and saved["accepted_take"] is None
+    for _ in range(3):
+        window.undo_stack.undo()
+    assert [t.id for t in shot0.takes] == ["take0", "newer", "broken"] and shot0.accepted_take == "newer"
+    assert window.isWindowModified()
+    window.undo_stack.setClean()
+
+
+def test_take_details_show_the_request(window, recorded_dialogs, tmp_path):
+    recorded_dialogs.paths.append(str(tmp_path / "p"))
+    assert window.files.save_as()
+    project = window.project
+    shot = project.story.shots[1]
+    extra_take(project, shot, "first", seed=7)
+    extra_take(project, shot, "second", seed=11)
+    shot.accepted_take = "first"
+    window.model.refresh_all()
+    window.edits.select_shots([shot.id])
+    panel = window.preview
+    details = panel.details.text()
+    for part in ("Take first", "mode M2V", "seed 7", "size 64×48", "frames 9", "steps 2", "guidance 3.5",
+                 "memory 2 keyframes", f"engine {TINY_LABEL}", "created 2026-01-0"):
+        assert part in details, part
+    tip = panel.takes.item(1).toolTip()
+    assert tip.startswith("Take second") and "seed: 11" in tip and f"prompt: {shot.prompt[:20]}" in tip
+    assert "(accepted)" in panel.takes.item(0).toolTip()
+    assert "M2V" in panel.takes.item(1).text() and "seed 11" in panel.takes.item(1).text()
+    # Selecting another take shows its request; Accept is only offered for a take that is not accepted yet.
+    assert not panel.accept_button.isEnabled()
+    panel.takes.setCurrentRow(1)
+    assert "seed 11" in panel.details.text() and panel.accept_button.isEnabled()
+    panel.takes.itemActivated.emit(panel.takes.item(1))  # double-click / Enter accepts
+    assert shot.accepted_take == "second"
+    window.undo_stack.setClean()
+
+
+def test_generated_takes_show_their_request_and_delete_falls_back(gen_window, qtbot, recorded_dialogs):
+    win = gen_window
+    shot = win.project.story.shots[0]
+    win.edits.select_shots([shot.id])
+    for _ in range(2):
+        assert win.generation.generate_shot()
+        qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert recorded_dialogs.texts("error") == []
+    first, second = shot.takes
+    panel = win.preview
+    assert shot.accepted_take == second.id and panel.current_take() is second
+    details = panel.details.text()
+    for part in ("mode T2V", "seed 0", "size 64×48", "frames 9", "steps 2", "guidance 3.5", "memory 0 keyframes",
+                 f"engine {TINY_LABEL}", "created "):
+        assert part in details, part
+
+    panel.delete_button.click()
+    assert shot.takes == [first] and shot.accepted_take == first.id and panel.current_take() is first
+    assert (win.project.folder / second.clip).is_file()  # files stay, so undo works
+    win.undo_stack.undo()
+    assert shot.takes == [first, second] and shot.accepted_take == second.id
+    win.undo_stack.setClean()
