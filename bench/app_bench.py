@@ -355,6 +355,7 @@ def child_stall(args) -> None:
 
     events: list[tuple[float, float, str]] = []  # (start, end, what) for UI-thread events over 2 ms
     ui_thread = threading.get_ident()
+    ticker: list = [None]
 
     class TimedApp(QApplication):
         """Times every event delivered on the UI thread (a few microseconds each: same for every event)."""
@@ -372,10 +373,18 @@ def child_stall(args) -> None:
                     name = getattr(kind, "name", str(kind))
                     who = type(receiver).__name__
                     obj = receiver.objectName() if hasattr(receiver, "objectName") else ""
+                    if receiver is ticker[0]:
+                        who = "the bench's 5 ms ticker (a Python slot: long = it waited for the GIL or a CPU)"
+                    elif hasattr(receiver, "parent") and receiver.parent() is not None:
+                        who += f" of {type(receiver.parent()).__name__}"
                     events.append((start, end, f"{name} -> {who}{f' {obj!r}' if obj else ''}"))
 
     tmp = Path(tempfile.mkdtemp(prefix="app-bench-stall-"))
     app = _qt_setup(str(tmp / "settings"), TimedApp)
+    if args.torch_threads:
+        import torch  # only to set its thread count: the worker still imports and loads everything else
+
+        torch.set_num_threads(args.torch_threads)
     from PySide6.QtCore import QStandardPaths
 
     QStandardPaths.setTestModeEnabled(True)  # the generation log goes to a test location
@@ -411,6 +420,7 @@ def child_stall(args) -> None:
         timer = QTimer()
         timer.setTimerType(Qt.TimerType.PreciseTimer)
         timer.setInterval(5)
+        ticker[0] = timer
         timer.timeout.connect(lambda ticks=ticks: (ticks.append(time.perf_counter()), watchdog.tick()))
         signals.clear()
         events.clear()
@@ -456,7 +466,10 @@ def child_stall(args) -> None:
     window.generation.stop()
     window.undo_stack.setClean()
     window.close()
-    _emit({"size": args.stall_size, "frames": args.stall_frames, "steps": args.stall_steps,
+    import torch
+
+    _emit({"torch_threads": torch.get_num_threads(), "size": args.stall_size, "frames": args.stall_frames,
+           "steps": args.stall_steps,
            "shots": args.stall_shots, "runs": runs, "failures": window.generation.failures})
     del app
 
@@ -473,7 +486,7 @@ def _child(part: str, args, timeout: int) -> dict | None:
     """Run one part in a fresh process; None (after printing why) when it crashed or failed."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", part]
     for key in ("variant", "shots", "opens", "moves", "stall_size", "stall_frames", "stall_steps", "stall_shots",
-                "stall_runs", "stall_timeout"):
+                "stall_runs", "stall_timeout", "torch_threads"):
         cmd += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
     try:
@@ -554,7 +567,8 @@ def report_ui(result: dict) -> None:
 
 def report_stall(result: dict) -> None:
     print(f"\nUI-thread stalls while generate_all() runs the tiny engine: {result['shots']} shots, {result['size']}, "
-          f"{result['frames']} frames, {result['steps']} steps; a 5 ms PreciseTimer on the UI thread")
+          f"{result['frames']} frames, {result['steps']} steps, {result['torch_threads']} torch thread(s); "
+          "a 5 ms PreciseTimer on the UI thread")
     print(f"{'queue':<6}{'s':>7}{'ticks':>7}{'median gap ms':>15}{'p99 ms':>9}{'max ms':>9}{'gaps>50ms':>11}"
           f"{'takes':>7}  goal (max)")
     for r in result["runs"]:
@@ -598,6 +612,8 @@ def main() -> int:
     parser.add_argument("--stall-shots", type=int, default=3)
     parser.add_argument("--stall-runs", type=int, default=2, help="1: cold queue only; 2: cold then warm")
     parser.add_argument("--stall-timeout", type=float, default=900)
+    parser.add_argument("--torch-threads", type=int, default=0,
+                        help="torch intra-op threads in the stall part (default 0: torch's default, as the app runs)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--variant", default="plain", help=argparse.SUPPRESS)
     args = parser.parse_args()
