@@ -18,7 +18,7 @@ class ClipPlayer(QWidget):
         self.path: Path | None = None  # the clip shown, or being decoded
         self.loading = False
         self._ticket = 0
-        self.loader = FrameLoader(self, threads=1)
+        self.loader = FrameLoader(self)
         self.loader.clip_ready.connect(self._decoded)
         self.screen_label = QLabel("No clip")
         self.screen_label.setObjectName("screen")

@@ -3,14 +3,20 @@
 Decoding a 480p clip takes longer than a frame lasts, so every decode runs on a small thread pool
 and comes back as a queued signal. QImage (unlike QPixmap) may be built outside the UI thread, so
 the pool hands over finished, scaled QImages and the UI thread only paints them.
+
+The pool is Python's, shared by every loader, not a QThreadPool owned by a widget: destroying a
+QThreadPool waits for its running tasks inside a C++ destructor that holds the GIL, while the task
+needs the GIL to finish, which deadlocked the app when a window closed during a decode.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage
 
 from storyboard.frames import array_to_qimage, clip_fps, decode_clip, first_frame
@@ -39,11 +45,9 @@ class FrameLoader(QObject):
     image_ready = Signal(str, object)
     clip_ready = Signal(int, object)
 
-    def __init__(self, parent: QObject | None = None, threads: int = 2) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        # Two threads: enough to keep thumbnails flowing without starving a generation on a small CPU.
-        self.pool.setMaxThreadCount(threads)
+        self._pending: set[concurrent.futures.Future] = set()
         self._tickets = 0
         self._relay = _Relay()
         self._relay.image_ready.connect(self.image_ready)
@@ -58,7 +62,7 @@ class FrameLoader(QObject):
                 image = image.scaledToHeight(height, Qt.TransformationMode.SmoothTransformation)
             relay.image_ready.emit(key, image)
 
-        self.pool.start(work)
+        self._start(work)
 
     def image(self, key: str, path: Path, size: QSize) -> None:
         relay = self._relay
@@ -68,7 +72,7 @@ class FrameLoader(QObject):
             relay.image_ready.emit(key, None if image.isNull() else image.scaled(
                 size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
 
-        self.pool.start(work)
+        self._start(work)
 
     def clip(self, path: Path) -> int:
         """Start decoding every frame of a clip; returns the ticket its ``clip_ready`` will carry."""
@@ -87,9 +91,26 @@ class FrameLoader(QObject):
                 result.error = f"Cannot decode {path.name}:\n{exc}"
             relay.clip_ready.emit(ticket, result)
 
-        self.pool.start(work)
+        self._start(work)
         return ticket
 
-    def wait(self, ms: int = 30_000) -> bool:
-        """Block until queued decodes are done (closing, tests)."""
-        return self.pool.waitForDone(ms)
+    def _start(self, work: Callable[[], None]) -> None:
+        future = _pool().submit(work)
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+
+    def wait(self, seconds: float = 30.0) -> bool:
+        """Block until this loader's decodes are done (their answers still arrive through the event loop)."""
+        _done, running = concurrent.futures.wait(list(self._pending), timeout=seconds)
+        return not running
+
+
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        # Two threads: thumbnails keep flowing without starving a generation on a small CPU.
+        _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="frame-loader")
+    return _POOL

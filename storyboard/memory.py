@@ -30,7 +30,13 @@ def memory_keyframes(story: Story, index: int, size: int = 10, sink: int = 3) ->
     return [k.path for k in memory_for(story, index, size, sink)]
 
 
-def is_stale(story: Story, index: int, size: int = 10, sink: int = 3) -> bool:
+def prompt_changed(story: Story, index: int) -> bool:
+    """True when the shot's prompt was edited after its accepted take was made."""
+    take = story.shots[index].accepted()
+    return take is not None and "prompt" in take.request and take.request["prompt"] != story.shots[index].prompt
+
+
+def memory_changed(story: Story, index: int, size: int = 10, sink: int = 3) -> bool:
     """True when the accepted take saw different memory keyframes than the shot would get now.
 
     A take whose request did not record ``memory_keys`` (or a T2V take, which uses no memory)
@@ -43,10 +49,21 @@ def is_stale(story: Story, index: int, size: int = 10, sink: int = 3) -> bool:
     return seen != [k.key for k in memory_for(story, index, size, sink)]
 
 
+def is_stale(story: Story, index: int, size: int = 10, sink: int = 3) -> bool:
+    """True when the accepted take no longer matches the shot: its prompt or its memory changed.
+
+    Cheap enough to run for every painted card; the director's ``is_current`` (the whole request)
+    decides what a "Generate stale shots" queue really redoes.
+    """
+    return prompt_changed(story, index) or memory_changed(story, index, size, sink)
+
+
 def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3) -> str:
     """Why shot ``index`` is stale, in the user's words ("" when it is not)."""
     if not is_stale(story, index, size, sink):
         return ""
+    if not memory_changed(story, index, size, sink):
+        return "Stale: the prompt was edited after this take was made. Generate > Generate stale shots redoes it."
     seen = [str(k) for k in story.shots[index].accepted().request.get("memory_keys") or []]
     now = [k.key for k in memory_for(story, index, size, sink)]
     owner: dict[str, tuple[int, bool]] = {}  # take id -> (shot number, accepted)
@@ -84,5 +101,6 @@ def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3) -> str
             add(f"shot {shot_number}'s keyframes are new to its memory")
     if not causes:
         add("the shots before it are in a different order")
-    return ("Stale: its memory changed since this take was made (" + "; ".join(causes)
+    edited = " and its prompt was edited" if prompt_changed(story, index) else ""
+    return (f"Stale: its memory changed{edited} since this take was made (" + "; ".join(causes)
             + "). Generate > Generate stale shots redoes it.")

@@ -204,6 +204,15 @@ def test_models_stay_loaded_between_queues_until_unloaded(gen_window, qtbot):
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert worker._engine is engine  # same settings: the loaded models were reused
 
+    # Editing a generated shot's prompt marks it stale, saying why; undo brings it back.
+    from PySide6.QtCore import Qt
+
+    win.edits.edit_field(shots[1].id, "prompt", "waves hit the rocks at night")
+    assert statuses(win)[1] == "stale"
+    assert "prompt was edited" in win.model.index(1).data(Qt.ItemDataRole.ToolTipRole)
+    win.undo_stack.undo()
+    assert statuses(win)[1] == "done"
+
     win.actions_by_name["unload_models"].trigger()
     qtbot.waitUntil(lambda: win.statusBar().currentMessage() == "Models unloaded.", timeout=WAIT_MS)
     assert worker._engine is None
