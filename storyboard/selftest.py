@@ -120,9 +120,20 @@ def _generate_one_shot(scratch: Path, timeout_s: float) -> str:
         return f"1 shot, {len(frames)} frames {SIZE}, {take.engine or 'tiny engine'}, {len(take.keyframes)} keyframe(s)"
     finally:
         window.generation.stop()
+        _finish_background_decodes(window)
         window.undo_stack.setClean()
         window.close()
         window.deleteLater()
+
+
+def _finish_background_decodes(window) -> None:
+    """Let thumbnail/clip decodes started by the new take finish before the window goes (a decode that
+    outlives its loader reports into a deleted object)."""
+    from PySide6.QtCore import QCoreApplication, QThreadPool
+
+    for pool in window.findChildren(QThreadPool):
+        pool.waitForDone(30_000)
+    QCoreApplication.processEvents()
 
 
 def _wait(done, timeout_s: float) -> bool:
