@@ -159,13 +159,25 @@ class TimelineModel(QAbstractListModel):
         return shot
 
     def set_order(self, shot_ids: Sequence[str]) -> None:
-        """Reorder to exactly ``shot_ids`` with single-row moves (persistent indexes follow)."""
-        if sorted(shot_ids) != sorted(self.shot_ids()):
+        """Reorder to exactly ``shot_ids`` in one layout change (persistent indexes and selection follow).
+
+        O(n): one pass, not a moveRows per row; undo/redo of a drag in a 1,000-shot timeline stays
+        within a frame.
+        """
+        target = list(shot_ids)
+        current = self.shot_ids()
+        if sorted(target) != sorted(current):
             raise ValueError("set_order needs exactly the timeline's shot ids")
-        for target, shot_id in enumerate(shot_ids):
-            current = self.row_of(shot_id)
-            if current != target:
-                self.moveRows(QModelIndex(), current, 1, QModelIndex(), target)
+        if target == current:
+            return
+        by_id = {shot.id: shot for shot in self.shots}
+        new_row = {shot_id: row for row, shot_id in enumerate(target)}
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        self.shots[:] = [by_id[shot_id] for shot_id in target]
+        self.changePersistentIndexList(old, [self.index(new_row[current[i.row()]]) if i.isValid() else i for i in old])
+        self.layoutChanged.emit()
+        self.refresh_all()
 
     def set_shot_field(self, shot_id: str, name: str, value: Any) -> None:
         row = self.row_of(shot_id)

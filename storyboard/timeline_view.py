@@ -3,6 +3,7 @@ index from the cursor's x and ask for an (undoable) move instead of letting Qt m
 
 from __future__ import annotations
 
+import bisect
 import json
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
@@ -52,10 +53,8 @@ class TimelineView(QListView):
         """Row a drop at viewport x inserts before (moveRows convention)."""
         model = self.model()
         count = model.rowCount() if model else 0
-        for row in range(count):
-            if x < self.visualRect(model.index(row, 0)).center().x():
-                return row
-        return count
+        # Cards run left to right, so their centres are sorted: bisect (a drag-move event per pixel).
+        return bisect.bisect_right(range(count), x, key=lambda row: self.visualRect(model.index(row, 0)).center().x())
 
     def _indicator_x(self, row: int) -> int:
         model = self.model()
