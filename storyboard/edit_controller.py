@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QItemSelection, QItemSelectionModel
 
 from storyboard import dialogs
-from storyboard.memory import memory_bank
 from storyboard.reorder import shifted_rows
 from storyboard.undo_commands import (
     DeleteShotsCommand,
@@ -23,7 +22,6 @@ from storyboard.undo_commands import (
     MoveShotsCommand,
     duplicate_shot,
 )
-from storymem_engine.memory import select_memory
 from storymem_engine.story import Shot
 
 if TYPE_CHECKING:
@@ -167,20 +165,24 @@ class EditController:
         return self._push_memory([], [], "Clear memory pins and exclusions")
 
     def _pins_fit(self, pins: list[str], exclusions: list[str]) -> bool:
-        """Every shot's memory must hold its pins; otherwise say so (the engine would refuse the shot)."""
-        size, sink = self.window.settings.memory_size, self.window.settings.memory_sink
-        story = self.model.project.story
-        for index in range(len(story.shots)):
-            bank = memory_bank(story, index)
-            try:
-                select_memory(bank, size, min(sink, size), pinned=pins, excluded=exclusions)
-            except ValueError:
-                count = sum(1 for k in bank if k.key in pins and k.key not in exclusions)
+        """Every shot's memory must hold its pins; otherwise say so (the engine would refuse the shot).
+
+        A shot's bank is the keyframes of the accepted takes before it, so the pins it holds only grow
+        along the story: one pass finds the first shot they overflow.
+        """
+        size = self.window.settings.memory_size
+        wanted = set(pins) - set(exclusions)
+        count = 0
+        for index, shot in enumerate(self.model.project.story.shots):
+            if count > size:
                 dialogs.warning(
                     self.window, "Too many pinned keyframes",
                     f"Shot {index + 1} would have {count} pinned keyframes, but its memory holds {size} "
                     f"(Settings > memory size).\n\nUnpin a keyframe first, or raise the memory size.")
                 return False
+            take = shot.accepted()
+            if take is not None:
+                count += sum(1 for n in range(len(take.keyframes)) if f"{take.id}:{n}" in wanted)
         return True
 
     def _push_memory(self, pins: list[str], exclusions: list[str], text: str) -> bool:

@@ -1,7 +1,8 @@
 """The memory strip: the selected shot's memory bank, oldest first, with what the shot is conditioned on.
 
 Every keyframe of the accepted takes before the shot is shown; the ones in its memory (sink + window,
-the story's pins and exclusions) are framed and bright, the rest dimmed. The user pins a keyframe
+the story's pins and exclusions) are framed and bright, the rest dimmed (only the newest unused ones are
+listed: a long story's bank holds thousands). Thumbnails decode off the UI thread. The user pins a keyframe
 (always kept in memory) or excludes one (never used) with the buttons under the strip, the context
 menu of a keyframe, or the P / X keys. The strip only asks: the edits are undo commands made by the
 window's EditController.
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from storyboard.frame_loader import FrameLoader
 from storyboard.memory import memory_bank
 from storymem_engine.memory import Keyframe, select_memory
 from storymem_engine.project import Project
@@ -38,6 +40,7 @@ ICON = QSize(THUMB.width() + 2 * FRAME, THUMB.height() + 2 * FRAME)
 KEY_ROLE = Qt.ItemDataRole.UserRole
 STATE_ROLE = Qt.ItemDataRole.UserRole + 1
 SHOT_ROLE = Qt.ItemDataRole.UserRole + 2
+IMAGE_ROLE = Qt.ItemDataRole.UserRole + 3
 
 IN_MEMORY_COLOR = QColor("#22c55e")
 PIN_COLOR = QColor("#f59e0b")
@@ -46,6 +49,9 @@ UNUSED_TEXT = QColor("#71717a")
 
 # A keyframe's state for the shot: in its memory (by policy or pinned), left out by sink + window, or excluded.
 STATE_TEXT = {"memory": "in memory", "pinned": "pinned", "unused": "not used", "excluded": "excluded"}
+# Unused keyframes listed (the newest ones, just older than the window): a long story's bank holds thousands,
+# and an older keyframe can be pinned from an earlier shot, whose window still holds it.
+MAX_UNUSED_SHOWN = 24
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,13 @@ def strip_entries(project: Project, index: int, size: int, sink: int) -> tuple[l
     return entries, error
 
 
+def shown_entries(entries: list[StripEntry], max_unused: int = MAX_UNUSED_SHOWN) -> list[StripEntry]:
+    """What the strip lists: every keyframe in memory, pinned or excluded, and the newest unused ones."""
+    unused = [i for i, e in enumerate(entries) if e.state == "unused"]
+    hidden = set(unused[:-max_unused] if max_unused > 0 else unused)
+    return [e for i, e in enumerate(entries) if i not in hidden]
+
+
 def _paint_pin(painter: QPainter, center: QPointF) -> None:
     """A small push-pin: a round head and a needle (drawn, so it needs no emoji font)."""
     painter.setPen(QPen(QColor("#18181b"), 1.5))
@@ -93,6 +106,9 @@ def _paint_pin(painter: QPainter, center: QPointF) -> None:
     painter.drawEllipse(center + QPointF(-2.0, -2.0), 2.5, 2.5)
 
 
+LOADING = QImage()  # placeholder for an image that is being decoded
+
+
 def keyframe_icon(image: QImage | None, state: str) -> QIcon:
     """The thumbnail with its state drawn on: a green frame (in memory), a pin, or dimmed and crossed out."""
     canvas = QPixmap(ICON)
@@ -103,7 +119,9 @@ def keyframe_icon(image: QImage | None, state: str) -> QIcon:
     if state in ("memory", "pinned"):
         painter.fillRect(canvas.rect(), PIN_COLOR if state == "pinned" else IN_MEMORY_COLOR)
     painter.fillRect(inner, QColor("#111113"))
-    if image is not None and not image.isNull():
+    if image is LOADING:
+        pass  # the decode is on its way; the frame already shows the state
+    elif image is not None and not image.isNull():
         scaled = image.scaled(THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
         at = inner.topLeft() + QPoint((THUMB.width() - scaled.width()) // 2, (THUMB.height() - scaled.height()) // 2)
         painter.setOpacity(1.0 if state in ("memory", "pinned") else 0.35)
@@ -119,7 +137,9 @@ def keyframe_icon(image: QImage | None, state: str) -> QIcon:
     if state == "pinned":
         _paint_pin(painter, QPointF(inner.right() - 10.0, inner.top() + 10.0))
     painter.end()
-    return QIcon(canvas)
+    icon = QIcon(canvas)
+    icon.addPixmap(canvas, QIcon.Mode.Selected)  # no selection tint: the state colours must stay readable
+    return icon
 
 
 class MemoryStrip(QGroupBox):
@@ -194,7 +214,12 @@ class MemoryStrip(QGroupBox):
         self.error = ""
         self._project: Project | None = None
         self._signature: tuple | None = None
-        self._images: dict[tuple[str, float], QImage | None] = {}
+        self.hidden_unused = 0  # older unused keyframes of the bank that are not listed
+        # Keyframe PNGs decode off the UI thread: "<path>|<mtime>" -> scaled image (None: unreadable).
+        self._images: dict[str, QImage | None] = {}
+        self.pending: set[str] = set()
+        self.loader = FrameLoader(self)
+        self.loader.image_ready.connect(self._image_ready)
         self._update_buttons()
 
     # ------------------------------------------------------------ showing a shot
@@ -211,8 +236,9 @@ class MemoryStrip(QGroupBox):
                      tuple(story.memory_pins), tuple(story.memory_exclusions))
         if signature == self._signature:
             return
+        same_shot = self._signature is not None and self._signature[:2] == signature[:2]
         self._signature = signature
-        self._fill(entries, error, project)
+        self._fill(entries, error, project, keep_scroll=same_shot)
         chosen = [e for e in entries if e.state in ("memory", "pinned")]
         if error:
             self.note.setText(f"<span style='color:#f87171'>Shot {index + 1}: {error}</span>")
@@ -223,27 +249,33 @@ class MemoryStrip(QGroupBox):
             pinned = sum(1 for e in chosen if e.state == "pinned")
             excluded = sum(1 for e in entries if e.state == "excluded")
             extra = "".join([f", {pinned} pinned" if pinned else "", f", {excluded} excluded" if excluded else ""])
+            hidden = (f" {self.hidden_unused} older unused keyframes are not listed: select an earlier shot "
+                      "to pin one." if self.hidden_unused else "")
             self.note.setText(
                 f"Shot {index + 1} is conditioned on {len(chosen)} of {len(entries)} keyframe(s) "
-                f"(memory {size}, sink {sink}{extra}). Pins and exclusions apply to every shot."
+                f"(memory {size}, sink {sink}{extra}). Pins and exclusions apply to every shot.{hidden}"
             )
 
-    def _fill(self, entries: list[StripEntry], error: str, project: Project | None) -> None:
+    def _fill(self, entries: list[StripEntry], error: str, project: Project | None, keep_scroll: bool = False) -> None:
         selected = set(self.selected_keys())
         scroll = self.list.horizontalScrollBar().value()
         self._project = project
         self.entries, self.error = entries, error
         self.keyframes = [] if error else [e.keyframe.path for e in entries if e.state in ("memory", "pinned")]
+        shown = shown_entries(entries)
+        self.hidden_unused = len(entries) - len(shown)
         self.list.blockSignals(True)
         self.list.clear()
-        for entry in entries:
+        for entry in shown:
             kf = entry.keyframe
             source = f"shot {entry.shot_number}" if entry.shot_number else "reference"
             item = QListWidgetItem(f"{source} · kf {kf.frame_index + 1}\n{STATE_TEXT[entry.state]}")
             item.setData(KEY_ROLE, kf.key)
             item.setData(STATE_ROLE, entry.state)
             item.setData(SHOT_ROLE, kf.shot_id)
-            item.setIcon(keyframe_icon(self._image(project, kf.path), entry.state))
+            image_key, image = self._image(project, kf.path)
+            item.setData(IMAGE_ROLE, image_key)
+            item.setIcon(keyframe_icon(image, entry.state))
             item.setToolTip(f"{source}, keyframe {kf.frame_index + 1}: {STATE_TEXT[entry.state]}\n"
                             f"{kf.path}\nkey {kf.key}")
             if entry.state in ("unused", "excluded"):
@@ -252,22 +284,37 @@ class MemoryStrip(QGroupBox):
             item.setSelected(kf.key in selected)
         self.list.blockSignals(False)
         self._apply_filter()
-        self.list.horizontalScrollBar().setValue(scroll)
+        if keep_scroll:
+            self.list.horizontalScrollBar().setValue(scroll)
+        elif self.list.count():
+            self.list.scrollToItem(next((i for i in self.items() if i.isSelected()), self.list.item(0)))
         self._update_buttons()
 
-    def _image(self, project: Project | None, rel: str) -> QImage | None:
+    def _image(self, project: Project | None, rel: str) -> tuple[str, QImage | None]:
+        """The cached thumbnail of a keyframe, or LOADING after asking the loader for it."""
         if project is None:
-            return None
+            return "", None
         try:
             path: Path = project.resolve(rel)
-            key = (str(path), path.stat().st_mtime if path.exists() else -1.0)
+            key = f"{path}|{path.stat().st_mtime if path.exists() else -1.0}"
         except (OSError, ValueError):
-            return None
-        if key not in self._images:
-            image = QImage(str(path))
-            self._images[key] = None if image.isNull() else image.scaled(
-                THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-        return self._images[key]
+            return "", None
+        if key in self._images:
+            return key, self._images[key]
+        if not path.exists():
+            self._images[key] = None
+            return key, None
+        if key not in self.pending:
+            self.pending.add(key)
+            self.loader.image(key, path, THUMB)
+        return key, LOADING
+
+    def _image_ready(self, key: str, image: QImage | None) -> None:
+        self.pending.discard(key)
+        self._images[key] = image
+        for item in self.items():
+            if item.data(IMAGE_ROLE) == key:
+                item.setIcon(keyframe_icon(image, item.data(STATE_ROLE)))
 
     def _apply_filter(self, *_args) -> None:
         show = self.show_unused.isChecked()

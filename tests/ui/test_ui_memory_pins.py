@@ -214,3 +214,39 @@ def test_pins_that_do_not_fit_are_refused_with_a_message(bank_window, recorded_d
     assert "unpin some" in strip.note.text() and strip.keyframes == []
     assert all(strip.state_of(k) == "pinned" for k in bank[:4])
     win.undo_stack.setClean()
+
+
+def test_long_bank_lists_memory_and_newest_unused_and_decodes_off_the_ui_thread(window, recorded_dialogs, tmp_path,
+                                                                                qtbot):
+    from storyboard.memory_strip import ICON, MAX_UNUSED_SHOWN
+
+    recorded_dialogs.paths.append(str(tmp_path / "p"))
+    assert window.files.save_as()
+    set_memory(window, 4, 1)
+    story = window.project.story
+    for i in (0, 1, 2):
+        add_take(window.project, i, keyframes=20)
+    window.model.refresh_all()
+    window.edits.select_shots([story.shots[3].id])
+    strip = window.memory_strip
+    bank = [k.key for k in memory_bank(story, 3)]
+    listed = strip_keys(strip)
+    # 60 keyframes: the 4 in memory and the newest unused ones are listed; the note says how many are not.
+    assert len(listed) == 4 + MAX_UNUSED_SHOWN and strip.hidden_unused == 60 - len(listed)
+    assert listed == [bank[0]] + bank[-(MAX_UNUSED_SHOWN + 3):]
+    assert f"{strip.hidden_unused} older unused keyframes are not listed" in strip.note.text()
+
+    # Thumbnails arrive from the loader and replace the placeholders.
+    qtbot.waitUntil(lambda: not strip.pending, timeout=10_000)
+    center = strip.list.item(0).icon().pixmap(ICON).toImage().pixelColor(ICON.width() // 2, ICON.height() // 2)
+    assert center.name() != "#111113" and center.saturation() > 100
+
+    # An older keyframe is pinned from an earlier shot (where it is listed), and then shows in shot 4 too.
+    old = bank[5]
+    window.edits.select_shots([story.shots[1].id])
+    assert strip.item_for(old) is not None
+    strip.select_keys([old])
+    strip.pin_button.click()
+    window.edits.select_shots([story.shots[3].id])
+    assert strip.state_of(old) == "pinned" and old in chosen_keys(strip)
+    window.undo_stack.setClean()
