@@ -139,9 +139,6 @@ def test_keys_context_menu_clear_and_hide_unused(bank_window, qtbot):
     strip = win.memory_strip
     bank = strip_keys(strip)
     assert len(bank) == 12 and chosen_keys(strip) == [bank[0]] + bank[-3:]
-    # Let an earlier test's closed window finish its deferred deletion inside an event loop that
-    # releases the GIL (its frame loader's pool joins decode threads that need it).
-    qtbot.wait(50)
     win.show()
     win.activateWindow()
     assert QTest.qWaitForWindowActive(win)

@@ -86,7 +86,6 @@ def test_delete_take_undo_redo_and_accepted_fallback(window, recorded_dialogs, t
 
     # Del on the takes list removes the selected take; the last finished one gone leaves no accepted take.
     window.show()
-    qtbot.wait(50)  # see test_ui_memory_pins: an event loop that releases the GIL first
     window.activateWindow()
     assert QTest.qWaitForWindowActive(window)
     panel.takes.setFocus()
