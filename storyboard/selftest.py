@@ -127,12 +127,13 @@ def _generate_one_shot(scratch: Path, timeout_s: float) -> str:
 
 
 def _finish_background_decodes(window) -> None:
-    """Let thumbnail/clip decodes started by the new take finish before the window goes (a decode that
-    outlives its loader reports into a deleted object)."""
-    from PySide6.QtCore import QCoreApplication, QThreadPool
+    """Let thumbnail/clip decodes started by the new take finish while the window still exists."""
+    from PySide6.QtCore import QCoreApplication
 
-    for pool in window.findChildren(QThreadPool):
-        pool.waitForDone(30_000)
+    from storyboard.frame_loader import FrameLoader
+
+    for loader in window.findChildren(FrameLoader):
+        loader.wait(30.0)
     QCoreApplication.processEvents()
 
 
