@@ -47,10 +47,10 @@ def test_app_bench_quick(tiny_models, tmp_path):
     from storymem_engine.tiny import TINY_VERSION
 
     (tmp_path / TINY_VERSION).symlink_to(tiny_models, target_is_directory=True)
-    result = _bench("app_bench.py", "--quick", "--variants", "plain", env={"STORYMEM_CACHE": str(tmp_path)})
+    result = _bench("app_bench.py", "--quick", env={"STORYMEM_CACHE": str(tmp_path)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "launch to first paint, median:" in out and "import time (PySide6 + storyboard), median:" in out
-    assert "open a 60-shot project" in out and "no takes" in out
+    assert "open a 60-shot project" in out and "no takes" in out and "every shot with a take" in out
     assert "drag reorder in the 60-shot timeline" in out and "insertion_row(x)" in out
     assert "UI-thread stalls while generate_all()" in out and "longest stall, cold queue:" in out
