@@ -77,12 +77,16 @@ def main() -> int:
     assert window.generation.generate_all()
     window.generation.worker.worker.progress.connect(
         lambda shot_id, step, *_: third.append(step) if shot_id == shots[2].id else None)
-    if not wait_until(lambda: len(third) >= 2, 180_000):
-        print(f"shot 3 never started: {statuses()}", file=sys.stderr)
+    # Select shot 2 as soon as its take is in, so its clip is loaded before shot 3 gets going.
+    if not wait_until(lambda: shots[1].accepted() is not None, 180_000):
+        print(f"shot 2 never finished: {statuses()}", file=sys.stderr)
         return 1
     window.edits.select_shots([shots[1].id])
     wait_until(lambda: not window.preview.player.loading, 10_000)
-    settle()
+    if not wait_until(lambda: len(third) >= 2, 180_000):
+        print(f"shot 3 never started: {statuses()}", file=sys.stderr)
+        return 1
+    settle(60)
     mid = statuses()
     progress = model.live_progress.get(shots[2].id)
     window.grab().save(str(out / "generating.png"), "PNG")

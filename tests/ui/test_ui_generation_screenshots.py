@@ -20,7 +20,7 @@ def test_screenshots_while_generating_and_after(tmp_path, tiny_cache):
            "STORYMEM_CACHE": str(tiny_cache),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, str(HERE / "generation_screenshots_script.py"), str(tmp_path / "shots"),
-               "--size", "64x48", "--frames", "9", "--steps", "30"]
+               "--size", "64x48", "--frames", "9", "--steps", "60"]
     if shutil.which("xvfb-run"):
         env["QT_QPA_PLATFORM"] = "xcb"
         command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", *command]
@@ -30,7 +30,7 @@ def test_screenshots_while_generating_and_after(tmp_path, tiny_cache):
     assert result.returncode == 0, result.stdout + result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["generating"][:3] == ["done", "done", "generating"] and "queued" in seen["generating"]
-    assert seen["progress"] and "/30" in seen["progress"]  # the generating card shows its step
+    assert seen["progress"] and "/60" in seen["progress"]  # the generating card shows its step
     assert seen["finished"] == ["done"] * 6
     for name in ("generating.png", "finished.png"):
         image = QImage(str(tmp_path / "shots" / name))
