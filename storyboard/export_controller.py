@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QProgressDialog
 
 from storyboard import dialogs
-from storyboard.film_export import FilmError, export_film, total_frames
 from storyboard.shot_list_csv import write_shot_list
 from storyboard.timeline_model import ShotRole
 
@@ -35,6 +34,9 @@ class ExportController:
         self.progress: QProgressDialog | None = None
 
     def export_film(self, path: Path | None = None) -> bool:
+        # numpy and PyAV load on first export, not at launch (the window opens ~100 ms sooner).
+        from storyboard.film_export import FilmError, export_film, total_frames
+
         window = self.window
         if path is None:
             path = window.ask_export_path("Export film", "MP4 video (*.mp4)", ".mp4")

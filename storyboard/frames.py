@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtGui import QImage
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def array_to_qimage(frame: np.ndarray) -> QImage:
     """A uint8 RGB [H,W,3] array as a QImage that owns its pixels."""
+    import numpy as np  # lazily: numpy costs ~100 ms of launch time and decoding happens later
+
     frame = np.ascontiguousarray(frame, dtype=np.uint8)
     height, width, _ = frame.shape
     return QImage(frame.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
@@ -17,6 +22,8 @@ def array_to_qimage(frame: np.ndarray) -> QImage:
 
 def qimage_to_array(image: QImage) -> np.ndarray:
     """A QImage as a uint8 RGB [H,W,3] array (a copy)."""
+    import numpy as np
+
     rgb = image.convertToFormat(QImage.Format.Format_RGB888)
     width, height = rgb.width(), rgb.height()
     stride = rgb.bytesPerLine()
