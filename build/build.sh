@@ -3,8 +3,9 @@
 #
 #   build/build.sh [--no-selftest] [extra PyInstaller options, e.g. --clean]
 #
-# From a clean clone it creates .venv (python3.11+) and installs the project with the `build` extra;
-# PYTHON=/path/to/python uses another environment instead. PyInstaller's work files go to build/work/.
+# From a clean clone it creates .venv (python3.11+); it always installs the project with the `build` extra
+# (pyproject's pins go into the bundle). PYTHON=/path/to/python uses another environment instead.
+# PyInstaller's work files go to build/work/ (ignored by git), the app to dist/StoryMemStudio/.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,10 +21,9 @@ if [[ ! -x "$PY" ]]; then
     echo "== creating $ROOT/.venv"
     python3 -m venv "$ROOT/.venv"
 fi
-if ! "$PY" -c "import PyInstaller, storyboard, storymem_engine, torch, diffusers, PySide6" 2>/dev/null; then
-    echo "== installing the project and PyInstaller into $("$PY" -c 'import sys; print(sys.prefix)')"
-    "$PY" -m pip install --quiet -e ".[build]"
-fi
+# Always: the bundle must carry the versions pyproject.toml pins (a few seconds when they are installed).
+echo "== installing the project and PyInstaller into $("$PY" -c 'import sys; print(sys.prefix)')"
+"$PY" -m pip install --quiet --disable-pip-version-check -e ".[build]"
 
 echo "== PyInstaller $("$PY" -m PyInstaller --version)"
 start=$SECONDS
