@@ -50,10 +50,11 @@ def main() -> int:
     os.environ.setdefault("STORYMEM_CACHE", str(work / "cache"))
     _app = QApplication(sys.argv[:1])  # kept alive for the whole run
     QTimer.singleShot(240_000, lambda: os._exit(3))  # never hang CI
+    from ui_helpers import statuses as card_statuses  # this script's folder is on sys.path
+
     from storyboard import dialogs
     from storyboard.app_settings import AppSettings
     from storyboard.main_window import MainWindow
-    from storyboard.shot_status import shot_status
     from storyboard.theme import apply_dark_theme
 
     apply_dark_theme(_app)
@@ -70,8 +71,7 @@ def main() -> int:
     model = window.model
 
     def statuses() -> list[str]:
-        return [shot_status(window.project.story, i, model.live_status, model.memory_size, model.memory_sink)
-                for i in range(model.rowCount())]
+        return card_statuses(window)
 
     third: list[int] = []
     assert window.generation.generate_all()

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ui_helpers import statuses
+
 from storyboard.timeline_model import ShotRole
 from storymem_engine.tiny import TINY_LABEL
 
 WAIT_MS = 60_000
-
-
-def statuses(win) -> list[str]:
-    from storyboard.shot_status import shot_status
-
-    m = win.model
-    return [shot_status(win.project.story, i, m.live_status, m.memory_size, m.memory_sink)
-            for i in range(m.rowCount())]
 
 
 def take_dirs(win) -> list[Path]:

@@ -8,10 +8,9 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from ui_helpers import add_take
+from ui_helpers import add_take, statuses
 
 from storyboard.memory import memory_bank, memory_for
-from storyboard.shot_status import shot_status
 
 WAIT_MS = 60_000
 
@@ -19,12 +18,6 @@ WAIT_MS = 60_000
 @pytest.fixture
 def gen_prompts() -> tuple[str, ...]:
     return ("a lighthouse at dusk", "waves hit the rocks", "a gull lands on the rail", "the lamp turns on")
-
-
-def statuses(win) -> list[str]:
-    m = win.model
-    return [shot_status(win.project.story, i, m.live_status, m.memory_size, m.memory_sink)
-            for i in range(m.rowCount())]
 
 
 def tooltip(win, row: int) -> str:

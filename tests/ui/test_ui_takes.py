@@ -7,21 +7,14 @@ import json
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from ui_helpers import add_take, write_clip
+from ui_helpers import add_take, statuses, write_clip
 
 from storyboard.memory import memory_for
-from storyboard.shot_status import shot_status
 from storymem_engine.request import GenerationRequest
 from storymem_engine.story import Take
 from storymem_engine.tiny import TINY_LABEL
 
 WAIT_MS = 60_000
-
-
-def statuses(win) -> list[str]:
-    m = win.model
-    return [shot_status(win.project.story, i, m.live_status, m.memory_size, m.memory_sink)
-            for i in range(m.rowCount())]
 
 
 def take_ids(panel) -> list[str]:

@@ -16,6 +16,15 @@ def ids(win) -> list[str]:
     return [s.id for s in win.project.story.shots]
 
 
+def statuses(win) -> list[str]:
+    """Every card's status badge, as the user reads them left to right."""
+    from storyboard.shot_status import shot_status
+
+    m = win.model
+    return [shot_status(win.project.story, i, m.live_status, m.memory_size, m.memory_sink)
+            for i in range(m.rowCount())]
+
+
 def write_clip(path: Path, frames: int, width: int = 64, height: int = 48, shade: int = 0) -> None:
     from storymem_engine.video import write_video
 
