@@ -19,13 +19,14 @@ from storyboard.memory_strip import MemoryStrip
 from storyboard.menus import build_menus
 from storyboard.preview_panel import PreviewPanel
 from storyboard.settings_dialog import SettingsDialog
-from storyboard.timeline_model import TimelineModel
+from storyboard.timeline_model import ShotRole, TimelineModel
 from storyboard.timeline_view import TimelineView
 from storymem_engine.project import PROJECT_FILE, Project
 from storymem_engine.story import Shot, Story
 
 APP_NAME = "StoryMem Studio"
 AUTOSAVE_MS = 60_000
+CARD_ONLY_ROLES = {ShotRole.PROGRESS, ShotRole.THUMBNAIL}
 
 
 class MainWindow(QMainWindow):
@@ -160,7 +161,10 @@ class MainWindow(QMainWindow):
     def _take_key(shot: Shot | None) -> tuple:
         return () if shot is None else (shot.id, shot.accepted_take, tuple(t.id for t in shot.takes))
 
-    def _data_changed(self, *_args) -> None:
+    def _data_changed(self, _first=None, _last=None, roles=()) -> None:
+        # Per-step progress and arriving thumbnails only repaint cards; nothing in the panels depends on them.
+        if roles and set(roles) <= CARD_ONLY_ROLES:
+            return
         row = self.current_row()
         self.inspector.refresh()
         shot = self.model.shot_at(row) if row is not None else None

@@ -228,4 +228,5 @@ class TimelineModel(QAbstractListModel):
     def _thumbnail_ready(self, key: str, image: QImage | None) -> None:
         self._loading.discard(key)
         self._thumbs[key] = image
-        self.refresh_all()
+        if self.shots:  # which cards show this clip is not tracked; repainting the visible ones is cheap
+            self.dataChanged.emit(self.index(0), self.index(len(self.shots) - 1), [ShotRole.THUMBNAIL])
