@@ -36,17 +36,20 @@ def prompt_changed(story: Story, index: int) -> bool:
     return take is not None and "prompt" in take.request and take.request["prompt"] != story.shots[index].prompt
 
 
-def memory_changed(story: Story, index: int, size: int = 10, sink: int = 3) -> bool:
-    """True when the accepted take saw different memory keyframes than the shot would get now.
-
-    A take whose request did not record ``memory_keys`` (or a T2V take, which uses no memory)
-    cannot go stale through memory.
-    """
+def _memory_seen_and_now(story: Story, index: int, size: int, sink: int) -> tuple[list[str], list[str]] | None:
+    """(keys the accepted take was conditioned on, keys the shot would get now); None when the take
+    cannot go stale through memory (no take, no recorded ``memory_keys``, or T2V, which uses none)."""
     take = story.shots[index].accepted()
     if take is None or "memory_keys" not in take.request or take.request.get("mode") == "t2v":
-        return False
+        return None
     seen = [str(k) for k in take.request.get("memory_keys") or []]
-    return seen != [k.key for k in memory_for(story, index, size, sink)]
+    return seen, [k.key for k in memory_for(story, index, size, sink)]
+
+
+def memory_changed(story: Story, index: int, size: int = 10, sink: int = 3) -> bool:
+    """True when the accepted take saw different memory keyframes than the shot would get now."""
+    keys = _memory_seen_and_now(story, index, size, sink)
+    return keys is not None and keys[0] != keys[1]
 
 
 def is_stale(story: Story, index: int, size: int = 10, sink: int = 3) -> bool:
@@ -60,12 +63,12 @@ def is_stale(story: Story, index: int, size: int = 10, sink: int = 3) -> bool:
 
 def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3) -> str:
     """Why shot ``index`` is stale, in the user's words ("" when it is not)."""
-    if not is_stale(story, index, size, sink):
+    keys = _memory_seen_and_now(story, index, size, sink)
+    if keys is None or keys[0] == keys[1]:
+        if prompt_changed(story, index):
+            return "Stale: the prompt was edited after this take was made. Generate > Generate stale shots redoes it."
         return ""
-    if not memory_changed(story, index, size, sink):
-        return "Stale: the prompt was edited after this take was made. Generate > Generate stale shots redoes it."
-    seen = [str(k) for k in story.shots[index].accepted().request.get("memory_keys") or []]
-    now = [k.key for k in memory_for(story, index, size, sink)]
+    seen, now = keys
     owner: dict[str, tuple[int, bool]] = {}  # take id -> (shot number, accepted)
     for n, shot in enumerate(story.shots, start=1):
         for take in shot.takes:

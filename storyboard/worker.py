@@ -120,9 +120,9 @@ class GenerationWorker(QObject):
         from storymem_engine.keyframes import KeyframeSettings
         from storymem_engine.project import project_from_dict
 
-        _leave_a_core_for_the_ui()
         key = tuple(sorted(job.engine.items()))
         if self._engine is None or key != self._engine_key:
+            _leave_a_core_for_the_ui()
             if self._engine is not None:
                 self._engine.unload()
             # The engine (and its loaded models) is kept between queues while its settings stay the same.
