@@ -19,4 +19,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # The engine runs in a spawned child process: in a PyInstaller bundle the child is this same
+    # executable, and freeze_support turns it into the engine before any argument parsing.
+    import multiprocessing
+
+    multiprocessing.freeze_support()
     sys.exit(main())

@@ -15,8 +15,8 @@ temporary folder, no dialogs), and this script prints one table per part:
           undo stack, until the timeline has painted; then Undo the same way. Median and max.
   stall   the longest gap between ticks of a 5 ms QTimer on the UI thread while
           `window.generation.generate_all()` runs the tiny engine on a 3-shot story at 832x480
-          (a cold queue, which imports torch and loads the models in the worker, then a warm one).
-          The events running on the UI thread during the longest gap are named.
+          (a cold queue, which starts the engine process, where torch loads with the models, then a
+          warm one). The events running on the UI thread during the longest gap are named.
 
     python bench/app_bench.py                         # every part (a few minutes on 2 cores)
     python bench/app_bench.py --parts launch,open     # some parts
@@ -381,10 +381,6 @@ def child_stall(args) -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="app-bench-stall-"))
     app = _qt_setup(str(tmp / "settings"), TimedApp)
-    if args.torch_threads:
-        import torch  # only to set its thread count: the worker still imports and loads everything else
-
-        torch.set_num_threads(args.torch_threads)
     from PySide6.QtCore import QStandardPaths
 
     QStandardPaths.setTestModeEnabled(True)  # the generation log goes to a test location
@@ -466,9 +462,7 @@ def child_stall(args) -> None:
     window.generation.stop()
     window.undo_stack.setClean()
     window.close()
-    import torch
-
-    _emit({"torch_threads": torch.get_num_threads(), "size": args.stall_size, "frames": args.stall_frames,
+    _emit({"torch_in_editor": "torch" in sys.modules, "size": args.stall_size, "frames": args.stall_frames,
            "steps": args.stall_steps,
            "shots": args.stall_shots, "runs": runs, "failures": window.generation.failures})
     del app
@@ -486,7 +480,7 @@ def _child(part: str, args, timeout: int) -> dict | None:
     """Run one part in a fresh process; None (after printing why) when it crashed or failed."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", part]
     for key in ("variant", "shots", "opens", "moves", "stall_size", "stall_frames", "stall_steps", "stall_shots",
-                "stall_runs", "stall_timeout", "torch_threads"):
+                "stall_runs", "stall_timeout"):
         cmd += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
     try:
@@ -567,7 +561,8 @@ def report_ui(result: dict) -> None:
 
 def report_stall(result: dict) -> None:
     print(f"\nUI-thread stalls while generate_all() runs the tiny engine: {result['shots']} shots, {result['size']}, "
-          f"{result['frames']} frames, {result['steps']} steps, {result['torch_threads']} torch thread(s); "
+          f"{result['frames']} frames, {result['steps']} steps; torch loaded in the editor process: "
+          f"{'yes' if result['torch_in_editor'] else 'no (engine process)'}; "
           "a 5 ms PreciseTimer on the UI thread")
     print(f"{'queue':<6}{'s':>7}{'ticks':>7}{'median gap ms':>15}{'p99 ms':>9}{'max ms':>9}{'gaps>50ms':>11}"
           f"{'takes':>7}  goal (max)")
@@ -612,8 +607,6 @@ def main() -> int:
     parser.add_argument("--stall-shots", type=int, default=3)
     parser.add_argument("--stall-runs", type=int, default=2, help="1: cold queue only; 2: cold then warm")
     parser.add_argument("--stall-timeout", type=float, default=900)
-    parser.add_argument("--torch-threads", type=int, default=0,
-                        help="torch intra-op threads in the stall part (default 0: torch's default, as the app runs)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--variant", default="plain", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -654,7 +647,7 @@ def main() -> int:
             report_ui(merged)
     if "stall" in parts:
         # The tiny models are built (once per cache, as the app's first tiny run does) in a separate process,
-        # so the measured process imports torch in its worker thread, as the app does.
+        # so the measured queue's time is the engine process's start and model loading, as in the app.
         subprocess.run([sys.executable, "-c", "from storymem_engine.tiny import ensure_tiny_models as e; e()"],
                        cwd=ROOT, check=True, capture_output=True, timeout=600)
         result = _child("stall", args, timeout=int(args.stall_timeout) + 300)

@@ -34,12 +34,15 @@ def log_folder() -> Path:
     return Path(base) / "logs"
 
 
-def log_failure(shot_id: str, message: str) -> Path:
+def log_failure(shot_id: str, message: str, details: str = "") -> Path:
     folder = log_folder()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOG_FILE
     with path.open("a", encoding="utf-8") as log:
-        log.write(f"{datetime.now().isoformat(timespec='seconds')} shot {shot_id} failed:\n{message}\n\n")
+        log.write(f"{datetime.now().isoformat(timespec='seconds')} shot {shot_id} failed:\n{message}\n")
+        if details:
+            log.write(details.rstrip() + "\n")
+        log.write("\n")
     return path
 
 
@@ -58,6 +61,7 @@ class GenerationController(QObject):
         self.failures: list[tuple[str, str]] = []
         self.job_project = None  # the Project object the running queue belongs to
         self.job_folder: Path | None = None  # where the worker writes its take files
+        self.engine_reused = False  # the last queue found its engine's models already loaded
 
     @property
     def busy(self) -> bool:
@@ -175,6 +179,7 @@ class GenerationController(QObject):
     def _make_worker(self) -> WorkerThread:
         worker = WorkerThread(self.window)
         w = worker.worker
+        w.engine_ready.connect(self._engine_ready)
         w.started_shot.connect(self._started_shot)
         w.progress.connect(self._progress)
         w.take_ready.connect(self._take_ready)
@@ -188,6 +193,11 @@ class GenerationController(QObject):
     # ------------------------------------------------------------ worker signals (UI thread)
     def _has(self, shot_id: str) -> bool:
         return shot_id in self.window.model.shot_ids()
+
+    def _engine_ready(self, label: str, reused: bool) -> None:
+        self.engine_reused = reused
+        if not reused:
+            self.window.statusBar().showMessage(f"Starting the {label} engine (models load with the first shot)…")
 
     def _started_shot(self, shot_id: str) -> None:
         if self._has(shot_id):
@@ -235,9 +245,9 @@ class GenerationController(QObject):
             self.window.statusBar().showMessage(
                 f"Could not record the new take in project.json ({exc}); save the project to keep it.", 15_000)
 
-    def _failed(self, shot_id: str, message: str) -> None:
+    def _failed(self, shot_id: str, message: str, details: str = "") -> None:
         self.failures.append((shot_id, message))
-        path = log_failure(shot_id, message)
+        path = log_failure(shot_id, message, details)
         if self._has(shot_id):
             self.window.model.set_live_status(shot_id, "failed")
             where = f"shot {self.window.model.row_of(shot_id) + 1}"

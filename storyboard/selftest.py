@@ -9,7 +9,8 @@ network. Nothing blocks (dialogs print instead), nothing of the user's settings,
 logs changes, and the outcome is one line: ``selftest ok: ...`` (exit 0) or ``selftest FAILED: ...``
 (exit 1).
 
-torch and diffusers load only inside the worker, like in normal use: this module imports neither.
+torch and diffusers load only in the engine process, like in normal use: the selftest fails if the
+editor's own process imported torch.
 """
 
 from __future__ import annotations
@@ -114,6 +115,9 @@ def _generate_one_shot(scratch: Path, timeout_s: float) -> str:
         width, height = (int(v) for v in SIZE.split("x"))
         if frames[0].shape[:2] != (height, width):
             raise SelftestError(f"the clip is {frames[0].shape[1]}x{frames[0].shape[0]}, expected {SIZE}")
+        if "torch" in sys.modules:
+            # The engine runs in its own process; torch in the editor's would freeze the UI while it works.
+            raise SelftestError("torch was loaded into the editor process: generation must run in the engine process")
         saved = load_project(folder).story.shots[0]
         if saved.accepted_take != take.id:
             raise SelftestError("project.json on disk does not record the new take")

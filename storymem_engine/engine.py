@@ -18,6 +18,7 @@ from storymem_engine.models import check_models, check_offload, next_lower_prese
 from storymem_engine.request import DROPPED_FRAMES, GenerationRequest
 from storymem_engine.tiny import TINY_LABEL, ensure_tiny_models
 
+PHASE_LOADING = "loading models"
 PHASE_ENCODING = "encoding"
 PHASE_HIGH = "high-noise expert"
 PHASE_LOW = "low-noise expert"
@@ -187,11 +188,13 @@ class StoryMemEngine:
                 raise GenerationCancelled(f"generation of {request.shot_id} was cancelled")
 
         check_cancel()
-        report(0, PHASE_ENCODING)
         if request.mode == "mm2v" and self.settings.continuation != "mm2v":
             raise EngineError("MM2V needs the MM2V StoryMem LoRA: set the continuation to MM2V in Settings.")
         try:
+            if self._m2v is None or (request.mode == "t2v" and self._t2v is None):
+                report(0, PHASE_LOADING)  # minutes for the real models: say so rather than sit at step 0
             self.load(need_t2v=request.mode == "t2v")
+            report(0, PHASE_ENCODING)
             pipe = self._t2v if request.mode == "t2v" else self._m2v
             self._activate(pipe)
             from diffusers import UniPCMultistepScheduler

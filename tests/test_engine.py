@@ -84,7 +84,8 @@ def test_new_upstream_take_makes_downstream_shots_stale(engine, story_paths, tmp
 def test_engine_never_imports_qt_and_package_import_is_light():
     code = (
         "import sys, storymem_engine, storymem_engine.story, storymem_engine.project, storymem_engine.memory,"
-        " storymem_engine.keyframes, storymem_engine.cli\n"
+        " storymem_engine.keyframes, storymem_engine.cli, storymem_engine.queue_runner,"
+        " storymem_engine.engine_process\n"
         "assert 'torch' not in sys.modules, 'torch imported at package import'\n"
         "import storymem_engine.engine, storymem_engine.director, storymem_engine.conditioning,"
         " storymem_engine.pipeline, storymem_engine.rope, storymem_engine.lora, storymem_engine.tiny,"

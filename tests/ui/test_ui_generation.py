@@ -190,13 +190,14 @@ def test_models_stay_loaded_between_queues_until_unloaded(gen_window, qtbot):
     win.edits.select_shots([shots[0].id])
     assert win.generation.generate_shot()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
-    worker = win.generation.worker.worker
-    engine = worker._engine
-    assert engine is not None
+    engine = win.generation.worker.worker.engine
+    pid = engine.pid
+    assert pid is not None and not win.generation.engine_reused
     win.edits.select_shots([shots[1].id])
     assert win.generation.generate_shot()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
-    assert worker._engine is engine  # same settings: the loaded models were reused
+    # Same settings: the same engine process, with its models already loaded.
+    assert engine.pid == pid and win.generation.engine_reused
 
     # Editing a generated shot's prompt marks it stale, saying why; undo brings it back.
     from PySide6.QtCore import Qt
@@ -209,4 +210,39 @@ def test_models_stay_loaded_between_queues_until_unloaded(gen_window, qtbot):
 
     win.actions_by_name["unload_models"].trigger()
     qtbot.waitUntil(lambda: win.statusBar().currentMessage() == "Models unloaded.", timeout=WAIT_MS)
-    assert worker._engine is None
+    assert not engine.alive  # the engine process ended: its memory is back with the system
+    assert not _process_exists(pid)
+
+
+def _process_exists(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_engine_process_killed_mid_shot_fails_it_and_the_next_generate_works(gen_window, qtbot, recorded_dialogs):
+    """What the out-of-memory killer or a CUDA crash does to the engine: the editor and takes survive."""
+    import os
+    import signal
+
+    win = gen_window
+    shots = win.project.story.shots
+    win.settings.default_steps = 200
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: "generating" in win.model.live_status.values(), timeout=WAIT_MS)
+    os.kill(win.generation.worker.worker.engine.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    errors = recorded_dialogs.texts("error")
+    assert len(errors) == 1 and "engine process was killed (SIGKILL" in errors[0]
+    assert statuses(win) == ["failed", "empty", "empty"]
+    assert sum(len(s.takes) for s in shots) == 0
+
+    win.settings.default_steps = 2
+    win.edits.select_shots([shots[0].id])
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert shots[0].accepted() is not None and statuses(win)[0] == "done"

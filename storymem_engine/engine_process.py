@@ -1,0 +1,204 @@
+"""The engine in its own process, so generating never holds the editor's interpreter.
+
+In one process, importing torch and diffusers and running the Python between torch calls held the
+GIL for up to 350 ms at a time: the editor froze although the work was on another thread
+(bench/app_bench.py, RESULTS.md). In a child process the editor only reads small pickled events.
+It also keeps a CUDA crash or an out-of-memory kill from taking the user's editor down, and
+"unload models" becomes ending the process, which returns every byte of GPU and CPU memory.
+
+Two one-way pipes: commands go down (``job``, ``cancel``, ``unload``, ``quit``), events come up
+(``queue_runner``'s events, then ``("finished",)`` after each job, ``("unloaded", had)``). The
+child is started with "spawn" on every platform: a fork of a Qt process with threads is unsafe,
+and spawn is what a PyInstaller bundle supports (main.py calls ``multiprocessing.freeze_support``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+
+from storymem_engine.queue_runner import GenerationJob
+
+FINISHED = "finished"
+DIED = "died"  # the parent's own event: the child ended mid-job; args: a message naming how
+
+
+def serve(commands: Connection, events: Connection) -> None:
+    """The child's main loop: one job at a time, until ``quit`` or the parent goes away."""
+    from storymem_engine.queue_runner import QueueRunner
+
+    runner = QueueRunner(lambda *event: events.send(event))
+    state = {"cancel": False, "quit": False}
+
+    def cancelled() -> bool:
+        # Called every denoising step: read what the parent sent meanwhile without waiting.
+        try:
+            while not state["cancel"] and commands.poll():
+                kind = commands.recv()[0]
+                state["cancel"] = state["cancel"] or kind in ("cancel", "quit")
+                state["quit"] = state["quit"] or kind == "quit"
+        except (EOFError, OSError):  # the editor is gone: stop, nobody will take the result
+            state["cancel"] = state["quit"] = True
+        return state["cancel"]
+
+    while not state["quit"]:
+        try:
+            command = commands.recv()
+        except (EOFError, OSError):
+            break
+        kind = command[0]
+        if kind == "job":
+            state["cancel"] = False
+            try:
+                runner.run(GenerationJob(**command[1]), cancelled)
+            finally:
+                _send(events, (FINISHED,))
+        elif kind == "unload":
+            _send(events, ("unloaded", runner.unload()))
+        elif kind == "quit":
+            break
+    runner.unload()
+
+
+def _send(events: Connection, event: tuple) -> None:
+    try:
+        events.send(event)
+    except OSError:
+        pass  # the editor closed its end: nothing to tell
+
+
+class EngineProcess:
+    """The editor's handle on the engine process; started on the first job, ended by ``close``.
+
+    ``run`` is called from one thread (the app's worker thread); ``cancel`` may come from any thread.
+    """
+
+    def __init__(self) -> None:
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._commands: Connection | None = None
+        self._events: Connection | None = None
+        self._send_lock = threading.Lock()
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self.alive else None
+
+    def start(self) -> None:
+        if self.alive:
+            return
+        self._reap()
+        ctx = multiprocessing.get_context("spawn")
+        commands_out, commands_in = ctx.Pipe(duplex=False)
+        events_out, events_in = ctx.Pipe(duplex=False)
+        # daemon: ended by multiprocessing when the editor exits, even after an unhandled error.
+        process = ctx.Process(target=serve, args=(commands_out, events_in), name="storymem-engine", daemon=True)
+        process.start()
+        commands_out.close()  # the child's ends: closing ours makes recv() see EOF when the child dies
+        events_in.close()
+        self._process, self._commands, self._events = process, commands_in, events_out
+
+    def run(self, job: GenerationJob) -> Iterator[tuple]:
+        """Send a job and yield its events until it finishes; ``(DIED, message)`` if the process ends."""
+        self.start()
+        if not self._post(("job", asdict(job))):
+            yield DIED, self._death_message()
+            return
+        while True:
+            try:
+                event = self._events.recv()
+            except (EOFError, OSError):
+                yield DIED, self._death_message()
+                self._reap()
+                return
+            if event[0] == FINISHED:
+                return
+            yield event
+
+    def cancel(self) -> None:
+        self._post(("cancel",))
+
+    def unload(self) -> bool:
+        """Ask the process to drop its models (it keeps running); True when models were loaded."""
+        if not self.alive or not self._post(("unload",)):
+            return False
+        try:
+            while True:
+                event = self._events.recv()
+                if event[0] == "unloaded":
+                    return bool(event[1])
+        except (EOFError, OSError):
+            self._reap()
+            return False
+
+    def kill(self) -> None:
+        """End the process now, from any thread; a ``run`` in progress then yields ``DIED``."""
+        process = self._process
+        try:
+            if process is not None and process.is_alive():
+                process.kill()
+        except ValueError:  # reaped meanwhile by the thread running the job: already gone
+            pass
+
+    def close(self, timeout_s: float = 10.0) -> bool:
+        """End the process (asking first, then terminating); True when one was running."""
+        process = self._process
+        if process is None:
+            return False
+        was_alive = process.is_alive()
+        self._post(("quit",))
+        process.join(timeout_s)
+        if process.is_alive():
+            process.terminate()
+            process.join(5.0)
+        if process.is_alive():
+            process.kill()
+            process.join(5.0)
+        self._reap()
+        return was_alive
+
+    def _post(self, command: tuple) -> bool:
+        with self._send_lock:
+            if self._commands is None:
+                return False
+            try:
+                self._commands.send(command)
+                return True
+            except OSError:
+                return False
+
+    def _death_message(self) -> str:
+        process = self._process
+        if process is not None:
+            process.join(2.0)
+        code = process.exitcode if process is not None else None
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            how = f"was killed ({name})"
+            if -code == getattr(signal, "SIGKILL", 9):
+                how += "; the system may have run out of memory"
+        elif code is not None:
+            how = f"exited with code {code}"
+        else:
+            how = "stopped answering"
+        return (f"The engine process {how}. Your project and earlier takes are safe; "
+                "the next Generate starts a new engine process.")
+
+    def _reap(self) -> None:
+        with self._send_lock:
+            for conn in (self._commands, self._events):
+                if conn is not None:
+                    conn.close()
+            if self._process is not None and not self._process.is_alive():
+                self._process.close()
+            self._process = self._commands = self._events = None
