@@ -212,8 +212,10 @@ class GenerationController(QObject):
         self.window.statusBar().showMessage(
             f"Shot {row + 1} ({n}/{len(self.pending)}): step {step}/{total} · {phase} · "
             f"{_duration(elapsed)}{eta_text}")
+        # Before the first step (loading models, encoding) the phase says more than "0/40".
+        counter = f"{step}/{total}" if step else phase
         self.window.model.set_progress(shot_id, step / total if total else 0.0,
-                                       f"{step}/{total} · {_duration(elapsed)}{eta_text}")
+                                       f"{counter} · {_duration(elapsed)}{eta_text}")
 
     def _take_ready(self, shot_id: str, take_dict: dict) -> None:
         take = Take.from_dict(take_dict)

@@ -189,15 +189,24 @@ def test_models_stay_loaded_between_queues_until_unloaded(gen_window, qtbot):
     shots = win.project.story.shots
     win.edits.select_shots([shots[0].id])
     assert win.generation.generate_shot()
+
+    def card_text() -> str:
+        return win.model.live_progress.get(shots[0].id, (0.0, ""))[1]
+
+    # The first shot's card says why it sits at step 0 (the tiny models load for a second or more).
+    qtbot.waitUntil(lambda: card_text().startswith("loading models"), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     engine = win.generation.worker.worker.engine
     pid = engine.pid
     assert pid is not None and not win.generation.engine_reused
+    phases: list[str] = []
+    win.generation.worker.worker.progress.connect(lambda _id, _step, _total, phase, *_: phases.append(phase))
     win.edits.select_shots([shots[1].id])
     assert win.generation.generate_shot()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     # Same settings: the same engine process, with its models already loaded.
     assert engine.pid == pid and win.generation.engine_reused
+    assert phases and "loading models" not in phases
 
     # Editing a generated shot's prompt marks it stale, saying why; undo brings it back.
     from PySide6.QtCore import Qt
