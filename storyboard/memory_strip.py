@@ -61,8 +61,15 @@ class StripEntry:
     state: str  # a STATE_TEXT key
 
 
-def strip_entries(project: Project, index: int, size: int, sink: int) -> tuple[list[StripEntry], str]:
-    """The bank of shot ``index`` with each keyframe's state, and an error when the pins do not fit."""
+def strip_entries(project: Project, index: int, size: int, sink: int,
+                  max_unused: int = MAX_UNUSED_SHOWN) -> tuple[list[StripEntry], int, str]:
+    """What the strip lists for shot ``index``: every keyframe of its bank that is in memory, pinned or
+    excluded, plus the newest ``max_unused`` unused ones, each with its state; how many keyframes the
+    whole bank holds; and an error when the pins do not fit.
+
+    Entries are made for listed keyframes only: near the end of a long story the bank holds thousands,
+    and the strip refills on every drop in the timeline.
+    """
     story = project.story
     bank = memory_bank(story, index)
     pins, exclusions = set(story.memory_pins), set(story.memory_exclusions)
@@ -74,24 +81,20 @@ def strip_entries(project: Project, index: int, size: int, sink: int) -> tuple[l
         error = (f"{pinned_here} keyframes are pinned but the memory holds {size}: unpin some "
                  "(or raise the memory size in Settings) before generating this shot.")
         chosen = set()
+    marked = chosen | pins | exclusions
+    unused = [i for i, k in enumerate(bank) if k.key not in marked]
+    hidden = set(unused[:-max_unused] if max_unused > 0 else unused)
     numbers = {shot.id: n for n, shot in enumerate(story.shots, start=1)}
     entries = []
-    for keyframe in bank:
+    for keyframe in (k for i, k in enumerate(bank) if i not in hidden):
         if keyframe.key in exclusions:
             state = "excluded"
-        elif keyframe.key in chosen:
-            state = "pinned" if keyframe.key in pins else "memory"
+        elif keyframe.key in pins:
+            state = "pinned"
         else:
-            state = "pinned" if keyframe.key in pins else "unused"
+            state = "memory" if keyframe.key in chosen else "unused"
         entries.append(StripEntry(keyframe, numbers.get(keyframe.shot_id, 0), state))
-    return entries, error
-
-
-def shown_entries(entries: list[StripEntry], max_unused: int = MAX_UNUSED_SHOWN) -> list[StripEntry]:
-    """What the strip lists: every keyframe in memory, pinned or excluded, and the newest unused ones."""
-    unused = [i for i, e in enumerate(entries) if e.state == "unused"]
-    hidden = set(unused[:-max_unused] if max_unused > 0 else unused)
-    return [e for i, e in enumerate(entries) if i not in hidden]
+    return entries, len(bank), error
 
 
 def _paint_pin(painter: QPainter, center: QPointF) -> None:
@@ -217,6 +220,9 @@ class MemoryStrip(QGroupBox):
         self.hidden_unused = 0  # older unused keyframes of the bank that are not listed
         # Keyframe PNGs decode off the UI thread: "<path>|<mtime>" -> scaled image (None: unreadable).
         self._images: dict[str, QImage | None] = {}
+        # (image key, state) -> the drawn icon: a drop in a long timeline refills the strip, and drawing
+        # ~30 thumbnails with their frames was most of a refill.
+        self._icons: dict[tuple[str, str], QIcon] = {}
         self.pending: set[str] = set()
         self.loader = FrameLoader(self)
         self.loader.image_ready.connect(self._image_ready)
@@ -227,18 +233,18 @@ class MemoryStrip(QGroupBox):
         """Show shot ``index``'s bank; a no-op when nothing it shows has changed (keeps the selection)."""
         if project is None or index is None:
             self._signature = None
-            self._fill([], "", project)
+            self._fill([], 0, "", project)
             self.note.setText("Select a shot to see the keyframes it is conditioned on.")
             return
-        entries, error = strip_entries(project, index, size, sink)
+        entries, total, error = strip_entries(project, index, size, sink)
         story = project.story
-        signature = (id(project), index, size, sink, tuple(entries), error,
+        signature = (id(project), index, size, sink, tuple(entries), total, error,
                      tuple(story.memory_pins), tuple(story.memory_exclusions))
         if signature == self._signature:
             return
         same_shot = self._signature is not None and self._signature[:2] == signature[:2]
         self._signature = signature
-        self._fill(entries, error, project, keep_scroll=same_shot)
+        self._fill(entries, total, error, project, keep_scroll=same_shot)
         chosen = [e for e in entries if e.state in ("memory", "pinned")]
         if error:
             self.note.setText(f"<span style='color:#f87171'>Shot {index + 1}: {error}</span>")
@@ -252,21 +258,21 @@ class MemoryStrip(QGroupBox):
             hidden = (f" {self.hidden_unused} older unused keyframes are not listed: select an earlier shot "
                       "to pin one." if self.hidden_unused else "")
             self.note.setText(
-                f"Shot {index + 1} is conditioned on {len(chosen)} of {len(entries)} keyframe(s) "
+                f"Shot {index + 1} is conditioned on {len(chosen)} of {total} keyframe(s) "
                 f"(memory {size}, sink {sink}{extra}). Pins and exclusions apply to every shot.{hidden}"
             )
 
-    def _fill(self, entries: list[StripEntry], error: str, project: Project | None, keep_scroll: bool = False) -> None:
+    def _fill(self, entries: list[StripEntry], total: int, error: str, project: Project | None,
+              keep_scroll: bool = False) -> None:
         selected = set(self.selected_keys())
         scroll = self.list.horizontalScrollBar().value()
         self._project = project
         self.entries, self.error = entries, error
         self.keyframes = [] if error else [e.keyframe.path for e in entries if e.state in ("memory", "pinned")]
-        shown = shown_entries(entries)
-        self.hidden_unused = len(entries) - len(shown)
+        self.hidden_unused = total - len(entries)
         self.list.blockSignals(True)
         self.list.clear()
-        for entry in shown:
+        for entry in entries:
             kf = entry.keyframe
             source = f"shot {entry.shot_number}" if entry.shot_number else "reference"
             item = QListWidgetItem(f"{source} · kf {kf.frame_index + 1}\n{STATE_TEXT[entry.state]}")
@@ -275,7 +281,7 @@ class MemoryStrip(QGroupBox):
             item.setData(SHOT_ROLE, kf.shot_id)
             image_key, image = self._image(project, kf.path)
             item.setData(IMAGE_ROLE, image_key)
-            item.setIcon(keyframe_icon(image, entry.state))
+            item.setIcon(self._icon(image_key, image, entry.state))
             item.setToolTip(f"{source}, keyframe {kf.frame_index + 1}: {STATE_TEXT[entry.state]}\n"
                             f"{kf.path}\nkey {kf.key}")
             if entry.state in ("unused", "excluded"):
@@ -296,25 +302,35 @@ class MemoryStrip(QGroupBox):
             return "", None
         try:
             path: Path = project.resolve(rel)
-            key = f"{path}|{path.stat().st_mtime if path.exists() else -1.0}"
         except (OSError, ValueError):
             return "", None
-        if key in self._images:
-            return key, self._images[key]
-        if not path.exists():
+        try:
+            key = f"{path}|{path.stat().st_mtime}"  # one stat per keyframe: refills run on every drop
+        except OSError:  # missing (or unreadable): shown as such, and looked at again on the next refill
+            key = f"{path}|-1.0"
             self._images[key] = None
             return key, None
+        if key in self._images:
+            return key, self._images[key]
         if key not in self.pending:
             self.pending.add(key)
             self.loader.image(key, path, THUMB)
         return key, LOADING
+
+    def _icon(self, image_key: str, image: QImage | None, state: str) -> QIcon:
+        if image is LOADING:
+            return keyframe_icon(image, state)  # replaced when the decode arrives (_image_ready)
+        icon = self._icons.get((image_key, state))
+        if icon is None:
+            icon = self._icons[(image_key, state)] = keyframe_icon(image, state)
+        return icon
 
     def _image_ready(self, key: str, image: QImage | None) -> None:
         self.pending.discard(key)
         self._images[key] = image
         for item in self.items():
             if item.data(IMAGE_ROLE) == key:
-                item.setIcon(keyframe_icon(image, item.data(STATE_ROLE)))
+                item.setIcon(self._icon(key, image, item.data(STATE_ROLE)))
 
     def _apply_filter(self, *_args) -> None:
         show = self.show_unused.isChecked()

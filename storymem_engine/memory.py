@@ -69,16 +69,18 @@ def select_memory(
 
     excluded_keys = set(excluded)
     pinned_keys = set(pinned)
-    available = [item for item in keyframes if _key_of(item) not in excluded_keys]
+    # The editor runs this for every painted card over banks of thousands of keyframes: skip the
+    # per-item passes when there are no exclusions or pins (the usual case).
+    available = [item for item in keyframes if _key_of(item) not in excluded_keys] if excluded_keys else keyframes
     if len(available) <= max_size:
         return list(available)
 
-    pinned_idx = [i for i, item in enumerate(available) if _key_of(item) in pinned_keys]
+    pinned_idx = [i for i, item in enumerate(available) if _key_of(item) in pinned_keys] if pinned_keys else []
     if len(pinned_idx) > max_size:
         raise ValueError(f"{len(pinned_idx)} keyframes are pinned but the memory holds at most {max_size}; unpin some")
     budget = max_size - len(pinned_idx)
     pinned_set = set(pinned_idx)
-    free_idx = [i for i in range(len(available)) if i not in pinned_set]
+    free_idx = [i for i in range(len(available)) if i not in pinned_set] if pinned_set else range(len(available))
 
     sink_count = min(fix, budget)
     window_count = budget - sink_count

@@ -88,3 +88,32 @@ def test_invalid_settings_are_rejected_with_a_clear_message(kwargs, message):
 def test_more_pins_than_the_memory_holds_is_an_error_not_a_silent_drop():
     with pytest.raises(ValueError, match="pinned"):
         select_memory(list(range(20)), max_size=3, fix=1, pinned={1, 5, 9, 13})
+
+
+def test_the_editors_cached_bank_follows_every_edit_of_the_same_story():
+    """Cards and the memory strip read the bank through a cache: a reorder, a new accepted take or a
+    deleted take must show at once, exactly as the engine's director would compute it."""
+    from storyboard.memory import memory_bank, memory_for
+    from storymem_engine.memory import story_memory_bank
+    from storymem_engine.story import Shot, Story, Take
+
+    story = Story(name="cache", shots=[Shot(prompt=f"shot {i}", id=f"s{i}") for i in range(6)])
+    for i, shot in enumerate(story.shots[:5]):
+        shot.takes.append(Take(id=f"t{i}", request={}, clip="", keyframes=[f"t{i}/k{n}.png" for n in range(3)]))
+        shot.accepted_take = f"t{i}"
+
+    def same_as_the_engine() -> None:
+        for i in range(len(story.shots) + 1):
+            assert memory_bank(story, i) == story_memory_bank(story, i)
+            assert memory_for(story, i, 4, 1) == select_memory(story_memory_bank(story, i), 4, 1)
+
+    same_as_the_engine()
+    story.shots.insert(0, story.shots.pop(3))  # a reorder
+    same_as_the_engine()
+    story.shots[1].takes.append(Take(id="new", request={}, clip="", keyframes=["new/k0.png"]))
+    story.shots[1].accepted_take = "new"  # a new accepted take
+    same_as_the_engine()
+    story.shots[2].takes.clear()  # its accepted take deleted (the id stays behind)
+    same_as_the_engine()
+    story.memory_exclusions.append("t4:0")
+    assert "t4:0" not in [k.key for k in memory_for(story, 6, 20, 1)]
