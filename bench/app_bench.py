@@ -13,6 +13,8 @@ temporary folder, no dialogs), and this script prints one table per part:
           (TimelineView.insertion_row, which dragMoveEvent also runs on every mouse move), the
           view's move_requested signal (what dropEvent emits) through EditController.move and the
           undo stack, until the timeline has painted; then Undo the same way. Median and max.
+          The dragged shot is selected (and its clip loaded into the preview) before the drop is
+          timed, as the press that starts a real drag selects it.
   stall   the longest gap between ticks of a 5 ms QTimer on the UI thread while
           `window.generation.generate_all()` runs the tiny engine on a 3-shot story at 832x480
           (a cold queue, which starts the engine process, where torch loads with the models, then a
@@ -179,6 +181,16 @@ def make_project(folder: Path, shots: int, with_takes: bool, clip: Path | None, 
     return folder
 
 
+def _settle(done, timeout_s: float = 5.0) -> None:
+    """Run the event loop until ``done()`` (a background decode arrived) or the timeout."""
+    from PySide6.QtCore import QCoreApplication
+
+    deadline = time.perf_counter() + timeout_s
+    while not done() and time.perf_counter() < deadline:
+        QCoreApplication.processEvents()
+        time.sleep(0.002)
+
+
 def _link(source: Path, target: Path) -> None:
     try:
         os.link(source, target)
@@ -249,6 +261,11 @@ def child_ui(args) -> None:
             rect = view.visualRect(target)
             x = rect.left() + 2 if dest < args.shots else rect.right()
             shot_id = model.shot_at(src).id
+            # A real drag starts with a press on the card, which selects it: the preview loads its clip
+            # while the hand moves. Do the same before timing the drop, so a drop does not pay for it.
+            window.edits.select_shots([shot_id])
+            _settle(lambda: not window.preview.player.loading)
+            painted.wait(painted.count, timeout_s=1.0)
             before = painted.count
             start = time.perf_counter()
             row = view.insertion_row(x)

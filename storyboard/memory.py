@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from itertools import accumulate
 
-from storymem_engine.memory import Keyframe, select_memory, story_memory_bank
+from storymem_engine.memory import Keyframe, select_memory, take_keyframes
 from storymem_engine.story import Story
 
 # (id(story), signature, whole bank, offsets): every painted card and the memory strip ask for a
@@ -30,11 +30,26 @@ def _whole_bank(story: Story) -> tuple[list[Keyframe], list[int]]:
     signature = _signature(story)
     if _cache is not None and _cache[0] == id(story) and _cache[1] == signature:
         return _cache[2], _cache[3]
-    bank = story_memory_bank(story, len(story.shots))
-    counts = [len(take.keyframes) if (take := shot.accepted()) is not None else 0 for shot in story.shots]
-    offsets = [0, *accumulate(counts)]
+    # The engine's story_memory_bank, from per-take lists kept across rebuilds: a reorder rebuilds the
+    # bank, and making ~2,000 Keyframe records again was most of a drop's time near the end of a long story.
+    per_shot = [_keyframes_of(shot.id, take) if (take := shot.accepted()) is not None else [] for shot in story.shots]
+    bank = [keyframe for keyframes in per_shot for keyframe in keyframes]
+    offsets = [0, *accumulate(len(keyframes) for keyframes in per_shot)]
     _cache = (id(story), signature, bank, offsets)
     return bank, offsets
+
+
+_by_take: dict[tuple[str, str, tuple[str, ...]], list[Keyframe]] = {}
+
+
+def _keyframes_of(shot_id: str, take) -> list[Keyframe]:
+    key = (shot_id, take.id, tuple(take.keyframes))
+    keyframes = _by_take.get(key)
+    if keyframes is None:
+        if len(_by_take) > 100_000:  # projects opened one after another in a long session
+            _by_take.clear()
+        keyframes = _by_take[key] = take_keyframes(shot_id, take)
+    return keyframes
 
 
 def memory_bank(story: Story, index: int) -> list[Keyframe]:

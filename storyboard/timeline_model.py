@@ -215,9 +215,12 @@ class TimelineModel(QAbstractListModel):
             return None
         try:
             path: Path = self.project.resolve(take.clip)
-            key = f"{path}|{path.stat().st_mtime if path.exists() else -1.0}"
         except (OSError, ValueError):
             return None
+        try:
+            key = f"{path}|{path.stat().st_mtime}"  # one stat: every visible card asks on every repaint
+        except OSError:
+            key = f"{path}|-1.0"
         if key in self._thumbs:
             return self._thumbs[key]
         if key not in self._loading:

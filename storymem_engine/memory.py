@@ -102,8 +102,12 @@ def story_memory_bank(story, index: int, references: Sequence[str] = ()) -> list
     bank = [Keyframe(key=f"ref:{i}", path=p, shot_id="", frame_index=i) for i, p in enumerate(references)]
     for shot in story.shots[:index]:
         take = shot.accepted()
-        if take is None:
-            continue
-        for i, rel in enumerate(take.keyframes):
-            bank.append(Keyframe(key=f"{take.id}:{i}", path=rel, shot_id=shot.id, frame_index=i))
+        if take is not None:
+            bank.extend(take_keyframes(shot.id, take))
     return bank
+
+
+def take_keyframes(shot_id: str, take) -> list[Keyframe]:
+    """The memory bank entries one accepted take contributes, in frame order."""
+    return [Keyframe(key=f"{take.id}:{i}", path=rel, shot_id=shot_id, frame_index=i)
+            for i, rel in enumerate(take.keyframes)]
