@@ -24,6 +24,21 @@ STATUS_COLORS = {
 SCENE_COLORS = [QColor("#0e7490"), QColor("#7c3aed"), QColor("#b45309"), QColor("#be185d"), QColor("#4d7c0f")]
 CUT_COLOR = QColor("#dc2626")
 
+# (image cacheKey, w, h) -> the thumbnail scaled to the card: smooth scaling on every repaint of every
+# visible card was a measurable part of a drop in a long timeline. Bounded: cleared when it grows.
+_SCALED: dict[tuple[int, int, int], QImage] = {}
+
+
+def _scaled(image: QImage, size: QSize) -> QImage:
+    key = (image.cacheKey(), size.width(), size.height())
+    scaled = _SCALED.get(key)
+    if scaled is None:
+        if len(_SCALED) > 2000:
+            _SCALED.clear()
+        scaled = _SCALED[key] = image.scaled(size, Qt.AspectRatioMode.KeepAspectRatio,
+                                             Qt.TransformationMode.SmoothTransformation)
+    return scaled
+
 
 def scene_color(scene_num: int) -> QColor:
     return SCENE_COLORS[(scene_num - 1) % len(SCENE_COLORS)]
@@ -93,8 +108,7 @@ def paint_card(
     painter.setBrush(QColor("#27272a"))
     painter.drawRect(area)
     if thumb is not None and not thumb.isNull():
-        scaled = thumb.scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                              Qt.TransformationMode.SmoothTransformation)
+        scaled = _scaled(thumb, area.size())
         x = area.left() + (area.width() - scaled.width()) // 2
         y = area.top() + (area.height() - scaled.height()) // 2
         painter.drawImage(x, y, scaled)

@@ -15,13 +15,13 @@ from storymem_engine.story import Story
 # (id(story), signature, whole bank, offsets): every painted card and the memory strip ask for a
 # prefix of the same bank. Rebuilding it per call was ~2 ms near shot 850 of a 1,000-shot story, and a
 # drop repaints 8-9 cards (bench/app_bench.py --parts drag).
-_cache: tuple[int, tuple, list[Keyframe], list[int]] | None = None
+_cache: tuple[int, list, list[Keyframe], list[int]] | None = None
 
 
-def _signature(story: Story) -> tuple:
+def _signature(story: Story) -> list:
     # What the bank depends on: shot order and each shot's accepted take. A take's keyframes never
     # change after it is made; deleting a take changes the count (and usually the accepted id).
-    return tuple((shot.id, shot.accepted_take, len(shot.takes)) for shot in story.shots)
+    return [(shot.id, shot.accepted_take, len(shot.takes)) for shot in story.shots]
 
 
 def _whole_bank(story: Story) -> tuple[list[Keyframe], list[int]]:
