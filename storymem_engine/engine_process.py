@@ -6,8 +6,8 @@ GIL for up to 350 ms at a time: the editor froze although the work was on anothe
 It also keeps a CUDA crash or an out-of-memory kill from taking the user's editor down, and
 "unload models" becomes ending the process, which returns every byte of GPU and CPU memory.
 
-Two one-way pipes: commands go down (``job``, ``cancel``, ``unload``, ``quit``), events come up
-(``queue_runner``'s events, then ``("finished",)`` after each job, ``("unloaded", had)``). The
+Two one-way pipes: commands go down (``job``, ``cancel``, ``quit``), events come up
+(``queue_runner``'s events, then ``("finished",)`` after each job). The
 child is started with "spawn" on every platform: a fork of a Qt process with threads is unsafe,
 and spawn is what a PyInstaller bundle supports (main.py calls ``multiprocessing.freeze_support``).
 """
@@ -57,8 +57,6 @@ def serve(commands: Connection, events: Connection) -> None:
                 runner.run(GenerationJob(**command[1]), cancelled)
             finally:
                 _send(events, (FINISHED,))
-        elif kind == "unload":
-            _send(events, ("unloaded", runner.unload()))
         elif kind == "quit":
             break
     runner.unload()
@@ -124,19 +122,6 @@ class EngineProcess:
 
     def cancel(self) -> None:
         self._post(("cancel",))
-
-    def unload(self) -> bool:
-        """Ask the process to drop its models (it keeps running); True when models were loaded."""
-        if not self.alive or not self._post(("unload",)):
-            return False
-        try:
-            while True:
-                event = self._events.recv()
-                if event[0] == "unloaded":
-                    return bool(event[1])
-        except (EOFError, OSError):
-            self._reap()
-            return False
 
     def kill(self) -> None:
         """End the process now, from any thread; a ``run`` in progress then yields ``DIED``."""

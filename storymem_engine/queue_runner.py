@@ -46,10 +46,6 @@ class QueueRunner:
         self._engine = None
         self._engine_key: tuple | None = None
 
-    @property
-    def loaded(self) -> bool:
-        return self._engine is not None
-
     def run(self, job: GenerationJob, cancel: CancelFn) -> None:
         """Generate ``job.shot_ids`` in order; every shot ends in exactly one take/failed/cancelled/skipped."""
         from storymem_engine.engine import GenerationCancelled
