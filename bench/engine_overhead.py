@@ -133,6 +133,7 @@ def bare_shot(engine, director, index: int, request, probe: Probe, folder: Path)
     from storymem_engine.keyframes import extract_keyframes
     from storymem_engine.request import DROPPED_FRAMES
     from storymem_engine.rope import set_memory_frames
+    from storymem_engine.sampling import reference_unshifted_sigmas
     from storymem_engine.video import write_video
 
     pipe = engine._t2v if request.mode == "t2v" else engine._m2v
@@ -160,7 +161,8 @@ def bare_shot(engine, director, index: int, request, probe: Probe, folder: Path)
 
         scheduler = UniPCMultistepScheduler.from_config(pipe.scheduler.config, prediction_type="flow_prediction",
                                                         use_flow_sigmas=True, flow_shift=request.shift)
-        scheduler.set_timesteps(request.steps, device=torch.device("cpu"))
+        # The official grid, passed as explicit sigmas as the engine does (storymem_engine/sampling.py).
+        scheduler.set_timesteps(sigmas=reference_unshifted_sigmas(request.steps), device=torch.device("cpu"))
         boundary = request.boundary_ratio * scheduler.config.num_train_timesteps
         set_memory_frames((t1, t2), memory_count)
         probe.reset(recording=False)
@@ -189,7 +191,7 @@ def bare_shot(engine, director, index: int, request, probe: Probe, folder: Path)
         times["decode"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    result = extract_keyframes(frames, memory, director.settings.keyframes)
+    result = extract_keyframes(frames, memory, director.settings.keyframes, similarity=engine.keyframe_similarity())
     folder.mkdir(parents=True, exist_ok=True)
     write_video(folder / "clip.mp4", frames, fps=16)
     for n, i in enumerate(result.indices):

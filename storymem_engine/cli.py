@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--steps", type=_positive(int), default=40)
     render.add_argument("--guidance", type=_positive(float), default=3.5)
     render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--seed-rule", choices=("scene", "story"), default="scene",
+                        help="shot seed = seed + index within its scene (default, as the official code) "
+                             "or + index in the story")
     render.add_argument("--max-memory", type=_positive(int), default=10)
     render.add_argument("--fix", type=int, default=3, help="memory sink size")
     render.add_argument("--continuation", choices=("mi2v", "mm2v"), default="mi2v")
@@ -80,8 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--reference", nargs="+", default=[], help="reference images for --first-shot m2v")
     render.add_argument("--offload", choices=OFFLOAD_PRESETS, default="model_offload")
     render.add_argument("--text-encoder-on-cpu", action="store_true", help="keep UMT5 on the CPU (saves VRAM)")
-    render.add_argument("--rope-stride", type=_positive(int), default=1)
-    render.add_argument("--clip-weights", help="local open_clip ViT-B/32 weights for keyframe similarity")
+    render.add_argument("--rope-stride", type=_positive(int), default=1,
+                        help="memory RoPE stride S (default 1, as the public release)")
+    render.add_argument("--vae-tiling", action="store_true",
+                        help="tile the VAE (less VRAM; the official run encodes whole frames; "
+                             "group_offload and sequential tile anyway)")
+    render.add_argument("--keyframe-similarity", choices=("clip", "hsv"), default="clip",
+                        help="clip: CLIP ViT-B/32 from the models folder (the method); hsv: model-free, "
+                             "needs no CLIP weights, and every take says keyframes were picked without CLIP")
+    render.add_argument("--clip-weights", help="an open_clip ViT-B/32 folder or weights file to use instead "
+                                               "of <models>/CLIP-ViT-B-32")
     return parser
 
 
@@ -141,7 +152,6 @@ def _open_project(out: Path, story):
 def cmd_render(args) -> int:
     from storymem_engine.director import Director, DirectorSettings
     from storymem_engine.engine import EngineSettings, StoryMemEngine
-    from storymem_engine.keyframes import KeyframeSettings
     from storymem_engine.models import check_models
 
     story = load_story(args.story)
@@ -154,12 +164,15 @@ def cmd_render(args) -> int:
             raise CliError(f"reference image not found: {ref}")
     if not 0 <= args.fix <= args.max_memory:
         raise CliError(f"--fix must be between 0 and --max-memory ({args.max_memory}), got {args.fix}")
-    if args.clip_weights and not Path(args.clip_weights).is_file():
-        raise CliError(f"CLIP weights file not found: {args.clip_weights}")
+    if args.clip_weights and args.keyframe_similarity == "hsv":
+        raise CliError("--clip-weights is only used with --keyframe-similarity clip")
+    if args.clip_weights and not Path(args.clip_weights).exists():
+        raise CliError(f"CLIP weights not found: {args.clip_weights}")
     if args.engine == "wan":
         if not args.models:
             raise CliError("--engine wan needs --models DIR (or try --engine tiny to check the install)")
-        check_models(args.models, args.continuation, args.first_shot)
+        check_models(args.models, args.continuation, args.first_shot,
+                     clip=args.keyframe_similarity == "clip" and not args.clip_weights)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -174,15 +187,19 @@ def cmd_render(args) -> int:
     engine = StoryMemEngine(EngineSettings(
         engine=args.engine, models_dir=args.models, continuation=args.continuation, first_shot=args.first_shot,
         offload=args.offload, rope_stride=args.rope_stride, text_encoder_on_cpu=args.text_encoder_on_cpu,
+        vae_tiling=args.vae_tiling, keyframe_similarity=args.keyframe_similarity, clip_weights=args.clip_weights,
     ))
     director = Director(project, engine, DirectorSettings(
         seed=args.seed, width=args.size[0], height=args.size[1], frames=args.frames, steps=args.steps,
         guidance=args.guidance, max_memory=args.max_memory, fix=args.fix, references=references,
-        keyframes=KeyframeSettings(clip_weights=args.clip_weights),
+        seed_rule=args.seed_rule,
     ))
     if args.engine == "tiny":
         print("Tiny engine: random-weight models, the output is noise-like test video, not a real render.",
               file=sys.stderr)
+    if args.keyframe_similarity == "hsv":
+        print("Keyframes are picked without CLIP (model-free HSV similarity): the memory may hold fewer, "
+              "different images than the method expects.", file=sys.stderr)
     console = ConsoleProgress(len(story.shots))
     start = time.monotonic()
     project.save()
@@ -203,6 +220,7 @@ def write_film(project, takes, path: Path) -> int:
 
 def write_manifest(project, director, takes, skipped, film_frames: int, path: Path) -> None:
     from storymem_engine.atomic import atomic_write_text
+    from storymem_engine.keyframes import keyframe_note
 
     shots = []
     for index, (shot, take) in enumerate(zip(project.story.shots, takes, strict=True)):
@@ -213,6 +231,7 @@ def write_manifest(project, director, takes, skipped, film_frames: int, path: Pa
             "size": [req["width"], req["height"]], "frames": take.frames, "clip": take.clip,
             "memory": req["memory"], "memory_keys": req["memory_keys"], "keyframes": take.keyframes,
             "take_id": take.id, "engine": take.engine, "backends": take.backends, "skipped": skipped[index],
+            "seed_rule": req.get("seed_rule"), "keyframe_note": keyframe_note(take.backends),
         })
     manifest = {
         "story_name": project.story.name, "engine": director.engine.label,

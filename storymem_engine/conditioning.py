@@ -39,14 +39,17 @@ def encode_normalised(vae, clip: torch.Tensor) -> torch.Tensor:
 
 
 def fit_image(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Resize a [3, h, w] image in [-1, 1] to the shot size: bicubic, no crop (as the reference)."""
+    """Resize a [3, h, w] image in [-1, 1] to the shot size exactly as the reference does.
+
+    ``F.interpolate(img[None], size=(h, w), mode="bicubic")`` (align_corners False), no crop and no
+    clamp: bicubic overshoots [-1, 1] at edges, and the reference hands those values to the VAE as they are.
+    """
     if image.dim() != 3 or image.shape[0] != 3:
         raise ValueError(f"memory image must be [3, H, W], got {tuple(image.shape)}")
     image = image.float()
     if tuple(image.shape[1:]) == (height, width):
         return image
-    resized = F.interpolate(image[None], size=(height, width), mode="bicubic", align_corners=False)[0]
-    return resized.clamp(-1.0, 1.0)
+    return F.interpolate(image[None], size=(height, width), mode="bicubic", align_corners=False)[0]
 
 
 def shot_mode(first_frame, motion_frames) -> str:

@@ -28,7 +28,7 @@ from storymem_engine.engine import (
 from storymem_engine.keyframes import KeyframeSettings, extract_keyframes
 from storymem_engine.memory import Keyframe, select_memory, story_memory_bank
 from storymem_engine.project import Project
-from storymem_engine.request import MODE_SCHEDULE, GenerationRequest, check_frames, size_for_aspect
+from storymem_engine.request import MODE_SCHEDULE, SEED_RULES, GenerationRequest, check_frames, size_for_aspect
 from storymem_engine.story import Take
 
 MOTION = 5
@@ -45,6 +45,7 @@ class DirectorSettings:
     max_memory: int = 10
     fix: int = 3
     references: list[str] = field(default_factory=list)  # MR2V: project-relative reference images
+    seed_rule: str = "scene"  # see request.SEED_RULES
     keyframes: KeyframeSettings = field(default_factory=KeyframeSettings)
     # False when another writer owns project.json: the app's UI thread records each take itself
     # (project.record_take), so a save made while a shot renders is never overwritten by this snapshot.
@@ -60,6 +61,8 @@ class DirectorSettings:
             raise ValueError(f"max memory must be >= 1, got {self.max_memory}")
         if not 0 <= self.fix <= self.max_memory:
             raise ValueError(f"fix (memory sink) must be between 0 and max memory, got {self.fix}")
+        if self.seed_rule not in SEED_RULES:
+            raise ValueError(f"unknown seed rule {self.seed_rule!r} (expected one of {', '.join(SEED_RULES)})")
 
 
 def load_image(path: Path) -> np.ndarray:
@@ -72,6 +75,28 @@ def load_image(path: Path) -> np.ndarray:
         raise EngineError(f"image not found: {path}") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise EngineError(f"cannot read image {path}: {exc}") from None
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the image's header, without decoding it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except FileNotFoundError:
+        raise EngineError(f"image not found: {path}") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise EngineError(f"cannot read image {path}: {exc}") from None
+
+
+def index_in_scene(story, index: int) -> int:
+    """How many shots of the same scene come before shot ``index`` (the reference's ``i`` in a scene)."""
+    scene = story.shots[index].scene_num
+    n = 0
+    while index - n - 1 >= 0 and story.shots[index - n - 1].scene_num == scene:
+        n += 1
+    return n
 
 
 def save_image(path: Path, frame: np.ndarray) -> None:
@@ -97,6 +122,15 @@ class Director:
         return select_memory(self.memory_bank(index), self.settings.max_memory, self.settings.fix,
                              pinned=story.memory_pins, excluded=story.memory_exclusions)
 
+    def seed_for(self, index: int) -> tuple[int, str]:
+        """The shot's seed and the rule it came from ("shot" when the user set one on the shot)."""
+        shot = self.project.story.shots[index]
+        if shot.seed is not None:
+            return int(shot.seed), "shot"
+        if self.settings.seed_rule == "story":
+            return self.settings.seed + index, "story"
+        return self.settings.seed + index_in_scene(self.project.story, index), "scene"
+
     def mode_for(self, index: int) -> str:
         shot = self.project.story.shots[index]
         cont = self.engine.settings.continuation
@@ -119,11 +153,6 @@ class Director:
         shift, boundary = MODE_SCHEDULE[mode]
         memory = [] if mode == "t2v" else self.memory_for(index)
         frames = check_frames(shot.frames or s.frames)
-        width, height = s.width, s.height
-        if memory:
-            # Same area as the chosen size, aspect of the first memory image (reference rule).
-            first = load_image(self.project.resolve(memory[0].path))
-            width, height = size_for_aspect(s.width, s.height, first.shape[1] / first.shape[0])
         first_frame = None
         motion: list[str] = []
         if mode in ("mi2v", "mm2v"):
@@ -134,9 +163,16 @@ class Director:
                 first_frame = prev.last_frame
             else:
                 motion = list(prev.motion_frames)
+        width, height = s.width, s.height
+        # Same area as the chosen size, aspect of the image the shot starts from, as the reference: the
+        # motion frames (MM2V), else the previous last frame (MI2V), else the first memory image.
+        shape_source = motion[0] if motion else first_frame or (memory[0].path if memory else None)
+        if shape_source:
+            image_w, image_h = image_size(self.project.resolve(shape_source))
+            width, height = size_for_aspect(s.width, s.height, image_h, image_w)
+        seed, seed_rule = self.seed_for(index)
         return GenerationRequest(
-            shot_id=shot.id, prompt=shot.prompt, mode=mode,
-            seed=shot.seed if shot.seed is not None else s.seed + index,
+            shot_id=shot.id, prompt=shot.prompt, mode=mode, seed=seed, seed_rule=seed_rule,
             width=width, height=height, num_frames=frames,
             steps=shot.steps or s.steps, guidance=shot.guidance if shot.guidance is not None else s.guidance,
             shift=shift, boundary_ratio=boundary,
@@ -144,6 +180,7 @@ class Director:
             first_frame=first_frame, motion_frames=motion,
             rope_stride=self.engine.settings.rope_stride, engine=self.engine.settings.engine,
             lora_variant=self.engine.settings.continuation, offload=self.engine.settings.offload,
+            vae_tiling=self.engine.settings.vae_tiled,
         )
 
     def is_current(self, index: int) -> bool:
@@ -178,7 +215,9 @@ class Director:
                               f"expected {request.output_frames}")
         if progress:
             progress(Progress(shot.id, request.steps, request.steps, PHASE_KEYFRAMES, time.monotonic() - start))
-        result = extract_keyframes(frames, memory, self.settings.keyframes)
+        # De-duplicate against every keyframe saved so far, as the reference, not only this shot's memory.
+        bank = self._dedup_images(index, dict(zip(request.memory, memory, strict=True)))
+        result = extract_keyframes(frames, bank, self.settings.keyframes, similarity=self.engine.keyframe_similarity())
         if cancel is not None and cancel():
             raise GenerationCancelled(f"generation of {shot.id} was cancelled")
 
@@ -208,6 +247,16 @@ class Director:
         if self.settings.save_project:
             self.project.save()
         return take
+
+    def _dedup_images(self, index: int, loaded: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """The whole memory bank before this shot (references included), less what the user excluded.
+
+        The reference has no exclusions; an excluded keyframe is one the user does not want as memory,
+        so a new keyframe that resembles it is kept rather than dropped as a repeat.
+        """
+        excluded = set(self.project.story.memory_exclusions)
+        paths = [k.path for k in self.memory_bank(index) if k.key not in excluded]
+        return [loaded[p] if p in loaded else load_image(self.project.resolve(p)) for p in paths]
 
     def run(self, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
             on_shot: Callable[[int, Take, bool], None] | None = None) -> list[Take]:

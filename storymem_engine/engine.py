@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from storymem_engine.models import check_models, check_offload, next_lower_preset
+from storymem_engine.models import LOW_VRAM_PRESETS, ModelLayout, check_models, check_offload, next_lower_preset
 from storymem_engine.request import DROPPED_FRAMES, GenerationRequest
 from storymem_engine.tiny import TINY_LABEL, ensure_tiny_models
+
+KEYFRAME_SIMILARITIES = ("clip", "hsv")
 
 PHASE_LOADING = "loading models"
 PHASE_ENCODING = "encoding"
@@ -59,9 +61,15 @@ class EngineSettings:
     first_shot: str = "t2v"
     offload: str = "model_offload"
     rope_stride: int = 1
-    vae_tiling: bool = True
+    # Whole-frame VAE encode/decode, as the reference: tiling changes the latents (1.6% on the tiny VAE).
+    # The low-VRAM offload presets tile anyway (see vae_tiled); True asks for it with any preset.
+    vae_tiling: bool = False
     text_encoder_on_cpu: bool = False
     device: str | None = None  # None: CUDA when present, else CPU
+    # Keyframe similarity: "clip" (CLIP ViT-B/32 from the models folder, the method) or "hsv" (the
+    # model-free measure, only when the user chooses it: every take then says so).
+    keyframe_similarity: str = "clip"
+    clip_weights: str | None = None  # a CLIP folder or file instead of <models>/CLIP-ViT-B-32
 
     def validate(self) -> None:
         if self.engine not in ("wan", "tiny"):
@@ -73,6 +81,12 @@ class EngineSettings:
         check_offload(self.offload)
         if self.rope_stride < 1:
             raise ValueError(f"rope stride must be >= 1, got {self.rope_stride}")
+        if self.keyframe_similarity not in KEYFRAME_SIMILARITIES:
+            raise ValueError(f"unknown keyframe similarity {self.keyframe_similarity!r} (expected clip or hsv)")
+
+    @property
+    def vae_tiled(self) -> bool:
+        return self.vae_tiling or self.offload in LOW_VRAM_PRESETS
 
     @property
     def label(self) -> str:
@@ -94,6 +108,7 @@ class StoryMemEngine:
         self._m2v = None
         self._device = None
         self._active = None
+        self._similarity = None
 
     @property
     def label(self) -> str:
@@ -117,6 +132,36 @@ class StoryMemEngine:
             raise EngineError("No models folder is set (Settings > Models folder, or --models DIR).")
         return Path(self.settings.models_dir)
 
+    @property
+    def _clip_from_models_folder(self) -> bool:
+        return self.settings.keyframe_similarity == "clip" and not self.settings.clip_weights
+
+    def keyframe_similarity(self):
+        """The similarity keyframe extraction uses: CLIP ViT-B/32 (the method's) unless the user chose HSV.
+
+        Built once per engine; the CLIP weights come from the models folder (checked with the other
+        model files before anything loads) or from ``clip_weights``.
+        """
+        from storymem_engine.similarity import ClipWeightsError, HsvPatchSimilarity, load_clip_similarity
+
+        if self._similarity is None:
+            if self.settings.keyframe_similarity == "hsv":
+                self._similarity = HsvPatchSimilarity()
+            else:
+                if self.settings.clip_weights:
+                    source = Path(self.settings.clip_weights)
+                else:
+                    source = ModelLayout(self._models_folder(), self.settings.continuation).clip
+                    check_models(source.parent, self.settings.continuation, "m2v", clip=True, only_clip=True)
+                device = self._device.type if self._device is not None else None
+                try:
+                    self._similarity = load_clip_similarity(source, device=device)
+                except (ClipWeightsError, FileNotFoundError) as exc:
+                    raise EngineError(f"{exc}. Download the CLIP weights (README: Getting the models), or choose "
+                                      "the model-free keyframe similarity (Settings > Keyframes, "
+                                      "--keyframe-similarity hsv).") from None
+        return self._similarity
+
     def load(self, need_t2v: bool = True) -> None:
         """Load models once; a later call only adds the T2V pipeline if it was not loaded yet."""
         import torch
@@ -128,10 +173,11 @@ class StoryMemEngine:
         if self._m2v is not None and (self._t2v is not None or not need_t2v):
             return
         folder = self._models_folder()
-        layout = check_models(folder, self.settings.continuation, "t2v" if need_t2v else "m2v")
+        layout = check_models(folder, self.settings.continuation, "t2v" if need_t2v else "m2v",
+                              clip=self._clip_from_models_folder)
         self._device = self._resolve_device()
         dtype = torch.bfloat16 if self._device.type == "cuda" else torch.float32
-        t2v, m2v = load_pipelines(layout, need_t2v, dtype, self.settings.vae_tiling)
+        t2v, m2v = load_pipelines(layout, need_t2v, dtype, self.settings.vae_tiled)
         if self._m2v is None:
             load_storymem_lora_pair(m2v.transformer, m2v.transformer_2, layout.lora)
             for transformer in (m2v.transformer, m2v.transformer_2):
@@ -156,6 +202,7 @@ class StoryMemEngine:
         self._t2v = None
         self._m2v = None
         self._active = None
+        self._similarity = None
         try:
             import torch
 
@@ -197,12 +244,10 @@ class StoryMemEngine:
             report(0, PHASE_ENCODING)
             pipe = self._t2v if request.mode == "t2v" else self._m2v
             self._activate(pipe)
-            from diffusers import UniPCMultistepScheduler
+            from storymem_engine.sampling import reference_scheduler
 
-            pipe.scheduler = UniPCMultistepScheduler.from_config(
-                pipe.scheduler.config, prediction_type="flow_prediction", use_flow_sigmas=True,
-                flow_shift=request.shift,
-            )
+            # The official sampler's grid, not diffusers' default one (see sampling.py).
+            pipe.scheduler = reference_scheduler(pipe.scheduler.config, request.shift)
             pipe.register_to_config(boundary_ratio=request.boundary_ratio)
             boundary = request.boundary_ratio * pipe.scheduler.config.num_train_timesteps
 
@@ -211,11 +256,16 @@ class StoryMemEngine:
                 report(i + 1, PHASE_HIGH if t >= boundary else PHASE_LOW)
                 return {}
 
-            generator = torch.Generator("cpu").manual_seed(int(request.seed))
+            # The reference draws the noise on the GPU: a CUDA generator there, so a seed gives the
+            # official run's noise ([16, M+T, h, w] float32 in one draw, as diffusers' randn_tensor does).
+            generator = torch.Generator(self._device if self._device.type == "cuda" else "cpu")
+            generator.manual_seed(int(request.seed))
             common = dict(
                 prompt=request.prompt, negative_prompt=request.negative_prompt, height=request.height,
                 width=request.width, num_frames=request.num_frames, num_inference_steps=request.steps,
-                guidance_scale=request.guidance, generator=generator, callback_on_step_end=on_step,
+                # Both experts at the same guidance, as the reference (diffusers would default it too).
+                guidance_scale=request.guidance, guidance_scale_2=request.guidance,
+                generator=generator, callback_on_step_end=on_step,
             )
             with torch.no_grad():
                 if request.mode == "t2v":

@@ -4,7 +4,8 @@
 2. Walk frames 2..N-1; a frame becomes a keyframe when its similarity to the last keyframe is
    below ``thr`` and it passes the gate.
 3. ``thr`` starts at 0.9 and drops by 0.01 while more than 3 keyframes come out.
-4. Keyframes more similar than 0.9 to any image already in memory are dropped.
+4. Keyframes more similar than 0.9 to any keyframe saved so far (the whole memory bank, not only
+   the memory the shot was conditioned on, as the reference) are dropped.
 
 Frames are the decoded shot (uint8 [N, H, W, 3] RGB), never a re-read lossy file. Each frame
 is embedded once; the threshold loop only re-reads cached similarities. Keeping the shot's last
@@ -13,7 +14,7 @@ frame(s) for MI2V/MM2V is the caller's job: it is a slice, not a selection.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,10 +28,12 @@ class KeyframeSettings:
     threshold_start: float = 0.9
     threshold_step: float = 0.01
     max_keyframes: int = 3
-    # Similarity above which a new keyframe repeats a memory image and is dropped.
+    # Similarity above which a new keyframe repeats an image of the memory bank and is dropped.
     memory_dedup: float = 0.9
-    # Local CLIP ViT-B/32 weights; None (or a missing file) means the model-free HSV measure.
-    clip_weights: str | None = None
+    # "clip" (CLIP ViT-B/32, the method's measure; needs clip_weights) or "hsv" (model-free). The
+    # director passes the engine's backend instead, built from the models folder.
+    similarity: str = "clip"
+    clip_weights: str | None = None  # an open_clip ViT-B/32 folder or weights file
     # "auto" (HPSv3 if installed, else model-free), "hpsv3" or "sharpness-exposure".
     quality: str = "auto"
 
@@ -42,11 +45,20 @@ class KeyframeResult:
     threshold: float
     """The similarity threshold the final selection was made with."""
     backends: dict[str, str]
-    """Which similarity and quality backends produced this, e.g. {"similarity": "hsv-patch", ...}."""
+    """Which similarity and quality backends produced this, e.g. {"similarity": "clip-vit-b-32", ...}."""
     memory_duplicates: list[int] = field(default_factory=list)
     """Keyframes that were selected but dropped as repeats of a memory image."""
     message: str = ""
     """Why the result is empty or short, in words for the user; empty when nothing to say."""
+
+
+NO_CLIP_NOTE = "keyframes picked without CLIP"
+
+
+def keyframe_note(backends: Mapping[str, str] | None) -> str:
+    """What a take must say about how its keyframes were picked ("" when by the method's CLIP)."""
+    similarity = (backends or {}).get("similarity", "")
+    return "" if not similarity or similarity.startswith("clip") else f"{NO_CLIP_NOTE} ({similarity})"
 
 
 class _SimilarityCache:
@@ -88,19 +100,6 @@ def _walk(first: int, n: int, thr: float, sims: _SimilarityCache, gate: _Quality
     return keyframes
 
 
-def _resize_to(frames: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:
-    import cv2
-
-    out = np.empty((len(frames), height, width, 3), dtype=np.uint8)
-    for i, frame in enumerate(frames):
-        frame = check_frames(frame)[0]
-        if frame.shape[:2] != (height, width):
-            interp = cv2.INTER_AREA if frame.shape[0] * frame.shape[1] > height * width else cv2.INTER_CUBIC
-            frame = cv2.resize(frame, (width, height), interpolation=interp)
-        out[i] = frame
-    return out
-
-
 def extract_keyframes(
     frames: np.ndarray,
     memory_frames: Sequence[np.ndarray] = (),
@@ -110,8 +109,9 @@ def extract_keyframes(
 ) -> KeyframeResult:
     """Select a shot's keyframes by the StoryMem reference rule (see module docstring).
 
-    ``memory_frames`` are the images already in the memory bank (uint8 [H, W, 3] RGB, any
-    size: they are resized to the shot's size so every backend compares like with like).
+    ``memory_frames`` are every image saved in the memory bank so far (uint8 [H, W, 3] RGB, any
+    size), not only the ones the shot was conditioned on: the reference compares with all of them,
+    so content of keyframes that left the memory window does not come back.
     ``similarity``/``quality`` default to the backends ``settings`` asks for.
     """
     settings = settings or KeyframeSettings()
@@ -120,7 +120,7 @@ def extract_keyframes(
     if settings.threshold_step <= 0:
         raise ValueError(f"threshold_step must be > 0, got {settings.threshold_step}")
     frames = check_frames(frames)
-    similarity = similarity if similarity is not None else make_similarity(settings.clip_weights)
+    similarity = similarity if similarity is not None else make_similarity(settings.similarity, settings.clip_weights)
     quality = quality if quality is not None else make_quality(settings.quality)
     backends = {"similarity": similarity.name, "quality": quality.name}
     n = len(frames)
@@ -152,8 +152,9 @@ def extract_keyframes(
 
     duplicates: list[int] = []
     if len(memory_frames) > 0:
-        memory = _resize_to(memory_frames, frames.shape[1], frames.shape[2])
-        memory_sim = similarity.pairwise(sims.features[indices], similarity.embed(memory))
+        size = (frames.shape[1], frames.shape[2])
+        memory_sim = similarity.pairwise(similarity.embed_images(frames[indices], size),
+                                         similarity.embed_images(memory_frames, size))
         keep = memory_sim.max(axis=1) <= settings.memory_dedup
         duplicates = [idx for idx, k in zip(indices, keep, strict=True) if not k]
         indices = [idx for idx, k in zip(indices, keep, strict=True) if k]

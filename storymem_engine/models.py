@@ -5,6 +5,7 @@ Models folder layout (Diffusers-format repos downloaded as they are):
   <models>/Wan2.2-I2V-A14B-Diffusers/      every other shot (M2V / MI2V / MM2V)
   <models>/StoryMem/Wan2.2-MI2V-A14B/      LoRA: backbone_high_noise.pth, backbone_low_noise.pth
   <models>/StoryMem/Wan2.2-MM2V-A14B/      LoRA for MM2V continuation
+  <models>/CLIP-ViT-B-32/                  keyframe similarity: OpenAI CLIP ViT-B/32 in open_clip's format
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ I2V_REPO = "Wan-AI/Wan2.2-I2V-A14B-Diffusers"
 LORA_REPO = "Kevin-thu/StoryMem"
 LORA_FOLDERS = {"mi2v": "Wan2.2-MI2V-A14B", "mm2v": "Wan2.2-MM2V-A14B"}
 LORA_FILES = ("backbone_high_noise", "backbone_low_noise")
+# The reference picks keyframes with OpenAI's CLIP ViT-B/32; this repo holds those weights in open_clip's
+# format (config + weights), which open_clip loads from a local folder with no network.
+CLIP_REPO = "timm/vit_base_patch32_clip_224.openai"
+CLIP_FOLDER = "CLIP-ViT-B-32"
+CLIP_CONFIG = "open_clip_config.json"
+CLIP_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
 # Lowest VRAM last: an out-of-memory error suggests the next one down.
 OFFLOAD_PRESETS = ("full_gpu", "model_offload", "group_offload", "sequential")
@@ -27,6 +34,8 @@ OFFLOAD_HELP = {
     "group_offload": "layer groups streamed to the GPU (low VRAM)",
     "sequential": "every module moved on demand (lowest VRAM, slowest)",
 }
+# Presets that also tile the VAE: the reference encodes whole frames, which needs more VRAM than they leave.
+LOW_VRAM_PRESETS = ("group_offload", "sequential")
 
 _COMPONENTS = ("transformer", "transformer_2", "vae", "text_encoder")
 
@@ -57,6 +66,10 @@ class ModelLayout:
     @property
     def lora(self) -> Path:
         return self.root / "StoryMem" / LORA_FOLDERS[self.continuation]
+
+    @property
+    def clip(self) -> Path:
+        return self.root / CLIP_FOLDER
 
 
 def _weights_missing(folder: Path, stem: str) -> list[Path]:
@@ -97,35 +110,57 @@ def lora_file(folder: Path, name: str) -> Path | None:
     return None
 
 
-def missing_model_files(folder, continuation: str = "mi2v", first_shot: str = "t2v") -> list[str]:
-    """Every file the engine needs that is not in `folder`, as paths relative to it."""
+def clip_files_missing(folder: Path) -> list[Path]:
+    """Missing files of an open_clip model folder: its config and one weights file."""
+    missing = [] if (folder / CLIP_CONFIG).is_file() else [folder / CLIP_CONFIG]
+    if not any((folder / name).is_file() for name in CLIP_WEIGHTS):
+        missing.append(folder / CLIP_WEIGHTS[0])
+    return missing
+
+
+def missing_model_files(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,
+                        only_clip: bool = False) -> list[str]:
+    """Every file the engine needs that is not in `folder`, as paths relative to it.
+
+    ``clip``: keyframes are picked with CLIP (the method's default), so its weights are needed too.
+    """
     layout = ModelLayout(Path(folder), continuation)
-    missing = _diffusers_repo_missing(layout.i2v)
-    if first_shot == "t2v":
-        missing += _diffusers_repo_missing(layout.t2v)
-    for name in LORA_FILES:
-        if lora_file(layout.lora, name) is None:
-            missing.append(layout.lora / f"{name}.pth")
+    missing: list[Path] = []
+    if not only_clip:
+        missing += _diffusers_repo_missing(layout.i2v)
+        if first_shot == "t2v":
+            missing += _diffusers_repo_missing(layout.t2v)
+        for name in LORA_FILES:
+            if lora_file(layout.lora, name) is None:
+                missing.append(layout.lora / f"{name}.pth")
+    if clip:
+        missing += clip_files_missing(layout.clip)
     return [p.relative_to(layout.root).as_posix() for p in missing]
 
 
-def download_commands(folder, continuation: str = "mi2v", first_shot: str = "t2v") -> list[str]:
+def download_commands(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,
+                      only_clip: bool = False) -> list[str]:
     layout = ModelLayout(Path(folder), continuation)
-    cmds = [f'hf download {I2V_REPO} --local-dir "{layout.i2v}"']
-    if first_shot == "t2v":
-        cmds.insert(0, f'hf download {T2V_REPO} --local-dir "{layout.t2v}"')
-    lora_dir = layout.root / "StoryMem"
-    cmds.append(f'hf download {LORA_REPO} --include "{LORA_FOLDERS[continuation]}/*" --local-dir "{lora_dir}"')
+    cmds = []
+    if not only_clip:
+        cmds.append(f'hf download {I2V_REPO} --local-dir "{layout.i2v}"')
+        if first_shot == "t2v":
+            cmds.insert(0, f'hf download {T2V_REPO} --local-dir "{layout.t2v}"')
+        lora_dir = layout.root / "StoryMem"
+        cmds.append(f'hf download {LORA_REPO} --include "{LORA_FOLDERS[continuation]}/*" --local-dir "{lora_dir}"')
+    if clip:
+        cmds.append(f'hf download {CLIP_REPO} {CLIP_CONFIG} {CLIP_WEIGHTS[0]} --local-dir "{layout.clip}"')
     return cmds
 
 
-def check_models(folder, continuation: str = "mi2v", first_shot: str = "t2v") -> ModelLayout:
+def check_models(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,
+                 only_clip: bool = False) -> ModelLayout:
     """Raise ModelFilesMissing (listing every file) before anything heavy is loaded."""
     if continuation not in LORA_FOLDERS:
         raise ValueError(f"unknown continuation {continuation!r} (expected mi2v or mm2v)")
-    missing = missing_model_files(folder, continuation, first_shot)
+    missing = missing_model_files(folder, continuation, first_shot, clip, only_clip)
     if missing:
-        raise ModelFilesMissing(missing, download_commands(folder, continuation, first_shot))
+        raise ModelFilesMissing(missing, download_commands(folder, continuation, first_shot, clip, only_clip))
     return ModelLayout(Path(folder), continuation)
 
 
@@ -200,7 +235,7 @@ def quiet_libraries() -> None:
     transformers.utils.logging.set_verbosity_error()
 
 
-def load_pipelines(layout: ModelLayout, need_t2v: bool, transformer_dtype, vae_tiling: bool = True):
+def load_pipelines(layout: ModelLayout, need_t2v: bool, transformer_dtype, vae_tiling: bool = False):
     """Load the I2V pipeline (and the T2V one when asked) sharing one VAE and one text encoder.
 
     Transformers in `transformer_dtype` (bf16 on a GPU), the VAE in fp32 as Wan recommends.

@@ -21,8 +21,12 @@ MODE_SCHEDULE = {"t2v": (12.0, 0.875), "m2v": (4.0, 0.9), "mi2v": (4.0, 0.9), "m
 # Frames a mode drops from its output: MI2V repeats the previous last frame, MM2V the 5 motion frames.
 DROPPED_FRAMES = {"t2v": 0, "m2v": 0, "mi2v": 1, "mm2v": 5}
 
+# How a shot's default seed is derived from the story seed: "scene" = seed + the shot's index within
+# its scene (the reference: renders compare with official ones), "story" = seed + its index in the story.
+SEED_RULES = ("scene", "story")
+
 # Fields that do not change the pixels: two requests differing only here give the same take.
-_NOT_IN_FINGERPRINT = {"offload", "shot_id"}
+_NOT_IN_FINGERPRINT = {"offload", "shot_id", "seed_rule"}
 
 
 @dataclass
@@ -47,6 +51,8 @@ class GenerationRequest:
     engine: str = "wan"
     lora_variant: str = "mi2v"
     offload: str = "model_offload"
+    seed_rule: str = "scene"  # how `seed` was derived (SEED_RULES), or "shot" when the shot set its own
+    vae_tiling: bool = False  # tiled VAE encode/decode (low-VRAM presets); the reference encodes whole frames
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -74,11 +80,16 @@ def check_frames(num_frames: int) -> int:
     return num_frames
 
 
-def size_for_aspect(width: int, height: int, aspect: float, multiple: int = 16) -> tuple[int, int]:
-    """Same pixel area as width x height, with the given aspect (W/H), snapped to `multiple`."""
+def size_for_aspect(width: int, height: int, image_height: int, image_width: int) -> tuple[int, int]:
+    """The shot size for an image's aspect: the area of width x height, as the reference computes it.
+
+    ``lat_h = round(sqrt(area * h/w)) // 8 // 2 * 2`` (VAE stride 8, patch 2), likewise the width: each
+    side rounded, then floored to a multiple of 16. At 832x480 with a 480x832 image: 832x480.
+    """
+    import math
+
     area = width * height
-    h = (area / aspect) ** 0.5
-    w = h * aspect
-    w_snapped = max(multiple, int(round(w / multiple)) * multiple)
-    h_snapped = max(multiple, int(round(h / multiple)) * multiple)
-    return w_snapped, h_snapped
+    ratio = image_height / image_width
+    lat_h = round(math.sqrt(area * ratio)) // 8 // 2 * 2
+    lat_w = round(math.sqrt(area / ratio)) // 8 // 2 * 2
+    return max(16, lat_w * 8), max(16, lat_h * 8)

@@ -4,26 +4,26 @@ A backend turns frames into features once (``embed``) and then compares features
 (``pairwise``), because keyframe extraction re-walks the same frames at several thresholds.
 
 - ``ClipSimilarity`` ("clip-vit-b-32"): what the StoryMem reference uses, cosine of CLIP
-  ViT-B/32 image embeddings. Needs a local weights file; nothing is downloaded.
+  ViT-B/32 image embeddings; the default. Its weights are part of the models folder; nothing
+  is downloaded.
 - ``HsvPatchSimilarity`` ("hsv-patch"): the model-free measure the reference also ships,
-  the fraction of 28x28 HSV patches whose cosine is above 0.7. The default when no CLIP
-  weights are configured.
+  the fraction of 28x28 HSV patches whose cosine is above 0.7. Only when the user chooses it:
+  on real photos it scores crops and flips of one image 0.93-0.96, so it keeps fewer keyframes.
 
-Frames everywhere are ``np.ndarray`` uint8 ``[N, H, W, 3]`` RGB. torch and open_clip are only
-imported when a CLIP backend is built, so importing this module stays cheap.
+Frames everywhere are ``np.ndarray`` uint8 ``[N, H, W, 3]`` RGB. torch and open_clip are
+imported where frames are resized or a CLIP backend is built, so importing this module stays cheap.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-
-log = logging.getLogger(__name__)
 
 # The reference scores frames after a Qwen-VL style "smart resize": sides rounded to multiples of
 # 28 and the area clamped to [48, 256] * 28 * 28 pixels, so 480x832 becomes 336x588.
@@ -77,19 +77,33 @@ def check_frames(frames: np.ndarray) -> np.ndarray:
 
 
 def resize_for_analysis(frames: np.ndarray) -> np.ndarray:
-    """Frames resized to the reference's analysis size (about 336x588 for 480x832 video)."""
-    import cv2
+    """Frames at the reference's analysis size (about 336x588 for 480x832 video).
+
+    As the reference: torch's antialiased bilinear resize of the uint8 clip, which stays uint8.
+    """
+    import torch
+    import torch.nn.functional as F
 
     frames = check_frames(frames)
     n, h, w, _ = frames.shape
-    out_h, out_w = smart_resize(h, w)
-    if (out_h, out_w) == (h, w):
+    size = smart_resize(h, w)
+    if size == (h, w) or n == 0:
         return frames
-    # INTER_AREA when shrinking stands in for the reference's antialiased bilinear resize.
-    interp = cv2.INTER_AREA if out_h * out_w < h * w else cv2.INTER_LINEAR
-    out = np.empty((n, out_h, out_w, 3), dtype=np.uint8)
-    for i in range(n):
-        out[i] = cv2.resize(frames[i], (out_w, out_h), interpolation=interp)
+    x = torch.from_numpy(np.require(frames, requirements=["C", "W"])).permute(0, 3, 1, 2)
+    return F.interpolate(x, list(size), mode="bilinear", antialias=True).permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def resize_to(images: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:
+    """Images of any size as one uint8 stack of height x width (for measures that compare like sizes)."""
+    import cv2
+
+    out = np.empty((len(images), height, width, 3), dtype=np.uint8)
+    for i, image in enumerate(images):
+        image = check_frames(image)[0]
+        if image.shape[:2] != (height, width):
+            interp = cv2.INTER_AREA if image.shape[0] * image.shape[1] > height * width else cv2.INTER_CUBIC
+            image = cv2.resize(image, (width, height), interpolation=interp)
+        out[i] = image
     return out
 
 
@@ -101,6 +115,10 @@ class FrameSimilarity(Protocol):
 
     def embed(self, frames: np.ndarray) -> np.ndarray:
         """Features for uint8 [N, H, W, 3] RGB frames; row i belongs to frame i."""
+        ...
+
+    def embed_images(self, images: Sequence[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+        """Features of whole images of any size (de-duplication against the memory bank)."""
         ...
 
     def pairwise(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -135,6 +153,10 @@ class HsvPatchSimilarity(_PairwiseMixin):
     def __init__(self, patch_size: int = PATCH, patch_threshold: float = 0.7) -> None:
         self.patch_size = patch_size
         self.patch_threshold = patch_threshold
+
+    def embed_images(self, images: Sequence[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+        """Features for de-duplication: images of any size, brought to the shot's ``size`` (H, W) first."""
+        return self.embed(resize_to(images, *size))
 
     def embed(self, frames: np.ndarray) -> np.ndarray:
         import cv2
@@ -184,93 +206,135 @@ class ClipWeightsError(RuntimeError):
 
 
 @functools.lru_cache(maxsize=2)
-def _load_clip_model(path: str, mtime_ns: int, quick_gelu: bool, device: str) -> Any:
+def _load_clip_model(source: str, mtime_ns: int, device: str) -> Any:
     # Cached per file version: extraction runs after every shot and a load takes seconds.
     import open_clip
 
     try:
-        # The returned transforms are unused: the reference squashes frames to 224x224 with
-        # bilinear resizing instead of open_clip's resize + center crop.
-        model, _, _ = open_clip.create_model_and_transforms(
-            CLIP_MODEL_NAME, pretrained=path, force_quick_gelu=quick_gelu, device=device
-        )
-    except Exception as exc:  # open_clip raises RuntimeError/KeyError/pickle errors alike
-        raise ClipWeightsError(f"could not load CLIP {CLIP_MODEL_NAME} weights from {path}: {exc}") from exc
+        if os.path.isdir(source):
+            # A model folder as the Hub holds it (open_clip_config.json + weights), read with no network.
+            model = open_clip.create_model(f"local-dir:{source}", force_quick_gelu=True, device=device)
+        else:
+            model = open_clip.create_model(CLIP_MODEL_NAME, pretrained=source, force_quick_gelu=True, device=device)
+    except Exception as exc:  # open_clip raises RuntimeError/KeyError/ValueError/pickle errors alike
+        raise ClipWeightsError(f"could not load CLIP {CLIP_MODEL_NAME} weights from {source}: {exc}") from exc
     model.eval()
     for param in model.parameters():
         param.requires_grad_(False)
     return model
 
 
-class ClipSimilarity(_PairwiseMixin):
-    """Cosine of L2-normalised CLIP ViT-B/32 image embeddings (the reference's measure).
+def _weights_stamp(path: str) -> int:
+    if os.path.isdir(path):
+        return max((e.stat().st_mtime_ns for e in os.scandir(path) if e.is_file()), default=0)
+    return os.stat(path).st_mtime_ns
 
-    ``weights_path`` is a local open_clip-format checkpoint (``.bin``/``.pt``/``.pth``
-    state dict or ``.safetensors``), e.g. ``open_clip_pytorch_model.bin`` of the OpenAI
-    ViT-B/32. ``quick_gelu`` defaults to True because the reference uses OpenAI's weights,
-    which were trained with QuickGELU; it does not change which keys the file must hold.
+
+class ClipSimilarity(_PairwiseMixin):
+    """Cosine of L2-normalised CLIP ViT-B/32 image embeddings, preprocessed as the reference does.
+
+    ``source`` is an open_clip model folder (``open_clip_config.json`` + ``open_clip_model.safetensors``,
+    as ``hf download timm/vit_base_patch32_clip_224.openai`` gives) or a single open_clip-format weights
+    file for ViT-B/32. QuickGELU is forced because OpenAI's weights were trained with it.
+
+    The reference runs CLIP on the CPU in float32 (``clip.load(..., device="cpu")``), so does this by
+    default: on a GPU, TF32 convolutions would move the scores that thresholds of 0.9 compare.
     """
 
     name = "clip-vit-b-32"
 
-    def __init__(
-        self,
-        weights_path: str | os.PathLike[str],
-        device: str | None = None,
-        quick_gelu: bool = True,
-        batch_size: int = 32,
-    ) -> None:
-        path = os.path.abspath(os.fspath(weights_path))
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"CLIP ViT-B/32 weights file not found: {path}")
+    def __init__(self, source: str | os.PathLike[str], device: str | None = None, batch_size: int = 32) -> None:
+        path = os.path.abspath(os.fspath(source))
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"CLIP ViT-B/32 weights not found: {path}")
+        self.weights_path = path
+        self.device = device or "cpu"
+        self.batch_size = batch_size
+        self.model = _load_clip_model(path, _weights_stamp(path), self.device)
+
+    @staticmethod
+    def analysis_frames(frames: np.ndarray) -> Any:
+        """The reference's walk input: frames at the analysis size, as float 0..255 [N, 3, h, w]."""
         import torch
 
-        self.weights_path = path
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.batch_size = batch_size
-        self.model = _load_clip_model(path, os.stat(path).st_mtime_ns, quick_gelu, self.device)
+        return torch.from_numpy(resize_for_analysis(frames)).permute(0, 3, 1, 2).float()
 
-    def preprocess(self, frames: np.ndarray) -> Any:
-        """uint8 frames -> float tensor [N, 3, 224, 224], bilinear squash + CLIP mean/std."""
+    def preprocess(self, x: Any) -> Any:
+        """Frames [N, 3, H, W] (0..255, or 0..1 when no value is above 1.5) -> the CLIP input [N, 3, 224, 224].
+
+        Per frame, as the reference's ``_ensure_rgb01`` and ``_clip_preprocess_tensor``: scale to 0..1,
+        squash to 224x224 with bilinear resizing (no crop), normalise with CLIP's mean and std.
+        """
         import torch
         import torch.nn.functional as F
 
-        # Like the reference, go through the analysis size first, then squash to 224x224.
-        frames = resize_for_analysis(frames)
-        x = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2).float() / 255.0
+        x = x.float()
+        peak = x.flatten(1).amax(dim=1).view(-1, 1, 1, 1)
+        x = torch.where(peak > 1.5, x / 255.0, x).clamp(0.0, 1.0)
         x = F.interpolate(x, size=(CLIP_SIZE, CLIP_SIZE), mode="bilinear", align_corners=False)
-        mean = torch.tensor(CLIP_MEAN, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(CLIP_STD, device=x.device).view(1, 3, 1, 1)
+        mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
         return (x - mean) / std
 
-    def embed(self, frames: np.ndarray) -> np.ndarray:
+    def _encode(self, batches) -> np.ndarray:
         import torch
         import torch.nn.functional as F
 
-        frames = check_frames(frames)
         out = []
         with torch.inference_mode():
-            for start in range(0, len(frames), self.batch_size):
-                x = self.preprocess(frames[start : start + self.batch_size])
-                z = self.model.encode_image(x).float()
+            for x in batches:
+                z = self.model.encode_image(self.preprocess(x).to(self.device)).float()
                 out.append(F.normalize(z, dim=-1).cpu().numpy())
         if not out:
             return np.zeros((0, self.model.visual.output_dim), dtype=np.float32)
         return np.concatenate(out).astype(np.float32)
 
+    def embed(self, frames: np.ndarray) -> np.ndarray:
+        """Features of a shot's frames for the keyframe walk (at the analysis size, as the reference)."""
+        frames = check_frames(frames)
+        return self._encode(self.analysis_frames(frames[i: i + self.batch_size])
+                            for i in range(0, len(frames), self.batch_size))
+
+    def embed_images(self, images: Sequence[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+        """Features for de-duplication: each image at its own resolution, straight to 224x224.
+
+        The reference compares chosen keyframes (full-size frames) with the saved keyframe images as
+        they are; ``size`` is unused here (CLIP squashes every image to 224x224).
+        """
+        import torch
+
+        def tensor(image: np.ndarray):
+            return torch.from_numpy(np.require(check_frames(image)[0], requirements=["C", "W"])).permute(2, 0, 1)[None]
+
+        return self._encode(tensor(image) for image in images)
+
     def pairwise(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.asarray(a, dtype=np.float64) @ np.asarray(b, dtype=np.float64).T
 
 
-def make_similarity(clip_weights: str | os.PathLike[str] | None) -> FrameSimilarity:
-    """CLIP when ``clip_weights`` names an existing file, else the model-free HSV measure.
+def load_clip_similarity(source: str | os.PathLike[str], device: str | None = None) -> ClipSimilarity:
+    """CLIP from a model folder or file; FileNotFoundError names what is missing."""
+    from storymem_engine.models import clip_files_missing
 
-    A configured path that does not exist falls back to HSV with a warning rather than
-    failing a whole story mid-run; the backend's ``name`` travels with every result, so the
-    switch stays visible. Build ``ClipSimilarity`` directly to make a missing file an error.
+    path = Path(source)
+    if path.is_dir():
+        missing = clip_files_missing(path)
+        if missing:
+            raise FileNotFoundError("CLIP ViT-B/32 files missing: " + ", ".join(str(m) for m in missing))
+    # The reference scores on the CPU whatever the generator runs on (see ClipSimilarity).
+    return ClipSimilarity(path, device="cpu" if device is None else device)
+
+
+def make_similarity(kind: str = "clip", clip_weights: str | os.PathLike[str] | None = None) -> FrameSimilarity:
+    """The backend a keyframe setting names: "clip" (needs ``clip_weights``) or "hsv" (model-free).
+
+    Choosing "clip" without weights, or with a path that does not exist, is an error: falling back
+    silently would change which keyframes the memory holds without anyone knowing.
     """
-    if clip_weights:
-        if os.path.isfile(clip_weights):
-            return ClipSimilarity(clip_weights)
-        log.warning("CLIP weights %s not found; using the model-free hsv-patch similarity", clip_weights)
-    return HsvPatchSimilarity()
+    if kind == "hsv":
+        return HsvPatchSimilarity()
+    if kind != "clip":
+        raise ValueError(f"unknown keyframe similarity {kind!r} (expected clip or hsv)")
+    if not clip_weights:
+        raise ClipWeightsError("keyframes are picked with CLIP ViT-B/32, but no CLIP weights were given")
+    return load_clip_similarity(clip_weights)

@@ -10,9 +10,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from storymem_engine.models import LORA_FOLDERS, ModelLayout
+from storymem_engine.models import CLIP_CONFIG, CLIP_WEIGHTS, LORA_FOLDERS, ModelLayout
 
-TINY_VERSION = "tiny-v1"
+TINY_VERSION = "tiny-v2"  # v2: adds the tiny CLIP ViT-B/32-family model for keyframes
 TINY_LABEL = "tiny engine (random weights)"
 TEXT_DIM = 32
 LORA_RANK = 4
@@ -69,6 +69,52 @@ def _storymem_lora_state(num_layers: int, dim: int, ffn_dim: int, text_dim: int,
     return state
 
 
+# CLIP ViT-B/32's family (a ViT with 32-px patches at 224 px, QuickGELU, CLIP's mean and std) at a
+# tiny width, so the tiny engine picks keyframes on the same CLIP code path as the real models.
+TINY_CLIP_CONFIG = {
+    "model_cfg": {
+        "embed_dim": 32,
+        "quick_gelu": True,
+        "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "head_width": 32, "patch_size": 32},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+    },
+    "preprocess_cfg": {"mean": [0.48145466, 0.4578275, 0.40821073], "std": [0.26862954, 0.26130258, 0.27577711]},
+}
+
+
+def _build_clip(folder: Path) -> None:
+    import json
+    import logging
+
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CLIP_CONFIG).write_text(json.dumps(TINY_CLIP_CONFIG, indent=2) + "\n")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # open_clip warns that the folder has no weights yet: it is being made
+    try:
+        model = open_clip.create_model(f"local-dir:{folder}", load_weights=False, force_quick_gelu=True)
+    finally:
+        root.setLevel(level)
+    # A random ViT maps every image to nearly the same embedding (cosines 0.98-0.99 between unrelated
+    # frames: one keyframe per shot, the rest dropped as repeats). With no class/position embedding and
+    # zero-mean patch filters the embedding follows the image content instead: unrelated frames score
+    # 0.4-0.8 and a noisy copy 0.997, so the tiny engine's memory fills as a real one does.
+    visual = model.visual
+    with torch.no_grad():
+        visual.class_embedding.zero_()
+        visual.positional_embedding.zero_()
+        weight = visual.conv1.weight
+        weight -= weight.mean(dim=(1, 2, 3), keepdim=True)
+        weight *= 4.0
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(state, folder / CLIP_WEIGHTS[0])
+
+
 def _build(target: Path) -> None:
     import torch
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanPipeline
@@ -89,6 +135,7 @@ def _build(target: Path) -> None:
         vae.decoder.conv_out.weight.mul_(8.0)
         vae.decoder.conv_out.bias.mul_(8.0)
     layout = ModelLayout(target)
+    _build_clip(layout.clip)
     for folder, in_ch, shift, boundary, cls in (
         (layout.t2v, 16, 12.0, 0.875, WanPipeline),
         (layout.i2v, 36, 4.0, 0.9, WanImageToVideoPipeline),

@@ -75,11 +75,24 @@ def test_mm2v_five_motion_frames_mark_two_latent_frames(vae):
 
 
 @torch.no_grad()
-def test_memory_images_of_another_size_are_resized_bicubic_without_crop(vae):
+def test_memory_images_of_another_size_are_resized_bicubic_without_crop_or_clamp(vae):
+    """The official resize: bicubic to the shot size, and the overshoot past [-1, 1] goes to the VAE as is."""
     wide = _images(1, seed=6, h=20, w=80)[0]
     y = build_memory_condition(vae, [wide], F, H, W)
-    resized = torch.nn.functional.interpolate(wide[None], size=(H, W), mode="bicubic").clamp(-1, 1)
+    resized = torch.nn.functional.interpolate(wide[None].cpu(), size=(H, W), mode="bicubic")
+    assert resized.abs().max() > 1.0  # bicubic overshoots: a clamp would change these pixels
     torch.testing.assert_close(y[:, 4:, 0], _normalised(vae, resized[:, :, None])[:, :, 0], rtol=1e-5, atol=1e-5)
+    clamped = _normalised(vae, resized.clamp(-1, 1)[:, :, None])[:, :, 0]
+    assert (y[:, 4:, 0] - clamped).abs().max() > 1e-4
+
+
+@torch.no_grad()
+def test_mi2v_first_frame_of_another_size_is_resized_like_the_reference(vae):
+    first = _images(1, seed=8, h=20, w=80)[0]
+    y = build_memory_condition(vae, [], F, H, W, first_frame=first)
+    clip = torch.zeros(1, 3, F, H, W)
+    clip[0, :, 0] = torch.nn.functional.interpolate(first[None], size=(H, W), mode="bicubic")[0]
+    torch.testing.assert_close(y[:, 4:], _normalised(vae, clip), rtol=1e-5, atol=1e-5)
 
 
 def test_bad_arguments_are_clear(vae):

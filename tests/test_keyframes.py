@@ -12,10 +12,11 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from storymem_engine.keyframes import KeyframeSettings, extract_keyframes  # noqa: E402
+from storymem_engine.keyframes import KeyframeSettings, extract_keyframes, keyframe_note  # noqa: E402
 from storymem_engine.quality import SharpnessExposureQuality, hpsv3_available, make_quality  # noqa: E402
 from storymem_engine.similarity import (  # noqa: E402
     ClipSimilarity,
+    ClipWeightsError,
     HsvPatchSimilarity,
     make_similarity,
     smart_resize,
@@ -132,11 +133,20 @@ def test_low_quality_frames_after_a_cut_are_not_keyframes(hsv, gate):
     assert extract_keyframes(frames, similarity=hsv, quality=gate).indices == [0, SEGMENT + 3]
 
 
-def test_settings_pick_model_free_backends_when_no_clip_weights(gate):
-    settings = KeyframeSettings(clip_weights=None, quality="sharpness-exposure")
+def test_model_free_similarity_only_when_asked_for_and_then_named(gate):
+    settings = KeyframeSettings(similarity="hsv", quality="sharpness-exposure")
     result = extract_keyframes(clip([1, 2]), settings=settings)
     assert result.backends == {"similarity": "hsv-patch", "quality": "sharpness-exposure"}
     assert result.indices == [0, SEGMENT]
+    assert keyframe_note(result.backends) == "keyframes picked without CLIP (hsv-patch)"
+    assert keyframe_note({"similarity": "clip-vit-b-32", "quality": "hpsv3"}) == ""
+
+
+def test_default_settings_use_clip_and_refuse_to_run_without_its_weights(gate):
+    """The method's CLIP is the default: no weights is an error, never a silent switch to HSV."""
+    assert KeyframeSettings().similarity == "clip"
+    with pytest.raises(ClipWeightsError, match="CLIP"):
+        extract_keyframes(clip([1, 2]), settings=KeyframeSettings(quality="sharpness-exposure"))
 
 
 def test_bad_frames_are_rejected(hsv, gate):
@@ -229,14 +239,14 @@ def clip_weights(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def clip_sim(clip_weights):
-    return make_similarity(clip_weights)
+    return make_similarity("clip", clip_weights)
 
 
 def test_clip_loads_from_a_local_file_and_embeds_224px_frames(clip_sim):
     assert isinstance(clip_sim, ClipSimilarity)
     assert clip_sim.name == "clip-vit-b-32"
     frames = clip([1, 2], per=1)
-    assert tuple(clip_sim.preprocess(frames).shape) == (2, 3, 224, 224)
+    assert tuple(clip_sim.preprocess(clip_sim.analysis_frames(frames)).shape) == (2, 3, 224, 224)
     feats = clip_sim.embed(np.concatenate([frames, frames[:1]]))
     assert feats.shape == (3, 512)
     np.testing.assert_allclose(np.linalg.norm(feats, axis=1), 1.0, atol=1e-5)
@@ -259,6 +269,59 @@ def test_missing_clip_weights_is_a_clear_error_naming_the_path(tmp_path):
     missing = tmp_path / "nowhere" / "ViT-B-32.pt"
     with pytest.raises(FileNotFoundError, match="nowhere"):
         ClipSimilarity(missing)
-    # The settings path is forgiving: the model-free measure is used and named in the result.
-    assert make_similarity(str(missing)).name == "hsv-patch"
-    assert make_similarity(None).name == "hsv-patch"
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        make_similarity("clip", str(missing))
+    with pytest.raises(ClipWeightsError):
+        make_similarity("clip", None)
+    assert make_similarity("hsv").name == "hsv-patch"
+
+
+def _reference_clip_embedding(model, chw):
+    """The reference's get_frame_sim_clip preprocessing, literally: one [3, H, W] frame -> unit embedding."""
+    import torch
+    import torch.nn.functional as F
+
+    x = chw.float()
+    if x.max() > 1.5:
+        x = x / 255.0
+    x = x.clamp(0.0, 1.0)[None]
+    x = F.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False)
+    mean = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
+    std = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        return F.normalize(model.encode_image((x - mean) / std), dim=-1)[0].numpy()
+
+
+def test_clip_walk_and_dedup_features_are_the_references(clip_sim):
+    """The walk scores frames at the analysis size (antialiased uint8 resize); de-duplication scores
+    whole frames and saved keyframes at their own size, each squashed to 224x224."""
+    import torch
+    import torch.nn.functional as F
+
+    frames = clip([1, 2], per=2)
+    x = torch.tensor(frames).permute(0, 3, 1, 2)
+    size = smart_resize(H, W, 28, 48 * 28 * 28, 256 * 28 * 28)
+    resized = F.interpolate(x, list(size), mode="bilinear", antialias=True).float()
+    walk = np.stack([_reference_clip_embedding(clip_sim.model, f) for f in resized])
+    np.testing.assert_allclose(clip_sim.embed(frames), walk, atol=2e-5)
+
+    big = cv2.resize(scene(5), (W * 2, H * 2), interpolation=cv2.INTER_NEAREST)
+    whole = np.stack([_reference_clip_embedding(clip_sim.model, torch.tensor(im).permute(2, 0, 1))
+                      for im in (frames[0], big)])
+    np.testing.assert_allclose(clip_sim.embed_images([frames[0], big], (H, W)), whole, atol=2e-5)
+
+
+def test_clip_loads_an_open_clip_model_folder(tmp_path):
+    """The models folder holds CLIP as the Hub does (open_clip_config.json + weights): it loads offline."""
+    from storymem_engine.similarity import load_clip_similarity
+    from storymem_engine.tiny import _build_clip
+
+    _build_clip(tmp_path / "CLIP-ViT-B-32")
+    sim = load_clip_similarity(tmp_path / "CLIP-ViT-B-32")
+    assert sim.name == "clip-vit-b-32"
+    feats = sim.embed(clip([1, 2], per=2))
+    same, other = sim.pairwise(feats[:1], feats[1:2])[0, 0], sim.pairwise(feats[:1], feats[2:3])[0, 0]
+    assert same > 0.95 > other  # the tiny CLIP tells scenes apart, so tiny runs fill their memory
+    (tmp_path / "CLIP-ViT-B-32" / "open_clip_model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="open_clip_model.safetensors"):
+        load_clip_similarity(tmp_path / "CLIP-ViT-B-32")
