@@ -6,9 +6,11 @@ from dataclasses import asdict, dataclass, fields
 
 from PySide6.QtCore import QSettings
 
-from storymem_engine.models import OFFLOAD_PRESETS
+from storymem_engine.models import KEYFRAME_SIMILARITIES, OFFLOAD_PRESETS
+from storymem_engine.request import SEED_RULES
 
 ENGINES = ("wan", "tiny")
+
 SIZES = ("832x480", "480x832", "1280x720", "720x1280", "640x640")
 
 
@@ -29,6 +31,12 @@ class AppSettings:
     default_size: str = "832x480"
     # A failed shot stops the queue by default: later shots would continue from memory it never made.
     continue_after_failure: bool = False
+    # "clip": CLIP ViT-B/32 from the models folder, as the method; "hsv": model-free, takes say so.
+    keyframe_similarity: str = "clip"
+    # Tiled VAE encode/decode (less VRAM); the official run encodes whole frames. Low-VRAM presets tile anyway.
+    vae_tiling: bool = False
+    seed_rule: str = "scene"  # shot seed = seed + index within its scene (official) or + index in the story
+    memory_rope_stride: int = 1  # S of the memory RoPE (1 = the public release); an advanced setting
 
     @property
     def size(self) -> tuple[int, int]:
@@ -52,6 +60,12 @@ class AppSettings:
             settings.offload = cls.offload
         if settings.engine not in ENGINES:
             settings.engine = cls.engine
+        if settings.keyframe_similarity not in KEYFRAME_SIMILARITIES:
+            settings.keyframe_similarity = cls.keyframe_similarity
+        if settings.seed_rule not in SEED_RULES:
+            settings.seed_rule = cls.seed_rule
+        if settings.memory_rope_stride < 1:
+            settings.memory_rope_stride = cls.memory_rope_stride
         return settings
 
     def save(self, store: QSettings | None = None) -> None:

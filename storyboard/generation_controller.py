@@ -125,7 +125,7 @@ class GenerationController(QObject):
         width, height = s.size
         director: dict[str, Any] = dict(
             width=width, height=height, frames=s.default_frames, steps=s.default_steps, guidance=s.default_guidance,
-            max_memory=s.memory_size, fix=min(s.memory_sink, s.memory_size),
+            max_memory=s.memory_size, fix=min(s.memory_sink, s.memory_size), seed_rule=s.seed_rule,
             keyframes=dict(threshold_start=s.keyframe_threshold, max_keyframes=s.keyframes_per_shot,
                            memory_dedup=s.keyframe_memory_dedup),
             save_project=False,  # this controller records takes (see the module docstring)
@@ -152,7 +152,8 @@ class GenerationController(QObject):
         if engine == "wan":
             from storymem_engine.models import missing_model_files
 
-            missing = missing_model_files(s.models_folder) if s.models_folder else ["(no models folder set)"]
+            clip = s.keyframe_similarity == "clip"
+            missing = missing_model_files(s.models_folder, clip=clip) if s.models_folder else ["(no models folder set)"]
             if missing:
                 listed = "\n".join(missing[:12]) + (f"\n… and {len(missing) - 12} more" if len(missing) > 12 else "")
                 if not dialogs.ask_yes_no(
@@ -163,7 +164,8 @@ class GenerationController(QObject):
                     return None
                 engine = "tiny"
         return dict(engine=engine, models_dir=(s.models_folder or None) if engine == "wan" else None,
-                    offload=s.offload)
+                    offload=s.offload, keyframe_similarity=s.keyframe_similarity, vae_tiling=s.vae_tiling,
+                    rope_stride=s.memory_rope_stride)
 
     def _ensure_saved(self) -> bool:
         window = self.window

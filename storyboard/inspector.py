@@ -57,7 +57,9 @@ class ShotInspector(QGroupBox):
             self.mode.addItem(label, value)
         self.scene = QSpinBox()
         self.scene.setRange(1, 999)
-        self.seed = _spin(-1, 2**31 - 1, "default (story seed + shot index)")
+        self.seed = _spin(-1, 2**31 - 1, "default (story seed + index)")
+        self.seed.setToolTip("Blank (default): the story seed plus the shot's index within its scene, as the official "
+                             "StoryMem run (Settings > Shot seeds). A number here fixes this shot's seed.")
         self.frames = _spin(0, 1001, "default")
         self.frames.setSingleStep(4)
         self.steps = _spin(0, 200, "default")

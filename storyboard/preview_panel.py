@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from storyboard.clip_player import ClipPlayer
 from storymem_engine.project import Project
-from storymem_engine.story import Shot, Take
+from storymem_engine.story import Shot, Take, keyframe_note
 from storymem_engine.tiny import TINY_LABEL
 
 
@@ -36,6 +36,10 @@ def _created(text: str) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M:%S")
 
 
+SEED_RULE_WORDS = {"scene": "story seed + index in scene", "story": "story seed + shot index",
+                   "shot": "set on the shot"}
+
+
 def take_details(take: Take) -> list[tuple[str, str]]:
     """What a take was made from, as (label, value) rows; fields its request lacks are left out."""
     r: dict[str, Any] = take.request or {}
@@ -43,7 +47,8 @@ def take_details(take: Take) -> list[tuple[str, str]]:
     if r.get("mode"):
         rows.append(("mode", str(r["mode"]).upper()))
     if r.get("seed") is not None:
-        rows.append(("seed", str(r["seed"])))
+        rule = SEED_RULE_WORDS.get(str(r.get("seed_rule", "")), "")
+        rows.append(("seed", f"{r['seed']} ({rule})" if rule else str(r["seed"])))
     if r.get("width") and r.get("height"):
         rows.append(("size", f"{r['width']}×{r['height']}"))
     if r.get("num_frames") is not None:
@@ -61,6 +66,11 @@ def take_details(take: Take) -> list[tuple[str, str]]:
     engine = take.engine or r.get("engine")
     if engine:
         rows.append(("engine", str(engine)))
+    note = keyframe_note(take.backends)
+    if note:
+        rows.append(("keyframes", note))
+    if r.get("vae_tiling"):
+        rows.append(("VAE", "tiled"))
     if take.created:
         rows.append(("created", _created(take.created)))
     if take.status != "done":
@@ -142,7 +152,7 @@ class PreviewPanel(QGroupBox):
             seed = take.request.get("seed")
             details = [take.id, mode, f"seed {seed}" if seed is not None else "", f"{take.frames} frames",
                        take.status, _created(take.created) if take.created else "",
-                       take.engine if take.engine == TINY_LABEL else ""]
+                       take.engine if take.engine == TINY_LABEL else "", keyframe_note(take.backends)]
             item = QListWidgetItem(("★ " if accepted else "   ") + "  ·  ".join(d for d in details if d))
             item.setData(Qt.ItemDataRole.UserRole, take.id)
             item.setToolTip(take_tooltip(take, accepted))

@@ -13,7 +13,9 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -25,21 +27,26 @@ from PySide6.QtWidgets import (
 from storyboard.app_settings import ENGINES, OFFLOAD_PRESETS, SIZES, AppSettings
 
 
-def check_models_folder(folder: str) -> str:
-    """A message saying whether the models folder holds every file the engine needs."""
+def check_models_folder(folder: str, clip: bool = True) -> str:
+    """A message saying whether the models folder holds every file the engine needs, and how to get the rest.
+
+    ``clip``: keyframes are picked with CLIP ViT-B/32 (the method), so its weights belong to the folder.
+    """
     if not folder:
         return "No models folder set."
     try:
-        from storymem_engine.models import missing_model_files
+        from storymem_engine.models import download_commands, missing_model_files
     except ImportError:
         return "The model check is not available in this build (storymem_engine.models is missing)."
     try:
-        missing = missing_model_files(folder)
+        missing = missing_model_files(folder, clip=clip)
+        commands = download_commands(folder, clip=clip)
     except Exception as exc:  # noqa: BLE001 - the check reports, it never crashes the dialog
         return f"Could not check {folder}: {exc}"
     if not missing:
         return f"All model files found in {folder}."
-    return f"{len(missing)} file(s) missing in {folder}:\n" + "\n".join(missing)
+    return (f"{len(missing)} file(s) missing in {folder}:\n" + "\n".join(missing)
+            + "\n\nDownload them with:\n" + "\n".join(commands))
 
 
 class SettingsDialog(QDialog):
@@ -87,6 +94,37 @@ class SettingsDialog(QDialog):
         self.default_size.setEditable(True)
         self.default_size.addItems(SIZES)
         self.default_size.setCurrentText(settings.default_size)
+        self.keyframe_similarity = QComboBox()
+        self.keyframe_similarity.addItem("CLIP ViT-B/32 (the method; weights in the models folder)", "clip")
+        self.keyframe_similarity.addItem("Model-free HSV (no CLIP weights; takes say so)", "hsv")
+        _select_data(self.keyframe_similarity, settings.keyframe_similarity)
+        self.keyframe_similarity.setObjectName("keyframe_similarity")
+        self.keyframe_similarity.setToolTip(
+            "Which keyframes go into the memory. StoryMem picks them with CLIP ViT-B/32. The model-free HSV "
+            "measure scores crops and flips of one picture as the same image, so the memory holds fewer,\n"
+            "different images than the method expects; every take made with it says "
+            "\u201ckeyframes picked without CLIP\u201d.")
+        self.seed_rule = QComboBox()
+        self.seed_rule.addItem("Story seed + shot index within its scene (as the official code)", "scene")
+        self.seed_rule.addItem("Story seed + shot index in the story", "story")
+        _select_data(self.seed_rule, settings.seed_rule)
+        self.seed_rule.setObjectName("seed_rule")
+        self.seed_rule.setToolTip("The seed of a shot without its own seed. The first rule gives the same noise as "
+                                  "the official StoryMem run, so renders can be compared with it.")
+        self.vae_tiling = QCheckBox("Tile the VAE (less VRAM; the official run encodes whole frames)")
+        self.vae_tiling.setChecked(settings.vae_tiling)
+        self.vae_tiling.setObjectName("vae_tiling")
+        self.vae_tiling.setToolTip("Off: whole frames, as the method. The group_offload and sequential presets tile "
+                                   "anyway, since whole frames need more VRAM than they leave.")
+        self.rope_stride = _spin(1, 64, settings.memory_rope_stride)
+        self.rope_stride.setObjectName("rope_stride")
+        rope_help = QLabel(
+            "Memory frames sit at temporal positions −M·S … −S before the shot’s 0 … T−1. S = 1 (default) is what "
+            "the public StoryMem release runs: plain concatenation. The LoRA was trained with a shift; the "
+            "authors say their internal code uses a negative shift whose stride is not public, so other values "
+            "are for experiments.")
+        rope_help.setWordWrap(True)
+        rope_help.setStyleSheet("color:#a1a1aa;")
         self.continue_after_failure = QCheckBox("Go on with the next shots when one fails")
         self.continue_after_failure.setChecked(settings.continue_after_failure)
         self.continue_after_failure.setToolTip("Off: a failed shot stops the queue (later shots would use memory "
@@ -104,18 +142,26 @@ class SettingsDialog(QDialog):
         form.addRow("Memory size (keyframes)", self.memory_size)
         form.addRow("Memory sink (kept first)", self.memory_sink)
         form.addRow("Keyframes per shot (max)", self.keyframes_per_shot)
+        form.addRow("Keyframe similarity", self.keyframe_similarity)
         form.addRow("Keyframe similarity threshold (start)", self.keyframe_threshold)
-        form.addRow("Drop keyframes repeating memory above", self.keyframe_memory_dedup)
+        form.addRow("Drop keyframes repeating a saved one above", self.keyframe_memory_dedup)
         form.addRow("Default frames", self.default_frames)
         form.addRow("Default steps", self.default_steps)
         form.addRow("Default guidance", self.default_guidance)
         form.addRow("Default size (WxH)", self.default_size)
+        form.addRow("Shot seeds", self.seed_rule)
+        form.addRow("VAE", self.vae_tiling)
         form.addRow("Queue", self.continue_after_failure)
+        advanced = QGroupBox("Advanced")
+        advanced_form = QFormLayout(advanced)
+        advanced_form.addRow("Memory RoPE stride S", self.rope_stride)
+        advanced_form.addRow(rope_help)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(advanced)
         layout.addWidget(buttons)
 
     def values(self) -> AppSettings:
@@ -140,10 +186,15 @@ class SettingsDialog(QDialog):
             default_guidance=self.default_guidance.value(),
             default_size=size or self.original.default_size,
             continue_after_failure=self.continue_after_failure.isChecked(),
+            keyframe_similarity=self.keyframe_similarity.currentData(),
+            seed_rule=self.seed_rule.currentData(),
+            vae_tiling=self.vae_tiling.isChecked(),
+            memory_rope_stride=self.rope_stride.value(),
         )
 
     def run_check(self) -> str:
-        message = check_models_folder(self.models_folder.text().strip())
+        message = check_models_folder(self.models_folder.text().strip(),
+                                      clip=self.keyframe_similarity.currentData() == "clip")
         self.check_result.setPlainText(message)
         return message
 
@@ -151,6 +202,10 @@ class SettingsDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, "Models folder", self.models_folder.text())
         if folder:
             self.models_folder.setText(folder)
+
+
+def _select_data(combo: QComboBox, value: str) -> None:
+    combo.setCurrentIndex(max(0, combo.findData(value)))
 
 
 def _spin(low: int, high: int, value: int) -> QSpinBox:

@@ -220,7 +220,7 @@ def write_film(project, takes, path: Path) -> int:
 
 def write_manifest(project, director, takes, skipped, film_frames: int, path: Path) -> None:
     from storymem_engine.atomic import atomic_write_text
-    from storymem_engine.keyframes import keyframe_note
+    from storymem_engine.story import keyframe_note
 
     shots = []
     for index, (shot, take) in enumerate(zip(project.story.shots, takes, strict=True)):

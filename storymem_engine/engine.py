@@ -14,11 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from storymem_engine.models import LOW_VRAM_PRESETS, ModelLayout, check_models, check_offload, next_lower_preset
+from storymem_engine.models import (
+    KEYFRAME_SIMILARITIES,
+    LOW_VRAM_PRESETS,
+    ModelLayout,
+    check_models,
+    check_offload,
+    next_lower_preset,
+)
 from storymem_engine.request import DROPPED_FRAMES, GenerationRequest
 from storymem_engine.tiny import TINY_LABEL, ensure_tiny_models
-
-KEYFRAME_SIMILARITIES = ("clip", "hsv")
 
 PHASE_LOADING = "loading models"
 PHASE_ENCODING = "encoding"
@@ -153,9 +158,9 @@ class StoryMemEngine:
                 else:
                     source = ModelLayout(self._models_folder(), self.settings.continuation).clip
                     check_models(source.parent, self.settings.continuation, "m2v", clip=True, only_clip=True)
-                device = self._device.type if self._device is not None else None
                 try:
-                    self._similarity = load_clip_similarity(source, device=device)
+                    # On the CPU in float32 whatever the generator runs on, as the reference (see ClipSimilarity).
+                    self._similarity = load_clip_similarity(source)
                 except (ClipWeightsError, FileNotFoundError) as exc:
                     raise EngineError(f"{exc}. Download the CLIP weights (README: Getting the models), or choose "
                                       "the model-free keyframe similarity (Settings > Keyframes, "

@@ -14,7 +14,7 @@ frame(s) for MI2V/MM2V is the caller's job: it is a slice, not a selection.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,15 +50,6 @@ class KeyframeResult:
     """Keyframes that were selected but dropped as repeats of a memory image."""
     message: str = ""
     """Why the result is empty or short, in words for the user; empty when nothing to say."""
-
-
-NO_CLIP_NOTE = "keyframes picked without CLIP"
-
-
-def keyframe_note(backends: Mapping[str, str] | None) -> str:
-    """What a take must say about how its keyframes were picked ("" when by the method's CLIP)."""
-    similarity = (backends or {}).get("similarity", "")
-    return "" if not similarity or similarity.startswith("clip") else f"{NO_CLIP_NOTE} ({similarity})"
 
 
 class _SimilarityCache:

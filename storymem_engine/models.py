@@ -25,6 +25,8 @@ CLIP_REPO = "timm/vit_base_patch32_clip_224.openai"
 CLIP_FOLDER = "CLIP-ViT-B-32"
 CLIP_CONFIG = "open_clip_config.json"
 CLIP_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+# Keyframe similarity: "clip" (the models folder's CLIP, the method) or "hsv" (model-free, only when chosen).
+KEYFRAME_SIMILARITIES = ("clip", "hsv")
 
 # Lowest VRAM last: an out-of-memory error suggests the next one down.
 OFFLOAD_PRESETS = ("full_gpu", "model_offload", "group_offload", "sequential")

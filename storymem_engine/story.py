@@ -20,6 +20,15 @@ class StoryError(ValueError):
     """A story script or project file that cannot be used; the message names where and what."""
 
 
+NO_CLIP_NOTE = "keyframes picked without CLIP"
+
+
+def keyframe_note(backends: dict[str, str] | None) -> str:
+    """What a take must say about how its keyframes were picked ("" when by the method's CLIP)."""
+    similarity = (backends or {}).get("similarity", "")
+    return "" if not similarity or similarity.startswith("clip") else f"{NO_CLIP_NOTE} ({similarity})"
+
+
 @dataclass
 class Take:
     """One generated clip of a shot, with the request it was made from."""

@@ -12,7 +12,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from storymem_engine.keyframes import KeyframeSettings, extract_keyframes, keyframe_note  # noqa: E402
+from storymem_engine.keyframes import KeyframeSettings, extract_keyframes  # noqa: E402
 from storymem_engine.quality import SharpnessExposureQuality, hpsv3_available, make_quality  # noqa: E402
 from storymem_engine.similarity import (  # noqa: E402
     ClipSimilarity,
@@ -21,6 +21,7 @@ from storymem_engine.similarity import (  # noqa: E402
     make_similarity,
     smart_resize,
 )
+from storymem_engine.story import keyframe_note  # noqa: E402
 
 H, W = 96, 160
 SEGMENT = 8

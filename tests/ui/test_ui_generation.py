@@ -255,3 +255,31 @@ def test_engine_process_killed_mid_shot_fails_it_and_the_next_generate_works(gen
     assert win.generation.generate_shot()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert shots[0].accepted() is not None and statuses(win)[0] == "done"
+
+
+def test_takes_record_the_seed_rule_and_say_when_keyframes_were_picked_without_clip(gen_window, qtbot,
+                                                                                     recorded_dialogs):
+    """The app passes the fidelity settings to the engine: the method's CLIP and scene seeds by default; the
+    model-free similarity only when chosen, and then the take says so in its list line and details."""
+    from storyboard.preview_panel import take_details
+
+    win = gen_window
+    shots = win.project.story.shots
+    win.edits.select_shots([shots[0].id])
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    take = shots[0].accepted()
+    assert take.backends["similarity"] == "clip-vit-b-32"
+    assert take.request["seed_rule"] == "scene" and take.request["vae_tiling"] is False
+    assert "without CLIP" not in win.preview.takes.item(0).text()
+
+    win.settings.keyframe_similarity = "hsv"
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert recorded_dialogs.texts("error") == []
+    take = shots[0].accepted()
+    assert take.backends["similarity"] == "hsv-patch"
+    assert ("keyframes", "keyframes picked without CLIP (hsv-patch)") in take_details(take)
+    assert ("seed", "0 (story seed + index in scene)") in take_details(take)
+    assert any("keyframes picked without CLIP" in win.preview.takes.item(i).text()
+               for i in range(win.preview.takes.count()))

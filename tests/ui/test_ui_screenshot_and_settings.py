@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QGroupBox, QLabel
 
 from storyboard.app_settings import AppSettings
 from storyboard.settings_dialog import SettingsDialog, check_models_folder
@@ -70,3 +71,37 @@ def test_models_folder_check_lists_missing_files(qtbot, tmp_path):
 def test_models_check_without_the_engine_module_is_clear(monkeypatch):
     monkeypatch.setitem(sys.modules, "storymem_engine.models", None)  # import fails
     assert "not available" in check_models_folder("/models")
+
+
+def test_fidelity_settings_default_to_the_method_and_round_trip(qtbot):
+    settings = AppSettings()
+    assert (settings.keyframe_similarity, settings.seed_rule, settings.vae_tiling, settings.memory_rope_stride) == (
+        "clip", "scene", False, 1)
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    assert dialog.keyframe_similarity.currentData() == "clip" and not dialog.vae_tiling.isChecked()
+    # The advanced RoPE stride explains why it is a setting at all.
+    advanced = dialog.findChild(QGroupBox)
+    assert advanced.title() == "Advanced"
+    text = " ".join(label.text() for label in advanced.findChildren(QLabel))
+    assert "public" in text and "stride" in text and "S = 1" in text
+    dialog.keyframe_similarity.setCurrentIndex(dialog.keyframe_similarity.findData("hsv"))
+    dialog.seed_rule.setCurrentIndex(dialog.seed_rule.findData("story"))
+    dialog.vae_tiling.setChecked(True)
+    dialog.rope_stride.setValue(3)
+    dialog.values().save()
+    loaded = AppSettings.load()
+    assert (loaded.keyframe_similarity, loaded.seed_rule, loaded.vae_tiling, loaded.memory_rope_stride) == (
+        "hsv", "story", True, 3)
+
+
+def test_models_check_names_the_clip_weights_and_how_to_get_them(qtbot, tmp_path):
+    dialog = SettingsDialog(AppSettings(models_folder=str(tmp_path)))
+    qtbot.addWidget(dialog)
+    message = dialog.run_check()
+    assert "CLIP-ViT-B-32/open_clip_config.json" in message
+    assert "CLIP-ViT-B-32/open_clip_model.safetensors" in message
+    assert "hf download timm/vit_base_patch32_clip_224.openai" in message
+    # With the model-free keyframe similarity chosen, CLIP is not needed.
+    dialog.keyframe_similarity.setCurrentIndex(dialog.keyframe_similarity.findData("hsv"))
+    assert "CLIP" not in dialog.run_check()
