@@ -150,16 +150,20 @@ class GenerationController(QObject):
         s = self.window.settings
         engine = s.engine
         if engine == "wan":
-            from storymem_engine.models import missing_model_files
+            from storymem_engine.models import CLIP_FOLDER, missing_model_files
 
             clip = s.keyframe_similarity == "clip"
             missing = missing_model_files(s.models_folder, clip=clip) if s.models_folder else ["(no models folder set)"]
             if missing:
                 listed = "\n".join(missing[:12]) + (f"\n… and {len(missing) - 12} more" if len(missing) > 12 else "")
+                only_clip = all(m.startswith(CLIP_FOLDER + "/") for m in missing)
+                clip_hint = ("Only the CLIP weights that pick keyframes are missing: download them, or choose "
+                             "Settings > Keyframe similarity > Model-free HSV (takes then say so).\n\n"
+                             if only_clip else "")
                 if not dialogs.ask_yes_no(
                     self.window, "Models missing",
                     f"The Wan2.2 + StoryMem models are incomplete in “{s.models_folder or 'no folder'}”:\n{listed}\n\n"
-                    "Settings > Check models shows the download commands. Use the tiny engine instead? "
+                    f"{clip_hint}Settings > Check models shows the download commands. Use the tiny engine instead? "
                     "(random weights: it checks the install, its video is noise-like)"):
                     return None
                 engine = "tiny"

@@ -61,7 +61,29 @@ def test_wan_engine_lists_every_missing_model_file_with_download_commands(story_
     assert "StoryMem/Wan2.2-MI2V-A14B/backbone_high_noise.pth" in result.stderr
     assert "hf download Wan-AI/Wan2.2-T2V-A14B-Diffusers" in result.stderr
     assert 'hf download Kevin-thu/StoryMem --include "Wan2.2-MI2V-A14B/*"' in result.stderr
+    # Keyframes are picked with CLIP ViT-B/32: its weights are part of the models folder.
+    assert "CLIP-ViT-B-32/open_clip_model.safetensors" in result.stderr
+    assert "hf download timm/vit_base_patch32_clip_224.openai" in result.stderr
     _assert_untouched(out_with_work)
+
+
+def test_missing_clip_stops_the_run_before_loading_unless_model_free_keyframes_are_chosen(
+        story_paths, tiny_models, tmp_path):
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models, models)
+    shutil.rmtree(models / "CLIP-ViT-B-32")
+    assert missing_model_files(models) == ["CLIP-ViT-B-32/open_clip_config.json",
+                                           "CLIP-ViT-B-32/open_clip_model.safetensors"]
+    assert missing_model_files(models, clip=False) == []
+    out = tmp_path / "out"
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), "--models", str(models))
+    assert result.returncode == 2
+    assert "CLIP-ViT-B-32/open_clip_config.json" in result.stderr and not out.exists()
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), "--engine", "tiny",
+                      "--keyframe-similarity", "hsv", "--clip-weights", str(models))
+    assert result.returncode == 2 and "--clip-weights is only used with" in result.stderr
 
 
 def test_missing_model_files_names_exactly_what_is_gone(tiny_models, tmp_path):

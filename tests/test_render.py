@@ -13,7 +13,7 @@ TINY = ["--engine", "tiny", "--size", "64x48", "--frames", "9", "--steps", "2"]
 
 @pytest.fixture(scope="module")
 def cache_env(tiny_models):
-    # The CLI finds the tiny models through STORYMEM_CACHE/tiny-v1: point it at the session's build.
+    # The CLI finds the tiny models through STORYMEM_CACHE/<TINY_VERSION>: point it at the session's build.
     return {"STORYMEM_CACHE": str(tiny_models.parent)}
 
 
@@ -53,7 +53,10 @@ def test_manifest_modes_follow_the_cuts_and_memory_grows(queen_render):
     assert manifest["random_weights"] is True
     shots = manifest["shots"]
     assert [s["mode"] for s in shots] == ["t2v", "mi2v", "m2v", "mi2v", "m2v", "mi2v", "m2v"]
-    assert [s["seed"] for s in shots] == list(range(7))
+    assert [s["seed"] for s in shots] == list(range(7))  # one scene: seed + index within it
+    assert {s["seed_rule"] for s in shots} == {"scene"}
+    # Keyframes were picked with the tiny engine's CLIP, and the takes say so.
+    assert all(s["backends"]["similarity"] == "clip-vit-b-32" and s["keyframe_note"] == "" for s in shots)
     assert shots[0]["memory"] == []
     sizes = [len(s["memory"]) for s in shots[1:]]
     assert all(0 < n <= 10 for n in sizes) and sizes == sorted(sizes)
@@ -109,3 +112,16 @@ def test_mr2v_first_shot_uses_reference_images_as_memory(tmp_path, story_paths, 
     # Same area as 64x48, aspect of the first memory image (4:3 here, as 64x48 already is).
     assert shots[0]["size"] == [64, 48]
     assert read_video(out / "film.mp4").shape[0] == 9 + 8
+
+
+def test_model_free_keyframes_only_when_asked_and_every_take_says_so(tmp_path, story_paths, tiny_env):
+    out = tmp_path / "black"
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), *TINY, "--keyframe-similarity", "hsv",
+                      "--seed", "10", env=tiny_env)
+    assert result.returncode == 0, result.stderr
+    assert "without CLIP" in result.stderr
+    shots = json.loads((out / "manifest.json").read_text())["shots"]
+    assert all(s["backends"]["similarity"] == "hsv-patch" for s in shots)
+    assert all(s["keyframe_note"] == "keyframes picked without CLIP (hsv-patch)" for s in shots)
+    # black has scenes of 2, 3 and 3 shots: seed + index within the scene, as the official script.
+    assert [s["seed"] for s in shots] == [10, 11, 10, 11, 12, 10, 11, 12]

@@ -283,3 +283,22 @@ def test_takes_record_the_seed_rule_and_say_when_keyframes_were_picked_without_c
     assert ("seed", "0 (story seed + index in scene)") in take_details(take)
     assert any("keyframes picked without CLIP" in win.preview.takes.item(i).text()
                for i in range(win.preview.takes.count()))
+
+
+def test_wan_engine_without_clip_weights_stops_before_loading_and_says_what_to_do(gen_window, tiny_cache, tmp_path,
+                                                                                   recorded_dialogs):
+    import shutil
+
+    from storymem_engine.tiny import TINY_VERSION
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_cache / TINY_VERSION, models)
+    shutil.rmtree(models / "CLIP-ViT-B-32")
+    win = gen_window
+    win.settings.engine, win.settings.models_folder = "wan", str(models)
+    recorded_dialogs.yes_no.append(False)  # do not switch to the tiny engine
+    assert not win.generation.generate_all()
+    question = recorded_dialogs.questions[-1]
+    assert "CLIP-ViT-B-32/open_clip_config.json" in question
+    assert "Only the CLIP weights" in question and "Model-free HSV" in question
+    assert win.generation.worker is None  # no engine process was started
