@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from storyboard.timeline_model import ShotRole
-from storymem_engine.story import Shot
+from storymem_engine.story import Shot, keyframe_note
 from storymem_engine.tiny import TINY_LABEL
 
 CARD_SIZE = QSize(196, 176)
@@ -113,12 +113,16 @@ def paint_card(
         y = area.top() + (area.height() - scaled.height()) // 2
         painter.drawImage(x, y, scaled)
         take = shot.accepted()
+        painter.setPen(QColor("#fbbf24"))
+        painter.setFont(small)
         if take is not None and take.engine == TINY_LABEL:
             # Random-weight output must never pass for a real render.
-            painter.setPen(QColor("#fbbf24"))
-            painter.setFont(small)
             painter.drawText(area.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
                              "tiny engine")
+        if take is not None and keyframe_note(take.backends):
+            # Its memory keyframes were not picked the method's way: say so where the take is seen.
+            painter.drawText(area.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
+                             "no CLIP")
     else:
         painter.setPen(QColor("#d4d4d8"))
         painter.setFont(small)

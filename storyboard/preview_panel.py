@@ -68,7 +68,7 @@ def take_details(take: Take) -> list[tuple[str, str]]:
         rows.append(("engine", str(engine)))
     note = keyframe_note(take.backends)
     if note:
-        rows.append(("keyframes", note))
+        rows.append(("note", note))
     if r.get("vae_tiling"):
         rows.append(("VAE", "tiled"))
     if take.created:
@@ -150,9 +150,9 @@ class PreviewPanel(QGroupBox):
             accepted = take.id == shot.accepted_take
             mode = str(take.request.get("mode", "")).upper()
             seed = take.request.get("seed")
-            details = [take.id, mode, f"seed {seed}" if seed is not None else "", f"{take.frames} frames",
-                       take.status, _created(take.created) if take.created else "",
-                       take.engine if take.engine == TINY_LABEL else "", keyframe_note(take.backends)]
+            details = [take.id, mode, keyframe_note(take.backends), f"seed {seed}" if seed is not None else "",
+                       f"{take.frames} frames", take.status, _created(take.created) if take.created else "",
+                       take.engine if take.engine == TINY_LABEL else ""]
             item = QListWidgetItem(("★ " if accepted else "   ") + "  ·  ".join(d for d in details if d))
             item.setData(Qt.ItemDataRole.UserRole, take.id)
             item.setToolTip(take_tooltip(take, accepted))
