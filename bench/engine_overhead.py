@@ -256,8 +256,10 @@ def main() -> int:
     width, height = (int(v) for v in args.size.lower().split("x"))
     t0 = time.perf_counter()
     models = ensure_tiny_models(Path(args.models) if args.models else None)
-    engine = StoryMemEngine(EngineSettings(engine="tiny", models_dir=str(models), device="cpu"))
-    engine.load(need_t2v=True)
+    engine = StoryMemEngine(EngineSettings(engine="tiny", models_dir=str(models), device="cpu", offload="full_gpu",
+                                           hold_both_pipelines=True))
+    engine.load("t2v")
+    engine.load("m2v")
     print(f"tiny models loaded in {time.perf_counter() - t0:.1f}s (not timed below); torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}", flush=True)
     transformers = [engine._t2v.transformer, engine._t2v.transformer_2, engine._m2v.transformer,

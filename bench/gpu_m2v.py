@@ -1,21 +1,27 @@
-"""One M2V shot's denoising with full-size Wan2.2 A14B experts (random weights), per offload preset.
+"""One M2V shot with full-size Wan2.2 A14B parts (random weights), per offload preset, each in its own process.
 
-Measures, side by side in one run on one machine: seconds per denoising step (CFG: two passes)
-and peak VRAM for each offload preset, for M2V with M memory frames and for plain I2V (M = 0) of
-the same shot, plus the achieved TFLOP/s against the compute floor in the method card.
+    python bench/gpu_m2v.py --quick        # on a CUDA machine: full_gpu, model_offload, fp8_offload (~3 min)
+    python bench/gpu_m2v.py                # every preset (~6 min on one H100/H200)
+    python bench/gpu_m2v.py --tiny         # the same code on tiny models, on a CPU (a check; a test runs it)
 
-    python bench/gpu_m2v.py                       # on a CUDA machine: 832x480, 81 frames, M = 10
-    python bench/gpu_m2v.py --tiny                # the same code on tiny models, on a CPU (a check)
+For each preset a child process builds two experts with the rank-128 StoryMem LoRA and the memory RoPE, a
+UMT5-XXL text encoder and the Wan VAE, with random weights made directly on the GPU (then moved to the CPU
+for the presets that start there, as the app's do), applies the preset with the engine's own apply_offload,
+and generates one shot: prompt encoding, the memory condition (VAE encode), 4 denoising steps with CFG (2
+per expert: the first call of each expert is its warm-up, the second its steady step), and the decode. A
+row is printed and flushed as soon as a preset is measured, so a crash or timeout keeps the rows before it.
 
-Random weights of the real architecture time exactly like trained ones (same shapes, same kernels).
-The text encoder is left out (prompt embeddings are random [1, 512, 4096]): it runs once per shot,
-not per step. The StoryMem LoRA (r = 128 on all 400 target linears per expert) is loaded, so its
-cost is included.
+Columns: steady seconds per step of each expert, the first-call overhead (expert swap, un-prefetched groups),
+a 40-step estimate (official schedule: how many steps each expert runs), peak GPU memory allocated and
+reserved, what was resident before the shot, and the process's peak RAM. Random weights of the real
+architecture time exactly like trained ones (same shapes, same kernels).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,158 +32,215 @@ A14B = dict(patch_size=(1, 2, 2), num_attention_heads=40, attention_head_dim=128
             text_dim=4096, freq_dim=256, ffn_dim=13824, num_layers=40, cross_attn_norm=True,
             qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
 TINY = dict(A14B, num_attention_heads=2, attention_head_dim=12, text_dim=32, ffn_dim=32, num_layers=2)
-TEXT_LEN = 512
+UMT5_TINY = dict(vocab_size=300, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+                 relative_attention_num_buckets=8, dropout_rate=0.0)
+QUICK = ("full_gpu", "model_offload", "fp8_offload")
+STEPS = 4  # shift 4, boundary 0.9: timesteps 999, 922 (high-noise expert), 799, 571 (low-noise expert)
 
 
-def random_transformer(config: dict, dtype, seed: int):
-    """Build on the meta device and fill with random values: no 56 GB fp32 detour."""
-    import torch
-    from diffusers import WanTransformer3DModel
-
-    with torch.device("meta"):
-        model = WanTransformer3DModel(**config)
-    model = model.to_empty(device="cpu").to(dtype)
-    # As from_pretrained(torch_dtype=bf16) does: norms, time embedder and modulation stay fp32.
-    keep = set(model._keep_in_fp32_modules or [])
-    for name, module in model.named_modules():
-        if keep & set(name.split(".")):
-            module.float()
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0.0, 0.02, generator=gen)
-    # The rope angle tables are buffers that were created on meta: rebuild them as real angles.
-    from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
-
-    model.rope = WanRotaryPosEmbed(config["attention_head_dim"], config["patch_size"], config["rope_max_seq_len"])
-    return model.eval()
-
-
-def storymem_lora(config: dict, rank: int, seed: int) -> dict:
+def storymem_lora(config: dict, rank: int, seed: int, device) -> dict:
     import torch
 
     dim = config["num_attention_heads"] * config["attention_head_dim"]
     shapes = {f"{a}.{p}": (dim, dim) for a in ("self_attn", "cross_attn") for p in "qkvo"}
     shapes.update({"ffn.0": (dim, config["ffn_dim"]), "ffn.2": (config["ffn_dim"], dim)})
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device).manual_seed(seed)
     state = {}
     for n in range(config["num_layers"]):
         for module, (fan_in, fan_out) in shapes.items():
             key = f"base_model.model.blocks.{n}.{module}"
-            state[f"{key}.lora_A.weight"] = torch.randn(rank, fan_in, generator=gen, dtype=torch.bfloat16) * 0.01
-            state[f"{key}.lora_B.weight"] = torch.zeros(fan_out, rank, dtype=torch.bfloat16)
+            state[f"{key}.lora_A.weight"] = torch.randn(rank, fan_in, generator=gen, device=device) * 0.01
+            state[f"{key}.lora_B.weight"] = torch.zeros(fan_out, rank, device=device)
     return state
 
 
-def flops_per_pass(config: dict, tokens: int, text_tokens: int = TEXT_LEN) -> float:
-    dim = config["num_attention_heads"] * config["attention_head_dim"]
-    # Per video token: self-attn q,k,v,o + cross-attn q,o + FFN; cross-attn k,v run on the text only.
-    per_block_linear = 6 * dim * dim + 2 * dim * config["ffn_dim"]
-    linear = 2 * (tokens * per_block_linear + text_tokens * 2 * dim * dim) * config["num_layers"]
-    attention = config["num_layers"] * (4 * tokens * tokens * dim + 4 * tokens * text_tokens * dim)
-    return float(linear + attention)
-
-
-def main() -> int:
+def random_module(build, device, dtype, seed: int):
+    """Build on the meta device, allocate on `device` and fill with noise there: no 56 GB fp32 detour."""
     import torch
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tiny", action="store_true", help="tiny models on the CPU: checks the script itself")
-    parser.add_argument("--presets", default="full_gpu,model_offload,group_offload,sequential")
-    parser.add_argument("--memory", type=int, default=10)
-    parser.add_argument("--size", default="832x480")
-    parser.add_argument("--frames", type=int, default=81)
-    parser.add_argument("--steps", type=int, default=2, help="denoising steps timed per run (first is warm-up)")
-    args = parser.parse_args()
+    with torch.device("meta"):
+        module = build()
+    module = module.to_empty(device=device).to(dtype)
+    keep = set(getattr(module, "_keep_in_fp32_modules", None) or [])
+    for name, sub in module.named_modules():
+        if keep & set(name.split(".")):
+            sub.float()
+    gen = torch.Generator(device).manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0.0, 0.02, generator=gen)
+    return module.eval()
 
-    from storymem_engine.conditioning import build_memory_condition
+
+def build_expert(config: dict, device, dtype, seed: int, lora_rank: int, fp8: bool):
+    from diffusers import WanTransformer3DModel
+    from diffusers.models.transformers.transformer_wan import WanRotaryPosEmbed
+
     from storymem_engine.lora import load_storymem_lora
-    from storymem_engine.models import apply_offload, check_offload, release_offload
-    from storymem_engine.pipeline import StoryMemPipeline
+    from storymem_engine.models import store_in_fp8
     from storymem_engine.rope import install_memory_rope
 
+    expert = random_module(lambda: WanTransformer3DModel(**config), device, dtype, seed)
+    # The rope's angle tables were made on the meta device: rebuild them, then the memory RoPE over them.
+    expert.rope = WanRotaryPosEmbed(config["attention_head_dim"], config["patch_size"], config["rope_max_seq_len"])
+    install_memory_rope(expert, stride=1)
+    expert.rope.to(device)
+    load_storymem_lora(expert, storymem_lora(config, lora_rank, seed + 10, device))
+    if fp8:
+        store_in_fp8(expert, dtype)
+    return expert
+
+
+def official_high_steps(steps: int = 40, shift: float = 4.0, boundary: float = 0.9) -> int:
+    import numpy as np
+
+    sigmas = np.linspace(float(np.float32(0.999)), 0.0, steps + 1)[:-1]
+    sigmas = shift * sigmas / (1 + (shift - 1) * sigmas)
+    return int(sum(int(s * 1000) >= boundary * 1000 for s in sigmas))
+
+
+def child(args) -> int:
+    import torch
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    from storymem_engine.conditioning import build_memory_condition
+    from storymem_engine.models import FP8_PRESETS, apply_offload
+    from storymem_engine.pipeline import StoryMemPipeline
+    from storymem_engine.request import WAN_NEGATIVE_PROMPT
+    from storymem_engine.sampling import reference_scheduler
+    from storymem_engine.tiny import _tokenizer
+
+    preset = args.child
     cuda = torch.cuda.is_available() and not args.tiny
-    if not cuda and not args.tiny:
-        print("no CUDA device: run with --tiny to check the script on a CPU", file=sys.stderr)
-        return 2
     device = torch.device("cuda" if cuda else "cpu")
     dtype = torch.bfloat16 if cuda else torch.float32
     config = TINY if args.tiny else A14B
     width, height = (64, 48) if args.tiny else (int(v) for v in args.size.split("x"))
     frames = 9 if args.tiny else args.frames
-    presets = ["full_gpu"] if args.tiny else [check_offload(p) for p in args.presets.split(",")]
-
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler
-
     t0 = time.perf_counter()
-    vae = (AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
-                            temperal_downsample=[False, True, True]) if args.tiny else AutoencoderKLWan()).eval()
-    experts = [random_transformer(config, dtype, seed) for seed in (1, 2)]
-    rank = 4 if args.tiny else 128
-    for i, expert in enumerate(experts):
-        load_storymem_lora(expert, storymem_lora(config, rank, seed=10 + i))
-        install_memory_rope(expert, stride=1)
-    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=4.0)
-    pipe = StoryMemPipeline(tokenizer=None, text_encoder=None, vae=vae, scheduler=scheduler, transformer=experts[0],
-                            transformer_2=experts[1], boundary_ratio=0.9, image_encoder=None, image_processor=None)
+    fp8 = preset in FP8_PRESETS
+    experts = [build_expert(config, device, dtype, seed, 4 if args.tiny else 128, fp8) for seed in (1, 2)]
+    encoder = random_module(lambda: UMT5EncoderModel(UMT5Config(**(UMT5_TINY if args.tiny else dict(
+        vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
+        relative_attention_num_buckets=32, feed_forward_proj="gated-gelu", dropout_rate=0.0)))), device, dtype, 3)
+    vae = random_module(lambda: AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                                                 temperal_downsample=[False, True, True]) if args.tiny
+                        else AutoencoderKLWan(), device, torch.float32, 4)
+    if preset != "full_gpu":
+        for module in (*experts, encoder, vae):
+            module.to("cpu")  # offload presets start from the CPU, as in the app
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.empty_cache()
+    pipe = StoryMemPipeline(tokenizer=_tokenizer(), text_encoder=encoder, vae=vae,
+                            scheduler=reference_scheduler(UniPCMultistepScheduler().config, 4.0),
+                            transformer=experts[0], transformer_2=experts[1], boundary_ratio=0.9,
+                            image_encoder=None, image_processor=None)
     pipe.set_progress_bar_config(disable=True)
-    print(f"built {'tiny' if args.tiny else 'A14B'} experts + VAE in {time.perf_counter() - t0:.1f}s", flush=True)
+    apply_offload(pipe, preset, device, text_encoder_on_cpu=args.text_encoder_on_cpu)
+    built = time.perf_counter() - t0
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    resident = torch.cuda.memory_allocated() / 2**30 if cuda else float("nan")
 
     gen = torch.Generator().manual_seed(0)
-    embeds = torch.randn(1, TEXT_LEN, config["text_dim"], generator=gen).to(dtype)
     images = [torch.rand(3, height, width, generator=gen) * 2 - 1 for _ in range(args.memory)]
-    latent_frames = (frames - 1) // 4 + 1
-    per_frame = (height // 16) * (width // 16)
-    rows = []
-    for preset in presets:
-        for memory in (args.memory, 0):
-            apply_offload(pipe, preset, device)
-            if cuda:
-                torch.cuda.synchronize()
-                torch.cuda.reset_peak_memory_stats()
-            with torch.no_grad():
-                condition = build_memory_condition(vae, images[:memory], frames, height, width)
-            stamps: list[float] = []
+    start = time.perf_counter()
+    with torch.no_grad():
+        condition = build_memory_condition(vae, images, frames, height, width)
+    condition_s = time.perf_counter() - start
+    stamps: list[float] = []
 
-            def on_step(_p, i, t, kw, stamps=stamps):
-                if cuda:
-                    torch.cuda.synchronize()
-                stamps.append(time.perf_counter())
-                return {}
+    def on_step(_p, i, t, kw):
+        if cuda:
+            torch.cuda.synchronize()
+        stamps.append(time.perf_counter())
+        return {}
 
-            start = time.perf_counter()
-            try:
-                pipe.generate_with_memory(condition, memory, frames, height=height, width=width,
-                                          prompt_embeds=embeds, negative_prompt_embeds=embeds,
-                                          num_inference_steps=args.steps, guidance_scale=3.5,
-                                          callback_on_step_end=on_step)
-            except torch.cuda.OutOfMemoryError:
-                rows.append((preset, memory, float("nan"), float("nan"), "OOM"))
-                release_offload(pipe, preset)
-                continue
-            steps = [b - a for a, b in zip([start, *stamps], stamps, strict=False)]
-            per_step = min(steps[1:]) if len(steps) > 1 else steps[0]
-            peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
-            rows.append((preset, memory, per_step, peak, ""))
-            release_offload(pipe, preset)
+    start = time.perf_counter()
+    encoder_on_cpu = args.text_encoder_on_cpu or preset == "sequential"
+    prompt = dict(prompt="a lighthouse keeper climbs the stairs at dusk", negative_prompt=WAN_NEGATIVE_PROMPT)
+    if encoder_on_cpu:
+        from storymem_engine.models import encode_prompt_on_cpu
 
-    print(f"\nM2V denoising, {width}x{height}, {frames} frames, steps timed: {args.steps} (best after warm-up)")
-    print(f"{'preset':<15}{'M':>4}{'tokens':>9}{'s/step':>9}{'40 steps':>10}{'peak GiB':>10}{'TFLOP/s':>9}")
-    base = {}
-    for preset, memory, per_step, peak, note in rows:
-        tokens = (memory + latent_frames) * per_frame
-        tflops = 2 * flops_per_pass(config, tokens) / per_step / 1e12 if per_step == per_step else float("nan")
-        print(f"{preset:<15}{memory:>4}{tokens:>9}{per_step:>9.2f}{per_step * 40:>10.1f}{peak:>10.1f}"
-              f"{tflops:>9.1f} {note}")
-        if memory == 0:
-            base[preset] = per_step
-    for preset, memory, per_step, _, _ in rows:
-        if memory and preset in base and base[preset] == base[preset]:
-            print(f"ratio M2V (M={memory}) / plain I2V, {preset}: {per_step / base[preset]:.2f}x")
-    if not args.tiny:
-        floor = 40 * 2 * flops_per_pass(config, (args.memory + latent_frames) * per_frame) / 800e12
-        print(f"compute floor for 40 steps at 800 TFLOP/s: {floor:.0f} s per shot")
+        embeds, negative = encode_prompt_on_cpu(pipe, prompt["prompt"], prompt["negative_prompt"], 3.5)
+        prompt = dict(prompt_embeds=embeds.to(device), negative_prompt_embeds=negative.to(device))
+    with torch.no_grad():
+        pipe.generate_with_memory(condition, args.memory, frames, height=height, width=width, num_inference_steps=STEPS,
+                                  guidance_scale=3.5, guidance_scale_2=3.5, callback_on_step_end=on_step,
+                                  generator=torch.Generator(device).manual_seed(0), **prompt)
+    if cuda:
+        torch.cuda.synchronize()
+    end = time.perf_counter()
+    # The first stamp comes after prompt encoding and the first high-noise step; the decode follows the last.
+    steps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]  # steps 2, 3, 4
+    high, swap_low, low = steps[0], steps[1], steps[2]
+    decode_s = end - stamps[-1]
+    n_high = official_high_steps()
+    estimate = n_high * high + (40 - n_high) * low + (swap_low - low) + condition_s + decode_s
+    peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
+    reserved = torch.cuda.max_memory_reserved() / 2**30 if cuda else float("nan")
+    ram = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    tokens = (args.memory + (frames - 1) // 4 + 1) * (height // 16) * (width // 16)
+    print(f"ROW {preset:<18}{tokens:>7}{high:>8.2f}{low:>8.2f}{swap_low - low:>8.2f}{estimate:>9.0f}"
+          f"{peak:>8.1f}{reserved:>9.1f}{resident:>9.1f}{ram:>8.1f}   condition {condition_s:.1f}s, "
+          f"decode {decode_s:.1f}s, built in {built:.0f}s", flush=True)
     return 0
+
+
+HEADER = (f"{'preset':<18}{'tokens':>7}{'high s':>8}{'low s':>8}{'swap s':>8}{'40 st s':>9}{'alloc':>8}"
+          f"{'reserved':>9}{'resident':>9}{'RAM':>8}   (GiB; steady seconds per step with CFG)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="tiny models on the CPU: checks the script itself")
+    parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
+    parser.add_argument("--presets", default=None, help="comma-separated presets (default: all)")
+    parser.add_argument("--memory", type=int, default=10)
+    parser.add_argument("--size", default="832x480")
+    parser.add_argument("--frames", type=int, default=81)
+    parser.add_argument("--text-encoder-on-cpu", action="store_true")
+    parser.add_argument("--timeout", type=int, default=420, help="seconds per preset")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+
+    from storymem_engine.models import OFFLOAD_PRESETS, check_offload
+
+    if not args.tiny:
+        import torch
+
+        if not torch.cuda.is_available():
+            print("no CUDA device: run with --tiny to check the script on a CPU", file=sys.stderr)
+            return 2
+    presets = ([check_offload(p) for p in args.presets.split(",")] if args.presets
+               else list(QUICK if args.quick else OFFLOAD_PRESETS))
+    shape = "tiny 64x48, 9 frames" if args.tiny else f"A14B {args.size}, {args.frames} frames"
+    print(f"M2V shot, {shape}, M = {args.memory}, {STEPS} steps timed, one process per preset", flush=True)
+    print(HEADER, flush=True)
+    failed = 0
+    forwarded = ["--memory", str(args.memory), "--size", args.size, "--frames", str(args.frames),
+                 *(["--tiny"] if args.tiny else []), *(["--text-encoder-on-cpu"] if args.text_encoder_on_cpu else [])]
+    for preset in presets:
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", preset, *forwarded]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            print(f"{preset:<18}timed out after {args.timeout}s", flush=True)
+            failed += 1
+            continue
+        rows = [line[4:] for line in done.stdout.splitlines() if line.startswith("ROW ")]
+        if done.returncode == 0 and rows:
+            print(rows[-1], flush=True)
+        else:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            print(f"{preset:<18}FAILED (exit {done.returncode}): {last}", flush=True)
+            failed += 1
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """On a CUDA machine: the engine's CUDA path against the official StoryMem run's rules, and one full-size step.
 
     python bench/gpu_reference_check.py            # needs a CUDA GPU; prints a report, exits 1 on a mismatch
+    python bench/gpu_reference_check.py --skip-expert   # without the full-size expert timing (gpu_m2v.py has it)
 
 1. The tiny engine on the GPU (bf16), with every offload preset: the noise each shot starts from is the
    reference's draw (``torch.randn(16, M+T, h, w)`` float32 from a CUDA generator seeded with the shot's
    seed), the sampler's sigmas and timesteps are the official grid, and a repeated seed repeats the frames.
-2. One full-size Wan2.2 A14B expert (random weights, bf16, the StoryMem memory RoPE) at 832x480, 81
+2. T2V -> M2V -> MI2V -> T2V under every preset through the real CUDA hooks gives full_gpu's frames, and the
+   text encoder stays on the CPU under every preset when asked. The Wan VAE's working memory, whole frames.
+3. One full-size Wan2.2 A14B expert (random weights, bf16, the StoryMem memory RoPE) at 832x480, 81
    frames: seconds per denoising step (two passes: CFG) with M = 10 memory frames and with M = 0 (plain
    I2V), side by side, and peak VRAM. Weights are made on the GPU (no 28 GB detour through the CPU).
 """
@@ -87,6 +90,85 @@ def check_tiny_on_cuda(failures: list[str]) -> None:
         torch.cuda.empty_cache()
 
 
+def check_switching_on_cuda(failures: list[str]) -> None:
+    """T2V -> M2V -> MI2V -> T2V under every preset through the real CUDA hooks, against full_gpu; and the text
+    encoder kept on the CPU under every preset."""
+    import numpy as np
+    import torch
+
+    from storymem_engine.engine import EngineSettings, StoryMemEngine
+    from storymem_engine.models import OFFLOAD_PRESETS
+    from storymem_engine.request import MODE_SCHEDULE, GenerationRequest
+    from storymem_engine.tiny import ensure_tiny_models
+
+    models = ensure_tiny_models(Path(tempfile.mkdtemp()) / "tiny")
+    memory = [np.full((48, 64, 3), v, np.uint8) for v in (50, 200)]
+    first = np.full((48, 64, 3), 120, np.uint8)
+
+    def request(mode, seed=4):
+        shift, boundary = MODE_SCHEDULE[mode]
+        return GenerationRequest(shot_id="s", prompt="a lighthouse at dusk", mode=mode, seed=seed, width=64,
+                                 height=48, num_frames=9, steps=4, shift=shift, boundary_ratio=boundary, engine="tiny")
+
+    def sequence(engine):
+        return [engine.generate(request("t2v")), engine.generate(request("m2v"), memory=memory),
+                engine.generate(request("mi2v"), memory=memory, first_frame=first),
+                engine.generate(request("t2v", 5))]
+
+    reference = None
+    for preset in OFFLOAD_PRESETS:
+        for on_cpu in (False, True):
+            engine = StoryMemEngine(EngineSettings(engine="tiny", models_dir=str(models), offload=preset,
+                                                   text_encoder_on_cpu=on_cpu))
+            frames = sequence(engine)
+            if reference is None:
+                reference = frames
+            diffs = [int(np.abs(a.astype(np.int16) - b).max()) for a, b in zip(frames, reference, strict=True)]
+            encoder = engine._shared.text_encoder
+            encoder_ok = (not on_cpu) or (encoder.device.type == "cpu" and not hasattr(encoder, "_hf_hook"))
+            counts = dict(engine.load_counts)
+            print(f"switching on cuda  {preset:<14} encoder on cpu: {on_cpu!s:<5} max diff vs full_gpu per shot "
+                  f"{diffs}  encoder stayed on cpu: {encoder_ok}  loads {counts}", flush=True)
+            if preset != "fp8_offload" and max(diffs) > 1 or not encoder_ok:
+                failures.append(f"switching {preset} encoder_on_cpu={on_cpu}")
+            engine.unload()
+            del engine
+            torch.cuda.empty_cache()
+
+
+def vae_working_memory(report: list[str]) -> None:
+    """The Wan VAE (real config, random weights, fp32) encoding an 81-frame 832x480 clip and decoding a shot whole."""
+    import resource
+
+    import torch
+    from diffusers import AutoencoderKLWan
+
+    with torch.device("meta"):
+        vae = AutoencoderKLWan()
+    vae = vae.to_empty(device="cuda").float().eval()
+    with torch.no_grad():
+        for p in vae.parameters():
+            p.normal_(0.0, 0.02)
+    torch.cuda.synchronize()
+    weights = torch.cuda.memory_allocated() / 2**30
+    torch.cuda.reset_peak_memory_stats()
+    with torch.no_grad():
+        vae.encode(torch.zeros(1, 3, 81, 480, 832, device="cuda")).latent_dist.mode()
+        torch.cuda.synchronize()
+        encode_peak = torch.cuda.max_memory_allocated() / 2**30
+        torch.cuda.reset_peak_memory_stats()
+        vae.decode(torch.randn(1, 16, 21, 60, 104, device="cuda"), return_dict=False)
+        torch.cuda.synchronize()
+        decode_peak = torch.cuda.max_memory_allocated() / 2**30
+    ram = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    line = (f"VAE fp32 whole frames: weights {weights:.2f} GiB, encode 81x832x480 peak {encode_peak:.1f} GiB, "
+            f"decode 21 latent frames peak {decode_peak:.1f} GiB; this process's peak RAM {ram:.1f} GiB")
+    print(line, flush=True)
+    report.append(line)
+    del vae
+    torch.cuda.empty_cache()
+
+
 def full_size_step(memory_frames: int, model, embeds, steps: int = 2) -> tuple[float, float]:
     import torch
 
@@ -165,8 +247,11 @@ def main() -> int:
           f"transformers {transformers.__version__}", flush=True)
     failures: list[str] = []
     check_tiny_on_cuda(failures)
+    check_switching_on_cuda(failures)
     report: list[str] = []
-    full_size(report)
+    vae_working_memory(report)
+    if "--skip-expert" not in sys.argv:
+        full_size(report)
     if failures:
         print("MISMATCH: " + ", ".join(failures))
         return 1

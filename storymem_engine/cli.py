@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--reference", nargs="+", default=[], help="reference images for --first-shot m2v")
     render.add_argument("--offload", choices=OFFLOAD_PRESETS, default="model_offload")
     render.add_argument("--text-encoder-on-cpu", action="store_true", help="keep UMT5 on the CPU (saves VRAM)")
+    render.add_argument("--skip-memory-check", action="store_true",
+                        help="load even when the preset needs more RAM/VRAM than this machine has (swap)")
     render.add_argument("--rope-stride", type=_positive(int), default=1,
                         help="memory RoPE stride S (default 1, as the public release)")
     render.add_argument("--vae-tiling", action="store_true",
@@ -173,6 +175,13 @@ def cmd_render(args) -> int:
             raise CliError("--engine wan needs --models DIR (or try --engine tiny to check the install)")
         check_models(args.models, args.continuation, args.first_shot,
                      clip=args.keyframe_similarity == "clip" and not args.clip_weights)
+        if not args.skip_memory_check:
+            from storymem_engine.accounting import InsufficientMemory, preflight, this_machine
+
+            try:
+                preflight(args.offload, this_machine(), args.text_encoder_on_cpu)
+            except InsufficientMemory as exc:
+                raise CliError(f"{exc} (--skip-memory-check loads anyway)") from None
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -188,6 +197,7 @@ def cmd_render(args) -> int:
         engine=args.engine, models_dir=args.models, continuation=args.continuation, first_shot=args.first_shot,
         offload=args.offload, rope_stride=args.rope_stride, text_encoder_on_cpu=args.text_encoder_on_cpu,
         vae_tiling=args.vae_tiling, keyframe_similarity=args.keyframe_similarity, clip_weights=args.clip_weights,
+        check_memory=not args.skip_memory_check,
     ))
     director = Director(project, engine, DirectorSettings(
         seed=args.seed, width=args.size[0], height=args.size[1], frames=args.frames, steps=args.steps,
@@ -242,8 +252,10 @@ def write_manifest(project, director, takes, skipped, film_frames: int, path: Pa
 
 
 def main(argv: list[str]) -> int:
+    from storymem_engine.models import ModelFilesMissing, configure_cuda_allocator
+
+    configure_cuda_allocator()  # before anything imports torch
     from storymem_engine.engine import EngineError, GenerationCancelled
-    from storymem_engine.models import ModelFilesMissing
     from storymem_engine.video import VideoError
 
     try:

@@ -8,13 +8,16 @@ repeated first frames. Progress is reported per denoising step; cancellation is 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from storymem_engine.models import (
+    FP8_PRESETS,
     KEYFRAME_SIMILARITIES,
     LOW_VRAM_PRESETS,
     ModelLayout,
@@ -22,7 +25,7 @@ from storymem_engine.models import (
     check_offload,
     next_lower_preset,
 )
-from storymem_engine.request import DROPPED_FRAMES, GenerationRequest
+from storymem_engine.request import DROPPED_FRAMES, MODE_SCHEDULE, GenerationRequest
 from storymem_engine.tiny import TINY_LABEL, ensure_tiny_models
 
 PHASE_LOADING = "loading models"
@@ -75,6 +78,12 @@ class EngineSettings:
     # model-free measure, only when the user chooses it: every take then says so).
     keyframe_similarity: str = "clip"
     clip_weights: str | None = None  # a CLIP folder or file instead of <models>/CLIP-ViT-B-32
+    # Keep the T2V and the M2V experts loaded together (four experts in RAM, ~110 GiB for A14B): only for
+    # machines with that much RAM, and for benchmarks. Off: one pair at a time.
+    hold_both_pipelines: bool = False
+    # Before the first load, compare what the preset needs with this machine's RAM and VRAM and refuse with
+    # both numbers (accounting.py) instead of being killed half-way. False only for machines with swap.
+    check_memory: bool = True
 
     def validate(self) -> None:
         if self.engine not in ("wan", "tiny"):
@@ -109,11 +118,12 @@ class StoryMemEngine:
     def __init__(self, settings: EngineSettings) -> None:
         settings.validate()
         self.settings = settings
-        self._t2v = None
-        self._m2v = None
+        self._pipes: dict[str, Any] = {}  # "t2v" / "m2v" -> pipeline; at most one pair of experts at a time
+        self._shared = None  # text encoder, tokenizer, VAE: loaded once, shared by both pipelines
         self._device = None
         self._active = None
         self._similarity = None
+        self.load_counts: Counter[str] = Counter()  # what was loaded from disk, and how often
 
     @property
     def label(self) -> str:
@@ -167,52 +177,132 @@ class StoryMemEngine:
                                       "--keyframe-similarity hsv).") from None
         return self._similarity
 
-    def load(self, need_t2v: bool = True) -> None:
-        """Load models once; a later call only adds the T2V pipeline if it was not loaded yet."""
+    @property
+    def _t2v(self):
+        return self._pipes.get("t2v")
+
+    @property
+    def _m2v(self):
+        return self._pipes.get("m2v")
+
+    def load(self, kind: str = "m2v"):
+        """Load what a shot of ``kind`` needs ("t2v": the T2V experts; "m2v": the I2V experts + StoryMem LoRA)
+        and return its pipeline.
+
+        Only one pair of experts is held at a time: the other kind's are put away first (hooks removed,
+        collected), so RAM holds two experts, one text encoder and one VAE, never four experts. The text
+        encoder, tokenizer and VAE are loaded once and shared. T2V is normally needed for shot 1 only.
+        """
         import torch
 
-        from storymem_engine.lora import load_storymem_lora_pair
-        from storymem_engine.models import load_pipelines
-        from storymem_engine.rope import install_memory_rope
+        from storymem_engine.models import build_pipeline, free_memory, load_shared
 
-        if self._m2v is not None and (self._t2v is not None or not need_t2v):
-            return
+        if kind not in ("t2v", "m2v"):
+            raise ValueError(f"unknown pipeline kind {kind!r} (expected t2v or m2v)")
+        if kind in self._pipes:
+            return self._pipes[kind]
         folder = self._models_folder()
-        layout = check_models(folder, self.settings.continuation, "t2v" if need_t2v else "m2v",
+        layout = check_models(folder, self.settings.continuation, "t2v" if kind == "t2v" else "m2v",
                               clip=self._clip_from_models_folder)
         self._device = self._resolve_device()
+        if self.settings.engine == "wan" and self.settings.check_memory and not self._pipes:
+            self._check_memory()
+        if not self.settings.hold_both_pipelines:
+            for other in list(self._pipes):
+                self._put_away(other)
+        if self.settings.offload in FP8_PRESETS and self._shared is not None:
+            # An expert loads in bf16 before it is cast: with the text encoder out of RAM meanwhile, the
+            # loading peak stays below what the preset holds afterwards (see accounting.py).
+            self._shared = None
+            free_memory()
         dtype = torch.bfloat16 if self._device.type == "cuda" else torch.float32
-        t2v, m2v = load_pipelines(layout, need_t2v, dtype, self.settings.vae_tiled)
-        if self._m2v is None:
-            load_storymem_lora_pair(m2v.transformer, m2v.transformer_2, layout.lora)
-            for transformer in (m2v.transformer, m2v.transformer_2):
-                install_memory_rope(transformer, self.settings.rope_stride)
-            self._m2v = m2v
-        if t2v is not None:
-            # Share the one VAE and text encoder rather than holding two copies in memory.
-            t2v.vae, t2v.text_encoder, t2v.tokenizer = self._m2v.vae, self._m2v.text_encoder, self._m2v.tokenizer
-            self._t2v = t2v
+        repo = layout.t2v if kind == "t2v" else layout.i2v
+        # Experts first, then the shared parts: the same order keeps the fp8 loading peak low.
+        experts = [self._load_expert(layout, repo, sub, kind, dtype) for sub in ("transformer", "transformer_2")]
+        if self._shared is None:
+            self._shared = load_shared(layout, dtype, self.settings.vae_tiled)
+            self.load_counts["shared"] += 1
+        boundary = MODE_SCHEDULE["t2v" if kind == "t2v" else "m2v"][1]
+        self._pipes[kind] = build_pipeline(kind, repo, self._shared, experts, boundary)
+        self.load_counts[kind] += 1
+        return self._pipes[kind]
+
+    def _check_memory(self) -> None:
+        from storymem_engine.accounting import InsufficientMemory, preflight, this_machine
+
+        try:
+            preflight(self.settings.offload, this_machine(), self.settings.text_encoder_on_cpu)
+        except InsufficientMemory as exc:
+            raise EngineError(str(exc)) from None
+
+    def _load_expert(self, layout, repo: Path, subfolder: str, kind: str, dtype):
+        """One expert (with its StoryMem LoRA and memory RoPE for M2V), cast to fp8 before the next loads."""
+        from storymem_engine.lora import HIGH_NOISE_NAME, LOW_NOISE_NAME, LoraError, find_lora_file, load_storymem_lora
+        from storymem_engine.models import load_expert, store_in_fp8
+        from storymem_engine.rope import install_memory_rope
+
+        expert = load_expert(repo, subfolder, dtype)
+        if kind == "m2v":
+            name = HIGH_NOISE_NAME if subfolder == "transformer" else LOW_NOISE_NAME
+            path = find_lora_file(layout.lora, name)
+            if path is None:
+                raise LoraError(f"missing StoryMem LoRA file in {layout.lora}: {name}.safetensors or {name}.pth")
+            load_storymem_lora(expert, path)
+            install_memory_rope(expert, self.settings.rope_stride)
+        if self.settings.offload in FP8_PRESETS:
+            store_in_fp8(expert, dtype)
+        return expert
 
     def _activate(self, pipe) -> None:
         from storymem_engine.models import apply_offload, release_offload
 
         if self._active is pipe:
             return
-        if self._active is not None:
-            release_offload(self._active, self.settings.offload)
+        previous, self._active = self._active, None  # never leave a released pipeline marked active
+        if previous is not None:
+            release_offload(previous, self.settings.offload)
         apply_offload(pipe, self.settings.offload, self._device, self.settings.text_encoder_on_cpu)
         self._active = pipe
 
+    def _deactivate(self) -> None:
+        from storymem_engine.models import free_memory, release_offload
+
+        previous, self._active = self._active, None
+        if previous is not None:
+            release_offload(previous, self.settings.offload)
+        free_memory()
+
+    def _put_away(self, kind: str) -> None:
+        """Drop one pipeline's experts (the shared parts stay): hooks off, references gone, memory collected."""
+        pipe = self._pipes.pop(kind, None)
+        if pipe is None:
+            return
+        if self._active is pipe:
+            self._deactivate()
+        pipe.transformer = pipe.transformer_2 = None
+        del pipe
+        from storymem_engine.models import free_memory
+
+        free_memory()
+
     def unload(self) -> None:
-        self._t2v = None
-        self._m2v = None
+        """Free every model this engine holds (hooks removed, cycles collected, CUDA cache emptied)."""
         self._active = None
+        for kind in list(self._pipes):
+            pipe = self._pipes.pop(kind)
+            try:
+                from storymem_engine.models import release_offload
+
+                release_offload(pipe, self.settings.offload)
+            except Exception:  # noqa: BLE001 - unloading must always finish; the references go anyway
+                pass
+            del pipe
+        self._shared = None
         self._similarity = None
         try:
-            import torch
+            from storymem_engine.models import free_memory
 
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
+            free_memory()
         except ImportError:
             pass
 
@@ -242,53 +332,85 @@ class StoryMemEngine:
         check_cancel()
         if request.mode == "mm2v" and self.settings.continuation != "mm2v":
             raise EngineError("MM2V needs the MM2V StoryMem LoRA: set the continuation to MM2V in Settings.")
-        try:
-            if self._m2v is None or (request.mode == "t2v" and self._t2v is None):
-                report(0, PHASE_LOADING)  # minutes for the real models: say so rather than sit at step 0
-            self.load(need_t2v=request.mode == "t2v")
-            report(0, PHASE_ENCODING)
-            pipe = self._t2v if request.mode == "t2v" else self._m2v
-            self._activate(pipe)
-            from storymem_engine.sampling import reference_scheduler
-
-            # The official sampler's grid, not diffusers' default one (see sampling.py).
-            pipe.scheduler = reference_scheduler(pipe.scheduler.config, request.shift)
-            pipe.register_to_config(boundary_ratio=request.boundary_ratio)
-            boundary = request.boundary_ratio * pipe.scheduler.config.num_train_timesteps
-
-            def on_step(_pipe, i, t, kwargs):
-                check_cancel()
-                report(i + 1, PHASE_HIGH if t >= boundary else PHASE_LOW)
-                return {}
-
-            # The reference draws the noise on the GPU: a CUDA generator there, so a seed gives the
-            # official run's noise ([16, M+T, h, w] float32 in one draw, as diffusers' randn_tensor does).
-            generator = torch.Generator(self._device if self._device.type == "cuda" else "cpu")
-            generator.manual_seed(int(request.seed))
-            common = dict(
-                prompt=request.prompt, negative_prompt=request.negative_prompt, height=request.height,
-                width=request.width, num_frames=request.num_frames, num_inference_steps=request.steps,
-                # Both experts at the same guidance, as the reference (diffusers would default it too).
-                guidance_scale=request.guidance, guidance_scale_2=request.guidance,
-                generator=generator, callback_on_step_end=on_step,
-            )
-            with torch.no_grad():
-                if request.mode == "t2v":
-                    video = pipe(output_type="pt", return_dict=False, **common)[0][0]  # [F, 3, H, W]
-                    frames = video.permute(0, 2, 3, 1).float().cpu()
-                else:
-                    condition = self._condition(request, memory, first_frame, motion_frames)
-                    check_cancel()
-                    report(0, PHASE_HIGH)
-                    frames = pipe.generate_with_memory(condition, len(memory), **common)
-                    report(request.steps, PHASE_DECODING)
-        except torch.cuda.OutOfMemoryError as exc:
-            lower = next_lower_preset(self.settings.offload)
-            hint = (f"Try the '{lower}' offload preset (Settings > Offload)." if lower
-                    else "Reduce the frame count or size.")
-            raise OutOfMemory(f"The GPU ran out of memory with the '{self.settings.offload}' preset. {hint}") from exc
+        retried = False
+        while True:
+            try:
+                frames = self._generate_once(request, memory, first_frame, motion_frames, report, check_cancel)
+                break
+            except torch.cuda.OutOfMemoryError:
+                preset = self.settings.offload
+                self._deactivate()  # hooks off, reference cycles collected, cached blocks returned
+                lower = None if retried or preset in FP8_PRESETS else next_lower_preset(preset, exact_only=True)
+                if lower is None:
+                    down = next_lower_preset(preset)
+                    hint = (f"Try the '{down}' offload preset (Settings > Offload)." if down
+                            else "Reduce the frame count or size.")
+                    raise OutOfMemory(f"The GPU ran out of memory with the '{preset}' preset. {hint}") from None
+                # Once, with the next preset down (same numbers, less VRAM), rather than fail a long queue.
+                retried = True
+                self.settings.offload = request.offload = lower
+                if self.settings.vae_tiled and self._shared is not None:
+                    self._shared.vae.enable_tiling()
+                request.vae_tiling = self.settings.vae_tiled
+                report(0, f"out of GPU memory with {preset}: retrying with {lower}")
         frames = frames[DROPPED_FRAMES[request.mode]:]
         return (frames.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+    def _generate_once(self, request, memory, first_frame, motion_frames, report, check_cancel):
+        """One attempt at a shot: float frames [F, H, W, 3] in [0, 1], before dropping repeated frames."""
+        import torch
+
+        from storymem_engine.sampling import reference_scheduler
+
+        kind = "t2v" if request.mode == "t2v" else "m2v"
+        if kind not in self._pipes:
+            report(0, PHASE_LOADING)  # minutes for the real models: say so rather than sit at step 0
+        pipe = self.load(kind)
+        report(0, PHASE_ENCODING)
+        self._activate(pipe)
+        # The official sampler's grid, not diffusers' default one (see sampling.py).
+        pipe.scheduler = reference_scheduler(pipe.scheduler.config, request.shift)
+        pipe.register_to_config(boundary_ratio=request.boundary_ratio)
+        boundary = request.boundary_ratio * pipe.scheduler.config.num_train_timesteps
+
+        def on_step(_pipe, i, t, kwargs):
+            check_cancel()
+            report(i + 1, PHASE_HIGH if t >= boundary else PHASE_LOW)
+            return {}
+
+        # The reference draws the noise on the GPU: a CUDA generator there, so a seed gives the
+        # official run's noise ([16, M+T, h, w] float32 in one draw, as diffusers' randn_tensor does).
+        generator = torch.Generator(self._device if self._device.type == "cuda" else "cpu")
+        generator.manual_seed(int(request.seed))
+        common = dict(
+            height=request.height, width=request.width, num_frames=request.num_frames,
+            num_inference_steps=request.steps,
+            # Both experts at the same guidance, as the reference (diffusers would default it too).
+            guidance_scale=request.guidance, guidance_scale_2=request.guidance,
+            generator=generator, callback_on_step_end=on_step, **self._prompt_inputs(pipe, request),
+        )
+        with torch.no_grad():
+            if request.mode == "t2v":
+                video = pipe(output_type="pt", return_dict=False, **common)[0][0]  # [F, 3, H, W]
+                return video.permute(0, 2, 3, 1).float().cpu()
+            condition = self._condition(request, memory, first_frame, motion_frames)
+            check_cancel()
+            report(0, PHASE_HIGH)
+            frames = pipe.generate_with_memory(condition, len(memory), **common)
+            report(request.steps, PHASE_DECODING)
+            return frames
+
+    def _prompt_inputs(self, pipe, request) -> dict[str, Any]:
+        """The prompt as the pipeline takes it: text, or with the encoder kept on the CPU, its embeddings
+        (encoded there; only the embeddings move to the execution device)."""
+        from storymem_engine.models import encode_prompt_on_cpu, text_encoder_stays_on_cpu
+
+        if not text_encoder_stays_on_cpu(self.settings.offload, self.settings.text_encoder_on_cpu):
+            return dict(prompt=request.prompt, negative_prompt=request.negative_prompt)
+        embeds, negative = encode_prompt_on_cpu(pipe, request.prompt, request.negative_prompt, request.guidance)
+        device = pipe._execution_device
+        return dict(prompt_embeds=embeds.to(device),
+                    negative_prompt_embeds=negative.to(device) if negative is not None else None)
 
     def _condition(self, request, memory, first_frame, motion_frames):
         from storymem_engine.conditioning import build_memory_condition

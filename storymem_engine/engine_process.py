@@ -29,7 +29,10 @@ DIED = "died"  # the parent's own event: the child ended mid-job; args: a messag
 
 def serve(commands: Connection, events: Connection) -> None:
     """The child's main loop: one job at a time, until ``quit`` or the parent goes away."""
+    from storymem_engine.models import configure_cuda_allocator
     from storymem_engine.queue_runner import QueueRunner
+
+    configure_cuda_allocator()
 
     runner = QueueRunner(lambda *event: events.send(event))
     state = {"cancel": False, "quit": False}

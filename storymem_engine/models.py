@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 T2V_REPO = "Wan-AI/Wan2.2-T2V-A14B-Diffusers"
 I2V_REPO = "Wan-AI/Wan2.2-I2V-A14B-Diffusers"
@@ -29,13 +30,18 @@ CLIP_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 KEYFRAME_SIMILARITIES = ("clip", "hsv")
 
 # Lowest VRAM last: an out-of-memory error suggests the next one down.
-OFFLOAD_PRESETS = ("full_gpu", "model_offload", "group_offload", "sequential")
+OFFLOAD_PRESETS = ("full_gpu", "model_offload", "fp8_offload", "group_offload", "sequential")
 OFFLOAD_HELP = {
     "full_gpu": "everything on the GPU (fastest, needs the most VRAM)",
     "model_offload": "one model (one expert) on the GPU at a time",
-    "group_offload": "layer groups streamed to the GPU (low VRAM)",
+    "fp8_offload": "experts stored in fp8, computed in bf16, one at a time on the GPU: a 24 GB GPU with "
+                   "64 GB of RAM (not bit-exact to the method)",
+    "group_offload": "layer groups streamed to the GPU (low VRAM, needs the most RAM)",
     "sequential": "every module moved on demand (lowest VRAM, slowest)",
 }
+# Presets whose numbers are the method's own (bf16 weights): the only ones an automatic retry may switch to.
+EXACT_PRESETS = ("full_gpu", "model_offload", "group_offload", "sequential")
+FP8_PRESETS = ("fp8_offload",)
 # Presets that also tile the VAE: the reference encodes whole frames, which needs more VRAM than they leave.
 LOW_VRAM_PRESETS = ("group_offload", "sequential")
 
@@ -89,14 +95,17 @@ def _weights_missing(folder: Path, stem: str) -> list[Path]:
     return [index if folder.name in ("transformer", "transformer_2", "text_encoder") else single]
 
 
-def _diffusers_repo_missing(repo: Path) -> list[Path]:
+def _diffusers_repo_missing(repo: Path, experts_only: bool = False) -> list[Path]:
+    """Missing files of a Wan repo; ``experts_only``: just what the T2V repo contributes (its two experts and
+    scheduler: text encoder, tokenizer and VAE come from the I2V repo, the same files in both)."""
     missing = [p for p in (repo / "model_index.json", repo / "scheduler" / "scheduler_config.json") if not p.is_file()]
+    components = _COMPONENTS[:2] if experts_only else _COMPONENTS
     tok = repo / "tokenizer"
-    if not (tok / "tokenizer_config.json").is_file():
+    if not experts_only and not (tok / "tokenizer_config.json").is_file():
         missing.append(tok / "tokenizer_config.json")
-    if not ((tok / "tokenizer.json").is_file() or (tok / "spiece.model").is_file()):
+    if not experts_only and not ((tok / "tokenizer.json").is_file() or (tok / "spiece.model").is_file()):
         missing.append(tok / "spiece.model")
-    for comp in _COMPONENTS:
+    for comp in components:
         folder = repo / comp
         if not (folder / "config.json").is_file():
             missing.append(folder / "config.json")
@@ -131,7 +140,7 @@ def missing_model_files(folder, continuation: str = "mi2v", first_shot: str = "t
     if not only_clip:
         missing += _diffusers_repo_missing(layout.i2v)
         if first_shot == "t2v":
-            missing += _diffusers_repo_missing(layout.t2v)
+            missing += _diffusers_repo_missing(layout.t2v, experts_only=True)
         for name in LORA_FILES:
             if lora_file(layout.lora, name) is None:
                 missing.append(layout.lora / f"{name}.pth")
@@ -147,7 +156,9 @@ def download_commands(folder, continuation: str = "mi2v", first_shot: str = "t2v
     if not only_clip:
         cmds.append(f'hf download {I2V_REPO} --local-dir "{layout.i2v}"')
         if first_shot == "t2v":
-            cmds.insert(0, f'hf download {T2V_REPO} --local-dir "{layout.t2v}"')
+            # Only its experts and scheduler: the text encoder and VAE are shared with the I2V repo.
+            cmds.insert(0, f'hf download {T2V_REPO} --include "transformer/*" "transformer_2/*" "scheduler/*" '
+                           f'model_index.json --local-dir "{layout.t2v}"')
         lora_dir = layout.root / "StoryMem"
         cmds.append(f'hf download {LORA_REPO} --include "{LORA_FOLDERS[continuation]}/*" --local-dir "{lora_dir}"')
     if clip:
@@ -166,9 +177,13 @@ def check_models(folder, continuation: str = "mi2v", first_shot: str = "t2v", cl
     return ModelLayout(Path(folder), continuation)
 
 
-def next_lower_preset(preset: str) -> str | None:
-    i = OFFLOAD_PRESETS.index(preset)
-    return OFFLOAD_PRESETS[i + 1] if i + 1 < len(OFFLOAD_PRESETS) else None
+def next_lower_preset(preset: str, exact_only: bool = False) -> str | None:
+    """The preset with the next lower VRAM need; ``exact_only`` skips the fp8 one (for automatic retries)."""
+    order = EXACT_PRESETS if exact_only else OFFLOAD_PRESETS
+    if preset not in order:
+        preset = "model_offload"  # fp8_offload sits between model_offload and group_offload
+    i = order.index(preset)
+    return order[i + 1] if i + 1 < len(order) else None
 
 
 def check_offload(preset: str) -> str:
@@ -177,53 +192,125 @@ def check_offload(preset: str) -> str:
     return preset
 
 
+def text_encoder_stays_on_cpu(preset: str, text_encoder_on_cpu: bool) -> bool:
+    """Whether prompts are encoded on the CPU. Always under ``sequential``: accelerate's per-module offload
+    turns UMT5's tied embedding into a plain tensor and fails on the next prompt (accelerate 1.15,
+    transformers 5), and the lowest-VRAM preset is better off without 10.6 GiB of encoder on the GPU."""
+    return text_encoder_on_cpu or preset == "sequential"
+
+
 def apply_offload(pipe, preset: str, device, text_encoder_on_cpu: bool = False) -> None:
     """Place a pipeline's models on `device` according to an offload preset.
 
-    On a CPU-only run (the tiny engine, tests) everything simply lives on the CPU. Model and
-    sequential offload chain hooks across a pipeline's components, so the engine re-applies them
-    whenever it switches between the T2V and M2V pipelines (which share the VAE and text encoder);
-    group offload is per module and is applied once per module.
+    The real hook paths run on any device (on a CPU they move nothing but are the same code), so tests see
+    what a GPU run does. Model and sequential offload chain hooks across a pipeline's components, so the
+    engine removes them (release_offload) before it activates the other pipeline, which shares the VAE and
+    text encoder. When the text encoder stays on the CPU it is taken out of the pipeline while the preset is
+    applied: diffusers hooks every component of its offload chain (excluded or not) and re-hooks them after
+    each call, so only an encoder the pipeline does not hold stays put. ``encode_prompt_on_cpu`` uses it.
     """
     import torch
 
     check_offload(preset)
     device = torch.device(device)
-    # The UMT5-XXL encoder runs once per shot: keeping it on the CPU saves ~11 GB of VRAM for a few
-    # seconds per shot. diffusers' Wan pipelines feed the text encoder on its own device.
-    pipe._exclude_from_cpu_offload = ["text_encoder"] if text_encoder_on_cpu else []
-    if device.type == "cpu" or preset == "full_gpu":
+    if text_encoder_stays_on_cpu(preset, text_encoder_on_cpu) and pipe.text_encoder is not None:
+        pipe._cpu_text_encoder = pipe.text_encoder
+        pipe.text_encoder = None
+        pipe._cpu_text_encoder.to("cpu")
+    if preset == "full_gpu":
         pipe.to(device)
-        if text_encoder_on_cpu and pipe.text_encoder is not None:
-            pipe.text_encoder.to("cpu")
-    elif preset == "model_offload":
+    elif preset in ("model_offload", "fp8_offload"):
         pipe.enable_model_cpu_offload(device=device)
     elif preset == "group_offload":
         from diffusers.hooks import apply_group_offloading
         from diffusers.hooks.group_offloading import _is_group_offload_enabled
 
-        names = ("transformer", "transformer_2", "vae") if text_encoder_on_cpu else (
-            "transformer", "transformer_2", "text_encoder", "vae")
-        for name in names:
+        for name in ("transformer", "transformer_2", "text_encoder", "vae"):
             module = getattr(pipe, name, None)
             if module is not None and not _is_group_offload_enabled(module):
+                # low_cpu_mem_usage pins each group as it is streamed instead of a pinned copy of every tensor
+                # up front (which doubled the experts in RAM and was never released).
                 apply_group_offloading(module, onload_device=device, offload_device=torch.device("cpu"),
-                                       offload_type="leaf_level", use_stream=True)
+                                       offload_type="leaf_level", use_stream=device.type == "cuda",
+                                       low_cpu_mem_usage=True)
+    elif device.type == "cpu":
+        # accelerate's per-module hooks cannot run with the CPU as execution device (moving a weight "to the
+        # CPU" keeps no Parameter, and the next move to meta raises); on a CPU nothing would move anyway.
+        # bench/gpu_reference_check.py runs this preset's hooks on CUDA.
+        pipe.to(device)
     else:
         pipe.enable_sequential_cpu_offload(device=device)
 
 
-def release_offload(pipe, preset: str) -> None:
-    """Undo what apply_offload did to a pipeline that is not in use, before another one runs."""
+def encode_prompt_on_cpu(pipe, prompt: str, negative_prompt: str, guidance: float):
+    """(embeddings, negative embeddings) from the encoder that apply_offload kept on the CPU."""
     import torch
 
-    if preset in ("model_offload", "sequential"):
+    encoder = getattr(pipe, "_cpu_text_encoder", None) or pipe.text_encoder
+    held, pipe.text_encoder = pipe.text_encoder, encoder
+    try:
+        with torch.no_grad():
+            return pipe.encode_prompt(prompt=prompt, negative_prompt=negative_prompt,
+                                      do_classifier_free_guidance=guidance > 1.0, num_videos_per_prompt=1,
+                                      max_sequence_length=512, device=torch.device("cpu"))
+    finally:
+        pipe.text_encoder = held
+
+
+def remove_group_offload(module) -> None:
+    from diffusers.hooks import HookRegistry
+    from diffusers.hooks.group_offloading import (
+        _GROUP_OFFLOADING,
+        _LAYER_EXECUTION_TRACKER,
+        _LAZY_PREFETCH_GROUP_OFFLOADING,
+        _is_group_offload_enabled,
+    )
+
+    if module is None or not _is_group_offload_enabled(module):
+        return
+    registry = HookRegistry.check_if_exists_or_initialize(module)
+    for name in (_GROUP_OFFLOADING, _LAYER_EXECUTION_TRACKER, _LAZY_PREFETCH_GROUP_OFFLOADING):
+        registry.remove_hook(name, recurse=True)
+    module.to("cpu")
+
+
+def release_offload(pipe, preset: str) -> None:
+    """Undo what apply_offload did to a pipeline that is not in use: hooks removed, weights back on the CPU."""
+    import torch
+
+    if preset in ("model_offload", "fp8_offload", "sequential"):
         pipe.remove_all_hooks()
-    elif preset == "full_gpu":
-        for name in ("transformer", "transformer_2"):
-            module = getattr(pipe, name, None)
-            if module is not None:
-                module.to(torch.device("cpu"))
+    if preset == "group_offload":
+        for name in ("transformer", "transformer_2", "text_encoder", "vae"):
+            remove_group_offload(getattr(pipe, name, None))
+    encoder = pipe.__dict__.pop("_cpu_text_encoder", None)
+    if encoder is not None:
+        pipe.text_encoder = encoder
+    for name in ("transformer", "transformer_2", "text_encoder", "vae"):
+        module = getattr(pipe, name, None)
+        if module is not None:
+            module.to(torch.device("cpu"))
+
+
+def configure_cuda_allocator() -> None:
+    """Expandable segments for the engine's process, set before torch initialises CUDA: a shot's tensors grow
+    (32k tokens for T2V, 48k for M2V) and full_gpu leaves ~6 GiB of headroom on 80 GB, where fixed-size
+    segments fragment. A value the user set is kept."""
+    import os
+
+    os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
+
+
+def free_memory() -> None:
+    """Collect what the offload hooks' reference cycles keep alive, then give cached CUDA blocks back."""
+    import gc
+
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.ipc_collect()
 
 
 def quiet_libraries() -> None:
@@ -237,30 +324,64 @@ def quiet_libraries() -> None:
     transformers.utils.logging.set_verbosity_error()
 
 
-def load_pipelines(layout: ModelLayout, need_t2v: bool, transformer_dtype, vae_tiling: bool = False):
-    """Load the I2V pipeline (and the T2V one when asked) sharing one VAE and one text encoder.
+@dataclass
+class SharedParts:
+    """The text encoder, tokenizer and VAE: the same files in the T2V and I2V repos, loaded once."""
 
-    Transformers in `transformer_dtype` (bf16 on a GPU), the VAE in fp32 as Wan recommends.
+    vae: Any
+    tokenizer: Any
+    text_encoder: Any
+
+
+def load_shared(layout: ModelLayout, dtype, vae_tiling: bool = False) -> SharedParts:
+    """From the I2V repo: UMT5 in `dtype` (bf16 on a GPU), the VAE in fp32 as Wan recommends."""
+    import torch
+    from diffusers import AutoencoderKLWan
+    from transformers import AutoTokenizer, UMT5EncoderModel
+
+    quiet_libraries()
+    vae = AutoencoderKLWan.from_pretrained(layout.i2v, subfolder="vae", dtype=torch.float32, low_cpu_mem_usage=True)
+    if vae_tiling:  # the reference encodes whole frames; tiles only when asked or in a low-VRAM preset
+        vae.enable_tiling()
+    tokenizer = AutoTokenizer.from_pretrained(layout.i2v, subfolder="tokenizer")
+    text_encoder = UMT5EncoderModel.from_pretrained(layout.i2v, subfolder="text_encoder", dtype=dtype,
+                                                    low_cpu_mem_usage=True)
+    return SharedParts(vae.eval(), tokenizer, text_encoder.eval())
+
+
+def load_expert(repo: Path, subfolder: str, dtype):
+    """One expert, read shard by shard straight into `dtype` (no fp32 copy of 14B parameters)."""
+    from diffusers import WanTransformer3DModel
+
+    return WanTransformer3DModel.from_pretrained(repo, subfolder=subfolder, dtype=dtype,
+                                                 low_cpu_mem_usage=True).eval()
+
+
+def store_in_fp8(transformer, compute_dtype) -> None:
+    """fp8 (e4m3) storage, `compute_dtype` compute, layer by layer (diffusers' layerwise casting).
+
+    Skipped, as diffusers skips them by default: patch and condition embeddings and norms; and the LoRA's
+    A/B matrices, which are small and would lose most of their precision in fp8.
     """
     import torch
-    from diffusers import AutoencoderKLWan, WanPipeline
-    from transformers import AutoTokenizer, UMT5EncoderModel
+
+    patterns = tuple(transformer._skip_layerwise_casting_patterns or ()) + ("lora_",)
+    transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=compute_dtype,
+                                         skip_modules_pattern=patterns)
+
+
+def build_pipeline(kind: str, repo: Path, shared: SharedParts, experts, boundary_ratio: float):
+    """A T2V (`WanPipeline`) or M2V (`StoryMemPipeline`) pipeline around loaded parts: nothing loads twice."""
+    from diffusers import UniPCMultistepScheduler, WanPipeline
 
     from storymem_engine.pipeline import StoryMemPipeline
 
-    quiet_libraries()
-
-    vae = AutoencoderKLWan.from_pretrained(layout.i2v, subfolder="vae", dtype=torch.float32)
-    if vae_tiling:
-        vae.enable_tiling()
-    tokenizer = AutoTokenizer.from_pretrained(layout.i2v, subfolder="tokenizer")
-    text_encoder = UMT5EncoderModel.from_pretrained(layout.i2v, subfolder="text_encoder", dtype=transformer_dtype)
-    shared = {"vae": vae, "tokenizer": tokenizer, "text_encoder": text_encoder}
-    m2v = StoryMemPipeline.from_pretrained(
-        layout.i2v, dtype=transformer_dtype, image_encoder=None, image_processor=None, **shared
-    )
-    t2v = WanPipeline.from_pretrained(layout.t2v, dtype=transformer_dtype, **shared) if need_t2v else None
-    for pipe in (t2v, m2v):
-        if pipe is not None:
-            pipe.set_progress_bar_config(disable=True)
-    return t2v, m2v
+    scheduler = UniPCMultistepScheduler.from_pretrained(repo, subfolder="scheduler")
+    parts = dict(tokenizer=shared.tokenizer, text_encoder=shared.text_encoder, vae=shared.vae, scheduler=scheduler,
+                 transformer=experts[0], transformer_2=experts[1], boundary_ratio=boundary_ratio)
+    if kind == "t2v":
+        pipe = WanPipeline(**parts)
+    else:
+        pipe = StoryMemPipeline(image_encoder=None, image_processor=None, **parts)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

@@ -6,12 +6,15 @@ import sys
 from conftest import ROOT
 
 
-def test_gpu_m2v_bench_runs_on_tiny_models():
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_m2v.py"), "--tiny"], capture_output=True,
-                            text=True, cwd=ROOT, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "ratio M2V (M=10) / plain I2V, full_gpu" in result.stdout
-    assert "s/step" in result.stdout
+def test_gpu_m2v_bench_runs_every_preset_in_its_own_process_on_tiny_models():
+    from storymem_engine.models import OFFLOAD_PRESETS
+
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_m2v.py"), "--tiny", "--memory", "2"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split()[0] for line in result.stdout.splitlines()[2:]]
+    assert rows == list(OFFLOAD_PRESETS)  # one row per preset, each measured by its own child process
+    assert "FAILED" not in result.stdout and "40 st s" in result.stdout
 
 
 def _bench(script: str, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

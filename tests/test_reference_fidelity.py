@@ -180,12 +180,12 @@ def test_noise_is_drawn_like_the_reference(engine):
 
 def test_vae_encodes_whole_frames_unless_a_low_vram_preset_or_the_user_asks(tiny_models):
     whole = StoryMemEngine(EngineSettings(engine="tiny", models_dir=str(tiny_models)))
-    whole.load(need_t2v=False)
+    whole.load("m2v")
     assert whole._m2v.vae.use_tiling is False
     for settings in (dict(offload="group_offload"), dict(offload="sequential"), dict(vae_tiling=True)):
         tiled = StoryMemEngine(EngineSettings(engine="tiny", models_dir=str(tiny_models), **settings))
         assert tiled.settings.vae_tiled
-        tiled.load(need_t2v=False)
+        tiled.load("m2v")
         assert tiled._m2v.vae.use_tiling is True
 
 
