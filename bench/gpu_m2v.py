@@ -124,6 +124,7 @@ def child(args) -> int:
     encoder = random_module(lambda: UMT5EncoderModel(UMT5Config(**(UMT5_TINY if args.tiny else dict(
         vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
         relative_attention_num_buckets=32, feed_forward_proj="gated-gelu", dropout_rate=0.0)))), device, dtype, 3)
+    encoder.encoder.embed_tokens.weight = encoder.shared.weight  # tied in UMT5; to_empty untied them (+2 GiB)
     vae = random_module(lambda: AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                                                  temperal_downsample=[False, True, True]) if args.tiny
                         else AutoencoderKLWan(), device, torch.float32, 4)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.clip_player import ClipPlayer
+from storymem_engine.models import FP8_PRESETS
 from storymem_engine.project import Project
 from storymem_engine.story import Shot, Take, keyframe_note
 from storymem_engine.tiny import TINY_LABEL
@@ -71,6 +72,8 @@ def take_details(take: Take) -> list[tuple[str, str]]:
         rows.append(("note", note))
     if r.get("vae_tiling"):
         rows.append(("VAE", "tiled"))
+    if r.get("offload") in FP8_PRESETS:
+        rows.append(("note", "experts stored in fp8 (fp8_offload): not the method's exact numbers"))
     if take.created:
         rows.append(("created", _created(take.created)))
     if take.status != "done":

@@ -72,6 +72,10 @@ class SettingsDialog(QDialog):
         self.offload = QComboBox()
         self.offload.addItems(OFFLOAD_PRESETS)
         self.offload.setCurrentText(settings.offload)
+        self.offload_needs = QLabel()
+        self.offload_needs.setObjectName("offload_needs")
+        self._machine = None  # read once, when the figures are first shown
+        self.offload.currentTextChanged.connect(self._show_needs)
         self.memory_size = _spin(1, 64, settings.memory_size)
         self.memory_sink = _spin(0, 64, settings.memory_sink)
         self.keyframes_per_shot = _spin(1, 16, settings.keyframes_per_shot)
@@ -139,6 +143,7 @@ class SettingsDialog(QDialog):
         form.addRow("Models folder", folder_row)
         form.addRow("", self.check_result)
         form.addRow("Offload preset", self.offload)
+        form.addRow("", self.offload_needs)
         form.addRow("Memory size (keyframes)", self.memory_size)
         form.addRow("Memory sink (kept first)", self.memory_sink)
         form.addRow("Keyframes per shot (max)", self.keyframes_per_shot)
@@ -163,6 +168,7 @@ class SettingsDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(advanced)
         layout.addWidget(buttons)
+        self._show_needs()
 
     def values(self) -> AppSettings:
         size = self.default_size.currentText().strip().lower().replace(" ", "")
@@ -191,6 +197,26 @@ class SettingsDialog(QDialog):
             vae_tiling=self.vae_tiling.isChecked(),
             memory_rope_stride=self.rope_stride.value(),
         )
+
+    def _show_needs(self) -> None:
+        """What the chosen preset needs (accounting.py) next to what this machine has."""
+        from storymem_engine.accounting import fits, fitting_preset, preset_needs, this_machine
+        from storymem_engine.models import OFFLOAD_HELP
+
+        if self._machine is None:
+            self._machine = this_machine()
+        preset = self.offload.currentText()
+        needs = preset_needs(preset)
+        ok = fits(needs, self._machine)
+        text = (f"Needs {needs.ram_gib:.1f} GiB RAM, {needs.vram_gib:.1f} GiB VRAM (Wan2.2) · "
+                f"this machine: {self._machine.describe()}")
+        if not ok:
+            better = fitting_preset(self._machine)
+            text += (f"\nDoes not fit this machine: {better} does." if better
+                     else "\nNo preset fits this machine (the tiny engine runs).")
+        self.offload_needs.setText(text)
+        self.offload_needs.setStyleSheet("color:#a1a1aa;" if ok else "color:#f59e0b;")
+        self.offload.setToolTip(OFFLOAD_HELP.get(preset, ""))
 
     def run_check(self) -> str:
         message = check_models_folder(self.models_folder.text().strip(),

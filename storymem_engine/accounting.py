@@ -50,7 +50,7 @@ class ModelSizes:
 
     expert: int
     expert_fp8: int  # with fp8 storage of every layer diffusers' layerwise casting converts
-    lora: int  # one expert's rank-128 StoryMem LoRA in bf16
+    lora: int  # one expert's rank-128 StoryMem LoRA, in the expert's dtype (bf16)
     text_encoder: int
     vae: int  # fp32
     block: int  # one transformer block (what fp8 upcasts at a time, at most)
@@ -61,13 +61,17 @@ class ModelSizes:
 A14B_SIZES = ModelSizes(expert=28_636_170_368, expert_fp8=14_582_528_064, lora=1_226_833_920,
                         text_encoder=13_375_086_592, vae=507_570_124, block=702_870_528, leaf=314_634_240)
 
-# Measured on one H200 (bench/gpu_m2v.py, PyTorch SDPA, bf16): one expert's pass over 48,360 tokens peaks
-# 5.2 GiB above its weights (3.5 GiB at 32,760): 0.11 GiB per 1,000 tokens, rounded up.
+# Measured on one H200 (bench/gpu_reference_check.py, PyTorch SDPA, bf16): one expert's pass over 48,360
+# tokens peaks 5.2 GiB above its weights (3.5 GiB at 32,760): 0.11 GiB per 1,000 tokens, rounded up.
 ACTIVATION_GIB_PER_1K_TOKENS = 0.11
-# The Wan VAE decoding an 81-frame 832x480 shot whole (no tiling), above its weights; and the RAM of the engine
-# process itself with torch, diffusers and a CUDA context. Measured on the H200 (bench/gpu_m2v.py).
-VAE_WORK_GIB = 8.0
-PROCESS_RAM_GIB = 4.0
+# The Wan VAE (fp32) decoding 21 latent frames of 832x480 whole peaks 9.3 GiB with its 0.5 GiB of weights
+# (encoding the 81-frame condition clip: 7.3 GiB), same machine.
+VAE_WORK_GIB = 8.8
+# The engine process itself: 2.3 GiB peak RSS measured for a full_gpu shot (torch, diffusers, CUDA context),
+# plus the CLIP ViT-B/32 that picks keyframes on the CPU (0.6 GiB).
+PROCESS_RAM_GIB = 3.0
+# CUDA's caching allocator reserves more than it hands out: 82.1 GiB reserved for 79.4 allocated (full_gpu).
+ALLOCATOR_OVERHEAD = 1.04
 # What the operating system and desktop keep: a preset must fit in the rest of the RAM.
 RAM_RESERVE_FRACTION = 0.08
 
@@ -99,7 +103,7 @@ def preset_needs(preset: str, sizes: ModelSizes = A14B_SIZES, tokens: int = METH
         ram, vram = everything, sizes.leaf + max(act, work) + v
     else:
         raise ValueError(f"unknown offload preset {preset!r}")
-    return Needs(round(ram / GIB + PROCESS_RAM_GIB, 1), round(vram / GIB, 1))
+    return Needs(round(ram / GIB + PROCESS_RAM_GIB, 1), round(vram * ALLOCATOR_OVERHEAD / GIB, 1))
 
 
 @dataclass(frozen=True)

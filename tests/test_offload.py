@@ -49,13 +49,17 @@ def test_each_preset_holds_what_it_should():
     assert (A14B_SIZES.expert + A14B_SIZES.lora) / GIB > 24 > needs["fp8_offload"].vram_gib
     # The text encoder on the CPU takes its 12.5 GiB off full_gpu's VRAM.
     assert preset_needs("full_gpu").vram_gib - preset_needs("full_gpu", text_encoder_on_cpu=True).vram_gib == \
-        pytest.approx(12.5, abs=0.1)
+        pytest.approx(12.5 * 1.04, abs=0.1)  # with the allocator's overhead
 
 
 def test_a_64_gb_desktop_with_a_24_gb_gpu_gets_the_fp8_preset():
     assert fitting_preset(WORKSTATION) == "fp8_offload"
-    assert fitting_preset(Machine(ram_gib=125.0, vram_gib=79.2)) == "full_gpu"
+    h100 = Machine(ram_gib=125.0, vram_gib=79.2)
+    # Everything on an 80 GB card leaves no room for the VAE decode unless the text encoder stays on the CPU.
+    assert fitting_preset(h100) == "model_offload"
+    assert fitting_preset(h100, text_encoder_on_cpu=True) == "full_gpu"
     assert fitting_preset(Machine(ram_gib=125.0, vram_gib=39.4)) == "model_offload"
+    assert fitting_preset(Machine(ram_gib=31.0, vram_gib=23.6)) is None
 
 
 def test_preflight_names_both_numbers_and_the_preset_that_fits():
@@ -77,7 +81,7 @@ def test_readme_states_the_accounted_figures(tmp_path):
     readme = (ROOT / "README.md").read_text()
     for preset in OFFLOAD_PRESETS:
         needs = preset_needs(preset)
-        assert f"| `{preset}` |" in readme
+        assert f"| `{preset}`" in readme
         assert f"{needs.ram_gib:.1f} GiB" in readme and f"{needs.vram_gib:.1f} GiB" in readme, preset
     assert "64 GB" in readme and "`fp8_offload`" in readme
 

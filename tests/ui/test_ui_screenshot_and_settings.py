@@ -105,3 +105,16 @@ def test_models_check_names_the_clip_weights_and_how_to_get_them(qtbot, tmp_path
     # With the model-free keyframe similarity chosen, CLIP is not needed.
     dialog.keyframe_similarity.setCurrentIndex(dialog.keyframe_similarity.findData("hsv"))
     assert "CLIP" not in dialog.run_check()
+
+
+def test_settings_show_what_each_preset_needs_next_to_this_machine(qtbot):
+    from storymem_engine.accounting import preset_needs
+
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    for preset in ("model_offload", "fp8_offload"):
+        dialog.offload.setCurrentText(preset)
+        needs = preset_needs(preset)
+        text = dialog.offload_needs.text()
+        assert f"{needs.ram_gib:.1f} GiB RAM" in text and f"{needs.vram_gib:.1f} GiB VRAM" in text
+        assert "this machine:" in text and "GiB of RAM" in text
