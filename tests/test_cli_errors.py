@@ -110,6 +110,21 @@ def test_missing_model_files_names_exactly_what_is_gone(tiny_models, tmp_path):
         "Wan2.2-I2V-A14B-Diffusers/transformer_2/diffusion_pytorch_model-00002-of-00002.safetensors"]
 
 
+def test_the_t2v_repo_needs_only_its_experts_and_scheduler(tiny_models, tmp_path):
+    """The text encoder, tokenizer and VAE are loaded once, from the I2V repo: the T2V copies are never read."""
+    import shutil
+
+    copy = tmp_path / "models"
+    shutil.copytree(tiny_models, copy)
+    for part in ("text_encoder", "tokenizer", "vae"):
+        shutil.rmtree(copy / "Wan2.2-T2V-A14B-Diffusers" / part)
+    assert missing_model_files(copy) == []
+    shutil.rmtree(copy / "Wan2.2-T2V-A14B-Diffusers" / "transformer_2")
+    assert missing_model_files(copy) == [
+        "Wan2.2-T2V-A14B-Diffusers/transformer_2/config.json",
+        "Wan2.2-T2V-A14B-Diffusers/transformer_2/diffusion_pytorch_model.safetensors.index.json"]
+
+
 def test_malformed_project_in_out_folder_is_reported_not_replaced(story_paths, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -201,12 +201,17 @@ def test_models_stay_loaded_between_queues_until_unloaded(gen_window, qtbot):
     assert pid is not None and not win.generation.engine_reused
     phases: list[str] = []
     win.generation.worker.worker.progress.connect(lambda _id, _step, _total, phase, *_: phases.append(phase))
-    win.edits.select_shots([shots[1].id])
-    assert win.generation.generate_shot()
+    assert win.generation.generate_shot()  # a second take of the same (T2V) shot
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     # Same settings: the same engine process, with its models already loaded.
     assert engine.pid == pid and win.generation.engine_reused
     assert phases and "loading models" not in phases
+    # The next shot needs the I2V experts: they load, in place of the T2V ones (one pair in memory at a time).
+    phases.clear()
+    win.edits.select_shots([shots[1].id])
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert engine.pid == pid and "loading models" in phases
 
     # Editing a generated shot's prompt marks it stale, saying why; undo brings it back.
     from PySide6.QtCore import Qt
