@@ -110,6 +110,21 @@ def test_missing_model_files_names_exactly_what_is_gone(tiny_models, tmp_path):
         "Wan2.2-I2V-A14B-Diffusers/transformer_2/diffusion_pytorch_model-00002-of-00002.safetensors"]
 
 
+def test_a_preset_this_machine_cannot_hold_is_refused_before_anything_loads(story_paths, tiny_models, tmp_path):
+    """Complete models, but 71.6 GiB of RAM and a GPU needed: one line naming both numbers, nothing written."""
+    from storymem_engine.accounting import fits, preset_needs, this_machine
+
+    if fits(preset_needs("model_offload"), this_machine()):
+        pytest.skip("this machine holds the model_offload preset")
+    out = tmp_path / "out"
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), "--models", str(tiny_models))
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert len(line.splitlines()) == 1
+    assert f"needs {preset_needs('model_offload').ram_gib:.1f} GiB of RAM (this machine has" in line
+    assert "--skip-memory-check" in line and not out.exists()
+
+
 def test_the_t2v_repo_needs_only_its_experts_and_scheduler(tiny_models, tmp_path):
     """The text encoder, tokenizer and VAE are loaded once, from the I2V repo: the T2V copies are never read."""
     import shutil
