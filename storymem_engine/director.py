@@ -27,7 +27,7 @@ from storymem_engine.engine import (
 )
 from storymem_engine.keyframes import KeyframeSettings, extract_keyframes
 from storymem_engine.memory import Keyframe, select_memory, story_memory_bank
-from storymem_engine.project import Project
+from storymem_engine.project import Project, take_folder
 from storymem_engine.request import MODE_SCHEDULE, SEED_RULES, GenerationRequest, check_frames, size_for_aspect
 from storymem_engine.story import Take
 
@@ -222,7 +222,7 @@ class Director:
             raise GenerationCancelled(f"generation of {shot.id} was cancelled")
 
         take_id = uuid.uuid4().hex[:10]
-        folder = self.project.takes_dir / shot.id / take_id
+        folder = take_folder(self.project, shot.id, take_id)  # no shot id can lead outside the project
         folder.mkdir(parents=True, exist_ok=True)
         rel = lambda p: self.project.relative(p)  # noqa: E731
         write_video(folder / "clip.mp4", frames, fps=16)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from storymem_engine.atomic import atomic_write_text
-from storymem_engine.story import Story, StoryError, Take, read_json_file
+from storymem_engine.story import SAFE_ID, Story, StoryError, Take, check_saveable, read_json_file
 
 SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
@@ -61,6 +61,7 @@ class Project:
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / file_name
         atomic_write_text(target, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        remove_stale_temp_files(self.folder)
         return target
 
     def missing_files(self) -> list[str]:
@@ -99,28 +100,68 @@ def project_from_dict(folder: Path, data: Any, source: str) -> Project:
     schema = data.get("schema")
     if schema is None:
         raise ProjectError(f"{source}: missing field 'schema' (is this a StoryMem project file?)")
-    if not isinstance(schema, int) or schema > SCHEMA_VERSION:
+    if isinstance(schema, bool) or not isinstance(schema, int) or schema < 1:
+        raise ProjectError(f"{source}: field 'schema' must be a version number, got {schema!r}"[:300])
+    if schema > SCHEMA_VERSION:
         raise ProjectError(
             f"{source}: schema version {schema!r} is newer than this app understands ({SCHEMA_VERSION})"
         )
     if "story" not in data:
         raise ProjectError(f"{source}: missing field 'story'")
+    settings = data.get("settings", {})
+    if not isinstance(settings, dict):
+        raise ProjectError(f"{source}: field 'settings' must be an object, got {type(settings).__name__}")
     try:
+        check_saveable(settings, "settings")
         story = Story.from_dict(data["story"])
     except StoryError as exc:
         raise ProjectError(f"{source}: {exc}") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ProjectError(f"{source}: malformed story ({type(exc).__name__}: {exc})") from None
-    project = Project(folder=Path(folder), story=story, settings=dict(data.get("settings", {})))
-    _check_paths(project)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
+        raise ProjectError(f"{source}: malformed story ({type(exc).__name__}: {str(exc)[:200]})") from None
+    project = Project(folder=Path(folder), story=story, settings=dict(settings))
+    try:
+        _check_paths(project)
+    except OSError as exc:  # a symlink loop, a name too long: the path cannot be resolved
+        raise ProjectError(f"{source}: a take's file cannot be resolved ({exc})") from None
     return project
+
+
+def take_folder(project: Project, shot_id: str, take_id: str) -> Path:
+    """``takes/<shot>/<take>`` inside the project; ids outside the safe character set are refused."""
+    for kind, value in (("shot", shot_id), ("take", take_id)):
+        if not SAFE_ID.fullmatch(value):
+            raise ProjectError(f"{kind} id {value!r} cannot name a folder (letters, digits, '-' and '_' only)")
+    return resolve_inside(project.folder, f"{TAKES_DIR}/{shot_id}/{take_id}")
 
 
 def load_project(folder: str | os.PathLike[str], file_name: str = PROJECT_FILE) -> Project:
     folder = Path(folder)
     path = folder / file_name
     data = read_json_file(path, "project file", ProjectError)
-    return project_from_dict(folder, data, str(path))
+    project = project_from_dict(folder, data, str(path))
+    remove_stale_temp_files(folder)
+    return project
+
+
+def remove_stale_temp_files(folder: Path, older_than_s: float = 60.0) -> list[Path]:
+    """Delete temp files our atomic writes leave when killed mid-save (``.project.json.<random>.tmp``).
+
+    Only our own naming pattern, only in the project folder, and only files older than a minute, so a save
+    in progress (a CLI render beside the editor) is never touched.
+    """
+    import time
+
+    removed = []
+    now = time.time()
+    for name in (PROJECT_FILE, AUTOSAVE_FILE, "manifest.json"):
+        for tmp in Path(folder).glob(f".{name}.*.tmp"):
+            try:
+                if tmp.is_file() and not tmp.is_symlink() and now - tmp.stat().st_mtime > older_than_s:
+                    tmp.unlink()
+                    removed.append(tmp)
+            except OSError:
+                pass
+    return removed
 
 
 def record_take(folder: str | os.PathLike[str], shot_id: str, take: Take) -> bool:

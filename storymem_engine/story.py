@@ -7,13 +7,24 @@ A story is an ordered list of shots. Scenes in the benchmark format are kept as 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import stat
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 SHOT_MODES = ("auto", "t2v", "m2v", "mi2v", "mm2v")
+# Shot and take ids name folders (takes/<shot>/<take>): a safe character set, so no id can leave the project.
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+MAX_SCENE_NUM = 1_000_000
+MAX_SEED = 2**63 - 1
+MAX_FRAMES = 1001
+MAX_STEPS = 1000
+MAX_GUIDANCE = 100.0
+MAX_DURATION_S = 3600.0
 
 
 class StoryError(ValueError):
@@ -27,6 +38,86 @@ def keyframe_note(backends: dict[str, str] | None) -> str:
     """What a take must say about how its keyframes were picked ("" when by the method's CLIP)."""
     similarity = (backends or {}).get("similarity", "")
     return "" if not similarity or similarity.startswith("clip") else f"{NO_CLIP_NOTE} ({similarity})"
+
+
+def unsaveable_path(value: Any, path: str = "") -> tuple[str, str] | None:
+    """(where, what) of the first value that JSON-in-UTF-8 cannot hold (a lone surrogate, NaN), else None."""
+    stack = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return where or "text", f"a lone surrogate {item[exc.start:exc.end]!r}"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return where or "number", f"the number {item}"
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                if isinstance(key, str) and unsaveable_path(key) is not None:
+                    return f"{where}.{key!r}" if where else repr(key), "a key with a lone surrogate"
+                stack.append((f"{where}.{key}" if where else str(key), sub))
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{i}]", sub) for i, sub in enumerate(item))
+    return None
+
+
+def check_saveable(value: Any, where: str) -> None:
+    """Refuse at import what could not be written back (so a save can never fail on it later)."""
+    found = unsaveable_path(value)
+    if found is not None:
+        path, what = found
+        raise StoryError(f"{where}, {path}: contains {what}, which cannot be saved; fix it in the file")
+
+
+def _text(value: Any, where: str, default: str | None = None) -> str:
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, str):
+        raise StoryError(f"{where}: expected text, got {type(value).__name__}")
+    check_saveable(value, where)
+    return value
+
+
+def _int(value: Any, where: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StoryError(f"{where}: expected a whole number, got {value!r}"[:200])
+    if not low <= value <= high:
+        raise StoryError(f"{where}: {value} is outside {low}..{high}"[:200])
+    return value
+
+
+def _opt_int(value: Any, where: str, low: int, high: int) -> int | None:
+    return None if value is None else _int(value, where, low, high)
+
+
+def _opt_float(value: Any, where: str, low: float, high: float) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise StoryError(f"{where}: expected a number, got {value!r}"[:200])
+    if not (math.isfinite(value) and low <= value <= high):
+        raise StoryError(f"{where}: {value} is outside {low:g}..{high:g}"[:200])
+    return float(value)
+
+
+def _id(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not SAFE_ID.fullmatch(value):
+        raise StoryError(f"{where}: id {value!r} must be 1-64 letters, digits, '-' or '_'"[:200])
+    return value
+
+
+def _list(value: Any, where: str) -> list:
+    if not isinstance(value, list):
+        raise StoryError(f"{where}: expected a list, got {type(value).__name__}")
+    return value
+
+
+def _dict(value: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise StoryError(f"{where}: expected an object, got {type(value).__name__}")
+    check_saveable(value, where)
+    return value
 
 
 @dataclass
@@ -61,19 +152,25 @@ class Take:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Take:
+    def from_dict(cls, data: dict[str, Any], where: str = "take") -> Take:
+        data = _dict(data, where)
+        take_id = _id(data.get("id"), where)
+        where = f"take {take_id}"
+        if "clip" not in data:
+            raise StoryError(f"{where}: missing field 'clip'")
         return cls(
-            id=str(data["id"]),
-            request=dict(data.get("request", {})),
-            clip=str(data["clip"]),
-            keyframes=[str(p) for p in data.get("keyframes", [])],
-            last_frame=str(data.get("last_frame", "")),
-            motion_frames=[str(p) for p in data.get("motion_frames", [])],
-            frames=int(data.get("frames", 0)),
-            created=str(data.get("created", "")),
-            status=str(data.get("status", "done")),
-            engine=str(data.get("engine", "")),
-            backends=dict(data.get("backends", {})),
+            id=take_id,
+            request=_dict(data.get("request", {}), f"{where}, request"),
+            clip=_text(data["clip"], f"{where}, clip"),
+            keyframes=[_text(p, f"{where}, keyframes") for p in _list(data.get("keyframes", []), where)],
+            last_frame=_text(data.get("last_frame", ""), f"{where}, last_frame"),
+            motion_frames=[_text(p, f"{where}, motion_frames") for p in _list(data.get("motion_frames", []), where)],
+            frames=_int(data.get("frames", 0), f"{where}, frames", 0, MAX_FRAMES),
+            created=_text(data.get("created", ""), f"{where}, created"),
+            status=_text(data.get("status", "done"), f"{where}, status"),
+            engine=_text(data.get("engine", ""), f"{where}, engine"),
+            backends={_text(k, where): _text(v, f"{where}, backends")
+                      for k, v in _dict(data.get("backends", {}), f"{where}, backends").items()},
         )
 
 
@@ -121,30 +218,40 @@ class Shot:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Shot:
-        mode = str(data.get("mode", "auto"))
+    def from_dict(cls, data: dict[str, Any], where: str = "shot") -> Shot:
+        data = _dict(data, where)
+        shot_id = _id(data.get("id"), where)
+        where = f"shot {shot_id}"
+        mode = _text(data.get("mode", "auto"), f"{where}, mode")
         if mode not in SHOT_MODES:
-            raise StoryError(f"shot {data.get('id')!r}: unknown mode {mode!r} (expected one of {SHOT_MODES})")
+            raise StoryError(f"{where}: unknown mode {mode!r} (expected one of {SHOT_MODES})")
+        cut = data.get("cut", False)
+        if not isinstance(cut, bool):
+            raise StoryError(f"{where}, cut: expected true or false, got {cut!r}"[:200])
+        if "prompt" not in data:
+            raise StoryError(f"{where}: missing field 'prompt'")
+        takes = [Take.from_dict(t, f"{where}, take") for t in _list(data.get("takes", []), f"{where}, takes")]
+        if len({t.id for t in takes}) != len(takes):
+            raise StoryError(f"{where}: two takes share an id")
+        accepted = data.get("accepted_take")
+        if accepted is not None and accepted not in {t.id for t in takes}:
+            raise StoryError(f"{where}: accepted_take {accepted!r} is not one of its takes"[:200])
         return cls(
-            id=str(data["id"]),
-            prompt=str(data["prompt"]),
-            cut=bool(data.get("cut", False)),
-            scene_num=int(data.get("scene_num", 1)),
-            first_frame_prompt=str(data.get("first_frame_prompt", "")),
+            id=shot_id,
+            prompt=_text(data["prompt"], f"{where}, prompt"),
+            cut=cut,
+            scene_num=_int(data.get("scene_num", 1), f"{where}, scene_num", 0, MAX_SCENE_NUM),
+            first_frame_prompt=_text(data.get("first_frame_prompt", ""), f"{where}, first_frame_prompt"),
             mode=mode,
-            seed=_opt(int, data.get("seed")),
-            frames=_opt(int, data.get("frames")),
-            steps=_opt(int, data.get("steps")),
-            guidance=_opt(float, data.get("guidance")),
-            duration_s=_opt(float, data.get("duration_s")),
-            notes=str(data.get("notes", "")),
-            takes=[Take.from_dict(t) for t in data.get("takes", [])],
-            accepted_take=data.get("accepted_take"),
+            seed=_opt_int(data.get("seed"), f"{where}, seed", 0, MAX_SEED),
+            frames=_opt_int(data.get("frames"), f"{where}, frames", 1, MAX_FRAMES),
+            steps=_opt_int(data.get("steps"), f"{where}, steps", 1, MAX_STEPS),
+            guidance=_opt_float(data.get("guidance"), f"{where}, guidance", 0.0, MAX_GUIDANCE),
+            duration_s=_opt_float(data.get("duration_s"), f"{where}, duration_s", 0.0, MAX_DURATION_S),
+            notes=_text(data.get("notes", ""), f"{where}, notes"),
+            takes=takes,
+            accepted_take=accepted,
         )
-
-
-def _opt(kind, value):
-    return None if value is None else kind(value)
 
 
 @dataclass
@@ -178,14 +285,26 @@ class Story:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Story:
+        data = _dict(data, "story")
+        if "name" not in data:
+            raise StoryError("story: missing field 'name'")
+        shots = [Shot.from_dict(s) for s in _list(data.get("shots", []), "story, shots")]
+        if len({s.id for s in shots}) != len(shots):
+            raise StoryError("story: two shots share an id")
+        scene_extra = {}
+        for key, value in _dict(data.get("scene_extra", {}), "story, scene_extra").items():
+            if not re.fullmatch(r"-?[0-9]{1,7}", key):
+                raise StoryError(f"story, scene_extra: key {key!r} is not a scene number"[:200])
+            scene_extra[int(key)] = _dict(value, f"story, scene_extra {key}")
         return cls(
-            name=str(data["name"]),
-            overview=str(data.get("overview", "")),
-            shots=[Shot.from_dict(s) for s in data.get("shots", [])],
-            memory_pins=[str(k) for k in data.get("memory_pins", [])],
-            memory_exclusions=[str(k) for k in data.get("memory_exclusions", [])],
-            extra=dict(data.get("extra", {})),
-            scene_extra={int(k): dict(v) for k, v in data.get("scene_extra", {}).items()},
+            name=_text(data["name"], "story, name"),
+            overview=_text(data.get("overview", ""), "story, overview"),
+            shots=shots,
+            memory_pins=[_text(k, "story, memory_pins") for k in _list(data.get("memory_pins", []), "memory_pins")],
+            memory_exclusions=[_text(k, "story, memory_exclusions")
+                               for k in _list(data.get("memory_exclusions", []), "memory_exclusions")],
+            extra=_dict(data.get("extra", {}), "story, extra"),
+            scene_extra=scene_extra,
         )
 
 
@@ -210,22 +329,31 @@ def story_from_script(data: Any, source: str = "<story>") -> Story:
             raise StoryError(f"{source}: missing field '{key}'")
     if not isinstance(data["scenes"], list) or not data["scenes"]:
         raise StoryError(f"{source}, field 'scenes': expected a non-empty list of scenes")
+    found = unsaveable_path(data)
+    if found is not None:
+        path, what = found
+        match = re.match(r"scenes\[(\d+)\]\.(video_prompts|first_frame_prompt)\[(\d+)\]", path)
+        if match:
+            path = f"scene {int(match[1]) + 1}, shot {int(match[3]) + 1}, field '{match[2]}'"
+        raise StoryError(f"{source}: {path} contains {what}, which cannot be saved; fix it in the file")
     story = Story(
-        name=str(data["story_name"]),
-        overview=str(data.get("story_overview", "")),
+        name=_text(data["story_name"], f"{source}, field 'story_name'"),
+        # null is "no overview", not the text "None"
+        overview=_text(data.get("story_overview"), f"{source}, field 'story_overview'", default=""),
         extra={k: v for k, v in data.items() if k not in ("story_name", "story_overview", "scenes")},
     )
+    seen_scenes: set[int] = set()
     for s_idx, scene in enumerate(data["scenes"]):
         where_scene = f"{source}: scene {s_idx + 1}"
         if not isinstance(scene, dict):
             raise StoryError(f"{where_scene}: expected an object")
         if "scene_num" not in scene:
             raise StoryError(f"{where_scene}: missing field 'scene_num'")
-        try:
-            scene_num = int(scene["scene_num"])
-        except (TypeError, ValueError):
-            raise StoryError(f"{where_scene}, field 'scene_num': expected an integer") from None
+        scene_num = _int(scene["scene_num"], f"{where_scene}, field 'scene_num'", 0, MAX_SCENE_NUM)
         where_scene = f"{source}: scene {scene_num}"
+        if scene_num in seen_scenes:
+            raise StoryError(f"{where_scene}: scene_num {scene_num} appears twice")
+        seen_scenes.add(scene_num)
         prompts = scene.get("video_prompts")
         if not isinstance(prompts, list) or not prompts:
             raise StoryError(f"{where_scene}, field 'video_prompts': expected a non-empty list of strings")
@@ -279,7 +407,8 @@ def story_to_script(story: Story) -> dict[str, Any]:
         scene = scenes[-1]
         scene["video_prompts"].append(shot.prompt)
         scene["first_frame_prompt"].append(shot.first_frame_prompt)
-        scene["cut"].append(bool(shot.cut or len(scene["cut"]) == 0))
+        # The flag as read: a scene may open without a cut (it continues the previous scene's last shot).
+        scene["cut"].append(bool(shot.cut))
     return {
         "story_name": story.name,
         "story_overview": story.overview,
@@ -288,18 +417,67 @@ def story_to_script(story: Story) -> dict[str, Any]:
     }
 
 
+# Story scripts and project files are small: a cap keeps a wrong file (a video, /dev/zero) from being read whole.
+MAX_JSON_BYTES = 64 * 2**20
+# Deeper than any story or project needs, far below Python's recursion limit.
+MAX_JSON_DEPTH = 64
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _json_depth(value: Any) -> int:
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            return depth
+        level = [v for item in level if isinstance(item, dict | list)
+                 for v in (item.values() if isinstance(item, dict) else item)]
+    return depth - 1
+
+
 def read_json_file(path: Path, what: str, error: type[StoryError] = StoryError) -> Any:
-    """Parse a JSON file, turning every failure into ``error`` naming the file and the problem."""
+    """Parse a JSON file, turning every failure into ``error`` naming the file and the problem.
+
+    Only regular files up to MAX_JSON_BYTES are read (a FIFO would block forever, /dev/zero never ends);
+    NaN/Infinity, out-of-range numbers, numbers too long to convert and nesting deeper than MAX_JSON_DEPTH
+    are refused rather than loaded and carried into the project.
+    """
+    path = Path(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{path}: {what} is not a regular file")
+        if info.st_size > MAX_JSON_BYTES:
+            raise error(f"{path}: {what} is {info.st_size / 2**20:.0f} MiB, more than a {what} can be "
+                        f"({MAX_JSON_BYTES // 2**20} MiB)")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_JSON_BYTES + 1)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise error(f"{path}: {what} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read {what} ({exc})") from None
     try:
-        return json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise error(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except RecursionError:
+        raise error(f"{path}: JSON nested too deeply") from None
+    except ValueError as exc:  # NaN/Infinity, 1e999, integers past Python's 4,300-digit limit
+        raise error(f"{path}: unusable number in {what} ({str(exc)[:120]})") from None
+    if _json_depth(data) > MAX_JSON_DEPTH:
+        raise error(f"{path}: JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    return data
 
 
 def load_story(path: str | os.PathLike[str]) -> Story:
