@@ -27,6 +27,17 @@ SAMPLE_STORY = Path(__file__).resolve().parent.parent / "resources" / "sample_st
 MISSING_LISTED = 12
 
 
+def describe_error(exc: BaseException) -> str:
+    """One readable line for any save failure: the OS reason with the file, a copy error's first file."""
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
+        src, dst, why = exc.args[0][0]
+        more = f" (and {len(exc.args[0]) - 1} more)" if len(exc.args[0]) > 1 else ""
+        return f"could not copy {dst}: {why}{more}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return f"{type(exc).__name__}: {exc}"
+
+
 def project_folder_for(path: str | Path) -> Path:
     """The ``<name>.storymem`` folder for a path chosen in a save dialog."""
     path = Path(path)
@@ -150,18 +161,22 @@ class FileController:
         project = self.project
         old_folder = project.folder
         old_path = self.window.project_path
+        moving = old_path is not None and folder.resolve() != old_path.resolve()
+        created = not folder.exists()
+        had_takes = (folder / TAKES_DIR).exists()
         try:
-            if old_path is not None and folder.resolve() != old_path.resolve():
+            if moving:
                 takes = old_path / TAKES_DIR
                 if takes.is_dir():
                     shutil.copytree(takes, folder / TAKES_DIR, dirs_exist_ok=True)
             project.folder = folder
             project.save()
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure is a dialog; the window and the work stay
             project.folder = old_folder
+            cleaned = self._undo_partial_copy(folder, created, had_takes) if moving else ""
             dialogs.error(self.window, "Save failed",
-                          f"Could not save to {folder}:\n{exc.strerror or exc}\n\n"
-                          "The previous saved version is unchanged.")
+                          f"Could not save to {folder}:\n{describe_error(exc)}\n\n"
+                          f"The previous saved version is unchanged.{cleaned}")
             return False
         try:
             (folder / AUTOSAVE_FILE).unlink(missing_ok=True)
@@ -175,6 +190,17 @@ class FileController:
         self.window.statusBar().showMessage(f"Saved {folder / PROJECT_FILE}", 5000)
         return True
 
+    @staticmethod
+    def _undo_partial_copy(folder: Path, created: bool, had_takes: bool) -> str:
+        """Remove the takes a failed Save As copied, so no half project is left behind."""
+        if (folder / PROJECT_FILE).exists() or had_takes:
+            return ""
+        try:
+            shutil.rmtree(folder if created else folder / TAKES_DIR, ignore_errors=False)
+        except OSError:
+            return f"\nA partial copy of the takes is left in {folder}; you can delete it."
+        return "\nThe partial copy was removed."
+
     # ------------------------------------------------------------ autosave
     def autosave(self) -> bool:
         """Write the side file AUTOSAVE_FILE when there are changes since the last (auto)save."""
@@ -183,9 +209,9 @@ class FileController:
             return False
         try:
             self.project.save(AUTOSAVE_FILE)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - autosave never interrupts; it says so once
             if not self._autosave_failed:
-                self.window.statusBar().showMessage(f"Autosave failed: {exc.strerror or exc}", 10000)
+                self.window.statusBar().showMessage(f"Autosave failed: {describe_error(exc)}", 10000)
             self._autosave_failed = True
             return False
         self._autosave_failed = False
@@ -218,8 +244,8 @@ class FileController:
             return False
         try:
             save_story(self.project.story, path)
-        except OSError as exc:
-            dialogs.error(self.window, "Export failed", f"Could not write {path}:\n{exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - a dialog, never a crash of the window
+            dialogs.error(self.window, "Export failed", f"Could not write {path}:\n{describe_error(exc)}")
             return False
         self.window.statusBar().showMessage(f"Exported story to {path}", 5000)
         return True

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QStandardPaths
 from storyboard import dialogs
 from storyboard.memory import is_stale
 from storyboard.worker import GenerationJob, WorkerThread
-from storymem_engine.project import TAKES_DIR, ProjectError, record_take
+from storymem_engine.project import TAKES_DIR, ProjectError, acquire_writer_lock, record_take
 from storymem_engine.story import Take
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ class GenerationController(QObject):
         self.job_project = None  # the Project object the running queue belongs to
         self.job_folder: Path | None = None  # where the worker writes its take files
         self.engine_reused = False  # the last queue found its engine's models already loaded
+        self._lock = None  # the project's writer lock, held while a queue runs
 
     @property
     def busy(self) -> bool:
@@ -120,6 +121,12 @@ class GenerationController(QObject):
             return False
         engine = self._engine_settings()
         if engine is None or not self._ensure_saved():
+            return False
+        try:
+            # One writer per project: a CLI render into this folder and this queue must not interleave takes.
+            self._lock = acquire_writer_lock(self.window.project.folder)
+        except (ProjectError, OSError) as exc:
+            dialogs.error(self.window, "Project busy", str(exc))
             return False
         s = self.window.settings
         width, height = s.size
@@ -268,7 +275,13 @@ class GenerationController(QObject):
         if self._has(shot_id) and self.window.model.live_status.get(shot_id) in ("queued", "generating"):
             self.window.model.set_live_status(shot_id, None)
 
+    def _release_lock(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
+
     def _queue_finished(self) -> None:
+        self._release_lock()
         for shot_id in self.pending:
             self._done_with(shot_id)
         self.pending = []
@@ -298,4 +311,5 @@ class GenerationController(QObject):
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+        self._release_lock()
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from storymem_engine.story import StoryError, load_story
+from storymem_engine.story import MAX_FRAMES, MAX_GUIDANCE, MAX_STEPS, StoryError, load_story, story_to_script
 
 EXIT_BAD_INPUT = 2
 
@@ -18,37 +19,55 @@ class CliError(Exception):
     """A bad flag value or input file: printed as one line, exit code 2."""
 
 
+MAX_SIDE = 2048  # Wan2.2 A14B is trained at 480p/720p; 2048 px per side is already far past it
+MAX_SEED = 2**63 - 1
+
+
+def _number(text: str, kind):
+    # int("9" * 5000) and float("inf") parse; neither is a usable setting.
+    if len(text) > 40:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text[:20]}... ({len(text)} characters)")
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 832x480, got {text!r}") from None
+        w, h = (_number(v, int) for v in text.lower().split("x"))
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"size must look like 832x480, got {text[:40]!r}") from None
     if w <= 0 or h <= 0 or w % 16 or h % 16:
         raise argparse.ArgumentTypeError(f"width and height must be positive multiples of 16, got {text}")
+    if w > MAX_SIDE or h > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"width and height must be at most {MAX_SIDE}, got {text}")
     return w, h
 
 
 def _frames(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"frames must be an integer, got {text!r}") from None
-    if n < 5 or (n - 1) % 4:
-        raise argparse.ArgumentTypeError(f"frames must be 4n+1 and at least 5 (e.g. 17, 49, 81), got {n}")
+    n = _number(text, int)
+    if n < 5 or (n - 1) % 4 or n > MAX_FRAMES:
+        raise argparse.ArgumentTypeError(f"frames must be 4n+1 between 5 and {MAX_FRAMES} (e.g. 17, 49, 81), got {n}")
     return n
 
 
-def _positive(kind):
+def _bounded(kind, low, high, low_inclusive: bool = True):
     def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        value = _number(text, kind)
+        if value < low or (value == low and not low_inclusive) or value > high:
+            bracket = "[" if low_inclusive else "("
+            raise argparse.ArgumentTypeError(f"must be in {bracket}{low}, {high}], got {text}")
         return value
 
     return parse
+
+
+def _positive(kind, high):
+    return _bounded(kind, 0, high, low_inclusive=False)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,19 +84,22 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("story")
     render = sub.add_parser("render", help="render a story shot by shot")
     render.add_argument("story")
-    render.add_argument("--out", required=True, help="output folder (a project folder; rerun continues it)")
+    render.add_argument("--out", required=True, help="output folder: new, empty, or a project of this story "
+                                                     "(a rerun continues it)")
+    render.add_argument("--replace-story", action="store_true",
+                        help="render into a project that holds another story, replacing its story (takes stay)")
     render.add_argument("--engine", choices=("tiny", "wan"), default="wan")
     render.add_argument("--models", help="models folder (see README: Getting the models)")
     render.add_argument("--size", type=_size, default=(832, 480), help="WxH, default 832x480")
     render.add_argument("--frames", type=_frames, default=81, help="frames per shot, 4n+1 (default 81)")
-    render.add_argument("--steps", type=_positive(int), default=40)
-    render.add_argument("--guidance", type=_positive(float), default=3.5)
-    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--steps", type=_positive(int, MAX_STEPS), default=40)
+    render.add_argument("--guidance", type=_positive(float, MAX_GUIDANCE), default=3.5)
+    render.add_argument("--seed", type=_bounded(int, 0, MAX_SEED), default=0)
     render.add_argument("--seed-rule", choices=("scene", "story"), default="scene",
                         help="shot seed = seed + index within its scene (default, as the official code) "
                              "or + index in the story")
-    render.add_argument("--max-memory", type=_positive(int), default=10)
-    render.add_argument("--fix", type=int, default=3, help="memory sink size")
+    render.add_argument("--max-memory", type=_positive(int, 64), default=10)
+    render.add_argument("--fix", type=_bounded(int, 0, 64), default=3, help="memory sink size")
     render.add_argument("--continuation", choices=("mi2v", "mm2v"), default="mi2v")
     render.add_argument("--first-shot", choices=("t2v", "m2v"), default="t2v")
     render.add_argument("--reference", nargs="+", default=[], help="reference images for --first-shot m2v")
@@ -85,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--text-encoder-on-cpu", action="store_true", help="keep UMT5 on the CPU (saves VRAM)")
     render.add_argument("--skip-memory-check", action="store_true",
                         help="load even when the preset needs more RAM/VRAM than this machine has (swap)")
-    render.add_argument("--rope-stride", type=_positive(int), default=1,
+    render.add_argument("--rope-stride", type=_positive(int, 64), default=1,
                         help="memory RoPE stride S (default 1, as the public release)")
     render.add_argument("--vae-tiling", action="store_true",
                         help="tile the VAE (less VRAM; the official run encodes whole frames; "
@@ -152,9 +174,8 @@ def _open_project(out: Path, story):
 
 
 def cmd_render(args) -> int:
-    from storymem_engine.director import Director, DirectorSettings
-    from storymem_engine.engine import EngineSettings, StoryMemEngine
     from storymem_engine.models import check_models
+    from storymem_engine.project import writing
 
     story = load_story(args.story)
     if args.first_shot == "m2v" and not args.reference:
@@ -183,8 +204,40 @@ def cmd_render(args) -> int:
             except InsufficientMemory as exc:
                 raise CliError(f"{exc} (--skip-memory-check loads anyway)") from None
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_out_folder(args.out, story, args.replace_story)
+    with writing(out):
+        return _render(args, story, out)
+
+
+def check_out_folder(text: str, story, replace_story: bool) -> Path:
+    """Where a render may write: a new or empty folder, or a project of this same story (a rerun resumes it).
+
+    Never a non-empty folder that is not a project (its film.mp4 / manifest.json would be overwritten), and
+    never a project of another story unless --replace-story says so.
+    """
+    from storymem_engine.project import LOCK_FILE, PROJECT_FILE, load_project
+
+    if not text.strip():
+        raise CliError("--out needs a folder name, e.g. --out film.storymem")
+    out = Path(text).expanduser()
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {text}: exists and is not a folder")
+    if not out.is_dir() or not [p for p in out.iterdir() if p.name != LOCK_FILE]:
+        return out  # new, or empty but for a writer's lock (which `writing` then reports)
+    if not (out / PROJECT_FILE).is_file():
+        raise CliError(f"--out {text}: the folder is not empty and is not a StoryMem project; "
+                       "render into a new or empty folder")
+    previous = load_project(out)
+    if story_to_script(previous.story) != story_to_script(story) and not replace_story:
+        raise CliError(f"--out {text}: holds another story ({previous.story.name!r}, {len(previous.story.shots)} "
+                       "shots); render into a new folder, or add --replace-story to render this story there")
+    return out
+
+
+def _render(args, story, out: Path) -> int:
+    from storymem_engine.director import Director, DirectorSettings
+    from storymem_engine.engine import EngineSettings, StoryMemEngine
+
     project = _open_project(out, story)
     references = []
     for i, ref in enumerate(args.reference):
@@ -270,6 +323,14 @@ def main(argv: list[str]) -> int:
     except (GenerationCancelled, KeyboardInterrupt):
         print("\ncancelled: finished shots are kept; rerun the same command to continue.", file=sys.stderr)
         return 130
-    except (EngineError, VideoError, OSError) as exc:
-        print(f"\nerror: {exc}", file=sys.stderr)
+    except (EngineError, VideoError, OSError, ValueError, RuntimeError) as exc:
+        # LoraError and ClipWeightsError are ValueError/RuntimeError: a bad model file is one line too.
+        print(f"\nerror: {_one_line(exc)}", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user; the type says where to look
+        print(f"\nerror ({type(exc).__name__}): {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:2000] or type(exc).__name__

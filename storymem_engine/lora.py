@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from storymem_engine.models import LORA_EXTENSIONS  # one list for the models check and the loader
+
 if TYPE_CHECKING:
     import torch
 
 DEFAULT_ADAPTER = "storymem"
 HIGH_NOISE_NAME = "backbone_high_noise"
 LOW_NOISE_NAME = "backbone_low_noise"
-LORA_EXTENSIONS = (".safetensors", ".pth")
 
 _PEFT_PREFIX = "base_model.model."
 _WAN_PREFIX = "diffusion_model."
@@ -84,6 +85,13 @@ def _read_lora_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         raise LoraError(f"cannot read LoRA file {path}: {exc}") from exc
     if not isinstance(data, Mapping):
         raise LoraError(f"LoRA file {path} does not hold a state dict (got {type(data).__name__})")
+    import torch
+
+    broken = [k for k, v in data.items() if isinstance(v, torch.Tensor) and v.is_floating_point()
+              and not bool(torch.isfinite(v).all())]
+    if broken:
+        raise LoraError(f"LoRA file {path} holds NaN or infinite weights ({len(broken)} tensors, e.g. {broken[0]}); "
+                        "download it again")
     return dict(data), metadata
 
 

@@ -20,6 +20,7 @@ I2V_REPO = "Wan-AI/Wan2.2-I2V-A14B-Diffusers"
 LORA_REPO = "Kevin-thu/StoryMem"
 LORA_FOLDERS = {"mi2v": "Wan2.2-MI2V-A14B", "mm2v": "Wan2.2-MM2V-A14B"}
 LORA_FILES = ("backbone_high_noise", "backbone_low_noise")
+LORA_EXTENSIONS = (".safetensors", ".pth")  # what the loader reads (lora.py); the models check asks for the same
 # The reference picks keyframes with OpenAI's CLIP ViT-B/32; this repo holds those weights in open_clip's
 # format (config + weights), which open_clip loads from a local folder with no network.
 CLIP_REPO = "timm/vit_base_patch32_clip_224.openai"
@@ -115,7 +116,7 @@ def _diffusers_repo_missing(repo: Path, experts_only: bool = False) -> list[Path
 
 
 def lora_file(folder: Path, name: str) -> Path | None:
-    for ext in (".safetensors", ".pth", ".pt"):
+    for ext in LORA_EXTENSIONS:
         if (folder / f"{name}{ext}").is_file():
             return folder / f"{name}{ext}"
     return None

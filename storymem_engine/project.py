@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,41 @@ SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
 AUTOSAVE_FILE = "project.autosave.json"
 TAKES_DIR = "takes"
+# One writer per project: a CLI render and the editor's generation queue hold this lock while they write.
+LOCK_FILE = ".storymem.lock"
 
 
 class ProjectError(StoryError):
     """A project folder or project.json that cannot be used."""
+
+
+class ProjectBusy(ProjectError):
+    """Another render or generation queue is writing into the project folder."""
+
+
+@contextmanager
+def writing(folder: str | os.PathLike[str]):
+    """Hold the project's writer lock (filelock) while the block runs; ProjectBusy at once if another has it."""
+    lock = acquire_writer_lock(folder)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def acquire_writer_lock(folder: str | os.PathLike[str]):
+    """The project's writer lock, acquired (the caller releases it); ProjectBusy when someone else holds it."""
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder / LOCK_FILE, thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ProjectBusy(f"{folder} is being written by another render or by the editor's Generate; "
+                          "wait for it to finish (or cancel it) and try again") from None
+    return lock
 
 
 @dataclass
@@ -79,8 +111,11 @@ def resolve_inside(folder: Path, relative: str) -> Path:
     rel = Path(relative)
     if rel.is_absolute():
         raise ProjectError(f"path {relative!r} in the project must be relative to the project folder")
-    full = (folder / rel).resolve()
-    root = folder.resolve()
+    try:
+        full = (folder / rel).resolve()
+        root = folder.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError on Python 3.11), a name too long
+        raise ProjectError(f"path {relative!r} in the project cannot be resolved ({exc})") from None
     if full != root and root not in full.parents:
         raise ProjectError(f"path {relative!r} leaves the project folder")
     return full

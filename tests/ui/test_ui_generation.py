@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from ui_helpers import statuses
 
 from storyboard.timeline_model import ShotRole
@@ -307,3 +308,22 @@ def test_wan_engine_without_clip_weights_stops_before_loading_and_says_what_to_d
     assert "CLIP-ViT-B-32/open_clip_config.json" in question
     assert "Only the CLIP weights" in question and "Model-free HSV" in question
     assert win.generation.worker is None  # no engine process was started
+
+
+def test_generate_while_a_render_writes_into_the_project_says_it_is_busy(gen_window, qtbot, recorded_dialogs):
+    from storymem_engine.project import ProjectBusy, writing
+
+    win = gen_window
+    assert win.generation.generate_shot()  # the first Generate saves the project (gen.storymem)
+    with pytest.raises(ProjectBusy):
+        with writing(win.project_path):  # a CLI render started now is refused while the queue runs
+            pass
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    with writing(win.project_path):  # as `main.py render --out <this project>` holds it
+        assert not win.generation.generate_all()
+        assert "being written by another render" in recorded_dialogs.texts("error")[-1]
+        assert win.model.live_status == {}
+    assert win.generation.generate_shot()  # free again
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    with writing(win.project_path):  # the editor let go when its queue ended
+        pass

@@ -223,3 +223,42 @@ def test_replacing_an_existing_project_folder_asks(window, recorded_dialogs, tmp
     recorded_dialogs.yes_no.append(False)
     assert not window.files.save_as()
     assert (folder / PROJECT_FILE).read_bytes() == before
+
+
+def test_any_save_failure_is_a_dialog_and_closing_keeps_the_window_and_the_work(window, recorded_dialogs, tmp_path,
+                                                                              monkeypatch, qtbot):
+    """Not only OSError: whatever a save raises becomes a dialog, and Close -> Save that fails does not close."""
+    save_as(window, recorded_dialogs, tmp_path / "odd")
+    window.edits.edit_field(ids(window)[0], "prompt", "unsaved work")
+
+    def odd(*_args):
+        raise UnicodeEncodeError("utf-8", "\ud83d", 0, 1, "surrogates not allowed")
+
+    monkeypatch.setattr("storymem_engine.project.atomic_write_text", odd)
+    assert not window.files.save()
+    assert "UnicodeEncodeError" in recorded_dialogs.texts("error")[0]
+    assert not window.files.autosave()
+    window.show()
+    recorded_dialogs.save_discard_cancel.append("save")
+    assert not window.close()  # the save failed: the window stays, with the edit
+    assert window.isVisible() and prompts(window)[0] == "unsaved work"
+    window.undo_stack.setClean()
+
+
+def test_a_failed_save_as_removes_its_partial_copy_and_names_the_file(window, recorded_dialogs, tmp_path,
+                                                                      monkeypatch):
+    first = save_as(window, recorded_dialogs, tmp_path / "first")
+    add_take(window.project, 0)
+    window.files.save()
+    target = tmp_path / "second.storymem"
+
+    def full(*_args):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target / PROJECT_FILE))
+
+    monkeypatch.setattr("storymem_engine.project.atomic_write_text", full)
+    recorded_dialogs.paths.append(str(target))
+    assert not window.files.save_as()
+    text = recorded_dialogs.texts("error")[-1]
+    assert "No space left on device" in text and str(target / PROJECT_FILE) in text and "[" not in text
+    assert "partial copy was removed" in text and not target.exists()
+    assert window.project_path == first

@@ -1,0 +1,153 @@
+"""Property tests of the story and project readers: any input is loaded and round-trips exactly, or is refused
+with the project's own error type. Never another exception, never a hang."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from storymem_engine.project import PROJECT_FILE, ProjectError, load_project
+from storymem_engine.story import StoryError, load_story, save_story, story_to_script
+
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Text with the characters that broke saving before (a lone surrogate, NUL, non-BMP, combining marks).
+odd_text = st.text(alphabet=st.one_of(st.characters(), st.sampled_from(["\ud83d", "\udfff", "\x00", "😀", "é"])),
+                   max_size=12)
+numbers = st.one_of(st.integers(), st.integers(min_value=-(10**30), max_value=10**30),
+                    st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none())
+json_values = st.recursive(st.one_of(numbers, odd_text),
+                           lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                   st.dictionaries(odd_text, inner, max_size=4)),
+                           max_leaves=20)
+cut_values = st.one_of(st.booleans(), st.sampled_from(["True", "False", "true", "yes", 1, 0, None]))
+
+
+def _maybe(draw, valid, bad):
+    """Mostly a valid value, one time in six a hostile one: most examples load and the rest probe one field."""
+    return draw(bad) if draw(st.integers(0, 5)) == 0 else draw(valid)
+
+
+plain_text = st.text(st.characters(codec="utf-8"), min_size=1, max_size=12).filter(str.strip)
+
+
+@st.composite
+def near_valid_scripts(draw):
+    scenes = []
+    for n in range(draw(st.integers(1, 3))):
+        count = draw(st.integers(1, 3))
+        scene = {
+            "scene_num": _maybe(draw, st.just(n + 1), st.one_of(st.integers(-2, 5), numbers)),
+            "video_prompts": [_maybe(draw, plain_text, st.one_of(odd_text, numbers)) for _ in range(count)],
+            "cut": [_maybe(draw, st.booleans(), cut_values) for _ in range(count + _maybe(draw, st.just(0),
+                                                                                          st.just(1)))],
+        }
+        if draw(st.booleans()):
+            scene["first_frame_prompt"] = [_maybe(draw, plain_text, odd_text) for _ in range(count)]
+        if draw(st.booleans()):
+            scene["extra"] = draw(json_values)
+        scenes.append(scene)
+    script = {"story_name": _maybe(draw, plain_text, st.one_of(odd_text, numbers)), "scenes": scenes}
+    if draw(st.booleans()):
+        script["story_overview"] = _maybe(draw, plain_text, st.one_of(odd_text, st.none(), numbers))
+    return script
+
+
+@st.composite
+def near_valid_projects(draw):
+    shots = []
+    for i in range(draw(st.integers(0, 3))):
+        shot = {"id": _maybe(draw, st.just(f"shot-{i}"), st.one_of(st.sampled_from(["../../x", "/abs/x", "a b", ""]),
+                                                                    odd_text)),
+                "prompt": _maybe(draw, plain_text, st.one_of(odd_text, numbers)),
+                "cut": _maybe(draw, st.booleans(), cut_values),
+                "scene_num": _maybe(draw, st.integers(0, 9), numbers)}
+        valid = {"seed": st.integers(0, 2**63 - 1), "frames": st.sampled_from([9, 81]), "steps": st.integers(1, 50),
+                 "guidance": st.floats(0, 20), "duration_s": st.floats(0, 60), "mode": st.sampled_from(["auto", "m2v"]),
+                 "notes": plain_text}
+        for key, good in valid.items():
+            if draw(st.booleans()):
+                shot[key] = _maybe(draw, good, st.one_of(numbers, odd_text))
+        if draw(st.booleans()):
+            take_id = _maybe(draw, st.just("t1"), st.sampled_from(["../t", "t 2"]))
+            shot["takes"] = [{"id": take_id, "clip": _maybe(draw, st.just(f"takes/shot-{i}/{take_id}/clip.mp4"),
+                                                            st.sampled_from(["../outside.mp4", "/etc/passwd"])),
+                              "request": _maybe(draw, st.just({}), json_values)}]
+            shot["accepted_take"] = _maybe(draw, st.sampled_from([take_id, None]), st.just("nope"))
+        shots.append(shot)
+    story = {"name": _maybe(draw, plain_text, st.one_of(odd_text, numbers)), "shots": shots}
+    if draw(st.booleans()):
+        story["extra"] = draw(json_values)
+    data = {"schema": _maybe(draw, st.just(1), numbers), "story": story}
+    if draw(st.booleans()):
+        data["settings"] = _maybe(draw, st.just({"engine": "tiny"}), json_values)
+    return data
+
+
+def _write(folder: Path, name: str, data) -> Path:
+    path = folder / name
+    # ensure_ascii keeps lone surrogates as \\ud83d escapes, as a hand-edited file would hold them.
+    path.write_text(json.dumps(data, ensure_ascii=True, allow_nan=True))
+    return path
+
+
+def _story_round_trip(path: Path) -> None:
+    try:
+        story = load_story(path)
+    except StoryError:
+        event("story refused")
+        return
+    event("story loaded")
+    again = path.with_name("again.json")
+    save_story(story, again)
+    assert story_to_script(load_story(again)) == story_to_script(story)
+
+
+def _project_round_trip(folder: Path) -> None:
+    try:
+        project = load_project(folder)
+    except ProjectError:
+        event("project refused")
+        return
+    event("project loaded")
+    before = project.to_dict()
+    project.save()
+    assert load_project(folder).to_dict() == before
+
+
+@PROPERTY
+@given(near_valid_scripts())
+def test_any_story_script_loads_and_round_trips_or_is_refused(script):
+    with tempfile.TemporaryDirectory() as tmp:
+        _story_round_trip(_write(Path(tmp), "story.json", script))
+
+
+@PROPERTY
+@given(json_values)
+def test_any_json_as_a_story_or_project_is_loaded_or_refused(value):
+    with tempfile.TemporaryDirectory() as tmp:
+        _story_round_trip(_write(Path(tmp), "story.json", value))
+        _write(Path(tmp), PROJECT_FILE, value)
+        _project_round_trip(Path(tmp))
+
+
+@PROPERTY
+@given(near_valid_projects())
+def test_any_project_loads_and_round_trips_or_is_refused(data):
+    with tempfile.TemporaryDirectory() as tmp:
+        _write(Path(tmp), PROJECT_FILE, data)
+        _project_round_trip(Path(tmp))
+
+
+@PROPERTY
+@given(st.binary(max_size=300))
+def test_any_bytes_are_loaded_or_refused(raw):
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "story.json").write_bytes(raw)
+        (Path(tmp) / PROJECT_FILE).write_bytes(raw)
+        _story_round_trip(Path(tmp) / "story.json")
+        _project_round_trip(Path(tmp))
