@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QStandardPaths
+from PySide6.QtCore import QObject, QStandardPaths, QTimer
 
 from storyboard import dialogs
 from storyboard.memory import is_stale
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
 
 LOG_FILE = "generation.log"
+# Closing while a step runs waits for it (a real step can take a minute); this long at the most.
+FORCE_CLOSE_MS = 120_000
 
 
 def log_folder() -> Path:
@@ -63,6 +65,7 @@ class GenerationController(QObject):
         self.job_folder: Path | None = None  # where the worker writes its take files
         self.engine_reused = False  # the last queue found its engine's models already loaded
         self._lock = None  # the project's writer lock, held while a queue runs
+        self._closing = False  # the window asked to close; it does once the running queue has stopped
 
     @property
     def busy(self) -> bool:
@@ -300,12 +303,34 @@ class GenerationController(QObject):
             actions["generate_cancel"].setEnabled(running)
 
     def maybe_stop(self) -> bool:
-        """On close: True when nothing runs, or the user agreed to cancel (the thread is joined)."""
-        if self.busy and not dialogs.ask_yes_no(self.window, "Generation running",
-                                                "A generation is running. Cancel it and close?"):
+        """On close: True when nothing runs. While a queue runs, ask; on yes cancel it and close the window once
+        the engine has stopped, keeping the UI responsive meanwhile (so this returns False for now). An engine
+        that does not answer the cancel is ended by the worker (a few seconds without a heartbeat), and
+        FORCE_CLOSE_MS after the request at the latest."""
+        if not self.busy:
+            self.stop()
+            return True
+        if self._closing:
             return False
-        self.stop()
-        return True
+        if not dialogs.ask_yes_no(self.window, "Generation running",
+                                  "A generation is running. Cancel it and close?"):
+            return False
+        self._closing = True
+        self.worker.worker.queue_finished.connect(self._close_after_stop)
+        self.cancel()
+        self.window.statusBar().showMessage("Cancelling the generation: the window closes when the engine has "
+                                            "stopped…")
+        QTimer.singleShot(FORCE_CLOSE_MS, self._force_stop)
+        return False
+
+    def _close_after_stop(self) -> None:
+        if self._closing:
+            self._closing = False
+            QTimer.singleShot(0, self.window.close)
+
+    def _force_stop(self) -> None:
+        if self._closing and self.worker is not None:
+            self.worker.worker.engine.kill()  # the relay then sees it gone and finishes the queue
 
     def stop(self) -> None:
         if self.worker is not None:

@@ -100,12 +100,16 @@ class WorkerThread(QObject):
         self.busy = False
 
     def stop(self, grace_ms: int = 30_000) -> bool:
-        """Cancel, give the running step ``grace_ms`` to end, then end the engine process and join."""
+        """Cancel, give the running step ``grace_ms`` to end, then end the engine process and join.
+
+        The window calls this once no queue runs (GenerationController.maybe_stop waits for that without
+        blocking), so it normally returns at once; the waits are for callers that stop a running queue.
+        """
         self.worker.cancel()
         self.thread.quit()
         if not self.thread.wait(grace_ms):
             # A step of the real model can take minutes: end the process, the relay then sees it gone.
             self.worker.engine.kill()
         joined = self.thread.wait(30_000)
-        self.worker.engine.close()
+        self.worker.engine.close(timeout_s=2.0)
         return joined

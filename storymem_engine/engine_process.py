@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from multiprocessing.connection import Connection
@@ -25,6 +26,12 @@ from storymem_engine.queue_runner import GenerationJob
 
 FINISHED = "finished"
 DIED = "died"  # the parent's own event: the child ended mid-job; args: a message naming how
+HEARTBEAT = "heartbeat"  # sent by the child every HEARTBEAT_S while it lives, whatever it is doing
+HEARTBEAT_S = 1.0
+# No event (not even a heartbeat) for this long: the process is stopped (SIGSTOP, a hung driver holding it):
+# it is ended and the running shot fails with that reason. After a Cancel it gets CANCEL_SILENCE_S.
+SILENCE_S = 30.0
+CANCEL_SILENCE_S = 5.0
 
 
 def serve(commands: Connection, events: Connection) -> None:
@@ -33,8 +40,22 @@ def serve(commands: Connection, events: Connection) -> None:
     from storymem_engine.queue_runner import QueueRunner
 
     configure_cuda_allocator()
+    send_lock = threading.Lock()
 
-    runner = QueueRunner(lambda *event: events.send(event))
+    def emit(*event) -> None:
+        with send_lock:  # the heartbeat thread and the job share the pipe
+            _send(events, event)
+
+    alive = threading.Event()
+
+    def heartbeat() -> None:
+        # A thread of its own: it beats while a step runs (torch releases the GIL) and stops only when the
+        # whole process does, which is what the editor needs to know.
+        while not alive.wait(HEARTBEAT_S):
+            emit(HEARTBEAT)
+
+    threading.Thread(target=heartbeat, name="heartbeat", daemon=True).start()
+    runner = QueueRunner(emit)
     state = {"cancel": False, "quit": False}
 
     def cancelled() -> bool:
@@ -59,9 +80,10 @@ def serve(commands: Connection, events: Connection) -> None:
             try:
                 runner.run(GenerationJob(**command[1]), cancelled)
             finally:
-                _send(events, (FINISHED,))
+                emit(FINISHED)
         elif kind == "quit":
             break
+    alive.set()
     runner.unload()
 
 
@@ -78,11 +100,14 @@ class EngineProcess:
     ``run`` is called from one thread (the app's worker thread); ``cancel`` may come from any thread.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, silence_s: float = SILENCE_S, cancel_silence_s: float = CANCEL_SILENCE_S) -> None:
         self._process: multiprocessing.process.BaseProcess | None = None
         self._commands: Connection | None = None
         self._events: Connection | None = None
         self._send_lock = threading.Lock()
+        self.silence_s = silence_s
+        self.cancel_silence_s = cancel_silence_s
+        self._cancel_requested = False
 
     @property
     def alive(self) -> bool:
@@ -109,21 +134,41 @@ class EngineProcess:
     def run(self, job: GenerationJob) -> Iterator[tuple]:
         """Send a job and yield its events until it finishes; ``(DIED, message)`` if the process ends."""
         self.start()
+        self._cancel_requested = False
         if not self._post(("job", asdict(job))):
             yield DIED, self._death_message()
             return
+        last = time.monotonic()
         while True:
             try:
-                event = self._events.recv()
+                ready = self._events.poll(0.5)
+                event = self._events.recv() if ready else None
             except (EOFError, OSError):
                 yield DIED, self._death_message()
                 self._reap()
                 return
+            now = time.monotonic()
+            if event is None:
+                limit = self.cancel_silence_s if self._cancel_requested else self.silence_s
+                if now - last > limit:
+                    silent = now - last
+                    self.kill()
+                    yield DIED, self._death_message(f"stopped answering (no sign of life for {silent:.0f} s"
+                                                    f"{' after Cancel' if self._cancel_requested else ''}) "
+                                                    "and was ended")
+                    self._reap()
+                    return
+                continue
+            last = now
+            if event[0] == HEARTBEAT:
+                continue
             if event[0] == FINISHED:
                 return
             yield event
 
     def cancel(self) -> None:
+        """Ask the engine to stop after the current step; one that does not answer is ended (see ``run``)."""
+        self._cancel_requested = True
         self._post(("cancel",))
 
     def kill(self) -> None:
@@ -162,12 +207,12 @@ class EngineProcess:
             except OSError:
                 return False
 
-    def _death_message(self) -> str:
+    def _death_message(self, how: str | None = None) -> str:
         process = self._process
         if process is not None:
             process.join(2.0)
         code = process.exitcode if process is not None else None
-        if code is not None and code < 0:
+        if how is None and code is not None and code < 0:
             try:
                 name = signal.Signals(-code).name
             except ValueError:
@@ -175,9 +220,9 @@ class EngineProcess:
             how = f"was killed ({name})"
             if -code == getattr(signal, "SIGKILL", 9):
                 how += "; the system may have run out of memory"
-        elif code is not None:
+        elif how is None and code is not None:
             how = f"exited with code {code}"
-        else:
+        elif how is None:
             how = "stopped answering"
         return (f"The engine process {how}. Your project and earlier takes are safe; "
                 "the next Generate starts a new engine process.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,7 @@ def test_wan_with_missing_models_lists_them_and_offers_tiny(gen_window, qtbot, r
 
 def test_close_while_generating_cancels_and_joins(gen_window, qtbot, recorded_dialogs):
     win = gen_window
+    win.show()
     assert win.generation.generate_all()
     qtbot.waitUntil(lambda: "generating" in win.model.live_status.values(), timeout=WAIT_MS)
     thread = win.generation.worker.thread
@@ -121,9 +123,42 @@ def test_close_while_generating_cancels_and_joins(gen_window, qtbot, recorded_di
     assert not win.close()  # said no: keeps running
     assert win.generation.busy
     recorded_dialogs.yes_no.append(True)
-    assert win.close()
+    started = time.monotonic()
+    assert not win.close()  # said yes: returns at once, the UI keeps running while the engine stops
+    assert time.monotonic() - started < 1.0
+    assert "closes when the engine has stopped" in win.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not win.isVisible(), timeout=WAIT_MS)  # then it closes by itself
     assert thread.isFinished() and win.generation.worker is None
     assert "A generation is running" in recorded_dialogs.questions[-1]
+
+
+def test_a_stopped_engine_is_noticed_and_cancel_ends_it(gen_window, qtbot, recorded_dialogs):
+    """SIGSTOP (as a hung driver would): Cancel ends the silent process within seconds, the shot says why, and
+    without a Cancel the missing heartbeat ends it too."""
+    import os
+    import signal
+
+    win = gen_window
+    win.settings.default_steps = 400
+    assert win.generation.generate_all()
+    engine = win.generation.worker.worker.engine
+    qtbot.waitUntil(lambda: "generating" in win.model.live_status.values(), timeout=WAIT_MS)
+    os.kill(engine.pid, signal.SIGSTOP)
+    started = time.monotonic()
+    win.generation.cancel()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=20_000)
+    assert time.monotonic() - started < engine.cancel_silence_s + 5
+    assert "stopped answering" in recorded_dialogs.texts("error")[-1] and "after Cancel" in \
+        recorded_dialogs.texts("error")[-1]
+    assert win.project.story.shots[0].takes == []
+
+    engine.silence_s = 3.0  # (30 s in the app) no Cancel this time: the silence alone ends it
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: "generating" in win.model.live_status.values(), timeout=WAIT_MS)
+    os.kill(engine.pid, signal.SIGSTOP)
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=20_000)
+    assert "stopped answering" in recorded_dialogs.texts("error")[-1]
+    assert statuses(win)[0] == "failed"
 
 
 def test_reorder_after_generation_marks_moved_memory_stale(gen_window, qtbot):
