@@ -262,3 +262,14 @@ def test_a_failed_save_as_removes_its_partial_copy_and_names_the_file(window, re
     assert "No space left on device" in text and str(target / PROJECT_FILE) in text and "[" not in text
     assert "partial copy was removed" in text and not target.exists()
     assert window.project_path == first
+
+
+def test_copy_errors_read_as_a_sentence_not_a_python_list():
+    import shutil
+
+    from storyboard.file_controller import describe_error
+
+    error = shutil.Error([("a/clip.mp4", "b/clip.mp4", "[Errno 28] No space left on device"),
+                          ("a/k.png", "b/k.png", "[Errno 28] No space left on device")])
+    text = describe_error(error)
+    assert text == "could not copy b/clip.mp4: [Errno 28] No space left on device (and 1 more)"
