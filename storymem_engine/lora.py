@@ -107,7 +107,12 @@ def _metadata_alpha_and_rslora(metadata: Mapping[str, str]) -> tuple[float | Non
     flat = {k.removeprefix(_DIFFUSERS_PREFIX): v for k, v in flat.items()}
     alpha = flat.get("lora_alpha", flat.get("alpha"))
     rslora = flat.get("use_rslora")
-    alpha_value = float(alpha) if alpha is not None else None
+    try:
+        alpha_value = float(alpha) if alpha is not None else None
+    except (TypeError, ValueError):
+        raise LoraError(f"LoRA metadata 'lora_alpha' must be a number, got {alpha!r}"[:200]) from None
+    if alpha_value is not None and not (math.isfinite(alpha_value) and alpha_value > 0):
+        raise LoraError(f"LoRA metadata 'lora_alpha' must be a positive number, got {alpha!r}"[:200])
     rslora_value = None if rslora is None else str(rslora).strip().lower() in ("1", "true", "yes")
     return alpha_value, rslora_value
 

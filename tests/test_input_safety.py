@@ -301,3 +301,11 @@ def test_disk_full_names_the_file(tmp_path, monkeypatch):
         atomic.atomic_write_text(tmp_path / "project.json", "{}")
     assert info.value.filename == str(tmp_path / "project.json") and "No space" in str(info.value)
     assert list(tmp_path.iterdir()) == []  # no temp file left behind
+
+
+@pytest.mark.parametrize("alpha", ["many", "nan", "-1"])
+def test_a_lora_with_a_bad_alpha_says_so(alpha):
+    from storymem_engine.lora import LoraError, _metadata_alpha_and_rslora
+
+    with pytest.raises(LoraError, match="lora_alpha"):
+        _metadata_alpha_and_rslora({"lora_alpha": alpha})
