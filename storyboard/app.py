@@ -11,7 +11,13 @@ APP_NAME = "StoryMem Studio"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="storymem-studio", description="StoryMem Studio storyboard editor")
+    parser = argparse.ArgumentParser(
+        prog="main.py", description="StoryMem Studio: the storyboard editor (opens a window).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="headless commands (no window):\n"
+               "  main.py info STORY.json               summarise a story script as JSON\n"
+               "  main.py render STORY.json --out DIR   render a story shot by shot into a project folder\n"
+               "                                        (main.py render --help lists every option)")
     parser.add_argument("path", nargs="?", help="project folder (<name>.storymem), its project.json, "
                         "or a story script JSON to import; without it the sample story opens")
     parser.add_argument("--screenshot", metavar="OUT.png",
@@ -20,6 +26,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="generate one tiny shot through the app's real generation path (offscreen, "
                         "random-weight models, no downloads), print one line and exit 0 (ok) or 1 (failed)")
     return parser.parse_args(argv)
+
+
+def display_problem() -> str:
+    """Why no window can open here, in one line ("" when a display is there or a platform was chosen)."""
+    import os
+
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return ""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return ""
+    return ("no display found (DISPLAY and WAYLAND_DISPLAY are unset): run the editor on a desktop, under "
+            "xvfb-run, or use the headless commands (main.py --help)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     from storyboard.main_window import MainWindow
     from storyboard.theme import apply_dark_theme
 
+    problem = display_problem()
+    if problem and args.screenshot:
+        import os
+
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
+    elif problem and not args.selftest and QApplication.instance() is None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "storymem-studio"])
     app.setOrganizationName(APP_ORG)
     app.setApplicationName(APP_NAME)

@@ -78,32 +78,42 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from storymem_engine.models import OFFLOAD_PRESETS
 
-    parser = _Parser(prog="main.py", description="StoryMem Studio: headless commands")
+    parser = _Parser(prog="main.py", description="StoryMem Studio: headless commands (main.py alone opens the editor)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     info = sub.add_parser("info", help="summarise a story script as JSON")
-    info.add_argument("story")
-    render = sub.add_parser("render", help="render a story shot by shot")
-    render.add_argument("story")
+    info.add_argument("story", help="a story script in the ST-Bench format (story_name, scenes, ...)")
+    render = sub.add_parser("render", help="render a story shot by shot",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                            description="Render a story shot by shot with StoryMem into a project folder "
+                                        "(project.json, takes/, film.mp4, manifest.json).")
+    render.add_argument("story", help="a story script in the ST-Bench format")
     render.add_argument("--out", required=True, help="output folder: new, empty, or a project of this story "
                                                      "(a rerun continues it)")
     render.add_argument("--replace-story", action="store_true",
                         help="render into a project that holds another story, replacing its story (takes stay)")
-    render.add_argument("--engine", choices=("tiny", "wan"), default="wan")
+    render.add_argument("--engine", choices=("tiny", "wan"), default="wan",
+                        help="wan: Wan2.2 A14B + StoryMem from --models (CUDA GPU); tiny: random-weight models that "
+                             "check the install (noise-like video)")
     render.add_argument("--models", help="models folder (see README: Getting the models)")
     render.add_argument("--size", type=_size, default=(832, 480), help="WxH, default 832x480")
     render.add_argument("--frames", type=_frames, default=81, help="frames per shot, 4n+1 (default 81)")
-    render.add_argument("--steps", type=_positive(int, MAX_STEPS), default=40)
-    render.add_argument("--guidance", type=_positive(float, MAX_GUIDANCE), default=3.5)
-    render.add_argument("--seed", type=_bounded(int, 0, MAX_SEED), default=0)
+    render.add_argument("--steps", type=_positive(int, MAX_STEPS), default=40, help="denoising steps per shot")
+    render.add_argument("--guidance", type=_positive(float, MAX_GUIDANCE), default=3.5,
+                        help="classifier-free guidance scale (both experts)")
+    render.add_argument("--seed", type=_bounded(int, 0, MAX_SEED), default=0, help="story seed")
     render.add_argument("--seed-rule", choices=("scene", "story"), default="scene",
                         help="shot seed = seed + index within its scene (default, as the official code) "
                              "or + index in the story")
-    render.add_argument("--max-memory", type=_positive(int, 64), default=10)
+    render.add_argument("--max-memory", type=_positive(int, 64), default=10,
+                        help="memory images a shot is conditioned on at most")
     render.add_argument("--fix", type=_bounded(int, 0, 64), default=3, help="memory sink size")
-    render.add_argument("--continuation", choices=("mi2v", "mm2v"), default="mi2v")
-    render.add_argument("--first-shot", choices=("t2v", "m2v"), default="t2v")
+    render.add_argument("--continuation", choices=("mi2v", "mm2v"), default="mi2v",
+                        help="how a shot without a cut continues: from the last frame (mi2v) or last 5 (mm2v)")
+    render.add_argument("--first-shot", choices=("t2v", "m2v"), default="t2v",
+                        help="t2v: text-to-video; m2v: from --reference images as memory (MR2V)")
     render.add_argument("--reference", nargs="+", default=[], help="reference images for --first-shot m2v")
-    render.add_argument("--offload", choices=OFFLOAD_PRESETS, default="model_offload")
+    render.add_argument("--offload", choices=OFFLOAD_PRESETS, default="model_offload",
+                        help="where the models live (README: RAM and VRAM per offload preset)")
     render.add_argument("--text-encoder-on-cpu", action="store_true", help="keep UMT5 on the CPU (saves VRAM)")
     render.add_argument("--skip-memory-check", action="store_true",
                         help="load even when the preset needs more RAM/VRAM than this machine has (swap)")
@@ -194,6 +204,8 @@ def cmd_render(args) -> int:
     if args.engine == "wan":
         if not args.models:
             raise CliError("--engine wan needs --models DIR (or try --engine tiny to check the install)")
+        if not Path(args.models).is_dir():
+            raise CliError(f"--models {args.models}: no such folder (README: Getting the models)")
         check_models(args.models, args.continuation, args.first_shot,
                      clip=args.keyframe_similarity == "clip" and not args.clip_weights)
         if not args.skip_memory_check:

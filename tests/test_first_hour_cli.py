@@ -1,0 +1,41 @@
+"""The first hour on the command line: help that lists every command, clear words for a wrong folder or no display."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from conftest import ROOT, run_main
+
+
+def test_main_help_lists_the_headless_commands():
+    result = run_main("--help")
+    assert result.returncode == 0
+    assert "main.py info STORY.json" in result.stdout and "main.py render STORY.json --out DIR" in result.stdout
+
+
+def test_render_help_gives_each_options_meaning_and_default():
+    result = run_main("render", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    for words in ("denoising steps per shot (default: 40)", "classifier-free guidance scale (both experts) "
+                  "(default: 3.5)", "(default: model_offload)", "story seed (default: 0)"):
+        assert words in text, words
+
+
+def test_a_models_folder_that_does_not_exist_says_so(story_paths, tmp_path):
+    result = run_main("render", str(story_paths["black"]), "--out", str(tmp_path / "out"), "--models",
+                      str(tmp_path / "nowhere"))
+    assert result.returncode == 2
+    assert "nowhere: no such folder" in result.stderr and "missing" not in result.stderr.lower()
+
+
+def test_no_display_is_one_line_that_says_what_to_do(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"))
+    result = subprocess.run([sys.executable, str(ROOT / "main.py")], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "no display found" in result.stderr and "xvfb-run" in result.stderr
