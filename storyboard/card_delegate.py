@@ -118,7 +118,7 @@ def paint_card(
         if take is not None and take.engine == TINY_LABEL:
             # Random-weight output must never pass for a real render.
             painter.drawText(area.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
-                             "tiny engine")
+                             "tiny engine · draft")
         if take is not None and keyframe_note(take.backends):
             # Its memory keyframes were not picked the method's way: say so where the take is seen.
             painter.drawText(area.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QStandardPaths, QTimer
 
 from storyboard import dialogs
+from storyboard.app_settings import AppSettings
 from storyboard.memory import is_stale
 from storyboard.worker import GenerationJob, WorkerThread
 from storymem_engine.project import TAKES_DIR, ProjectError, acquire_writer_lock, record_take
 from storymem_engine.story import Take
+from storymem_engine.tiny import draft_settings
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
@@ -66,6 +68,13 @@ class GenerationController(QObject):
         self.engine_reused = False  # the last queue found its engine's models already loaded
         self._lock = None  # the project's writer lock, held while a queue runs
         self._closing = False  # the window asked to close; it does once the running queue has stopped
+        self._last_progress: tuple | None = None  # the newest progress event and when it came
+        self._cancel_asked = False
+        self._cancelled_count = 0
+        self._taken = 0
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._tick)
 
     @property
     def busy(self) -> bool:
@@ -112,6 +121,7 @@ class GenerationController(QObject):
 
     def cancel(self) -> None:
         if self.busy:
+            self._cancel_asked = True
             self.worker.worker.cancel()
             self.window.statusBar().showMessage("Cancelling after the current step…")
 
@@ -133,8 +143,15 @@ class GenerationController(QObject):
             return False
         s = self.window.settings
         width, height = s.size
+        frames, steps = s.default_frames, s.default_steps
+        draft = ""
+        if engine["engine"] == "tiny":
+            production = AppSettings()
+            width, height, frames, steps = draft_settings(width, height, frames, steps, (
+                *production.size, production.default_frames, production.default_steps))
+            draft = f" at draft settings ({width}x{height}, {frames} frames, {steps} steps)"
         director: dict[str, Any] = dict(
-            width=width, height=height, frames=s.default_frames, steps=s.default_steps, guidance=s.default_guidance,
+            width=width, height=height, frames=frames, steps=steps, guidance=s.default_guidance,
             max_memory=s.memory_size, fix=min(s.memory_sink, s.memory_size), seed_rule=s.seed_rule,
             keyframes=dict(threshold_start=s.keyframe_threshold, max_keyframes=s.keyframes_per_shot,
                            memory_dedup=s.keyframe_memory_dedup),
@@ -149,10 +166,14 @@ class GenerationController(QObject):
             self.worker = self._make_worker()
         self.pending = list(shot_ids)
         self.failures = []
+        self._last_progress = None
+        self._cancel_asked = False
+        self._cancelled_count = self._taken = 0
+        self._ticker.start()
         for shot_id in shot_ids:
             self.window.model.set_live_status(shot_id, "queued")
         self.update_actions(running=True)
-        self.window.statusBar().showMessage(f"Queued {len(shot_ids)} shot(s) on the {engine['engine']} engine…")
+        self.window.statusBar().showMessage(f"Queued {len(shot_ids)} shot(s) on the {engine['engine']} engine{draft}…")
         self.worker.submit(job)
         return True
 
@@ -200,7 +221,7 @@ class GenerationController(QObject):
         w.progress.connect(self._progress)
         w.take_ready.connect(self._take_ready)
         w.failed.connect(self._failed)
-        w.cancelled.connect(self._done_with)
+        w.cancelled.connect(self._cancelled)
         w.skipped.connect(self._done_with)
         w.queue_finished.connect(self._queue_finished)
         w.unloaded.connect(self._unloaded)
@@ -220,6 +241,20 @@ class GenerationController(QObject):
             self.window.model.set_live_status(shot_id, "generating")
 
     def _progress(self, shot_id: str, step: int, total: int, phase: str, elapsed: float, eta: float) -> None:
+        self._last_progress = (shot_id, step, total, phase, elapsed, eta, time.monotonic())
+        self._show_progress(shot_id, step, total, phase, elapsed, eta)
+
+    def _tick(self) -> None:
+        """Once a second: loading models or a long step sends no events, but its elapsed time still grows."""
+        if not self.busy or self._last_progress is None:
+            return
+        shot_id, step, total, phase, elapsed, eta, received = self._last_progress
+        waited = time.monotonic() - received
+        if waited >= 1.0:
+            left = max(eta - waited, 0.0) if eta >= 0 else eta
+            self._show_progress(shot_id, step, total, phase, elapsed + waited, left)
+
+    def _show_progress(self, shot_id: str, step: int, total: int, phase: str, elapsed: float, eta: float) -> None:
         if not self._has(shot_id):
             return
         row = self.window.model.row_of(shot_id)
@@ -234,6 +269,7 @@ class GenerationController(QObject):
                                        f"{counter} · {_duration(elapsed)}{eta_text}")
 
     def _take_ready(self, shot_id: str, take_dict: dict) -> None:
+        self._taken += 1
         take = Take.from_dict(take_dict)
         self._record_on_disk(shot_id, take)
         model = self.window.model
@@ -278,6 +314,10 @@ class GenerationController(QObject):
         if self._has(shot_id) and self.window.model.live_status.get(shot_id) in ("queued", "generating"):
             self.window.model.set_live_status(shot_id, None)
 
+    def _cancelled(self, shot_id: str) -> None:
+        self._cancelled_count += 1
+        self._done_with(shot_id)
+
     def _release_lock(self) -> None:
         lock, self._lock = self._lock, None
         if lock is not None:
@@ -289,8 +329,16 @@ class GenerationController(QObject):
             self._done_with(shot_id)
         self.pending = []
         self.update_actions(running=False)
+        self._ticker.stop()
         took = time.monotonic() - self.worker.started_at if self.worker else 0.0
-        self.window.statusBar().showMessage(f"Generation finished ({took:.0f}s)", 10_000)
+        kept = f"{self._taken} new take{'' if self._taken == 1 else 's'}"
+        if self._cancel_asked or self._cancelled_count:
+            message = f"Generation cancelled after {_duration(took)} ({kept} kept)"
+        elif self.failures:
+            message = f"Generation stopped after {_duration(took)}: {len(self.failures)} shot(s) failed ({kept})"
+        else:
+            message = f"Generation finished in {_duration(took)} ({kept})"
+        self.window.statusBar().showMessage(message, 15_000)
 
     # ------------------------------------------------------------ menu state and closing
     def update_actions(self, running: bool | None = None) -> None:
@@ -333,6 +381,7 @@ class GenerationController(QObject):
             self.worker.worker.engine.kill()  # the relay then sees it gone and finishes the queue
 
     def stop(self) -> None:
+        self._ticker.stop()
         if self.worker is not None:
             self.worker.stop()
             self.worker = None

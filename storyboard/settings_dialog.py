@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.app_settings import ENGINES, OFFLOAD_PRESETS, SIZES, AppSettings
+from storymem_engine.tiny import DRAFT_FRAMES, DRAFT_STEPS
 
 
 def check_models_folder(folder: str, clip: bool = True) -> str:
@@ -69,6 +70,11 @@ class SettingsDialog(QDialog):
         self.engine.setCurrentText(settings.engine)
         self.engine.setToolTip("wan: Wan2.2 A14B + StoryMem from the models folder (CUDA GPU).\n"
                                "tiny: random-weight models that check the install; output is noise-like.")
+        self.engine_note = QLabel(
+            f"The tiny engine is a try-out: left at their defaults, size, frames and steps become draft settings "
+            f"(about 128x80, {DRAFT_FRAMES} frames, {DRAFT_STEPS} steps), a few seconds per shot.")
+        self.engine_note.setObjectName("engine_note")
+        self.engine_note.setStyleSheet("color:#a1a1aa;")
         self.offload = QComboBox()
         self.offload.addItems(OFFLOAD_PRESETS)
         self.offload.setCurrentText(settings.offload)
@@ -140,6 +146,7 @@ class SettingsDialog(QDialog):
         folder_row.addWidget(self.check_button)
         form = QFormLayout()
         form.addRow("Engine", self.engine)
+        form.addRow("", self.engine_note)
         form.addRow("Models folder", folder_row)
         form.addRow("", self.check_result)
         form.addRow("Offload preset", self.offload)

@@ -16,6 +16,26 @@ TINY_VERSION = "tiny-v2"  # v2: adds the tiny CLIP ViT-B/32-family model for key
 TINY_LABEL = "tiny engine (random weights)"
 TEXT_DIM = 32
 LORA_RANK = 4
+# The tiny engine is for a try-out: at 832x480, 81 frames and 40 steps it takes minutes per shot on a laptop
+# CPU for noise-like video. The app runs it at these draft settings unless the user chose other values (the CLI
+# example's order of size).
+DRAFT_AREA = 128 * 80
+DRAFT_FRAMES = 17
+DRAFT_STEPS = 4
+
+
+def draft_settings(width: int, height: int, frames: int, steps: int,
+                   production: tuple[int, int, int, int] = (832, 480, 81, 40)) -> tuple[int, int, int, int]:
+    """What the tiny engine runs for the chosen settings: each value left at the method's production default
+    (``production``: width, height, frames, steps) becomes its draft value; a value the user chose is kept.
+    The draft size keeps the aspect within DRAFT_AREA, sides multiples of 16."""
+    if (width, height) == production[:2] and width * height > DRAFT_AREA:
+        scale = (DRAFT_AREA / (width * height)) ** 0.5
+        width = max(16, round(width * scale / 16) * 16)
+        height = max(16, round(height * scale / 16) * 16)
+    frames = DRAFT_FRAMES if frames == production[2] else frames
+    steps = DRAFT_STEPS if steps == production[3] else steps
+    return width, height, frames, steps
 
 
 def default_tiny_dir() -> Path:

@@ -1,0 +1,67 @@
+"""The first hour in the editor: draft settings on the tiny engine, honest status lines, a clock that moves."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QStandardPaths
+
+from storyboard.timeline_model import ShotRole
+
+WAIT_MS = 60_000
+
+
+def test_the_tiny_engine_generates_at_draft_settings_and_says_so(window, tiny_cache, monkeypatch, tmp_path, qtbot,
+                                                                 recorded_dialogs):
+    """Production defaults (832x480, 81 frames, 40 steps) would take minutes per tiny shot on a CPU."""
+    from storyboard.settings_dialog import SettingsDialog
+
+    monkeypatch.setenv("STORYMEM_CACHE", str(tiny_cache))
+    QStandardPaths.setTestModeEnabled(True)
+    try:
+        window.settings.engine = "tiny"
+        assert (window.settings.size, window.settings.default_frames, window.settings.default_steps) == (
+            (832, 480), 81, 40)
+        recorded_dialogs.paths.append(str(tmp_path / "draft.storymem"))
+        window.edits.select_shots([window.project.story.shots[0].id])
+        assert window.generation.generate_shot()
+        assert "draft settings (128x80, 17 frames, 4 steps)" in window.statusBar().currentMessage()
+        qtbot.waitUntil(lambda: not window.generation.busy, timeout=WAIT_MS)
+        take = window.project.story.shots[0].accepted()
+        assert (take.request["width"], take.request["height"], take.request["num_frames"], take.request["steps"]) \
+            == (128, 80, 17, 4)
+        dialog = SettingsDialog(window.settings)
+        qtbot.addWidget(dialog)
+        assert "draft settings" in dialog.findChild(type(dialog.engine_note), "engine_note").text()
+    finally:
+        window.generation.stop()
+        QStandardPaths.setTestModeEnabled(False)
+
+
+def test_cancel_is_reported_as_cancelled_not_finished(gen_window, qtbot):
+    win = gen_window
+    win.settings.default_steps = 200
+    steps = []
+    assert win.generation.generate_all()
+    win.generation.worker.worker.progress.connect(lambda _id, step, *_: steps.append(step))
+    qtbot.waitUntil(lambda: any(s >= 2 for s in steps), timeout=WAIT_MS)
+    win.generation.cancel()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    message = win.statusBar().currentMessage()
+    assert message.startswith("Generation cancelled after") and "0 new takes kept" in message
+    assert "finished" not in message
+
+
+def test_the_card_clock_counts_while_models_load(gen_window, monkeypatch):
+    """No event comes while the models load: the card's elapsed time must still move."""
+    import storyboard.generation_controller as gc
+
+    win = gen_window
+    shot = win.project.story.shots[0]
+    controller = win.generation
+    monkeypatch.setattr(controller.__class__, "busy", property(lambda self: True))
+    now = [1000.0]
+    monkeypatch.setattr(gc.time, "monotonic", lambda: now[0])
+    controller._progress(shot.id, 0, 4, "loading models", 0.0, -1.0)
+    assert win.model.index(0).data(ShotRole.PROGRESS)[1] == "loading models · 0s"
+    now[0] += 7.2
+    controller._tick()
+    assert win.model.index(0).data(ShotRole.PROGRESS)[1] == "loading models · 7s"
