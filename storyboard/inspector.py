@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QSpinBox,
@@ -60,6 +61,13 @@ class ShotInspector(QGroupBox):
         self.seed = _spin(-1, 2**31 - 1, "default (story seed + index)")
         self.seed.setToolTip("Blank (default): the story seed plus the shot's index within its scene, as the official "
                              "StoryMem run (Settings > Shot seeds). A number here fixes this shot's seed.")
+        self.seed_lock = QCheckBox("Lock")
+        self.seed_lock.setObjectName("seed_lock")
+        self.seed_lock.setToolTip("Locked: every new take of this shot reuses its seed (the number here, else the "
+                                  "accepted take's).\nUnlocked: regenerating draws a new seed, so each take differs.")
+        self.take_seed = QLabel()
+        self.take_seed.setObjectName("take_seed")
+        self.take_seed.setStyleSheet("color:#a1a1aa;")
         self.frames = _spin(0, 1001, "default")
         self.frames.setSingleStep(4)
         self.steps = _spin(0, 200, "default")
@@ -83,7 +91,11 @@ class ShotInspector(QGroupBox):
         form.addRow("", self.cut)
         form.addRow("Continuation", self.mode)
         form.addRow("Scene", self.scene)
-        form.addRow("Seed", self.seed)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.seed_lock)
+        form.addRow("Seed", seed_row)
+        form.addRow("", self.take_seed)
         form.addRow("Frames", self.frames)
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
@@ -106,6 +118,7 @@ class ShotInspector(QGroupBox):
         self.prompt.textChanged.connect(lambda: self._emit("prompt", self.prompt.toPlainText()))
         self.notes.textChanged.connect(lambda: self._emit("notes", self.notes.toPlainText()))
         self.cut.toggled.connect(lambda on: self._emit("cut", bool(on)))
+        self.seed_lock.toggled.connect(lambda on: self._emit("seed_locked", bool(on)))
         self.mode.currentIndexChanged.connect(lambda _i: self._emit("mode", self.mode.currentData()))
         self.scene.valueChanged.connect(lambda v: self._emit("scene_num", int(v)))
         self.seed.valueChanged.connect(lambda v: self._emit("seed", None if v < 0 else int(v)))
@@ -144,6 +157,12 @@ class ShotInspector(QGroupBox):
             self.mode.setCurrentIndex(max(self.mode.findData(shot.mode), 0))
             self.scene.setValue(shot.scene_num)
             self.seed.setValue(-1 if shot.seed is None else shot.seed)
+            self.seed_lock.setChecked(shot.seed_locked)
+            take = shot.accepted()
+            seed = take.request.get("seed") if take is not None else None
+            self.take_seed.setText(
+                "" if seed is None else f"Accepted take's seed: {seed}" + (
+                    " (drawn for this take)" if take.request.get("seed_rule") == "fresh" else ""))
             self.frames.setValue(shot.frames or 0)
             self.steps.setValue(shot.steps or 0)
             self.guidance.setValue(shot.guidance or 0.0)

@@ -149,11 +149,11 @@ class PreviewPanel(QGroupBox):
         self.takes.blockSignals(True)
         self.takes.clear()
         current: QListWidgetItem | None = None
-        for take in shot.takes if shot else []:
+        for number, take in enumerate(shot.takes if shot else [], start=1):
             accepted = take.id == shot.accepted_take
             mode = str(take.request.get("mode", "")).upper()
             seed = take.request.get("seed")
-            details = [take.id, mode, keyframe_note(take.backends), f"seed {seed}" if seed is not None else "",
+            details = [f"Take {number}", mode, keyframe_note(take.backends), f"seed {seed}" if seed is not None else "",
                        f"{take.frames} frames", take.status, _created(take.created) if take.created else "",
                        take.engine if take.engine == TINY_LABEL else ""]
             item = QListWidgetItem(("★ " if accepted else "   ") + "  ·  ".join(d for d in details if d))

@@ -7,6 +7,7 @@ accepted take was made from exactly the request it would get now is skipped on a
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -123,13 +124,21 @@ class Director:
                              pinned=story.memory_pins, excluded=story.memory_exclusions)
 
     def seed_for(self, index: int) -> tuple[int, str]:
-        """The shot's seed and the rule it came from ("shot" when the user set one on the shot)."""
+        """The seed of the shot's first take and the rule it came from ("shot" when the user set or locked one)."""
         shot = self.project.story.shots[index]
         if shot.seed is not None:
             return int(shot.seed), "shot"
+        accepted = shot.accepted()
+        if shot.seed_locked and accepted is not None and "seed" in accepted.request:
+            return int(accepted.request["seed"]), "shot"
         if self.settings.seed_rule == "story":
             return self.settings.seed + index, "story"
         return self.settings.seed + index_in_scene(self.project.story, index), "scene"
+
+    def wants_fresh_seed(self, index: int) -> bool:
+        """A further take of a shot whose seed is neither set nor locked draws a new seed: a regenerate varies."""
+        shot = self.project.story.shots[index]
+        return bool(shot.takes) and shot.seed is None and not shot.seed_locked
 
     def mode_for(self, index: int) -> str:
         shot = self.project.story.shots[index]
@@ -145,7 +154,7 @@ class Director:
             return shot.mode
         return "m2v" if shot.cut else cont
 
-    def request_for(self, index: int) -> GenerationRequest:
+    def request_for(self, index: int, fresh_seed: int | None = None) -> GenerationRequest:
         story = self.project.story
         shot = story.shots[index]
         s = self.settings
@@ -170,7 +179,7 @@ class Director:
         if shape_source:
             image_w, image_h = image_size(self.project.resolve(shape_source))
             width, height = size_for_aspect(s.width, s.height, image_h, image_w)
-        seed, seed_rule = self.seed_for(index)
+        seed, seed_rule = (fresh_seed, "fresh") if fresh_seed is not None else self.seed_for(index)
         return GenerationRequest(
             shot_id=shot.id, prompt=shot.prompt, mode=mode, seed=seed, seed_rule=seed_rule,
             width=width, height=height, num_frames=frames,
@@ -194,7 +203,11 @@ class Director:
             wanted = self.request_for(index)
         except EngineError:
             return False
-        return GenerationRequest.from_dict(take.request).fingerprint() == wanted.fingerprint()
+        made = GenerationRequest.from_dict(take.request).fingerprint()
+        if take.request.get("seed_rule") == "fresh":
+            made.pop("seed", None)  # a drawn seed is as current as the rule's: compare everything else
+            return made == {k: v for k, v in wanted.fingerprint().items() if k != "seed"}
+        return made == wanted.fingerprint()
 
     # -------------------------------------------------------------- generation
     def generate_shot(self, index: int, progress: ProgressFn | None = None,
@@ -203,7 +216,8 @@ class Director:
         from storymem_engine.video import write_video
 
         shot = self.project.story.shots[index]
-        request = self.request_for(index)
+        fresh = random.SystemRandom().randrange(0, 2**31) if self.wants_fresh_seed(index) else None
+        request = self.request_for(index, fresh_seed=fresh)
         resolve = self.project.resolve
         memory = [load_image(resolve(p)) for p in request.memory]
         first = load_image(resolve(request.first_frame)) if request.first_frame else None

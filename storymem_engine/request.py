@@ -51,7 +51,9 @@ class GenerationRequest:
     engine: str = "wan"
     lora_variant: str = "mi2v"
     offload: str = "model_offload"
-    seed_rule: str = "scene"  # how `seed` was derived (SEED_RULES), or "shot" when the shot set its own
+    # how `seed` was derived: SEED_RULES for a shot's first take, "shot" when the shot sets its own or is locked,
+    # "fresh" for a later take drawn at random (so regenerating varies)
+    seed_rule: str = "scene"
     vae_tiling: bool = False  # tiled VAE encode/decode (low-VRAM presets); the reference encodes whole frames
 
     def __post_init__(self) -> None:

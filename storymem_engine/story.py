@@ -87,6 +87,12 @@ def _int(value: Any, where: str, low: int, high: int) -> int:
     return value
 
 
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise StoryError(f"{where}: expected true or false, got {value!r}"[:200])
+    return value
+
+
 def _opt_int(value: Any, where: str, low: int, high: int) -> int | None:
     return None if value is None else _int(value, where, low, high)
 
@@ -192,6 +198,9 @@ class Shot:
     notes: str = ""
     takes: list[Take] = field(default_factory=list)
     accepted_take: str | None = None
+    # Locked: every new take reuses the shot's seed (its own, else the accepted take's). Unlocked: a second
+    # take draws a fresh seed, so regenerating gives a different clip.
+    seed_locked: bool = False
 
     def accepted(self) -> Take | None:
         for take in self.takes:
@@ -215,6 +224,7 @@ class Shot:
             "notes": self.notes,
             "takes": [t.to_dict() for t in self.takes],
             "accepted_take": self.accepted_take,
+            "seed_locked": self.seed_locked,
         }
 
     @classmethod
@@ -251,6 +261,7 @@ class Shot:
             notes=_text(data.get("notes", ""), f"{where}, notes"),
             takes=takes,
             accepted_take=accepted,
+            seed_locked=_bool(data.get("seed_locked", False), f"{where}, seed_locked"),
         )
 
 

@@ -95,3 +95,18 @@ def test_engine_never_imports_qt_and_package_import_is_light():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_second_take_draws_a_fresh_seed_and_stays_current(engine, story_paths, tmp_path):
+    story = load_story(story_paths["queen"])
+    story.shots = story.shots[:1]
+    project = Project(tmp_path / "p.storymem", story)
+    director = Director(project, engine, DirectorSettings(width=64, height=48, frames=9, steps=2))
+    first = director.generate_shot(0)
+    second = director.generate_shot(0)
+    assert (first.request["seed_rule"], second.request["seed_rule"]) == ("scene", "fresh")
+    assert first.request["seed"] != second.request["seed"]
+    assert director.is_current(0)  # a drawn seed does not make the take stale
+    story.shots[0].seed_locked = True
+    third = director.generate_shot(0)
+    assert (third.request["seed"], third.request["seed_rule"]) == (second.request["seed"], "shot")

@@ -65,3 +65,29 @@ def test_the_card_clock_counts_while_models_load(gen_window, monkeypatch):
     now[0] += 7.2
     controller._tick()
     assert win.model.index(0).data(ShotRole.PROGRESS)[1] == "loading models · 7s"
+
+
+def test_regenerate_varies_unless_the_seed_is_locked(gen_window, qtbot):
+    win = gen_window
+    shot = win.project.story.shots[0]
+    win.edits.select_shots([shot.id])
+
+    def generate():
+        assert win.generation.generate_shot()
+        qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+        take = shot.accepted()
+        return take, (win.project.folder / take.clip).read_bytes()
+
+    first, first_clip = generate()
+    second, second_clip = generate()
+    assert first.request["seed_rule"] == "scene" and second.request["seed_rule"] == "fresh"
+    assert second.request["seed"] != first.request["seed"] and second_clip != first_clip
+    assert [win.preview.takes.item(i).text().split("  ·  ")[0].strip("★ ") for i in range(2)] == ["Take 1", "Take 2"]
+    inspector = win.inspector
+    assert inspector.take_seed.text() == f"Accepted take's seed: {second.request['seed']} (drawn for this take)"
+    inspector.seed_lock.setChecked(True)  # an undoable edit of the shot
+    assert shot.seed_locked
+    third, third_clip = generate()
+    assert third.request["seed"] == second.request["seed"] and third_clip == second_clip
+    win.undo_stack.undo()
+    assert not shot.seed_locked and not inspector.seed_lock.isChecked()
