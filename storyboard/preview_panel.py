@@ -38,7 +38,7 @@ def _created(text: str) -> str:
 
 
 SEED_RULE_WORDS = {"scene": "story seed + index in scene", "story": "story seed + shot index",
-                   "shot": "set on the shot"}
+                   "shot": "set on the shot", "fresh": "drawn for this take"}
 
 
 def take_details(take: Take) -> list[tuple[str, str]]:
@@ -153,8 +153,9 @@ class PreviewPanel(QGroupBox):
             accepted = take.id == shot.accepted_take
             mode = str(take.request.get("mode", "")).upper()
             seed = take.request.get("seed")
+            status = "MISSING clip" if project is not None and project.file_missing(take.clip) else take.status
             details = [f"Take {number}", mode, keyframe_note(take.backends), f"seed {seed}" if seed is not None else "",
-                       f"{take.frames} frames", take.status, _created(take.created) if take.created else "",
+                       f"{take.frames} frames", status, _created(take.created) if take.created else "",
                        take.engine if take.engine == TINY_LABEL else ""]
             item = QListWidgetItem(("★ " if accepted else "   ") + "  ·  ".join(d for d in details if d))
             item.setData(Qt.ItemDataRole.UserRole, take.id)

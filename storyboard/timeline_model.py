@@ -85,6 +85,10 @@ class TimelineModel(QAbstractListModel):
             return shot.prompt
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = f"Shot {row + 1} · scene {shot.scene_num}\n{shot.prompt}"
+            take = shot.accepted()
+            if take is not None and self.clip_missing(take):
+                return (f"{tip}\n\nMissing: the accepted take's clip {take.clip} is not in the project folder. "
+                        "Generate the shot again, or accept another take.")
             reason = stale_reason(self.project.story, row, self.memory_size, self.memory_sink)
             return f"{tip}\n\n{reason}" if reason else tip
         if role == ShotRole.SHOT:
@@ -94,7 +98,8 @@ class TimelineModel(QAbstractListModel):
         if role == ShotRole.NUMBER:
             return row + 1
         if role == ShotRole.STATUS:
-            return shot_status(self.project.story, row, self.live_status, self.memory_size, self.memory_sink)
+            return shot_status(self.project.story, row, self.live_status, self.memory_size, self.memory_sink,
+                               clip_missing=self.clip_missing)
         if role == ShotRole.THUMBNAIL:
             return self._thumbnail(shot)
         if role == ShotRole.PROGRESS:
@@ -192,6 +197,10 @@ class TimelineModel(QAbstractListModel):
         self.live_progress[shot_id] = (max(0.0, min(fraction, 1.0)), text)
         index = self.index(self.row_of(shot_id))
         self.dataChanged.emit(index, index, [ShotRole.PROGRESS])
+
+    def clip_missing(self, take) -> bool:
+        """True when a take's clip is not on disk (one stat per painted card)."""
+        return self.project is not None and self.project.file_missing(take.clip)
 
     def set_live_status(self, shot_id: str, status: str | None) -> None:
         if status != "generating":

@@ -159,6 +159,11 @@ class ConsoleProgress:
                           f"{p.phase:<18} {p.elapsed:6.1f}s {eta_text}")
         self.stream.flush()
 
+    def regenerating(self, index: int, reason: str) -> None:
+        if reason != "it has no finished take":  # a first render needs no explanation per shot
+            self.stream.write(f"\rshot {index + 1}/{self.total_shots}: generating again, {reason}{' ' * 20}\n")
+            self.stream.flush()
+
     def shot_done(self, index: int, take, skipped: bool) -> None:
         word = "kept (unchanged)" if skipped else f"done, {take.frames} frames"
         self.stream.write(f"\rshot {index + 1}/{self.total_shots} {word}{' ' * 50}\n")
@@ -279,7 +284,8 @@ def _render(args, story, out: Path) -> int:
     start = time.monotonic()
     project.save()
     skipped = []
-    takes = director.run(progress=console, on_shot=lambda i, t, s: (console.shot_done(i, t, s), skipped.append(s)))
+    takes = director.run(progress=console, on_shot=lambda i, t, s: (console.shot_done(i, t, s), skipped.append(s)),
+                         on_reason=console.regenerating)
     film_frames = write_film(project, takes, out / "film.mp4")
     write_manifest(project, director, takes, skipped, film_frames, out / "manifest.json")
     print(f"Rendered {len(takes)} shots ({sum(1 for s in skipped if not s)} generated) in "

@@ -194,20 +194,31 @@ class Director:
 
     def is_current(self, index: int) -> bool:
         """True when the shot's accepted take was made from the request it would get now."""
+        return self.why_regenerate(index) == ""
+
+    def why_regenerate(self, index: int) -> str:
+        """Why the shot's accepted take is not current, in words ("" when it is): no take, a missing file,
+        the memory it saw changed, or which settings of its request changed."""
         take = self.project.story.shots[index].accepted()
         if take is None or take.status != "done":
-            return False
-        if not all(self.project.resolve(p).is_file() for p in [take.clip, *take.keyframes] if p):
-            return False
+            return "it has no finished take"
+        for path in [take.clip, *take.keyframes]:
+            if path and not self.project.resolve(path).is_file():
+                return f"its file {path} is missing"
         try:
-            wanted = self.request_for(index)
-        except EngineError:
-            return False
+            wanted = self.request_for(index).fingerprint()
+        except EngineError as exc:
+            return f"its request cannot be made ({exc})"
         made = GenerationRequest.from_dict(take.request).fingerprint()
         if take.request.get("seed_rule") == "fresh":
             made.pop("seed", None)  # a drawn seed is as current as the rule's: compare everything else
-            return made == {k: v for k, v in wanted.fingerprint().items() if k != "seed"}
-        return made == wanted.fingerprint()
+            wanted.pop("seed", None)
+        if made == wanted:
+            return ""
+        if made.get("memory_keys") != wanted.get("memory_keys"):
+            return "the memory it would get changed (earlier shots have other keyframes now)"
+        changed = sorted(k for k in set(made) | set(wanted) if made.get(k) != wanted.get(k))
+        return "its request changed: " + ", ".join(changed)
 
     # -------------------------------------------------------------- generation
     def generate_shot(self, index: int, progress: ProgressFn | None = None,
@@ -273,14 +284,18 @@ class Director:
         return [loaded[p] if p in loaded else load_image(self.project.resolve(p)) for p in paths]
 
     def run(self, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-            on_shot: Callable[[int, Take, bool], None] | None = None) -> list[Take]:
+            on_shot: Callable[[int, Take, bool], None] | None = None,
+            on_reason: Callable[[int, str], None] | None = None) -> list[Take]:
         """Generate every shot in order; shots whose accepted take is current are skipped."""
         takes = []
         for index, shot in enumerate(self.project.story.shots):
-            if self.is_current(index):
+            reason = self.why_regenerate(index)
+            if not reason:
                 take = shot.accepted()
                 skipped = True
             else:
+                if on_reason is not None:
+                    on_reason(index, reason)
                 take = self.generate_shot(index, progress, cancel)
                 skipped = False
             takes.append(take)

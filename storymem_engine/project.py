@@ -79,6 +79,16 @@ class Project:
             path = self._resolved[key] = resolve_inside(self.folder, relative)
         return path
 
+    def file_missing(self, relative: str) -> bool:
+        """True when a project file named in a take is not on disk (a path that leaves the folder counts as
+        missing). A never-saved project (no folder yet) has no files to miss."""
+        if not relative or str(self.folder) in ("", "."):
+            return False
+        try:
+            return not self.resolve(relative).is_file()
+        except (OSError, ValueError):
+            return True
+
     def relative(self, path: Path) -> str:
         path = Path(path).resolve()
         try:

@@ -125,3 +125,15 @@ def test_model_free_keyframes_only_when_asked_and_every_take_says_so(tmp_path, s
     assert all(s["keyframe_note"] == "keyframes picked without CLIP (hsv-patch)" for s in shots)
     # black has scenes of 2, 3 and 3 shots: seed + index within the scene, as the official script.
     assert [s["seed"] for s in shots] == [10, 11, 10, 11, 12, 10, 11, 12]
+
+
+def test_a_rerun_says_why_each_shot_is_generated_again(tmp_path, story_paths, tiny_env):
+    out = tmp_path / "black"
+    assert run_main("render", str(story_paths["black"]), "--out", str(out), *TINY, env=tiny_env).returncode == 0
+    shots = json.loads((out / "manifest.json").read_text())["shots"]
+    (out / shots[1]["clip"]).unlink()
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), *TINY, env=tiny_env)
+    assert result.returncode == 0, result.stderr
+    assert f"shot 2/8: generating again, its file {shots[1]['clip']} is missing" in result.stderr
+    assert "shot 3/8: generating again, the memory it would get changed" in result.stderr or \
+        "shot 3/8 kept" in result.stderr

@@ -91,3 +91,22 @@ def test_regenerate_varies_unless_the_seed_is_locked(gen_window, qtbot):
     assert third.request["seed"] == second.request["seed"] and third_clip == second_clip
     win.undo_stack.undo()
     assert not shot.seed_locked and not inspector.seed_lock.isChecked()
+
+
+def test_a_missing_clip_shows_as_missing_not_done(window, tmp_path, recorded_dialogs):
+    from PySide6.QtCore import Qt
+    from ui_helpers import add_take, statuses
+
+    recorded_dialogs.paths.append(str(tmp_path / "m.storymem"))
+    assert window.files.save_as()
+    add_take(window.project, 0)
+    add_take(window.project, 1)
+    before = statuses(window)[:2]
+    assert before[0] == "done"
+    take = window.project.story.shots[0].accepted()
+    (window.project.folder / take.clip).unlink()
+    assert statuses(window)[:2] == ["missing", before[1]]
+    assert "Missing: the accepted take's clip" in window.model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    window.edits.select_shots([window.project.story.shots[0].id])
+    window.preview.set_shot(window.project, window.project.story.shots[0])
+    assert "MISSING clip" in window.preview.takes.item(0).text()

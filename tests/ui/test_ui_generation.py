@@ -321,7 +321,8 @@ def test_takes_record_the_seed_rule_and_say_when_keyframes_were_picked_without_c
     take = shots[0].accepted()
     assert take.backends["similarity"] == "hsv-patch"
     assert ("note", "keyframes picked without CLIP (hsv-patch)") in take_details(take)
-    assert ("seed", "0 (story seed + index in scene)") in take_details(take)
+    assert ("seed", f"{take.request['seed']} (drawn for this take)") in take_details(take)  # a second take
+    assert ("seed", "0 (story seed + index in scene)") in take_details(shots[0].takes[0])
     assert any("keyframes picked without CLIP" in win.preview.takes.item(i).text()
                for i in range(win.preview.takes.count()))
 

@@ -17,12 +17,11 @@ def ids(win) -> list[str]:
 
 
 def statuses(win) -> list[str]:
-    """Every card's status badge, as the user reads them left to right."""
-    from storyboard.shot_status import shot_status
+    """Every card's status badge, as the user reads them left to right (what the card paints)."""
+    from storyboard.timeline_model import ShotRole
 
     m = win.model
-    return [shot_status(win.project.story, i, m.live_status, m.memory_size, m.memory_sink)
-            for i in range(m.rowCount())]
+    return [m.index(i).data(ShotRole.STATUS) for i in range(m.rowCount())]
 
 
 def write_clip(path: Path, frames: int, width: int = 64, height: int = 48, shade: int = 0) -> None:
