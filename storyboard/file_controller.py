@@ -94,7 +94,10 @@ class FileController:
         path = dialogs.open_file(
             self.window, "Open project or story",
             "StoryMem project (project.json);;Story script (*.json);;All files (*)",
+            self.window.dialog_start(inside_project=False),
         )
+        if path:
+            self.window.remember_folder(Path(path).parent)
         return self.open_path(path) if path else False
 
     def open_path(self, path: str | Path) -> bool:
@@ -147,9 +150,11 @@ class FileController:
 
     def save_as(self) -> bool:
         chosen = dialogs.save_file(self.window, "Save project as", "StoryMem project (*.storymem)",
-                                   self.window.display_name() + PROJECT_SUFFIX)
+                                   self.window.dialog_start(self.window.display_name() + PROJECT_SUFFIX,
+                                                            inside_project=False))
         if not chosen:
             return False
+        self.window.remember_folder(Path(chosen).parent)
         folder = project_folder_for(chosen)
         if folder != self.window.project_path and (folder / PROJECT_FILE).exists():
             if not dialogs.ask_yes_no(self.window, "Replace project?",
@@ -227,9 +232,11 @@ class FileController:
         if ask and not self.maybe_save():
             return False
         if path is None:
-            path = dialogs.open_file(self.window, "Import story script", "Story script (*.json);;All files (*)")
+            path = dialogs.open_file(self.window, "Import story script", "Story script (*.json);;All files (*)",
+                                     self.window.dialog_start(inside_project=False))
             if not path:
                 return False
+            self.window.remember_folder(path)
         try:
             story = load_story(path)
         except StoryError as exc:

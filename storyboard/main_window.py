@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QModelIndex, Qt, QTimer
+from PySide6.QtCore import QItemSelection, QModelIndex, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QUndoStack
 from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
 
@@ -214,13 +214,29 @@ class MainWindow(QMainWindow):
             self._apply_settings()
             self._show_shot(self.current_row())
 
+    # ------------------------------------------------------------ file dialogs
+    def dialog_start(self, name: str = "", inside_project: bool = True) -> str:
+        """Where a file dialog opens: the project's folder (its parent for projects themselves), else the folder
+        last used, else the user's Videos folder or home - never the folder the app was started from."""
+        if self.project_path is not None:
+            folder = self.project_path if inside_project else self.project_path.parent
+        else:
+            last = QSettings().value("paths/last_folder")
+            movies = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
+            folder = next((Path(p) for p in (last, movies) if p and Path(p).is_dir()), Path.home())
+        return str(folder / name) if name else str(folder)
+
+    def remember_folder(self, chosen: str | Path) -> None:
+        path = Path(chosen)
+        QSettings().setValue("paths/last_folder", str(path if path.is_dir() else path.parent))
+
     # ------------------------------------------------------------ export paths
     def ask_export_path(self, title: str, name_filter: str, suffix: str) -> Path | None:
         """Ask where to write; never overwrite an existing file without asking."""
-        start = self.display_name() + suffix
-        chosen = dialogs.save_file(self, title, name_filter, start)
+        chosen = dialogs.save_file(self, title, name_filter, self.dialog_start(self.display_name() + suffix))
         if not chosen:
             return None
+        self.remember_folder(chosen)
         path = Path(chosen)
         if path.suffix.lower() != suffix:
             path = path.with_name(path.name + suffix)

@@ -98,7 +98,7 @@ def is_stale(story: Story, index: int, size: int = 10, sink: int = 3) -> bool:
     """True when the accepted take no longer matches the shot: its prompt or its memory changed.
 
     Cheap enough to run for every painted card; the director's ``is_current`` (the whole request)
-    decides what a "Generate stale shots" queue really redoes.
+    decides what a "Regenerate stale shots" queue really redoes.
     """
     return prompt_changed(story, index) or memory_changed(story, index, size, sink)
 
@@ -108,7 +108,7 @@ def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3) -> str
     keys = _memory_seen_and_now(story, index, size, sink)
     if keys is None or keys[0] == keys[1]:
         if prompt_changed(story, index):
-            return "Stale: the prompt was edited after this take was made. Generate > Generate stale shots redoes it."
+            return "Stale: the prompt was edited after this take was made. Generate > Regenerate stale shots redoes it."
         return ""
     seen, now = keys
     owner: dict[str, tuple[int, bool]] = {}  # take id -> (shot number, accepted)
@@ -148,4 +148,4 @@ def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3) -> str
         add("the shots before it are in a different order")
     edited = " and its prompt was edited" if prompt_changed(story, index) else ""
     return (f"Stale: its memory changed{edited} since this take was made (" + "; ".join(causes)
-            + "). Generate > Generate stale shots redoes it.")
+            + "). Generate > Regenerate stale shots redoes it.")

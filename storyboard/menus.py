@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
 from storyboard.recent import clear_recent, recent_projects
 
@@ -87,10 +87,11 @@ def build_menus(window: MainWindow) -> None:
         ("generate_shot", "Generate &shot", gen.generate_shot, ["Ctrl+G"], "Generate the selected shots as new takes"),
         ("generate_from_here", "Generate from &here", gen.generate_from_here, ["Ctrl+Shift+G"],
          "Generate the current shot and every shot after it"),
-        ("generate_stale", "Regenerate s&tale shots", gen.generate_stale, None,
+        ("generate_stale", "Regenerate s&tale shots", gen.generate_stale, ["Ctrl+Shift+R"],
          "From the first stale, failed or empty shot on, skipping shots that are already up to date"),
-        ("generate_all", "Generate &all", gen.generate_all, None, "Generate every shot again"),
-        ("generate_cancel", "&Cancel generation", gen.cancel, None, "Stop after the current denoising step"),
+        ("generate_all", "Generate &all", gen.generate_all, ["Ctrl+Alt+G"], "Generate every shot again"),
+        ("generate_cancel", "&Cancel generation", gen.cancel, ["Ctrl+Shift+X"],
+         "Stop after the current denoising step"),
         ("unload_models", "&Unload models", gen.unload_models, None,
          "Free the GPU and CPU memory the loaded models hold; the next Generate loads them again"),
     ):
@@ -98,9 +99,34 @@ def build_menus(window: MainWindow) -> None:
         action.setToolTip(tip)
         action.setStatusTip(tip)
     gen.update_actions(running=False)
+    build_toolbar(window)
 
     settings_menu = bar.addMenu("&Settings")
     _action(window, settings_menu, "settings", "&Preferences…", window.open_settings, [Keys.Preferences])
+
+
+_ICON = QStyle.StandardPixmap
+TOOLBAR = (("generate_shot", _ICON.SP_MediaPlay), ("generate_from_here", _ICON.SP_MediaSeekForward),
+           ("generate_all", _ICON.SP_MediaSkipForward), ("generate_stale", _ICON.SP_BrowserReload),
+           ("generate_cancel", _ICON.SP_MediaStop), ("export_film", _ICON.SP_DialogSaveButton))
+
+
+def build_toolbar(window: MainWindow) -> QToolBar:
+    """Generate in view, not only in a menu: the generation actions and Export film, icon and text, with each
+    action's shortcut in its tooltip."""
+    bar = window.addToolBar("Generate")
+    bar.setObjectName("generate_toolbar")
+    bar.setMovable(False)
+    bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    for name, icon in TOOLBAR:
+        action = window.actions_by_name[name]
+        action.setIcon(window.style().standardIcon(icon))
+        label = action.text().replace("&", "").rstrip("…")
+        keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        tip = action.toolTip() if action.toolTip().rstrip("…") not in (action.text(), label) else ""
+        action.setToolTip((f"{label} ({keys})" if keys else label) + (f": {tip}" if tip else ""))
+        bar.addAction(action)
+    return bar
 
 
 def fill_recent_menu(window: MainWindow) -> None:

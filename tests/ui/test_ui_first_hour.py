@@ -110,3 +110,39 @@ def test_a_missing_clip_shows_as_missing_not_done(window, tmp_path, recorded_dia
     window.edits.select_shots([window.project.story.shots[0].id])
     window.preview.set_shot(window.project, window.project.story.shots[0])
     assert "MISSING clip" in window.preview.takes.item(0).text()
+
+
+def test_generate_is_on_a_toolbar_with_shortcuts_in_the_tooltips(window):
+    from PySide6.QtWidgets import QToolBar
+
+    bar = window.findChild(QToolBar, "generate_toolbar")
+    assert bar is not None and bar.isVisibleTo(window)
+    names = {a.objectName() or a.text() for a in bar.actions()}
+    expected = ["generate_shot", "generate_from_here", "generate_all", "generate_stale", "generate_cancel",
+                "export_film"]
+    actions = [window.actions_by_name[n] for n in expected]
+    assert all(a in bar.actions() for a in actions) and names
+    assert all(not a.icon().isNull() for a in actions)
+    tips = {n: window.actions_by_name[n].toolTip() for n in expected}
+    assert tips["generate_shot"].startswith("Generate shot (Ctrl+G)")
+    assert "(Ctrl+E)" in tips["export_film"] and "(Ctrl+Shift+R)" in tips["generate_stale"]
+
+
+def test_file_dialogs_start_in_the_project_folder_else_the_last_used_one(window, recorded_dialogs, tmp_path,
+                                                                       monkeypatch):
+    from storyboard import dialogs
+
+    starts = []
+    monkeypatch.setattr(dialogs, "save_file", lambda _p, _t, _f, start="": (starts.append(start), None)[1])
+    monkeypatch.setattr(dialogs, "open_file", lambda _p, _t, _f, start="": (starts.append(start), None)[1])
+    window.files.save_as()
+    assert str(tmp_path) not in starts[-1] and not starts[-1].startswith(".")  # not the start-up folder
+    window.remember_folder(tmp_path / "stories" / "x.json")
+    (tmp_path / "stories").mkdir()
+    window.files.import_story(ask=False)
+    assert starts[-1] == str(tmp_path / "stories")
+    monkeypatch.setattr(dialogs, "save_file", lambda *_a: str(tmp_path / "p.storymem"))
+    assert window.files.save_as()
+    monkeypatch.setattr(dialogs, "save_file", lambda _p, _t, _f, start="": (starts.append(start), None)[1])
+    window.ask_export_path("Export film", "MP4 video (*.mp4)", ".mp4")
+    assert starts[-1].startswith(str(tmp_path / "p.storymem") + "/")
