@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
 from storyboard.app_settings import ENGINES, OFFLOAD_PRESETS, SIZES, AppSettings
 from storymem_engine.tiny import DRAFT_FRAMES, DRAFT_STEPS
 
+MAX_SIDE = 2048  # as `render --size`
+
 
 def check_models_folder(folder: str, clip: bool = True) -> str:
     """A message saying whether the models folder holds every file the engine needs, and how to get the rest.
@@ -170,12 +172,52 @@ class SettingsDialog(QDialog):
         advanced_form.addRow(rope_help)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
+        self.problems = QLabel()
+        self.problems.setObjectName("settings_problems")
+        self.problems.setStyleSheet("color:#f59e0b;")
+        self.problems.setWordWrap(True)
+        self.problems.hide()
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(advanced)
+        layout.addWidget(self.problems)
         layout.addWidget(buttons)
         self._show_needs()
+
+    def accept(self) -> None:
+        """Check sizes and frame counts here, not 20 s into a Generate: each value that the engine would refuse is
+        replaced by the nearest valid one and the dialog says so; OK again keeps the corrected values."""
+        fixes = self.correct()
+        if fixes:
+            self.problems.setText("Corrected to the nearest valid values: " + "; ".join(fixes)
+                                  + ". Press OK to keep them.")
+            self.problems.show()
+            return
+        super().accept()
+
+    def correct(self) -> list[str]:
+        """Apply the nearest valid size and frame count; what was changed, in words."""
+        fixes = []
+        text = self.default_size.currentText().strip().lower().replace(" ", "")
+        try:
+            width, height = (int(v) for v in text.split("x"))
+        except ValueError:
+            width, height = self.original.size
+            fixes.append(f"size {text!r} is not WxH: {width}x{height}")
+        else:
+            fixed_w, fixed_h = (min(MAX_SIDE, max(16, round(v / 16) * 16)) for v in (width, height))
+            if (fixed_w, fixed_h) != (width, height):
+                fixes.append(f"size {width}x{height} -> {fixed_w}x{fixed_h} (sides are multiples of 16, "
+                             f"16 to {MAX_SIDE})")
+                width, height = fixed_w, fixed_h
+        self.default_size.setCurrentText(f"{width}x{height}")
+        frames = self.default_frames.value()
+        if (frames - 1) % 4:
+            fixed = min(1001, max(5, round((frames - 1) / 4) * 4 + 1))
+            fixes.append(f"frames {frames} -> {fixed} (a clip has 4n+1 frames)")
+            self.default_frames.setValue(fixed)
+        return fixes
 
     def values(self) -> AppSettings:
         size = self.default_size.currentText().strip().lower().replace(" ", "")

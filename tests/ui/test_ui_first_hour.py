@@ -146,3 +146,21 @@ def test_file_dialogs_start_in_the_project_folder_else_the_last_used_one(window,
     monkeypatch.setattr(dialogs, "save_file", lambda _p, _t, _f, start="": (starts.append(start), None)[1])
     window.ask_export_path("Export film", "MP4 video (*.mp4)", ".mp4")
     assert starts[-1].startswith(str(tmp_path / "p.storymem") + "/")
+
+
+def test_settings_refuse_invalid_sizes_and_frames_at_once_with_the_nearest_valid_value(qtbot):
+    from storyboard.app_settings import AppSettings
+    from storyboard.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    dialog.default_size.setCurrentText("100x100")
+    dialog.default_frames.setValue(80)
+    dialog.accept()
+    assert dialog.result() != dialog.DialogCode.Accepted  # stays open, says what it changed
+    text = dialog.problems.text()
+    assert "100x100 -> 96x96" in text and "frames 80 -> 81" in text
+    assert dialog.default_size.currentText() == "96x96" and dialog.default_frames.value() == 81
+    dialog.accept()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert dialog.values().size == (96, 96) and dialog.values().default_frames == 81
