@@ -54,6 +54,9 @@ class ShotInspector(QGroupBox):
         self.prompt.setMinimumHeight(90)
         self.cut = QCheckBox("Scene cut (start fresh instead of continuing the previous shot)")
         self.mode = QComboBox()
+        self.mode.setToolTip("auto: a scene cut starts the shot from memory alone (M2V); otherwise it continues "
+                             "the previous shot's last frame (MI2V).\nT2V: from the prompt alone. M2V: memory "
+                             "keyframes, no continuation. MM2V: continues the previous shot's last 5 frames.")
         for value, label in MODE_LABELS.items():
             self.mode.addItem(label, value)
         self.scene = QSpinBox()
@@ -70,6 +73,9 @@ class ShotInspector(QGroupBox):
         self.take_seed.setStyleSheet("color:#a1a1aa;")
         self.frames = _spin(0, 1001, "default")
         self.frames.setSingleStep(4)
+        self.frames.setToolTip("Frames generated (4n+1, 16 per second). A shot that continues the previous one keeps "
+                               "one frame fewer (MI2V: its first frame repeats the previous shot's last one)\nor "
+                               "five fewer (MM2V: the previous shot's last 5 frames).")
         self.steps = _spin(0, 200, "default")
         self.guidance = QDoubleSpinBox()
         self.guidance.setRange(0.0, 30.0)
@@ -80,6 +86,8 @@ class ShotInspector(QGroupBox):
         self.duration.setSingleStep(0.5)
         self.duration.setSuffix(" s")
         self.duration.setSpecialValueText("from frames")
+        self.duration.setToolTip("How long the card lasts in the animatic (the storyboard played before any "
+                                 "video exists);\n'from frames' uses the clip's length at 16 fps.")
         self.notes = QPlainTextEdit()
         self.notes.setObjectName("notes")
         self.notes.setUndoRedoEnabled(False)

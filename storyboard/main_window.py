@@ -246,6 +246,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.generation.worker is not None and not self.generation.busy:
+            self.statusBar().showMessage("Stopping the engine process…")  # a few seconds with models loaded
+            self.statusBar().repaint()
         if self.generation.maybe_stop() and self.files.maybe_save():
             self.autosave_timer.stop()
             event.accept()

@@ -86,6 +86,10 @@ class SettingsDialog(QDialog):
         self.offload.currentTextChanged.connect(self._show_needs)
         self.memory_size = _spin(1, 64, settings.memory_size)
         self.memory_sink = _spin(0, 64, settings.memory_sink)
+        self.memory_sink.setToolTip("How many of the story's first keyframes every later shot always remembers (they "
+                                    "anchor the characters' look);\nthe rest of the memory is the newest keyframes.")
+        self.memory_size.setToolTip("How many keyframes a shot is conditioned on at most (the model was trained "
+                                    "with up to 10).")
         self.keyframes_per_shot = _spin(1, 16, settings.keyframes_per_shot)
         self.keyframe_threshold = QDoubleSpinBox()
         self.keyframe_threshold.setRange(0.5, 1.0)

@@ -87,10 +87,10 @@ class TimelineModel(QAbstractListModel):
             tip = f"Shot {row + 1} · scene {shot.scene_num}\n{shot.prompt}"
             take = shot.accepted()
             if take is not None and self.clip_missing(take):
-                return (f"{tip}\n\nMissing: the accepted take's clip {take.clip} is not in the project folder. "
-                        "Generate the shot again, or accept another take.")
+                return _wrap(f"{tip}\n\nMissing: the accepted take's clip {take.clip} is not in the project folder. "
+                             "Generate the shot again, or accept another take.")
             reason = stale_reason(self.project.story, row, self.memory_size, self.memory_sink)
-            return f"{tip}\n\n{reason}" if reason else tip
+            return _wrap(f"{tip}\n\n{reason}" if reason else tip)
         if role == ShotRole.SHOT:
             return shot
         if role == ShotRole.SHOT_ID:
@@ -242,3 +242,10 @@ class TimelineModel(QAbstractListModel):
         self._thumbs[key] = image
         if self.shots:  # which cards show this clip is not tracked; repainting the visible ones is cheap
             self.dataChanged.emit(self.index(0), self.index(len(self.shots) - 1), [ShotRole.THUMBNAIL])
+
+
+def _wrap(text: str, width: int = 80) -> str:
+    """Plain-text tooltips do not wrap in Qt: break long lines so a long prompt or reason stays readable."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, width) if line else "" for line in text.split("\n"))

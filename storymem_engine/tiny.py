@@ -140,6 +140,10 @@ def _build(target: Path) -> None:
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanPipeline
     from transformers import UMT5Config, UMT5EncoderModel
 
+    from storymem_engine.models import quiet_libraries
+
+    quiet_libraries()  # no "Writing model shards" bars on the editor's or the selftest's stderr
+
     torch.manual_seed(0)
     tokenizer = _tokenizer()
     text_encoder = UMT5EncoderModel(UMT5Config(

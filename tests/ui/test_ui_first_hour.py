@@ -164,3 +164,26 @@ def test_settings_refuse_invalid_sizes_and_frames_at_once_with_the_nearest_valid
     dialog.accept()
     assert dialog.result() == dialog.DialogCode.Accepted
     assert dialog.values().size == (96, 96) and dialog.values().default_frames == 81
+
+
+def test_card_tooltips_wrap_and_jargon_has_plain_words(window):
+    from PySide6.QtCore import Qt
+
+    window.edits.edit_field(window.project.story.shots[0].id, "prompt", "word " * 60)
+    tip = window.model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert max(len(line) for line in tip.splitlines()) <= 80
+    inspector = window.inspector
+    assert "scene cut starts the shot from memory alone" in inspector.mode.toolTip()
+    assert "animatic" in inspector.duration.toolTip() and "one frame fewer" in inspector.frames.toolTip()
+
+
+def test_building_the_tiny_models_prints_no_progress_bars(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("from storymem_engine.tiny import ensure_tiny_models; import sys; "
+            f"ensure_tiny_models(__import__('pathlib').Path({str(tmp_path / 'tiny')!r}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "Writing model shards" not in result.stderr and "%|" not in result.stderr

@@ -46,7 +46,7 @@ def test_generate_all_then_regenerate_marks_downstream_stale(gen_window, qtbot, 
     assert statuses(win) == ["done", "stale", "stale"]
     from PySide6.QtCore import Qt
 
-    assert "shot 1 has a new accepted take" in win.model.index(1).data(Qt.ItemDataRole.ToolTipRole)
+    assert "shot 1 has a new accepted take" in " ".join(win.model.index(1).data(Qt.ItemDataRole.ToolTipRole).split())
 
     # Regenerate stale: shot 1 is up to date (skipped), shots 2 and 3 get new takes.
     assert win.generation.generate_stale()
@@ -175,7 +175,7 @@ def test_reorder_after_generation_marks_moved_memory_stale(gen_window, qtbot):
 
     # The old shot 2 now opens the film: the keyframes it remembered belong to a shot that moved after it.
     assert statuses(win)[0] == "stale"
-    assert "shot 3 moved after it" in win.model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "shot 3 moved after it" in " ".join(win.model.index(0).data(Qt.ItemDataRole.ToolTipRole).split())
     win.undo_stack.undo()
     assert statuses(win) == ["done", "done", "done"]
 
@@ -254,7 +254,7 @@ def test_models_stay_loaded_between_queues_until_unloaded(gen_window, qtbot):
 
     win.edits.edit_field(shots[1].id, "prompt", "waves hit the rocks at night")
     assert statuses(win)[1] == "stale"
-    assert "prompt was edited" in win.model.index(1).data(Qt.ItemDataRole.ToolTipRole)
+    assert "prompt was edited" in " ".join(win.model.index(1).data(Qt.ItemDataRole.ToolTipRole).split())
     win.undo_stack.undo()
     assert statuses(win)[1] == "done"
 

@@ -21,7 +21,7 @@ def gen_prompts() -> tuple[str, ...]:
 
 
 def tooltip(win, row: int) -> str:
-    return win.model.index(row).data(Qt.ItemDataRole.ToolTipRole)
+    return " ".join(win.model.index(row).data(Qt.ItemDataRole.ToolTipRole).split())
 
 
 def strip_keys(strip) -> list[str]:
