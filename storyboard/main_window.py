@@ -68,8 +68,9 @@ class MainWindow(QMainWindow):
         self.memory_strip.shot_requested.connect(lambda shot_id: self.edits.select_shots([shot_id]))
         self._preview_key: tuple = ()
         self.model.dataChanged.connect(self._data_changed)
+        # layoutChanged too: a drag, a nudge and their undo reorder in one layout change (set_order).
         for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.rowsMoved,
-                       self.model.modelReset):
+                       self.model.modelReset, self.model.layoutChanged):
             signal.connect(self._structure_changed)
         self.undo_stack.cleanChanged.connect(self._undo_state_changed)
         self.undo_stack.indexChanged.connect(self._undo_state_changed)

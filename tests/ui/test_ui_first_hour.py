@@ -187,3 +187,27 @@ def test_building_the_tiny_models_prints_no_progress_bars(tmp_path):
                             env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr
     assert "Writing model shards" not in result.stderr and "%|" not in result.stderr
+
+
+def test_every_panel_follows_the_selected_shot_after_a_move_undo_redo_and_nudge(window):
+    shots = window.project.story.shots
+    moved = shots[5]
+    window.edits.select_shots([moved.id])
+
+    def panels() -> tuple[str, str, bool]:
+        row = window.current_row() + 1
+        return window.inspector.title(), window.memory_strip.note.text(), window.inspector.shot is moved and \
+            window.model.shot_at(row - 1) is moved
+
+    assert panels()[0] == "Shot 6"
+    window.edits.move([moved.id], 1)  # as a drag of card 6 to position 2 does
+    title, note, same = panels()
+    assert title == "Shot 2" and note.startswith("Shot 2") and same
+    window.undo_stack.undo()
+    title, note, same = panels()
+    assert title == "Shot 6" and note.startswith("Shot 6") and same
+    window.undo_stack.redo()
+    assert panels()[0] == "Shot 2"
+    window.edits.nudge(+1)  # Ctrl+Right
+    title, note, same = panels()
+    assert title == "Shot 3" and note.startswith("Shot 3") and same
