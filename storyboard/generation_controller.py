@@ -198,6 +198,16 @@ class GenerationController(QObject):
                     "(random weights: it checks the install, its video is noise-like)"):
                     return None
                 engine = "tiny"
+                if not s.models_folder:
+                    # With no models configured the answer stands: remembered, so the next Generate does not
+                    # ask again (Settings > Engine switches back once a models folder is set).
+                    s.engine = "tiny"
+                    try:
+                        s.save()
+                    except Exception:  # noqa: BLE001 - preferences that cannot be written only mean asking again
+                        pass
+                    self.window.statusBar().showMessage("Using the tiny engine from now on; Settings > Engine "
+                                                        "switches to Wan2.2 once the models are downloaded.", 10_000)
         return dict(engine=engine, models_dir=(s.models_folder or None) if engine == "wan" else None,
                     offload=s.offload, keyframe_similarity=s.keyframe_similarity, vae_tiling=s.vae_tiling,
                     rope_stride=s.memory_rope_stride)

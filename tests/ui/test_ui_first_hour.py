@@ -211,3 +211,21 @@ def test_every_panel_follows_the_selected_shot_after_a_move_undo_redo_and_nudge(
     window.edits.nudge(+1)  # Ctrl+Right
     title, note, same = panels()
     assert title == "Shot 3" and note.startswith("Shot 3") and same
+
+
+def test_with_no_models_configured_the_tiny_engine_choice_is_asked_once_and_remembered(gen_window, qtbot,
+                                                                                       recorded_dialogs):
+    from storyboard.app_settings import AppSettings
+
+    win = gen_window
+    win.settings.engine, win.settings.models_folder = "wan", ""
+    win.edits.select_shots([win.project.story.shots[0].id])
+    recorded_dialogs.yes_no.append(True)
+    assert win.generation.generate_shot()
+    asked = len(recorded_dialogs.questions)
+    assert "tiny engine" in recorded_dialogs.questions[-1]
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert win.settings.engine == "tiny" and AppSettings.load().engine == "tiny"
+    assert win.generation.generate_shot()  # no second question
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert len(recorded_dialogs.questions) == asked
