@@ -43,6 +43,18 @@ class AppSettings:
         width, height = self.default_size.lower().split("x")
         return int(width), int(height)
 
+    def shot_defaults(self) -> tuple[int, int, int, int]:
+        """(width, height, frames, steps) a shot without its own values gets: with the tiny engine, values left
+        at the production defaults become draft settings (storymem_engine.tiny.draft_settings)."""
+        width, height = self.size
+        if self.engine != "tiny":
+            return width, height, self.default_frames, self.default_steps
+        from storymem_engine.tiny import draft_settings
+
+        production = AppSettings()
+        return draft_settings(width, height, self.default_frames, self.default_steps,
+                              (*production.size, production.default_frames, production.default_steps))
+
     @classmethod
     def load(cls, store: QSettings | None = None) -> AppSettings:
         store = store or QSettings()

@@ -18,12 +18,10 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QStandardPaths, QTimer
 
 from storyboard import dialogs
-from storyboard.app_settings import AppSettings
 from storyboard.memory import is_stale
 from storyboard.worker import GenerationJob, WorkerThread
 from storymem_engine.project import TAKES_DIR, ProjectError, acquire_writer_lock, record_take
 from storymem_engine.story import Take
-from storymem_engine.tiny import draft_settings
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
@@ -142,14 +140,11 @@ class GenerationController(QObject):
             dialogs.error(self.window, "Project busy", str(exc))
             return False
         s = self.window.settings
-        width, height = s.size
-        frames, steps = s.default_frames, s.default_steps
-        draft = ""
-        if engine["engine"] == "tiny":
-            production = AppSettings()
-            width, height, frames, steps = draft_settings(width, height, frames, steps, (
-                *production.size, production.default_frames, production.default_steps))
-            draft = f" at draft settings ({width}x{height}, {frames} frames, {steps} steps)"
+        from dataclasses import replace
+
+        width, height, frames, steps = replace(s, engine=engine["engine"]).shot_defaults()
+        draft = f" at draft settings ({width}x{height}, {frames} frames, {steps} steps)" \
+            if engine["engine"] == "tiny" else ""
         director: dict[str, Any] = dict(
             width=width, height=height, frames=frames, steps=steps, guidance=s.default_guidance,
             max_memory=s.memory_size, fix=min(s.memory_sink, s.memory_size), seed_rule=s.seed_rule,
@@ -206,6 +201,7 @@ class GenerationController(QObject):
                         s.save()
                     except Exception:  # noqa: BLE001 - preferences that cannot be written only mean asking again
                         pass
+                    self.window.apply_settings()
                     self.window.statusBar().showMessage("Using the tiny engine from now on; Settings > Engine "
                                                         "switches to Wan2.2 once the models are downloaded.", 10_000)
         return dict(engine=engine, models_dir=(s.models_folder or None) if engine == "wan" else None,

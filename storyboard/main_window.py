@@ -48,7 +48,7 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self.shot_count_label = QLabel()
         self.statusBar().addPermanentWidget(self.shot_count_label)
-        self._apply_settings()
+        self.apply_settings()
 
         self.files = FileController(self)
         self.edits = EditController(self)
@@ -200,19 +200,20 @@ class MainWindow(QMainWindow):
         )
 
     # ------------------------------------------------------------ settings
-    def _apply_settings(self) -> None:
+    def apply_settings(self) -> None:
         self.model.memory_size = self.settings.memory_size
         self.model.memory_sink = self.settings.memory_sink
         self.model.refresh_all()
-        self.inspector.set_defaults(self.settings.default_frames, self.settings.default_steps,
-                                    self.settings.default_guidance)
+        # What a shot without its own values really gets (the tiny engine's draft included).
+        _w, _h, frames, steps = self.settings.shot_defaults()
+        self.inspector.set_defaults(frames, steps, self.settings.default_guidance)
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.settings, self)
         if dialog.exec():
             self.settings = dialog.values()
             self.settings.save()
-            self._apply_settings()
+            self.apply_settings()
             self._show_shot(self.current_row())
 
     # ------------------------------------------------------------ file dialogs

@@ -28,6 +28,9 @@ def test_the_tiny_engine_generates_at_draft_settings_and_says_so(window, tiny_ca
         take = window.project.story.shots[0].accepted()
         assert (take.request["width"], take.request["height"], take.request["num_frames"], take.request["steps"]) \
             == (128, 80, 17, 4)
+        window.apply_settings()
+        assert window.inspector.frames.specialValueText() == "default (17)"  # the draft, not 81
+        assert window.inspector.steps.specialValueText() == "default (4)"
         dialog = SettingsDialog(window.settings)
         qtbot.addWidget(dialog)
         assert "draft settings" in dialog.findChild(type(dialog.engine_note), "engine_note").text()
@@ -226,6 +229,8 @@ def test_with_no_models_configured_the_tiny_engine_choice_is_asked_once_and_reme
     assert "tiny engine" in recorded_dialogs.questions[-1]
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert win.settings.engine == "tiny" and AppSettings.load().engine == "tiny"
+    # gen_window chose 9 frames and 2 steps itself: kept; the inspector shows what a shot really gets.
+    assert win.inspector.frames.specialValueText() == "default (9)"
     assert win.generation.generate_shot()  # no second question
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert len(recorded_dialogs.questions) == asked

@@ -38,7 +38,7 @@ def menu_action(menu, starts: str):
 
 def set_memory(win, size: int, sink: int) -> None:
     win.settings.memory_size, win.settings.memory_sink = size, sink
-    win._apply_settings()
+    win.apply_settings()
 
 
 def test_pin_and_exclude_change_what_the_next_generation_remembers(gen_window, qtbot, recorded_dialogs):
