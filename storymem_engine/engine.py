@@ -166,8 +166,8 @@ class StoryMemEngine:
                 if self.settings.clip_weights:
                     source = Path(self.settings.clip_weights)
                 else:
+                    # load() checked it with the other model files; load_clip_similarity names any file missing.
                     source = ModelLayout(self._models_folder(), self.settings.continuation).clip
-                    check_models(source.parent, self.settings.continuation, "m2v", clip=True, only_clip=True)
                 try:
                     # On the CPU in float32 whatever the generator runs on, as the reference (see ClipSimilarity).
                     self._similarity = load_clip_similarity(source)

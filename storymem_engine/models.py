@@ -130,51 +130,44 @@ def clip_files_missing(folder: Path) -> list[Path]:
     return missing
 
 
-def missing_model_files(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,
-                        only_clip: bool = False) -> list[str]:
+def missing_model_files(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True) -> list[str]:
     """Every file the engine needs that is not in `folder`, as paths relative to it.
 
     ``clip``: keyframes are picked with CLIP (the method's default), so its weights are needed too.
     """
     layout = ModelLayout(Path(folder), continuation)
-    missing: list[Path] = []
-    if not only_clip:
-        missing += _diffusers_repo_missing(layout.i2v)
-        if first_shot == "t2v":
-            missing += _diffusers_repo_missing(layout.t2v, experts_only=True)
-        for name in LORA_FILES:
-            if lora_file(layout.lora, name) is None:
-                missing.append(layout.lora / f"{name}.pth")
+    missing = _diffusers_repo_missing(layout.i2v)
+    if first_shot == "t2v":
+        missing += _diffusers_repo_missing(layout.t2v, experts_only=True)
+    for name in LORA_FILES:
+        if lora_file(layout.lora, name) is None:
+            missing.append(layout.lora / f"{name}.pth")
     if clip:
         missing += clip_files_missing(layout.clip)
     return [p.relative_to(layout.root).as_posix() for p in missing]
 
 
-def download_commands(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,
-                      only_clip: bool = False) -> list[str]:
+def download_commands(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True) -> list[str]:
     layout = ModelLayout(Path(folder), continuation)
-    cmds = []
-    if not only_clip:
-        cmds.append(f'hf download {I2V_REPO} --local-dir "{layout.i2v}"')
-        if first_shot == "t2v":
-            # Only its experts and scheduler: the text encoder and VAE are shared with the I2V repo.
-            cmds.insert(0, f'hf download {T2V_REPO} --include "transformer/*" "transformer_2/*" "scheduler/*" '
-                           f'model_index.json --local-dir "{layout.t2v}"')
-        lora_dir = layout.root / "StoryMem"
-        cmds.append(f'hf download {LORA_REPO} --include "{LORA_FOLDERS[continuation]}/*" --local-dir "{lora_dir}"')
+    cmds = [f'hf download {I2V_REPO} --local-dir "{layout.i2v}"']
+    if first_shot == "t2v":
+        # Only its experts and scheduler: the text encoder and VAE are shared with the I2V repo.
+        cmds.insert(0, f'hf download {T2V_REPO} --include "transformer/*" "transformer_2/*" "scheduler/*" '
+                       f'model_index.json --local-dir "{layout.t2v}"')
+    lora_dir = layout.root / "StoryMem"
+    cmds.append(f'hf download {LORA_REPO} --include "{LORA_FOLDERS[continuation]}/*" --local-dir "{lora_dir}"')
     if clip:
         cmds.append(f'hf download {CLIP_REPO} {CLIP_CONFIG} {CLIP_WEIGHTS[0]} --local-dir "{layout.clip}"')
     return cmds
 
 
-def check_models(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,
-                 only_clip: bool = False) -> ModelLayout:
+def check_models(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True) -> ModelLayout:
     """Raise ModelFilesMissing (listing every file) before anything heavy is loaded."""
     if continuation not in LORA_FOLDERS:
         raise ValueError(f"unknown continuation {continuation!r} (expected mi2v or mm2v)")
-    missing = missing_model_files(folder, continuation, first_shot, clip, only_clip)
+    missing = missing_model_files(folder, continuation, first_shot, clip)
     if missing:
-        raise ModelFilesMissing(missing, download_commands(folder, continuation, first_shot, clip, only_clip))
+        raise ModelFilesMissing(missing, download_commands(folder, continuation, first_shot, clip))
     return ModelLayout(Path(folder), continuation)
 
 
