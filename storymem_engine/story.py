@@ -120,9 +120,15 @@ def _list(value: Any, where: str) -> list:
 
 
 def _dict(value: Any, where: str) -> dict:
+    """An object whose fields the caller reads one by one (each checked by its own reader)."""
     if not isinstance(value, dict):
         raise StoryError(f"{where}: expected an object, got {type(value).__name__}")
-    check_saveable(value, where)
+    return value
+
+
+def _json_dict(value: Any, where: str) -> dict:
+    """Free-form JSON kept as it is (a take's request, unknown script fields): checked whole, once."""
+    check_saveable(_dict(value, where), where)
     return value
 
 
@@ -166,7 +172,7 @@ class Take:
             raise StoryError(f"{where}: missing field 'clip'")
         return cls(
             id=take_id,
-            request=_dict(data.get("request", {}), f"{where}, request"),
+            request=_json_dict(data.get("request", {}), f"{where}, request"),
             clip=_text(data["clip"], f"{where}, clip"),
             keyframes=[_text(p, f"{where}, keyframes") for p in _list(data.get("keyframes", []), where)],
             last_frame=_text(data.get("last_frame", ""), f"{where}, last_frame"),
@@ -306,7 +312,7 @@ class Story:
         for key, value in _dict(data.get("scene_extra", {}), "story, scene_extra").items():
             if not re.fullmatch(r"-?[0-9]{1,7}", key):
                 raise StoryError(f"story, scene_extra: key {key!r} is not a scene number"[:200])
-            scene_extra[int(key)] = _dict(value, f"story, scene_extra {key}")
+            scene_extra[int(key)] = _json_dict(value, f"story, scene_extra {key}")
         return cls(
             name=_text(data["name"], "story, name"),
             overview=_text(data.get("overview", ""), "story, overview"),
@@ -314,7 +320,7 @@ class Story:
             memory_pins=[_text(k, "story, memory_pins") for k in _list(data.get("memory_pins", []), "memory_pins")],
             memory_exclusions=[_text(k, "story, memory_exclusions")
                                for k in _list(data.get("memory_exclusions", []), "memory_exclusions")],
-            extra=_dict(data.get("extra", {}), "story, extra"),
+            extra=_json_dict(data.get("extra", {}), "story, extra"),
             scene_extra=scene_extra,
         )
 
