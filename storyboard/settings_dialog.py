@@ -25,9 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.app_settings import ENGINES, OFFLOAD_PRESETS, SIZES, AppSettings
+from storymem_engine.story import MAX_SIDE
 from storymem_engine.tiny import DRAFT_FRAMES, DRAFT_STEPS
-
-MAX_SIDE = 2048  # as `render --size`
 
 
 def check_models_folder(folder: str, clip: bool = True) -> str:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from storymem_engine.story import MAX_FRAMES, MAX_GUIDANCE, MAX_STEPS, StoryError, load_story, story_to_script
+from storymem_engine.story import MAX_FRAMES, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, StoryError, load_story, story_to_script
 
 EXIT_BAD_INPUT = 2
 
@@ -19,7 +19,6 @@ class CliError(Exception):
     """A bad flag value or input file: printed as one line, exit code 2."""
 
 
-MAX_SIDE = 2048  # Wan2.2 A14B is trained at 480p/720p; 2048 px per side is already far past it
 MAX_SEED = 2**63 - 1
 
 

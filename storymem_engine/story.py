@@ -22,6 +22,7 @@ SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 MAX_SCENE_NUM = 1_000_000
 MAX_SEED = 2**63 - 1
 MAX_FRAMES = 1001
+MAX_SIDE = 2048  # pixels per side; Wan2.2 A14B is trained at 480p/720p, 2048 is already far past it
 MAX_STEPS = 1000
 MAX_GUIDANCE = 100.0
 MAX_DURATION_S = 3600.0
