@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-A14B = dict(patch_size=(1, 2, 2), num_attention_heads=40, attention_head_dim=128, in_channels=36, out_channels=16,
-            text_dim=4096, freq_dim=256, ffn_dim=13824, num_layers=40, cross_attn_norm=True,
-            qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
+from storymem_engine.accounting import A14B_TRANSFORMER as A14B  # noqa: E402 - after the sys.path line
+from storymem_engine.accounting import UMT5_XXL  # noqa: E402
+
 TINY = dict(A14B, num_attention_heads=2, attention_head_dim=12, text_dim=32, ffn_dim=32, num_layers=2)
 UMT5_TINY = dict(vocab_size=300, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
                  relative_attention_num_buckets=8, dropout_rate=0.0)
@@ -121,9 +121,8 @@ def child(args) -> int:
     t0 = time.perf_counter()
     fp8 = preset in FP8_PRESETS
     experts = [build_expert(config, device, dtype, seed, 4 if args.tiny else 128, fp8) for seed in (1, 2)]
-    encoder = random_module(lambda: UMT5EncoderModel(UMT5Config(**(UMT5_TINY if args.tiny else dict(
-        vocab_size=256384, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
-        relative_attention_num_buckets=32, feed_forward_proj="gated-gelu", dropout_rate=0.0)))), device, dtype, 3)
+    encoder = random_module(lambda: UMT5EncoderModel(UMT5Config(**(UMT5_TINY if args.tiny else UMT5_XXL))),
+                            device, dtype, 3)
     encoder.encoder.embed_tokens.weight = encoder.shared.weight  # tied in UMT5; to_empty untied them (+2 GiB)
     vae = random_module(lambda: AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                                                  temperal_downsample=[False, True, True]) if args.tiny
