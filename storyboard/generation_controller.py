@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,7 +69,6 @@ class GenerationController(QObject):
         self._closing = False  # the window asked to close; it does once the running queue has stopped
         self._last_progress: tuple | None = None  # the newest progress event and when it came
         self._cancel_asked = False
-        self._cancelled_count = 0
         self._taken = 0
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
@@ -140,8 +140,6 @@ class GenerationController(QObject):
             dialogs.error(self.window, "Project busy", str(exc))
             return False
         s = self.window.settings
-        from dataclasses import replace
-
         width, height, frames, steps = replace(s, engine=engine["engine"]).shot_defaults()
         draft = f" at draft settings ({width}x{height}, {frames} frames, {steps} steps)" \
             if engine["engine"] == "tiny" else ""
@@ -163,7 +161,7 @@ class GenerationController(QObject):
         self.failures = []
         self._last_progress = None
         self._cancel_asked = False
-        self._cancelled_count = self._taken = 0
+        self._taken = 0
         self._ticker.start()
         for shot_id in shot_ids:
             self.window.model.set_live_status(shot_id, "queued")
@@ -227,7 +225,7 @@ class GenerationController(QObject):
         w.progress.connect(self._progress)
         w.take_ready.connect(self._take_ready)
         w.failed.connect(self._failed)
-        w.cancelled.connect(self._cancelled)
+        w.cancelled.connect(self._done_with)
         w.skipped.connect(self._done_with)
         w.queue_finished.connect(self._queue_finished)
         w.unloaded.connect(self._unloaded)
@@ -320,10 +318,6 @@ class GenerationController(QObject):
         if self._has(shot_id) and self.window.model.live_status.get(shot_id) in ("queued", "generating"):
             self.window.model.set_live_status(shot_id, None)
 
-    def _cancelled(self, shot_id: str) -> None:
-        self._cancelled_count += 1
-        self._done_with(shot_id)
-
     def _release_lock(self) -> None:
         lock, self._lock = self._lock, None
         if lock is not None:
@@ -338,7 +332,8 @@ class GenerationController(QObject):
         self._ticker.stop()
         took = time.monotonic() - self.worker.started_at if self.worker else 0.0
         kept = f"{self._taken} new take{'' if self._taken == 1 else 's'}"
-        if self._cancel_asked or self._cancelled_count:
+        # Shots dropped after a failure are "cancelled" too; only the user's Cancel makes the queue a cancelled one.
+        if self._cancel_asked:
             message = f"Generation cancelled after {_duration(took)} ({kept} kept)"
         elif self.failures:
             message = f"Generation stopped after {_duration(took)}: {len(self.failures)} shot(s) failed ({kept})"
