@@ -8,9 +8,20 @@ import math
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from storymem_engine.story import MAX_FRAMES, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, StoryError, load_story, story_to_script
+from storymem_engine.render_settings import MAX_MEMORY, RenderSettings
+from storymem_engine.story import (
+    MAX_FRAMES,
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_STEPS,
+    StoryError,
+    load_story,
+    story_to_script,
+)
 
 EXIT_BAD_INPUT = 2
 
@@ -18,8 +29,6 @@ EXIT_BAD_INPUT = 2
 class CliError(Exception):
     """A bad flag value or input file: printed as one line, exit code 2."""
 
-
-MAX_SEED = 2**63 - 1
 
 
 def _number(text: str, kind):
@@ -69,6 +78,42 @@ def _positive(kind, high):
     return _bounded(kind, 0, high, low_inclusive=False)
 
 
+# render option -> the RenderSettings field it sets (None: not given, the project's value applies).
+PROJECT_OPTIONS = {
+    "frames": "frames", "steps": "steps", "guidance": "guidance", "seed": "seed", "seed_rule": "seed_rule",
+    "max_memory": "memory_size", "fix": "memory_sink", "offload": "offload",
+    "text_encoder_on_cpu": "text_encoder_on_cpu", "vae_tiling": "vae_tiling",
+}
+
+
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each render setting's default and that a rerun keeps the project's own value."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.dest == "size" or action.dest in PROJECT_OPTIONS:
+            d = RenderSettings()
+            value = f"{d.width}x{d.height}" if action.dest == "size" else getattr(d, PROJECT_OPTIONS[action.dest])
+            if isinstance(value, bool):
+                value = "on" if value else "off"
+            return f"{text} (default: {value}; rendering into an earlier project: that project's setting)"
+        return super()._get_help_string(action)
+
+
+def render_settings(args, saved: RenderSettings | None) -> RenderSettings:
+    """The settings this render uses: each option given, else the --out project's saved value, else the default."""
+    settings = saved or RenderSettings()
+    given = {field: getattr(args, option) for option, field in PROJECT_OPTIONS.items()
+             if getattr(args, option) is not None}
+    if args.size is not None:
+        given["width"], given["height"] = args.size
+    settings = replace(settings, **given)
+    if not 0 <= settings.memory_sink <= settings.memory_size:
+        raise CliError(f"--fix must be between 0 and --max-memory ({settings.memory_size}), "
+                       f"got {settings.memory_sink}")
+    return settings
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2: no usage dump for a bad value
         raise CliError(message)
@@ -81,8 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     info = sub.add_parser("info", help="summarise a story script as JSON")
     info.add_argument("story", help="a story script in the ST-Bench format (story_name, scenes, ...)")
-    render = sub.add_parser("render", help="render a story shot by shot",
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    render = sub.add_parser("render", help="render a story shot by shot", formatter_class=_DefaultsFormatter,
                             description="Render a story shot by shot with StoryMem into a project folder "
                                         "(project.json, takes/, film.mp4, manifest.json).")
     render.add_argument("story", help="a story script in the ST-Bench format")
@@ -94,31 +138,34 @@ def build_parser() -> argparse.ArgumentParser:
                         help="wan: Wan2.2 A14B + StoryMem from --models (CUDA GPU); tiny: random-weight models that "
                              "check the install (noise-like video)")
     render.add_argument("--models", help="models folder (see README: Getting the models)")
-    render.add_argument("--size", type=_size, default=(832, 480), help="WxH, default 832x480")
-    render.add_argument("--frames", type=_frames, default=81, help="frames per shot, 4n+1 (default 81)")
-    render.add_argument("--steps", type=_positive(int, MAX_STEPS), default=40, help="denoising steps per shot")
-    render.add_argument("--guidance", type=_positive(float, MAX_GUIDANCE), default=3.5,
+    # Render settings: an option left out takes the value saved in the --out project (a rerun renders as
+    # before), else the default shown; what was used is saved in the project for the next run and the editor.
+    render.add_argument("--size", type=_size, help="WxH")
+    render.add_argument("--frames", type=_frames, help="frames per shot, 4n+1")
+    render.add_argument("--steps", type=_positive(int, MAX_STEPS), help="denoising steps per shot")
+    render.add_argument("--guidance", type=_positive(float, MAX_GUIDANCE),
                         help="classifier-free guidance scale (both experts)")
-    render.add_argument("--seed", type=_bounded(int, 0, MAX_SEED), default=0, help="story seed")
-    render.add_argument("--seed-rule", choices=("scene", "story"), default="scene",
-                        help="shot seed = seed + index within its scene (default, as the official code) "
-                             "or + index in the story")
-    render.add_argument("--max-memory", type=_positive(int, 64), default=10,
+    render.add_argument("--seed", type=_bounded(int, 0, MAX_SEED), help="story seed")
+    render.add_argument("--seed-rule", choices=("scene", "story"),
+                        help="shot seed = seed + index within its scene (as the official code) or + index in the "
+                             "story")
+    render.add_argument("--max-memory", type=_positive(int, MAX_MEMORY),
                         help="memory images a shot is conditioned on at most")
-    render.add_argument("--fix", type=_bounded(int, 0, 64), default=3, help="memory sink size")
+    render.add_argument("--fix", type=_bounded(int, 0, MAX_MEMORY), help="memory sink size")
     render.add_argument("--continuation", choices=("mi2v", "mm2v"), default="mi2v",
                         help="how a shot without a cut continues: from the last frame (mi2v) or last 5 (mm2v)")
     render.add_argument("--first-shot", choices=("t2v", "m2v"), default="t2v",
                         help="t2v: text-to-video; m2v: from --reference images as memory (MR2V)")
     render.add_argument("--reference", nargs="+", default=[], help="reference images for --first-shot m2v")
-    render.add_argument("--offload", choices=OFFLOAD_PRESETS, default="model_offload",
+    render.add_argument("--offload", choices=OFFLOAD_PRESETS,
                         help="where the models live (README: RAM and VRAM per offload preset)")
-    render.add_argument("--text-encoder-on-cpu", action="store_true", help="keep UMT5 on the CPU (saves VRAM)")
+    render.add_argument("--text-encoder-on-cpu", action=argparse.BooleanOptionalAction,
+                        help="keep UMT5 on the CPU (saves VRAM)")
     render.add_argument("--skip-memory-check", action="store_true",
                         help="load even when the preset needs more RAM/VRAM than this machine has (swap)")
     render.add_argument("--rope-stride", type=_positive(int, 64), default=1,
                         help="memory RoPE stride S (default 1, as the public release)")
-    render.add_argument("--vae-tiling", action="store_true",
+    render.add_argument("--vae-tiling", action=argparse.BooleanOptionalAction,
                         help="tile the VAE (less VRAM; the official run encodes whole frames; "
                              "group_offload and sequential tile anyway)")
     render.add_argument("--keyframe-similarity", choices=("clip", "hsv"), default="clip",
@@ -199,7 +246,7 @@ def cmd_render(args) -> int:
     for ref in args.reference:
         if not Path(ref).is_file():
             raise CliError(f"reference image not found: {ref}")
-    if not 0 <= args.fix <= args.max_memory:
+    if args.fix is not None and args.max_memory is not None and args.fix > args.max_memory:
         raise CliError(f"--fix must be between 0 and --max-memory ({args.max_memory}), got {args.fix}")
     if args.clip_weights and args.keyframe_similarity == "hsv":
         raise CliError("--clip-weights is only used with --keyframe-similarity clip")
@@ -212,24 +259,25 @@ def cmd_render(args) -> int:
             raise CliError(f"--models {args.models}: no such folder (README: Getting the models)")
         check_models(args.models, args.continuation, args.first_shot,
                      clip=args.keyframe_similarity == "clip" and not args.clip_weights)
-        if not args.skip_memory_check:
-            from storymem_engine.accounting import InsufficientMemory, preflight, this_machine
 
-            try:
-                preflight(args.offload, this_machine(), args.text_encoder_on_cpu)
-            except InsufficientMemory as exc:
-                raise CliError(f"{exc} (--skip-memory-check loads anyway)") from None
+    out, previous = check_out_folder(args.out, story, args.replace_story)
+    settings = render_settings(args, previous.settings if previous is not None else None)
+    if args.engine == "wan" and not args.skip_memory_check:
+        from storymem_engine.accounting import InsufficientMemory, preflight, this_machine
 
-    out = check_out_folder(args.out, story, args.replace_story)
+        try:
+            preflight(settings.offload, this_machine(), settings.text_encoder_on_cpu)
+        except InsufficientMemory as exc:
+            raise CliError(f"{exc} (--skip-memory-check loads anyway)") from None
     with writing(out):
-        return _render(args, story, out)
+        return _render(args, story, out, settings)
 
 
-def check_out_folder(text: str, story, replace_story: bool) -> Path:
+def check_out_folder(text: str, story, replace_story: bool):
     """Where a render may write: a new or empty folder, or a project of this same story (a rerun resumes it).
 
     Never a non-empty folder that is not a project (its film.mp4 / manifest.json would be overwritten), and
-    never a project of another story unless --replace-story says so.
+    never a project of another story unless --replace-story says so. Returns (folder, the earlier project or None).
     """
     from storymem_engine.project import LOCK_FILE, PROJECT_FILE, load_project
 
@@ -239,7 +287,7 @@ def check_out_folder(text: str, story, replace_story: bool) -> Path:
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {text}: exists and is not a folder")
     if not out.is_dir() or not [p for p in out.iterdir() if p.name != LOCK_FILE]:
-        return out  # new, or empty but for a writer's lock (which `writing` then reports)
+        return out, None  # new, or empty but for a writer's lock (which `writing` then reports)
     if not (out / PROJECT_FILE).is_file():
         raise CliError(f"--out {text}: the folder is not empty and is not a StoryMem project; "
                        "render into a new or empty folder")
@@ -247,14 +295,15 @@ def check_out_folder(text: str, story, replace_story: bool) -> Path:
     if story_to_script(previous.story) != story_to_script(story) and not replace_story:
         raise CliError(f"--out {text}: holds another story ({previous.story.name!r}, {len(previous.story.shots)} "
                        "shots); render into a new folder, or add --replace-story to render this story there")
-    return out
+    return out, previous
 
 
-def _render(args, story, out: Path) -> int:
+def _render(args, story, out: Path, settings: RenderSettings) -> int:
     from storymem_engine.director import Director, DirectorSettings
     from storymem_engine.engine import EngineSettings, StoryMemEngine
 
     project = _open_project(out, story)
+    project.settings = settings
     references = []
     for i, ref in enumerate(args.reference):
         target = out / "references" / f"reference_{i}{Path(ref).suffix.lower()}"
@@ -264,15 +313,15 @@ def _render(args, story, out: Path) -> int:
 
     engine = StoryMemEngine(EngineSettings(
         engine=args.engine, models_dir=args.models, continuation=args.continuation, first_shot=args.first_shot,
-        offload=args.offload, rope_stride=args.rope_stride, text_encoder_on_cpu=args.text_encoder_on_cpu,
-        vae_tiling=args.vae_tiling, keyframe_similarity=args.keyframe_similarity, clip_weights=args.clip_weights,
+        offload=settings.offload, rope_stride=args.rope_stride, text_encoder_on_cpu=settings.text_encoder_on_cpu,
+        vae_tiling=settings.vae_tiling, keyframe_similarity=args.keyframe_similarity, clip_weights=args.clip_weights,
         check_memory=not args.skip_memory_check,
     ))
-    director = Director(project, engine, DirectorSettings(
-        seed=args.seed, width=args.size[0], height=args.size[1], frames=args.frames, steps=args.steps,
-        guidance=args.guidance, max_memory=args.max_memory, fix=args.fix, references=references,
-        seed_rule=args.seed_rule,
-    ))
+    director = Director(project, engine, DirectorSettings.from_fields(settings.director_fields(),
+                                                                      references=references))
+    s = settings
+    print(f"Settings: {s.width}x{s.height}, {s.frames} frames, {s.steps} steps, guidance {s.guidance:g}, seed {s.seed} "
+          f"({s.seed_rule}), memory {s.memory_size} (sink {s.memory_sink}), {s.offload}", file=sys.stderr)
     if args.engine == "tiny":
         print("Tiny engine: random-weight models, the output is noise-like test video, not a real render.",
               file=sys.stderr)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,13 @@ class DirectorSettings:
     # False when another writer owns project.json: the app's UI thread records each take itself
     # (project.record_take), so a save made while a shot renders is never overwritten by this snapshot.
     save_project: bool = True
+
+    @classmethod
+    def from_fields(cls, values: dict[str, Any], **more: Any) -> DirectorSettings:
+        """From JSON-ready fields (RenderSettings.director_fields, a worker job): keyframes as a dict."""
+        values = {**values, **more}
+        values["keyframes"] = KeyframeSettings(**values.get("keyframes", {}))
+        return cls(**values)
 
     def validate(self) -> None:
         check_frames(self.frames)

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from storymem_engine.atomic import atomic_write_text
-from storymem_engine.story import SAFE_ID, Story, StoryError, Take, check_saveable, read_json_file
+from storymem_engine.render_settings import RenderSettings
+from storymem_engine.story import SAFE_ID, Story, StoryError, Take, read_json_file
 
 SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
@@ -61,7 +62,9 @@ def acquire_writer_lock(folder: str | os.PathLike[str]):
 class Project:
     folder: Path
     story: Story
-    settings: dict[str, Any] = field(default_factory=dict)
+    # How the project renders (size, frames, steps, memory, offload...); None until someone renders or saves
+    # it with settings: then the app's preferences (or the CLI's defaults) are what it gets.
+    settings: RenderSettings | None = None
     # (folder, relative) -> resolved path. Resolving follows symlinks (an lstat per path part, ~0.4 ms)
     # and the editor resolves every painted card's clip and every keyframe in the memory strip on each
     # repaint. Paths inside a project folder do not move while it is open.
@@ -97,7 +100,8 @@ class Project:
             raise ProjectError(f"{path} is outside the project folder {self.folder}") from None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA_VERSION, "story": self.story.to_dict(), "settings": self.settings}
+        settings = self.settings.to_dict() if self.settings is not None else {}
+        return {"schema": SCHEMA_VERSION, "story": self.story.to_dict(), "settings": settings}
 
     def save(self, file_name: str = PROJECT_FILE) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -157,13 +161,13 @@ def project_from_dict(folder: Path, data: Any, source: str) -> Project:
     if not isinstance(settings, dict):
         raise ProjectError(f"{source}: field 'settings' must be an object, got {type(settings).__name__}")
     try:
-        check_saveable(settings, "settings")
+        render = RenderSettings.from_dict(settings, "settings") if settings else None
         story = Story.from_dict(data["story"])
     except StoryError as exc:
         raise ProjectError(f"{source}: {exc}") from None
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
         raise ProjectError(f"{source}: malformed story ({type(exc).__name__}: {str(exc)[:200]})") from None
-    project = Project(folder=Path(folder), story=story, settings=dict(settings))
+    project = Project(folder=Path(folder), story=story, settings=render)
     try:
         _check_paths(project)
     except OSError as exc:  # a symlink loop, a name too long: the path cannot be resolved

@@ -106,7 +106,6 @@ class QueueRunner:
     def _director(self, job: GenerationJob):
         from storymem_engine.director import Director, DirectorSettings
         from storymem_engine.engine import EngineSettings, StoryMemEngine
-        from storymem_engine.keyframes import KeyframeSettings
         from storymem_engine.project import project_from_dict
 
         key = tuple(sorted(job.engine.items()))
@@ -120,9 +119,7 @@ class QueueRunner:
             self._engine_key = key
         self.emit("engine_ready", self._engine.label, reused)
         project = project_from_dict(Path(job.folder), job.project, job.folder)
-        settings = dict(job.director)
-        settings["keyframes"] = KeyframeSettings(**settings.get("keyframes", {}))
-        return Director(project, self._engine, DirectorSettings(**settings))
+        return Director(project, self._engine, DirectorSettings.from_fields(job.director))
 
 
 def share_the_cpu() -> None:

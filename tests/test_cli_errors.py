@@ -30,7 +30,7 @@ def _assert_untouched(out):
         (["--offload", "turbo"], "invalid choice: 'turbo'"),
         (["--size", "830x480"], "multiples of 16"),
         (["--first-shot", "m2v"], "--first-shot m2v needs --reference"),
-        (["--fix", "12"], "--fix must be between 0 and --max-memory"),
+        (["--max-memory", "10", "--fix", "12"], "--fix must be between 0 and --max-memory"),
     ],
 )
 def test_bad_flag_values(story_paths, out_with_work, extra, message):

@@ -80,6 +80,18 @@ def test_rerun_skips_shots_whose_takes_exist(queen_render, story_paths, tiny_env
     assert "(0 generated)" in result.stderr
 
 
+def test_a_rerun_without_options_renders_at_the_projects_own_settings(queen_render, story_paths, tiny_env):
+    """The size, frames and steps a project was rendered with are saved in it: a rerun that leaves them out (or
+    the editor) keeps them instead of falling back to 832x480 / 81 / 40 and regenerating every shot."""
+    out, _ = queen_render
+    saved = json.loads((out / "project.json").read_text())["settings"]
+    assert (saved["width"], saved["height"], saved["frames"], saved["steps"]) == (64, 48, 9, 2)
+    result = run_main("render", str(story_paths["queen"]), "--out", str(out), "--engine", "tiny", env=tiny_env)
+    assert result.returncode == 0, result.stderr
+    assert "Settings: 64x48, 9 frames, 2 steps" in result.stderr and "(0 generated)" in result.stderr
+    assert json.loads((out / "project.json").read_text())["settings"] == saved
+
+
 def test_mm2v_continuation_drops_five_frames_and_memory_respects_max(tmp_path, story_paths, tiny_env):
     out = tmp_path / "black"
     result = run_main("render", str(story_paths["black"]), "--out", str(out), *TINY,
