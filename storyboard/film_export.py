@@ -15,9 +15,8 @@ import numpy as np
 from storyboard.animatic import render_card
 from storyboard.frames import clip_geometry, iter_clip_frames
 from storymem_engine.project import Project
+from storymem_engine.shot_timing import FPS, card_frames
 from storymem_engine.story import Shot
-
-FPS = 16
 
 
 class FilmError(Exception):
@@ -32,13 +31,6 @@ class FilmSegment:
     frames: int
     width: int = 0
     height: int = 0
-
-
-def card_frames(shot: Shot, default_frames: int, fps: int = FPS) -> int:
-    """An animatic card lasts the shot's duration_s, else frames / fps seconds."""
-    if shot.duration_s:
-        return max(int(round(shot.duration_s * fps)), 1)
-    return max(shot.frames or default_frames, 1)
 
 
 def plan_film(project: Project, default_frames: int, fps: int = FPS) -> list[FilmSegment]:

@@ -26,6 +26,11 @@ MAX_SIDE = 2048  # pixels per side; Wan2.2 A14B is trained at 480p/720p, 2048 is
 MAX_STEPS = 1000
 MAX_GUIDANCE = 100.0
 MAX_DURATION_S = 3600.0
+# Crew vocabulary for the shot list, the PDF storyboard and the timeline notes; "" means not set.
+SHOT_SIZES = ("", "extreme wide", "wide", "full", "medium wide", "medium", "medium close-up", "close-up",
+              "extreme close-up", "insert", "over the shoulder", "point of view", "aerial")
+CAMERA_MOVES = ("", "static", "pan left", "pan right", "tilt up", "tilt down", "dolly in", "dolly out",
+                "tracking", "crane up", "crane down", "handheld", "zoom in", "zoom out", "orbit")
 
 
 class StoryError(ValueError):
@@ -106,6 +111,15 @@ def _opt_float(value: Any, where: str, low: float, high: float) -> float | None:
     if not (math.isfinite(value) and low <= value <= high):
         raise StoryError(f"{where}: {value} is outside {low:g}..{high:g}"[:200])
     return float(value)
+
+
+def _choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or value not in choices:
+        known = ", ".join(repr(c) for c in choices if c)
+        raise StoryError(f"{where}: {value!r} is not one of {known} (or empty)"[:400])
+    return value
 
 
 def _id(value: Any, where: str) -> str:
@@ -208,6 +222,8 @@ class Shot:
     # Locked: every new take reuses the shot's seed (its own, else the accepted take's). Unlocked: a second
     # take draws a fresh seed, so regenerating gives a different clip.
     seed_locked: bool = False
+    shot_size: str = ""  # one of SHOT_SIZES
+    camera_move: str = ""  # one of CAMERA_MOVES
 
     def accepted(self) -> Take | None:
         for take in self.takes:
@@ -232,6 +248,8 @@ class Shot:
             "takes": [t.to_dict() for t in self.takes],
             "accepted_take": self.accepted_take,
             "seed_locked": self.seed_locked,
+            "shot_size": self.shot_size,
+            "camera_move": self.camera_move,
         }
 
     @classmethod
@@ -269,6 +287,8 @@ class Shot:
             takes=takes,
             accepted_take=accepted,
             seed_locked=_bool(data.get("seed_locked", False), f"{where}, seed_locked"),
+            shot_size=_choice(data.get("shot_size", ""), f"{where}, shot_size", SHOT_SIZES),
+            camera_move=_choice(data.get("camera_move", ""), f"{where}, camera_move", CAMERA_MOVES),
         )
 
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from storymem_engine.project import PROJECT_FILE, ProjectError, load_project
-from storymem_engine.story import StoryError, load_story, save_story, story_to_script
+from storymem_engine.story import CAMERA_MOVES, SHOT_SIZES, StoryError, load_story, save_story, story_to_script
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -68,7 +68,8 @@ def near_valid_projects(draw):
                 "scene_num": _maybe(draw, st.integers(0, 9), numbers)}
         valid = {"seed": st.integers(0, 2**63 - 1), "frames": st.sampled_from([9, 81]), "steps": st.integers(1, 50),
                  "guidance": st.floats(0, 20), "duration_s": st.floats(0, 60), "mode": st.sampled_from(["auto", "m2v"]),
-                 "notes": plain_text}
+                 "notes": plain_text, "shot_size": st.sampled_from(SHOT_SIZES),
+                 "camera_move": st.sampled_from(CAMERA_MOVES)}
         for key, good in valid.items():
             if draw(st.booleans()):
                 shot[key] = _maybe(draw, good, st.one_of(numbers, odd_text))

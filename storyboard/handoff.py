@@ -1,0 +1,159 @@
+"""What every hand-off export shares (no Qt, no numpy): the shots in story order with their accepted take,
+its clip on disk, the frames each fills on the cut and the facts editors and crews read about it.
+
+The timeline exports (OTIO, FCP 7/X XML, EDL) and the PDF storyboard all start from ``plan_handoff``, so a
+shot is numbered, timed and described the same way in each of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from storymem_engine.project import Project
+from storymem_engine.shot_timing import FPS, shot_frames
+from storymem_engine.story import Shot, Take
+
+
+class HandoffError(Exception):
+    """The export cannot be made; the message names the shot and the reason."""
+
+
+@dataclass
+class HandoffShot:
+    number: int  # 1-based position in the story
+    shot: Shot
+    take: Take | None
+    clip: Path | None  # the accepted take's clip (absolute, checked to exist); None: no take
+    frames: int  # frames on the cut at FPS
+    start: int  # first frame on the cut (record in)
+    opens_scene: bool  # a scene marker goes here: the first shot, a scene cut or a new scene number
+
+    @property
+    def name(self) -> str:
+        """The clip name editors see: "Shot 3 - Take 2" (the take's position among the shot's takes)."""
+        if self.take is None:
+            return f"Shot {self.number} - no take"
+        return f"Shot {self.number} - Take {self.shot.takes.index(self.take) + 1}"
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / FPS
+
+
+def plan_handoff(project: Project, default_frames: int, check_media: bool = True) -> list[HandoffShot]:
+    """Every shot in story order. With ``check_media`` a take whose clip is gone (or leaves the project) is a
+    HandoffError naming the shot, as the film export reports it; the PDF passes False and draws a blank."""
+    plan: list[HandoffShot] = []
+    start = 0
+    previous_scene: int | None = None
+    for number, shot in enumerate(project.story.shots, start=1):
+        take = shot.accepted()
+        clip = None
+        if take is not None:
+            try:
+                clip = project.resolve(take.clip)
+            except ValueError as exc:
+                raise HandoffError(f"shot {number}: {exc}") from None
+            if check_media and not clip.is_file():
+                raise HandoffError(f"shot {number}: the accepted take's clip {take.clip} is missing")
+        frames = shot_frames(shot, default_frames)
+        if take is not None and take.frames <= 0 and clip is not None and clip.is_file():
+            frames = _probe_frames(clip, number)  # an old take that did not record its length
+        opens = number == 1 or shot.cut or shot.scene_num != previous_scene
+        plan.append(HandoffShot(number, shot, take, clip, frames, start, opens))
+        previous_scene = shot.scene_num
+        start += frames
+    if not plan:
+        raise HandoffError("the timeline has no shots")
+    return plan
+
+
+def _probe_frames(clip: Path, number: int) -> int:
+    from storyboard.frames import clip_geometry
+
+    try:
+        return max(clip_geometry(clip)[2], 1)
+    except Exception as exc:  # noqa: BLE001 - any decode error names the shot
+        raise HandoffError(f"shot {number}: cannot read {clip.name} ({exc})") from None
+
+
+def seed_of(item: HandoffShot) -> int | None:
+    """The seed the accepted take was made with, else the shot's own (None: the story default)."""
+    if item.take is not None and isinstance(item.take.request.get("seed"), int):
+        return item.take.request["seed"]
+    return item.shot.seed
+
+
+def profile_of(take: Take | None) -> dict[str, Any]:
+    """How the take was generated: engine, mode, LoRA, size, frames, steps, guidance (what a re-render needs)."""
+    if take is None:
+        return {}
+    request = take.request
+    profile: dict[str, Any] = {"engine": take.engine or request.get("engine", "")}
+    for key in ("mode", "lora_variant", "width", "height", "frames", "steps", "guidance", "offload"):
+        if key in request:
+            profile[key] = request[key]
+    return profile
+
+
+def profile_text(profile: dict[str, Any]) -> str:
+    if not profile:
+        return ""
+    parts = [str(profile.get("engine", "")), str(profile.get("mode", ""))]
+    if "width" in profile and "height" in profile:
+        parts.append(f"{profile['width']}x{profile['height']}")
+    for key, unit in (("frames", "frames"), ("steps", "steps"), ("guidance", "cfg")):
+        if key in profile:
+            parts.append(f"{profile[key]} {unit}")
+    return " ".join(p for p in parts if p)
+
+
+def metadata_of(item: HandoffShot) -> dict[str, Any]:
+    """The shot as JSON-safe metadata (OTIO clip metadata; notes in the XML and EDL)."""
+    shot, take = item.shot, item.take
+    request = take.request if take is not None else {}
+    return {
+        "shot_number": item.number,
+        "shot_id": shot.id,
+        "scene": shot.scene_num,
+        "cut": shot.cut,
+        "prompt": shot.prompt,
+        "first_frame_prompt": shot.first_frame_prompt,
+        "seed": seed_of(item),
+        "take_id": take.id if take is not None else "",
+        "profile": profile_of(take),
+        "memory_keyframes": [str(p) for p in request.get("memory") or []],
+        "memory_keys": [str(k) for k in request.get("memory_keys") or []],
+        "keyframes": list(take.keyframes) if take is not None else [],
+        "shot_size": shot.shot_size,
+        "camera_move": shot.camera_move,
+        "frames": item.frames,
+        "duration_s": round(item.seconds, 4),
+        "notes": shot.notes,
+    }
+
+
+def one_line(text: str) -> str:
+    """Text for a single-line field (EDL comments, XML notes): line breaks and tabs become spaces, and
+    characters XML 1.0 cannot hold (NUL and other controls, U+FFFE/U+FFFF) are dropped."""
+    return " ".join("".join(ch for ch in text if _xml_char(ch)).split())
+
+
+def _xml_char(ch: str) -> bool:
+    code = ord(ch)
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000
+
+
+def note_lines(item: HandoffShot) -> list[tuple[str, str]]:
+    """(label, one-line value) pairs for formats that carry text notes rather than structured metadata."""
+    meta = metadata_of(item)
+    lines = [("PROMPT", one_line(meta["prompt"])), ("SCENE", str(meta["scene"])),
+             ("SEED", "" if meta["seed"] is None else str(meta["seed"])), ("TAKE", meta["take_id"]),
+             ("PROFILE", profile_text(meta["profile"])),
+             ("MEMORY", " ".join(meta["memory_keys"] or meta["memory_keyframes"])),
+             ("SHOT SIZE", meta["shot_size"]), ("CAMERA", meta["camera_move"]),
+             ("DURATION", f"{meta['duration_s']:.2f}s ({meta['frames']} frames at {FPS} fps)"),
+             ("NOTES", one_line(meta["notes"]))]
+    return [(label, value) for label, value in lines if value]

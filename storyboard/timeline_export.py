@@ -1,0 +1,233 @@
+"""Timelines for editors through OpenTimelineIO: native .otio, FCP 7 XML, FCP X XML and CMX 3600 EDL.
+
+One video track of the accepted takes in story order, each clip named "Shot 3 - Take 2" and pointing at its
+clip.mp4, a marker where each scene opens, and the shot's prompt, scene, seed, take, profile and memory
+keyframes as clip metadata (.otio) or as notes (comments and logging info in FCP 7 XML, a note and metadata in
+FCP X XML, comment lines in the EDL). Shots without a take become gaps or animatic card clips.
+
+16 fps is not a SMPTE timecode rate and OpenTimelineIO refuses to write timecode at it, so the FCP 7 XML and
+the EDL count in 48 fps timecode: three ticks per frame, the same cuts to the frame. .otio and FCP X XML
+(rational times) stay at 16 fps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from storyboard.handoff import HandoffError, HandoffShot, metadata_of, note_lines, one_line, plan_handoff
+from storymem_engine.atomic import atomic_write_text
+from storymem_engine.project import Project
+from storymem_engine.shot_timing import FPS
+
+
+@dataclass(frozen=True)
+class TimelineFormat:
+    key: str
+    label: str
+    suffix: str
+    adapter: str
+    rate: int  # the rate the file counts in
+    relative_paths: bool  # media may be referenced relative to the exported file
+
+
+FORMATS: dict[str, TimelineFormat] = {f.key: f for f in (
+    TimelineFormat("otio", "OpenTimelineIO", ".otio", "otio_json", FPS, True),
+    TimelineFormat("fcp7", "Final Cut Pro 7 XML", ".xml", "fcp_xml", 3 * FPS, False),
+    TimelineFormat("fcpx", "Final Cut Pro X XML", ".fcpxml", "fcpx_xml", FPS, False),
+    TimelineFormat("edl", "CMX 3600 EDL", ".edl", "cmx_3600", 3 * FPS, False),
+)}
+EMPTY_SHOTS = ("gap", "card")
+EDL_REEL_LENGTH = 8  # CMX 3600 reel names are at most 8 characters
+
+
+@dataclass
+class TimelineOptions:
+    format: str = "otio"
+    empty_shots: str = "gap"  # "gap": a gap of the shot's length; "card": its animatic card as a clip
+    collect_media: bool = False  # copy the clips next to the exported file (<name>_media/) and point there
+
+
+@dataclass
+class TimelineResult:
+    path: Path
+    clips: int = 0
+    gaps: int = 0
+    cards: int = 0
+    media_folder: Path | None = None
+    copied: list[Path] = field(default_factory=list)
+
+
+def media_folder_for(path: Path) -> Path:
+    return path.with_name(f"{path.stem}_media")
+
+
+def export_timeline(project: Project, path: Path, options: TimelineOptions, default_frames: int,
+                    default_size: tuple[int, int], progress: Callable[[int], None] | None = None,
+                    cancel: Callable[[], bool] | None = None) -> TimelineResult:
+    """Write the timeline atomically. Raises HandoffError (a shot's clip is missing, a bad option), the
+    engine's VideoCancelled / VideoError while encoding cards, or OSError."""
+    fmt = FORMATS.get(options.format)
+    if fmt is None:
+        raise HandoffError(f"unknown timeline format {options.format!r} (expected one of {', '.join(FORMATS)})")
+    if options.empty_shots not in EMPTY_SHOTS:
+        raise HandoffError(f"empty shots must be one of {EMPTY_SHOTS}, got {options.empty_shots!r}")
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise HandoffError(f"cannot write {path}: the folder does not exist")
+    plan = plan_handoff(project, default_frames)
+    result = TimelineResult(path)
+    media = _media_files(plan, path, options, default_size, result, progress, cancel)
+    timeline = build_timeline(plan, project.story.name, {n: _reference(p, path, fmt) for n, p in media.items()},
+                              fmt)
+    atomic_write_text(path, _serialize(timeline, fmt))
+    return result
+
+
+def _media_files(plan: list[HandoffShot], path: Path, options: TimelineOptions, default_size: tuple[int, int],
+                 result: TimelineResult, progress: Callable[[int], None] | None,
+                 cancel: Callable[[], bool] | None) -> dict[int, Path]:
+    """Shot number -> the media file its clip points at (collected copies and cards in <name>_media/)."""
+    from storyboard.card_clips import timeline_size, write_card_clip
+
+    folder = media_folder_for(path)
+    needs_folder = options.collect_media or (options.empty_shots == "card" and any(i.take is None for i in plan))
+    if needs_folder:
+        folder.mkdir(exist_ok=True)
+        result.media_folder = folder
+    size = timeline_size(plan, default_size)
+    media: dict[int, Path] = {}
+    for done, item in enumerate(plan, start=1):
+        if item.clip is not None:
+            media[item.number] = _collect(item, folder, result) if options.collect_media else item.clip
+            result.clips += 1
+        elif options.empty_shots == "card":
+            media[item.number] = write_card_clip(item, size, folder, cancel)
+            result.cards += 1
+        else:
+            result.gaps += 1
+        if progress is not None:
+            progress(done)
+    return media
+
+
+def _collect(item: HandoffShot, folder: Path, result: TimelineResult) -> Path:
+    """Copy the take's clip into the media folder once (a copy of the same size and age is kept)."""
+    assert item.clip is not None and item.take is not None
+    target = folder / f"{item.shot.id}_{item.take.id}.mp4"
+    source = item.clip.stat()
+    if target.is_file():
+        existing = target.stat()
+        if existing.st_size == source.st_size and int(existing.st_mtime) == int(source.st_mtime):
+            return target
+    partial = target.with_name(f".{target.name}.part")
+    shutil.copy2(item.clip, partial)
+    os.replace(partial, target)  # a reader never sees half a clip under the real name
+    result.copied.append(target)
+    return target
+
+
+def _reference(media: Path, exported: Path, fmt: TimelineFormat) -> str:
+    media = Path(os.path.abspath(media))
+    if fmt.relative_paths:
+        try:
+            return Path(os.path.relpath(media, os.path.abspath(exported.parent))).as_posix()
+        except ValueError:  # another drive (Windows): only an absolute path can reach it
+            pass
+    if fmt.key == "edl":
+        return media.as_posix()  # an EDL comment line, read by people and conform tools: a plain path
+    return media.as_uri()
+
+
+def build_timeline(plan: list[HandoffShot], name: str, targets: dict[int, str], fmt: TimelineFormat):
+    """The OpenTimelineIO timeline: one video track, times at ``fmt.rate`` (a multiple of 16 fps)."""
+    import opentimelineio as otio
+
+    rate = fmt.rate
+    scale = rate // FPS
+
+    def span(frames: int) -> otio.opentime.TimeRange:
+        return otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(frames * scale,
+                                                                                                        rate))
+
+    timeline = otio.schema.Timeline(name=one_line(name) or "Story")
+    timeline.global_start_time = otio.opentime.RationalTime(0, rate)
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    timeline.tracks.append(track)
+    for item in plan:
+        meta = metadata_of(item)
+        target = targets.get(item.number)
+        if target is None:
+            element = otio.schema.Gap(name=f"Shot {item.number} - no take", source_range=span(item.frames))
+        else:
+            name_ = item.name if item.take is not None else f"Shot {item.number} - Animatic card"
+            reference = otio.schema.ExternalReference(target_url=target, available_range=span(item.frames))
+            element = otio.schema.Clip(name=name_, media_reference=reference, source_range=span(item.frames))
+            _format_notes(element, reference, item, fmt)
+        element.metadata["storymem"] = meta
+        if item.opens_scene:
+            element.markers.append(otio.schema.Marker(
+                name=f"Scene {item.shot.scene_num}", marked_range=span(0), color=otio.schema.MarkerColor.RED,
+                comment=f"Shot {item.number}: {'scene cut' if item.shot.cut else 'scene starts'}"))
+        track.append(element)
+    return timeline
+
+
+def _format_notes(clip, reference, item: HandoffShot, fmt: TimelineFormat) -> None:
+    """The shot's facts where each editor shows them (the adapters write these metadata keys)."""
+    lines = note_lines(item)
+    text = dict(lines)
+    if fmt.key == "fcp7":
+        summary = " | ".join(f"{k.title()} {v}" for k, v in lines if k in ("SCENE", "SEED", "TAKE"))
+        clip.metadata["fcp_xml"] = {
+            "comments": {"mastercomment1": text.get("PROMPT", ""), "mastercomment2": summary,
+                         "mastercomment3": text.get("PROFILE", ""), "mastercomment4": text.get("MEMORY", ""),
+                         "clipcommenta": text.get("NOTES", ""),
+                         "clipcommentb": " / ".join(v for k, v in lines if k in ("SHOT SIZE", "CAMERA"))},
+            "logginginfo": {"description": text.get("PROMPT", ""), "scene": text.get("SCENE", ""),
+                            "shottake": text.get("TAKE", ""), "lognote": text.get("NOTES", "")},
+        }
+    elif fmt.key == "fcpx":
+        reference.metadata["fcpx"] = {
+            "note": " | ".join(f"{k.title()}: {v}" for k, v in lines),
+            "metadata": [{f"com.storymem.{k.lower().replace(' ', '_')}": v} for k, v in lines],
+        }
+    elif fmt.key == "edl":
+        clip.metadata["cmx_3600"] = {"reel": f"SH{item.number:04d}"[:EDL_REEL_LENGTH],
+                                     "comments": [f"{k}: {one_line(v)}" for k, v in lines]}
+
+
+def _serialize(timeline, fmt: TimelineFormat) -> str:
+    import opentimelineio as otio
+
+    kwargs = {"rate": fmt.rate} if fmt.key == "edl" else {}
+    text = otio.adapters.write_to_string(timeline, adapter_name=fmt.adapter, **kwargs)
+    if fmt.key == "fcpx":
+        text = _fcpx_frame_duration(text)
+    return text
+
+
+def _fcpx_frame_duration(text: str) -> str:
+    """The FCP X adapter knows frame durations only for broadcast rates and leaves ours empty: fill in 1/16s
+    (its own reader, and Final Cut, need it to count frames)."""
+    root = ElementTree.fromstring(text)
+    for element in root.iter("format"):
+        if not element.get("frameDuration"):
+            element.set("frameDuration", f"1/{FPS}s")
+    body = ElementTree.tostring(root, encoding="unicode")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE fcpxml>\n{body}\n'
+
+
+def read_timeline(path: Path):
+    """Read an exported timeline back with its adapter (tests and the round-trip check)."""
+    import opentimelineio as otio
+
+    fmt = next((f for f in FORMATS.values() if Path(path).suffix.lower() == f.suffix), None)
+    if fmt is None:
+        raise HandoffError(f"{path}: not a timeline this app writes")
+    kwargs = {"rate": fmt.rate} if fmt.key == "edl" else {}
+    return otio.adapters.read_from_file(str(path), adapter_name=fmt.adapter, **kwargs)
