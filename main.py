@@ -1,14 +1,20 @@
-"""StoryMem Studio entry point: the desktop app by default, `info` / `render` for headless use."""
+"""StoryMem Studio entry point: the desktop app by default, `info` / `render` / `export` for headless use."""
 
 from __future__ import annotations
 
 import sys
 
 HEADLESS_COMMANDS = ("info", "render")
+# `export` writes what File > Export writes (film, shot list, timelines, PDF) with the app's own code.
+EXPORT_COMMAND = "export"
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == EXPORT_COMMAND:
+        from storyboard.export_cli import main as export_main
+
+        return export_main(argv[1:])
     if argv and argv[0] in HEADLESS_COMMANDS:
         from storymem_engine.cli import main as cli_main
 

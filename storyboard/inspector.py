@@ -1,4 +1,5 @@
-"""The shot inspector: prompt, scene cut, continuation mode, seed, frames, steps, guidance, notes.
+"""The shot inspector: prompt, scene cut, continuation mode, seed, frames, steps, guidance, the crew's shot size
+and camera move, the shot's duration on the cut, notes.
 
 It never edits the story itself: it emits ``edit_requested`` and the window turns that into an
 undoable command, so typing, undo and redo all go through one path.
@@ -25,7 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.shortcut_passthrough import UndoShortcutPassthrough
-from storymem_engine.story import Shot
+from storymem_engine.shot_timing import FPS, shot_frames
+from storymem_engine.story import CAMERA_MOVES, SHOT_SIZES, Shot
 
 MODE_LABELS = {
     "auto": "auto (cut → M2V, continuation → MI2V)",
@@ -46,6 +48,7 @@ class ShotInspector(QGroupBox):
         self._loading = False
         self._burst = 0
         self._passthrough = UndoShortcutPassthrough(self)
+        self._default_frames = 81
 
         self.prompt = QPlainTextEdit()
         self.prompt.setObjectName("prompt")
@@ -88,6 +91,15 @@ class ShotInspector(QGroupBox):
         self.duration.setSpecialValueText("from frames")
         self.duration.setToolTip("How long the card lasts in the animatic (the storyboard played before any "
                                  "video exists);\n'from frames' uses the clip's length at 16 fps.")
+        self.shot_size = _choices(SHOT_SIZES, "shot_size")
+        self.shot_size.setToolTip("Framing, for the shot list, the PDF storyboard and the editors' timelines")
+        self.camera_move = _choices(CAMERA_MOVES, "camera_move")
+        self.camera_move.setToolTip("Camera movement, for the shot list, the PDF storyboard and the editors' "
+                                    "timelines")
+        self.cut_duration = QLabel()
+        self.cut_duration.setObjectName("cut_duration")
+        self.cut_duration.setToolTip(f"How long the shot runs on the cut at {FPS} fps: its accepted take, else "
+                                     "its animatic card")
         self.notes = QPlainTextEdit()
         self.notes.setObjectName("notes")
         self.notes.setUndoRedoEnabled(False)
@@ -108,6 +120,9 @@ class ShotInspector(QGroupBox):
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
         form.addRow("Animatic length", self.duration)
+        form.addRow("Duration", self.cut_duration)
+        form.addRow("Shot size", self.shot_size)
+        form.addRow("Camera move", self.camera_move)
         form.addRow("Notes", self.notes)
         self.form_host = QWidget()
         self.form_host.setLayout(form)
@@ -116,7 +131,7 @@ class ShotInspector(QGroupBox):
         layout.addWidget(self.form_host)
 
         for widget in (self.prompt, self.notes, self.seed, self.frames, self.steps, self.guidance,
-                       self.duration, self.scene, self.cut, self.mode):
+                       self.duration, self.scene, self.cut, self.mode, self.shot_size, self.camera_move):
             widget.installEventFilter(self)
         for widget in (self.prompt, self.notes):
             widget.installEventFilter(self._passthrough)
@@ -128,6 +143,9 @@ class ShotInspector(QGroupBox):
         self.cut.toggled.connect(lambda on: self._emit("cut", bool(on)))
         self.seed_lock.toggled.connect(lambda on: self._emit("seed_locked", bool(on)))
         self.mode.currentIndexChanged.connect(lambda _i: self._emit("mode", self.mode.currentData()))
+        self.shot_size.currentIndexChanged.connect(lambda _i: self._emit("shot_size", self.shot_size.currentData()))
+        self.camera_move.currentIndexChanged.connect(
+            lambda _i: self._emit("camera_move", self.camera_move.currentData()))
         self.scene.valueChanged.connect(lambda v: self._emit("scene_num", int(v)))
         self.seed.valueChanged.connect(lambda v: self._emit("seed", None if v < 0 else int(v)))
         self.frames.valueChanged.connect(lambda v: self._emit("frames", int(v) or None))
@@ -137,9 +155,11 @@ class ShotInspector(QGroupBox):
         self.set_shot(None)
 
     def set_defaults(self, frames: int, steps: int, guidance: float) -> None:
+        self._default_frames = frames
         self.frames.setSpecialValueText(f"default ({frames})")
         self.steps.setSpecialValueText(f"default ({steps})")
         self.guidance.setSpecialValueText(f"default ({guidance:g})")
+        self.refresh()  # the duration of a shot without its own frames follows the default
 
     @property
     def shot(self) -> Shot | None:
@@ -175,6 +195,11 @@ class ShotInspector(QGroupBox):
             self.steps.setValue(shot.steps or 0)
             self.guidance.setValue(shot.guidance or 0.0)
             self.duration.setValue(shot.duration_s or 0.0)
+            self.shot_size.setCurrentIndex(max(self.shot_size.findData(shot.shot_size), 0))
+            self.camera_move.setCurrentIndex(max(self.camera_move.findData(shot.camera_move), 0))
+            frames = shot_frames(shot, self._default_frames)
+            self.cut_duration.setText(f"{frames / FPS:.2f} s ({frames} frames at {FPS} fps"
+                                      f"{'' if take is not None else ', animatic card'})")
         finally:
             self._loading = False
 
@@ -194,6 +219,14 @@ def _spin(low: int, high: int, special: str) -> QSpinBox:
     spin.setRange(low, high)
     spin.setSpecialValueText(special)
     return spin
+
+
+def _choices(values: tuple[str, ...], name: str) -> QComboBox:
+    combo = QComboBox()
+    combo.setObjectName(name)
+    for value in values:
+        combo.addItem(value or "—", value)
+    return combo
 
 
 def _set_text(edit: QPlainTextEdit, text: str) -> None:

@@ -7,17 +7,24 @@ import io
 from pathlib import Path
 
 from storymem_engine.atomic import atomic_write_text
+from storymem_engine.render_settings import RenderSettings
+from storymem_engine.shot_timing import FPS, shot_frames
 from storymem_engine.story import Story
 
-COLUMNS = ("shot", "scene", "cut", "id", "prompt", "mode", "seed", "frames", "steps", "guidance",
-           "duration_s", "status", "accepted_take", "clip", "notes")
+# "seconds" is the shot's length on the cut (its take, else its animatic card) at 16 fps; "duration_s" is the
+# animatic length the user set, blank when it follows the frames.
+COLUMNS = ("shot", "scene", "cut", "id", "prompt", "shot_size", "camera_move", "seconds", "mode", "seed", "frames",
+           "steps", "guidance", "duration_s", "status", "accepted_take", "clip", "notes")
 
 
-def shot_list_rows(story: Story, statuses: list[str]) -> list[dict[str, object]]:
+def shot_list_rows(story: Story, statuses: list[str],
+                   default_frames: int = RenderSettings.frames) -> list[dict[str, object]]:
     rows = []
     for number, (shot, status) in enumerate(zip(story.shots, statuses, strict=True), start=1):
         take = shot.accepted()
         rows.append({
+            "shot_size": shot.shot_size, "camera_move": shot.camera_move,
+            "seconds": f"{shot_frames(shot, default_frames) / FPS:.3f}",
             "shot": number, "scene": shot.scene_num, "cut": "yes" if shot.cut else "no", "id": shot.id,
             "prompt": shot.prompt, "mode": shot.mode, "seed": _blank(shot.seed), "frames": _blank(shot.frames),
             "steps": _blank(shot.steps), "guidance": _blank(shot.guidance),
@@ -27,11 +34,12 @@ def shot_list_rows(story: Story, statuses: list[str]) -> list[dict[str, object]]
     return rows
 
 
-def write_shot_list(story: Story, statuses: list[str], path: Path) -> None:
+def write_shot_list(story: Story, statuses: list[str], path: Path,
+                    default_frames: int = RenderSettings.frames) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(shot_list_rows(story, statuses))
+    writer.writerows(shot_list_rows(story, statuses, default_frames))
     atomic_write_text(Path(path), buffer.getvalue())
 
 

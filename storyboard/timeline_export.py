@@ -102,6 +102,8 @@ def _media_files(plan: list[HandoffShot], path: Path, options: TimelineOptions, 
     size = timeline_size(plan, default_size)
     media: dict[int, Path] = {}
     for done, item in enumerate(plan, start=1):
+        if cancel is not None and cancel():
+            raise HandoffError("cancelled")
         if item.clip is not None:
             media[item.number] = _collect(item, folder, result) if options.collect_media else item.clip
             result.clips += 1

@@ -1,0 +1,161 @@
+"""``main.py export PROJECT --format F --out FILE``: any export of the app, headless, from a project folder.
+
+The same writers as File > Export (film_export, shot_list_csv, timeline_export, pdf_storyboard). Shots without
+their own length last as long as the project's render settings say (the app's film export does the same).
+Every problem is one ``error: ...`` line and exit status 2 (bad input) or 1 (the file could not be written);
+never a traceback. Torch is never imported: exports need no model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+FORMATS = ("mp4", "csv", "otio", "fcp7", "fcpx", "edl", "pdf")
+BAD_INPUT, WRITE_FAILED = 2, 1
+_APP: list[object] = []  # the QGuiApplication, kept alive while painting
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, like every other export error (argparse would print the whole usage first).
+        print(f"error: {message} (see main.py export --help)", file=sys.stderr)
+        raise SystemExit(BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="main.py export", description="Write a film, shot list, timeline or PDF storyboard "
+                                                        "from a project folder, as File > Export does.")
+    parser.add_argument("project", help="the project folder (<name>.storymem)")
+    parser.add_argument("--format", required=True, choices=FORMATS,
+                        help="mp4 film, csv shot list, otio / fcp7 (FCP 7 XML) / fcpx (FCP X XML) / edl "
+                             "(CMX 3600) timeline, pdf storyboard")
+    parser.add_argument("--out", required=True, help="the file to write")
+    parser.add_argument("--force", action="store_true", help="replace --out when it exists")
+    parser.add_argument("--empty-shots", choices=("gap", "card"), default="gap",
+                        help="timelines: a shot without a take becomes a gap (default) or its animatic card clip")
+    parser.add_argument("--collect-media", action="store_true",
+                        help="timelines: copy the clips into <out name>_media/ beside the file and point there")
+    parser.add_argument("--layout", choices=("landscape", "portrait"), default="landscape",
+                        help="pdf: 3x2 panels on landscape pages (default) or 2x3 on portrait pages")
+    parser.add_argument("--page-size", choices=("A4", "Letter"), default="A4", help="pdf: paper (default A4)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _export(args)
+    except _Failed as failed:
+        print(f"error: {failed.message}", file=sys.stderr)
+        return failed.status
+    except Exception as exc:  # noqa: BLE001 - a headless tool answers in one line, never a traceback
+        print(f"error: export failed ({type(exc).__name__}: {str(exc)[:300]})", file=sys.stderr)
+        return WRITE_FAILED
+
+
+class _Failed(Exception):
+    def __init__(self, message: str, status: int = BAD_INPUT) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _export(args: argparse.Namespace) -> int:
+    from storymem_engine.project import PROJECT_FILE, ProjectError, load_project
+    from storymem_engine.render_settings import RenderSettings
+
+    folder, out = Path(args.project), Path(args.out)
+    if not folder.is_dir():
+        raise _Failed(f"{folder} is not a project folder")
+    if not (folder / PROJECT_FILE).is_file():
+        raise _Failed(f"{folder} is not a project folder (no {PROJECT_FILE} in it)")
+    if out.exists() and not args.force:
+        raise _Failed(f"{out} exists; pass --force to replace it")
+    if out.is_dir():
+        raise _Failed(f"{out} is a folder; --out names the file to write")
+    if not out.parent.is_dir():
+        raise _Failed(f"cannot write {out}: the folder {out.parent} does not exist")
+    try:
+        project = load_project(folder)
+    except ProjectError as exc:
+        raise _Failed(str(exc)) from None
+    settings = project.settings or RenderSettings()
+    try:
+        message = _write(project, args, out, settings)
+    except OSError as exc:
+        raise _Failed(f"could not write {out}: {exc.strerror or exc}; any existing file is unchanged",
+                      WRITE_FAILED) from None
+    print(message)
+    return 0
+
+
+def _write(project, args: argparse.Namespace, out: Path, settings) -> str:
+    if args.format == "csv":
+        from storyboard.shot_list_csv import write_shot_list
+        from storyboard.shot_status import shot_status
+
+        story = project.story
+        statuses = [shot_status(story, i, {}, settings.memory_size, settings.memory_sink,
+                                lambda take: project.file_missing(take.clip)) for i in range(len(story.shots))]
+        write_shot_list(story, statuses, out, settings.frames)
+        return f"wrote {out} ({len(statuses)} shots)"
+    _gui_application()  # animatic cards and the PDF paint with Qt, offscreen
+    if args.format == "mp4":
+        return _film(project, out, settings)
+    if args.format == "pdf":
+        from storyboard.handoff import HandoffError
+        from storyboard.pdf_storyboard import PdfError, PdfOptions, export_pdf
+
+        try:
+            pages = export_pdf(project, out, PdfOptions(args.layout, args.page_size), settings.frames)
+        except (HandoffError, PdfError) as exc:
+            raise _Failed(str(exc)) from None
+        return f"wrote {out} ({pages} pages)"
+    return _timeline(project, args, out, settings)
+
+
+def _film(project, out: Path, settings) -> str:
+    from storyboard.film_export import FilmError, export_film
+
+    try:
+        from storymem_engine.video import VideoError
+    except ImportError as exc:
+        raise _Failed(f"video writing is not available in this build ({exc})") from None
+    try:
+        frames = export_film(project, out, settings.frames, settings.size)
+    except (FilmError, VideoError) as exc:
+        raise _Failed(str(exc)) from None
+    return f"wrote {out} ({frames} frames at 16 fps)"
+
+
+def _timeline(project, args: argparse.Namespace, out: Path, settings) -> str:
+    from storyboard.handoff import HandoffError
+    from storyboard.timeline_export import TimelineOptions, export_timeline
+
+    errors: tuple[type[BaseException], ...] = (HandoffError,)
+    try:
+        from storymem_engine.video import VideoError
+
+        errors += (VideoError,)
+    except ImportError:
+        pass
+    try:
+        result = export_timeline(project, out, TimelineOptions(args.format, args.empty_shots, args.collect_media),
+                                 settings.frames, settings.size)
+    except errors as exc:
+        raise _Failed(str(exc)) from None
+    extra = f", media in {result.media_folder}" if result.media_folder else ""
+    return f"wrote {out} ({result.clips} clips, {result.gaps} gaps, {result.cards} cards{extra})"
+
+
+def _gui_application() -> None:
+    """A QGuiApplication for painting; headless unless the caller chose a platform."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtGui import QGuiApplication
+
+    if QGuiApplication.instance() is None:
+        _APP.append(QGuiApplication(["storymem-export"]))
