@@ -31,6 +31,7 @@ DPI = 300
 MARGIN_MM = 12.0
 BODY_PT, SMALLEST_PT = 9.0, 6.0
 TITLE_PT, OVERVIEW_PT, SMALLEST_OVERVIEW_PT = 26.0, 12.0, 9.0
+CONTINUED_MM = 4.0  # the "continued on page N" line under a panel's text
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Panel:
     item: HandoffShot
     rect: QRectF
     text: Fitted
+    continued_on: int = 0  # the page its text goes on to (0: it all fits)
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Page:
     heading: str = ""
     text: Fitted | None = None
     title_lines: list[Line] = field(default_factory=list)  # the title page's name and facts
+    continues: Panel | None = None  # the panel whose text this page carries on
 
 
 def mm(value: float) -> float:
@@ -103,6 +106,9 @@ def _write(project: Project, plan: list[HandoffShot], path: Path, options: PdfOp
     page = QRectF(0, 0, writer.width(), writer.height())
     body = page.adjusted(mm(MARGIN_MM), mm(MARGIN_MM + 8), -mm(MARGIN_MM), -mm(MARGIN_MM + 6))
     pages = _title_pages(project, plan, body, writer) + _grid_pages(plan, body, options, writer)
+    for number, planned in enumerate(pages, start=1):
+        if planned.continues is not None and not planned.continues.continued_on:
+            planned.continues.continued_on = number
     painter = QPainter()
     if not painter.begin(writer):
         raise OSError(f"cannot write {path}")
@@ -156,18 +162,26 @@ def _grid_pages(plan: list[HandoffShot], body: QRectF, options: PdfOptions, devi
     pages: list[Page] = []
     for first in range(0, len(plan), per_page):
         page = Page("grid")
-        overflow: list[tuple[HandoffShot, list[Block]]] = []
+        overflow: list[Panel] = []
         for slot, item in enumerate(plan[first:first + per_page]):
             row, column = divmod(slot, columns)
             rect = QRectF(body.left() + column * (width + gutter), body.top() + row * (height + gutter),
                           width, height)
-            fitted = fit(_panel_blocks(item), _text_box(rect, item.shot.cut), device, BODY_PT, SMALLEST_PT)
-            page.panels.append(Panel(item, rect, fitted))
+            box = _text_box(rect, item.shot.cut)
+            fitted = fit(_panel_blocks(item), box, device, BODY_PT, SMALLEST_PT)
+            if fitted.rest:  # leave a line for "continued on page N"
+                fitted = fit(_panel_blocks(item), box.adjusted(0, 0, 0, -mm(CONTINUED_MM)), device, BODY_PT,
+                             SMALLEST_PT)
+            panel = Panel(item, rect, fitted)
+            page.panels.append(panel)
             if fitted.rest:
-                overflow.append((item, fitted.rest))
+                overflow.append(panel)
         pages.append(page)
-        for item, rest in overflow:
-            pages.extend(_continued(rest, f"Shot {item.number} (continued)", body, device, BODY_PT))
+        for panel in overflow:
+            more = _continued(panel.text.rest, f"Shot {panel.item.number} (continued)", body, device, BODY_PT)
+            for continued in more:
+                continued.continues = panel
+            pages.extend(more)
     return pages
 
 
@@ -298,7 +312,14 @@ def _paint_panel(painter: QPainter, panel: Panel, images: _ImageCache) -> None:
         target = QRectF(box.center().x() - size.width() / 2, box.center().y() - size.height() / 2,
                         size.width(), size.height())
         painter.drawImage(target, picture)
-    draw_lines(painter, panel.text.lines, _text_box(rect, shot.cut))
+    box = _text_box(rect, shot.cut)
+    draw_lines(painter, panel.text.lines, box)
+    if panel.continued_on:
+        painter.setFont(make_font(7, bold=True))
+        painter.setPen(QColor("#b91c1c"))
+        painter.drawText(QRectF(box.left(), box.bottom() - mm(CONTINUED_MM), box.width(), mm(CONTINUED_MM)),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+                         f"continued on page {panel.continued_on} →")
 
 
 def page_count(shots: int, options: PdfOptions) -> int:

@@ -139,6 +139,7 @@ def test_pdf_continues_long_text_instead_of_cutting_it(window, saved, tmp_path):
     assert re.findall(r"w\d{3}", text) == [f"w{n:03d}" for n in range(600)]  # every word, once, in order
     assert text.count("Remember the kite rig.") == 30
     assert "Shot 4 (continued)" in text and "CLOSE-UP · HANDHELD" in text
+    assert "continued on page 3 →" in _text(reader, 1)  # the panel says where its text goes on
 
 
 def test_pdf_of_a_thousand_shots(qapp, tmp_path):
