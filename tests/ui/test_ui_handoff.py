@@ -10,6 +10,8 @@ import unicodedata
 
 import opentimelineio as otio
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 from PySide6.QtWidgets import QProgressDialog
 from ui_helpers import add_take
@@ -202,3 +204,23 @@ def test_inspector_shot_size_camera_move_and_duration(window, saved):
     inspector.duration.setValue(0.0)  # back to "from frames": the project's default frames
     frames = window.exports.cut_defaults()[0]
     assert inspector.cut_duration.text() == f"{frames / 16:.2f} s ({frames} frames at 16 fps, animatic card)"
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=300), min_size=1,
+                      max_size=3),
+       width=st.floats(30, 600), height=st.floats(0, 300), largest=st.sampled_from([6.0, 9.0, 12.0]))
+def test_fitting_text_never_loses_or_repeats_a_character(qapp, texts, width, height, largest):
+    """What a panel draws plus what it hands on to the continued page is exactly its text, in order."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QImage
+
+    from storyboard.pdf_text import Block, fit, printable
+
+    device = QImage(8, 8, QImage.Format.Format_RGB32)
+    blocks = [Block(text, bold=i == 1) for i, text in enumerate(texts)]
+    fitted = fit(blocks, QRectF(0, 0, width, height), device, largest, 6.0)
+    drawn = "".join(line.raw for line in fitted.lines).replace("\u2028", "\n")
+    rest = "".join(block.text for block in fitted.rest)
+    assert drawn + rest == "".join(printable(t.replace("\r\n", "\n")) for t in texts)
+    assert len(fitted.rest) <= len(blocks) and 6.0 <= fitted.point_size <= largest
