@@ -73,10 +73,10 @@ def _export(args: argparse.Namespace) -> int:
         raise _Failed(f"{folder} is not a project folder")
     if not (folder / PROJECT_FILE).is_file():
         raise _Failed(f"{folder} is not a project folder (no {PROJECT_FILE} in it)")
-    if out.exists() and not args.force:
-        raise _Failed(f"{out} exists; pass --force to replace it")
     if out.is_dir():
         raise _Failed(f"{out} is a folder; --out names the file to write")
+    if out.exists() and not args.force:
+        raise _Failed(f"{out} exists; pass --force to replace it")
     if not out.parent.is_dir():
         raise _Failed(f"cannot write {out}: the folder {out.parent} does not exist")
     try:

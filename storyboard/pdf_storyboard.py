@@ -22,6 +22,7 @@ from PySide6.QtGui import QColor, QImage, QPageLayout, QPageSize, QPainter, QPdf
 from storyboard.card_delegate import CUT_COLOR, scene_color
 from storyboard.handoff import HandoffShot, plan_handoff
 from storyboard.pdf_text import Block, Fitted, Line, draw_lines, fit, make_font, wrap
+from storymem_engine.atomic import FILE_MODE
 from storymem_engine.project import Project
 from storymem_engine.shot_timing import FPS, clock
 
@@ -82,6 +83,7 @@ def export_pdf(project: Project, path: Path, options: PdfOptions, default_frames
     os.close(handle)
     try:
         pages = _write(project, plan, Path(temp), options, progress, cancel)
+        os.chmod(temp, FILE_MODE)  # mkstemp's 0600 would keep the crew from reading a shared copy
         os.replace(temp, path)
     finally:
         if os.path.exists(temp):

@@ -18,11 +18,15 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storyboard.handoff import HandoffError, HandoffShot, metadata_of, note_lines, one_line, plan_handoff
 from storymem_engine.atomic import atomic_write_text
 from storymem_engine.project import Project
 from storymem_engine.shot_timing import FPS
+
+if TYPE_CHECKING:
+    import opentimelineio as otio
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,8 @@ def _reference(media: Path, exported: Path, fmt: TimelineFormat) -> str:
     return media.as_uri()
 
 
-def build_timeline(plan: list[HandoffShot], name: str, targets: dict[int, str], fmt: TimelineFormat):
+def build_timeline(plan: list[HandoffShot], name: str, targets: dict[int, str],
+                   fmt: TimelineFormat) -> otio.schema.Timeline:
     """The OpenTimelineIO timeline: one video track, times at ``fmt.rate`` (a multiple of 16 fps)."""
     import opentimelineio as otio
 
@@ -179,7 +184,8 @@ def build_timeline(plan: list[HandoffShot], name: str, targets: dict[int, str], 
     return timeline
 
 
-def _format_notes(clip, reference, item: HandoffShot, fmt: TimelineFormat) -> None:
+def _format_notes(clip: otio.schema.Clip, reference: otio.schema.ExternalReference, item: HandoffShot,
+                  fmt: TimelineFormat) -> None:
     """The shot's facts where each editor shows them (the adapters write these metadata keys)."""
     lines = note_lines(item)
     text = dict(lines)
@@ -203,7 +209,7 @@ def _format_notes(clip, reference, item: HandoffShot, fmt: TimelineFormat) -> No
                                      "comments": [f"{k}: {one_line(v)}" for k, v in lines]}
 
 
-def _serialize(timeline, fmt: TimelineFormat) -> str:
+def _serialize(timeline: otio.schema.Timeline, fmt: TimelineFormat) -> str:
     import opentimelineio as otio
 
     kwargs = {"rate": fmt.rate} if fmt.key == "edl" else {}
@@ -224,7 +230,7 @@ def _fcpx_frame_duration(text: str) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE fcpxml>\n{body}\n'
 
 
-def read_timeline(path: Path):
+def read_timeline(path: Path) -> otio.schema.Timeline:
     """Read an exported timeline back with its adapter (tests and the round-trip check)."""
     import opentimelineio as otio
 

@@ -19,6 +19,7 @@ from ui_helpers import add_take
 from storyboard import export_options
 from storyboard.pdf_storyboard import PdfOptions, export_pdf, page_count
 from storyboard.timeline_export import TimelineOptions
+from storymem_engine.atomic import FILE_MODE
 from storymem_engine.project import Project
 from storymem_engine.story import Shot, Story
 from storymem_engine.video import probe_video
@@ -113,6 +114,7 @@ def test_pdf_from_the_menu_pages_numbers_and_prompts(window, saved, recorded_dia
     assert recorded_dialogs.messages == []
     reader = PdfReader(str(tmp_path / "board.pdf"))
     assert len(reader.pages) == page_count(6, PdfOptions("portrait")) == 2
+    assert (tmp_path / "board.pdf").stat().st_mode & 0o777 == FILE_MODE  # as any saved file, not mkstemp's 0600
     box = reader.pages[0].mediabox
     assert (float(box.width), float(box.height)) == pytest.approx((612, 792), abs=1)  # US Letter, portrait
     title = _text(reader, 0)
