@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         dialogs.set_interactive(False)  # nothing may block a headless screenshot
     window = MainWindow()
-    opened = window.files.open_path(Path(args.path)) if args.path else window.files.open_sample()
+    if args.path:
+        opened = window.files.open_path(Path(args.path))
+    else:  # unsaved work a crash left behind comes back first
+        opened = (not args.screenshot and window.files.offer_left_behind()) or window.files.open_sample()
     if args.screenshot:
         from storyboard.screenshot import save_window_screenshot
 

@@ -1,17 +1,17 @@
-"""Application settings (models folder, offload, memory, keyframes, shot defaults) in QSettings."""
+"""Application preferences in QSettings: engine, models folder, keyframe similarity, queue behaviour, and the
+render settings a new project starts with (a project keeps its own: storymem_engine.render_settings)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from PySide6.QtCore import QSettings
 
 from storymem_engine.models import KEYFRAME_SIMILARITIES, OFFLOAD_PRESETS
+from storymem_engine.render_settings import RenderSettings
 from storymem_engine.request import SEED_RULES
 
 ENGINES = ("wan", "tiny")
-
-SIZES = ("832x480", "480x832", "1280x720", "720x1280", "640x640")
 
 
 @dataclass
@@ -35,6 +35,7 @@ class AppSettings:
     keyframe_similarity: str = "clip"
     # Tiled VAE encode/decode (less VRAM); the official run encodes whole frames. Low-VRAM presets tile anyway.
     vae_tiling: bool = False
+    text_encoder_on_cpu: bool = False
     seed_rule: str = "scene"  # shot seed = seed + index within its scene (official) or + index in the story
     memory_rope_stride: int = 1  # S of the memory RoPE (1 = the public release); an advanced setting
 
@@ -43,17 +44,24 @@ class AppSettings:
         width, height = self.default_size.lower().split("x")
         return int(width), int(height)
 
-    def shot_defaults(self) -> tuple[int, int, int, int]:
-        """(width, height, frames, steps) a shot without its own values gets: with the tiny engine, values left
-        at the production defaults become draft settings (storymem_engine.tiny.draft_settings)."""
+    def render_defaults(self) -> RenderSettings:
+        """The render settings a new project (or one saved without settings) starts with."""
         width, height = self.size
-        if self.engine != "tiny":
-            return width, height, self.default_frames, self.default_steps
-        from storymem_engine.tiny import draft_settings
+        return RenderSettings(
+            width=width, height=height, frames=self.default_frames, steps=self.default_steps,
+            guidance=self.default_guidance, seed_rule=self.seed_rule, memory_size=self.memory_size,
+            memory_sink=min(self.memory_sink, self.memory_size), keyframes_per_shot=self.keyframes_per_shot,
+            keyframe_threshold=self.keyframe_threshold, keyframe_memory_dedup=self.keyframe_memory_dedup,
+            offload=self.offload, vae_tiling=self.vae_tiling, text_encoder_on_cpu=self.text_encoder_on_cpu)
 
-        production = AppSettings()
-        return draft_settings(width, height, self.default_frames, self.default_steps,
-                              (*production.size, production.default_frames, production.default_steps))
+    def with_render_defaults(self, render: RenderSettings) -> AppSettings:
+        return replace(
+            self, default_size=f"{render.width}x{render.height}", default_frames=render.frames,
+            default_steps=render.steps, default_guidance=render.guidance, seed_rule=render.seed_rule,
+            memory_size=render.memory_size, memory_sink=render.memory_sink,
+            keyframes_per_shot=render.keyframes_per_shot, keyframe_threshold=render.keyframe_threshold,
+            keyframe_memory_dedup=render.keyframe_memory_dedup, offload=render.offload,
+            vae_tiling=render.vae_tiling, text_encoder_on_cpu=render.text_encoder_on_cpu)
 
     @classmethod
     def load(cls, store: QSettings | None = None) -> AppSettings:
@@ -78,6 +86,12 @@ class AppSettings:
             settings.seed_rule = cls.seed_rule
         if settings.memory_rope_stride < 1:
             settings.memory_rope_stride = cls.memory_rope_stride
+        try:
+            broken = settings.render_defaults().problems()
+        except ValueError:  # a size that is not WxH
+            broken = ["size"]
+        if broken:  # hand-edited or corrupt defaults: the built-in ones, not a window that cannot open
+            settings = settings.with_render_defaults(RenderSettings())
         return settings
 
     def save(self, store: QSettings | None = None) -> None:

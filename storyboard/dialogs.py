@@ -62,6 +62,17 @@ def ask_save_discard_cancel(parent: QWidget | None, text: str) -> str:
     }.get(answer, "cancel")
 
 
+def choose(parent: QWidget | None, title: str, text: str, options: list[tuple[str, str]]) -> str | None:
+    """One button per (key, label) plus Cancel; the chosen key, None for Cancel. The first option is the default."""
+    if not _interactive:
+        return None
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Cancel, parent)
+    buttons = {box.addButton(label, QMessageBox.ButtonRole.AcceptRole): key for key, label in options}
+    box.setDefaultButton(next(iter(buttons)))
+    box.exec()
+    return buttons.get(box.clickedButton())
+
+
 def open_file(parent: QWidget | None, title: str, name_filter: str, start: str = "") -> str | None:
     if not _interactive:
         return None

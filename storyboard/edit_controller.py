@@ -170,7 +170,7 @@ class EditController:
         A shot's bank is the keyframes of the accepted takes before it, so the pins it holds only grow
         along the story: one pass finds the first shot they overflow.
         """
-        size = self.window.settings.memory_size
+        size = self.window.render_settings().memory_size
         wanted = set(pins) - set(exclusions)
         count = 0
         for index, shot in enumerate(self.model.project.story.shots):

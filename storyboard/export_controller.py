@@ -1,4 +1,5 @@
-"""File > Export film / shot list: a cancellable progress dialog around film_export, clear errors."""
+"""File > Export film / shot list / timeline / storyboard: a cancellable progress dialog around each writer,
+clear errors. Timelines and the PDF storyboard live in handoff_controller."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from storyboard.timeline_model import ShotRole
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
+    from storyboard.pdf_storyboard import PdfOptions
+    from storyboard.timeline_export import TimelineOptions
 
 
 def _video_exceptions() -> tuple[type[BaseException], type[BaseException]]:
@@ -42,10 +45,10 @@ class ExportController:
             path = window.ask_export_path("Export film", "MP4 video (*.mp4)", ".mp4")
             if path is None:
                 return False
-        settings = window.settings
+        settings = window.generation_settings()  # untaken shots become cards as long as their clip would be
         cancelled_error, video_error = _video_exceptions()
         try:
-            total = total_frames(window.project, settings.default_frames)
+            total = total_frames(window.project, settings.frames)
         except FilmError as exc:
             dialogs.error(window, "Cannot export film", str(exc))
             return False
@@ -62,7 +65,7 @@ class ExportController:
             QApplication.processEvents()
 
         try:
-            count = export_film(window.project, Path(path), settings.default_frames, settings.size,
+            count = export_film(window.project, Path(path), settings.frames, settings.size,
                                 progress=progress, cancel=dialog.wasCanceled)
         except cancelled_error:
             window.statusBar().showMessage("Film export cancelled; nothing was written", 8000)
@@ -90,9 +93,25 @@ class ExportController:
         model = window.model
         statuses = [model.index(r).data(ShotRole.STATUS) for r in range(model.rowCount())]
         try:
-            write_shot_list(window.project.story, statuses, Path(path))
+            write_shot_list(window.project.story, statuses, Path(path), self.cut_defaults()[0])
         except OSError as exc:
             dialogs.error(window, "Cannot export shot list", f"Could not write {path}:\n{exc.strerror or exc}")
             return False
         window.statusBar().showMessage(f"Exported shot list to {path}", 5000)
         return True
+
+    def cut_defaults(self) -> tuple[int, tuple[int, int]]:
+        """(frames, size) of a shot without its own: the film export's source, so every export times it alike."""
+        settings = self.window.generation_settings()
+        return settings.frames, settings.size
+
+    def export_timeline(self, fmt: str, path: Path | None = None, options: TimelineOptions | None = None) -> bool:
+        from storyboard.handoff_controller import export_timeline_dialog
+
+        frames, size = self.cut_defaults()
+        return export_timeline_dialog(self.window, fmt, frames, size, path, options)
+
+    def export_pdf(self, path: Path | None = None, options: PdfOptions | None = None) -> bool:
+        from storyboard.handoff_controller import export_pdf_dialog
+
+        return export_pdf_dialog(self.window, self.cut_defaults()[0], path, options)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from storyboard import dialogs
 from storyboard.recent import add_recent
+from storyboard.unsaved_projects import discard, hold_open, is_unsaved, left_behind, new_unsaved_folder
 from storymem_engine.project import (
     AUTOSAVE_FILE,
     PROJECT_FILE,
@@ -51,6 +52,8 @@ class FileController:
         self.window = window
         self._autosaved_at: int | None = None  # undo index of the last autosave
         self._autosave_failed = False
+        self._open_lock = None  # held while an unsaved project (in the app's folder) is open here
+        self._discard_later: Path | None = None  # an unsaved folder saved elsewhere while a queue still writes it
 
     @property
     def project(self) -> Project:
@@ -58,24 +61,98 @@ class FileController:
 
     # ------------------------------------------------------------ unsaved changes
     def is_modified(self) -> bool:
-        return not self.window.undo_stack.isClean()
+        # A project in the app's unsaved folder is never "saved": closing it asks, or its takes would be lost.
+        return not self.window.undo_stack.isClean() or self.is_unsaved()
+
+    def is_unsaved(self) -> bool:
+        return is_unsaved(self.window.project_path)
 
     def maybe_save(self) -> bool:
         """True when it is fine to drop the current project (saved, discarded, or unchanged)."""
         if not self.is_modified():
             return True
+        takes = sum(len(shot.takes) for shot in self.project.story.shots) if self.is_unsaved() else 0
+        lost = f" Its {takes} take{'s' if takes != 1 else ''} would be deleted with it." if takes else ""
         answer = dialogs.ask_save_discard_cancel(
-            self.window, f"Save the changes to “{self.window.display_name()}” before closing it?"
+            self.window, f"Save the changes to “{self.window.display_name()}” before closing it?{lost}"
         )
         if answer == "save":
             return self.save()
-        return answer == "discard"
+        if answer == "discard":
+            self._leave_unsaved(delete=True)
+            return True
+        return False
+
+    # ------------------------------------------------------------ unsaved projects (storyboard/unsaved_projects.py)
+    def place_unsaved(self) -> bool:
+        """Give a never-saved project a folder in the app's data folder, so takes have somewhere to go."""
+        folder = new_unsaved_folder(self.project.story.name)
+        try:
+            self.project.folder = folder
+            self.project.save()
+        except Exception as exc:  # noqa: BLE001 - a dialog; the project stays open, unsaved
+            self.project.folder = Path()
+            dialogs.error(self.window, "Cannot create the project folder",
+                          f"Could not write {folder}:\n{describe_error(exc)}\n\nUse File > Save As to choose "
+                          "a folder.")
+            return False
+        self._open_lock = hold_open(folder)
+        self.window.project_path = folder
+        self.window.update_title()
+        self.window.statusBar().showMessage(
+            "The project is kept in the app's data folder until you save it (File > Save As).", 10_000)
+        return True
+
+    def write_unsaved(self) -> bool:
+        """Write an unsaved project's working copy (its project.json) without making it count as saved."""
+        try:
+            self.project.save()
+        except Exception as exc:  # noqa: BLE001 - a dialog, never a crash
+            dialogs.error(self.window, "Save failed", f"Could not write {self.project.folder}:\n"
+                                                      f"{describe_error(exc)}")
+            return False
+        return True
+
+    def _leave_unsaved(self, delete: bool) -> None:
+        lock, self._open_lock = self._open_lock, None
+        if lock is not None:
+            lock.release()
+        folder = self.window.project_path
+        if delete and is_unsaved(folder):
+            if self.window.generation.busy:
+                self._discard_later = folder
+            else:
+                discard(folder)
+
+    def queue_finished(self) -> None:
+        """The generation queue stopped writing: an unsaved folder saved or discarded meanwhile can go now."""
+        folder, self._discard_later = self._discard_later, None
+        if folder is not None and folder != self.window.project_path:
+            discard(folder)
+
+    def offer_left_behind(self) -> bool:
+        """At start: unsaved projects a crash left behind are offered back (True when one was reopened)."""
+        for folder in left_behind():
+            try:
+                project = load_project(folder)
+            except ProjectError:
+                continue
+            takes = sum(len(shot.takes) for shot in project.story.shots)
+            if dialogs.ask_yes_no(
+                self.window, "Reopen unsaved project?",
+                f"“{project.story.name}” ({len(project.story.shots)} shots, {takes} takes) was not saved when "
+                f"StoryMem Studio last closed.\n\nReopen it? (No deletes it and its takes.)", default=True,
+            ):
+                return self.open_project(folder)
+            discard(folder)
+        return False
 
     # ------------------------------------------------------------ new / open
     def new_project(self) -> bool:
         if not self.maybe_save():
             return False
         story = Story(name="Untitled story", shots=[Shot(prompt="", cut=True, scene_num=1)])
+        self._leave_unsaved(delete=False)
         self.window.set_project(Project(folder=Path(), story=story), None)
         return True
 
@@ -85,6 +162,7 @@ class FileController:
         except StoryError as exc:
             dialogs.error(self.window, "Sample story", str(exc))
             return self.new_project()
+        self._leave_unsaved(delete=False)
         self.window.set_project(Project(folder=Path(), story=story), None)
         return True
 
@@ -109,6 +187,13 @@ class FileController:
 
     def open_project(self, folder: Path) -> bool:
         folder = Path(folder)
+        lock = None
+        if is_unsaved(folder):
+            lock = hold_open(folder)
+            if lock is None:
+                dialogs.error(self.window, "Cannot open project", f"{folder} is open in another StoryMem Studio "
+                                                                  "window.")
+                return False
         project, restored = None, False
         autosave = newer_autosave(folder)
         if autosave is not None and dialogs.ask_yes_no(
@@ -126,11 +211,16 @@ class FileController:
             try:
                 project = load_project(folder)
             except ProjectError as exc:
+                if lock is not None:
+                    lock.release()
                 dialogs.error(self.window, "Cannot open project", str(exc))
                 return False
+        self._leave_unsaved(delete=False)
+        self._open_lock = lock
         self.window.set_project(project, folder, modified=restored)
         self._autosaved_at = None
-        add_recent(str(folder))
+        if lock is None:
+            add_recent(str(folder))
         missing = project.missing_files()
         if missing:
             listed = "\n".join(missing[:MISSING_LISTED])
@@ -144,7 +234,7 @@ class FileController:
 
     # ------------------------------------------------------------ save
     def save(self) -> bool:
-        if self.window.project_path is None:
+        if self.window.project_path is None or self.is_unsaved():
             return self.save_as()
         return self._write(self.window.project_path)
 
@@ -156,6 +246,10 @@ class FileController:
             return False
         self.window.remember_folder(Path(chosen).parent)
         folder = project_folder_for(chosen)
+        if is_unsaved(folder):
+            dialogs.error(self.window, "Choose another folder", "That folder is where the app keeps unsaved projects; "
+                                                                "save the project somewhere of your own.")
+            return False
         if folder != self.window.project_path and (folder / PROJECT_FILE).exists():
             if not dialogs.ask_yes_no(self.window, "Replace project?",
                                       f"{folder} already holds a project. Replace its project.json?"):
@@ -187,6 +281,8 @@ class FileController:
             (folder / AUTOSAVE_FILE).unlink(missing_ok=True)
         except OSError:
             pass
+        if is_unsaved(old_path) and moving:
+            self._leave_unsaved(delete=True)  # moved out of the app's folder: the copy there goes
         self.window.project_path = folder
         self.window.undo_stack.setClean()
         self._autosaved_at = None
@@ -210,10 +306,17 @@ class FileController:
     def autosave(self) -> bool:
         """Write the side file AUTOSAVE_FILE when there are changes since the last (auto)save."""
         stack = self.window.undo_stack
-        if self.window.project_path is None or stack.isClean() or self._autosaved_at == stack.index():
+        if stack.isClean() or self._autosaved_at == stack.index():
             return False
+        if self.window.project_path is None:
+            # A never-saved project gets its folder in the app's data folder, so a crash does not lose it.
+            if not self.place_unsaved():
+                return False
+            self._autosaved_at = stack.index()
+            return True
         try:
-            self.project.save(AUTOSAVE_FILE)
+            # An unsaved project's project.json is its working copy (offered back after a crash).
+            self.project.save(PROJECT_FILE if self.is_unsaved() else AUTOSAVE_FILE)
         except Exception as exc:  # noqa: BLE001 - autosave never interrupts; it says so once
             if not self._autosave_failed:
                 self.window.statusBar().showMessage(f"Autosave failed: {describe_error(exc)}", 10000)
@@ -242,6 +345,7 @@ class FileController:
         except StoryError as exc:
             dialogs.error(self.window, "Cannot import story", str(exc))
             return False
+        self._leave_unsaved(delete=False)
         self.window.set_project(Project(folder=Path(), story=story), None, modified=True)
         return True
 

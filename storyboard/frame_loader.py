@@ -99,6 +99,10 @@ class FrameLoader(QObject):
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
 
+    @property
+    def busy(self) -> bool:
+        return bool(self._pending)
+
     def wait(self, seconds: float = 30.0) -> bool:
         """Block until this loader's decodes are done (their answers still arrive through the event loop)."""
         _done, running = concurrent.futures.wait(list(self._pending), timeout=seconds)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,7 +91,7 @@ class GenerationController(QObject):
     def generate_stale(self) -> bool:
         """Shots that are stale, failed or without a take; later shots are redone as their memory changes."""
         story = self.window.project.story
-        s = self.window.settings
+        s = self.window.render_settings()
         first = next((i for i, shot in enumerate(story.shots)
                       if shot.accepted() is None or is_stale(story, i, s.memory_size, s.memory_sink)), None)
         if first is None:
@@ -139,21 +138,19 @@ class GenerationController(QObject):
         except (ProjectError, OSError) as exc:
             dialogs.error(self.window, "Project busy", str(exc))
             return False
-        s = self.window.settings
-        width, height, frames, steps = replace(s, engine=engine["engine"]).shot_defaults()
-        draft = f" at draft settings ({width}x{height}, {frames} frames, {steps} steps)" \
+        render = self.window.render_settings()
+        if engine["engine"] == "tiny":
+            render = render.drafted()
+        draft = f" at draft settings ({render.width}x{render.height}, {render.frames} frames, {render.steps} steps)" \
             if engine["engine"] == "tiny" else ""
         director: dict[str, Any] = dict(
-            width=width, height=height, frames=frames, steps=steps, guidance=s.default_guidance,
-            max_memory=s.memory_size, fix=min(s.memory_sink, s.memory_size), seed_rule=s.seed_rule,
-            keyframes=dict(threshold_start=s.keyframe_threshold, max_keyframes=s.keyframes_per_shot,
-                           memory_dedup=s.keyframe_memory_dedup),
+            render.director_fields(),
             save_project=False,  # this controller records takes (see the module docstring)
         )
         project = self.window.project
         job = GenerationJob(folder=str(project.folder), project=project.to_dict(), shot_ids=list(shot_ids),
                             engine=engine, director=director, skip_current=skip_current,
-                            stop_on_failure=not s.continue_after_failure)
+                            stop_on_failure=not self.window.settings.continue_after_failure)
         self.job_project, self.job_folder = project, Path(project.folder)
         if self.worker is None:
             self.worker = self._make_worker()
@@ -173,11 +170,15 @@ class GenerationController(QObject):
     def _engine_settings(self) -> dict[str, Any] | None:
         s = self.window.settings
         engine = s.engine
-        if engine == "wan":
+        if engine == "wan" and not s.models_folder:
+            engine = self._first_engine_choice()
+            if engine is None:
+                return None
+        elif engine == "wan":
             from storymem_engine.models import CLIP_FOLDER, missing_model_files
 
             clip = s.keyframe_similarity == "clip"
-            missing = missing_model_files(s.models_folder, clip=clip) if s.models_folder else ["(no models folder set)"]
+            missing = missing_model_files(s.models_folder, clip=clip)
             if missing:
                 listed = "\n".join(missing[:12]) + (f"\n… and {len(missing) - 12} more" if len(missing) > 12 else "")
                 only_clip = all(m.startswith(CLIP_FOLDER + "/") for m in missing)
@@ -186,35 +187,52 @@ class GenerationController(QObject):
                              if only_clip else "")
                 if not dialogs.ask_yes_no(
                     self.window, "Models missing",
-                    f"The Wan2.2 + StoryMem models are incomplete in “{s.models_folder or 'no folder'}”:\n{listed}\n\n"
+                    f"The Wan2.2 + StoryMem models are incomplete in “{s.models_folder}”:\n{listed}\n\n"
                     f"{clip_hint}Settings > Check models shows the download commands. Use the tiny engine instead? "
                     "(random weights: it checks the install, its video is noise-like)"):
                     return None
                 engine = "tiny"
-                if not s.models_folder:
-                    # With no models configured the answer stands: remembered, so the next Generate does not
-                    # ask again (Settings > Engine switches back once a models folder is set).
-                    s.engine = "tiny"
-                    try:
-                        s.save()
-                    except Exception:  # noqa: BLE001 - preferences that cannot be written only mean asking again
-                        pass
-                    self.window.apply_settings()
-                    self.window.statusBar().showMessage("Using the tiny engine from now on; Settings > Engine "
-                                                        "switches to Wan2.2 once the models are downloaded.", 10_000)
+        render = self.window.render_settings()
         return dict(engine=engine, models_dir=(s.models_folder or None) if engine == "wan" else None,
-                    offload=s.offload, keyframe_similarity=s.keyframe_similarity, vae_tiling=s.vae_tiling,
+                    offload=render.offload, text_encoder_on_cpu=render.text_encoder_on_cpu,
+                    keyframe_similarity=s.keyframe_similarity, vae_tiling=render.vae_tiling,
                     rope_stride=s.memory_rope_stride)
 
+    def _first_engine_choice(self) -> str | None:
+        """No models folder yet: one clear choice, remembered (Settings > Engine switches back later)."""
+        answer = dialogs.choose(
+            self.window, "No models yet",
+            "StoryMem needs the Wan2.2 A14B + StoryMem models (about 120 GB, a CUDA GPU) and no models folder is "
+            "set.\n\nThe tiny engine is a try-out: random-weight models at draft settings, a few seconds per shot, "
+            "noise-like video. It shows the whole flow (takes, memory, export).",
+            [("tiny", "Use the tiny engine (try-out)"), ("models", "Set the models folder…")])
+        if answer == "models":
+            self.window.open_settings()
+            return None
+        if answer != "tiny":
+            return None
+        s = self.window.settings
+        s.engine = "tiny"
+        try:
+            s.save()
+        except Exception:  # noqa: BLE001 - preferences that cannot be written only mean asking again
+            pass
+        self.window.apply_settings()
+        self.window.statusBar().showMessage("Using the tiny engine from now on; Settings > Engine switches to "
+                                            "Wan2.2 once the models are downloaded.", 10_000)
+        return "tiny"
+
     def _ensure_saved(self) -> bool:
-        window = self.window
-        if window.project_path is None:
-            dialogs.info(window, "Save the project first",
-                         "Takes are written into the project folder, so the project needs one: choose where to save.")
-            return window.files.save()
-        if window.files.is_modified():
+        """Takes are written into the project folder: a never-saved project gets one in the app's data folder
+        (Save As moves it later), so the first Generate asks nothing."""
+        files = self.window.files
+        if self.window.project_path is None:
+            return files.place_unsaved()
+        if files.is_unsaved():
+            return files.write_unsaved()
+        if files.is_modified():
             # The worker writes project.json from its snapshot: the snapshot must be what is saved.
-            return window.files.save()
+            return files.save()
         return True
 
     def _make_worker(self) -> WorkerThread:
@@ -325,6 +343,7 @@ class GenerationController(QObject):
 
     def _queue_finished(self) -> None:
         self._release_lock()
+        self.window.files.queue_finished()
         for shot_id in self.pending:
             self._done_with(shot_id)
         self.pending = []

@@ -18,10 +18,14 @@ from storyboard.inspector import ShotInspector
 from storyboard.memory_strip import MemoryStrip
 from storyboard.menus import build_menus
 from storyboard.preview_panel import PreviewPanel
+from storyboard.render_settings_dialog import RenderSettingsDialog
 from storyboard.settings_dialog import SettingsDialog
 from storyboard.timeline_model import ShotRole, TimelineModel
 from storyboard.timeline_view import TimelineView
+from storyboard.undo_commands import SetRenderSettingsCommand
+from storyboard.unsaved_projects import is_unsaved
 from storymem_engine.project import PROJECT_FILE, Project
+from storymem_engine.render_settings import RenderSettings
 from storymem_engine.story import Shot, Story
 
 APP_NAME = "StoryMem Studio"
@@ -110,7 +114,12 @@ class MainWindow(QMainWindow):
         self.project = project
         self.project_path = Path(path) if path is not None else None
         self.undo_stack.clear()
+        if project.settings is None:
+            # A new project, or one saved before projects kept their settings: the preferences' defaults, saved
+            # with it from now on.
+            project.settings = self.settings.render_defaults()
         self.model.set_project(project)
+        self.apply_settings()
         if modified:
             self.undo_stack.resetClean()
         if self.model.rowCount():
@@ -120,13 +129,13 @@ class MainWindow(QMainWindow):
         self.update_title()
 
     def display_name(self) -> str:
-        if self.project_path is not None:
+        if self.project_path is not None and not is_unsaved(self.project_path):
             name = self.project_path.name
             return name[: -len(PROJECT_SUFFIX)] if name.endswith(PROJECT_SUFFIX) else name
         return self.project.story.name or "Untitled story"
 
     def update_title(self) -> None:
-        suffix = "" if self.project_path is not None else " (not saved yet)"
+        suffix = "" if self.project_path is not None and not is_unsaved(self.project_path) else " (not saved yet)"
         self.setWindowTitle(f"{self.display_name()}[*]{suffix} — {APP_NAME}")
         self.setWindowModified(not self.undo_stack.isClean())
         self._update_status()
@@ -155,7 +164,7 @@ class MainWindow(QMainWindow):
         self.inspector.setTitle(f"Shot {row + 1}" if row is not None else "Shot")
         self.preview.set_shot(self.project, shot)
         self._preview_key = self._take_key(shot)
-        self.memory_strip.show_for(self.project, row, self.settings.memory_size, self.settings.memory_sink)
+        self._refresh_memory(row)
         self._update_status()
 
     @staticmethod
@@ -187,7 +196,8 @@ class MainWindow(QMainWindow):
 
     def _refresh_memory(self, row: int | None) -> None:
         # A no-op unless the shot's bank, memory, pins or exclusions changed.
-        self.memory_strip.show_for(self.project, row, self.settings.memory_size, self.settings.memory_sink)
+        render = self.render_settings()
+        self.memory_strip.show_for(self.project, row, render.memory_size, render.memory_sink)
 
     def _update_status(self) -> None:
         shots = self.project.story.shots
@@ -195,18 +205,30 @@ class MainWindow(QMainWindow):
         with_takes = sum(1 for s in shots if s.accepted() is not None)
         selected = len(self.timeline.selectionModel().selectedIndexes())
         where = str(self.project_path / PROJECT_FILE) if self.project_path else "not saved yet"
+        if is_unsaved(self.project_path):
+            where = "not saved yet (kept in the app's data folder)"
         self.shot_count_label.setText(
             f"{len(shots)} shots · {scenes} scenes · {with_takes} accepted takes · {selected} selected · {where}"
         )
 
     # ------------------------------------------------------------ settings
+    def render_settings(self) -> RenderSettings:
+        """How the open project renders (its own settings; the preferences' defaults until it has some)."""
+        return self.project.settings or self.settings.render_defaults()
+
+    def generation_settings(self) -> RenderSettings:
+        """What the engine really gets: the tiny engine drafts size, frames and steps left at production values."""
+        render = self.render_settings()
+        return render.drafted() if self.settings.engine == "tiny" else render
+
     def apply_settings(self) -> None:
-        self.model.memory_size = self.settings.memory_size
-        self.model.memory_sink = self.settings.memory_sink
+        render = self.render_settings()
+        self.model.memory_size = render.memory_size
+        self.model.memory_sink = render.memory_sink
         self.model.refresh_all()
         # What a shot without its own values really gets (the tiny engine's draft included).
-        _w, _h, frames, steps = self.settings.shot_defaults()
-        self.inspector.set_defaults(frames, steps, self.settings.default_guidance)
+        drafted = self.generation_settings()
+        self.inspector.set_defaults(drafted.frames, drafted.steps, drafted.guidance)
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.settings, self)
@@ -216,11 +238,20 @@ class MainWindow(QMainWindow):
             self.apply_settings()
             self._show_shot(self.current_row())
 
+    def open_render_settings(self) -> None:
+        dialog = RenderSettingsDialog(self.render_settings(), self.display_name(), self.settings.engine, self)
+        if dialog.exec() and dialog.values() != self.render_settings():
+            self.undo_stack.push(SetRenderSettingsCommand(self.project, dialog.values(), self.render_settings_changed))
+
+    def render_settings_changed(self) -> None:
+        self.apply_settings()
+        self._show_shot(self.current_row())
+
     # ------------------------------------------------------------ file dialogs
     def dialog_start(self, name: str = "", inside_project: bool = True) -> str:
         """Where a file dialog opens: the project's folder (its parent for projects themselves), else the folder
         last used, else the user's Videos folder or home - never the folder the app was started from."""
-        if self.project_path is not None:
+        if self.project_path is not None and not is_unsaved(self.project_path):
             folder = self.project_path if inside_project else self.project_path.parent
         else:
             last = QSettings().value("paths/last_folder")

@@ -53,6 +53,11 @@ def build_menus(window: MainWindow) -> None:
     _action(window, file_menu, "export_story", "E&xport story JSON…", files.export_story)
     _action(window, file_menu, "export_film", "Export &film (MP4)…", exports.export_film, ["Ctrl+E"])
     _action(window, file_menu, "export_csv", "Export shot &list (CSV)…", exports.export_shot_list)
+    _action(window, file_menu, "export_pdf", "Export story&board (PDF)…", exports.export_pdf)
+    timeline_menu = file_menu.addMenu("Export &timeline")
+    for key, text in (("otio", "&OpenTimelineIO (.otio)…"), ("fcp7", "Final Cut Pro &7 XML (.xml)…"),
+                      ("fcpx", "Final Cut Pro &X XML (.fcpxml)…"), ("edl", "CMX 3600 &EDL (.edl)…")):
+        _action(window, timeline_menu, f"export_{key}", text, lambda k=key: exports.export_timeline(k))
     file_menu.addSeparator()
     _action(window, file_menu, "quit", "&Quit", window.close, [Keys.Quit])
 
@@ -98,6 +103,10 @@ def build_menus(window: MainWindow) -> None:
         action = _action(window, generate_menu, name, text, slot, keys)
         action.setToolTip(tip)
         action.setStatusTip(tip)
+    generate_menu.addSeparator()
+    action = _action(window, generate_menu, "render_settings", "&Render settings…", window.open_render_settings,
+                     ["Ctrl+Shift+,"])
+    action.setToolTip("This project's size, frames, steps, guidance, seeds, memory and offload (saved with it)")
     gen.update_actions(running=False)
     build_toolbar(window)
 

@@ -1,5 +1,5 @@
-"""Settings: models folder (with a check listing missing files), offload preset, memory, keyframes,
-shot defaults. Values live in QSettings through AppSettings."""
+"""Settings: engine, models folder (with a check listing missing files), keyframe similarity, queue, and the render
+settings new projects start with. Values live in QSettings through AppSettings."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -24,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from storyboard.app_settings import ENGINES, OFFLOAD_PRESETS, SIZES, AppSettings
-from storymem_engine.story import MAX_SIDE
+from storyboard.app_settings import ENGINES, AppSettings
+from storyboard.render_settings_form import RenderSettingsForm
 from storymem_engine.tiny import DRAFT_FRAMES, DRAFT_STEPS
 
 
@@ -52,6 +51,9 @@ def check_models_folder(folder: str, clip: bool = True) -> str:
 
 
 class SettingsDialog(QDialog):
+    """The app's preferences. The render settings here are what a new project starts with; an open project's own
+    are in Generate > Render settings."""
+
     def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -76,39 +78,7 @@ class SettingsDialog(QDialog):
             f"(about 128x80, {DRAFT_FRAMES} frames, {DRAFT_STEPS} steps), a few seconds per shot.")
         self.engine_note.setObjectName("engine_note")
         self.engine_note.setStyleSheet("color:#a1a1aa;")
-        self.offload = QComboBox()
-        self.offload.addItems(OFFLOAD_PRESETS)
-        self.offload.setCurrentText(settings.offload)
-        self.offload_needs = QLabel()
-        self.offload_needs.setObjectName("offload_needs")
-        self._machine = None  # read once, when the figures are first shown
-        self.offload.currentTextChanged.connect(self._show_needs)
-        self.memory_size = _spin(1, 64, settings.memory_size)
-        self.memory_sink = _spin(0, 64, settings.memory_sink)
-        self.memory_sink.setToolTip("How many of the story's first keyframes every later shot always remembers (they "
-                                    "anchor the characters' look);\nthe rest of the memory is the newest keyframes.")
-        self.memory_size.setToolTip("How many keyframes a shot is conditioned on at most (the model was trained "
-                                    "with up to 10).")
-        self.keyframes_per_shot = _spin(1, 16, settings.keyframes_per_shot)
-        self.keyframe_threshold = QDoubleSpinBox()
-        self.keyframe_threshold.setRange(0.5, 1.0)
-        self.keyframe_threshold.setSingleStep(0.01)
-        self.keyframe_threshold.setValue(settings.keyframe_threshold)
-        self.keyframe_memory_dedup = QDoubleSpinBox()
-        self.keyframe_memory_dedup.setRange(0.5, 1.0)
-        self.keyframe_memory_dedup.setSingleStep(0.01)
-        self.keyframe_memory_dedup.setValue(settings.keyframe_memory_dedup)
-        self.default_frames = _spin(5, 1001, settings.default_frames)
-        self.default_frames.setSingleStep(4)
-        self.default_steps = _spin(1, 200, settings.default_steps)
-        self.default_guidance = QDoubleSpinBox()
-        self.default_guidance.setRange(0.0, 30.0)
-        self.default_guidance.setSingleStep(0.5)
-        self.default_guidance.setValue(settings.default_guidance)
-        self.default_size = QComboBox()
-        self.default_size.setEditable(True)
-        self.default_size.addItems(SIZES)
-        self.default_size.setCurrentText(settings.default_size)
+        self.engine_note.setWordWrap(True)
         self.keyframe_similarity = QComboBox()
         self.keyframe_similarity.addItem("CLIP ViT-B/32 (the method; weights in the models folder)", "clip")
         self.keyframe_similarity.addItem("Model-free HSV (no CLIP weights; takes say so)", "hsv")
@@ -119,18 +89,6 @@ class SettingsDialog(QDialog):
             "measure scores crops and flips of one picture as the same image, so the memory holds fewer,\n"
             "different images than the method expects; every take made with it says "
             "\u201ckeyframes picked without CLIP\u201d.")
-        self.seed_rule = QComboBox()
-        self.seed_rule.addItem("Story seed + shot index within its scene (as the official code)", "scene")
-        self.seed_rule.addItem("Story seed + shot index in the story", "story")
-        _select_data(self.seed_rule, settings.seed_rule)
-        self.seed_rule.setObjectName("seed_rule")
-        self.seed_rule.setToolTip("The seed of a shot without its own seed. The first rule gives the same noise as "
-                                  "the official StoryMem run, so renders can be compared with it.")
-        self.vae_tiling = QCheckBox("Tile the VAE (less VRAM; the official run encodes whole frames)")
-        self.vae_tiling.setChecked(settings.vae_tiling)
-        self.vae_tiling.setObjectName("vae_tiling")
-        self.vae_tiling.setToolTip("Off: whole frames, as the method. The group_offload and sequential presets tile "
-                                   "anyway, since whole frames need more VRAM than they leave.")
         self.rope_stride = _spin(1, 64, settings.memory_rope_stride)
         self.rope_stride.setObjectName("rope_stride")
         rope_help = QLabel(
@@ -144,6 +102,7 @@ class SettingsDialog(QDialog):
         self.continue_after_failure.setChecked(settings.continue_after_failure)
         self.continue_after_failure.setToolTip("Off: a failed shot stops the queue (later shots would use memory "
                                                "it never made). On: each later shot is still tried.")
+        self.defaults = RenderSettingsForm(settings.render_defaults())
 
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.models_folder, 1)
@@ -154,121 +113,45 @@ class SettingsDialog(QDialog):
         form.addRow("", self.engine_note)
         form.addRow("Models folder", folder_row)
         form.addRow("", self.check_result)
-        form.addRow("Offload preset", self.offload)
-        form.addRow("", self.offload_needs)
-        form.addRow("Memory size (keyframes)", self.memory_size)
-        form.addRow("Memory sink (kept first)", self.memory_sink)
-        form.addRow("Keyframes per shot (max)", self.keyframes_per_shot)
         form.addRow("Keyframe similarity", self.keyframe_similarity)
-        form.addRow("Keyframe similarity threshold (start)", self.keyframe_threshold)
-        form.addRow("Drop keyframes repeating a saved one above", self.keyframe_memory_dedup)
-        form.addRow("Default frames", self.default_frames)
-        form.addRow("Default steps", self.default_steps)
-        form.addRow("Default guidance", self.default_guidance)
-        form.addRow("Default size (WxH)", self.default_size)
-        form.addRow("Shot seeds", self.seed_rule)
-        form.addRow("VAE", self.vae_tiling)
         form.addRow("Queue", self.continue_after_failure)
+        defaults = QGroupBox("Defaults for new projects (an open project's own: Generate > Render settings)")
+        QVBoxLayout(defaults).addWidget(self.defaults)
         advanced = QGroupBox("Advanced")
         advanced_form = QFormLayout(advanced)
         advanced_form.addRow("Memory RoPE stride S", self.rope_stride)
         advanced_form.addRow(rope_help)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
-        self.problems = QLabel()
-        self.problems.setObjectName("settings_problems")
-        self.problems.setStyleSheet("color:#f59e0b;")
-        self.problems.setWordWrap(True)
-        self.problems.hide()
         buttons.rejected.connect(self.reject)
+        self.problems = problems_label()
+        columns = QHBoxLayout()
+        left = QVBoxLayout()
+        left.addLayout(form)
+        left.addWidget(advanced)
+        left.addStretch(1)
+        columns.addLayout(left, 1)
+        columns.addWidget(defaults, 1)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(advanced)
+        layout.addLayout(columns)
         layout.addWidget(self.problems)
         layout.addWidget(buttons)
-        self._show_needs()
 
     def accept(self) -> None:
         """Check sizes and frame counts here, not 20 s into a Generate: each value that the engine would refuse is
         replaced by the nearest valid one and the dialog says so; OK again keeps the corrected values."""
-        fixes = self.correct()
-        if fixes:
-            self.problems.setText("Corrected to the nearest valid values: " + "; ".join(fixes)
-                                  + ". Press OK to keep them.")
-            self.problems.show()
-            return
-        super().accept()
-
-    def correct(self) -> list[str]:
-        """Apply the nearest valid size and frame count; what was changed, in words."""
-        fixes = []
-        text = self.default_size.currentText().strip().lower().replace(" ", "")
-        try:
-            width, height = (int(v) for v in text.split("x"))
-        except ValueError:
-            width, height = self.original.size
-            fixes.append(f"size {text!r} is not WxH: {width}x{height}")
-        else:
-            fixed_w, fixed_h = (min(MAX_SIDE, max(16, round(v / 16) * 16)) for v in (width, height))
-            if (fixed_w, fixed_h) != (width, height):
-                fixes.append(f"size {width}x{height} -> {fixed_w}x{fixed_h} (sides are multiples of 16, "
-                             f"16 to {MAX_SIDE})")
-                width, height = fixed_w, fixed_h
-        self.default_size.setCurrentText(f"{width}x{height}")
-        frames = self.default_frames.value()
-        if (frames - 1) % 4:
-            fixed = min(1001, max(5, round((frames - 1) / 4) * 4 + 1))
-            fixes.append(f"frames {frames} -> {fixed} (a clip has 4n+1 frames)")
-            self.default_frames.setValue(fixed)
-        return fixes
+        if not show_corrections(self.defaults, self.problems):
+            super().accept()
 
     def values(self) -> AppSettings:
-        size = self.default_size.currentText().strip().lower().replace(" ", "")
-        try:
-            width, height = (int(v) for v in size.split("x"))
-            size = f"{width - width % 2}x{height - height % 2}" if width > 0 and height > 0 else None
-        except ValueError:
-            size = None
         return replace(
-            self.original,
+            self.original.with_render_defaults(self.defaults.values()),
             engine=self.engine.currentText(),
             models_folder=self.models_folder.text().strip(),
-            offload=self.offload.currentText(),
-            memory_size=self.memory_size.value(),
-            memory_sink=min(self.memory_sink.value(), self.memory_size.value()),
-            keyframes_per_shot=self.keyframes_per_shot.value(),
-            keyframe_threshold=self.keyframe_threshold.value(),
-            keyframe_memory_dedup=self.keyframe_memory_dedup.value(),
-            default_frames=self.default_frames.value(),
-            default_steps=self.default_steps.value(),
-            default_guidance=self.default_guidance.value(),
-            default_size=size or self.original.default_size,
             continue_after_failure=self.continue_after_failure.isChecked(),
             keyframe_similarity=self.keyframe_similarity.currentData(),
-            seed_rule=self.seed_rule.currentData(),
-            vae_tiling=self.vae_tiling.isChecked(),
             memory_rope_stride=self.rope_stride.value(),
         )
-
-    def _show_needs(self) -> None:
-        """What the chosen preset needs (accounting.py) next to what this machine has."""
-        from storymem_engine.accounting import fits, fitting_preset, preset_needs, this_machine
-        from storymem_engine.models import OFFLOAD_HELP
-
-        if self._machine is None:
-            self._machine = this_machine()
-        preset = self.offload.currentText()
-        needs = preset_needs(preset)
-        ok = fits(needs, self._machine)
-        text = (f"Needs {needs.ram_gib:.1f} GiB RAM, {needs.vram_gib:.1f} GiB VRAM (Wan2.2) · "
-                f"this machine: {self._machine.describe()}")
-        if not ok:
-            better = fitting_preset(self._machine)
-            text += (f"\nDoes not fit this machine: {better} does." if better
-                     else "\nNo preset fits this machine (the tiny engine runs).")
-        self.offload_needs.setText(text)
-        self.offload_needs.setStyleSheet("color:#a1a1aa;" if ok else "color:#f59e0b;")
-        self.offload.setToolTip(OFFLOAD_HELP.get(preset, ""))
 
     def run_check(self) -> str:
         message = check_models_folder(self.models_folder.text().strip(),
@@ -280,6 +163,24 @@ class SettingsDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, "Models folder", self.models_folder.text())
         if folder:
             self.models_folder.setText(folder)
+
+
+def problems_label() -> QLabel:
+    label = QLabel()
+    label.setObjectName("settings_problems")
+    label.setStyleSheet("color:#f59e0b;")
+    label.setWordWrap(True)
+    label.hide()
+    return label
+
+
+def show_corrections(form: RenderSettingsForm, label: QLabel) -> bool:
+    """Correct the form; True (and the label says what changed) when something had to be corrected."""
+    fixes = form.correct()
+    if fixes:
+        label.setText("Corrected to the nearest valid values: " + "; ".join(fixes) + ". Press OK to keep them.")
+        label.show()
+    return bool(fixes)
 
 
 def _select_data(combo: QComboBox, value: str) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
 from storyboard.reorder import order_after_move
 from storyboard.timeline_model import TimelineModel
+from storymem_engine.project import Project
+from storymem_engine.render_settings import RenderSettings
 from storymem_engine.story import Shot, Take
 
 # Fields whose edits merge while the user keeps typing (one undo step per burst).
@@ -181,3 +183,22 @@ def duplicate_shot(shot: Shot) -> Shot:
     clone.accepted_take = None
     clone.cut = shot.cut
     return clone
+
+
+class SetRenderSettingsCommand(QUndoCommand):
+    """Change the project's render settings (Generate > Render settings); ``changed`` refreshes the panels."""
+
+    def __init__(self, project: Project, settings: RenderSettings, changed: Callable[[], None]) -> None:
+        super().__init__("Change render settings")
+        self.project = project
+        self.before = project.settings
+        self.after = settings
+        self.changed = changed
+
+    def redo(self) -> None:
+        self.project.settings = self.after
+        self.changed()
+
+    def undo(self) -> None:
+        self.project.settings = self.before
+        self.changed()

@@ -23,6 +23,7 @@ class DialogRecorder:
     yes_no: list[bool] = field(default_factory=list)
     save_discard_cancel: list[str] = field(default_factory=list)
     paths: list[str | None] = field(default_factory=list)
+    choices: list[str | None] = field(default_factory=list)  # answers to dialogs.choose (a key, None = Cancel)
     questions: list[str] = field(default_factory=list)
 
     def kinds(self) -> list[str]:
@@ -49,7 +50,12 @@ def recorded_dialogs(monkeypatch) -> DialogRecorder:
         rec.questions.append(text)
         return rec.save_discard_cancel.pop(0) if rec.save_discard_cancel else "discard"
 
+    def choose(_p, title, text, options):
+        rec.questions.append(text)
+        return rec.choices.pop(0) if rec.choices else None
+
     monkeypatch.setattr(dialogs, "ask_yes_no", ask_yes_no)
+    monkeypatch.setattr(dialogs, "choose", choose)
     monkeypatch.setattr(dialogs, "ask_save_discard_cancel", ask_sdc)
     for name in ("open_file", "save_file", "choose_folder"):
         monkeypatch.setattr(dialogs, name, lambda *_a, **_k: rec._path())
@@ -101,8 +107,8 @@ def gen_prompts() -> tuple[str, ...]:
 
 @pytest.fixture
 def gen_window(window, tiny_cache, gen_prompts, monkeypatch, tmp_path, recorded_dialogs):
-    """A window set to the tiny engine (64x48, 9 frames, 2 steps) on an unsaved story of ``gen_prompts``;
-    the first generation saves it as ``gen.storymem`` in tmp_path."""
+    """A window set to the tiny engine (64x48, 9 frames, 2 steps) on a story of ``gen_prompts`` saved as
+    ``gen.storymem`` in tmp_path."""
     from storymem_engine.project import Project
     from storymem_engine.story import Shot, Story
 
@@ -113,6 +119,7 @@ def gen_window(window, tiny_cache, gen_prompts, monkeypatch, tmp_path, recorded_
     story = Story(name="Gen", shots=[Shot(prompt=p, cut=i == 0, scene_num=1) for i, p in enumerate(gen_prompts)])
     window.set_project(Project(folder=Path(), story=story), None)
     recorded_dialogs.paths.append(str(tmp_path / "gen.storymem"))
+    assert window.files.save_as()
     yield window
     window.generation.stop()
     QStandardPaths.setTestModeEnabled(False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QStandardPaths
+from ui_helpers import set_render
 
 from storyboard.timeline_model import ShotRole
 
@@ -20,10 +21,10 @@ def test_the_tiny_engine_generates_at_draft_settings_and_says_so(window, tiny_ca
         window.settings.engine = "tiny"
         assert (window.settings.size, window.settings.default_frames, window.settings.default_steps) == (
             (832, 480), 81, 40)
-        recorded_dialogs.paths.append(str(tmp_path / "draft.storymem"))
         window.edits.select_shots([window.project.story.shots[0].id])
         assert window.generation.generate_shot()
         assert "draft settings (128x80, 17 frames, 4 steps)" in window.statusBar().currentMessage()
+        assert recorded_dialogs.messages == [] and recorded_dialogs.questions == []  # no "save first" + file dialog
         qtbot.waitUntil(lambda: not window.generation.busy, timeout=WAIT_MS)
         take = window.project.story.shots[0].accepted()
         assert (take.request["width"], take.request["height"], take.request["num_frames"], take.request["steps"]) \
@@ -36,12 +37,13 @@ def test_the_tiny_engine_generates_at_draft_settings_and_says_so(window, tiny_ca
         assert "draft settings" in dialog.findChild(type(dialog.engine_note), "engine_note").text()
     finally:
         window.generation.stop()
+        window.files.maybe_save()  # discards the project the app kept for it
         QStandardPaths.setTestModeEnabled(False)
 
 
 def test_cancel_is_reported_as_cancelled_not_finished(gen_window, qtbot):
     win = gen_window
-    win.settings.default_steps = 200
+    set_render(win, steps=200)
     steps = []
     assert win.generation.generate_all()
     win.generation.worker.worker.progress.connect(lambda _id, step, *_: steps.append(step))
@@ -157,13 +159,13 @@ def test_settings_refuse_invalid_sizes_and_frames_at_once_with_the_nearest_valid
 
     dialog = SettingsDialog(AppSettings())
     qtbot.addWidget(dialog)
-    dialog.default_size.setCurrentText("100x100")
-    dialog.default_frames.setValue(80)
+    dialog.defaults.size.setCurrentText("100x100")
+    dialog.defaults.frames.setValue(80)
     dialog.accept()
     assert dialog.result() != dialog.DialogCode.Accepted  # stays open, says what it changed
     text = dialog.problems.text()
     assert "100x100 -> 96x96" in text and "frames 80 -> 81" in text
-    assert dialog.default_size.currentText() == "96x96" and dialog.default_frames.value() == 81
+    assert dialog.defaults.size.currentText() == "96x96" and dialog.defaults.frames.value() == 81
     dialog.accept()
     assert dialog.result() == dialog.DialogCode.Accepted
     assert dialog.values().size == (96, 96) and dialog.values().default_frames == 81
@@ -223,10 +225,10 @@ def test_with_no_models_configured_the_tiny_engine_choice_is_asked_once_and_reme
     win = gen_window
     win.settings.engine, win.settings.models_folder = "wan", ""
     win.edits.select_shots([win.project.story.shots[0].id])
-    recorded_dialogs.yes_no.append(True)
+    recorded_dialogs.choices.append("tiny")
     assert win.generation.generate_shot()
     asked = len(recorded_dialogs.questions)
-    assert "tiny engine" in recorded_dialogs.questions[-1]
+    assert "tiny engine is a try-out" in recorded_dialogs.questions[-1]
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert win.settings.engine == "tiny" and AppSettings.load().engine == "tiny"
     # gen_window chose 9 frames and 2 steps itself: kept; the inspector shows what a shot really gets.
@@ -234,3 +236,17 @@ def test_with_no_models_configured_the_tiny_engine_choice_is_asked_once_and_reme
     assert win.generation.generate_shot()  # no second question
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert len(recorded_dialogs.questions) == asked
+
+
+def test_with_no_models_the_other_choice_opens_settings_at_the_models_folder(gen_window, monkeypatch,
+                                                                            recorded_dialogs):
+    win = gen_window
+    win.settings.engine, win.settings.models_folder = "wan", ""
+    opened = []
+    monkeypatch.setattr(win, "open_settings", lambda: opened.append(True))
+    recorded_dialogs.choices.append("models")
+    assert not win.generation.generate_all()
+    assert opened == [True] and win.settings.engine == "wan" and win.generation.worker is None
+    recorded_dialogs.choices.append(None)  # Cancel: nothing happens, nothing is remembered
+    assert not win.generation.generate_all()
+    assert win.settings.engine == "wan" and opened == [True]

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ui_helpers import statuses
+from ui_helpers import set_render, statuses
 
 from storyboard.timeline_model import ShotRole
 from storymem_engine.tiny import TINY_LABEL
@@ -57,7 +57,7 @@ def test_generate_all_then_regenerate_marks_downstream_stale(gen_window, qtbot, 
 
 def test_cancel_mid_shot_leaves_no_half_take(gen_window, qtbot):
     win = gen_window
-    win.settings.default_steps = 200  # long enough that the cancel lands between two denoising steps
+    set_render(win, steps=200)  # long enough that the cancel lands between two denoising steps
     steps: list[tuple[int, int]] = []
     assert win.generation.generate_all()
     win.generation.worker.worker.progress.connect(lambda _id, step, total, *_: steps.append((step, total)))
@@ -139,7 +139,7 @@ def test_a_stopped_engine_is_noticed_and_cancel_ends_it(gen_window, qtbot, recor
     import signal
 
     win = gen_window
-    win.settings.default_steps = 400
+    set_render(win, steps=400)
     assert win.generation.generate_all()
     engine = win.generation.worker.worker.engine
     qtbot.waitUntil(lambda: "generating" in win.model.live_status.values(), timeout=WAIT_MS)
@@ -281,7 +281,7 @@ def test_engine_process_killed_mid_shot_fails_it_and_the_next_generate_works(gen
 
     win = gen_window
     shots = win.project.story.shots
-    win.settings.default_steps = 200
+    set_render(win, steps=200)
     assert win.generation.generate_all()
     qtbot.waitUntil(lambda: "generating" in win.model.live_status.values(), timeout=WAIT_MS)
     os.kill(win.generation.worker.worker.engine.pid, signal.SIGKILL)
@@ -291,7 +291,7 @@ def test_engine_process_killed_mid_shot_fails_it_and_the_next_generate_works(gen
     assert statuses(win) == ["failed", "empty", "empty"]
     assert sum(len(s.takes) for s in shots) == 0
 
-    win.settings.default_steps = 2
+    set_render(win, steps=2)
     win.edits.select_shots([shots[0].id])
     assert win.generation.generate_shot()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)

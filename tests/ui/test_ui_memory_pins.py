@@ -8,7 +8,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from ui_helpers import add_take, statuses
+from ui_helpers import add_take, set_render, statuses
 
 from storyboard.memory import memory_bank, memory_for
 
@@ -37,8 +37,7 @@ def menu_action(menu, starts: str):
 
 
 def set_memory(win, size: int, sink: int) -> None:
-    win.settings.memory_size, win.settings.memory_sink = size, sink
-    win.apply_settings()
+    set_render(win, memory_size=size, memory_sink=sink)
 
 
 def test_pin_and_exclude_change_what_the_next_generation_remembers(gen_window, qtbot, recorded_dialogs):

@@ -41,17 +41,51 @@ def test_screenshot_of_a_bad_project_reports_and_fails(tmp_path):
     assert "expected a JSON object" in result.stderr
 
 
+def test_screenshot_of_a_project_with_takes_waits_for_the_thumbnails(tmp_path):
+    """The cards' thumbnails decode off the UI thread: the screenshot waits for them instead of showing prompts."""
+    import shutil
+
+    import numpy as np
+
+    from storymem_engine.project import Project
+    from storymem_engine.story import Shot, Story, Take
+    from storymem_engine.video import write_video
+
+    folder = tmp_path / "green.storymem"
+    story = Story(name="Green", shots=[Shot(prompt=f"shot {i}", cut=i == 0, scene_num=1) for i in range(12)])
+    first = tmp_path / "green.mp4"
+    frames = np.zeros((81, 480, 832, 3), dtype=np.uint8)
+    frames[..., 1] = 255  # pure green: no other part of the window is
+    write_video(first, frames, fps=16)
+    for shot in story.shots:  # a real story's size: twelve 5 s clips at 832x480
+        clip = f"takes/{shot.id}/t1/clip.mp4"
+        (folder / clip).parent.mkdir(parents=True)
+        shutil.copyfile(first, folder / clip)
+        shot.takes = [Take(id="t1", request={}, clip=clip, frames=81)]
+        shot.accepted_take = "t1"
+    Project(folder=folder, story=story).save()
+    out = tmp_path / "cards.png"
+    result = run_app("--screenshot", str(out), str(folder), tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    image = QImage(str(out)).convertToFormat(QImage.Format.Format_RGB888)
+    width, height = image.width(), image.height()
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(height, image.bytesPerLine())[:, :width * 3]
+    timeline = pixels[int(height * 0.7):].reshape(-1, 3).astype(int)  # the timeline strip is at the bottom
+    green = (timeline[:, 1] > 200) & (timeline[:, 0] < 80) & (timeline[:, 2] < 80)
+    assert green.sum() > 4 * 1500, f"only {green.sum()} green pixels: the cards show no thumbnails"
+
+
 def test_settings_round_trip_through_qsettings(qtbot):
     settings = AppSettings()
     assert (settings.memory_size, settings.memory_sink, settings.default_frames, settings.default_steps,
             settings.default_guidance, settings.size) == (10, 3, 81, 40, 3.5, (832, 480))
     dialog = SettingsDialog(settings)
     qtbot.addWidget(dialog)
-    dialog.offload.setCurrentText("group_offload")
-    dialog.memory_size.setValue(8)
-    dialog.memory_sink.setValue(2)
-    dialog.default_size.setCurrentText("1280x720")
-    dialog.default_steps.setValue(30)
+    dialog.defaults.offload.setCurrentText("group_offload")
+    dialog.defaults.memory_size.setValue(8)
+    dialog.defaults.memory_sink.setValue(2)
+    dialog.defaults.size.setCurrentText("1280x720")
+    dialog.defaults.steps.setValue(30)
     dialog.values().save()
     loaded = AppSettings.load()
     assert (loaded.offload, loaded.memory_size, loaded.memory_sink, loaded.size, loaded.default_steps) == (
@@ -79,15 +113,14 @@ def test_fidelity_settings_default_to_the_method_and_round_trip(qtbot):
         "clip", "scene", False, 1)
     dialog = SettingsDialog(settings)
     qtbot.addWidget(dialog)
-    assert dialog.keyframe_similarity.currentData() == "clip" and not dialog.vae_tiling.isChecked()
+    assert dialog.keyframe_similarity.currentData() == "clip" and not dialog.defaults.vae_tiling.isChecked()
     # The advanced RoPE stride explains why it is a setting at all.
-    advanced = dialog.findChild(QGroupBox)
-    assert advanced.title() == "Advanced"
+    advanced = next(box for box in dialog.findChildren(QGroupBox) if box.title() == "Advanced")
     text = " ".join(label.text() for label in advanced.findChildren(QLabel))
     assert "public" in text and "stride" in text and "S = 1" in text
     dialog.keyframe_similarity.setCurrentIndex(dialog.keyframe_similarity.findData("hsv"))
-    dialog.seed_rule.setCurrentIndex(dialog.seed_rule.findData("story"))
-    dialog.vae_tiling.setChecked(True)
+    dialog.defaults.seed_rule.setCurrentIndex(dialog.defaults.seed_rule.findData("story"))
+    dialog.defaults.vae_tiling.setChecked(True)
     dialog.rope_stride.setValue(3)
     dialog.values().save()
     loaded = AppSettings.load()
@@ -113,8 +146,8 @@ def test_settings_show_what_each_preset_needs_next_to_this_machine(qtbot):
     dialog = SettingsDialog(AppSettings())
     qtbot.addWidget(dialog)
     for preset in ("model_offload", "fp8_offload"):
-        dialog.offload.setCurrentText(preset)
+        dialog.defaults.offload.setCurrentText(preset)
         needs = preset_needs(preset)
-        text = dialog.offload_needs.text()
+        text = dialog.defaults.offload_needs.text()
         assert f"{needs.ram_gib:.1f} GiB RAM" in text and f"{needs.vram_gib:.1f} GiB VRAM" in text
         assert "this machine:" in text and "GiB of RAM" in text

@@ -53,3 +53,11 @@ def add_take(project, shot_index: int, frames: int = 9, keyframes: int = 2, widt
     shot.takes.append(Take(id=take_id, request={"mode": "m2v", "memory_keys": []},
                            clip=f"takes/{shot.id}/{take_id}/clip.mp4", keyframes=rels, frames=frames))
     shot.accepted_take = take_id
+
+
+def set_render(win, **changes) -> None:
+    """Change the open project's render settings (what Generate > Render settings does, without the undo step)."""
+    from dataclasses import replace
+
+    win.project.settings = replace(win.render_settings(), **changes)
+    win.apply_settings()

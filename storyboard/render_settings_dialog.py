@@ -1,0 +1,50 @@
+"""Generate > Render settings: the open project's own size, frames, steps, guidance, seeds, memory and offload."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+
+from storyboard.render_settings_form import RenderSettingsForm
+from storyboard.settings_dialog import problems_label, show_corrections
+from storymem_engine.render_settings import RenderSettings
+
+
+class RenderSettingsDialog(QDialog):
+    def __init__(self, settings: RenderSettings, project_name: str, engine: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Render settings — {project_name}")
+        note = QLabel("These settings belong to this project: they are saved in its project.json, and "
+                      "main.py render uses them too. A shot's own frames, steps, guidance or seed (in the "
+                      "inspector) win over them. New projects start from Settings > Preferences.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color:#a1a1aa;")
+        self.form = RenderSettingsForm(settings)
+        self.draft_note = QLabel()
+        self.draft_note.setObjectName("draft_note")
+        self.draft_note.setWordWrap(True)
+        self.draft_note.setStyleSheet("color:#a1a1aa;")
+        if engine == "tiny":
+            d = settings.drafted()
+            self.draft_note.setText(f"The tiny engine (a try-out) renders this project at {d.width}x{d.height}, "
+                                    f"{d.frames} frames, {d.steps} steps: values left at the production defaults "
+                                    "become draft settings.")
+        else:
+            self.draft_note.hide()
+        self.problems = problems_label()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(note)
+        layout.addWidget(self.form)
+        layout.addWidget(self.draft_note)
+        layout.addWidget(self.problems)
+        layout.addWidget(buttons)
+
+    def accept(self) -> None:
+        if not show_corrections(self.form, self.problems):
+            super().accept()
+
+    def values(self) -> RenderSettings:
+        return self.form.values()

@@ -1,0 +1,99 @@
+"""A never-saved project lives in the app's own folder: Generate works at once, Save As moves it, a crash does not
+lose it, Discard removes it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QStandardPaths
+
+from storyboard.unsaved_projects import is_unsaved, unsaved_root
+
+WAIT_MS = 60_000
+
+
+@pytest.fixture
+def app_folder(window, tiny_cache, monkeypatch):
+    """The tiny engine, and an empty app data folder (QStandardPaths' test mode)."""
+    monkeypatch.setenv("STORYMEM_CACHE", str(tiny_cache))
+    QStandardPaths.setTestModeEnabled(True)
+    shutil.rmtree(unsaved_root(), ignore_errors=True)
+    window.settings.engine = "tiny"
+    yield unsaved_root()
+    window.generation.stop()
+    shutil.rmtree(unsaved_root(), ignore_errors=True)
+    QStandardPaths.setTestModeEnabled(False)
+
+
+def _generate_first_shot(window, qtbot) -> None:
+    window.edits.select_shots([window.project.story.shots[0].id])
+    assert window.generation.generate_shot()
+    qtbot.waitUntil(lambda: not window.generation.busy, timeout=WAIT_MS)
+    assert window.project.story.shots[0].accepted() is not None
+
+
+def test_first_generate_of_a_new_project_asks_nothing_and_save_as_moves_it(window, app_folder, qtbot, tmp_path,
+                                                                          recorded_dialogs):
+    _generate_first_shot(window, qtbot)
+    assert recorded_dialogs.questions == [] and recorded_dialogs.messages == []  # no "save first", no file dialog
+    unsaved = window.project_path
+    assert is_unsaved(unsaved) and unsaved.parent == app_folder
+    take = window.project.story.shots[0].accepted()
+    assert (unsaved / take.clip).is_file()
+    assert "(not saved yet)" in window.windowTitle() and window.files.is_modified()
+
+    # Save is Save As for it; the takes move along and the app's copy goes.
+    recorded_dialogs.paths.append(str(tmp_path / "mine"))
+    assert window.files.save()
+    mine = tmp_path / "mine.storymem"
+    assert window.project_path == mine and (mine / take.clip).is_file() and (mine / "project.json").is_file()
+    assert not unsaved.exists()
+    assert "(not saved yet)" not in window.windowTitle() and not window.files.is_modified()
+
+
+def test_an_unsaved_project_left_by_a_crash_is_offered_back(window, app_folder, qtbot, recorded_dialogs):
+    from storyboard.app_settings import AppSettings
+    from storyboard.main_window import MainWindow
+
+    _generate_first_shot(window, qtbot)
+    window.edits.edit_field(window.project.story.shots[1].id, "prompt", "the edit made before the crash")
+    assert window.files.autosave()
+    folder = window.project_path
+    # A crash: the process dies holding nothing (the OS frees the open lock), the folder stays.
+    window.files._open_lock.release()
+    window.files._open_lock = None
+    window.project_path = None  # this window is gone as far as the folder knows
+
+    second = MainWindow(AppSettings(engine="tiny"))
+    qtbot.addWidget(second)
+    recorded_dialogs.yes_no.append(True)
+    assert second.files.offer_left_behind()
+    assert "was not saved when StoryMem Studio last closed" in recorded_dialogs.questions[-1]
+    assert second.project_path == folder and "(not saved yet)" in second.windowTitle()
+    assert second.project.story.shots[1].prompt == "the edit made before the crash"
+    assert second.project.story.shots[0].accepted() is not None
+    # While it is open here, a third window is not offered it.
+    third = MainWindow(AppSettings(engine="tiny"))
+    qtbot.addWidget(third)
+    assert not third.files.offer_left_behind()
+
+    # Discarding it on close removes it and its takes (the question said so).
+    recorded_dialogs.save_discard_cancel.append("discard")
+    assert second.files.maybe_save()
+    assert "would be deleted" in recorded_dialogs.questions[-1]
+    assert not folder.exists()
+
+
+def test_declining_the_offer_deletes_the_left_behind_project(window, app_folder, recorded_dialogs, qtbot):
+    window.edits.edit_field(window.project.story.shots[0].id, "prompt", "a draft nobody wants")
+    assert window.files.autosave()  # a never-saved project's first autosave places it in the app's folder
+    folder = Path(window.project_path)
+    assert is_unsaved(folder) and (folder / "project.json").is_file()
+    window.files._open_lock.release()
+    window.files._open_lock = None
+    window.project_path = None
+    recorded_dialogs.yes_no.append(False)
+    assert not window.files.offer_left_behind()
+    assert not folder.exists()
