@@ -94,19 +94,37 @@ def memory_changed(story: Story, index: int, size: int = 10, sink: int = 3) -> b
     return keys is not None and keys[0] != keys[1]
 
 
+def continuation_changed(story: Story, index: int) -> bool:
+    """True when a continuing take (MI2V/MM2V) started from frames that the shot before it no longer ends with:
+    the shots were reordered, or the previous shot has a new accepted take."""
+    take = story.shots[index].accepted()
+    mode = take.request.get("mode") if take is not None else None
+    if mode not in ("mi2v", "mm2v"):
+        return False
+    prev = story.shots[index - 1].accepted() if index > 0 else None
+    if mode == "mi2v":
+        return prev is None or take.request.get("first_frame") != prev.last_frame
+    return prev is None or list(take.request.get("motion_frames") or []) != list(prev.motion_frames)
+
+
 def is_stale(story: Story, index: int, size: int = 10, sink: int = 3) -> bool:
-    """True when the accepted take no longer matches the shot: its prompt or its memory changed.
+    """True when the accepted take no longer matches the shot: its prompt, its memory or the frames it
+    continues from changed.
 
     Cheap enough to run for every painted card; the director's ``is_current`` (the whole request)
     decides what a "Regenerate stale shots" queue really redoes.
     """
-    return prompt_changed(story, index) or memory_changed(story, index, size, sink)
+    return (prompt_changed(story, index) or memory_changed(story, index, size, sink)
+            or continuation_changed(story, index))
 
 
 def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3) -> str:
     """Why shot ``index`` is stale, in the user's words ("" when it is not)."""
     keys = _memory_seen_and_now(story, index, size, sink)
     if keys is None or keys[0] == keys[1]:
+        if continuation_changed(story, index):
+            return (f"Stale: it continues shot {index}, which now ends differently (moved, or a new accepted take) "
+                    "than the frames this take started from. Generate > Regenerate stale shots redoes it.")
         if prompt_changed(story, index):
             return "Stale: the prompt was edited after this take was made. Generate > Regenerate stale shots redoes it."
         return ""

@@ -161,6 +161,26 @@ def test_a_stopped_engine_is_noticed_and_cancel_ends_it(gen_window, qtbot, recor
     assert statuses(win)[0] == "failed"
 
 
+def test_a_continuing_shot_moved_behind_another_shot_is_stale(gen_window, qtbot):
+    """Shot 3 continued shot 2's last frame (MI2V); moved right after shot 1 it would start from another frame."""
+    from PySide6.QtCore import Qt
+
+    from storyboard.memory import continuation_changed
+
+    win = gen_window
+    shots = list(win.project.story.shots)
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert shots[2].accepted().request["mode"] == "mi2v"
+    win.edits.move([shots[2].id], 1)
+    story = win.project.story
+    assert continuation_changed(story, 1) and statuses(win)[1] == "stale"
+    tip = " ".join(win.model.index(1).data(Qt.ItemDataRole.ToolTipRole).split())
+    assert "stale" in tip.lower()
+    win.undo_stack.undo()
+    assert not continuation_changed(win.project.story, 2) and statuses(win) == ["done", "done", "done"]
+
+
 def test_reorder_after_generation_marks_moved_memory_stale(gen_window, qtbot):
     win = gen_window
     shots = list(win.project.story.shots)
