@@ -29,6 +29,7 @@ class AppSettings:
     default_steps: int = 40
     default_guidance: float = 3.5
     default_size: str = "832x480"
+    default_seed: int = 0
     # A failed shot stops the queue by default: later shots would continue from memory it never made.
     continue_after_failure: bool = False
     # "clip": CLIP ViT-B/32 from the models folder, as the method; "hsv": model-free, takes say so.
@@ -49,7 +50,8 @@ class AppSettings:
         width, height = self.size
         return RenderSettings(
             width=width, height=height, frames=self.default_frames, steps=self.default_steps,
-            guidance=self.default_guidance, seed_rule=self.seed_rule, memory_size=self.memory_size,
+            guidance=self.default_guidance, seed=self.default_seed, seed_rule=self.seed_rule,
+            memory_size=self.memory_size,
             memory_sink=min(self.memory_sink, self.memory_size), keyframes_per_shot=self.keyframes_per_shot,
             keyframe_threshold=self.keyframe_threshold, keyframe_memory_dedup=self.keyframe_memory_dedup,
             offload=self.offload, vae_tiling=self.vae_tiling, text_encoder_on_cpu=self.text_encoder_on_cpu)
@@ -57,7 +59,8 @@ class AppSettings:
     def with_render_defaults(self, render: RenderSettings) -> AppSettings:
         return replace(
             self, default_size=f"{render.width}x{render.height}", default_frames=render.frames,
-            default_steps=render.steps, default_guidance=render.guidance, seed_rule=render.seed_rule,
+            default_steps=render.steps, default_guidance=render.guidance, default_seed=render.seed,
+            seed_rule=render.seed_rule,
             memory_size=render.memory_size, memory_sink=render.memory_sink,
             keyframes_per_shot=render.keyframes_per_shot, keyframe_threshold=render.keyframe_threshold,
             keyframe_memory_dedup=render.keyframe_memory_dedup, offload=render.offload,

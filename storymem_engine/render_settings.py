@@ -59,6 +59,14 @@ class RenderSettings:
                 found.append(f"{side} {value} must be a multiple of 16 between 16 and {MAX_SIDE}")
         if (self.frames - 1) % 4 or not 5 <= self.frames <= MAX_FRAMES:
             found.append(f"frames {self.frames} must be 4n+1 between 5 and {MAX_FRAMES} (e.g. 17, 49, 81)")
+        if not 1 <= self.steps <= MAX_STEPS:
+            found.append(f"steps {self.steps} must be between 1 and {MAX_STEPS}")
+        if not 0 <= self.guidance <= MAX_GUIDANCE:
+            found.append(f"guidance {self.guidance:g} must be between 0 and {MAX_GUIDANCE:g}")
+        if not 0 <= self.seed <= MAX_SEED:
+            found.append(f"seed {self.seed} must be between 0 and {MAX_SEED}")
+        if not 1 <= self.memory_size <= MAX_MEMORY:
+            found.append(f"memory size {self.memory_size} must be between 1 and {MAX_MEMORY}")
         if not 0 <= self.memory_sink <= self.memory_size:
             found.append(f"memory sink {self.memory_sink} must be between 0 and the memory size {self.memory_size}")
         return found

@@ -82,3 +82,22 @@ def test_render_settings_dialog_changes_the_project_undoably_and_new_projects_ta
     assert window.files.new_project()
     assert window.render_settings() == window.settings.render_defaults()
     assert window.render_settings().steps == 30 and window.render_settings().size == (832, 480)
+
+
+def test_preferences_seed_a_new_project_and_corrupt_ones_fall_back_to_the_method(qtbot):
+    from PySide6.QtCore import QSettings
+
+    from storyboard.app_settings import AppSettings
+    from storyboard.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    dialog.defaults.seed.setValue(42)
+    dialog.defaults.steps.setValue(12)
+    dialog.values().save()
+    assert AppSettings.load().render_defaults() == RenderSettings(seed=42, steps=12)
+    store = QSettings()
+    store.setValue("settings/default_size", "wide")
+    store.setValue("settings/default_seed", -4)
+    store.sync()
+    assert AppSettings.load().render_defaults() == RenderSettings()  # a window that opens, at the method's values
