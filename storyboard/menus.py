@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPainter
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
 from storyboard.recent import clear_recent, recent_projects
@@ -129,13 +129,28 @@ def build_toolbar(window: MainWindow) -> QToolBar:
     bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
     for name, icon in TOOLBAR:
         action = window.actions_by_name[name]
-        action.setIcon(window.style().standardIcon(icon))
+        standard = window.style().standardIcon(icon)
+        # The style's media glyphs are dark grey: on the dark theme they need to be light to be seen.
+        action.setIcon(_light(standard) if icon.name.startswith("SP_Media") else standard)
         label = action.text().replace("&", "").rstrip("…")
         keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
         tip = action.toolTip() if action.toolTip().rstrip("…") not in (action.text(), label) else ""
         action.setToolTip((f"{label} ({keys})" if keys else label) + (f": {tip}" if tip else ""))
         bar.addAction(action)
     return bar
+
+
+def _light(icon: QIcon, color: str = "#e4e4e7") -> QIcon:
+    """The icon's shape in one light colour (its alpha kept), at the sizes a toolbar asks for."""
+    light = QIcon()
+    for side in (16, 24, 32):
+        pixmap = icon.pixmap(side, side)
+        painter = QPainter(pixmap)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
+        painter.fillRect(pixmap.rect(), QColor(color))
+        painter.end()
+        light.addPixmap(pixmap)
+    return light
 
 
 def fill_recent_menu(window: MainWindow) -> None:
