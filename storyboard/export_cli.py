@@ -103,7 +103,8 @@ def _write(project, args: argparse.Namespace, out: Path, settings) -> str:
                                 lambda take: project.file_missing(take.clip)) for i in range(len(story.shots))]
         write_shot_list(story, statuses, out, settings.frames)
         return f"wrote {out} ({len(statuses)} shots)"
-    _gui_application()  # animatic cards and the PDF paint with Qt, offscreen
+    if args.format in ("mp4", "pdf") or args.empty_shots == "card":
+        _gui_application()  # animatic cards and the PDF paint with Qt (offscreen); plain timelines need no Qt
     if args.format == "mp4":
         return _film(project, out, settings)
     if args.format == "pdf":

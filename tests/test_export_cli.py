@@ -35,6 +35,9 @@ def _error_line(capsys) -> str:
 
 
 def test_timeline_and_csv_formats_in_process(project, tmp_path, capsys):
+    from PySide6.QtGui import QGuiApplication
+
+    before = QGuiApplication.instance()
     for fmt, suffix in (("otio", "otio"), ("fcp7", "xml"), ("fcpx", "fcpxml"), ("edl", "edl")):
         out = tmp_path / f"cut.{suffix}"
         assert app_main(["export", str(project.folder), "--format", fmt, "--out", str(out)]) == 0, fmt
@@ -48,6 +51,8 @@ def test_timeline_and_csv_formats_in_process(project, tmp_path, capsys):
     # shot 4 was made from a memory the story no longer holds (the test take names a made-up key): stale
     assert [r["status"] for r in rows] == ["done", "empty", "empty", "stale", "empty"]
     assert rows[0]["seconds"] == "0.562" and rows[0]["shot_size"] == "wide"
+    # Plain timelines and the CSV paint nothing: no Qt application (the UI tests later need a QApplication).
+    assert QGuiApplication.instance() is before
 
 
 def test_never_overwrites_without_force(project, tmp_path, capsys):
