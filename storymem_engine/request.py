@@ -21,6 +21,17 @@ MODE_SCHEDULE = {"t2v": (12.0, 0.875), "m2v": (4.0, 0.9), "mi2v": (4.0, 0.9), "m
 # Frames a mode drops from its output: MI2V repeats the previous last frame, MM2V the 5 motion frames.
 DROPPED_FRAMES = {"t2v": 0, "m2v": 0, "mi2v": 1, "mm2v": 5}
 
+# Quality profiles. "final": the method as published (40 steps, CFG 3.5, UniPC). "draft": the lightx2v 4-step
+# distilled LoRAs stacked on the StoryMem LoRA, CFG off, their Euler schedule at their shift (lightx2v's
+# Wan2.2 MoE distill configs: denoising_step_list [1000, 750, 500, 250], sample_shift 5, guidance 1).
+PROFILES = ("final", "draft")
+DRAFT_STEPS = 4
+DRAFT_SHIFT = 5.0
+DRAFT_GUIDANCE = 1.0
+# What every draft take says, on the card, in the take details and on export: the memory LoRA was trained
+# without the distilled LoRA, and whether it keeps its effect under it is not published.
+DRAFT_NOTE = "draft (distilled, memory fidelity unverified)"
+
 # How a shot's default seed is derived from the story seed: "scene" = seed + the shot's index within
 # its scene (the reference: renders compare with official ones), "story" = seed + its index in the story.
 SEED_RULES = ("scene", "story")
@@ -55,10 +66,13 @@ class GenerationRequest:
     # "fresh" for a later take drawn at random (so regenerating varies)
     seed_rule: str = "scene"
     vae_tiling: bool = False  # tiled VAE encode/decode (low-VRAM presets); the reference encodes whole frames
+    profile: str = "final"  # PROFILES; a take made before profiles existed was "final"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"unknown shot mode {self.mode!r} (expected one of {MODES})")
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown quality profile {self.profile!r} (expected one of {', '.join(PROFILES)})")
 
     @property
     def output_frames(self) -> int:
