@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from storymem_engine.render_settings import MAX_MEMORY, RenderSettings
+from storymem_engine.request import DRAFT_NOTE, PROFILES
 from storymem_engine.story import (
     MAX_FRAMES,
     MAX_GUIDANCE,
@@ -82,7 +83,7 @@ def _positive(kind, high):
 PROJECT_OPTIONS = {
     "frames": "frames", "steps": "steps", "guidance": "guidance", "seed": "seed", "seed_rule": "seed_rule",
     "max_memory": "memory_size", "fix": "memory_sink", "offload": "offload",
-    "text_encoder_on_cpu": "text_encoder_on_cpu", "vae_tiling": "vae_tiling",
+    "text_encoder_on_cpu": "text_encoder_on_cpu", "vae_tiling": "vae_tiling", "profile": "profile",
 }
 
 
@@ -149,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--seed-rule", choices=("scene", "story"),
                         help="shot seed = seed + index within its scene (as the official code) or + index in the "
                              "story")
+    render.add_argument("--profile", choices=PROFILES,
+                        help="final: the method as published (40 steps, CFG 3.5); draft: the lightx2v 4-step "
+                             "distilled LoRAs (<models>/Wan2.2-Distill-Loras), CFG off, memory fidelity unverified. "
+                             "--profile final over a draft render finalizes it (draft shots are made again)")
     render.add_argument("--max-memory", type=_positive(int, MAX_MEMORY),
                         help="memory images a shot is conditioned on at most")
     render.add_argument("--fix", type=_bounded(int, 0, MAX_MEMORY), help="memory sink size")
@@ -321,7 +326,10 @@ def _render(args, story, out: Path, settings: RenderSettings) -> int:
                                                                       references=references))
     s = settings
     print(f"Settings: {s.width}x{s.height}, {s.frames} frames, {s.steps} steps, guidance {s.guidance:g}, seed {s.seed} "
-          f"({s.seed_rule}), memory {s.memory_size} (sink {s.memory_sink}), {s.offload}", file=sys.stderr)
+          f"({s.seed_rule}), memory {s.memory_size} (sink {s.memory_sink}), {s.offload}, profile {s.profile}",
+          file=sys.stderr)
+    if s.profile == "draft":
+        print(f"Profile draft: 4 steps, CFG off; every take is marked {DRAFT_NOTE!r}.", file=sys.stderr)
     if args.engine == "tiny":
         print("Tiny engine: random-weight models, the output is noise-like test video, not a real render.",
               file=sys.stderr)
@@ -361,6 +369,7 @@ def write_manifest(project, director, takes, skipped, film_frames: int, path: Pa
             "memory": req["memory"], "memory_keys": req["memory_keys"], "keyframes": take.keyframes,
             "take_id": take.id, "engine": take.engine, "backends": take.backends, "skipped": skipped[index],
             "seed_rule": req.get("seed_rule"), "keyframe_note": keyframe_note(take.backends),
+            "profile": req.get("profile", "final"), "profile_note": DRAFT_NOTE if req.get("profile") == "draft" else "",
         })
     manifest = {
         "story_name": project.story.name, "engine": director.engine.label,

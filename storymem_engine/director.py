@@ -30,7 +30,17 @@ from storymem_engine.engine import (
 from storymem_engine.keyframes import KeyframeSettings, extract_keyframes
 from storymem_engine.memory import Keyframe, select_memory, story_memory_bank
 from storymem_engine.project import Project, take_folder
-from storymem_engine.request import MODE_SCHEDULE, SEED_RULES, GenerationRequest, check_frames, size_for_aspect
+from storymem_engine.request import (
+    DRAFT_GUIDANCE,
+    DRAFT_SHIFT,
+    DRAFT_STEPS,
+    MODE_SCHEDULE,
+    PROFILES,
+    SEED_RULES,
+    GenerationRequest,
+    check_frames,
+    size_for_aspect,
+)
 from storymem_engine.story import Take
 
 MOTION = 5
@@ -48,6 +58,7 @@ class DirectorSettings:
     fix: int = 3
     references: list[str] = field(default_factory=list)  # MR2V: project-relative reference images
     seed_rule: str = "scene"  # see request.SEED_RULES
+    profile: str = "final"  # request.PROFILES; a shot's own profile wins
     keyframes: KeyframeSettings = field(default_factory=KeyframeSettings)
     # False when another writer owns project.json: the app's UI thread records each take itself
     # (project.record_take), so a save made while a shot renders is never overwritten by this snapshot.
@@ -70,6 +81,8 @@ class DirectorSettings:
             raise ValueError(f"max memory must be >= 1, got {self.max_memory}")
         if not 0 <= self.fix <= self.max_memory:
             raise ValueError(f"fix (memory sink) must be between 0 and max memory, got {self.fix}")
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown quality profile {self.profile!r} (expected one of {', '.join(PROFILES)})")
         if self.seed_rule not in SEED_RULES:
             raise ValueError(f"unknown seed rule {self.seed_rule!r} (expected one of {', '.join(SEED_RULES)})")
 
@@ -97,6 +110,14 @@ def image_size(path: Path) -> tuple[int, int]:
         raise EngineError(f"image not found: {path}") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise EngineError(f"cannot read image {path}: {exc}") from None
+
+
+# Request fields a profile sets: a final take asked to be a draft keeps them (see why_regenerate).
+PROFILE_FIELDS = ("steps", "guidance", "shift")
+
+
+def is_draft(take: Take | None) -> bool:
+    return take is not None and take.request.get("profile") == "draft"
 
 
 def index_in_scene(story, index: int) -> int:
@@ -162,12 +183,24 @@ class Director:
             return shot.mode
         return "m2v" if shot.cut else cont
 
-    def request_for(self, index: int, fresh_seed: int | None = None) -> GenerationRequest:
+    def profile_for(self, index: int) -> str:
+        return self.project.story.shots[index].profile or self.settings.profile
+
+    def request_for(self, index: int, fresh_seed: int | None = None, profile: str | None = None,
+                    seed: tuple[int, str] | None = None) -> GenerationRequest:
+        """The shot's request now; ``profile`` and ``seed`` (value, rule) replace the shot's own (Finalize)."""
         story = self.project.story
         shot = story.shots[index]
         s = self.settings
         mode = self.mode_for(index)
+        profile = profile or self.profile_for(index)
         shift, boundary = MODE_SCHEDULE[mode]
+        steps = shot.steps or s.steps
+        guidance = shot.guidance if shot.guidance is not None else s.guidance
+        if profile == "draft":
+            # The distilled LoRAs are trained for their own step count, shift and no CFG: a shot's own
+            # steps/guidance cannot apply to them.
+            steps, guidance, shift = DRAFT_STEPS, DRAFT_GUIDANCE, DRAFT_SHIFT
         memory = [] if mode == "t2v" else self.memory_for(index)
         frames = check_frames(shot.frames or s.frames)
         first_frame = None
@@ -187,12 +220,12 @@ class Director:
         if shape_source:
             image_w, image_h = image_size(self.project.resolve(shape_source))
             width, height = size_for_aspect(s.width, s.height, image_h, image_w)
-        seed, seed_rule = (fresh_seed, "fresh") if fresh_seed is not None else self.seed_for(index)
+        if seed is None:
+            seed = (fresh_seed, "fresh") if fresh_seed is not None else self.seed_for(index)
         return GenerationRequest(
-            shot_id=shot.id, prompt=shot.prompt, mode=mode, seed=seed, seed_rule=seed_rule,
-            width=width, height=height, num_frames=frames,
-            steps=shot.steps or s.steps, guidance=shot.guidance if shot.guidance is not None else s.guidance,
-            shift=shift, boundary_ratio=boundary,
+            shot_id=shot.id, prompt=shot.prompt, mode=mode, seed=seed[0], seed_rule=seed[1],
+            width=width, height=height, num_frames=frames, steps=steps, guidance=guidance,
+            shift=shift, boundary_ratio=boundary, profile=profile,
             memory=[k.path for k in memory], memory_keys=[k.key for k in memory],
             first_frame=first_frame, motion_frames=motion,
             rope_stride=self.engine.settings.rope_stride, engine=self.engine.settings.engine,
@@ -221,6 +254,11 @@ class Director:
         if take.request.get("seed_rule") == "fresh":
             made.pop("seed", None)  # a drawn seed is as current as the rule's: compare everything else
             wanted.pop("seed", None)
+        if made.get("profile") == "final" and wanted.get("profile") == "draft":
+            # A final take where a draft is asked for is current: a rerun never trades it for a draft.
+            for key in ("profile", *PROFILE_FIELDS):
+                made.pop(key, None)
+                wanted.pop(key, None)
         if made == wanted:
             return ""
         if made.get("memory_keys") != wanted.get("memory_keys"):
@@ -229,14 +267,27 @@ class Director:
         return "its request changed: " + ", ".join(changed)
 
     # -------------------------------------------------------------- generation
+    def draft_shots(self) -> list[int]:
+        """Shots whose accepted take is a draft, in story order (what Finalize regenerates)."""
+        return [i for i, shot in enumerate(self.project.story.shots) if is_draft(shot.accepted())]
+
     def generate_shot(self, index: int, progress: ProgressFn | None = None,
-                      cancel: CancelFn | None = None) -> Take:
-        """Generate one shot as a new accepted take (files written first, then the project)."""
+                      cancel: CancelFn | None = None, finalize: bool = False) -> Take:
+        """Generate one shot as a new accepted take (files written first, then the project).
+
+        ``finalize``: a shot whose accepted take is a draft is made again at the final profile with the draft's
+        seed (the draft stays as an older take); any other shot is made as usual.
+        """
         from storymem_engine.video import write_video
 
         shot = self.project.story.shots[index]
-        fresh = random.SystemRandom().randrange(0, 2**31) if self.wants_fresh_seed(index) else None
-        request = self.request_for(index, fresh_seed=fresh)
+        draft = shot.accepted() if finalize and is_draft(shot.accepted()) else None
+        if draft is not None:
+            seed = (int(draft.request["seed"]), str(draft.request.get("seed_rule", "shot")))
+            request = self.request_for(index, profile="final", seed=seed)
+        else:
+            fresh = random.SystemRandom().randrange(0, 2**31) if self.wants_fresh_seed(index) else None
+            request = self.request_for(index, fresh_seed=fresh)
         resolve = self.project.resolve
         memory = [load_image(resolve(p)) for p in request.memory]
         first = load_image(resolve(request.first_frame)) if request.first_frame else None

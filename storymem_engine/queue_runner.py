@@ -38,6 +38,7 @@ class GenerationJob:
     director: dict[str, Any]  # DirectorSettings fields (keyframes as a dict)
     skip_current: bool = False  # skip shots whose accepted take was made from the request they'd get now
     stop_on_failure: bool = True  # False: a failed shot is reported and the queue goes on with the next
+    finalize: bool = False  # draft takes are made again at the final profile with their seed (Finalize)
 
 
 class QueueRunner:
@@ -69,7 +70,7 @@ class QueueRunner:
                 continue
             self.emit("started_shot", shot_id)
             try:
-                take = director.generate_shot(index, progress=self._report, cancel=cancel)
+                take = director.generate_shot(index, progress=self._report, cancel=cancel, finalize=job.finalize)
             except GenerationCancelled:
                 cancelled = True
                 self.emit("cancelled", shot_id)

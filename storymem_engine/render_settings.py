@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from storymem_engine.models import OFFLOAD_PRESETS
-from storymem_engine.request import SEED_RULES
+from storymem_engine.request import PROFILES, SEED_RULES
 from storymem_engine.story import (
     MAX_FRAMES,
     MAX_GUIDANCE,
@@ -46,6 +46,9 @@ class RenderSettings:
     offload: str = "model_offload"
     text_encoder_on_cpu: bool = False
     vae_tiling: bool = False
+    # "final": the method as published; "draft": the 4-step distilled LoRAs (request.PROFILES). A shot's own
+    # profile wins over this.
+    profile: str = "final"
 
     @property
     def size(self) -> tuple[int, int]:
@@ -97,7 +100,7 @@ class RenderSettings:
             seed=self.seed, width=self.width, height=self.height, frames=self.frames, steps=self.steps,
             guidance=self.guidance, max_memory=self.memory_size, fix=self.memory_sink, seed_rule=self.seed_rule,
             keyframes=dict(threshold_start=self.keyframe_threshold, max_keyframes=self.keyframes_per_shot,
-                           memory_dedup=self.keyframe_memory_dedup),
+                           memory_dedup=self.keyframe_memory_dedup), profile=self.profile,
         )
 
     def drafted(self) -> RenderSettings:
@@ -130,7 +133,7 @@ def _read(name: str, value: Any, where: str) -> Any:
         return _opt_float(value, where, 0.5, 1.0) if value is not None else _missing(where)
     if name in ("text_encoder_on_cpu", "vae_tiling"):
         return _bool(value, where)
-    choices = {"seed_rule": SEED_RULES, "offload": OFFLOAD_PRESETS}[name]
+    choices = {"seed_rule": SEED_RULES, "offload": OFFLOAD_PRESETS, "profile": PROFILES}[name]
     text = _text(value, where)
     if text not in choices:
         raise StoryError(f"{where}: {text[:40]!r} is not one of {', '.join(choices)}")

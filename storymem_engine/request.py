@@ -32,6 +32,13 @@ DRAFT_GUIDANCE = 1.0
 # without the distilled LoRA, and whether it keeps its effect under it is not published.
 DRAFT_NOTE = "draft (distilled, memory fidelity unverified)"
 
+
+
+def profile_note(request: dict[str, Any] | None) -> str:
+    """What a take must say about its profile ("" for the method's final one)."""
+    return DRAFT_NOTE if (request or {}).get("profile") == "draft" else ""
+
+
 # How a shot's default seed is derived from the story seed: "scene" = seed + the shot's index within
 # its scene (the reference: renders compare with official ones), "story" = seed + its index in the story.
 SEED_RULES = ("scene", "story")

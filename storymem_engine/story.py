@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from storymem_engine.request import PROFILES
+
 SHOT_MODES = ("auto", "t2v", "m2v", "mi2v", "mm2v")
 # Shot and take ids name folders (takes/<shot>/<take>): a safe character set, so no id can leave the project.
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -224,6 +226,7 @@ class Shot:
     seed_locked: bool = False
     shot_size: str = ""  # one of SHOT_SIZES
     camera_move: str = ""  # one of CAMERA_MOVES
+    profile: str = ""  # a quality profile (request.PROFILES) for this shot only; "" = the project's
 
     def accepted(self) -> Take | None:
         for take in self.takes:
@@ -250,6 +253,7 @@ class Shot:
             "seed_locked": self.seed_locked,
             "shot_size": self.shot_size,
             "camera_move": self.camera_move,
+            "profile": self.profile,
         }
 
     @classmethod
@@ -289,6 +293,7 @@ class Shot:
             seed_locked=_bool(data.get("seed_locked", False), f"{where}, seed_locked"),
             shot_size=_choice(data.get("shot_size", ""), f"{where}, shot_size", SHOT_SIZES),
             camera_move=_choice(data.get("camera_move", ""), f"{where}, camera_move", CAMERA_MOVES),
+            profile=_choice(data.get("profile", ""), f"{where}, profile", ("", *PROFILES)),
         )
 
 
