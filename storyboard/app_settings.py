@@ -9,7 +9,7 @@ from PySide6.QtCore import QSettings
 
 from storymem_engine.models import KEYFRAME_SIMILARITIES, OFFLOAD_PRESETS
 from storymem_engine.render_settings import RenderSettings
-from storymem_engine.request import SEED_RULES
+from storymem_engine.request import PROFILES, SEED_RULES
 
 ENGINES = ("wan", "tiny")
 
@@ -30,6 +30,7 @@ class AppSettings:
     default_guidance: float = 3.5
     default_size: str = "832x480"
     default_seed: int = 0
+    default_profile: str = "final"
     # A failed shot stops the queue by default: later shots would continue from memory it never made.
     continue_after_failure: bool = False
     # "clip": CLIP ViT-B/32 from the models folder, as the method; "hsv": model-free, takes say so.
@@ -54,7 +55,8 @@ class AppSettings:
             memory_size=self.memory_size,
             memory_sink=min(self.memory_sink, self.memory_size), keyframes_per_shot=self.keyframes_per_shot,
             keyframe_threshold=self.keyframe_threshold, keyframe_memory_dedup=self.keyframe_memory_dedup,
-            offload=self.offload, vae_tiling=self.vae_tiling, text_encoder_on_cpu=self.text_encoder_on_cpu)
+            offload=self.offload, vae_tiling=self.vae_tiling, text_encoder_on_cpu=self.text_encoder_on_cpu,
+            profile=self.default_profile)
 
     def with_render_defaults(self, render: RenderSettings) -> AppSettings:
         return replace(
@@ -64,7 +66,8 @@ class AppSettings:
             memory_size=render.memory_size, memory_sink=render.memory_sink,
             keyframes_per_shot=render.keyframes_per_shot, keyframe_threshold=render.keyframe_threshold,
             keyframe_memory_dedup=render.keyframe_memory_dedup, offload=render.offload,
-            vae_tiling=render.vae_tiling, text_encoder_on_cpu=render.text_encoder_on_cpu)
+            vae_tiling=render.vae_tiling, text_encoder_on_cpu=render.text_encoder_on_cpu,
+            default_profile=render.profile)
 
     @classmethod
     def load(cls, store: QSettings | None = None) -> AppSettings:
@@ -89,6 +92,8 @@ class AppSettings:
             settings.seed_rule = cls.seed_rule
         if settings.memory_rope_stride < 1:
             settings.memory_rope_stride = cls.memory_rope_stride
+        if settings.default_profile not in PROFILES:
+            settings.default_profile = cls.default_profile
         try:
             broken = settings.render_defaults().problems()
         except ValueError:  # a size that is not WxH

@@ -7,6 +7,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from storyboard.timeline_model import ShotRole
+from storymem_engine.request import profile_note
 from storymem_engine.story import Shot, keyframe_note
 from storymem_engine.tiny import TINY_LABEL
 
@@ -119,7 +120,11 @@ def paint_card(
         if take is not None and take.engine == TINY_LABEL:
             # Random-weight output must never pass for a real render.
             painter.drawText(area.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
-                             "tiny engine · draft")
+                             "tiny engine")
+        if take is not None and profile_note(take.request):
+            # A distilled draft is never mistaken for the method's render.
+            painter.drawText(area.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                             "DRAFT")
         if take is not None and keyframe_note(take.backends):
             # Its memory keyframes were not picked the method's way: say so where the take is seen.
             painter.drawText(area.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,

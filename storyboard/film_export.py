@@ -31,6 +31,7 @@ class FilmSegment:
     frames: int
     width: int = 0
     height: int = 0
+    draft: bool = False  # made at the Draft profile: every frame says so in the film
 
 
 def plan_film(project: Project, default_frames: int, fps: int = FPS) -> list[FilmSegment]:
@@ -50,7 +51,8 @@ def plan_film(project: Project, default_frames: int, fps: int = FPS) -> list[Fil
             width, height, count = clip_geometry(clip)
         except Exception as exc:  # noqa: BLE001 - any decode error names the shot
             raise FilmError(f"shot {number}: cannot read {take.clip} ({exc})") from None
-        segments.append(FilmSegment(number, shot, clip, count, width, height))
+        segments.append(FilmSegment(number, shot, clip, count, width, height,
+                                    draft=take.request.get("profile") == "draft"))
     if not segments:
         raise FilmError("the timeline has no shots")
     return segments
@@ -65,13 +67,50 @@ def film_size(segments: list[FilmSegment], default: tuple[int, int]) -> tuple[in
 
 def film_frames(segments: list[FilmSegment], size: tuple[int, int]) -> Iterator[np.ndarray]:
     width, height = size
+    stamp = None
     for seg in segments:
         if seg.clip is None:
             card = render_card(seg.shot.prompt, seg.number, seg.shot.scene_num, seg.shot.cut, width, height)
             for _ in range(seg.frames):
                 yield card
+        elif seg.draft:
+            # A distilled draft never passes for the method's render, in the film either.
+            stamp = stamp or draft_stamp(width, height)
+            for frame in iter_clip_frames(seg.clip, width, height):
+                yield stamped(frame, stamp)
         else:
             yield from iter_clip_frames(seg.clip, width, height)
+
+
+def draft_stamp(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """The "DRAFT" label for the top-left corner: RGB [h, w, 3] and its alpha [h, w, 1] in 0..1."""
+    from PySide6.QtCore import QRect, Qt
+    from PySide6.QtGui import QColor, QFont, QImage, QPainter
+
+    unit = max(height / 480.0, 0.2)
+    font = QFont("DejaVu Sans")
+    font.setPixelSize(max(int(18 * unit), 7))
+    font.setBold(True)
+    w, h = min(width, max(int(210 * unit), 30)), min(height, max(int(30 * unit), 10))
+    image = QImage(w, h, QImage.Format.Format_RGBA8888)
+    image.fill(QColor(0, 0, 0, 150))
+    painter = QPainter(image)
+    painter.setFont(font)
+    painter.setPen(QColor("#fbbf24"))
+    painter.drawText(QRect(0, 0, w, h), Qt.AlignmentFlag.AlignCenter, "DRAFT · distilled")
+    painter.end()
+    raw = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * h)
+    rgba = raw.reshape(h, image.bytesPerLine())[:, : w * 4].reshape(h, w, 4).astype(np.float32)
+    return rgba[..., :3], rgba[..., 3:] / 255.0
+
+
+def stamped(frame: np.ndarray, stamp: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    rgb, alpha = stamp
+    h, w = alpha.shape[:2]
+    out = frame.copy()
+    corner = out[:h, :w].astype(np.float32)
+    out[:h, :w] = (corner * (1 - alpha) + rgb * alpha).round().astype(np.uint8)
+    return out
 
 
 def export_film(

@@ -102,6 +102,17 @@ class GenerationController(QObject):
     def generate_all(self) -> bool:
         return self._start(self.window.model.shot_ids())
 
+    def finalize(self) -> bool:
+        """Make every shot whose accepted take is a draft again at the final profile with the draft's seed, in
+        story order; the drafts stay as older takes."""
+        from storymem_engine.director import is_draft
+
+        shots = [shot.id for shot in self.window.project.story.shots if is_draft(shot.accepted())]
+        if not shots:
+            dialogs.info(self.window, "No drafts to finalize", "No shot's accepted take is a draft.")
+            return False
+        return self._start(shots, finalize=True)
+
     def unload_models(self) -> bool:
         """Free the memory the loaded models hold (they load again on the next Generate)."""
         if self.busy:
@@ -123,14 +134,14 @@ class GenerationController(QObject):
             self.window.statusBar().showMessage("Cancelling after the current step…")
 
     # ------------------------------------------------------------ starting
-    def _start(self, shot_ids: list[str], skip_current: bool = False) -> bool:
+    def _start(self, shot_ids: list[str], skip_current: bool = False, finalize: bool = False) -> bool:
         if self.busy:
             dialogs.info(self.window, "Generation running", "Wait for the running generation or cancel it first.")
             return False
         if not shot_ids:
             return False
         engine = self._engine_settings()
-        if engine is None or not self._ensure_saved():
+        if engine is None or not self._draft_can_run(engine, shot_ids, finalize) or not self._ensure_saved():
             return False
         try:
             # One writer per project: a CLI render into this folder and this queue must not interleave takes.
@@ -143,6 +154,10 @@ class GenerationController(QObject):
             render = render.drafted()
         draft = f" at draft settings ({render.width}x{render.height}, {render.frames} frames, {render.steps} steps)" \
             if engine["engine"] == "tiny" else ""
+        if finalize:
+            draft += ", finalizing drafts at the final profile"
+        elif render.profile == "draft":
+            draft += ", Draft profile (4 distilled steps)"
         director: dict[str, Any] = dict(
             render.director_fields(),
             save_project=False,  # this controller records takes (see the module docstring)
@@ -150,7 +165,7 @@ class GenerationController(QObject):
         project = self.window.project
         job = GenerationJob(folder=str(project.folder), project=project.to_dict(), shot_ids=list(shot_ids),
                             engine=engine, director=director, skip_current=skip_current,
-                            stop_on_failure=not self.window.settings.continue_after_failure)
+                            stop_on_failure=not self.window.settings.continue_after_failure, finalize=finalize)
         self.job_project, self.job_folder = project, Path(project.folder)
         if self.worker is None:
             self.worker = self._make_worker()
@@ -197,6 +212,22 @@ class GenerationController(QObject):
                     offload=render.offload, text_encoder_on_cpu=render.text_encoder_on_cpu,
                     keyframe_similarity=s.keyframe_similarity, vae_tiling=render.vae_tiling,
                     rope_stride=s.memory_rope_stride)
+
+    def _draft_can_run(self, engine: dict[str, Any], shot_ids: list[str], finalize: bool) -> bool:
+        """A queue with draft shots needs the distilled LoRAs: say which are missing before anything loads."""
+        if finalize or engine["engine"] == "tiny":
+            return True
+        project_profile = self.window.render_settings().profile
+        shots = {shot.id: shot for shot in self.window.project.story.shots}
+        if all((shots[i].profile or project_profile) != "draft" for i in shot_ids if i in shots):
+            return True
+        reason = self.window.draft_unavailable()
+        if reason:
+            dialogs.error(self.window, "Draft not available",
+                          f"Draft shots cannot be generated: {reason}.\n\nChoose the Final profile in Generate > "
+                          "Render settings (or on the shot), or download the distilled LoRAs.")
+            return False
+        return True
 
     def _first_engine_choice(self) -> str | None:
         """No models folder yet: one clear choice, remembered (Settings > Engine switches back later)."""
@@ -364,7 +395,8 @@ class GenerationController(QObject):
     def update_actions(self, running: bool | None = None) -> None:
         running = self.busy if running is None else running
         actions = self.window.actions_by_name
-        for name in ("generate_shot", "generate_from_here", "generate_stale", "generate_all", "unload_models"):
+        for name in ("generate_shot", "generate_from_here", "generate_stale", "generate_all", "finalize_drafts",
+                     "unload_models"):
             if name in actions:
                 actions[name].setEnabled(not running)
         if "generate_cancel" in actions:

@@ -96,6 +96,14 @@ class ShotInspector(QGroupBox):
         self.camera_move = _choices(CAMERA_MOVES, "camera_move")
         self.camera_move.setToolTip("Camera movement, for the shot list, the PDF storyboard and the editors' "
                                     "timelines")
+        self.profile = QComboBox()
+        self.profile.setObjectName("profile")
+        for key, label in (("", "project's"), ("final", "Final (the method)"),
+                           ("draft", "Draft (4 distilled steps, memory fidelity unverified)")):
+            self.profile.addItem(label, key)
+        self.profile.setToolTip("This shot's quality profile; \"project's\" follows Generate > Render settings.\n"
+                                "A draft shot ignores its own steps and guidance: the distilled LoRAs run 4 steps "
+                                "without CFG.")
         self.cut_duration = QLabel()
         self.cut_duration.setObjectName("cut_duration")
         self.cut_duration.setToolTip(f"How long the shot runs on the cut at {FPS} fps: its accepted take, else "
@@ -119,6 +127,7 @@ class ShotInspector(QGroupBox):
         form.addRow("Frames", self.frames)
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
+        form.addRow("Profile", self.profile)
         form.addRow("Animatic length", self.duration)
         form.addRow("Duration", self.cut_duration)
         form.addRow("Shot size", self.shot_size)
@@ -131,7 +140,7 @@ class ShotInspector(QGroupBox):
         layout.addWidget(self.form_host)
 
         for widget in (self.prompt, self.notes, self.seed, self.frames, self.steps, self.guidance,
-                       self.duration, self.scene, self.cut, self.mode, self.shot_size, self.camera_move):
+                       self.duration, self.scene, self.cut, self.mode, self.shot_size, self.camera_move, self.profile):
             widget.installEventFilter(self)
         for widget in (self.prompt, self.notes):
             widget.installEventFilter(self._passthrough)
@@ -146,6 +155,7 @@ class ShotInspector(QGroupBox):
         self.shot_size.currentIndexChanged.connect(lambda _i: self._emit("shot_size", self.shot_size.currentData()))
         self.camera_move.currentIndexChanged.connect(
             lambda _i: self._emit("camera_move", self.camera_move.currentData()))
+        self.profile.currentIndexChanged.connect(lambda _i: self._emit("profile", self.profile.currentData()))
         self.scene.valueChanged.connect(lambda v: self._emit("scene_num", int(v)))
         self.seed.valueChanged.connect(lambda v: self._emit("seed", None if v < 0 else int(v)))
         self.frames.valueChanged.connect(lambda v: self._emit("frames", int(v) or None))
@@ -197,6 +207,7 @@ class ShotInspector(QGroupBox):
             self.duration.setValue(shot.duration_s or 0.0)
             self.shot_size.setCurrentIndex(max(self.shot_size.findData(shot.shot_size), 0))
             self.camera_move.setCurrentIndex(max(self.camera_move.findData(shot.camera_move), 0))
+            self.profile.setCurrentIndex(max(self.profile.findData(shot.profile), 0))
             frames = shot_frames(shot, self._default_frames)
             self.cut_duration.setText(f"{frames / FPS:.2f} s ({frames} frames at {FPS} fps"
                                       f"{'' if take is not None else ', animatic card'})")

@@ -221,6 +221,20 @@ class MainWindow(QMainWindow):
         render = self.render_settings()
         return render.drafted() if self.settings.engine == "tiny" else render
 
+    def draft_unavailable(self) -> str:
+        """Why the Draft profile cannot run with the chosen engine ("" when it can)."""
+        if self.settings.engine == "tiny":
+            return ""  # the tiny engine builds its own distilled LoRAs
+        if not self.settings.models_folder:
+            return "no models folder is set (Settings > Models folder)"
+        from storymem_engine.models import distill_lora_missing
+
+        missing = distill_lora_missing(self.settings.models_folder)
+        if not missing:
+            return ""
+        return (f"the distilled LoRAs are not in the models folder ({', '.join(missing)}); Settings > Check models "
+                "shows the download command")
+
     def apply_settings(self) -> None:
         render = self.render_settings()
         self.model.memory_size = render.memory_size
@@ -231,7 +245,7 @@ class MainWindow(QMainWindow):
         self.inspector.set_defaults(drafted.frames, drafted.steps, drafted.guidance)
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.settings, self)
+        dialog = SettingsDialog(self.settings, self, draft_unavailable=self.draft_unavailable())
         if dialog.exec():
             self.settings = dialog.values()
             self.settings.save()
@@ -239,7 +253,8 @@ class MainWindow(QMainWindow):
             self._show_shot(self.current_row())
 
     def open_render_settings(self) -> None:
-        dialog = RenderSettingsDialog(self.render_settings(), self.display_name(), self.settings.engine, self)
+        dialog = RenderSettingsDialog(self.render_settings(), self.display_name(), self.settings.engine, self,
+                                      draft_unavailable=self.draft_unavailable())
         if dialog.exec() and dialog.values() != self.render_settings():
             self.undo_stack.push(SetRenderSettingsCommand(self.project, dialog.values(), self.render_settings_changed))
 

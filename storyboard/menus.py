@@ -95,6 +95,9 @@ def build_menus(window: MainWindow) -> None:
         ("generate_stale", "Regenerate s&tale shots", gen.generate_stale, ["Ctrl+Shift+R"],
          "From the first stale, failed or empty shot on, skipping shots that are already up to date"),
         ("generate_all", "Generate &all", gen.generate_all, ["Ctrl+Alt+G"], "Generate every shot again"),
+        ("finalize_drafts", "&Finalize drafts", gen.finalize, ["Ctrl+Alt+F"],
+         "Make every shot whose accepted take is a draft again at the Final profile, same seed, in story order; "
+         "the drafts stay as older takes"),
         ("generate_cancel", "&Cancel generation", gen.cancel, ["Ctrl+Shift+X"],
          "Stop after the current denoising step"),
         ("unload_models", "&Unload models", gen.unload_models, None,

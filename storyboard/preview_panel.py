@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from storyboard.clip_player import ClipPlayer
 from storymem_engine.models import FP8_PRESETS
 from storymem_engine.project import Project
+from storymem_engine.request import profile_note
 from storymem_engine.story import Shot, Take, keyframe_note
 from storymem_engine.tiny import TINY_LABEL
 
@@ -70,6 +71,8 @@ def take_details(take: Take) -> list[tuple[str, str]]:
     note = keyframe_note(take.backends)
     if note:
         rows.append(("note", note))
+    if profile_note(r):
+        rows.append(("profile", profile_note(r)))
     if r.get("vae_tiling"):
         rows.append(("VAE", "tiled"))
     if r.get("offload") in FP8_PRESETS:
@@ -154,7 +157,8 @@ class PreviewPanel(QGroupBox):
             mode = str(take.request.get("mode", "")).upper()
             seed = take.request.get("seed")
             status = "MISSING clip" if project is not None and project.file_missing(take.clip) else take.status
-            details = [f"Take {number}", mode, keyframe_note(take.backends), f"seed {seed}" if seed is not None else "",
+            details = [f"Take {number}", mode, profile_note(take.request), keyframe_note(take.backends),
+                       f"seed {seed}" if seed is not None else "",
                        f"{take.frames} frames", status, _created(take.created) if take.created else "",
                        take.engine if take.engine == TINY_LABEL else ""]
             item = QListWidgetItem(("★ " if accepted else "   ") + "  ·  ".join(d for d in details if d))

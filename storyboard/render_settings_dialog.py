@@ -11,7 +11,7 @@ from storymem_engine.render_settings import RenderSettings
 
 class RenderSettingsDialog(QDialog):
     def __init__(self, settings: RenderSettings, project_name: str, engine: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, draft_unavailable: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Render settings — {project_name}")
         note = QLabel("These settings belong to this project: they are saved in its project.json, and "
@@ -19,7 +19,7 @@ class RenderSettingsDialog(QDialog):
                       "inspector) win over them. New projects start from Settings > Preferences.")
         note.setWordWrap(True)
         note.setStyleSheet("color:#a1a1aa;")
-        self.form = RenderSettingsForm(settings)
+        self.form = RenderSettingsForm(settings, draft_unavailable=draft_unavailable)
         self.draft_note = QLabel()
         self.draft_note.setObjectName("draft_note")
         self.draft_note.setWordWrap(True)

@@ -15,10 +15,33 @@ SIZES = ("832x480", "480x832", "1280x720", "720x1280", "640x640")
 MAX_SPIN_SEED = 2**31 - 1
 
 
+PROFILE_CHOICES = (
+    ("final", "Final: the method (40 steps, CFG 3.5)"),
+    ("draft", "Draft: 4-step distilled LoRAs, CFG off (memory fidelity unverified)"),
+)
+
+
 class RenderSettingsForm(QWidget):
-    def __init__(self, settings: RenderSettings, parent: QWidget | None = None) -> None:
+    """``draft_unavailable``: why the Draft profile cannot run here ("" when it can); it is then greyed out."""
+
+    def __init__(self, settings: RenderSettings, parent: QWidget | None = None, draft_unavailable: str = "") -> None:
         super().__init__(parent)
         self.original = settings
+        self.profile = QComboBox()
+        self.profile.setObjectName("profile")
+        for key, label in PROFILE_CHOICES:
+            self.profile.addItem(label, key)
+        self.profile.setCurrentIndex(max(0, self.profile.findData(settings.profile)))
+        self.profile.setToolTip(
+            "Final renders exactly what StoryMem's authors run. Draft stacks lightx2v's distilled 4-step LoRAs on "
+            "the memory LoRA:\nabout ten times faster, but whether the memory keeps its effect under them is not "
+            "published, so every draft take says so.\nGenerate > Finalize drafts makes the kept drafts again at Final "
+            "with the same seeds.")
+        if draft_unavailable:
+            item = self.profile.model().item(self.profile.findData("draft"))
+            item.setEnabled(False)
+            item.setToolTip(draft_unavailable)
+            self.profile.setToolTip(self.profile.toolTip() + f"\n\nDraft is not available: {draft_unavailable}")
         self.size = QComboBox()
         self.size.setEditable(True)
         self.size.addItems(SIZES)
@@ -77,6 +100,7 @@ class RenderSettingsForm(QWidget):
 
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Quality profile", self.profile)
         form.addRow("Size (WxH)", self.size)
         form.addRow("Frames per shot", self.frames)
         form.addRow("Steps", self.steps)
@@ -136,6 +160,7 @@ class RenderSettingsForm(QWidget):
             keyframes_per_shot=self.keyframes_per_shot.value(), keyframe_threshold=self.keyframe_threshold.value(),
             keyframe_memory_dedup=self.keyframe_memory_dedup.value(), offload=self.offload.currentText(),
             text_encoder_on_cpu=self.text_encoder_on_cpu.isChecked(), vae_tiling=self.vae_tiling.isChecked(),
+            profile=self.profile.currentData(),
         )
 
     def _show_needs(self) -> None:

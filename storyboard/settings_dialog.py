@@ -54,7 +54,7 @@ class SettingsDialog(QDialog):
     """The app's preferences. The render settings here are what a new project starts with; an open project's own
     are in Generate > Render settings."""
 
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None, draft_unavailable: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.original = settings
@@ -102,7 +102,7 @@ class SettingsDialog(QDialog):
         self.continue_after_failure.setChecked(settings.continue_after_failure)
         self.continue_after_failure.setToolTip("Off: a failed shot stops the queue (later shots would use memory "
                                                "it never made). On: each later shot is still tried.")
-        self.defaults = RenderSettingsForm(settings.render_defaults())
+        self.defaults = RenderSettingsForm(settings.render_defaults(), draft_unavailable=draft_unavailable)
 
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.models_folder, 1)

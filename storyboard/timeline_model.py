@@ -19,6 +19,7 @@ from storyboard.frame_loader import FrameLoader
 from storyboard.memory import stale_reason
 from storyboard.shot_status import shot_status
 from storymem_engine.project import Project
+from storymem_engine.request import profile_note
 from storymem_engine.story import Shot
 
 SHOT_MIME = "application/x-storymem-shot-ids"
@@ -86,6 +87,9 @@ class TimelineModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = f"Shot {row + 1} · scene {shot.scene_num}\n{shot.prompt}"
             take = shot.accepted()
+            if take is not None and profile_note(take.request):
+                tip += f"\n\nThe accepted take is a {profile_note(take.request)}: Generate > Finalize drafts makes it "\
+                       "again at the final profile."
             if take is not None and self.clip_missing(take):
                 return _wrap(f"{tip}\n\nMissing: the accepted take's clip {take.clip} is not in the project folder. "
                              "Generate the shot again, or accept another take.")

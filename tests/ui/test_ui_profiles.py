@@ -1,0 +1,80 @@
+"""The Draft profile in the editor: chosen per project or shot, said on every take, in the film, and finalized."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from ui_helpers import add_take
+
+from storyboard.film_export import export_film
+from storymem_engine.project import Project
+from storymem_engine.request import DRAFT_NOTE
+from storymem_engine.story import Shot, Story
+from storymem_engine.video import read_video
+
+
+def _two_shot_project(folder: Path) -> Project:
+    story = Story(name="D", shots=[Shot(prompt="first", cut=True, scene_num=1), Shot(prompt="second", cut=True)])
+    project = Project(folder=folder, story=story)
+    add_take(project, 0)
+    add_take(project, 1)
+    project.story.shots[1].accepted().request["profile"] = "draft"
+    project.save()
+    return project
+
+
+def test_the_exported_film_marks_every_frame_of_a_draft_shot(qapp, tmp_path):
+    project = _two_shot_project(tmp_path / "d.storymem")
+    out = tmp_path / "film.mp4"
+    assert export_film(project, out, 9, (64, 48)) == 18
+    frames = read_video(out)
+    corner = frames[:, :8, :30].reshape(len(frames), -1, 3).astype(int)
+    amber = ((corner[..., 0] > 150) & (corner[..., 1] > 100) & (corner[..., 2] < 90)).sum(axis=1)
+    assert (amber[:9] == 0).all()  # the final take: untouched
+    assert (amber[9:] > 0).all()  # the draft: labelled in every frame
+
+
+def test_draft_takes_say_so_on_the_card_and_in_the_take_details(window, tmp_path):
+    from storyboard.preview_panel import take_details
+
+    project = _two_shot_project(tmp_path / "d.storymem")
+    assert window.files.open_project(project.folder)
+    tip = " ".join(window.model.index(1).data(Qt.ItemDataRole.ToolTipRole).split())
+    assert DRAFT_NOTE in tip and "Finalize drafts" in tip
+    assert DRAFT_NOTE not in " ".join(window.model.index(0).data(Qt.ItemDataRole.ToolTipRole).split())
+    assert ("profile", DRAFT_NOTE) in take_details(window.project.story.shots[1].accepted())
+    window.edits.select_shots([window.project.story.shots[1].id])
+    assert DRAFT_NOTE in window.preview.takes.item(0).text()
+
+
+def test_the_profile_is_a_project_setting_and_draft_is_greyed_out_without_the_distilled_loras(window, qtbot):
+    from storyboard.render_settings_dialog import RenderSettingsDialog
+
+    dialog = RenderSettingsDialog(window.render_settings(), "p", "wan", window,
+                                  draft_unavailable="the distilled LoRAs are not in the models folder")
+    qtbot.addWidget(dialog)
+    combo = dialog.form.profile
+    assert combo.currentData() == "final"
+    assert not combo.model().item(combo.findData("draft")).isEnabled()
+    assert "Draft is not available" in combo.toolTip()
+    open_dialog = RenderSettingsDialog(window.render_settings(), "p", "tiny", window)
+    qtbot.addWidget(open_dialog)
+    open_dialog.form.profile.setCurrentIndex(open_dialog.form.profile.findData("draft"))
+    assert open_dialog.values().profile == "draft"
+
+
+def test_finalize_with_no_drafts_says_so(window, recorded_dialogs):
+    assert not window.generation.finalize()
+    assert recorded_dialogs.messages[-1][1] == "No drafts to finalize"
+
+
+def test_a_shot_can_take_its_own_profile_in_the_inspector_undoably(window):
+    shot = window.project.story.shots[2]
+    window.edits.select_shots([shot.id])
+    combo = window.inspector.profile
+    combo.setCurrentIndex(combo.findData("draft"))
+    assert shot.profile == "draft" and window.isWindowModified()
+    window.undo_stack.undo()
+    assert shot.profile == "" and combo.currentData() == ""
