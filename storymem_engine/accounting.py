@@ -169,6 +169,58 @@ def fitting_preset(machine: Machine, text_encoder_on_cpu: bool = False,
     return None
 
 
+def gpu_free_memory() -> float | None:
+    """Free VRAM of GPU 0 in GiB right now (torch when it has CUDA up, else nvidia-smi), or None with no GPU."""
+    try:
+        import sys
+
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            free, _total = torch.cuda.mem_get_info()
+            return free / GIB
+    except Exception:  # noqa: BLE001 - a broken driver reads as "no GPU"
+        pass
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return None
+    try:
+        out = subprocess.run([smi, "--query-gpu=memory.free", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=5, check=True).stdout.splitlines()
+        return float(out[0]) / 1024
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+def choose_preset(free_vram_gib: float | None, ram_gib: float, text_encoder_on_cpu: bool = False,
+                  tokens: int = METHOD_TOKENS) -> tuple[str, str]:
+    """(preset, reason in words): the fastest preset whose accounted RAM and VRAM fit, for the "auto" setting.
+
+    ``free_vram_gib``: what the GPU has free now (None: no CUDA GPU); ``ram_gib``: the machine's RAM (the usual
+    reserve for the system is kept out). When nothing fits, the lowest-VRAM preset whose RAM fits (or simply the
+    lowest one) is returned and the reason says so: the pre-flight check then refuses it with both numbers.
+    """
+    from storymem_engine.models import OFFLOAD_PRESETS
+
+    machine = Machine(ram_gib, free_vram_gib)
+    have = (f"{free_vram_gib:.1f} GiB of VRAM free" if free_vram_gib is not None else "no CUDA GPU") + \
+        f", {ram_gib:.1f} GiB of RAM ({machine.usable_ram_gib:.1f} usable)"
+    skipped = []
+    for preset in OFFLOAD_PRESETS:
+        needs = preset_needs(preset, tokens=tokens, text_encoder_on_cpu=text_encoder_on_cpu)
+        if fits(needs, machine):
+            why = f"'{preset}' is the fastest preset that fits: it needs {needs.vram_gib:.1f} GiB of VRAM and " \
+                  f"{needs.ram_gib:.1f} GiB of RAM; this machine has {have}"
+            if skipped:
+                why += f" (faster, but too big: {'; '.join(skipped)})"
+            return preset, why + "."
+        skipped.append(f"{preset} needs {needs.vram_gib:.1f} GiB VRAM / {needs.ram_gib:.1f} GiB RAM")
+    ram_fits = [p for p in OFFLOAD_PRESETS
+                if preset_needs(p, tokens=tokens, text_encoder_on_cpu=text_encoder_on_cpu).ram_gib
+                <= machine.usable_ram_gib]
+    preset = ram_fits[-1] if ram_fits else OFFLOAD_PRESETS[-1]
+    return preset, f"No preset fits this machine ({have}); '{preset}' needs the least: {'; '.join(skipped)}."
+
+
 class InsufficientMemory(RuntimeError):
     """The chosen preset needs more RAM or VRAM than this machine has (raised before anything loads)."""
 

@@ -17,12 +17,16 @@ from typing import Any
 import numpy as np
 
 from storymem_engine.models import (
+    ATTENTION_BACKENDS,
+    AUTO_OFFLOAD,
     FP8_PRESETS,
     KEYFRAME_SIMILARITIES,
     LOW_VRAM_PRESETS,
     ModelLayout,
     check_models,
     check_offload,
+    distill_download_command,
+    distill_lora_missing,
     next_lower_preset,
 )
 from storymem_engine.request import DROPPED_FRAMES, MODE_SCHEDULE, GenerationRequest
@@ -84,6 +88,13 @@ class EngineSettings:
     # Before the first load, compare what the preset needs with this machine's RAM and VRAM and refuse with
     # both numbers (accounting.py) instead of being killed half-way. False only for machines with swap.
     check_memory: bool = True
+    # Attention kernel for both experts (diffusers' attention dispatcher): "auto" picks flash-attn or SageAttention on
+    # CUDA when importable, else PyTorch SDPA ("native", what runs when nothing is set); the engine records the one
+    # it uses in `attention_backend_name`.
+    attention_backend: str = "auto"
+    # Regional torch.compile of the experts' repeated transformer blocks (diffusers' compile_repeated_blocks): the
+    # first shot compiles (minutes), the later ones run faster. Off by default.
+    compile_blocks: bool = False
 
     def validate(self) -> None:
         if self.engine not in ("wan", "tiny"):
@@ -92,7 +103,11 @@ class EngineSettings:
             raise ValueError(f"unknown continuation {self.continuation!r} (expected mi2v or mm2v)")
         if self.first_shot not in ("t2v", "m2v"):
             raise ValueError(f"unknown first shot mode {self.first_shot!r} (expected t2v or m2v)")
-        check_offload(self.offload)
+        if self.offload != AUTO_OFFLOAD:
+            check_offload(self.offload)
+        if self.attention_backend not in ATTENTION_BACKENDS:
+            raise ValueError(f"unknown attention backend {self.attention_backend!r} "
+                             f"(expected one of: {', '.join(ATTENTION_BACKENDS)})")
         if self.rope_stride < 1:
             raise ValueError(f"rope stride must be >= 1, got {self.rope_stride}")
         if self.keyframe_similarity not in KEYFRAME_SIMILARITIES:
@@ -124,12 +139,30 @@ class StoryMemEngine:
         self._active = None
         self._similarity = None
         self.load_counts: Counter[str] = Counter()  # what was loaded from disk, and how often
+        # The offload preset in use and why (the settings', or what "auto" chose for this machine), for the app.
+        self.preset_reason = self._resolve_offload()
+        self.attention_backend_name: str | None = None  # the attention kernel in use, known once a pipeline loads
 
     @property
     def label(self) -> str:
         return self.settings.label
 
     # ------------------------------------------------------------------ loading
+    def _resolve_offload(self) -> str:
+        """Replace an "auto" offload setting with the fastest preset that fits this machine; return the reason."""
+        preset = self.settings.offload
+        if preset != AUTO_OFFLOAD:
+            return f"'{preset}' as set in the settings."
+        if self.settings.engine == "tiny":
+            chosen, reason = "model_offload", ("'model_offload' for the tiny engine: the preset figures are the "
+                                               "A14B models', which the tiny engine does not load.")
+        else:
+            from storymem_engine.accounting import choose_preset, gpu_free_memory, host_ram_gib
+
+            chosen, reason = choose_preset(gpu_free_memory(), host_ram_gib(), self.settings.text_encoder_on_cpu)
+        self.settings.offload = chosen
+        return reason
+
     def _resolve_device(self):
         import torch
 
@@ -225,7 +258,38 @@ class StoryMemEngine:
         boundary = MODE_SCHEDULE["t2v" if kind == "t2v" else "m2v"][1]
         self._pipes[kind] = build_pipeline(kind, repo, self._shared, experts, boundary)
         self.load_counts[kind] += 1
+        for expert in experts:
+            self._speed_up(expert)
         return self._pipes[kind]
+
+    def _attention_backend(self) -> str:
+        """The attention kernel the settings ask for, "auto" resolved: flash or sage on CUDA when importable."""
+        wanted = self.settings.attention_backend
+        if wanted != "auto":
+            return wanted
+        if self._device is None or self._device.type != "cuda":
+            return "native"
+        from diffusers.utils import is_flash_attn_available, is_sageattention_available
+
+        if is_flash_attn_available():
+            return "flash"
+        if is_sageattention_available():
+            return "sage"
+        return "native"
+
+    def _speed_up(self, expert) -> None:
+        """The attention backend and the regional compile, on one loaded expert (LoRA and RoPE already in)."""
+        backend = self._attention_backend()
+        if backend != "native":
+            # "native" is diffusers' default dispatch (SDPA): setting nothing keeps the computation as it was.
+            try:
+                expert.set_attention_backend(backend)
+            except Exception as exc:  # noqa: BLE001 - a missing kernel package is a message, not a traceback
+                raise EngineError(f"The '{backend}' attention backend cannot run here: {exc}. Choose 'auto' or "
+                                  "'native' in Settings.") from None
+        self.attention_backend_name = backend
+        if self.settings.compile_blocks:
+            expert.compile_repeated_blocks(fullgraph=False, dynamic=True)
 
     def _check_memory(self) -> None:
         from storymem_engine.accounting import InsufficientMemory, preflight, this_machine
@@ -360,16 +424,23 @@ class StoryMemEngine:
         """One attempt at a shot: float frames [F, H, W, 3] in [0, 1], before dropping repeated frames."""
         import torch
 
-        from storymem_engine.sampling import reference_scheduler
+        from storymem_engine.sampling import draft_scheduler, reference_scheduler
 
         kind = "t2v" if request.mode == "t2v" else "m2v"
+        draft = request.profile == "draft"
+        if draft:
+            self._check_draft_files(kind)  # before minutes of loading, let alone denoising
         if kind not in self._pipes:
             report(0, PHASE_LOADING)  # minutes for the real models: say so rather than sit at step 0
         pipe = self.load(kind)
         report(0, PHASE_ENCODING)
+        self._set_profile(pipe, kind, draft)
         self._activate(pipe)
-        # The official sampler's grid, not diffusers' default one (see sampling.py).
-        pipe.scheduler = reference_scheduler(pipe.scheduler.config, request.shift)
+        # The repo's scheduler config, kept before a draft replaces the scheduler with another kind.
+        repo_config = pipe.__dict__.setdefault("_repo_scheduler_config", pipe.scheduler.config)
+        # Final: the official sampler's grid, not diffusers' default one; draft: lightx2v's (see sampling.py).
+        pipe.scheduler = (draft_scheduler(request.shift) if draft
+                          else reference_scheduler(repo_config, request.shift))
         pipe.register_to_config(boundary_ratio=request.boundary_ratio)
         boundary = request.boundary_ratio * pipe.scheduler.config.num_train_timesteps
 
@@ -399,6 +470,55 @@ class StoryMemEngine:
             frames = pipe.generate_with_memory(condition, len(memory), **common)
             report(request.steps, PHASE_DECODING)
             return frames
+
+    # ------------------------------------------------------------------ draft profile
+    def _check_draft_files(self, kind: str) -> None:
+        folder = self._models_folder()
+        missing = distill_lora_missing(folder, (kind,))
+        if missing:
+            raise EngineError("The draft profile needs lightx2v's distilled LoRA, missing from the models folder: "
+                              + ", ".join(missing) + ". Download it with:\n  "
+                              + distill_download_command(folder, (kind,)))
+
+    def _set_profile(self, pipe, kind: str, draft: bool) -> None:
+        """Switch a pipeline's experts to the draft (distill adapter on) or final profile (off: as loaded).
+
+        The distill pair loads on a pipeline's first draft shot, once; a final shot before that touches nothing.
+        """
+        from storymem_engine.lora import distill_state, set_distill_active
+
+        experts = (pipe.transformer, pipe.transformer_2)
+        states = [distill_state(e) for e in experts]
+        if all(s is None for s in states) and not draft:
+            return
+        if all(s is not None and s.active == draft for s in states):
+            return
+        if self.settings.offload in LOW_VRAM_PRESETS and self._active is pipe:
+            # Their hooks hold the weights (sequential: on the meta device) and would miss new LoRA layers: change
+            # the experts with the hooks off; _activate puts them back.
+            self._deactivate()
+        if any(s is None for s in states):
+            self._load_distill(pipe, kind)
+        for expert in experts:
+            set_distill_active(expert, draft)
+
+    def _load_distill(self, pipe, kind: str) -> None:
+        import torch
+
+        from storymem_engine.lora import LoraError, load_distill_lora, unload_distill
+
+        high, low = ModelLayout(self._models_folder()).distill_files(kind)
+        dtype = torch.bfloat16 if self._device is not None and self._device.type == "cuda" else torch.float32
+        loaded = []
+        try:
+            for expert, path in ((pipe.transformer, high), (pipe.transformer_2, low)):
+                load_distill_lora(expert, path, dtype=dtype)
+                loaded.append(expert)
+        except LoraError as exc:
+            for expert in loaded:  # half a pair would distill only some steps: leave neither expert changed
+                unload_distill(expert)
+            raise EngineError(f"The distilled LoRA for the draft profile did not load: {exc}") from None
+        self.load_counts[f"distill_{kind}"] += 1
 
     def _prompt_inputs(self, pipe, request) -> dict[str, Any]:
         """The prompt as the pipeline takes it: text, or with the encoder kept on the CPU, its embeddings

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -293,6 +294,70 @@ def _remove_adapter(transformer: Any, adapter_name: str) -> None:
         pass  # the load error being raised matters more than a failed cleanup
 
 
+def _load_adapter(transformer: Any, entries: list[_ModuleLora], adapter_name: str, use_rslora: bool,
+                  strength: float, dtype: torch.dtype | None = None) -> None:
+    """Load mapped, checked LoRA entries as one peft adapter, keep earlier adapters active, verify every key.
+
+    ``dtype``: the adapter's weights end in this dtype (peft gives a new adapter its base layer's dtype, which is
+    fp8 for an expert already stored in fp8: the LoRA would lose its precision and not run).
+    """
+    # One LoraConfig for all modules: the common rank / alpha, with per-module patterns for outliers.
+    ranks = {e.diffusers_name: e.rank for e in entries}
+    alphas = {e.diffusers_name: (e.alpha if e.alpha is not None else float(e.rank)) for e in entries}
+    rank = Counter(ranks.values()).most_common(1)[0][0]
+    alpha = Counter(alphas.values()).most_common(1)[0][0]
+    # peft matches pattern keys as regexes against the module-name suffix; escape so '.' is literal.
+    rank_pattern = {re.escape(n): r for n, r in ranks.items() if r != rank}
+    alpha_pattern = {re.escape(n): a for n, a in alphas.items() if a != alpha}
+    config = {
+        "r": rank,
+        "lora_alpha": alpha,
+        "use_rslora": use_rslora,
+        "target_modules": [e.diffusers_name for e in entries],
+        "rank_pattern": rank_pattern,
+        "alpha_pattern": alpha_pattern,
+        "lora_dropout": 0.0,
+        "bias": "none",
+    }
+    # diffusers strips its component prefix from both the weights and the metadata before building the
+    # LoraConfig; unprefixed metadata would be filtered away and the config silently inferred (alpha = r,
+    # no rsLoRA), which is exactly the 11.31x scale error this loader exists to prevent.
+    metadata_for_diffusers = {f"{_DIFFUSERS_PREFIX}{k}": v for k, v in config.items()}
+    weights: dict[str, Any] = {}
+    for entry in entries:
+        weights[f"{_DIFFUSERS_PREFIX}{entry.diffusers_name}.lora_A.weight"] = entry.weight_a
+        weights[f"{_DIFFUSERS_PREFIX}{entry.diffusers_name}.lora_B.weight"] = entry.weight_b
+
+    existing = getattr(transformer, "peft_config", None) or {}
+    previously_active = list(transformer.active_adapters()) if existing else []
+    try:
+        with warnings.catch_warnings():
+            # peft warns on every second adapter ("multiple adapters in the model"): two are what is wanted here.
+            warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
+            transformer.load_lora_adapter(
+                weights, prefix="transformer", adapter_name=adapter_name, metadata=metadata_for_diffusers
+            )
+        # peft makes the new adapter the only active one, which would silently switch off a LoRA loaded
+        # before (e.g. a step-distillation LoRA); keep those active alongside it. Frozen: inference.
+        _activate(transformer, [*previously_active, adapter_name])
+        layers = _lora_layers(transformer, adapter_name)
+        if dtype is not None:
+            for layer in layers.values():
+                layer.lora_A[adapter_name].to(dtype=dtype)
+                layer.lora_B[adapter_name].to(dtype=dtype)
+        if strength != 1.0:
+            for layer in layers.values():
+                layer.set_scale(adapter_name, strength)
+        _verify_loaded(transformer, entries, adapter_name, use_rslora, strength)
+    except Exception as exc:
+        _remove_adapter(transformer, adapter_name)
+        if previously_active:
+            _activate(transformer, previously_active)
+        if isinstance(exc, LoraError):
+            raise
+        raise LoraError(f"loading LoRA adapter {adapter_name!r} failed: {exc}") from exc
+
+
 def load_storymem_lora(
     transformer: torch.nn.Module,
     state_dict_or_path: Mapping[str, Any] | str | os.PathLike[str],
@@ -335,53 +400,7 @@ def load_storymem_lora(
         seen[entry.diffusers_name] = str(entry.key_a)
         _check_target(transformer, entry)
 
-    # One LoraConfig for all modules: the common rank / alpha, with per-module patterns for outliers.
-    ranks = {e.diffusers_name: e.rank for e in entries}
-    alphas = {e.diffusers_name: (e.alpha if e.alpha is not None else float(e.rank)) for e in entries}
-    rank = Counter(ranks.values()).most_common(1)[0][0]
-    alpha = Counter(alphas.values()).most_common(1)[0][0]
-    # peft matches pattern keys as regexes against the module-name suffix; escape so '.' is literal.
-    rank_pattern = {re.escape(n): r for n, r in ranks.items() if r != rank}
-    alpha_pattern = {re.escape(n): a for n, a in alphas.items() if a != alpha}
-    config = {
-        "r": rank,
-        "lora_alpha": alpha,
-        "use_rslora": use_rslora,
-        "target_modules": [e.diffusers_name for e in entries],
-        "rank_pattern": rank_pattern,
-        "alpha_pattern": alpha_pattern,
-        "lora_dropout": 0.0,
-        "bias": "none",
-    }
-    # diffusers strips its component prefix from both the weights and the metadata before building the
-    # LoraConfig; unprefixed metadata would be filtered away and the config silently inferred (alpha = r,
-    # no rsLoRA), which is exactly the 11.31x scale error this loader exists to prevent.
-    metadata_for_diffusers = {f"{_DIFFUSERS_PREFIX}{k}": v for k, v in config.items()}
-    weights: dict[str, Any] = {}
-    for entry in entries:
-        weights[f"{_DIFFUSERS_PREFIX}{entry.diffusers_name}.lora_A.weight"] = entry.weight_a
-        weights[f"{_DIFFUSERS_PREFIX}{entry.diffusers_name}.lora_B.weight"] = entry.weight_b
-
-    strength = 1.0 if scale is None else float(scale)
-    previously_active = list(transformer.active_adapters()) if existing else []
-    try:
-        transformer.load_lora_adapter(
-            weights, prefix="transformer", adapter_name=adapter_name, metadata=metadata_for_diffusers
-        )
-        # peft makes the new adapter the only active one, which would silently switch off a LoRA loaded
-        # before (e.g. a step-distillation LoRA); keep those active alongside StoryMem. Frozen: inference.
-        _activate(transformer, [*previously_active, adapter_name])
-        if strength != 1.0:
-            for layer in _lora_layers(transformer, adapter_name).values():
-                layer.set_scale(adapter_name, strength)
-        _verify_loaded(transformer, entries, adapter_name, use_rslora, strength)
-    except Exception as exc:
-        _remove_adapter(transformer, adapter_name)
-        if previously_active:
-            _activate(transformer, previously_active)
-        if isinstance(exc, LoraError):
-            raise
-        raise LoraError(f"loading LoRA adapter {adapter_name!r} failed: {exc}") from exc
+    _load_adapter(transformer, entries, adapter_name, use_rslora, 1.0 if scale is None else float(scale))
     return sorted((e.diffusers_name for e in entries), key=_module_sort_key)
 
 
@@ -443,3 +462,257 @@ def load_storymem_lora_pair(
         _remove_adapter(transformer, adapter_name)
         raise
     return LoraPairResult(high, low, high_modules, low_modules)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The draft profile's step-distillation LoRA (lightx2v/Wan2.2-Distill-Loras), a second adapter next to StoryMem's.
+#
+# Those files use the original Wan names (`diffusion_model.` prefix) in kohya/ComfyUI style: `lora_down` /
+# `lora_up` / `alpha` per Linear (Kijai's repacks say `lora_A` / `lora_B`), plus full deltas from the distilled
+# model: `.diff` (a weight: norms, the output head, the patch embedding), `.diff_b` (a bias) and `.diff_m` (a
+# block's modulation table). The I2V files also carry Wan2.1's image cross-attention (`k_img`, `v_img`,
+# `norm_k_img`, `img_emb.*`), which Wan2.2 A14B does not have. diffusers 0.42.1's converter
+# (`_convert_non_diffusers_wan_lora_to_diffusers`, used by `WanLoraLoaderMixin.lora_state_dict`) drops every
+# norm `.diff` / `.diff_b` ("just zeroed values", an assumption these files do not meet), logs and drops
+# `.diff_m` and the other leftover `.diff` keys, turns `head.head.diff` into a LoRA whose alpha scale is not the
+# file's, and maps `k_img` / `v_img` onto projections the Wan2.2 transformer lacks. So the names are mapped here
+# (one Wan parameter name at a time, with diffusers' own checkpoint renames) and every key is accounted for:
+#   - LoRA pairs -> peft adapter "distill" (scale alpha / r, the kohya convention diffusers and ComfyUI use);
+#   - full deltas -> applied to the parameters themselves while the adapter is on, with the exact originals
+#     kept (on the CPU) and copied back when it is off, so a final render sees bit-identical weights;
+#   - image cross-attention keys -> skipped, and only when the transformer has no such module.
+# Anything else raises LoraError naming the key.
+# ----------------------------------------------------------------------------------------------------------------
+
+DISTILL_ADAPTER = "distill"
+_DISTILL_KEY_RE = re.compile(
+    r"^(?P<module>.+?)\.(?:(?P<part>lora_down|lora_up|lora_A|lora_B)\.weight|(?P<alpha>alpha)|(?P<diff>diff(?:_b|_m)?))$"
+)
+_DIFF_TARGET = {"diff": "weight", "diff_b": "bias", "diff_m": "modulation"}
+# Wan2.1's image cross-attention: in lightx2v's I2V files, absent from Wan2.2 A14B.
+_IMAGE_ATTENTION_RE = re.compile(r"(^|\.)(k_img|v_img|norm_k_img)$|^img_emb\.")
+
+
+@dataclass
+class _Delta:
+    key: str  # the file's key
+    name: str  # diffusers parameter name
+    delta: torch.Tensor
+    original: torch.Tensor | None = None  # exact copy of the parameter without the delta (CPU)
+    patched: torch.Tensor | None = None  # the parameter with the delta, in the parameter's dtype (CPU)
+
+
+@dataclass
+class DistillState:
+    """What the distill adapter did to one expert, kept on it as ``_storymem_distill``."""
+
+    path: Path | None
+    lora_modules: list[str]
+    deltas: list[_Delta]
+    skipped: list[str]  # file keys for modules this transformer does not have (image cross-attention)
+    strength: float
+    active: bool = True
+
+    @property
+    def delta_names(self) -> list[str]:
+        return [d.name for d in self.deltas]
+
+
+def _wan_to_diffusers_param(wan_name: str) -> str:
+    """A Wan parameter name (``blocks.0.norm3.weight``) as diffusers names it, with diffusers' checkpoint renames."""
+    import torch
+    from diffusers.loaders.single_file_utils import convert_wan_transformer_to_diffusers
+
+    converted = convert_wan_transformer_to_diffusers({wan_name: torch.empty(0)})
+    return next(iter(converted))
+
+
+def _strip_wan_prefix(key: str) -> str:
+    for prefix in ("model.diffusion_model.", _WAN_PREFIX):
+        if key.startswith(prefix):
+            return key[len(prefix):]
+    return key
+
+
+def _split_distill_state(state_dict: Mapping[str, Any]) -> tuple[dict[str, _ModuleLora], list[_Delta]]:
+    modules: dict[str, _ModuleLora] = {}
+    deltas: list[_Delta] = []
+    for key, value in state_dict.items():
+        name = _strip_wan_prefix(key)
+        match = _DISTILL_KEY_RE.match(name)
+        if match is None:
+            raise LoraError(f"distill LoRA key {key!r} is not a lora_down/lora_up/alpha/diff/diff_b/diff_m entry")
+        module = match["module"]
+        if match["diff"]:
+            deltas.append(_Delta(key, f"{module}.{_DIFF_TARGET[match['diff']]}", value))
+            continue
+        entry = modules.setdefault(module, _ModuleLora(module))
+        if match["alpha"]:
+            if value.numel() != 1:
+                raise LoraError(f"LoRA key {key!r} should be a single alpha value, got shape {tuple(value.shape)}")
+            entry.alpha = float(value.item())
+        elif match["part"] in ("lora_down", "lora_A"):
+            if entry.key_a is not None:
+                raise LoraError(f"LoRA key {key!r} duplicates {entry.key_a!r}")
+            entry.key_a, entry.weight_a = key, value
+        else:
+            if entry.key_b is not None:
+                raise LoraError(f"LoRA key {key!r} duplicates {entry.key_b!r}")
+            entry.key_b, entry.weight_b = key, value
+    for entry in modules.values():
+        if entry.weight_a is None or entry.weight_b is None:
+            present = entry.key_a or entry.key_b or f"{entry.wan_name}.alpha"
+            raise LoraError(f"LoRA key {present!r} has no matching {'up' if entry.weight_a is not None else 'down'} "
+                            "weight")
+        if entry.weight_a.ndim != 2 or entry.weight_b.ndim != 2 or entry.weight_a.shape[0] != entry.weight_b.shape[1]:
+            raise LoraError(f"LoRA keys {entry.key_a!r} / {entry.key_b!r}: shapes {tuple(entry.weight_a.shape)} / "
+                            f"{tuple(entry.weight_b.shape)} are not a Linear LoRA pair")
+    if not modules and not deltas:
+        raise LoraError("the distill LoRA state dict is empty")
+    return modules, deltas
+
+
+def _find_parameter(transformer: Any, name: str) -> torch.nn.Parameter | None:
+    """The parameter ``name`` names, looking through peft's wrapper (``to_q.weight`` -> ``to_q.base_layer.weight``)."""
+    path, _, attr = name.rpartition(".")
+    try:
+        module = transformer.get_submodule(path) if path else transformer
+    except AttributeError:
+        return None
+    module = getattr(module, "base_layer", module)
+    param = getattr(module, attr, None)
+    import torch
+
+    return param if isinstance(param, torch.nn.Parameter) else None
+
+
+def _has_module(transformer: Any, name: str) -> bool:
+    try:
+        transformer.get_submodule(name)
+        return True
+    except AttributeError:
+        return False
+
+
+def load_distill_lora(
+    transformer: Any,
+    state_dict_or_path: Mapping[str, Any] | str | os.PathLike[str],
+    strength: float = 1.0,
+    dtype: torch.dtype | None = None,
+) -> DistillState:
+    """Load a lightx2v distilled LoRA into a diffusers WanTransformer3DModel as adapter ``distill``.
+
+    The StoryMem adapter (if any) stays active beside it; ``set_distill_active`` switches the distill adapter
+    (its LoRA layers and its full deltas) on and off. ``dtype``: the compute dtype of the expert (the LoRA
+    weights' dtype even when the expert is stored in fp8). Raises LoraError naming the key when a key maps to
+    nothing, does not fit its target, or does not land.
+    """
+    import torch
+
+    path: Path | None = None
+    if isinstance(state_dict_or_path, Mapping):
+        state_dict = dict(state_dict_or_path)
+    else:
+        path = Path(state_dict_or_path)
+        state_dict, _metadata = _read_lora_file(path)
+    if DISTILL_ADAPTER in (getattr(transformer, "peft_config", None) or {}):
+        raise LoraError(f"the transformer already has an adapter named {DISTILL_ADAPTER!r}")
+    modules, deltas = _split_distill_state(state_dict)
+
+    skipped: list[str] = []
+    entries: list[_ModuleLora] = []
+    for entry in modules.values():
+        entry.diffusers_name = _wan_to_diffusers_param(f"{entry.wan_name}.weight").removesuffix(".weight")
+        if not _has_module(transformer, entry.diffusers_name) and _IMAGE_ATTENTION_RE.search(entry.wan_name):
+            skipped += [k for k in (entry.key_a, entry.key_b) if k]
+            continue
+        _check_target(transformer, entry)
+        entries.append(entry)
+    applied: list[_Delta] = []
+    for delta in deltas:
+        delta.name = _wan_to_diffusers_param(delta.name)
+        param = _find_parameter(transformer, delta.name)
+        if param is None:
+            if _IMAGE_ATTENTION_RE.search(_strip_wan_prefix(delta.key).rpartition(".")[0]):
+                skipped.append(delta.key)
+                continue
+            raise LoraError(f"distill LoRA key {delta.key!r} maps to {delta.name!r}, which the transformer lacks")
+        if param.numel() != delta.delta.numel():
+            raise LoraError(f"distill LoRA key {delta.key!r} has shape {tuple(delta.delta.shape)}, but {delta.name!r} "
+                            f"is {tuple(param.shape)}")
+        applied.append(delta)
+    if not entries and not applied:
+        raise LoraError("no key of the distill LoRA fits this transformer")
+
+    if entries:
+        _load_adapter(transformer, entries, DISTILL_ADAPTER, use_rslora=False, strength=float(strength), dtype=dtype)
+    try:
+        with torch.no_grad():
+            for delta in applied:
+                param = _find_parameter(transformer, delta.name)
+                assert param is not None
+                delta.original = param.detach().to("cpu", copy=True)
+                patched = delta.original.float() + float(strength) * delta.delta.float().reshape(param.shape)
+                delta.patched = patched.to(param.dtype)
+                if delta.patched.is_floating_point() and not bool(torch.isfinite(delta.patched.float()).all()):
+                    raise LoraError(f"distill LoRA key {delta.key!r} makes {delta.name!r} non-finite")
+                param.data.copy_(delta.patched)
+                delta.delta = torch.empty(0)  # the patched copy is what is kept
+    except Exception:
+        for delta in applied:
+            param = _find_parameter(transformer, delta.name)
+            if delta.original is not None and param is not None:
+                param.data.copy_(delta.original)
+        _remove_adapter(transformer, DISTILL_ADAPTER)
+        raise
+    state = DistillState(path, sorted((e.diffusers_name for e in entries), key=_module_sort_key), applied, skipped,
+                         float(strength))
+    transformer._storymem_distill = state
+    return state
+
+
+def distill_state(transformer: Any) -> DistillState | None:
+    return getattr(transformer, "_storymem_distill", None)
+
+
+def set_distill_active(transformer: Any, active: bool) -> None:
+    """Switch the distill adapter of one expert on (draft) or off (final: the expert as it was before it loaded).
+
+    Off restores the exact original parameters and leaves only the other adapters (StoryMem's) active; with no
+    other adapter, peft's layers are bypassed altogether, so a final render computes what it did before.
+    """
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    state = distill_state(transformer)
+    if state is None:
+        if active:
+            raise LoraError("the distill LoRA is not loaded into this transformer")
+        return
+    names = [n for n in (getattr(transformer, "peft_config", None) or {}) if n != DISTILL_ADAPTER]
+    if active and state.lora_modules:
+        names.append(DISTILL_ADAPTER)
+    for module in transformer.modules():
+        if isinstance(module, BaseTunerLayer):
+            module.enable_adapters(bool(names))
+            if names:
+                module.set_adapter(names, inference_mode=True)
+    import torch
+
+    with torch.no_grad():
+        for delta in state.deltas:
+            param = _find_parameter(transformer, delta.name)
+            source = delta.patched if active else delta.original
+            if param is None or source is None:
+                raise LoraError(f"distill delta {delta.key!r}: parameter {delta.name!r} is gone")
+            param.data.copy_(source)
+    state.active = active
+
+
+def unload_distill(transformer: Any) -> None:
+    """Take the distill adapter out again: original parameters back, its LoRA layers removed."""
+    state = distill_state(transformer)
+    if state is None:
+        return
+    set_distill_active(transformer, False)
+    _remove_adapter(transformer, DISTILL_ADAPTER)
+    del transformer._storymem_distill

@@ -6,6 +6,7 @@ Models folder layout (Diffusers-format repos downloaded as they are):
   <models>/StoryMem/Wan2.2-MI2V-A14B/      LoRA: backbone_high_noise.pth, backbone_low_noise.pth
   <models>/StoryMem/Wan2.2-MM2V-A14B/      LoRA for MM2V continuation
   <models>/CLIP-ViT-B-32/                  keyframe similarity: OpenAI CLIP ViT-B/32 in open_clip's format
+  <models>/Wan2.2-Distill-Loras/           optional, draft profile only: lightx2v's 4-step distilled LoRAs
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ CLIP_REPO = "timm/vit_base_patch32_clip_224.openai"
 CLIP_FOLDER = "CLIP-ViT-B-32"
 CLIP_CONFIG = "open_clip_config.json"
 CLIP_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+# Draft profile only (optional: a final render never needs them): lightx2v's 4-step distilled LoRAs, one per
+# expert, stacked on the StoryMem LoRA. The I2V pair serves every M2V/MI2V/MM2V shot, the T2V pair a T2V first shot.
+DISTILL_REPO = "lightx2v/Wan2.2-Distill-Loras"
+DISTILL_FOLDER = "Wan2.2-Distill-Loras"
+DISTILL_FILES = {
+    "m2v": ("wan2.2_i2v_A14b_high_noise_lora_rank64_lightx2v_4step_1022.safetensors",
+            "wan2.2_i2v_A14b_low_noise_lora_rank64_lightx2v_4step_1022.safetensors"),
+    "t2v": ("wan2.2_t2v_A14b_high_noise_lora_rank64_lightx2v_4step_1217.safetensors",
+            "wan2.2_t2v_A14b_low_noise_lora_rank64_lightx2v_4step_1217.safetensors"),
+}
 # Keyframe similarity: "clip" (the models folder's CLIP, the method) or "hsv" (model-free, only when chosen).
 KEYFRAME_SIMILARITIES = ("clip", "hsv")
 
@@ -40,6 +51,13 @@ OFFLOAD_HELP = {
     "group_offload": "layer groups streamed to the GPU (low VRAM, needs the most RAM)",
     "sequential": "every module moved on demand (lowest VRAM, slowest)",
 }
+# "auto" is no preset: EngineSettings accepts it and the engine replaces it, when it starts, with the fastest preset
+# that fits this machine (accounting.choose_preset). Everything that applies a preset sees a real one.
+AUTO_OFFLOAD = "auto"
+OFFLOAD_CHOICES = (AUTO_OFFLOAD, *OFFLOAD_PRESETS)
+# Attention kernels through diffusers' dispatcher. "auto": flash-attn or SageAttention on CUDA when importable,
+# else PyTorch's SDPA ("native", what diffusers uses when nothing is set).
+ATTENTION_BACKENDS = ("auto", "native", "flash", "sage")
 # Presets whose numbers are the method's own (bf16 weights): the only ones an automatic retry may switch to.
 EXACT_PRESETS = ("full_gpu", "model_offload", "group_offload", "sequential")
 FP8_PRESETS = ("fp8_offload",)
@@ -79,6 +97,15 @@ class ModelLayout:
     @property
     def clip(self) -> Path:
         return self.root / CLIP_FOLDER
+
+    @property
+    def distill(self) -> Path:
+        return self.root / DISTILL_FOLDER
+
+    def distill_files(self, kind: str) -> tuple[Path, Path]:
+        """(high-noise, low-noise) distilled LoRA of a pipeline kind ("t2v" or "m2v")."""
+        high, low = DISTILL_FILES[kind]
+        return self.distill / high, self.distill / low
 
 
 def _weights_missing(folder: Path, stem: str) -> list[Path]:
@@ -130,10 +157,33 @@ def clip_files_missing(folder: Path) -> list[Path]:
     return missing
 
 
-def missing_model_files(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True) -> list[str]:
+def _distill_kinds(first_shot: str) -> tuple[str, ...]:
+    return ("t2v", "m2v") if first_shot == "t2v" else ("m2v",)
+
+
+def distill_lora_missing(models_dir, kinds: tuple[str, ...] = ("t2v", "m2v")) -> list[str]:
+    """The draft profile's distilled LoRA files missing from `models_dir`, relative to it ([] when all are there).
+
+    ``kinds``: the pipelines drafted ("m2v" for every continuing shot, "t2v" for a T2V first shot).
+    """
+    layout = ModelLayout(Path(models_dir))
+    missing = [p for kind in kinds for p in layout.distill_files(kind) if not p.is_file()]
+    return [p.relative_to(layout.root).as_posix() for p in missing]
+
+
+def distill_download_command(models_dir, kinds: tuple[str, ...] = ("t2v", "m2v")) -> str:
+    """The `hf download` command that fetches the draft profile's distilled LoRAs into the models folder."""
+    layout = ModelLayout(Path(models_dir))
+    names = " ".join(name for kind in kinds for name in DISTILL_FILES[kind])
+    return f'hf download {DISTILL_REPO} {names} --local-dir "{layout.distill}"'
+
+
+def missing_model_files(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,
+                        draft: bool = False) -> list[str]:
     """Every file the engine needs that is not in `folder`, as paths relative to it.
 
     ``clip``: keyframes are picked with CLIP (the method's default), so its weights are needed too.
+    ``draft``: the draft profile's distilled LoRAs too (optional files: a final render never needs them).
     """
     layout = ModelLayout(Path(folder), continuation)
     missing = _diffusers_repo_missing(layout.i2v)
@@ -144,10 +194,12 @@ def missing_model_files(folder, continuation: str = "mi2v", first_shot: str = "t
             missing.append(layout.lora / f"{name}.pth")
     if clip:
         missing += clip_files_missing(layout.clip)
-    return [p.relative_to(layout.root).as_posix() for p in missing]
+    found = [p.relative_to(layout.root).as_posix() for p in missing]
+    return found + (distill_lora_missing(folder, _distill_kinds(first_shot)) if draft else [])
 
 
-def download_commands(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True) -> list[str]:
+def download_commands(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,
+                      draft: bool = False) -> list[str]:
     layout = ModelLayout(Path(folder), continuation)
     cmds = [f'hf download {I2V_REPO} --local-dir "{layout.i2v}"']
     if first_shot == "t2v":
@@ -158,6 +210,8 @@ def download_commands(folder, continuation: str = "mi2v", first_shot: str = "t2v
     cmds.append(f'hf download {LORA_REPO} --include "{LORA_FOLDERS[continuation]}/*" --local-dir "{lora_dir}"')
     if clip:
         cmds.append(f'hf download {CLIP_REPO} {CLIP_CONFIG} {CLIP_WEIGHTS[0]} --local-dir "{layout.clip}"')
+    if draft:
+        cmds.append(distill_download_command(folder, _distill_kinds(first_shot)))
     return cmds
 
 

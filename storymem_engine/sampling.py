@@ -14,7 +14,7 @@ sigmas, so the subclass below supplies them; everything else is diffusers' sched
 from __future__ import annotations
 
 import numpy as np
-from diffusers import UniPCMultistepScheduler
+from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
 
 NUM_TRAIN_TIMESTEPS = 1000
 
@@ -49,3 +49,45 @@ def reference_scheduler(config, shift: float) -> ReferenceGridUniPC:
         use_dynamic_shifting=False, use_karras_sigmas=False, use_exponential_sigmas=False, use_beta_sigmas=False,
         shift_terminal=None, num_train_timesteps=NUM_TRAIN_TIMESTEPS,
     )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The draft profile's sampler: lightx2v's Wan2.2 4-step distill schedule (the one its distilled LoRAs were made for).
+# lightx2v builds ``sigmas = linspace(1, 0, 1001)[:-1]``, shifts them with ``s*x / (1 + (s-1)*x)`` (shift 5) and
+# takes the ones at ``1000 - t`` for its ``denoising_step_list`` [1000, 750, 500, 250]: unshifted 1, .75, .5, .25.
+# The timesteps are ``sigma * 1000`` (floats: 1000, 937.5, 833.3, 625) and each step is the plain Euler flow
+# update ``x += (sigma_next - sigma) * v`` with a last sigma_next of 0. That is diffusers'
+# FlowMatchEulerDiscreteScheduler with those unshifted sigmas and its own shift; the Wan pipelines' boundary
+# (0.9 M2V, 0.875 T2V) then gives steps 0-1 to the high-noise expert and 2-3 to the low-noise one, as lightx2v's
+# boundary_step_index 2 does.
+# ----------------------------------------------------------------------------------------------------------------
+
+DRAFT_DENOISING_STEPS = (1000, 750, 500, 250)
+
+
+def draft_step_list(steps: int, num_train_timesteps: int = NUM_TRAIN_TIMESTEPS) -> list[int]:
+    """lightx2v's denoising_step_list: [1000, 750, 500, 250] at 4 steps, evenly spaced from the top otherwise."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    return [round(t) for t in np.linspace(num_train_timesteps, 0, steps + 1)[:-1]]
+
+
+def draft_unshifted_sigmas(steps: int, num_train_timesteps: int = NUM_TRAIN_TIMESTEPS) -> np.ndarray:
+    """The unshifted sigmas lightx2v picks: ``linspace(1, 0, T + 1)[:-1][T - t]`` for t in the step list."""
+    grid = np.linspace(1.0, 0.0, num_train_timesteps + 1)[:-1]
+    return np.array([grid[num_train_timesteps - t] for t in draft_step_list(steps, num_train_timesteps)])
+
+
+class DraftEuler(FlowMatchEulerDiscreteScheduler):
+    """diffusers' flow-matching Euler whose default grid is lightx2v's distill schedule (see above)."""
+
+    def set_timesteps(self, num_inference_steps=None, device=None, sigmas=None, mu=None, timesteps=None):
+        if sigmas is None and timesteps is None and num_inference_steps is not None:
+            sigmas = draft_unshifted_sigmas(num_inference_steps, self.config.num_train_timesteps)
+        super().set_timesteps(num_inference_steps, device=device, sigmas=sigmas, mu=mu, timesteps=timesteps)
+
+
+def draft_scheduler(shift: float) -> DraftEuler:
+    """The sampler of a draft shot: Euler flow steps on lightx2v's grid at the given shift (5 for the draft)."""
+    return DraftEuler(num_train_timesteps=NUM_TRAIN_TIMESTEPS, shift=float(shift), use_dynamic_shifting=False,
+                      stochastic_sampling=False, invert_sigmas=False, shift_terminal=None)

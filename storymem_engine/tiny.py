@@ -10,9 +10,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from storymem_engine.models import CLIP_CONFIG, CLIP_WEIGHTS, LORA_FOLDERS, ModelLayout
+from storymem_engine.models import CLIP_CONFIG, CLIP_WEIGHTS, DISTILL_FILES, LORA_FOLDERS, ModelLayout
 
-TINY_VERSION = "tiny-v2"  # v2: adds the tiny CLIP ViT-B/32-family model for keyframes
+# v2: adds the tiny CLIP ViT-B/32-family model for keyframes; v3: the draft profile's distilled LoRAs
+TINY_VERSION = "tiny-v3"
 TINY_LABEL = "tiny engine (random weights)"
 TEXT_DIM = 32
 LORA_RANK = 4
@@ -87,6 +88,68 @@ def _storymem_lora_state(num_layers: int, dim: int, ffn_dim: int, text_dim: int,
             state[f"{key}.lora_A.weight"] = torch.randn(LORA_RANK, fan_in, generator=gen) * 0.02
             state[f"{key}.lora_B.weight"] = torch.randn(fan_out, LORA_RANK, generator=gen) * 0.02
     return state
+
+
+def distill_lora_state(in_channels: int, seed: int, num_layers: int = 2, dim: int = 24, ffn_dim: int = 32,
+                       text_dim: int = TEXT_DIM, freq_dim: int = 256, out_channels: int = 16, rank: int = LORA_RANK,
+                       image_attention: bool | None = None, style: str = "lightx2v") -> dict:
+    """A synthetic distilled LoRA with the key names and shapes lightx2v/Wan2.2-Distill-Loras publishes.
+
+    ``style`` "lightx2v": ``diffusion_model.`` + Wan names, ``lora_down`` / ``lora_up`` / ``alpha`` per Linear and
+    ``diff`` / ``diff_b`` / ``diff_m`` full deltas (norms, biases, modulation, head, patch embedding); "kijai": the
+    same with ``lora_A`` / ``lora_B`` (ComfyUI repacks). ``image_attention`` (default: an I2V expert, 36 input
+    channels): Wan2.1's image cross-attention keys the I2V files carry although Wan2.2 has no such modules.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    down, up = ("lora_A.weight", "lora_B.weight") if style == "kijai" else ("lora_down.weight", "lora_up.weight")
+    image_attention = in_channels == 36 if image_attention is None else image_attention
+    state: dict = {}
+
+    def lora(name: str, fan_in: int, fan_out: int, bias: bool = True) -> None:
+        key = f"diffusion_model.{name}"
+        state[f"{key}.{down}"] = torch.randn(rank, fan_in, generator=gen) * 0.05
+        state[f"{key}.{up}"] = torch.randn(fan_out, rank, generator=gen) * 0.05
+        state[f"{key}.alpha"] = torch.tensor(float(rank) / 2)  # alpha != rank: the alpha / r scale is exercised
+        if bias:
+            state[f"{key}.diff_b"] = torch.randn(fan_out, generator=gen) * 0.01
+
+    def diff(name: str, *shape: int, suffix: str = "diff") -> None:
+        state[f"diffusion_model.{name}.{suffix}"] = torch.randn(*shape, generator=gen) * 0.01
+
+    for n in range(num_layers):
+        block = f"blocks.{n}"
+        for attn in ("self_attn", "cross_attn"):
+            for proj in "qkvo":
+                lora(f"{block}.{attn}.{proj}", dim, dim)
+            diff(f"{block}.{attn}.norm_q", dim)
+            diff(f"{block}.{attn}.norm_k", dim)
+        if image_attention:
+            for proj in ("k_img", "v_img"):
+                lora(f"{block}.cross_attn.{proj}", dim, dim)
+            diff(f"{block}.cross_attn.norm_k_img", dim)
+        lora(f"{block}.ffn.0", dim, ffn_dim)
+        lora(f"{block}.ffn.2", ffn_dim, dim)
+        diff(f"{block}.norm3", dim)
+        diff(f"{block}.norm3", dim, suffix="diff_b")
+        state[f"diffusion_model.{block}.diff_m"] = torch.randn(1, 6, dim, generator=gen) * 0.01
+    lora("text_embedding.0", text_dim, dim)
+    lora("text_embedding.2", dim, dim)
+    lora("time_embedding.0", freq_dim, dim)
+    lora("time_embedding.2", dim, dim)
+    lora("time_projection.1", dim, 6 * dim)
+    diff("head.head", out_channels * 4, dim)
+    diff("head.head", out_channels * 4, suffix="diff_b")
+    state["diffusion_model.head.diff_m"] = torch.randn(1, 2, dim, generator=gen) * 0.01
+    diff("patch_embedding", dim, in_channels, 1, 2, 2)
+    diff("patch_embedding", dim, suffix="diff_b")
+    if image_attention:
+        lora("img_emb.proj.1", 1280, 1280)
+        lora("img_emb.proj.3", 1280, dim)
+        diff("img_emb.proj.0", 1280)
+        diff("img_emb.proj.0", 1280, suffix="diff_b")
+    return {k: v.contiguous() for k, v in state.items()}
 
 
 # CLIP ViT-B/32's family (a ViT with 32-px patches at 224 px, QuickGELU, CLIP's mean and std) at a
@@ -177,6 +240,12 @@ def _build(target: Path) -> None:
         for j, name in enumerate(("backbone_high_noise", "backbone_low_noise")):
             state = _storymem_lora_state(2, 24, 32, TEXT_DIM, seed=100 + 10 * i + j)
             torch.save(state, lora_dir / f"{name}.pth")
+    from safetensors.torch import save_file
+
+    layout.distill.mkdir(parents=True, exist_ok=True)
+    for kind, in_ch in (("t2v", 16), ("m2v", 36)):
+        for j, name in enumerate(DISTILL_FILES[kind]):
+            save_file(distill_lora_state(in_ch, seed=200 + 10 * in_ch + j), layout.distill / name)
 
 
 def ensure_tiny_models(folder: Path | None = None) -> Path:
