@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from itertools import accumulate
 
-from storymem_engine.memory import Keyframe, select_memory, take_keyframes
+from storymem_engine.cast import member_of_key
+from storymem_engine.memory import Keyframe, cast_keyframes, select_memory, take_keyframes
 from storymem_engine.story import Story
 
 # (id(story), signature, whole bank, offsets): every painted card and the memory strip ask for a
@@ -53,9 +54,11 @@ def _keyframes_of(shot_id: str, take) -> list[Keyframe]:
 
 
 def memory_bank(story: Story, index: int) -> list[Keyframe]:
-    """Every keyframe available to shot ``index``, in story order (the engine's ``story_memory_bank``)."""
+    """Every keyframe available to shot ``index``, in story order (the engine's ``story_memory_bank``): the
+    cast references attached to the shot first, then the keyframes of the accepted takes before it."""
     bank, offsets = _whole_bank(story)
-    return bank[:offsets[min(index, len(offsets) - 1)]]
+    keyframes = bank[:offsets[min(index, len(offsets) - 1)]]
+    return cast_keyframes(story, index) + keyframes if story.cast else keyframes
 
 
 def memory_for(story: Story, index: int, size: int = 10, sink: int = 3) -> list[Keyframe]:
@@ -142,6 +145,11 @@ def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3) -> str
     for key in seen:
         if key in now:
             continue
+        if key.startswith("ref:"):
+            found = member_of_key(story, key)
+            add(f"the cast reference “{found[0].name}” is no longer in its memory" if found
+                else "a cast reference it remembered was removed or replaced")
+            continue
         take_id = key.split(":", 1)[0]
         shot_number, accepted = owner.get(take_id, (0, False))
         if key in story.memory_exclusions:
@@ -156,6 +164,10 @@ def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3) -> str
             add(f"a keyframe of shot {shot_number} dropped out of the memory window")
     for key in now:
         if key in seen:
+            continue
+        if key.startswith("ref:"):
+            found = member_of_key(story, key)
+            add(f"the cast reference “{found[0].name if found else '?'}” is new to its memory")
             continue
         shot_number = owner.get(key.split(":", 1)[0], (0, False))[0]
         if key in story.memory_pins:

@@ -236,6 +236,7 @@ def _open_project(out: Path, story):
                 shot.accepted_take = earlier[shot.id].accepted_take
         story.memory_pins = previous.story.memory_pins
         story.memory_exclusions = previous.story.memory_exclusions
+        story.cast = previous.story.cast  # the editor's cast renders from the CLI the same
     return project
 
 

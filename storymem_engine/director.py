@@ -28,7 +28,7 @@ from storymem_engine.engine import (
     StoryMemEngine,
 )
 from storymem_engine.keyframes import KeyframeSettings, extract_keyframes
-from storymem_engine.memory import Keyframe, select_memory, story_memory_bank
+from storymem_engine.memory import Keyframe, cast_keyframes, select_memory, story_memory_bank
 from storymem_engine.project import Project, take_folder
 from storymem_engine.request import (
     DRAFT_GUIDANCE,
@@ -173,8 +173,11 @@ class Director:
         shot = self.project.story.shots[index]
         cont = self.engine.settings.continuation
         if index == 0:
-            first = "m2v" if self.settings.references else self.engine.settings.first_shot
-            if first == "m2v" and not self.settings.references:
+            # MR2V: reference images (render --reference, or a cast member attached to the first shot) are
+            # its memory, so it is generated with M2V from them.
+            has_references = bool(self.settings.references) or bool(cast_keyframes(self.project.story, 0))
+            first = "m2v" if has_references else self.engine.settings.first_shot
+            if first == "m2v" and not has_references:
                 raise EngineError("the first shot in M2V mode (MR2V) needs reference images")
             if shot.mode in ("auto", "t2v", "m2v"):
                 return first if shot.mode == "auto" else shot.mode
@@ -281,6 +284,7 @@ class Director:
         from storymem_engine.video import write_video
 
         shot = self.project.story.shots[index]
+        self._check_references(index)
         draft = shot.accepted() if finalize and is_draft(shot.accepted()) else None
         if draft is not None:
             seed = (int(draft.request["seed"]), str(draft.request.get("seed_rule", "shot")))
@@ -331,6 +335,16 @@ class Director:
         if self.settings.save_project:
             self.project.save()
         return take
+
+    def _check_references(self, index: int) -> None:
+        """A cast image that is gone stops the shot with its name, before anything loads."""
+        from storymem_engine.cast import member_of_key
+
+        for keyframe in self.memory_for(index) if self.mode_for(index) != "t2v" else []:
+            found = member_of_key(self.project.story, keyframe.key)
+            if found is not None and not self.project.resolve(keyframe.path).is_file():
+                raise EngineError(f"the cast reference “{found[0].name}” ({keyframe.path}) is missing from the "
+                                  "project folder: add the image again or detach it from this shot")
 
     def _dedup_images(self, index: int, loaded: dict[str, np.ndarray]) -> list[np.ndarray]:
         """The whole memory bank before this shot (references included), less what the user excluded.

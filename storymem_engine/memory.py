@@ -95,16 +95,26 @@ def select_memory(
 def story_memory_bank(story, index: int, references: Sequence[str] = ()) -> list[Keyframe]:
     """Every keyframe available to shot ``index`` of a Story, in story order.
 
-    Memory is derived, never stored: the accepted takes of the shots before ``index`` (and, for
-    MR2V, the user's reference images first). Keys are ``"<take id>:<n>"`` so pins, exclusions and
-    a take's recorded request all name keyframes the same way.
+    Memory is derived, never stored: the accepted takes of the shots before ``index``, after the reference
+    images (``render --reference``, then the cast members attached to the shot: cast.py). Keys are
+    ``"<take id>:<n>"`` (``"ref:..."`` for references) so pins, exclusions and a take's recorded request all
+    name keyframes the same way.
     """
     bank = [Keyframe(key=f"ref:{i}", path=p, shot_id="", frame_index=i) for i, p in enumerate(references)]
+    bank.extend(cast_keyframes(story, index))
     for shot in story.shots[:index]:
         take = shot.accepted()
         if take is not None:
             bank.extend(take_keyframes(shot.id, take))
     return bank
+
+
+def cast_keyframes(story, index: int) -> list[Keyframe]:
+    """The cast images attached to shot ``index``, as memory bank entries (first in the bank)."""
+    from storymem_engine.cast import reference_key, references_for
+
+    return [Keyframe(key=reference_key(member, image), path=image.path, shot_id="", frame_index=n)
+            for n, (member, image) in enumerate(references_for(story, index))]
 
 
 def take_keyframes(shot_id: str, take) -> list[Keyframe]:

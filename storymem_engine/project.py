@@ -112,7 +112,8 @@ class Project:
 
     def missing_files(self) -> list[str]:
         """Take files named in the project that are not on disk (for a clear message on open)."""
-        missing = []
+        missing = [image.path for member in self.story.cast for image in member.images
+                   if not (self.folder / image.path).is_file()]
         for shot in self.story.shots:
             for take in shot.takes:
                 for rel in [take.clip, *take.keyframes]:
@@ -136,6 +137,9 @@ def resolve_inside(folder: Path, relative: str) -> Path:
 
 
 def _check_paths(project: Project) -> None:
+    for member in project.story.cast:
+        for image in member.images:
+            resolve_inside(project.folder, image.path)
     for shot in project.story.shots:
         for take in shot.takes:
             for rel in [take.clip, take.last_frame, *take.keyframes, *take.motion_frames]:

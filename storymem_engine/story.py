@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from storymem_engine.cast import ATTACH_MODES, MAX_CAST, MAX_IMAGES_PER_MEMBER, CastImage, CastMember
 from storymem_engine.request import PROFILES
 
 SHOT_MODES = ("auto", "t2v", "m2v", "mi2v", "mm2v")
@@ -308,6 +309,7 @@ class Story:
     # Unknown keys of the script (story level and per scene) so export keeps every field.
     extra: dict[str, Any] = field(default_factory=dict)
     scene_extra: dict[int, dict[str, Any]] = field(default_factory=dict)
+    cast: list[CastMember] = field(default_factory=list)  # the user's reference images (cast.py)
 
     def shot_index(self, shot_id: str) -> int:
         for i, shot in enumerate(self.shots):
@@ -324,6 +326,7 @@ class Story:
             "memory_exclusions": list(self.memory_exclusions),
             "extra": self.extra,
             "scene_extra": {str(k): v for k, v in self.scene_extra.items()},
+            "cast": [m.to_dict() for m in self.cast],
         }
 
     @classmethod
@@ -348,7 +351,41 @@ class Story:
                                for k in _list(data.get("memory_exclusions", []), "memory_exclusions")],
             extra=_json_dict(data.get("extra", {}), "story, extra"),
             scene_extra=scene_extra,
+            cast=_cast(data.get("cast", [])),
         )
+
+
+def _cast(value: Any) -> list[CastMember]:
+    members = _list(value, "story, cast")
+    if len(members) > MAX_CAST:
+        raise StoryError(f"story, cast: {len(members)} members, at most {MAX_CAST}")
+    cast = []
+    for raw in members:
+        raw = _dict(raw, "story, cast member")
+        member_id = _id(raw.get("id"), "story, cast member")
+        where = f"cast member {member_id}"
+        images = _list(raw.get("images", []), f"{where}, images")
+        if len(images) > MAX_IMAGES_PER_MEMBER:
+            raise StoryError(f"{where}: {len(images)} images, at most {MAX_IMAGES_PER_MEMBER}")
+        attach = _text(raw.get("attach", "range"), f"{where}, attach")
+        if attach not in ATTACH_MODES:
+            raise StoryError(f"{where}, attach: {attach[:40]!r} is not one of {', '.join(ATTACH_MODES)}")
+        cast.append(CastMember(
+            id=member_id, name=_text(raw.get("name", ""), f"{where}, name"),
+            images=[CastImage(id=_id(_dict(i, f"{where}, image").get("id"), f"{where}, image"),
+                              path=_text(i.get("path"), f"{where}, image path")) for i in images],
+            attach=attach,
+            from_shot=_opt_id(raw.get("from_shot", ""), f"{where}, from_shot"),
+            to_shot=_opt_id(raw.get("to_shot", ""), f"{where}, to_shot"),
+            shots=[_id(s, f"{where}, shots") for s in _list(raw.get("shots", []), f"{where}, shots")],
+        ))
+    if len({m.id for m in cast}) != len(cast):
+        raise StoryError("story, cast: two members share an id")
+    return cast
+
+
+def _opt_id(value: Any, where: str) -> str:
+    return "" if value in ("", None) else _id(value, where)
 
 
 # ---------------------------------------------------------------- benchmark format
