@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from storymem_engine.project import Project
+from storymem_engine.request import profile_note
 from storymem_engine.shot_timing import FPS, shot_frames
 from storymem_engine.story import Shot, Take
 
@@ -29,6 +30,7 @@ class HandoffShot:
     frames: int  # frames on the cut at FPS
     start: int  # first frame on the cut (record in)
     opens_scene: bool  # a scene marker goes here: the first shot, a scene cut or a new scene number
+    profile: str = "final"  # the quality profile (request.PROFILES) of the take, else the one it would get
 
     @property
     def name(self) -> str:
@@ -46,6 +48,7 @@ def plan_handoff(project: Project, default_frames: int, check_media: bool = True
     """Every shot in story order. With ``check_media`` a take whose clip is gone (or leaves the project) is a
     HandoffError naming the shot, as the film export reports it; the PDF passes False and draws a blank."""
     plan: list[HandoffShot] = []
+    project_profile = project.settings.profile if project.settings is not None else "final"
     start = 0
     previous_scene: int | None = None
     for number, shot in enumerate(project.story.shots, start=1):
@@ -62,7 +65,8 @@ def plan_handoff(project: Project, default_frames: int, check_media: bool = True
         if take is not None and take.frames <= 0 and clip is not None and clip.is_file():
             frames = _probe_frames(clip, number)  # an old take that did not record its length
         opens = number == 1 or shot.cut or shot.scene_num != previous_scene
-        plan.append(HandoffShot(number, shot, take, clip, frames, start, opens))
+        plan.append(HandoffShot(number, shot, take, clip, frames, start, opens,
+                                profile_of(take, shot, project_profile)))
         previous_scene = shot.scene_num
         start += frames
     if not plan:
@@ -86,28 +90,37 @@ def seed_of(item: HandoffShot) -> int | None:
     return item.shot.seed
 
 
-def profile_of(take: Take | None) -> dict[str, Any]:
+def profile_of(take: Take | None, shot: Shot, project_profile: str) -> str:
+    """The quality profile: the accepted take's (a take made before profiles is "final"), else the one the shot
+    would be generated with (its own, else the project's)."""
+    if take is not None:
+        return str(take.request.get("profile", "final"))
+    return shot.profile or project_profile
+
+
+def generation_of(take: Take | None) -> dict[str, Any]:
     """How the take was generated: engine, mode, LoRA, size, frames, steps, guidance (what a re-render needs)."""
     if take is None:
         return {}
     request = take.request
-    profile: dict[str, Any] = {"engine": take.engine or request.get("engine", "")}
+    details: dict[str, Any] = {"engine": take.engine or request.get("engine", "")}
     for key in ("mode", "lora_variant", "width", "height", "frames", "steps", "guidance", "offload"):
         if key in request:
-            profile[key] = request[key]
-    return profile
+            details[key] = request[key]
+    return details
 
 
-def profile_text(profile: dict[str, Any]) -> str:
-    if not profile:
-        return ""
-    parts = [str(profile.get("engine", "")), str(profile.get("mode", ""))]
-    if "width" in profile and "height" in profile:
-        parts.append(f"{profile['width']}x{profile['height']}")
+def profile_text(profile: str, generation: dict[str, Any]) -> str:
+    """"draft (distilled, memory fidelity unverified): tiny m2v 64x48 9 frames 4 steps cfg 1.0" and the like."""
+    parts = [str(generation.get("engine", "")), str(generation.get("mode", ""))]
+    if "width" in generation and "height" in generation:
+        parts.append(f"{generation['width']}x{generation['height']}")
     for key, unit in (("frames", "frames"), ("steps", "steps"), ("guidance", "cfg")):
-        if key in profile:
-            parts.append(f"{profile[key]} {unit}")
-    return " ".join(p for p in parts if p)
+        if key in generation:
+            parts.append(f"{generation[key]} {unit}")
+    details = " ".join(p for p in parts if p)
+    label = profile_note({"profile": profile}) or profile
+    return f"{label}: {details}" if details else label
 
 
 def metadata_of(item: HandoffShot) -> dict[str, Any]:
@@ -123,7 +136,8 @@ def metadata_of(item: HandoffShot) -> dict[str, Any]:
         "first_frame_prompt": shot.first_frame_prompt,
         "seed": seed_of(item),
         "take_id": take.id if take is not None else "",
-        "profile": profile_of(take),
+        "profile": item.profile,
+        "generation": generation_of(take),
         "memory_keyframes": [str(p) for p in request.get("memory") or []],
         "memory_keys": [str(k) for k in request.get("memory_keys") or []],
         "keyframes": list(take.keyframes) if take is not None else [],
@@ -151,7 +165,7 @@ def note_lines(item: HandoffShot) -> list[tuple[str, str]]:
     meta = metadata_of(item)
     lines = [("PROMPT", one_line(meta["prompt"])), ("SCENE", str(meta["scene"])),
              ("SEED", "" if meta["seed"] is None else str(meta["seed"])), ("TAKE", meta["take_id"]),
-             ("PROFILE", profile_text(meta["profile"])),
+             ("PROFILE", profile_text(meta["profile"], meta["generation"])),
              ("MEMORY", " ".join(meta["memory_keys"] or meta["memory_keyframes"])),
              ("SHOT SIZE", meta["shot_size"]), ("CAMERA", meta["camera_move"]),
              ("DURATION", f"{meta['duration_s']:.2f}s ({meta['frames']} frames at {FPS} fps)"),

@@ -300,7 +300,8 @@ def _paint_panel(painter: QPainter, panel: Panel, images: _ImageCache) -> None:
                      f"Shot {item.number}  ·  Scene {shot.scene_num}")
     painter.setFont(make_font(8, bold=shot.cut))
     painter.drawText(inner, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                     f"{'CUT  ·  ' if shot.cut else ''}{item.seconds:.2f} s")
+                     f"{'DRAFT  ·  ' if item.profile == 'draft' else ''}{'CUT  ·  ' if shot.cut else ''}"
+                     f"{item.seconds:.2f} s")
     box = _image_box(rect).adjusted(mm(2.5) if shot.cut else mm(0.5), mm(0.5), -mm(0.5), 0)
     picture = images.picture(item)
     if picture is None:

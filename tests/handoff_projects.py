@@ -26,7 +26,8 @@ def write_clip(path: Path, frames: int, shade: int = 0, width: int = 64, height:
     write_video(path, data, fps=16)
 
 
-def add_take(project: Project, index: int, frames: int, take_number: int = 1, clip: str | None = None) -> Take:
+def add_take(project: Project, index: int, frames: int, take_number: int = 1, clip: str | None = None,
+             profile: str | None = None) -> Take:
     """Give shot ``index`` a take (its ``take_number``-th) and accept it; ``clip`` reuses an existing clip."""
     shot = project.story.shots[index]
     take_id = f"take{take_number}"
@@ -41,6 +42,8 @@ def add_take(project: Project, index: int, frames: int, take_number: int = 1, cl
                "height": 48, "frames": frames, "steps": 2, "guidance": 3.5,
                "memory": ["takes/shot-0001/take1/keyframe_0.png"] if index else [],
                "memory_keys": ["shot-0001/take1/0"] if index else []}
+    if profile is not None:  # takes made before quality profiles existed carry none
+        request["profile"] = profile
     take = Take(id=take_id, request=request, clip=clip, keyframes=[keyframe] if (project.folder / keyframe).is_file()
                 else [], frames=frames, engine="tiny (test)")
     shot.takes.append(take)

@@ -28,7 +28,8 @@ def project(tmp_path):
     add_take(project, 0, 9)
     add_take(project, 2, 7, take_number=1)
     add_take(project, 2, 13, take_number=2)  # the accepted one: "Take 2"
-    add_take(project, 3, 9)
+    add_take(project, 3, 9, profile="draft")
+    project.story.shots[5].profile = "draft"  # no take yet: the profile it would be generated with
     project.story.shots[2].notes = "Hands only.\nNo face."
     project.save()
     return load_project(project.folder)
@@ -77,7 +78,10 @@ def test_otio_clips_order_names_durations_markers_and_metadata(project, tmp_path
     shot = project.story.shots[2]
     assert meta["prompt"] == shot.prompt and meta["scene"] == 1 and meta["seed"] == 1002
     assert meta["take_id"] == "take2" and meta["shot_id"] == shot.id and meta["notes"] == "Hands only.\nNo face."
-    assert meta["profile"]["engine"] == "tiny (test)" and meta["profile"]["mode"] == "m2v"
+    assert meta["profile"] == "final" and meta["generation"]["engine"] == "tiny (test)"
+    assert meta["generation"]["mode"] == "m2v" and meta["generation"]["steps"] == 2
+    assert [i.metadata["storymem"]["profile"] for i in track] == ["final", "final", "final", "draft", "final",
+                                                                   "draft"]
     assert list(meta["memory_keyframes"]) == ["takes/shot-0001/take1/keyframe_0.png"]
     assert list(meta["memory_keys"]) == ["shot-0001/take1/0"]
     assert meta["shot_size"] == "wide" and meta["frames"] == 13
@@ -127,6 +131,10 @@ def test_fcp7_notes_and_edl_comments_carry_the_shot(project, tmp_path):
     lines = clips[1].metadata["cmx_3600"]["comments"]
     assert "PROMPT: Ünïcode «prompt» 灯台 🌊 second line end" in lines
     assert "SEED: 1001" in lines and "TAKE: take1" in lines and "SCENE: 1" in lines
+    assert "PROFILE: final: tiny (test) m2v 64x48 9 frames 2 steps 3.5 cfg" in lines
+    draft = clips[3].metadata["cmx_3600"]["comments"]
+    assert "PROFILE: draft (distilled, memory fidelity unverified): tiny (test) m2v 64x48 9 frames 2 steps 3.5 cfg" \
+        in draft
     assert any(line.startswith("MEMORY: shot-0001/take1/0") for line in lines)
     assert len({c.metadata["cmx_3600"]["reel"] for c in clips}) == len(clips)  # one reel per clip
     assert [m.name for m in clips[0].markers] == ["SCENE 1"]

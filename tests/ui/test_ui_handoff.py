@@ -125,7 +125,10 @@ def test_pdf_from_the_menu_pages_numbers_and_prompts(window, saved, recorded_dia
         assert f"Shot {number} · Scene {shot.scene_num}" in panels, number
         assert " ".join(shot.prompt.split()[:4]) in panels, number
     assert "efficient fjord flight" in panels  # no ligatures in the text layer
-    assert "CUT · 0.56 s" in panels and "Page 2 of 2" in panels
+    assert "CUT · 0.56 s" in panels and "Page 2 of 2" in panels and "DRAFT" not in panels
+    saved.story.shots[3].profile = "draft"  # not generated yet: it will be a draft, and the board says so
+    assert window.exports.export_pdf(tmp_path / "draft.pdf", PdfOptions())
+    assert "Shot 4 · Scene 1 DRAFT · 0.50 s" in _text(PdfReader(str(tmp_path / "draft.pdf")), 1)
 
 
 def test_pdf_continues_long_text_instead_of_cutting_it(window, saved, tmp_path):
