@@ -342,9 +342,18 @@ def _load_adapter(transformer: Any, entries: list[_ModuleLora], adapter_name: st
         _activate(transformer, [*previously_active, adapter_name])
         layers = _lora_layers(transformer, adapter_name)
         if dtype is not None:
-            for layer in layers.values():
-                layer.lora_A[adapter_name].to(dtype=dtype)
-                layer.lora_B[adapter_name].to(dtype=dtype)
+            import torch
+
+            # Already rounded to the base layer's dtype when peft copied them in: cast back, then copy the file's
+            # values again at full precision.
+            with torch.no_grad():
+                for entry in entries:
+                    layer = layers.get(entry.diffusers_name)
+                    if layer is None:
+                        continue  # reported by _verify_loaded
+                    for part, source in ((layer.lora_A, entry.weight_a), (layer.lora_B, entry.weight_b)):
+                        part[adapter_name].to(dtype=dtype)
+                        part[adapter_name].weight.copy_(source)
         if strength != 1.0:
             for layer in layers.values():
                 layer.set_scale(adapter_name, strength)
