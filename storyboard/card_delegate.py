@@ -69,7 +69,30 @@ class ShotCardDelegate(QStyledItemDelegate):
         scene_starts = previous is None or previous.scene_num != shot.scene_num
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         paint_card(painter, option.rect, shot, number, status, thumb, scene_starts, selected,
-                   index.data(ShotRole.PROGRESS) if status == "generating" else None)
+                   index.data(ShotRole.PROGRESS) if status == "generating" else None, index.data(ShotRole.CAST) or [])
+
+
+CAST_COLOR = QColor("#7c3aed")
+
+
+def _paint_cast_chips(painter: QPainter, area: QRect, names: list[str], font: QFont) -> None:
+    """The attached cast members as small violet chips with their initials, bottom right of the thumbnail."""
+    shown = names[:3]
+    labels = ["".join(w[0] for w in name.split()[:2]).upper() or "?" for name in shown]
+    if len(names) > len(shown):
+        labels.append(f"+{len(names) - len(shown)}")
+    painter.setFont(font)
+    metrics = painter.fontMetrics()
+    right = area.right() - 3
+    for label in reversed(labels):
+        width = max(metrics.horizontalAdvance(label) + 10, 18)
+        chip = QRect(right - width, area.bottom() - 18, width, 16)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(CAST_COLOR)
+        painter.drawRoundedRect(chip, 7, 7)
+        painter.setPen(QColor("white"))
+        painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, label)
+        right -= width + 3
 
 
 def paint_card(
@@ -82,6 +105,7 @@ def paint_card(
     scene_starts: bool,
     selected: bool,
     progress: tuple[float, str] | None = None,
+    cast: list[str] | tuple[str, ...] = (),
 ) -> None:
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -134,6 +158,9 @@ def paint_card(
         painter.setFont(small)
         painter.drawText(area.adjusted(6, 4, -6, -4), Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft,
                          first_words(shot.prompt))
+
+    if cast:
+        _paint_cast_chips(painter, area, list(cast), small)
 
     if progress is not None:
         # Live progress over the thumbnail area: a bar and "step n/N · phase · ETA".

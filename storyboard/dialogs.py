@@ -80,6 +80,13 @@ def open_file(parent: QWidget | None, title: str, name_filter: str, start: str =
     return path or None
 
 
+def open_files(parent: QWidget | None, title: str, name_filter: str, start: str = "") -> list[str]:
+    if not _interactive:
+        return []
+    paths, _ = QFileDialog.getOpenFileNames(parent, title, start, name_filter)
+    return list(paths)
+
+
 def save_file(parent: QWidget | None, title: str, name_filter: str, start: str = "") -> str | None:
     """A path to write; the caller asks before overwriting (the chooser does not)."""
     if not _interactive:

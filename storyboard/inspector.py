@@ -104,6 +104,10 @@ class ShotInspector(QGroupBox):
         self.profile.setToolTip("This shot's quality profile; \"project's\" follows Generate > Render settings.\n"
                                 "A draft shot ignores its own steps and guidance: the distilled LoRAs run 4 steps "
                                 "without CFG.")
+        self.cast = QLabel("—")
+        self.cast.setObjectName("shot_cast")
+        self.cast.setWordWrap(True)
+        self.cast.setToolTip("Cast members attached to this shot (the Cast tab): their images lead its memory")
         self.cut_duration = QLabel()
         self.cut_duration.setObjectName("cut_duration")
         self.cut_duration.setToolTip(f"How long the shot runs on the cut at {FPS} fps: its accepted take, else "
@@ -128,6 +132,7 @@ class ShotInspector(QGroupBox):
         form.addRow("Steps", self.steps)
         form.addRow("Guidance", self.guidance)
         form.addRow("Profile", self.profile)
+        form.addRow("Cast", self.cast)
         form.addRow("Animatic length", self.duration)
         form.addRow("Duration", self.cut_duration)
         form.addRow("Shot size", self.shot_size)
@@ -170,6 +175,9 @@ class ShotInspector(QGroupBox):
         self.steps.setSpecialValueText(f"default ({steps})")
         self.guidance.setSpecialValueText(f"default ({guidance:g})")
         self.refresh()  # the duration of a shot without its own frames follows the default
+
+    def show_cast(self, names: list[str]) -> None:
+        self.cast.setText(", ".join(names) if names else "—")
 
     @property
     def shot(self) -> Shot | None:

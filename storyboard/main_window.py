@@ -6,10 +6,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, QModelIndex, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QUndoStack
-from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from storyboard import dialogs
 from storyboard.app_settings import AppSettings
+from storyboard.cast_controller import CastController
+from storyboard.cast_panel import CastPanel
 from storyboard.edit_controller import EditController
 from storyboard.export_controller import ExportController
 from storyboard.file_controller import PROJECT_SUFFIX, FileController
@@ -24,6 +26,7 @@ from storyboard.timeline_model import ShotRole, TimelineModel
 from storyboard.timeline_view import TimelineView
 from storyboard.undo_commands import SetRenderSettingsCommand
 from storyboard.unsaved_projects import is_unsaved
+from storymem_engine.cast import attached_rows
 from storymem_engine.project import PROJECT_FILE, Project
 from storymem_engine.render_settings import RenderSettings
 from storymem_engine.story import Shot, Story
@@ -49,6 +52,7 @@ class MainWindow(QMainWindow):
         self.inspector = ShotInspector()
         self.preview = PreviewPanel()
         self.memory_strip = MemoryStrip()
+        self.cast_panel = CastPanel()
         self._build_layout()
         self.shot_count_label = QLabel()
         self.statusBar().addPermanentWidget(self.shot_count_label)
@@ -58,6 +62,7 @@ class MainWindow(QMainWindow):
         self.edits = EditController(self)
         self.exports = ExportController(self)
         self.generation = GenerationController(self)
+        self.casting = CastController(self)
         build_menus(self)
 
         self.timeline.selectionModel().currentChanged.connect(self._current_changed)
@@ -90,7 +95,11 @@ class MainWindow(QMainWindow):
     def _build_layout(self) -> None:
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.preview)
-        right.addWidget(self.memory_strip)
+        self.lower_tabs = QTabWidget()
+        self.lower_tabs.setObjectName("memory_cast_tabs")
+        self.lower_tabs.addTab(self.memory_strip, "Memory")
+        self.lower_tabs.addTab(self.cast_panel, "Cast")
+        right.addWidget(self.lower_tabs)
         right.setStretchFactor(0, 1)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.inspector)
@@ -120,6 +129,7 @@ class MainWindow(QMainWindow):
             project.settings = self.settings.render_defaults()
         self.model.set_project(project)
         self.apply_settings()
+        self._show_cast()
         if modified:
             self.undo_stack.resetClean()
         if self.model.rowCount():
@@ -158,9 +168,28 @@ class MainWindow(QMainWindow):
     def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
         self._update_status()
 
+    def _show_cast(self) -> None:
+        self.cast_panel.show_cast(self.project)
+        count = len(self.project.story.cast)
+        self.lower_tabs.setTabText(1, f"Cast ({count})" if count else "Cast")
+
+    def cast_changed(self) -> None:
+        """The cast changed (or an edit was undone): stale marks, chips, memory and the panels follow."""
+        self._show_cast()
+        self.model.refresh_all()
+        row = self.current_row()
+        self._refresh_memory(row)
+        self._show_shot_cast(row)
+
+    def _show_shot_cast(self, row: int | None) -> None:
+        names = [m.name for m in self.project.story.cast if row is not None and row in attached_rows(
+            self.project.story, m)]
+        self.inspector.show_cast(names)
+
     def _show_shot(self, row: int | None) -> None:
         shot: Shot | None = self.model.shot_at(row) if row is not None else None
         self.inspector.set_shot(shot)
+        self._show_shot_cast(row)
         self.inspector.setTitle(f"Shot {row + 1}" if row is not None else "Shot")
         self.preview.set_shot(self.project, shot)
         self._preview_key = self._take_key(shot)
@@ -192,6 +221,8 @@ class MainWindow(QMainWindow):
         else:
             self.inspector.setTitle(f"Shot {row + 1}" if row is not None else "Shot")
             self._refresh_memory(row)
+            self._show_shot_cast(row)
+        self._show_cast()  # a member's range follows the order: its description may change
         self._update_status()
 
     def _refresh_memory(self, row: int | None) -> None:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from storyboard.frame_loader import FrameLoader
 from storyboard.memory import memory_bank
+from storymem_engine.cast import member_of_key
 from storymem_engine.memory import Keyframe, select_memory
 from storymem_engine.project import Project
 
@@ -109,11 +110,13 @@ def _paint_pin(painter: QPainter, center: QPointF) -> None:
     painter.drawEllipse(center + QPointF(-2.0, -2.0), 2.5, 2.5)
 
 
+REFERENCE_COLOR = QColor("#a78bfa")
 LOADING = QImage()  # placeholder for an image that is being decoded
 
 
-def keyframe_icon(image: QImage | None, state: str) -> QIcon:
-    """The thumbnail with its state drawn on: a green frame (in memory), a pin, or dimmed and crossed out."""
+def keyframe_icon(image: QImage | None, state: str, reference: bool = False) -> QIcon:
+    """The thumbnail with its state drawn on: a green frame (in memory), a pin, or dimmed and crossed out;
+    a cast reference also gets a violet inner frame, so it never passes for a generated keyframe."""
     canvas = QPixmap(ICON)
     canvas.fill(Qt.GlobalColor.transparent)
     painter = QPainter(canvas)
@@ -139,6 +142,10 @@ def keyframe_icon(image: QImage | None, state: str) -> QIcon:
         painter.drawLine(inner.topRight() + QPoint(-6, 6), inner.bottomLeft() + QPoint(6, -6))
     if state == "pinned":
         _paint_pin(painter, QPointF(inner.right() - 10.0, inner.top() + 10.0))
+    if reference:
+        painter.setPen(QPen(REFERENCE_COLOR, 3.0))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(inner.adjusted(2, 2, -2, -2))
     painter.end()
     icon = QIcon(canvas)
     icon.addPixmap(canvas, QIcon.Mode.Selected)  # no selection tint: the state colours must stay readable
@@ -239,7 +246,8 @@ class MemoryStrip(QGroupBox):
         entries, total, error = strip_entries(project, index, size, sink)
         story = project.story
         signature = (id(project), index, size, sink, tuple(entries), total, error,
-                     tuple(story.memory_pins), tuple(story.memory_exclusions))
+                     tuple(story.memory_pins), tuple(story.memory_exclusions),
+                     tuple((m.id, m.name) for m in story.cast))
         if signature == self._signature:
             return
         same_shot = self._signature is not None and self._signature[:2] == signature[:2]
@@ -274,16 +282,18 @@ class MemoryStrip(QGroupBox):
         self.list.clear()
         for entry in entries:
             kf = entry.keyframe
+            cast = member_of_key(project.story, kf.key) if project is not None else None
             source = f"shot {entry.shot_number}" if entry.shot_number else "reference"
-            item = QListWidgetItem(f"{source} · kf {kf.frame_index + 1}\n{STATE_TEXT[entry.state]}")
+            label = f"cast · {cast[0].name}" if cast else f"{source} · kf {kf.frame_index + 1}"
+            item = QListWidgetItem(f"{label}\n{STATE_TEXT[entry.state]}")
             item.setData(KEY_ROLE, kf.key)
             item.setData(STATE_ROLE, entry.state)
             item.setData(SHOT_ROLE, kf.shot_id)
             image_key, image = self._image(project, kf.path)
             item.setData(IMAGE_ROLE, image_key)
-            item.setIcon(self._icon(image_key, image, entry.state))
-            item.setToolTip(f"{source}, keyframe {kf.frame_index + 1}: {STATE_TEXT[entry.state]}\n"
-                            f"{kf.path}\nkey {kf.key}")
+            item.setIcon(self._icon(image_key, image, entry.state, reference=kf.key.startswith("ref:")))
+            what = f"cast reference “{cast[0].name}”" if cast else f"{source}, keyframe {kf.frame_index + 1}"
+            item.setToolTip(f"{what}: {STATE_TEXT[entry.state]}\n{kf.path}\nkey {kf.key}")
             if entry.state in ("unused", "excluded"):
                 item.setForeground(EXCLUDED_COLOR if entry.state == "excluded" else UNUSED_TEXT)
             self.list.addItem(item)
@@ -317,12 +327,12 @@ class MemoryStrip(QGroupBox):
             self.loader.image(key, path, THUMB)
         return key, LOADING
 
-    def _icon(self, image_key: str, image: QImage | None, state: str) -> QIcon:
+    def _icon(self, image_key: str, image: QImage | None, state: str, reference: bool = False) -> QIcon:
         if image is LOADING:
-            return keyframe_icon(image, state)  # replaced when the decode arrives (_image_ready)
-        icon = self._icons.get((image_key, state))
+            return keyframe_icon(image, state, reference)  # replaced when the decode arrives (_image_ready)
+        icon = self._icons.get((image_key, state, reference))
         if icon is None:
-            icon = self._icons[(image_key, state)] = keyframe_icon(image, state)
+            icon = self._icons[(image_key, state, reference)] = keyframe_icon(image, state, reference)
         return icon
 
     def _image_ready(self, key: str, image: QImage | None) -> None:
@@ -330,7 +340,8 @@ class MemoryStrip(QGroupBox):
         self._images[key] = image
         for item in self.items():
             if item.data(IMAGE_ROLE) == key:
-                item.setIcon(self._icon(key, image, item.data(STATE_ROLE)))
+                item.setIcon(self._icon(key, image, item.data(STATE_ROLE),
+                                        reference=str(item.data(KEY_ROLE)).startswith("ref:")))
 
     def _apply_filter(self, *_args) -> None:
         show = self.show_unused.isChecked()

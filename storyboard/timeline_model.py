@@ -18,6 +18,7 @@ from PySide6.QtGui import QImage
 from storyboard.frame_loader import FrameLoader
 from storyboard.memory import stale_reason
 from storyboard.shot_status import shot_status
+from storymem_engine.cast import attached_rows
 from storymem_engine.project import Project
 from storymem_engine.request import profile_note
 from storymem_engine.story import Shot
@@ -35,6 +36,7 @@ class ShotRole(IntEnum):
     THUMBNAIL = Qt.ItemDataRole.UserRole + 4
     SHOT_ID = Qt.ItemDataRole.UserRole + 5
     PROGRESS = Qt.ItemDataRole.UserRole + 6  # (fraction 0..1, "step 3/40 · ETA 2m") while generating
+    CAST = Qt.ItemDataRole.UserRole + 7  # names of the cast members attached to the shot
 
 
 class TimelineModel(QAbstractListModel):
@@ -108,6 +110,9 @@ class TimelineModel(QAbstractListModel):
             return self._thumbnail(shot)
         if role == ShotRole.PROGRESS:
             return self.live_progress.get(shot.id)
+        if role == ShotRole.CAST:
+            story = self.project.story
+            return [m.name for m in story.cast if row in attached_rows(story, m)] if story.cast else []
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:

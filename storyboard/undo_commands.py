@@ -11,9 +11,10 @@ from PySide6.QtGui import QUndoCommand
 
 from storyboard.reorder import order_after_move
 from storyboard.timeline_model import TimelineModel
+from storymem_engine.cast import CastMember
 from storymem_engine.project import Project
 from storymem_engine.render_settings import RenderSettings
-from storymem_engine.story import Shot, Take
+from storymem_engine.story import Shot, Story, Take
 
 # Fields whose edits merge while the user keeps typing (one undo step per burst).
 MERGING_FIELDS = ("prompt", "notes", "seed", "frames", "steps", "guidance", "duration_s")
@@ -201,4 +202,24 @@ class SetRenderSettingsCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.project.settings = self.before
+        self.changed()
+
+
+class SetCastCommand(QUndoCommand):
+    """Any change of the cast (add, rename, attach, remove): the whole cast before and after. Image files copied
+    into references/ stay on disk when undone, as takes' files do."""
+
+    def __init__(self, story: Story, after: list[CastMember], text: str, changed: Callable[[], None]) -> None:
+        super().__init__(text)
+        self.story = story
+        self.before = copy.deepcopy(story.cast)
+        self.after = copy.deepcopy(after)
+        self.changed = changed
+
+    def redo(self) -> None:
+        self.story.cast = copy.deepcopy(self.after)
+        self.changed()
+
+    def undo(self) -> None:
+        self.story.cast = copy.deepcopy(self.before)
         self.changed()

@@ -24,6 +24,7 @@ class DialogRecorder:
     save_discard_cancel: list[str] = field(default_factory=list)
     paths: list[str | None] = field(default_factory=list)
     choices: list[str | None] = field(default_factory=list)  # answers to dialogs.choose (a key, None = Cancel)
+    file_lists: list[list[str]] = field(default_factory=list)  # answers to dialogs.open_files
     questions: list[str] = field(default_factory=list)
 
     def kinds(self) -> list[str]:
@@ -59,6 +60,7 @@ def recorded_dialogs(monkeypatch) -> DialogRecorder:
     monkeypatch.setattr(dialogs, "ask_save_discard_cancel", ask_sdc)
     for name in ("open_file", "save_file", "choose_folder"):
         monkeypatch.setattr(dialogs, name, lambda *_a, **_k: rec._path())
+    monkeypatch.setattr(dialogs, "open_files", lambda *_a, **_k: rec.file_lists.pop(0) if rec.file_lists else [])
     return rec
 
 

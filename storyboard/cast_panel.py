@@ -1,0 +1,221 @@
+"""The Cast panel: the user's reference images (a character sheet, a location, a prop) as named cast members.
+
+It only shows the story's cast and asks for changes through signals; the window's CastController turns them
+into undoable commands. Images can be dropped on it from the file manager (on a member: added to it; on the
+empty area: a new member). Thumbnails decode off the UI thread (FrameLoader), as everywhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from storyboard.frame_loader import FrameLoader
+from storymem_engine.cast import CastMember, describe_attachment
+from storymem_engine.project import Project
+
+THUMB = QSize(120, 90)
+MEMBER_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def member_icon(images: list[QImage | None], missing: bool) -> QIcon:
+    """Up to three of the member's images side by side (a character sheet reads front/side/back)."""
+    canvas = QPixmap(THUMB)
+    canvas.fill(QColor("#111113"))
+    painter = QPainter(canvas)
+    shown = [i for i in images[:3] if i is not None and not i.isNull()]
+    if shown:
+        width = THUMB.width() // len(shown)
+        for n, image in enumerate(shown):
+            scaled = image.scaled(QSize(width - 2, THUMB.height()), Qt.AspectRatioMode.KeepAspectRatio,
+                                  Qt.TransformationMode.SmoothTransformation)
+            painter.drawImage(n * width + (width - scaled.width()) // 2, (THUMB.height() - scaled.height()) // 2,
+                              scaled)
+    if missing or not shown:
+        painter.setPen(QColor("#f87171") if missing else QColor("#71717a"))
+        painter.drawText(canvas.rect(), Qt.AlignmentFlag.AlignCenter, "missing" if missing else "no image")
+    painter.setPen(QColor("#a78bfa"))
+    painter.drawRect(canvas.rect().adjusted(0, 0, -1, -1))
+    painter.end()
+    return QIcon(canvas)
+
+
+class CastPanel(QGroupBox):
+    add_member_requested = Signal()  # ask for images, make a member of them
+    add_images_requested = Signal(str)  # member id
+    files_dropped = Signal(list, str)  # paths, member id ("" = a new member)
+    rename_requested = Signal(str, str)  # member id, new name
+    attach_requested = Signal(str)  # member id
+    remove_requested = Signal(str)  # member id
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("Cast", parent)
+        self.setObjectName("cast")
+        self.setAcceptDrops(True)
+        self.list = QListWidget()
+        self.list.setObjectName("cast_list")
+        self.list.setViewMode(QListView.ViewMode.IconMode)
+        self.list.setFlow(QListView.Flow.LeftToRight)
+        self.list.setWrapping(False)
+        self.list.setIconSize(THUMB)
+        self.list.setSpacing(6)
+        self.list.setMinimumHeight(THUMB.height() + 70)
+        self.list.setAcceptDrops(False)  # the panel takes the drop (and finds the member under it)
+        self.list.itemChanged.connect(self._renamed)
+        self.list.itemSelectionChanged.connect(self._update_buttons)
+        self.list.setEditTriggers(QListWidget.EditTrigger.EditKeyPressed)
+        self.list.itemDoubleClicked.connect(lambda item: self.attach_requested.emit(item.data(MEMBER_ROLE)))
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color:#a1a1aa;")
+        self.selection_note = QLabel()
+        self.selection_note.setObjectName("cast_selection")
+        self.add_button = QPushButton("Add member…")
+        self.add_button.setToolTip("Images of one character, place or prop (front, side, back...): they join the "
+                                   "memory of the shots it is attached to.\nYou can also drop image files here.")
+        self.add_images_button = QPushButton("Add images…")
+        self.attach_button = QPushButton("Attach to shots…")
+        self.attach_button.setToolTip("Which shots carry this member's images in their memory (all, a range, or "
+                                      "listed shots).\nOn the first shot it makes it MR2V: generated from the "
+                                      "references.")
+        self.remove_button = QPushButton("Remove")
+        self.add_button.clicked.connect(self.add_member_requested)
+        self.add_images_button.clicked.connect(lambda: self._emit_selected(self.add_images_requested))
+        self.attach_button.clicked.connect(lambda: self._emit_selected(self.attach_requested))
+        self.remove_button.clicked.connect(lambda: self._emit_selected(self.remove_requested))
+        buttons = QHBoxLayout()
+        for button in (self.add_button, self.add_images_button, self.attach_button, self.remove_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.selection_note)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.note)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        self.loader = FrameLoader(self)
+        self.loader.image_ready.connect(self._image_ready)
+        self._images: dict[str, QImage | None] = {}
+        self._project: Project | None = None
+        self._signature: tuple | None = None
+        self._update_buttons()
+
+    # ------------------------------------------------------------ showing
+    def show_cast(self, project: Project | None) -> None:
+        """Refill from the story's cast; a no-op when nothing shown changed (keeps the selection)."""
+        story = project.story if project is not None else None
+        cast = story.cast if story is not None else []
+        signature = (id(project), tuple((m.id, m.name, tuple(i.path for i in m.images), describe_attachment(story, m))
+                                        for m in cast))
+        if signature == self._signature:
+            return
+        self._signature = signature
+        self._project = project
+        selected = self.selected_member()
+        self.list.blockSignals(True)
+        self.list.clear()
+        for member in cast:
+            item = QListWidgetItem(member.name)
+            item.setData(MEMBER_ROLE, member.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            self._set_icon(item, member)
+            item.setToolTip(self._tooltip(member))
+            self.list.addItem(item)
+            item.setSelected(member.id == selected)
+        self.list.blockSignals(False)
+        self.note.setText(
+            "Reference images of your characters, places and props: each member's images lead the memory of "
+            "the shots it is attached to, and take memory slots like keyframes. Drop images here, "
+            "double-click a member to attach it." if not cast else
+            f"{len(cast)} member{'s' if len(cast) != 1 else ''}. Double-click a member to attach it to shots; "
+            "F2 renames the selected one.")
+        self._update_buttons()
+
+    def _tooltip(self, member: CastMember) -> str:
+        story = self._project.story
+        return (f"{member.name}: {len(member.images)} image(s), {describe_attachment(story, member)}\n"
+                + "\n".join(i.path for i in member.images))
+
+    def _set_icon(self, item: QListWidgetItem, member: CastMember) -> None:
+        images, missing = [], False
+        for image in member.images[:3]:
+            try:
+                path = self._project.resolve(image.path)
+            except (OSError, ValueError):
+                missing = True
+                continue
+            key = str(path)
+            if not path.is_file():
+                missing = True
+            elif key in self._images:
+                images.append(self._images[key])
+            else:
+                self._images[key] = None
+                self.loader.image(key, path, THUMB)
+        item.setIcon(member_icon(images, missing))
+
+    def _image_ready(self, key: str, image: QImage | None) -> None:
+        self._images[key] = image
+        if self._project is None:
+            return
+        members = {m.id: m for m in self._project.story.cast}
+        self.list.blockSignals(True)
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            member = members.get(item.data(MEMBER_ROLE))
+            if member is not None:
+                self._set_icon(item, member)
+        self.list.blockSignals(False)
+
+    # ------------------------------------------------------------ asking
+    def selected_member(self) -> str:
+        items = self.list.selectedItems()
+        return items[0].data(MEMBER_ROLE) if items else ""
+
+    def _emit_selected(self, signal) -> None:
+        member = self.selected_member()
+        if member:
+            signal.emit(member)
+
+    def _renamed(self, item: QListWidgetItem) -> None:
+        name = item.text().strip()
+        if name:
+            self.rename_requested.emit(item.data(MEMBER_ROLE), name)
+
+    def _update_buttons(self) -> None:
+        member_id = self.selected_member()
+        for button in (self.add_images_button, self.attach_button, self.remove_button):
+            button.setEnabled(bool(member_id))
+        member = next((m for m in self._project.story.cast if m.id == member_id), None) if self._project else None
+        where = describe_attachment(self._project.story, member) if member is not None else ""
+        self.selection_note.setText(f"{member.name}: {len(member.images)} image(s), attached to {where}"
+                                    if member is not None else "")
+
+    # ------------------------------------------------------------ drops from the file manager
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if not paths:
+            return
+        at = self.list.viewport().mapFrom(self, event.position().toPoint())
+        item = self.list.itemAt(at)
+        self.files_dropped.emit([str(p) for p in paths], item.data(MEMBER_ROLE) if item is not None else "")
+        event.acceptProposedAction()

@@ -1,0 +1,117 @@
+"""The Cast panel: build a cast, attach it, generate with it, and see it in every affected shot's memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from ui_helpers import statuses
+
+from storymem_engine.project import load_project
+
+WAIT_MS = 60_000
+
+
+def _images(folder: Path, name: str, count: int) -> list[str]:
+    paths = []
+    for n in range(count):
+        path = folder / f"{name}_{n}.png"
+        Image.new("RGB", (64, 48), (60 * n, 180, 200 - 40 * n)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_build_a_cast_with_undo_and_bad_files_refused(gen_window, tmp_path, recorded_dialogs):
+    win = gen_window
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    assert win.casting.add_files([*_images(tmp_path, "Mara", 2), str(bad)])
+    member = win.project.story.cast[0]
+    assert member.name == "Mara 0" and len(member.images) == 2
+    assert all((win.project_path / i.path).is_file() for i in member.images)  # copied into references/
+    assert recorded_dialogs.messages[-1][1] == "Some images were not added" and "notes.png" in \
+        recorded_dialogs.messages[-1][2]
+    assert win.lower_tabs.tabText(1) == "Cast (1)" and win.cast_panel.list.count() == 1
+    # Rename in place (F2 in the panel), then undo both steps.
+    win.cast_panel.list.item(0).setText("Mara")
+    assert win.project.story.cast[0].name == "Mara"
+    win.undo_stack.undo()
+    assert win.project.story.cast[0].name == "Mara 0"
+    win.undo_stack.undo()
+    assert win.project.story.cast == [] and win.cast_panel.list.count() == 0
+    win.undo_stack.redo()
+    win.undo_stack.redo()
+    assert win.project.story.cast[0].name == "Mara"
+    # Save and reopen: the same cast.
+    assert win.files.save()
+    assert load_project(win.project_path).story.cast == win.project.story.cast
+    # Nothing usable: nothing added, and it says so.
+    assert not win.casting.add_files([str(bad)])
+    assert recorded_dialogs.messages[-1][1] == "No image was added" and len(win.project.story.cast) == 1
+
+
+def test_images_dropped_from_the_file_manager_join_the_member_under_the_cursor(gen_window, tmp_path):
+    win = gen_window
+    panel = win.cast_panel
+    win.lower_tabs.setCurrentWidget(panel)
+    win.show()
+
+    def drop(paths, at):
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(p) for p in paths])
+        event = QDropEvent(QPointF(at), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                           Qt.KeyboardModifier.NoModifier)
+        panel.dropEvent(event)
+
+    drop(_images(tmp_path, "Lighthouse", 1), panel.rect().bottomRight() - panel.rect().topLeft() / 2)
+    assert [m.name for m in win.project.story.cast] == ["Lighthouse 0"]
+    item_rect = panel.list.visualItemRect(panel.list.item(0))
+    at = panel.list.viewport().mapTo(panel, item_rect.center())
+    drop(_images(tmp_path, "side", 1), at)
+    assert len(win.project.story.cast) == 1 and len(win.project.story.cast[0].images) == 2
+
+
+def test_attaching_marks_exactly_the_affected_shots_stale_and_generation_uses_the_references(
+        gen_window, qtbot, tmp_path):
+    win = gen_window
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert statuses(win) == ["done", "done", "done"]
+    shots = win.project.story.shots
+    assert win.casting.add_files(_images(tmp_path, "Mara", 1))
+    member = win.project.story.cast[0]
+    # Attached to every shot: shots 2 and 3 remembered other images; shot 1 (T2V) would now be MR2V.
+    assert statuses(win)[1:] == ["stale", "stale"]
+    assert win.casting.set_attachment(member.id, "shots", "", "", [shots[1].id])
+    assert statuses(win) == ["done", "stale", "done"]  # exactly the shot whose memory changed
+    tip = " ".join(win.model.index(1).data(Qt.ItemDataRole.ToolTipRole).split())
+    assert "cast reference “Mara 0” is new to its memory" in tip
+    win.edits.select_shots([shots[1].id])
+    assert win.inspector.cast.text() == "Mara 0"
+    labels = [win.memory_strip.list.item(i).text() for i in range(win.memory_strip.list.count())]
+    assert labels[0].startswith("cast · Mara 0")
+    # Generate the stale shots: the new take of shot 2 was conditioned on the reference first.
+    assert win.generation.generate_stale()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    take = shots[1].accepted()
+    assert take.request["memory_keys"][0] == f"ref:{member.id}:{member.images[0].id}"
+    assert statuses(win) == ["done", "done", "done"]
+    # Detaching makes exactly that shot stale again; undo brings the attachment back.
+    assert win.casting.set_attachment(member.id, "none", "", "", [])
+    assert statuses(win)[1] == "stale"
+    win.undo_stack.undo()
+    assert statuses(win)[1] == "done"
+
+
+def test_a_reference_on_the_first_shot_makes_it_mr2v(gen_window, qtbot, tmp_path):
+    win = gen_window
+    assert win.casting.add_files(_images(tmp_path, "Mara", 2))
+    member = win.project.story.cast[0]
+    win.casting.set_attachment(member.id, "range", "", win.project.story.shots[0].id, [])
+    win.edits.select_shots([win.project.story.shots[0].id])
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    request = win.project.story.shots[0].accepted().request
+    assert request["mode"] == "m2v" and len(request["memory_keys"]) == 2
