@@ -18,6 +18,7 @@ from storymem_engine.project import (
     load_project,
     newer_autosave,
 )
+from storymem_engine.reference_images import export_official_references, official_references
 from storymem_engine.story import Shot, Story, StoryError, load_story, save_story
 
 if TYPE_CHECKING:
@@ -347,7 +348,21 @@ class FileController:
             return False
         self._leave_unsaved(delete=False)
         self.window.set_project(Project(folder=Path(), story=story), None, modified=True)
+        references = official_references(Path(path))
+        if references:
+            self._import_references(references, Path(path))
         return True
+
+    def _import_references(self, references: list[Path], script: Path) -> None:
+        """The authors' MR2V references beside the script (<stem>/00_00_keyframe<n>.jpg) become a cast member
+        attached to every shot, as that run uses them (first in every shot's memory)."""
+        casting = self.window.casting
+        if casting.add_files([str(p) for p in references]):
+            member = self.project.story.cast[-1]
+            member.name = f"References ({script.with_suffix('').name}/)"
+            self.window.undo_stack.clear()  # the import is one step: nothing before it to undo to
+            self.window.undo_stack.resetClean()
+            self.window.cast_changed()
 
     def export_story(self) -> bool:
         path = self.window.ask_export_path("Export story script", "Story script (*.json)", ".json")
@@ -355,8 +370,11 @@ class FileController:
             return False
         try:
             save_story(self.project.story, path)
+            references = export_official_references(self.project, path) if self.project.story.cast else []
         except Exception as exc:  # noqa: BLE001 - a dialog, never a crash of the window
             dialogs.error(self.window, "Export failed", f"Could not write {path}:\n{describe_error(exc)}")
             return False
-        self.window.statusBar().showMessage(f"Exported story to {path}", 5000)
+        beside = (f" and {len(references)} MR2V reference image(s) in {references[0].parent.name}/ (the official "
+                  "run's --output_dir, with --m2v_first_shot)") if references else ""
+        self.window.statusBar().showMessage(f"Exported story to {path}{beside}", 10_000)
         return True

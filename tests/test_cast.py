@@ -167,3 +167,34 @@ def test_story_export_writes_the_references_the_way_the_official_mr2v_run_reads_
     assert written[0].parent == tmp_path / "out" / "cast_story"
     assert official_references(script) == written
     assert Image.open(written[0]).size == (48, 64)
+
+
+def test_a_project_with_a_cast_renders_from_the_cli_with_the_references(tmp_path, tiny_models):
+    import shutil
+
+    from conftest import run_main
+
+    from storymem_engine.tiny import TINY_VERSION
+
+    cache = tmp_path / "cache"
+    shutil.copytree(tiny_models, cache / TINY_VERSION)
+    script = tmp_path / "two.json"
+    script.write_text(json.dumps({"story_name": "Two", "scenes": [
+        {"scene_num": 1, "video_prompts": ["a kite on the beach", "the kite in the sky"], "cut": [True, True]}]}))
+    out = tmp_path / "two.storymem"
+    tiny = ["--engine", "tiny", "--size", "64x48", "--frames", "9", "--steps", "2"]
+    env = {"STORYMEM_CACHE": str(cache)}
+    assert run_main("render", str(script), "--out", str(out), *tiny, env=env).returncode == 0
+    # The editor adds a cast member attached to every shot; the CLI rerun keeps and uses it.
+    project = load_project(out)
+    member = CastMember(name="Mara")
+    member.images.append(copy_into_project(out, member, _image(tmp_path / "mara.png")))
+    project.story.cast.append(member)
+    project.save()
+    result = run_main("render", str(script), "--out", str(out), *tiny, env=env)
+    assert result.returncode == 0, result.stderr
+    shots = json.loads((out / "manifest.json").read_text())["shots"]
+    key = f"ref:{member.id}:{member.images[0].id}"
+    assert shots[0]["mode"] == "m2v" and shots[0]["memory_keys"] == [key]  # MR2V from the reference
+    assert shots[1]["memory_keys"][0] == key
+    assert load_project(out).story.cast == [member]

@@ -115,3 +115,31 @@ def test_a_reference_on_the_first_shot_makes_it_mr2v(gen_window, qtbot, tmp_path
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     request = win.project.story.shots[0].accepted().request
     assert request["mode"] == "m2v" and len(request["memory_keys"]) == 2
+
+
+def test_story_export_and_import_carry_the_references_as_the_official_mr2v_run_reads_them(
+        gen_window, tmp_path, recorded_dialogs, monkeypatch):
+    from PySide6.QtCore import QStandardPaths
+
+    win = gen_window
+    assert win.casting.add_files(_images(tmp_path, "Mara", 2))
+    member = win.project.story.cast[0]
+    script = tmp_path / "shared" / "story.json"
+    script.parent.mkdir()
+    recorded_dialogs.paths.append(str(script))
+    assert win.files.export_story()
+    folder = script.with_suffix("")
+    assert sorted(p.name for p in folder.iterdir()) == ["00_00_keyframe0.jpg", "00_00_keyframe1.jpg"]
+    assert "MR2V reference image(s)" in win.statusBar().currentMessage()
+
+    QStandardPaths.setTestModeEnabled(True)  # the imported story's project lives in the app's folder
+    win.undo_stack.setClean()
+    recorded_dialogs.save_discard_cancel.append("discard")
+    assert win.files.import_story(script)
+    cast = win.project.story.cast
+    assert len(cast) == 1 and len(cast[0].images) == 2 and cast[0].name == "References (story/)"
+    assert cast[0].attach == "range" and not cast[0].from_shot and not cast[0].to_shot  # every shot
+    assert Image.open(win.project_path / cast[0].images[0].path).size == Image.open(
+        tmp_path / "Mara_0.png").size
+    assert member.id != cast[0].id
+    win.files.maybe_save()  # discard the imported, never-saved project
