@@ -99,6 +99,8 @@ class MainWindow(QMainWindow):
         self.lower_tabs.setObjectName("memory_cast_tabs")
         self.lower_tabs.addTab(self.memory_strip, "Memory")
         self.lower_tabs.addTab(self.cast_panel, "Cast")
+        for box in (self.memory_strip, self.cast_panel):
+            box.setTitle("")  # the tab names them
         right.addWidget(self.lower_tabs)
         right.setStretchFactor(0, 1)
         top = QSplitter(Qt.Orientation.Horizontal)

@@ -265,9 +265,11 @@ class MemoryStrip(QGroupBox):
             extra = "".join([f", {pinned} pinned" if pinned else "", f", {excluded} excluded" if excluded else ""])
             hidden = (f" {self.hidden_unused} older unused keyframes are not listed: select an earlier shot "
                       "to pin one." if self.hidden_unused else "")
+            cast = sum(1 for e in chosen if e.keyframe.key.startswith("ref:"))
+            what, source = ("memory image(s)", f"{cast} from the cast; ") if cast else ("keyframe(s)", "")
             self.note.setText(
-                f"Shot {index + 1} is conditioned on {len(chosen)} of {total} keyframe(s) "
-                f"(memory {size}, sink {sink}{extra}). Pins and exclusions apply to every shot.{hidden}"
+                f"Shot {index + 1} is conditioned on {len(chosen)} of {total} {what} "
+                f"({source}memory {size}, sink {sink}{extra}). Pins and exclusions apply to every shot.{hidden}"
             )
 
     def _fill(self, entries: list[StripEntry], total: int, error: str, project: Project | None,
