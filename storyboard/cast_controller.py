@@ -29,6 +29,8 @@ class CastController:
         panel.rename_requested.connect(self.rename)
         panel.attach_requested.connect(self.attach)
         panel.remove_requested.connect(self.remove)
+        panel.replace_images_requested.connect(self.replace_images)
+        panel.remove_image_requested.connect(self.remove_image)
 
     @property
     def story(self):
@@ -51,7 +53,12 @@ class CastController:
                                    self.window.dialog_start(inside_project=False))
         return self.add_files(paths, member_id) if paths else False
 
-    def add_files(self, paths: list[str], member_id: str = "") -> bool:
+    def replace_images(self, member_id: str) -> bool:
+        paths = dialogs.open_files(self.window, "Replace the member's images", IMAGE_FILTER,
+                                   self.window.dialog_start(inside_project=False))
+        return self.add_files(paths, member_id, replace=True) if paths else False
+
+    def add_files(self, paths: list[str], member_id: str = "", replace: bool = False) -> bool:
         """Check and copy the images into the project; a new member ("" ) or an existing one gets those that
         are usable; the others are named with the reason. Nothing is added when none is usable."""
         if not paths:
@@ -64,6 +71,9 @@ class CastController:
         new = member is None
         if new:
             member = CastMember(name=Path(paths[0]).stem.replace("_", " ").strip() or "Cast member")
+        kept = member.images
+        if replace:
+            member.images = []
         problems = []
         for path in paths:
             if len(member.images) >= MAX_IMAGES_PER_MEMBER:
@@ -81,10 +91,12 @@ class CastController:
                             "\n".join(problems[:12]) + (f"\n… and {len(problems) - 12} more" if len(problems) > 12
                                                          else ""))
         if not added:
+            member.images = kept
             return False
         if new:
             cast.append(member)
-        self._push(cast, f"Add cast member “{member.name}”" if new else f"Add images to “{member.name}”")
+        self._push(cast, f"Add cast member “{member.name}”" if new else
+                   f"Replace the images of “{member.name}”" if replace else f"Add images to “{member.name}”")
         window.statusBar().showMessage(
             f"{added} image(s) added to “{member.name}” (attached to every shot: double-click it to change)"
             if new else f"{added} image(s) added to “{member.name}”", 8000)
@@ -119,6 +131,15 @@ class CastController:
         if before == (attach, from_shot, to_shot, list(shots)):
             return False
         self._push(cast, f"Attach “{member.name}”")
+        return True
+
+    def remove_image(self, member_id: str, image_id: str) -> bool:
+        cast = copy.deepcopy(self.story.cast)
+        member = next((m for m in cast if m.id == member_id), None)
+        if member is None or len(member.images) < 2 or all(i.id != image_id for i in member.images):
+            return False
+        member.images = [i for i in member.images if i.id != image_id]
+        self._push(cast, f"Remove an image of “{member.name}”")
         return True
 
     def remove(self, member_id: str) -> bool:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QVBoxLayout,
 )
@@ -59,6 +60,8 @@ class CastPanel(QGroupBox):
     rename_requested = Signal(str, str)  # member id, new name
     attach_requested = Signal(str)  # member id
     remove_requested = Signal(str)  # member id
+    replace_images_requested = Signal(str)  # member id: choose new images for it
+    remove_image_requested = Signal(str, str)  # member id, image id
 
     def __init__(self, parent=None) -> None:
         super().__init__("Cast", parent)
@@ -77,6 +80,8 @@ class CastPanel(QGroupBox):
         self.list.itemSelectionChanged.connect(self._update_buttons)
         self.list.setEditTriggers(QListWidget.EditTrigger.EditKeyPressed)
         self.list.itemDoubleClicked.connect(lambda item: self.attach_requested.emit(item.data(MEMBER_ROLE)))
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color:#a1a1aa;")
@@ -201,6 +206,28 @@ class CastPanel(QGroupBox):
         where = describe_attachment(self._project.story, member) if member is not None else ""
         self.selection_note.setText(f"{member.name}: {len(member.images)} image(s), attached to {where}"
                                     if member is not None else "")
+
+    def _context_menu(self, at) -> None:
+        item = self.list.itemAt(at)
+        if item is None or self._project is None:
+            return
+        member_id = item.data(MEMBER_ROLE)
+        member = next((m for m in self._project.story.cast if m.id == member_id), None)
+        if member is None:
+            return
+        menu = QMenu(self)
+        menu.addAction("Attach to shots…", lambda: self.attach_requested.emit(member_id))
+        menu.addAction("Add images…", lambda: self.add_images_requested.emit(member_id))
+        menu.addAction("Replace images…", lambda: self.replace_images_requested.emit(member_id))
+        remove_one = menu.addMenu("Remove image")
+        for image in member.images:
+            remove_one.addAction(Path(image.path).name,
+                                 lambda image_id=image.id: self.remove_image_requested.emit(member_id, image_id))
+        remove_one.setEnabled(len(member.images) > 1)  # a member keeps at least one image: Remove drops it
+        menu.addAction("Rename", lambda: self.list.editItem(item))
+        menu.addSeparator()
+        menu.addAction("Remove member", lambda: self.remove_requested.emit(member_id))
+        menu.exec(self.list.viewport().mapToGlobal(at))
 
     # ------------------------------------------------------------ drops from the file manager
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -143,3 +143,29 @@ def test_story_export_and_import_carry_the_references_as_the_official_mr2v_run_r
         tmp_path / "Mara_0.png").size
     assert member.id != cast[0].id
     win.files.maybe_save()  # discard the imported, never-saved project
+
+
+def test_every_kind_of_cast_change_turns_the_shots_that_used_it_stale_and_undo_restores(
+        gen_window, qtbot, tmp_path, recorded_dialogs):
+    win = gen_window
+    assert win.casting.add_files(_images(tmp_path, "Mara", 2))
+    member_id = win.project.story.cast[0].id
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert statuses(win) == ["done", "done", "done"]
+    image_id = win.project.story.cast[0].images[1].id
+    recorded_dialogs.file_lists.append(_images(tmp_path, "new", 1))
+    edits = [
+        ("remove an image", lambda: win.casting.remove_image(member_id, image_id)),
+        ("replace the images", lambda: win.casting.replace_images(member_id)),
+        ("remove the member", lambda: win.casting.remove(member_id)),
+        ("attach elsewhere", lambda: win.casting.set_attachment(member_id, "shots", "", "", [])),
+    ]
+    for what, edit in edits:
+        assert edit(), what
+        assert statuses(win) == ["stale", "stale", "stale"], what  # every shot carried the member
+        win.undo_stack.undo()
+        assert statuses(win) == ["done", "done", "done"], what
+        win.undo_stack.redo()
+        assert "stale" in statuses(win), what
+        win.undo_stack.undo()
