@@ -482,9 +482,10 @@ def load_storymem_lora_pair(
 # block's modulation table). The I2V files also carry Wan2.1's image cross-attention (`k_img`, `v_img`,
 # `norm_k_img`, `img_emb.*`), which Wan2.2 A14B does not have. diffusers 0.42.1's converter
 # (`_convert_non_diffusers_wan_lora_to_diffusers`, used by `WanLoraLoaderMixin.lora_state_dict`) drops every
-# norm `.diff` / `.diff_b` ("just zeroed values", an assumption these files do not meet), logs and drops
-# `.diff_m` and the other leftover `.diff` keys, turns `head.head.diff` into a LoRA whose alpha scale is not the
-# file's, and maps `k_img` / `v_img` onto projections the Wan2.2 transformer lacks. So the names are mapped here
+# norm `.diff` / `.diff_b` ("just zeroed values", an assumption a delta taken from a distilled model need not
+# meet), logs and drops `.diff_m` and the patch embedding's `.diff` / `.diff_b`, raises on a LoRA `alpha` outside
+# the blocks (text / time embeddings), and maps `k_img` / `v_img` onto projections the Wan2.2 transformer lacks
+# (tests/test_draft_profile.py shows the first three on a synthetic file). So the names are mapped here
 # (one Wan parameter name at a time, with diffusers' own checkpoint renames) and every key is accounted for:
 #   - LoRA pairs -> peft adapter "distill" (scale alpha / r, the kohya convention diffusers and ComfyUI use);
 #   - full deltas -> applied to the parameters themselves while the adapter is on, with the exact originals
