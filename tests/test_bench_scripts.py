@@ -47,7 +47,7 @@ def test_export_bench_quick():
 
 
 def test_app_bench_quick(tiny_models, tmp_path):
-    # The app's tiny engine looks for <STORYMEM_CACHE>/tiny-v1: point it at the session's tiny models.
+    # The app's tiny engine looks for <STORYMEM_CACHE>/<TINY_VERSION>: point it at the session's tiny models.
     from storymem_engine.tiny import TINY_VERSION
 
     (tmp_path / TINY_VERSION).symlink_to(tiny_models, target_is_directory=True)
