@@ -505,14 +505,15 @@ class StoryMemEngine:
     def _load_distill(self, pipe, kind: str) -> None:
         import torch
 
-        from storymem_engine.lora import LoraError, load_distill_lora, unload_distill
+        from storymem_engine.lora import LoraError, distill_state, load_distill_lora, unload_distill
 
         high, low = ModelLayout(self._models_folder()).distill_files(kind)
         dtype = torch.bfloat16 if self._device is not None and self._device.type == "cuda" else torch.float32
         loaded = []
         try:
             for expert, path in ((pipe.transformer, high), (pipe.transformer_2, low)):
-                load_distill_lora(expert, path, dtype=dtype)
+                if distill_state(expert) is None:  # an attempt cut short by running out of memory loaded one
+                    load_distill_lora(expert, path, dtype=dtype)
                 loaded.append(expert)
         except LoraError as exc:
             for expert in loaded:  # half a pair would distill only some steps: leave neither expert changed
