@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from PySide6.QtCore import QSettings
 
-from storymem_engine.models import KEYFRAME_SIMILARITIES, OFFLOAD_PRESETS
+from storymem_engine.models import KEYFRAME_SIMILARITIES, OFFLOAD_CHOICES
 from storymem_engine.render_settings import RenderSettings
 from storymem_engine.request import PROFILES, SEED_RULES
 
@@ -18,7 +18,7 @@ ENGINES = ("wan", "tiny")
 class AppSettings:
     engine: str = "wan"  # "wan" (real models) or "tiny" (random weights, checks the install)
     models_folder: str = ""
-    offload: str = "model_offload"
+    offload: str = "auto"
     memory_size: int = 10
     memory_sink: int = 3
     # Mirrors storymem_engine.keyframes.KeyframeSettings (threshold_start, max_keyframes, memory_dedup).
@@ -82,7 +82,7 @@ class AppSettings:
             except (TypeError, ValueError):
                 continue  # a corrupt value falls back to the default
         settings = cls(**values)
-        if settings.offload not in OFFLOAD_PRESETS:
+        if settings.offload not in OFFLOAD_CHOICES:
             settings.offload = cls.offload
         if settings.engine not in ENGINES:
             settings.engine = cls.engine

@@ -284,10 +284,13 @@ class GenerationController(QObject):
     def _has(self, shot_id: str) -> bool:
         return shot_id in self.window.model.shot_ids()
 
-    def _engine_ready(self, label: str, reused: bool) -> None:
+    def _engine_ready(self, label: str, reused: bool, preset_reason: str = "") -> None:
         self.engine_reused = reused
+        self.preset_reason = preset_reason
         if not reused:
-            self.window.statusBar().showMessage(f"Starting the {label} engine (models load with the first shot)…")
+            offload = f" Offload: {preset_reason}" if preset_reason else ""
+            self.window.statusBar().showMessage(
+                f"Starting the {label} engine (models load with the first shot)…{offload}")
 
     def _started_shot(self, shot_id: str) -> None:
         if self._has(shot_id):

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox, QWidget
 
-from storymem_engine.models import OFFLOAD_PRESETS
+from storymem_engine.models import OFFLOAD_CHOICES
 from storymem_engine.render_settings import MAX_KEYFRAMES_PER_SHOT, MAX_MEMORY, RenderSettings
 from storymem_engine.story import MAX_FRAMES, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS
 
@@ -83,7 +83,7 @@ class RenderSettingsForm(QWidget):
         self.keyframe_memory_dedup = _fraction(settings.keyframe_memory_dedup,
                                                "A new keyframe this alike to one already in the memory is dropped.")
         self.offload = QComboBox()
-        self.offload.addItems(OFFLOAD_PRESETS)
+        self.offload.addItems(OFFLOAD_CHOICES)
         self.offload.setCurrentText(settings.offload)
         self.offload_needs = QLabel()
         self.offload_needs.setObjectName("offload_needs")
@@ -164,13 +164,22 @@ class RenderSettingsForm(QWidget):
         )
 
     def _show_needs(self) -> None:
-        """What the chosen preset needs (accounting.py) next to what this machine has."""
-        from storymem_engine.accounting import fits, fitting_preset, preset_needs, this_machine
-        from storymem_engine.models import OFFLOAD_HELP
+        """What the chosen preset needs (accounting.py) next to what this machine has; for "auto", what the engine
+        would pick here and why."""
+        from storymem_engine.accounting import choose_preset, fits, fitting_preset, preset_needs, this_machine
+        from storymem_engine.models import AUTO_OFFLOAD, OFFLOAD_HELP
 
         if self._machine is None:
             self._machine = this_machine()
         preset = self.offload.currentText()
+        if preset == AUTO_OFFLOAD:
+            chosen, reason = choose_preset(self._machine.vram_gib, self._machine.ram_gib)
+            self.offload_needs.setText(f"The engine picks the preset when it starts, from the GPU's free memory. "
+                                       f"Here: {reason}")
+            self.offload_needs.setStyleSheet("color:#a1a1aa;")
+            self.offload.setToolTip("auto: the fastest preset that fits this machine (the generation's status "
+                                    "line says which and why)")
+            return
         needs = preset_needs(preset)
         ok = fits(needs, self._machine)
         text = (f"Needs {needs.ram_gib:.1f} GiB RAM, {needs.vram_gib:.1f} GiB VRAM (Wan2.2) · "

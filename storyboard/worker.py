@@ -21,7 +21,7 @@ __all__ = ["GenerationJob", "GenerationWorker", "WorkerThread"]
 
 
 class GenerationWorker(QObject):
-    engine_ready = Signal(str, bool)  # engine label, True when the loaded engine was reused
+    engine_ready = Signal(str, bool, str)  # engine label, True when reused, which offload preset and why
     progress = Signal(str, int, int, str, float, float)  # shot id, step, total, phase, elapsed s, eta s (-1: unknown)
     started_shot = Signal(str)
     take_ready = Signal(str, object)  # shot id, Take.to_dict()

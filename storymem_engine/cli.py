@@ -121,7 +121,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from storymem_engine.models import OFFLOAD_PRESETS
+    from storymem_engine.models import OFFLOAD_CHOICES
 
     parser = _Parser(prog="main.py", description="StoryMem Studio: headless commands (main.py alone opens the editor)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -162,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--first-shot", choices=("t2v", "m2v"), default="t2v",
                         help="t2v: text-to-video; m2v: from --reference images as memory (MR2V)")
     render.add_argument("--reference", nargs="+", default=[], help="reference images for --first-shot m2v")
-    render.add_argument("--offload", choices=OFFLOAD_PRESETS,
-                        help="where the models live (README: RAM and VRAM per offload preset)")
+    render.add_argument("--offload", choices=OFFLOAD_CHOICES,
+                        help="where the models live (README: RAM and VRAM per offload preset); auto: the fastest "
+                             "preset that fits this machine's free GPU memory, chosen when the engine starts")
     render.add_argument("--text-encoder-on-cpu", action=argparse.BooleanOptionalAction,
                         help="keep UMT5 on the CPU (saves VRAM)")
     render.add_argument("--skip-memory-check", action="store_true",
@@ -268,15 +269,28 @@ def cmd_render(args) -> int:
 
     out, previous = check_out_folder(args.out, story, args.replace_story)
     settings = render_settings(args, previous.settings if previous is not None else None)
+    if args.engine == "wan" and (settings.profile == "draft" or any(s.profile == "draft" for s in story.shots)):
+        from storymem_engine.models import distill_download_command, distill_lora_missing
+
+        missing = distill_lora_missing(args.models)
+        if missing:
+            raise CliError(f"the draft profile needs the distilled LoRAs, missing in {args.models}: "
+                           f"{', '.join(missing)}; get them with: {distill_download_command(args.models)}")
+    offload, offload_reason = settings.offload, ""
+    if args.engine == "wan" and offload == "auto":
+        # Chosen here, before anything is written, so a machine no preset fits is refused at once.
+        from storymem_engine.accounting import choose_preset, gpu_free_memory, host_ram_gib
+
+        offload, offload_reason = choose_preset(gpu_free_memory(), host_ram_gib(), settings.text_encoder_on_cpu)
     if args.engine == "wan" and not args.skip_memory_check:
         from storymem_engine.accounting import InsufficientMemory, preflight, this_machine
 
         try:
-            preflight(settings.offload, this_machine(), settings.text_encoder_on_cpu)
+            preflight(offload, this_machine(), settings.text_encoder_on_cpu)
         except InsufficientMemory as exc:
             raise CliError(f"{exc} (--skip-memory-check loads anyway)") from None
     with writing(out):
-        return _render(args, story, out, settings)
+        return _render(args, story, out, settings, offload, offload_reason)
 
 
 def check_out_folder(text: str, story, replace_story: bool):
@@ -304,7 +318,8 @@ def check_out_folder(text: str, story, replace_story: bool):
     return out, previous
 
 
-def _render(args, story, out: Path, settings: RenderSettings) -> int:
+def _render(args, story, out: Path, settings: RenderSettings, offload: str, offload_reason: str = "") -> int:
+    """Render into ``out``; ``offload`` is the preset in use (what "auto" chose, with ``offload_reason``)."""
     from storymem_engine.director import Director, DirectorSettings
     from storymem_engine.engine import EngineSettings, StoryMemEngine
 
@@ -319,7 +334,7 @@ def _render(args, story, out: Path, settings: RenderSettings) -> int:
 
     engine = StoryMemEngine(EngineSettings(
         engine=args.engine, models_dir=args.models, continuation=args.continuation, first_shot=args.first_shot,
-        offload=settings.offload, rope_stride=args.rope_stride, text_encoder_on_cpu=settings.text_encoder_on_cpu,
+        offload=offload, rope_stride=args.rope_stride, text_encoder_on_cpu=settings.text_encoder_on_cpu,
         vae_tiling=settings.vae_tiling, keyframe_similarity=args.keyframe_similarity, clip_weights=args.clip_weights,
         check_memory=not args.skip_memory_check,
     ))
@@ -329,6 +344,8 @@ def _render(args, story, out: Path, settings: RenderSettings) -> int:
     print(f"Settings: {s.width}x{s.height}, {s.frames} frames, {s.steps} steps, guidance {s.guidance:g}, seed {s.seed} "
           f"({s.seed_rule}), memory {s.memory_size} (sink {s.memory_sink}), {s.offload}, profile {s.profile}",
           file=sys.stderr)
+    if s.offload == "auto":
+        print(f"Offload: {offload_reason or engine.preset_reason}", file=sys.stderr)
     if s.profile == "draft":
         print(f"Profile draft: 4 steps, CFG off; every take is marked {DRAFT_NOTE!r}.", file=sys.stderr)
     if args.engine == "tiny":

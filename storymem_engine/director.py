@@ -369,7 +369,9 @@ class Director:
             else:
                 if on_reason is not None:
                     on_reason(index, reason)
-                take = self.generate_shot(index, progress, cancel)
+                # A draft asked to be final is finalized: the same seed, so the final shot is the one previewed.
+                finalize = is_draft(shot.accepted()) and self.profile_for(index) == "final"
+                take = self.generate_shot(index, progress, cancel, finalize=finalize)
                 skipped = False
             takes.append(take)
             if on_shot:

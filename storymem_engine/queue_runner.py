@@ -4,7 +4,8 @@ The app runs this inside the engine process (``engine_process.serve``) and relay
 the UI as Qt signals; the engine and its loaded models are kept between queues while the engine
 settings stay the same. Events are tuples ``(name, *args)``:
 
-- ``("engine_ready", label, reused)``: the engine for this queue exists (models load on first use)
+- ``("engine_ready", label, reused, preset_reason)``: the engine for this queue exists (models load on first
+  use); which offload preset it uses and why (what "auto" chose for this machine)
 - ``("started_shot", shot_id)``
 - ``("progress", shot_id, step, total, phase, elapsed_s, eta_s)``: eta -1 when unknown
 - ``("take_ready", shot_id, take_dict)``: ``Take.to_dict()``; the caller records it in project.json
@@ -118,7 +119,7 @@ class QueueRunner:
                 self._engine.unload()
             self._engine = StoryMemEngine(EngineSettings(**job.engine))
             self._engine_key = key
-        self.emit("engine_ready", self._engine.label, reused)
+        self.emit("engine_ready", self._engine.label, reused, self._engine.preset_reason)
         project = project_from_dict(Path(job.folder), job.project, job.folder)
         return Director(project, self._engine, DirectorSettings.from_fields(job.director))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from storymem_engine.models import OFFLOAD_PRESETS
+from storymem_engine.models import OFFLOAD_CHOICES
 from storymem_engine.request import PROFILES, SEED_RULES
 from storymem_engine.story import (
     MAX_FRAMES,
@@ -43,7 +43,8 @@ class RenderSettings:
     keyframes_per_shot: int = 3
     keyframe_threshold: float = 0.9
     keyframe_memory_dedup: float = 0.9
-    offload: str = "model_offload"
+    # "auto": the engine picks the fastest preset that fits the GPU's free memory when it starts (and says why)
+    offload: str = "auto"
     text_encoder_on_cpu: bool = False
     vae_tiling: bool = False
     # "final": the method as published; "draft": the 4-step distilled LoRAs (request.PROFILES). A shot's own
@@ -133,7 +134,7 @@ def _read(name: str, value: Any, where: str) -> Any:
         return _opt_float(value, where, 0.5, 1.0) if value is not None else _missing(where)
     if name in ("text_encoder_on_cpu", "vae_tiling"):
         return _bool(value, where)
-    choices = {"seed_rule": SEED_RULES, "offload": OFFLOAD_PRESETS, "profile": PROFILES}[name]
+    choices = {"seed_rule": SEED_RULES, "offload": OFFLOAD_CHOICES, "profile": PROFILES}[name]
     text = _text(value, where)
     if text not in choices:
         raise StoryError(f"{where}: {text[:40]!r} is not one of {', '.join(choices)}")

@@ -117,12 +117,17 @@ def test_a_preset_this_machine_cannot_hold_is_refused_before_anything_loads(stor
     if fits(preset_needs("model_offload"), this_machine()):
         pytest.skip("this machine holds the model_offload preset")
     out = tmp_path / "out"
-    result = run_main("render", str(story_paths["black"]), "--out", str(out), "--models", str(tiny_models))
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), "--models", str(tiny_models),
+                      "--offload", "model_offload")
     assert result.returncode == 2
     line = result.stderr.strip()
     assert len(line.splitlines()) == 1
     assert f"needs {preset_needs('model_offload').ram_gib:.1f} GiB of RAM (this machine has" in line
     assert "--skip-memory-check" in line and not out.exists()
+    # The default, auto, picks the preset first and is refused the same way when none fits.
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), "--models", str(tiny_models))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "GiB of RAM" in result.stderr and not out.exists()
 
 
 def test_the_t2v_repo_needs_only_its_experts_and_scheduler(tiny_models, tmp_path):

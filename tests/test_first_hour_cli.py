@@ -20,7 +20,7 @@ def test_render_help_gives_each_options_meaning_and_default():
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
     for words in ("denoising steps per shot (default: 40;", "classifier-free guidance scale (both experts) "
-                  "(default: 3.5;", "(default: model_offload;", "story seed (default: 0;", "WxH (default: 832x480;",
+                  "(default: 3.5;", "(default: auto;", "story seed (default: 0;", "WxH (default: 832x480;",
                   "keep UMT5 on the CPU (saves VRAM) (default: off;", "that project's setting)"):
         assert words in text, words
 

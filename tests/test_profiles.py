@@ -71,3 +71,34 @@ def test_finalize_picks_exactly_the_draft_shots_and_a_final_take_is_never_traded
     # Asked for drafts, shot 2's final take is current (a rerun keeps it); asked for finals, the drafts are not.
     assert draft.why_regenerate(1) == ""
     assert "profile" in final.why_regenerate(0) and "steps" in final.why_regenerate(0)
+
+
+def test_render_draft_then_final_finalizes_every_shot_from_the_cli(tmp_path, tiny_models):
+    import json
+    import shutil
+
+    from conftest import run_main
+
+    from storymem_engine.tiny import TINY_VERSION
+
+    cache = tmp_path / "cache"
+    shutil.copytree(tiny_models, cache / TINY_VERSION)
+    script = tmp_path / "two.json"
+    script.write_text(json.dumps({"story_name": "Two", "scenes": [
+        {"scene_num": 1, "video_prompts": ["a kite on the beach", "the kite in the sky"], "cut": [True, False]}]}))
+    out = tmp_path / "two.storymem"
+    tiny = ["--engine", "tiny", "--size", "64x48", "--frames", "9", "--steps", "2"]
+    env = {"STORYMEM_CACHE": str(cache)}
+    result = run_main("render", str(script), "--out", str(out), *tiny, "--profile", "draft", env=env)
+    assert result.returncode == 0, result.stderr
+    assert DRAFT_NOTE in result.stderr
+    drafts = json.loads((out / "manifest.json").read_text())["shots"]
+    assert [s["profile"] for s in drafts] == ["draft", "draft"] and drafts[0]["profile_note"] == DRAFT_NOTE
+    assert all(load_project(out).story.shots[i].accepted().request["steps"] == 4 for i in range(2))
+    # The same command at the final profile makes both again (same seeds); the drafts stay as older takes.
+    result = run_main("render", str(script), "--out", str(out), *tiny, "--profile", "final", env=env)
+    assert result.returncode == 0, result.stderr
+    finals = json.loads((out / "manifest.json").read_text())["shots"]
+    assert [s["profile"] for s in finals] == ["final", "final"] and [s["seed"] for s in finals] == [
+        s["seed"] for s in drafts]
+    assert [len(s.takes) for s in load_project(out).story.shots] == [2, 2]

@@ -77,3 +77,25 @@ def test_a_shot_can_take_its_own_profile_in_the_inspector_undoably(window):
     assert shot.profile == "draft" and window.isWindowModified()
     window.undo_stack.undo()
     assert shot.profile == "" and combo.currentData() == ""
+
+
+def test_draft_on_the_tiny_engine_then_finalize_makes_the_same_shots_final(gen_window, qtbot):
+    from ui_helpers import set_render
+
+    win = gen_window
+    set_render(win, profile="draft")
+    assert win.generation.generate_all()
+    assert "Draft profile" in win.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=60_000)
+    shots = win.project.story.shots
+    drafts = [s.accepted() for s in shots]
+    assert all(t.request["profile"] == "draft" and t.request["steps"] == 4 and t.request["guidance"] == 1.0
+               for t in drafts)
+    set_render(win, profile="final")
+    assert win.generation.finalize()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=60_000)
+    finals = [s.accepted() for s in shots]
+    assert all(t.request["profile"] == "final" for t in finals)
+    assert [t.request["seed"] for t in finals] == [t.request["seed"] for t in drafts]
+    assert all(len(s.takes) == 2 and s.takes[0] is d for s, d in zip(shots, drafts, strict=True))
+    assert not win.generation.finalize()  # nothing left to finalize
