@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from PySide6.QtCore import QSettings
 
-from storymem_engine.models import KEYFRAME_SIMILARITIES, OFFLOAD_CHOICES
+from storymem_engine.models import ATTENTION_BACKENDS, KEYFRAME_SIMILARITIES, OFFLOAD_CHOICES
 from storymem_engine.render_settings import RenderSettings
 from storymem_engine.request import PROFILES, SEED_RULES
 
@@ -40,6 +40,8 @@ class AppSettings:
     text_encoder_on_cpu: bool = False
     seed_rule: str = "scene"  # shot seed = seed + index within its scene (official) or + index in the story
     memory_rope_stride: int = 1  # S of the memory RoPE (1 = the public release); an advanced setting
+    attention_backend: str = "auto"  # models.ATTENTION_BACKENDS, through diffusers' attention dispatcher
+    compile_blocks: bool = False  # regional torch.compile of the experts' repeated blocks (slow first shot)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -90,6 +92,8 @@ class AppSettings:
             settings.keyframe_similarity = cls.keyframe_similarity
         if settings.seed_rule not in SEED_RULES:
             settings.seed_rule = cls.seed_rule
+        if settings.attention_backend not in ATTENTION_BACKENDS:
+            settings.attention_backend = cls.attention_backend
         if settings.memory_rope_stride < 1:
             settings.memory_rope_stride = cls.memory_rope_stride
         if settings.default_profile not in PROFILES:

@@ -211,7 +211,8 @@ class GenerationController(QObject):
         return dict(engine=engine, models_dir=(s.models_folder or None) if engine == "wan" else None,
                     offload=render.offload, text_encoder_on_cpu=render.text_encoder_on_cpu,
                     keyframe_similarity=s.keyframe_similarity, vae_tiling=render.vae_tiling,
-                    rope_stride=s.memory_rope_stride)
+                    rope_stride=s.memory_rope_stride, attention_backend=s.attention_backend,
+                    compile_blocks=s.compile_blocks)
 
     def _draft_can_run(self, engine: dict[str, Any], shot_ids: list[str], finalize: bool) -> bool:
         """A queue with draft shots needs the distilled LoRAs: say which are missing before anything loads."""

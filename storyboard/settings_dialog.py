@@ -98,6 +98,19 @@ class SettingsDialog(QDialog):
             "are for experiments.")
         rope_help.setWordWrap(True)
         rope_help.setStyleSheet("color:#a1a1aa;")
+        self.attention = QComboBox()
+        self.attention.setObjectName("attention_backend")
+        for key, label in (("auto", "auto (flash-attn, else SageAttention, else PyTorch SDPA)"),
+                           ("native", "PyTorch SDPA"), ("flash", "flash-attn"), ("sage", "SageAttention")):
+            self.attention.addItem(label, key)
+        _select_data(self.attention, settings.attention_backend)
+        self.attention_note = QLabel(attention_note())
+        self.attention_note.setObjectName("attention_note")
+        self.attention_note.setWordWrap(True)
+        self.attention_note.setStyleSheet("color:#a1a1aa;")
+        self.compile_blocks = QCheckBox("Compile the repeated transformer blocks (torch.compile: faster steps after "
+                                        "a slow first shot)")
+        self.compile_blocks.setChecked(settings.compile_blocks)
         self.continue_after_failure = QCheckBox("Go on with the next shots when one fails")
         self.continue_after_failure.setChecked(settings.continue_after_failure)
         self.continue_after_failure.setToolTip("Off: a failed shot stops the queue (later shots would use memory "
@@ -115,6 +128,9 @@ class SettingsDialog(QDialog):
         form.addRow("", self.check_result)
         form.addRow("Keyframe similarity", self.keyframe_similarity)
         form.addRow("Queue", self.continue_after_failure)
+        form.addRow("Attention", self.attention)
+        form.addRow("", self.attention_note)
+        form.addRow("", self.compile_blocks)
         defaults = QGroupBox("Defaults for new projects (an open project's own: Generate > Render settings)")
         QVBoxLayout(defaults).addWidget(self.defaults)
         advanced = QGroupBox("Advanced")
@@ -151,6 +167,8 @@ class SettingsDialog(QDialog):
             continue_after_failure=self.continue_after_failure.isChecked(),
             keyframe_similarity=self.keyframe_similarity.currentData(),
             memory_rope_stride=self.rope_stride.value(),
+            attention_backend=self.attention.currentData(),
+            compile_blocks=self.compile_blocks.isChecked(),
         )
 
     def run_check(self) -> str:
@@ -163,6 +181,17 @@ class SettingsDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, "Models folder", self.models_folder.text())
         if folder:
             self.models_folder.setText(folder)
+
+
+def attention_note() -> str:
+    """Which attention kernels this install has (looked up without importing them or torch)."""
+    from importlib.util import find_spec
+
+    have = [name for name, module in (("flash-attn", "flash_attn"), ("SageAttention", "sageattention"))
+            if find_spec(module) is not None]
+    found = ", ".join(have) if have else "neither flash-attn nor SageAttention"
+    return (f"Installed here: {found}. auto uses them on a CUDA GPU, else PyTorch's SDPA (what the method's numbers "
+            "were checked with).")
 
 
 def problems_label() -> QLabel:

@@ -151,3 +151,18 @@ def test_settings_show_what_each_preset_needs_next_to_this_machine(qtbot):
         text = dialog.defaults.offload_needs.text()
         assert f"{needs.ram_gib:.1f} GiB RAM" in text and f"{needs.vram_gib:.1f} GiB VRAM" in text
         assert "this machine:" in text and "GiB of RAM" in text
+
+
+def test_settings_show_the_attention_backend_and_pass_it_to_the_engine(qtbot, window):
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    assert dialog.attention.currentData() == "auto" and "Installed here:" in dialog.attention_note.text()
+    dialog.attention.setCurrentIndex(dialog.attention.findData("native"))
+    dialog.compile_blocks.setChecked(True)
+    dialog.values().save()
+    loaded = AppSettings.load()
+    assert (loaded.attention_backend, loaded.compile_blocks) == ("native", True)
+    window.settings = loaded
+    window.settings.engine, window.settings.models_folder = "tiny", ""
+    engine = window.generation._engine_settings()
+    assert (engine["attention_backend"], engine["compile_blocks"]) == ("native", True)
