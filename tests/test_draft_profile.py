@@ -215,6 +215,10 @@ def test_distill_off_is_bit_identical_and_switches_back_on():
     assert model.active_adapters() == ["storymem"]
     set_distill_active(model, True)
     assert torch.equal(_forward(model), on)
+    with pytest.raises(LoraError, match="already has an adapter named 'distill'"):
+        load_distill_lora(model, distill)
+    unload_distill(model)  # what the engine does when the pair's second file fails: StoryMem stays, as it was
+    assert model.active_adapters() == ["storymem"] and torch.equal(_forward(model), _forward(only_storymem))
     # Without StoryMem (a T2V expert) off bypasses peft's layers: the plain model's output, bit for bit.
     plain, t2v = _base(16), _base(16)
     load_distill_lora(t2v, distill_lora_state(16, seed=6))
