@@ -215,13 +215,16 @@ def download_commands(folder, continuation: str = "mi2v", first_shot: str = "t2v
     return cmds
 
 
-def check_models(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True) -> ModelLayout:
-    """Raise ModelFilesMissing (listing every file) before anything heavy is loaded."""
+def check_models(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,
+                 draft: bool = False) -> ModelLayout:
+    """Raise ModelFilesMissing (listing every file) before anything heavy is loaded.
+
+    ``draft``: the draft profile's distilled LoRAs are required too (a final render never asks for them)."""
     if continuation not in LORA_FOLDERS:
         raise ValueError(f"unknown continuation {continuation!r} (expected mi2v or mm2v)")
-    missing = missing_model_files(folder, continuation, first_shot, clip)
+    missing = missing_model_files(folder, continuation, first_shot, clip, draft)
     if missing:
-        raise ModelFilesMissing(missing, download_commands(folder, continuation, first_shot, clip))
+        raise ModelFilesMissing(missing, download_commands(folder, continuation, first_shot, clip, draft))
     return ModelLayout(Path(folder), continuation)
 
 

@@ -25,6 +25,8 @@ from storymem_engine.lora import (
 from storymem_engine.models import (
     DISTILL_FILES,
     DISTILL_FOLDER,
+    ModelFilesMissing,
+    check_models,
     distill_download_command,
     distill_lora_missing,
     download_commands,
@@ -55,6 +57,11 @@ def test_distill_files_are_optional_and_have_their_own_check_and_command(tiny_mo
     assert f'--local-dir "{empty / DISTILL_FOLDER}"' in command and "t2v" not in command
     assert command not in download_commands(empty) and distill_download_command(empty) in \
         download_commands(empty, draft=True)
+    check_models(tiny_models, draft=True)  # all there
+    with pytest.raises(ModelFilesMissing) as info:
+        check_models(empty, first_shot="m2v", draft=True)
+    assert f"{DISTILL_FOLDER}/{DISTILL_FILES['m2v'][0]}" in info.value.missing
+    assert not any("t2v_A14b" in m for m in info.value.missing)  # an M2V first shot drafts no T2V
 
 
 # ------------------------------------------------------------------------------------------------- schedule
