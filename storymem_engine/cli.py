@@ -179,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "needs no CLIP weights, and every take says keyframes were picked without CLIP")
     render.add_argument("--clip-weights", help="an open_clip ViT-B/32 folder or weights file to use instead "
                                                "of <models>/CLIP-ViT-B-32")
+    render.add_argument("--gpus", type=_bounded(int, 1, 64), default=1,
+                        help="split each shot across N GPUs of this machine (one process per GPU, started with "
+                             "torchrun; README: Several GPUs)")
+    render.add_argument("--parallel", choices=("ulysses", "ring"), default="ulysses",
+                        help="with --gpus: Ulysses attention (the head count must divide by N) or ring attention "
+                             "(needs flash-attn, SageAttention or PyTorch's flash SDPA)")
     return parser
 
 
@@ -241,10 +247,18 @@ def _open_project(out: Path, story):
     return project
 
 
-def cmd_render(args) -> int:
+def cmd_render(args, argv: list[str] | None = None) -> int:
+    from storymem_engine import multi_gpu
     from storymem_engine.models import check_models
     from storymem_engine.project import writing
 
+    if args.gpus > 1 and multi_gpu.in_child() and multi_gpu.env_rank() != 0:
+        return multi_gpu.serve()  # computes only: rank 0 checks, writes and says everything
+    if args.gpus > 1 and not multi_gpu.in_child():
+        try:
+            multi_gpu.check_gpus(args.gpus)
+        except multi_gpu.GpuCountError as exc:
+            raise CliError(str(exc)) from None
     story = load_story(args.story)
     if args.first_shot == "m2v" and not args.reference:
         raise CliError("--first-shot m2v needs --reference IMG [IMG ...]")
@@ -289,6 +303,10 @@ def cmd_render(args) -> int:
             preflight(offload, this_machine(), settings.text_encoder_on_cpu)
         except InsufficientMemory as exc:
             raise CliError(f"{exc} (--skip-memory-check loads anyway)") from None
+    if args.gpus > 1:
+        if not multi_gpu.in_child():
+            return multi_gpu.launch(args.gpus, argv if argv is not None else sys.argv[1:])
+        multi_gpu.start_rank()
     with writing(out):
         return _render(args, story, out, settings, offload, offload_reason)
 
@@ -336,8 +354,12 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
         engine=args.engine, models_dir=args.models, continuation=args.continuation, first_shot=args.first_shot,
         offload=offload, rope_stride=args.rope_stride, text_encoder_on_cpu=settings.text_encoder_on_cpu,
         vae_tiling=settings.vae_tiling, keyframe_similarity=args.keyframe_similarity, clip_weights=args.clip_weights,
-        check_memory=not args.skip_memory_check,
+        check_memory=not args.skip_memory_check, **_parallel_settings(args),
     ))
+    if args.gpus > 1:
+        from storymem_engine.multi_gpu import BroadcastingEngine
+
+        engine = BroadcastingEngine(engine)  # the other ranks make each generate() call with it
     director = Director(project, engine, DirectorSettings.from_fields(settings.director_fields(),
                                                                       references=references))
     s = settings
@@ -362,9 +384,20 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
                          on_reason=console.regenerating)
     film_frames = write_film(project, takes, out / "film.mp4")
     write_manifest(project, director, takes, skipped, film_frames, out / "manifest.json")
+    if args.gpus > 1:
+        engine.finish()
     print(f"Rendered {len(takes)} shots ({sum(1 for s in skipped if not s)} generated) in "
           f"{time.monotonic() - start:.1f}s -> {out / 'film.mp4'} ({film_frames} frames)", file=sys.stderr)
     return 0
+
+
+def _parallel_settings(args) -> dict:
+    """With --gpus: context parallelism, and this rank's own GPU."""
+    if args.gpus < 2:
+        return {}
+    from storymem_engine.distributed import local_device
+
+    return {"parallel": args.parallel, "device": local_device()}
 
 
 def write_film(project, takes, path: Path) -> int:
@@ -406,7 +439,7 @@ def main(argv: list[str]) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        return cmd_info(args) if args.command == "info" else cmd_render(args)
+        return cmd_info(args) if args.command == "info" else cmd_render(args, argv)
     except (CliError, StoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -95,6 +95,9 @@ class EngineSettings:
     # Regional torch.compile of the experts' repeated transformer blocks (diffusers' compile_repeated_blocks): the
     # first shot compiles (minutes), the later ones run faster. Off by default.
     compile_blocks: bool = False
+    # Context parallelism across the ranks of a torch.distributed group (render --gpus N): "" off (one process),
+    # "ulysses" or "ring". Each rank runs the whole pipeline; the experts split the video tokens (distributed.py).
+    parallel: str = ""
 
     def validate(self) -> None:
         if self.engine not in ("wan", "tiny"):
@@ -112,6 +115,8 @@ class EngineSettings:
             raise ValueError(f"rope stride must be >= 1, got {self.rope_stride}")
         if self.keyframe_similarity not in KEYFRAME_SIMILARITIES:
             raise ValueError(f"unknown keyframe similarity {self.keyframe_similarity!r} (expected clip or hsv)")
+        if self.parallel not in ("", "ulysses", "ring"):
+            raise ValueError(f"unknown parallel mode {self.parallel!r} (expected ulysses or ring)")
 
     @property
     def vae_tiled(self) -> bool:
@@ -260,7 +265,15 @@ class StoryMemEngine:
         self.load_counts[kind] += 1
         for expert in experts:
             self._speed_up(expert)
+        if self.settings.parallel:
+            self._parallelize(experts)
         return self._pipes[kind]
+
+    def _parallelize(self, experts) -> None:
+        """Context parallelism on both experts (after the LoRA, RoPE and attention backend are in place)."""
+        from storymem_engine.distributed import enable_context_parallel
+
+        enable_context_parallel(experts, self.settings.parallel, self.attention_backend_name or "native")
 
     def _attention_backend(self) -> str:
         """The attention kernel the settings ask for, "auto" resolved: flash or sage on CUDA when importable."""

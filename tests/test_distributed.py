@@ -1,0 +1,150 @@
+"""Context parallelism (render --gpus N) on the CPU: 2 gloo processes against the single-process run.
+
+The GPU path is the same code on NCCL; here diffusers' parallel setup needs the test-only device-count shim
+(STORYMEM_CPU_PARALLEL_TEST=1, see storymem_engine/distributed.py). Ulysses only: ring attention needs a
+kernel that returns the log-sum-exp (flash-attn, SageAttention, PyTorch's flash SDPA), all CUDA only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT, run_main
+
+from storymem_engine.distributed import CPU_TEST_ENV, token_split_problem
+
+TINY = ["--engine", "tiny", "--size", "64x48", "--frames", "9", "--steps", "2"]
+CPU_PARALLEL = {CPU_TEST_ENV: "1"}
+# Latents: the 2-rank run was bit-identical in every run here; the bound allows for a different reduction order
+# (the ranks run 1 CPU thread each). Frames: one uint8 level, for a latent that rounds the other way.
+LATENT_ATOL = 1e-4
+FRAME_LEVELS = 1
+
+
+@pytest.fixture(scope="module")
+def parallel_shots(tiny_models, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cp") / "ranks.npz"
+    env = {**os.environ, **CPU_PARALLEL, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                             str(ROOT / "tests" / "cp_shot_worker.py"), str(tiny_models), str(out)],
+                            capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(np.load(out))
+
+
+@pytest.fixture(scope="module")
+def single_shots(tiny_models):
+    from cp_shot_worker import run_shots
+
+    from storymem_engine.engine import EngineSettings, StoryMemEngine
+
+    return run_shots(StoryMemEngine(EngineSettings(engine="tiny", models_dir=str(tiny_models),
+                                                   keyframe_similarity="hsv")))
+
+
+@pytest.mark.parametrize("stride", [1, 3])
+def test_an_m2v_shot_on_two_ranks_matches_the_single_process_run(parallel_shots, single_shots, stride):
+    assert int(parallel_shots["world"]) == 2
+    one, two = single_shots[f"latents_{stride}"], parallel_shots[f"latents_{stride}"]
+    assert one.shape == two.shape == (1, 16, 3, 6, 8)  # memory frames dropped: the shot's 3 latent frames
+    np.testing.assert_allclose(two, one, rtol=0, atol=LATENT_ATOL)
+    frames_one, frames_two = single_shots[f"frames_{stride}"], parallel_shots[f"frames_{stride}"]
+    assert frames_one.shape == frames_two.shape
+    assert np.abs(frames_one.astype(int) - frames_two).max() <= FRAME_LEVELS
+
+
+def test_the_memory_stride_reaches_the_split_rope(single_shots, parallel_shots):
+    # Stride 3 moves the memory frames' positions: a different shot, on one rank and on two alike.
+    for run in (single_shots, parallel_shots):
+        assert np.abs(run["latents_1"] - run["latents_3"]).max() > 1e-3
+
+
+def test_a_token_count_that_does_not_split_is_refused_with_the_numbers(parallel_shots):
+    message = str(parallel_shots["messages"][0])
+    assert "27 video tokens" in message and "3 latent frames, 1 of them memory" in message
+    assert "does not divide by 2" in message and "--max-memory" in message
+    ring = str(parallel_shots["messages"][1])
+    assert "ring attention" in ring and "--parallel ulysses" in ring
+
+
+def test_token_split_problem_names_the_gpu_counts_that_fit():
+    assert token_split_problem((1, 16, 6, 60, 104), (1, 2, 2), 3, 8) == ""  # 6 x 30 x 52 = 9360 tokens
+    message = token_split_problem((1, 16, 3, 6, 6), (1, 2, 2), 1, 4)  # 3 x 3 x 3 = 27
+    assert "27 video tokens" in message and "--gpus 3" in message
+
+
+def _story(tmp_path):
+    path = tmp_path / "story.json"
+    path.write_text(json.dumps({"story_name": "harbour", "story_overview": "a harbour at dawn", "scenes": [
+        {"scene_num": 1, "video_prompts": ["a harbour at dawn", "a boat leaves the harbour", "a gull on a post"],
+         "cut": [True, False, True]}]}))
+    return path
+
+
+def _memory_by_shot(manifest) -> list[list[str]]:
+    """Each shot's memory as "shot index:keyframe" (take ids are random)."""
+    index = {s["take_id"]: s["index"] for s in manifest["shots"]}
+    return [[f"{index[key.split(':')[0]]}:{key.split(':')[1]}" for key in s["memory_keys"]] for s in manifest["shots"]]
+
+
+@pytest.fixture(scope="module")
+def cli_env(tiny_models):
+    # The CLI finds the tiny models through STORYMEM_CACHE/<TINY_VERSION>.
+    return {"STORYMEM_CACHE": str(tiny_models.parent), **CPU_PARALLEL}
+
+
+def test_render_on_two_ranks_makes_the_takes_a_single_process_render_makes(tmp_path, cli_env):
+    from PIL import Image
+
+    story = _story(tmp_path)
+    runs = {}
+    for gpus in ("1", "2"):
+        out = tmp_path / f"gpus{gpus}"
+        result = run_main("render", str(story), "--out", str(out), *TINY, "--gpus", gpus, env=cli_env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[gpus] = (out, json.loads((out / "manifest.json").read_text()), result.stderr)
+    (out1, one, _), (out2, two, stderr) = runs["1"], runs["2"]
+    # Rank 0 alone talks and writes: one settings line, one summary, one project.
+    assert stderr.count("Settings:") == 1 and stderr.count("Rendered 3 shots (3 generated)") == 1
+    fields = ("mode", "seed", "frames", "size")
+    assert [[s[f] for f in fields] for s in two["shots"]] == [[s[f] for f in fields] for s in one["shots"]]
+    assert _memory_by_shot(two) == _memory_by_shot(one)
+    assert [s["mode"] for s in two["shots"]] == ["t2v", "mi2v", "m2v"]
+    assert [len(s["keyframes"]) for s in two["shots"]] == [len(s["keyframes"]) for s in one["shots"]]
+    assert len(two["shots"][2]["memory"]) > 0  # the M2V shot saw the memory bank rank 0 built
+    for a, b in zip(one["shots"], two["shots"], strict=True):
+        take_a, take_b = (out / s["clip"].rsplit("/", 1)[0] for out, s in ((out1, a), (out2, b)))
+        for name in ("last.png", "motion_0.png"):
+            pa, pb = (np.asarray(Image.open(t / name)).astype(int) for t in (take_a, take_b))
+            assert np.abs(pa - pb).max() <= FRAME_LEVELS
+    # A rerun on two ranks keeps every take: rank 0's director decides, the other ranks compute nothing.
+    again = run_main("render", str(story), "--out", str(out2), *TINY, "--gpus", "2", env=cli_env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "(0 generated)" in again.stderr
+
+
+def test_a_failing_render_on_two_ranks_is_one_line_and_stops_every_rank(tmp_path, cli_env):
+    # 48x48, 9 frames: the T2V shot's 3 latent frames x 3x3 patches = 27 tokens, which 2 ranks cannot split.
+    out = tmp_path / "odd"
+    result = run_main("render", str(_story(tmp_path)), "--out", str(out), "--engine", "tiny", "--size", "48x48",
+                      "--frames", "9", "--steps", "2", "--gpus", "2", env=cli_env, timeout=120)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and "27 video tokens" in errors[0], result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_gpus_without_cuda_is_refused_before_anything_starts(tmp_path, story_paths):
+    env = {k: v for k, v in os.environ.items() if k != CPU_TEST_ENV}
+    result = subprocess.run([sys.executable, str(ROOT / "main.py"), "render", str(story_paths["queen"]), "--out",
+                             str(tmp_path / "o"), *TINY, "--gpus", "2"], capture_output=True, text=True, env=env,
+                            timeout=120, cwd=ROOT)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: --gpus 2 needs CUDA GPUs (one process per GPU) and none was found; "
+                                     "render without --gpus here")
+    assert not (tmp_path / "o").exists()
