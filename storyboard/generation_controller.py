@@ -75,7 +75,9 @@ class GenerationController(QObject):
 
     @property
     def busy(self) -> bool:
-        return self.worker is not None and self.worker.busy
+        # Until _queue_finished has run the queue still holds the project's writer lock: a Generate in between
+        # would find its own project "busy".
+        return (self.worker is not None and self.worker.busy) or self._lock is not None
 
     # ------------------------------------------------------------ menu actions
     def generate_shot(self) -> bool:
