@@ -69,7 +69,7 @@ def near_valid_projects(draw):
         valid = {"seed": st.integers(0, 2**63 - 1), "frames": st.sampled_from([9, 81]), "steps": st.integers(1, 50),
                  "guidance": st.floats(0, 20), "duration_s": st.floats(0, 60), "mode": st.sampled_from(["auto", "m2v"]),
                  "notes": plain_text, "shot_size": st.sampled_from(SHOT_SIZES),
-                 "camera_move": st.sampled_from(CAMERA_MOVES)}
+                 "camera_move": st.sampled_from(CAMERA_MOVES), "profile": st.sampled_from(["", "final", "draft"])}
         for key, good in valid.items():
             if draw(st.booleans()):
                 shot[key] = _maybe(draw, good, st.one_of(numbers, odd_text))
@@ -83,10 +83,37 @@ def near_valid_projects(draw):
     story = {"name": _maybe(draw, plain_text, st.one_of(odd_text, numbers)), "shots": shots}
     if draw(st.booleans()):
         story["extra"] = draw(json_values)
+    if draw(st.booleans()):
+        story["cast"] = [draw(cast_members(n, [s.get("id") for s in shots])) for n in range(draw(st.integers(0, 2)))]
     data = {"schema": _maybe(draw, st.just(1), numbers), "story": story}
     if draw(st.booleans()):
-        data["settings"] = _maybe(draw, st.just({"engine": "tiny"}), json_values)
+        data["settings"] = _maybe(draw, render_settings(), json_values)
     return data
+
+
+@st.composite
+def cast_members(draw, n: int, shot_ids: list):
+    """A cast member as the editor saves it, one field now and then hostile (a path leaving the folder...)."""
+    member_id = _maybe(draw, st.just(f"m{n}"), st.one_of(st.sampled_from(["../m", "a b", ""]), odd_text))
+    images = [{"id": _maybe(draw, st.just(f"i{k}"), st.one_of(odd_text, numbers)),
+               "path": _maybe(draw, st.just(f"references/m{n}/i{k}.png"),
+                              st.sampled_from(["../outside.png", "/etc/passwd", "references/../../x.png"]))}
+              for k in range(draw(st.integers(0, 2)))]
+    return {"id": member_id, "name": _maybe(draw, plain_text, st.one_of(odd_text, numbers)), "images": images,
+            "attach": _maybe(draw, st.sampled_from(["none", "range", "shots"]), st.one_of(odd_text, numbers)),
+            "from_shot": _maybe(draw, st.sampled_from(["", *[i for i in shot_ids if isinstance(i, str)]]), numbers),
+            "shots": _maybe(draw, st.lists(st.sampled_from(shot_ids or ["x"]), max_size=3), json_values)}
+
+
+@st.composite
+def render_settings(draw):
+    valid = {"width": st.sampled_from([64, 832]), "height": st.sampled_from([48, 480]), "frames": st.sampled_from(
+        [9, 81]), "steps": st.integers(1, 50), "guidance": st.floats(0, 20), "seed": st.integers(0, 2**63 - 1),
+        "seed_rule": st.sampled_from(["scene", "story"]), "memory_size": st.integers(3, 10),
+        "memory_sink": st.integers(0, 3), "offload": st.sampled_from(["auto", "fp8_offload"]),
+        "profile": st.sampled_from(["final", "draft"]), "vae_tiling": st.booleans()}
+    return {key: _maybe(draw, good, st.one_of(numbers, odd_text)) for key, good in valid.items()
+            if draw(st.booleans())}
 
 
 def _write(folder: Path, name: str, data) -> Path:
