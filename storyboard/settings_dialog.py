@@ -44,10 +44,18 @@ def check_models_folder(folder: str, clip: bool = True) -> str:
         commands = download_commands(folder, clip=clip)
     except Exception as exc:  # noqa: BLE001 - the check reports, it never crashes the dialog
         return f"Could not check {folder}: {exc}"
+    try:
+        from storymem_engine.models import distill_download_command, distill_lora_missing
+
+        draft = distill_lora_missing(folder)
+        optional = ("\n\nOptional, for the Draft profile (4-step distilled LoRAs): " + ", ".join(draft)
+                    + f"\n{distill_download_command(folder)}") if draft else ""
+    except Exception as exc:  # noqa: BLE001 - the check reports, it never crashes the dialog
+        optional = f"\n\nCould not check the Draft profile's files: {exc}"
     if not missing:
-        return f"All model files found in {folder}."
+        return f"All model files found in {folder}.{optional}"
     return (f"{len(missing)} file(s) missing in {folder}:\n" + "\n".join(missing)
-            + "\n\nDownload them with:\n" + "\n".join(commands))
+            + "\n\nDownload them with:\n" + "\n".join(commands) + optional)
 
 
 class SettingsDialog(QDialog):

@@ -166,3 +166,10 @@ def test_settings_show_the_attention_backend_and_pass_it_to_the_engine(qtbot, wi
     window.settings.engine, window.settings.models_folder = "tiny", ""
     engine = window.generation._engine_settings()
     assert (engine["attention_backend"], engine["compile_blocks"]) == ("native", True)
+
+
+def test_models_check_names_the_optional_draft_loras(qtbot, tmp_path):
+    dialog = SettingsDialog(AppSettings(models_folder=str(tmp_path)))
+    qtbot.addWidget(dialog)
+    message = dialog.run_check()
+    assert "Optional, for the Draft profile" in message and "lightx2v/Wan2.2-Distill-Loras" in message
