@@ -275,11 +275,12 @@ class Director:
         return [i for i, shot in enumerate(self.project.story.shots) if is_draft(shot.accepted())]
 
     def generate_shot(self, index: int, progress: ProgressFn | None = None,
-                      cancel: CancelFn | None = None, finalize: bool = False) -> Take:
+                      cancel: CancelFn | None = None, finalize: bool = False, vary: bool = True) -> Take:
         """Generate one shot as a new accepted take (files written first, then the project).
 
         ``finalize``: a shot whose accepted take is a draft is made again at the final profile with the draft's
-        seed (the draft stays as an older take); any other shot is made as usual.
+        seed (the draft stays as an older take); any other shot is made as usual. ``vary`` False: a further take
+        keeps the seed rule's seed instead of drawing a fresh one (a render's rerun reproduces the story).
         """
         from storymem_engine.video import write_video
 
@@ -290,7 +291,7 @@ class Director:
             seed = (int(draft.request["seed"]), str(draft.request.get("seed_rule", "shot")))
             request = self.request_for(index, profile="final", seed=seed)
         else:
-            fresh = random.SystemRandom().randrange(0, 2**31) if self.wants_fresh_seed(index) else None
+            fresh = random.SystemRandom().randrange(0, 2**31) if vary and self.wants_fresh_seed(index) else None
             request = self.request_for(index, fresh_seed=fresh)
         resolve = self.project.resolve
         memory = [load_image(resolve(p)) for p in request.memory]
@@ -371,7 +372,8 @@ class Director:
                     on_reason(index, reason)
                 # A draft asked to be final is finalized: the same seed, so the final shot is the one previewed.
                 finalize = is_draft(shot.accepted()) and self.profile_for(index) == "final"
-                take = self.generate_shot(index, progress, cancel, finalize=finalize)
+                # A render reproduces the story: a shot made again keeps its rule seed (the editor's Regenerate varies).
+                take = self.generate_shot(index, progress, cancel, finalize=finalize, vary=False)
                 skipped = False
             takes.append(take)
             if on_shot:
