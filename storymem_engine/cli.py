@@ -305,6 +305,10 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
             raise CliError(f"{exc} (--skip-memory-check loads anyway)") from None
     if args.gpus > 1:
         if not multi_gpu.in_child():
+            if args.engine == "tiny":
+                from storymem_engine.tiny import ensure_tiny_models
+
+                ensure_tiny_models(Path(args.models) if args.models else None)  # once, not by N ranks at once
             return multi_gpu.launch(args.gpus, argv if argv is not None else sys.argv[1:])
         multi_gpu.start_rank()
     with writing(out):

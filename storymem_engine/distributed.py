@@ -14,6 +14,7 @@ applied only when STORYMEM_CPU_PARALLEL_TEST=1 (never on the GPU path).
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 
 from storymem_engine.engine import EngineError
@@ -113,6 +114,8 @@ def enable_context_parallel(experts: Sequence, mode: str, backend: str = "native
                                 "SageAttention or PyTorch's flash SDPA, all CUDA only); use --parallel ulysses here.")
         for expert in experts:
             expert.set_attention_backend("_native_flash")
+    # diffusers' all-gather calls a deprecated torch collective, a warning on every rank: not the user's concern.
+    warnings.filterwarnings("ignore", message=".*all_gather_tensor.*deprecated", category=FutureWarning)
     for expert in experts:
         heads = int(expert.config.num_attention_heads)
         if mode == "ulysses" and heads % degree:

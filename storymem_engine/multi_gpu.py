@@ -62,7 +62,9 @@ def launch(gpus: int, argv: list[str]) -> int:
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     # The agent logs each start and failure; the ranks print what the user needs (rank 0's progress, one error line).
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    for name in list(logging.root.manager.loggerDict):  # each sets its own level when its module is imported
+        if name.startswith("torch.distributed.elastic") or name.startswith("torch.distributed.launcher"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     root = str(Path(__file__).resolve().parents[1])
     os.environ[CHILD_ENV] = "1"
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
@@ -74,8 +76,8 @@ def launch(gpus: int, argv: list[str]) -> int:
     except ChildFailedError as exc:
         code = _exit_code(exc)
         if code < 0:  # killed by a signal: that rank could not say why
-            rank, failure = exc.get_first_failure()
-            print(f"error: rank {rank} of the {gpus}-GPU render was killed (signal {-code}); every rank stopped",
+            rank, _ = exc.get_first_failure()
+            print(f"\nerror: rank {rank} of the {gpus}-GPU render was killed (signal {-code}); every rank stopped",
                   file=sys.stderr)
             return 1
         return code or 1
@@ -123,10 +125,23 @@ class BroadcastingEngine:
         return getattr(self._engine, name)
 
     def generate(self, request, memory=(), first_frame=None, motion_frames=None, progress=None, cancel=None):
-        from storymem_engine.distributed import broadcast_object
+        import torch.distributed as dist
 
-        broadcast_object((request, list(memory), first_frame, motion_frames))
-        return self._engine.generate(request, memory, first_frame, motion_frames, progress=progress, cancel=cancel)
+        from storymem_engine.distributed import broadcast_object
+        from storymem_engine.engine import EngineError
+
+        try:
+            broadcast_object((request, list(memory), first_frame, motion_frames))
+            return self._engine.generate(request, memory, first_frame, motion_frames, progress=progress,
+                                         cancel=cancel)
+        except EngineError:
+            raise  # this shot's own message (every rank meets it; rank 0 says it)
+        except (dist.DistError, RuntimeError):
+            # Often another rank is gone (gloo and NCCL say "connection closed by peer"): the agent then stops this
+            # rank within the grace period and the launcher or that rank says why, so a line from here would be a
+            # second one about the same failure. A failure of this rank alone is still reported, a moment later.
+            time.sleep(ERROR_GRACE_S)
+            raise
 
     def finish(self) -> None:
         """Tell the other ranks the render is over (they leave the group and exit 0)."""
