@@ -417,7 +417,10 @@ class StoryMemEngine:
             except torch.cuda.OutOfMemoryError:
                 preset = self.settings.offload
                 self._deactivate()  # hooks off, reference cycles collected, cached blocks returned
-                lower = None if retried or preset in FP8_PRESETS else next_lower_preset(preset, exact_only=True)
+                # Not with context parallelism: a retry on one rank alone would pair its collectives with the other
+                # ranks' later steps. The rank fails, and every rank stops with it.
+                lower = (None if retried or preset in FP8_PRESETS or self.settings.parallel
+                         else next_lower_preset(preset, exact_only=True))
                 if lower is None:
                     down = next_lower_preset(preset)
                     hint = (f"Try the '{down}' offload preset (Settings > Offload)." if down
