@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from storyboard.app_settings import ENGINES, AppSettings
 from storyboard.render_settings_form import RenderSettingsForm
+from storymem_engine.multi_gpu import gpu_note, visible_gpu_count
 from storymem_engine.tiny import DRAFT_FRAMES, DRAFT_STEPS
 
 
@@ -116,6 +117,9 @@ class SettingsDialog(QDialog):
         self.attention_note.setObjectName("attention_note")
         self.attention_note.setWordWrap(True)
         self.attention_note.setStyleSheet("color:#a1a1aa;")
+        self.gpu_note = QLabel(gpu_note(visible_gpu_count()))
+        self.gpu_note.setObjectName("gpu_note")
+        self.gpu_note.setWordWrap(True)
         self.compile_blocks = QCheckBox("Compile the repeated transformer blocks (torch.compile: faster steps after "
                                         "a slow first shot)")
         self.compile_blocks.setChecked(settings.compile_blocks)
@@ -139,6 +143,7 @@ class SettingsDialog(QDialog):
         form.addRow("Attention", self.attention)
         form.addRow("", self.attention_note)
         form.addRow("", self.compile_blocks)
+        form.addRow("GPUs", self.gpu_note)
         defaults = QGroupBox("Defaults for new projects (an open project's own: Generate > Render settings)")
         QVBoxLayout(defaults).addWidget(self.defaults)
         advanced = QGroupBox("Advanced")

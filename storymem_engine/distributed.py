@@ -16,10 +16,14 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from datetime import timedelta
 
 from storymem_engine.engine import EngineError
 
 PARALLEL_MODES = ("ulysses", "ring")
+# A shot's first collective waits for the slowest rank to load its experts: N ranks reading the A14B weights from
+# one disk at once can take longer than NCCL's default 10 minutes.
+COLLECTIVE_TIMEOUT = timedelta(minutes=60)
 CPU_TEST_ENV = "STORYMEM_CPU_PARALLEL_TEST"
 
 
@@ -58,9 +62,9 @@ def init_process_group() -> None:
     if torch.cuda.is_available():
         device = torch.device(local_device())
         torch.cuda.set_device(device)
-        dist.init_process_group("nccl", device_id=device)
+        dist.init_process_group("nccl", device_id=device, timeout=COLLECTIVE_TIMEOUT)
     else:
-        dist.init_process_group("gloo")
+        dist.init_process_group("gloo", timeout=COLLECTIVE_TIMEOUT)
 
 
 def shutdown() -> None:

@@ -77,8 +77,9 @@ def launch(gpus: int, argv: list[str]) -> int:
         code = _exit_code(exc)
         if code < 0:  # killed by a signal: that rank could not say why
             rank, _ = exc.get_first_failure()
-            print(f"\nerror: rank {rank} of the {gpus}-GPU render was killed (signal {-code}); every rank stopped",
-                  file=sys.stderr)
+            why = " (out of host memory? the system kills the largest process)" if -code == 9 else ""
+            print(f"\nerror: rank {rank} of the {gpus}-GPU render was killed (signal {-code}){why}; every rank "
+                  "stopped", file=sys.stderr)
             return 1
         return code or 1
     except (SignalException, KeyboardInterrupt):
@@ -176,3 +177,42 @@ def serve() -> int:
         return 1
     shutdown()
     return 0
+
+
+def visible_gpu_count() -> int:
+    """NVIDIA GPUs this process may use, found without importing torch (the app's UI process never starts CUDA)."""
+    found = 0
+    gpus = Path("/proc/driver/nvidia/gpus")
+    if gpus.is_dir():
+        found = sum(1 for _ in gpus.iterdir())
+    else:  # not Linux, or a driver without /proc: ask the driver's tool
+        import shutil
+        import subprocess
+
+        tool = shutil.which("nvidia-smi")
+        if tool:
+            try:
+                listing = subprocess.run([tool, "-L"], capture_output=True, text=True, timeout=5).stdout
+                found = sum(1 for line in listing.splitlines() if line.startswith("GPU "))
+            except (OSError, subprocess.SubprocessError):
+                found = 0
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = []
+        for entry in visible.split(","):
+            if not entry.strip() or entry.strip().startswith("-"):
+                break  # CUDA stops at the first invalid entry
+            ids.append(entry)
+        found = min(found, len(ids))
+    return found
+
+
+def gpu_note(count: int) -> str:
+    """What the app's Settings say about this machine's GPUs and `render --gpus`."""
+    if count == 0:
+        return "No NVIDIA GPU found: the Wan engine needs one; the tiny engine runs on the CPU."
+    if count == 1:
+        return "1 NVIDIA GPU found: every shot renders on it."
+    return (f"{count} NVIDIA GPUs found. The app renders each shot on one of them; to split every shot across all "
+            f"{count}, render from the command line: main.py render STORY --out DIR --gpus {count} "
+            "(README: Several GPUs).")

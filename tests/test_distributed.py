@@ -191,5 +191,28 @@ def test_a_killed_rank_ends_every_rank_with_one_line(tmp_path, cli_env):
             launcher.kill()
     assert code == 1
     errors = [line for line in err.read_text().replace("\r", "\n").splitlines() if "error" in line.lower()]
-    assert errors == ["error: rank 1 of the 2-GPU render was killed (signal 9); every rank stopped"]
+    assert len(errors) == 1 and errors[0].startswith("error: rank 1 of the 2-GPU render was killed (signal 9)")
+    assert errors[0].endswith("; every rank stopped")
     assert not Path(f"/proc/{ranks[0]}").exists() and not Path(f"/proc/{ranks[1]}").exists()
+
+
+def test_the_gpu_count_follows_cuda_visible_devices(monkeypatch):
+    from storymem_engine import multi_gpu
+
+    monkeypatch.setattr(multi_gpu.Path, "is_dir", lambda self: True)
+    monkeypatch.setattr(multi_gpu.Path, "iterdir", lambda self: iter(["0000:01:00.0", "0000:02:00.0", "0000:03:00.0"]))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert multi_gpu.visible_gpu_count() == 3
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,0")
+    assert multi_gpu.visible_gpu_count() == 2
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,-1,0")  # CUDA stops at the first invalid id
+    assert multi_gpu.visible_gpu_count() == 1
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert multi_gpu.visible_gpu_count() == 0
+
+
+def test_the_gpu_note_points_several_gpus_to_render_gpus():
+    from storymem_engine.multi_gpu import gpu_note
+
+    assert "--gpus 4" in gpu_note(4) and "renders each shot on one" in gpu_note(4)
+    assert gpu_note(1).startswith("1 NVIDIA GPU") and "No NVIDIA GPU" in gpu_note(0)
