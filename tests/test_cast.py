@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import run_main
 from PIL import Image
 
 from storymem_engine.cast import CastMember, attached_rows, describe_attachment
@@ -171,8 +172,6 @@ def test_story_export_writes_the_references_the_way_the_official_mr2v_run_reads_
 
 def test_a_project_with_a_cast_renders_from_the_cli_with_the_references(tmp_path, tiny_models):
     import shutil
-
-    from conftest import run_main
 
     from storymem_engine.tiny import TINY_VERSION
 

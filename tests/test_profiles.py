@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import run_main
 
 from storymem_engine.director import Director, DirectorSettings, is_draft
 from storymem_engine.engine import EngineSettings, StoryMemEngine
@@ -76,8 +77,6 @@ def test_finalize_picks_exactly_the_draft_shots_and_a_final_take_is_never_traded
 def test_render_draft_then_final_finalizes_every_shot_from_the_cli(tmp_path, tiny_models):
     import json
     import shutil
-
-    from conftest import run_main
 
     from storymem_engine.tiny import TINY_VERSION
 
