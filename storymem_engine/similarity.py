@@ -230,6 +230,9 @@ def _weights_stamp(path: str) -> int:
     return os.stat(path).st_mtime_ns
 
 
+IMAGE_CACHE_SIZE = 20_000  # embeddings of 512 floats: about 40 MB at most
+
+
 class ClipSimilarity(_PairwiseMixin):
     """Cosine of L2-normalised CLIP ViT-B/32 image embeddings, preprocessed as the reference does.
 
@@ -251,6 +254,7 @@ class ClipSimilarity(_PairwiseMixin):
         self.device = device or "cpu"
         self.batch_size = batch_size
         self.model = _load_clip_model(path, _weights_stamp(path), self.device)
+        self._image_cache: dict[bytes, np.ndarray] = {}  # image digest -> its de-duplication embedding
 
     @staticmethod
     def analysis_frames(frames: np.ndarray) -> Any:
@@ -301,12 +305,26 @@ class ClipSimilarity(_PairwiseMixin):
         The reference compares chosen keyframes (full-size frames) with the saved keyframe images as
         they are; ``size`` is unused here (CLIP squashes every image to 224x224).
         """
+        import hashlib
+
         import torch
 
         def tensor(image: np.ndarray):
             return torch.from_numpy(np.require(check_frames(image)[0], requirements=["C", "W"])).permute(2, 0, 1)[None]
 
-        return self._encode(tensor(image) for image in images)
+        # Every shot compares its keyframes with the whole bank saved so far: without this, shot k re-embedded
+        # all the earlier keyframes again (each image alone, so a cached row is the same numbers).
+        keys = [hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16,
+                                person=repr(np.shape(image)).encode()[:16]).digest() for image in images]
+        missing = [i for i, key in enumerate(keys) if key not in self._image_cache]
+        if missing:
+            if len(self._image_cache) > IMAGE_CACHE_SIZE:
+                self._image_cache.clear()
+            for i, row in zip(missing, self._encode(tensor(images[i]) for i in missing), strict=True):
+                self._image_cache[keys[i]] = row
+        if not keys:
+            return self._encode(())
+        return np.stack([self._image_cache[key] for key in keys])
 
     def pairwise(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.asarray(a, dtype=np.float64) @ np.asarray(b, dtype=np.float64).T

@@ -326,3 +326,17 @@ def test_clip_loads_an_open_clip_model_folder(tmp_path):
     (tmp_path / "CLIP-ViT-B-32" / "open_clip_model.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match="open_clip_model.safetensors"):
         load_clip_similarity(tmp_path / "CLIP-ViT-B-32")
+
+
+def test_memory_images_are_embedded_once_per_engine_not_once_per_shot(clip_sim, monkeypatch):
+    rng = np.random.default_rng(3)
+    bank = [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(3)]
+    first = clip_sim.embed_images(bank, (48, 64))
+    encoded = []
+    real = clip_sim._encode
+    monkeypatch.setattr(clip_sim, "_encode", lambda batches: (encoded.append(1), real(list(batches)))[1])
+    newer = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    again = clip_sim.embed_images([*bank, newer], (48, 64))
+    assert len(encoded) == 1 and np.array_equal(again[:3], first)  # only the new image went through CLIP
+    fresh = type(clip_sim)(clip_sim.weights_path).embed_images([newer], (48, 64))
+    assert np.array_equal(again[3:], fresh)  # a cached row is the same numbers as embedding it alone
