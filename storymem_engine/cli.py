@@ -301,7 +301,9 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
 
         try:
             preflight(offload, this_machine(), settings.text_encoder_on_cpu)
-        except InsufficientMemory as exc:
+            if args.gpus > 1:
+                multi_gpu.check_host_memory(offload, args.gpus, this_machine(), settings.text_encoder_on_cpu)
+        except (InsufficientMemory, multi_gpu.GpuCountError) as exc:
             raise CliError(f"{exc} (--skip-memory-check loads anyway)") from None
     if args.gpus > 1:
         if not multi_gpu.in_child():

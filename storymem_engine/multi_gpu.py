@@ -216,3 +216,21 @@ def gpu_note(count: int) -> str:
     return (f"{count} NVIDIA GPUs found. The app renders each shot on one of them; to split every shot across all "
             f"{count}, render from the command line: main.py render STORY --out DIR --gpus {count} "
             "(README: Several GPUs).")
+
+
+def check_host_memory(preset: str, gpus: int, machine, text_encoder_on_cpu: bool = False) -> None:
+    """Every rank loads its own copy of the models: the host RAM the preset needs, N times over, must fit.
+
+    (The one-process check in accounting.py covers each GPU's VRAM, which every rank has to itself.)
+    """
+    from storymem_engine.accounting import preset_needs
+
+    needs = preset_needs(preset, text_encoder_on_cpu=text_encoder_on_cpu)
+    total = needs.ram_gib * gpus
+    if total > machine.usable_ram_gib:
+        fit = int(machine.usable_ram_gib // needs.ram_gib) if needs.ram_gib > 0 else gpus
+        fewer = f"--gpus {fit} " if fit >= 2 else ""
+        raise GpuCountError(f"--gpus {gpus}: each of the {gpus} processes loads the models, and the '{preset}' "
+                            f"preset holds {needs.ram_gib:.1f} GiB of RAM per process, {total:.1f} GiB in all; this "
+                            f"machine has {machine.ram_gib:.1f} GiB ({machine.usable_ram_gib:.1f} usable). Use "
+                            f"{fewer}or a preset that keeps less in RAM (--offload)")

@@ -216,3 +216,18 @@ def test_the_gpu_note_points_several_gpus_to_render_gpus():
 
     assert "--gpus 4" in gpu_note(4) and "renders each shot on one" in gpu_note(4)
     assert gpu_note(1).startswith("1 NVIDIA GPU") and "No NVIDIA GPU" in gpu_note(0)
+
+
+def test_host_ram_for_every_rank_is_checked_before_launching():
+    from storymem_engine.accounting import Machine, preset_needs
+    from storymem_engine.multi_gpu import GpuCountError, check_host_memory
+
+    per_rank = preset_needs("model_offload").ram_gib
+    roomy = Machine(ram_gib=per_rank * 4 / 0.8, vram_gib=80.0)
+    check_host_memory("model_offload", 2, roomy)
+    small = Machine(ram_gib=per_rank * 2.5, vram_gib=80.0)
+    with pytest.raises(GpuCountError) as refused:
+        check_host_memory("model_offload", 8, small)
+    message = str(refused.value)
+    assert f"{per_rank:.1f} GiB of RAM per process, {per_rank * 8:.1f} GiB in all" in message
+    assert f"Use --gpus {int(small.usable_ram_gib // per_rank)} or a preset" in message
