@@ -57,6 +57,21 @@ class _ModuleLora:
         assert self.weight_a is not None
         return int(self.weight_a.shape[0])
 
+    def add(self, key: str, value: torch.Tensor, part: str) -> None:
+        """Take one key of the file: ``part`` is "alpha", "a" (lora_A / lora_down) or "b" (lora_B / lora_up)."""
+        if part == "alpha":
+            if value.numel() != 1:
+                raise LoraError(f"LoRA key {key!r} should be a single alpha value, got shape {tuple(value.shape)}")
+            self.alpha = float(value.item())
+        elif part == "a":
+            if self.key_a is not None:
+                raise LoraError(f"LoRA key {key!r} duplicates {self.key_a!r}")
+            self.key_a, self.weight_a = key, value
+        else:
+            if self.key_b is not None:
+                raise LoraError(f"LoRA key {key!r} duplicates {self.key_b!r}")
+            self.key_b, self.weight_b = key, value
+
 
 def _read_lora_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     if not path.is_file():
@@ -134,20 +149,7 @@ def _group_by_module(state_dict: Mapping[str, Any]) -> dict[str, _ModuleLora]:
                 f"LoRA key {key!r} is not a lora_A/lora_B weight or alpha; StoryMem LoRAs hold nothing else"
             )
         entry = modules.setdefault(match["module"], _ModuleLora(match["module"]))
-        if match["alpha"]:
-            if value.numel() != 1:
-                raise LoraError(
-                    f"LoRA key {key!r} should be a single alpha value, got shape {tuple(value.shape)}"
-                )
-            entry.alpha = float(value.item())
-        elif match["part"] == "lora_A":
-            if entry.key_a is not None:
-                raise LoraError(f"LoRA key {key!r} duplicates {entry.key_a!r}")
-            entry.key_a, entry.weight_a = key, value
-        else:
-            if entry.key_b is not None:
-                raise LoraError(f"LoRA key {key!r} duplicates {entry.key_b!r}")
-            entry.key_b, entry.weight_b = key, value
+        entry.add(key, value, "alpha" if match["alpha"] else "a" if match["part"] == "lora_A" else "b")
     if not modules:
         raise LoraError("the LoRA state dict is empty")
     for entry in modules.values():
@@ -557,18 +559,7 @@ def _split_distill_state(state_dict: Mapping[str, Any]) -> tuple[dict[str, _Modu
             deltas.append(_Delta(key, f"{module}.{_DIFF_TARGET[match['diff']]}", value))
             continue
         entry = modules.setdefault(module, _ModuleLora(module))
-        if match["alpha"]:
-            if value.numel() != 1:
-                raise LoraError(f"LoRA key {key!r} should be a single alpha value, got shape {tuple(value.shape)}")
-            entry.alpha = float(value.item())
-        elif match["part"] in ("lora_down", "lora_A"):
-            if entry.key_a is not None:
-                raise LoraError(f"LoRA key {key!r} duplicates {entry.key_a!r}")
-            entry.key_a, entry.weight_a = key, value
-        else:
-            if entry.key_b is not None:
-                raise LoraError(f"LoRA key {key!r} duplicates {entry.key_b!r}")
-            entry.key_b, entry.weight_b = key, value
+        entry.add(key, value, "alpha" if match["alpha"] else "a" if match["part"] in ("lora_down", "lora_A") else "b")
     for entry in modules.values():
         if entry.weight_a is None or entry.weight_b is None:
             present = entry.key_a or entry.key_b or f"{entry.wan_name}.alpha"
