@@ -14,6 +14,16 @@ from storymem_engine.request import PROFILES, SEED_RULES
 ENGINES = ("wan", "tiny")
 
 
+# RenderSettings field -> the preference that holds a new project's value (width and height: default_size).
+RENDER_PREFERENCES = {
+    "frames": "default_frames", "steps": "default_steps", "guidance": "default_guidance", "seed": "default_seed",
+    "seed_rule": "seed_rule", "memory_size": "memory_size", "memory_sink": "memory_sink",
+    "keyframes_per_shot": "keyframes_per_shot", "keyframe_threshold": "keyframe_threshold",
+    "keyframe_memory_dedup": "keyframe_memory_dedup", "offload": "offload", "vae_tiling": "vae_tiling",
+    "text_encoder_on_cpu": "text_encoder_on_cpu", "profile": "default_profile",
+}
+
+
 @dataclass
 class AppSettings:
     engine: str = "wan"  # "wan" (real models) or "tiny" (random weights, checks the install)
@@ -51,25 +61,13 @@ class AppSettings:
     def render_defaults(self) -> RenderSettings:
         """The render settings a new project (or one saved without settings) starts with."""
         width, height = self.size
-        return RenderSettings(
-            width=width, height=height, frames=self.default_frames, steps=self.default_steps,
-            guidance=self.default_guidance, seed=self.default_seed, seed_rule=self.seed_rule,
-            memory_size=self.memory_size,
-            memory_sink=min(self.memory_sink, self.memory_size), keyframes_per_shot=self.keyframes_per_shot,
-            keyframe_threshold=self.keyframe_threshold, keyframe_memory_dedup=self.keyframe_memory_dedup,
-            offload=self.offload, vae_tiling=self.vae_tiling, text_encoder_on_cpu=self.text_encoder_on_cpu,
-            profile=self.default_profile)
+        values = {field: getattr(self, pref) for field, pref in RENDER_PREFERENCES.items()}
+        values["memory_sink"] = min(values["memory_sink"], values["memory_size"])
+        return RenderSettings(width=width, height=height, **values)
 
     def with_render_defaults(self, render: RenderSettings) -> AppSettings:
-        return replace(
-            self, default_size=f"{render.width}x{render.height}", default_frames=render.frames,
-            default_steps=render.steps, default_guidance=render.guidance, default_seed=render.seed,
-            seed_rule=render.seed_rule,
-            memory_size=render.memory_size, memory_sink=render.memory_sink,
-            keyframes_per_shot=render.keyframes_per_shot, keyframe_threshold=render.keyframe_threshold,
-            keyframe_memory_dedup=render.keyframe_memory_dedup, offload=render.offload,
-            vae_tiling=render.vae_tiling, text_encoder_on_cpu=render.text_encoder_on_cpu,
-            default_profile=render.profile)
+        return replace(self, default_size=f"{render.width}x{render.height}",
+                       **{pref: getattr(render, field) for field, pref in RENDER_PREFERENCES.items()})
 
     @classmethod
     def load(cls, store: QSettings | None = None) -> AppSettings:

@@ -85,10 +85,15 @@ def test_render_settings_dialog_changes_the_project_undoably_and_new_projects_ta
 
 
 def test_preferences_seed_a_new_project_and_corrupt_ones_fall_back_to_the_method(qtbot):
+    from dataclasses import fields
+
     from PySide6.QtCore import QSettings
 
-    from storyboard.app_settings import AppSettings
+    from storyboard.app_settings import RENDER_PREFERENCES, AppSettings
     from storyboard.settings_dialog import SettingsDialog
+
+    # Every render setting has a preference for new projects (a field added later cannot be forgotten).
+    assert {*RENDER_PREFERENCES, "width", "height"} == {f.name for f in fields(RenderSettings)}
 
     dialog = SettingsDialog(AppSettings())
     qtbot.addWidget(dialog)
