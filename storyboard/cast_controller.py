@@ -58,9 +58,10 @@ class CastController:
                                    self.window.dialog_start(inside_project=False))
         return self.add_files(paths, member_id, replace=True) if paths else False
 
-    def add_files(self, paths: list[str], member_id: str = "", replace: bool = False) -> bool:
-        """Check and copy the images into the project; a new member ("" ) or an existing one gets those that
-        are usable; the others are named with the reason. Nothing is added when none is usable."""
+    def add_files(self, paths: list[str], member_id: str = "", replace: bool = False, name: str = "") -> bool:
+        """Check and copy the images into the project; a new member ("", called ``name`` or after the first
+        file) or an existing one gets those that are usable; the others are named with the reason. Nothing is
+        added when none is usable."""
         if not paths:
             return False
         window = self.window
@@ -70,7 +71,7 @@ class CastController:
         member = next((m for m in cast if m.id == member_id), None)
         new = member is None
         if new:
-            member = CastMember(name=Path(paths[0]).stem.replace("_", " ").strip() or "Cast member")
+            member = CastMember(name=name or Path(paths[0]).stem.replace("_", " ").strip() or "Cast member")
         kept = member.images
         if replace:
             member.images = []

@@ -356,13 +356,10 @@ class FileController:
     def _import_references(self, references: list[Path], script: Path) -> None:
         """The authors' MR2V references beside the script (<stem>/00_00_keyframe<n>.jpg) become a cast member
         attached to every shot, as that run uses them (first in every shot's memory)."""
-        casting = self.window.casting
-        if casting.add_files([str(p) for p in references]):
-            member = self.project.story.cast[-1]
-            member.name = f"References ({script.with_suffix('').name}/)"
+        name = f"References ({script.with_suffix('').name}/)"
+        if self.window.casting.add_files([str(p) for p in references], name=name):
             self.window.undo_stack.clear()  # the import is one step: nothing before it to undo to
             self.window.undo_stack.resetClean()
-            self.window.cast_changed()
 
     def export_story(self) -> bool:
         path = self.window.ask_export_path("Export story script", "Story script (*.json)", ".json")

@@ -151,9 +151,7 @@ class GenerationController(QObject):
         except (ProjectError, OSError) as exc:
             dialogs.error(self.window, "Project busy", str(exc))
             return False
-        render = self.window.render_settings()
-        if engine["engine"] == "tiny":
-            render = render.drafted()
+        render = self.window.generation_settings(engine["engine"])  # "use tiny" may have been answered just now
         draft = f" at draft settings ({render.width}x{render.height}, {render.frames} frames, {render.steps} steps)" \
             if engine["engine"] == "tiny" else ""
         if finalize:

@@ -249,10 +249,11 @@ class MainWindow(QMainWindow):
         """How the open project renders (its own settings; the preferences' defaults until it has some)."""
         return self.project.settings or self.settings.render_defaults()
 
-    def generation_settings(self) -> RenderSettings:
-        """What the engine really gets: the tiny engine drafts size, frames and steps left at production values."""
+    def generation_settings(self, engine: str | None = None) -> RenderSettings:
+        """What the engine (the preferences' one, or ``engine``) really gets: the tiny engine drafts size, frames
+        and steps left at production values."""
         render = self.render_settings()
-        return render.drafted() if self.settings.engine == "tiny" else render
+        return render.drafted() if (engine or self.settings.engine) == "tiny" else render
 
     def draft_unavailable(self) -> str:
         """Why the Draft profile cannot run with the chosen engine ("" when it can)."""
