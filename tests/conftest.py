@@ -34,6 +34,33 @@ def tiny_models(tmp_path_factory) -> Path:
     return ensure_tiny_models(folder)
 
 
+# `main.py render` on the tiny engine at the smallest size the tests use.
+TINY_RENDER = ["--engine", "tiny", "--size", "64x48", "--frames", "9", "--steps", "2"]
+
+
+@pytest.fixture
+def tiny_cli_env(tmp_path, tiny_models) -> dict[str, str]:
+    """The environment of a `main.py render --engine tiny` subprocess: the session's tiny models as its cache."""
+    import shutil
+
+    from storymem_engine.tiny import TINY_VERSION
+
+    cache = tmp_path / "cache"
+    shutil.copytree(tiny_models, cache / TINY_VERSION)
+    return {"STORYMEM_CACHE": str(cache)}
+
+
+def two_shot_script(folder: Path, second_is_cut: bool) -> Path:
+    """A two-shot story script (one scene): the second shot a cut (M2V) or a continuation (MI2V)."""
+    import json
+
+    script = folder / "two.json"
+    script.write_text(json.dumps({"story_name": "Two", "scenes": [
+        {"scene_num": 1, "video_prompts": ["a kite on the beach", "the kite in the sky"],
+         "cut": [True, second_is_cut]}]}))
+    return script
+
+
 @pytest.fixture(scope="session")
 def story_paths() -> dict[str, Path]:
     paths = {p.stem: p for p in sorted(STBENCH.glob("*.json"))}

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_main
+from conftest import TINY_RENDER, run_main, two_shot_script
 from PIL import Image
 
 from storymem_engine.cast import CastMember, attached_rows, describe_attachment
@@ -170,19 +170,10 @@ def test_story_export_writes_the_references_the_way_the_official_mr2v_run_reads_
     assert Image.open(written[0]).size == (48, 64)
 
 
-def test_a_project_with_a_cast_renders_from_the_cli_with_the_references(tmp_path, tiny_models):
-    import shutil
-
-    from storymem_engine.tiny import TINY_VERSION
-
-    cache = tmp_path / "cache"
-    shutil.copytree(tiny_models, cache / TINY_VERSION)
-    script = tmp_path / "two.json"
-    script.write_text(json.dumps({"story_name": "Two", "scenes": [
-        {"scene_num": 1, "video_prompts": ["a kite on the beach", "the kite in the sky"], "cut": [True, True]}]}))
+def test_a_project_with_a_cast_renders_from_the_cli_with_the_references(tmp_path, tiny_cli_env):
+    script = two_shot_script(tmp_path, second_is_cut=True)
     out = tmp_path / "two.storymem"
-    tiny = ["--engine", "tiny", "--size", "64x48", "--frames", "9", "--steps", "2"]
-    env = {"STORYMEM_CACHE": str(cache)}
+    tiny, env = TINY_RENDER, tiny_cli_env
     assert run_main("render", str(script), "--out", str(out), *tiny, env=env).returncode == 0
     # The editor adds a cast member attached to every shot; the CLI rerun keeps and uses it.
     project = load_project(out)

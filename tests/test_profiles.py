@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_main
+from conftest import TINY_RENDER, run_main, two_shot_script
 
 from storymem_engine.director import Director, DirectorSettings, is_draft
 from storymem_engine.engine import EngineSettings, StoryMemEngine
@@ -74,20 +74,12 @@ def test_finalize_picks_exactly_the_draft_shots_and_a_final_take_is_never_traded
     assert "profile" in final.why_regenerate(0) and "steps" in final.why_regenerate(0)
 
 
-def test_render_draft_then_final_finalizes_every_shot_from_the_cli(tmp_path, tiny_models):
+def test_render_draft_then_final_finalizes_every_shot_from_the_cli(tmp_path, tiny_cli_env):
     import json
-    import shutil
 
-    from storymem_engine.tiny import TINY_VERSION
-
-    cache = tmp_path / "cache"
-    shutil.copytree(tiny_models, cache / TINY_VERSION)
-    script = tmp_path / "two.json"
-    script.write_text(json.dumps({"story_name": "Two", "scenes": [
-        {"scene_num": 1, "video_prompts": ["a kite on the beach", "the kite in the sky"], "cut": [True, False]}]}))
+    script = two_shot_script(tmp_path, second_is_cut=False)
     out = tmp_path / "two.storymem"
-    tiny = ["--engine", "tiny", "--size", "64x48", "--frames", "9", "--steps", "2"]
-    env = {"STORYMEM_CACHE": str(cache)}
+    tiny, env = TINY_RENDER, tiny_cli_env
     result = run_main("render", str(script), "--out", str(out), *tiny, "--profile", "draft", env=env)
     assert result.returncode == 0, result.stderr
     assert DRAFT_NOTE in result.stderr
