@@ -241,6 +241,7 @@ def _open_project(out: Path, story):
             if shot.id in earlier:
                 shot.takes = earlier[shot.id].takes
                 shot.accepted_take = earlier[shot.id].accepted_take
+                shot.profile = earlier[shot.id].profile  # a shot set to Draft in the editor stays one
         story.memory_pins = previous.story.memory_pins
         story.memory_exclusions = previous.story.memory_exclusions
         story.cast = previous.story.cast  # the editor's cast renders from the CLI the same
@@ -283,7 +284,9 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
 
     out, previous = check_out_folder(args.out, story, args.replace_story)
     settings = render_settings(args, previous.settings if previous is not None else None)
-    if args.engine == "wan" and (settings.profile == "draft" or any(s.profile == "draft" for s in story.shots)):
+    # A script has no per-shot profiles; an earlier project's shots keep theirs (_open_project).
+    drafted_shots = any(s.profile == "draft" for s in previous.story.shots) if previous is not None else False
+    if args.engine == "wan" and (settings.profile == "draft" or drafted_shots):
         from storymem_engine.models import distill_download_command, distill_lora_missing
 
         missing = distill_lora_missing(args.models)

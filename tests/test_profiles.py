@@ -93,3 +93,15 @@ def test_render_draft_then_final_finalizes_every_shot_from_the_cli(tmp_path, tin
     assert [s["profile"] for s in finals] == ["final", "final"] and [s["seed"] for s in finals] == [
         s["seed"] for s in drafts]
     assert [len(s.takes) for s in load_project(out).story.shots] == [2, 2]
+
+
+def test_a_rerender_keeps_the_profile_a_shot_was_given_in_the_editor(project):
+    from storymem_engine.cli import _open_project
+    from storymem_engine.story import story_from_script, story_to_script
+
+    script = story_to_script(project.story)
+    project.story = story_from_script(script)  # shot ids as a render of this script makes them
+    project.story.shots[1].profile = "draft"
+    project.save()
+    again = _open_project(project.folder, story_from_script(script))
+    assert [s.profile for s in again.story.shots] == ["", "draft", ""]
