@@ -26,7 +26,6 @@ from storyboard.timeline_model import ShotRole, TimelineModel
 from storyboard.timeline_view import TimelineView
 from storyboard.undo_commands import SetRenderSettingsCommand
 from storyboard.unsaved_projects import is_unsaved
-from storymem_engine.cast import attached_rows
 from storymem_engine.project import PROJECT_FILE, Project
 from storymem_engine.render_settings import RenderSettings
 from storymem_engine.story import Shot, Story
@@ -184,9 +183,7 @@ class MainWindow(QMainWindow):
         self._show_shot_cast(row)
 
     def _show_shot_cast(self, row: int | None) -> None:
-        names = [m.name for m in self.project.story.cast if row is not None and row in attached_rows(
-            self.project.story, m)]
-        self.inspector.show_cast(names)
+        self.inspector.show_cast(self.model.index(row).data(ShotRole.CAST) or [] if row is not None else [])
 
     def _show_shot(self, row: int | None) -> None:
         shot: Shot | None = self.model.shot_at(row) if row is not None else None
