@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from PySide6.QtCore import QSettings
 
 from storymem_engine.models import ATTENTION_BACKENDS, KEYFRAME_SIMILARITIES, OFFLOAD_CHOICES
+from storymem_engine.multi_gpu import MAX_GPUS, PARALLEL_MODES
 from storymem_engine.render_settings import RenderSettings
 from storymem_engine.request import PROFILES, SEED_RULES
 
@@ -52,6 +53,10 @@ class AppSettings:
     memory_rope_stride: int = 1  # S of the memory RoPE (1 = the public release); an advanced setting
     attention_backend: str = "auto"  # models.ATTENTION_BACKENDS, through diffusers' attention dispatcher
     compile_blocks: bool = False  # regional torch.compile of the experts' repeated blocks (slow first shot)
+    # Split every shot across this many GPUs (context parallelism, one engine process per GPU); a machine setting,
+    # not a project's: the same project renders the same shots on 1 or N GPUs.
+    gpus_per_shot: int = 1
+    parallel_mode: str = "ulysses"  # multi_gpu.PARALLEL_MODES
 
     @property
     def size(self) -> tuple[int, int]:
@@ -92,6 +97,10 @@ class AppSettings:
             settings.seed_rule = cls.seed_rule
         if settings.attention_backend not in ATTENTION_BACKENDS:
             settings.attention_backend = cls.attention_backend
+        if not 1 <= settings.gpus_per_shot <= MAX_GPUS:
+            settings.gpus_per_shot = cls.gpus_per_shot
+        if settings.parallel_mode not in PARALLEL_MODES:
+            settings.parallel_mode = cls.parallel_mode
         if settings.memory_rope_stride < 1:
             settings.memory_rope_stride = cls.memory_rope_stride
         if settings.default_profile not in PROFILES:

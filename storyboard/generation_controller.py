@@ -143,7 +143,8 @@ class GenerationController(QObject):
         if not shot_ids:
             return False
         engine = self._engine_settings()
-        if engine is None or not self._draft_can_run(engine, shot_ids, finalize) or not self._ensure_saved():
+        if engine is None or not self._draft_can_run(engine, shot_ids, finalize) or not self._gpus_available() \
+                or not self._ensure_saved():
             return False
         try:
             # One writer per project: a CLI render into this folder and this queue must not interleave takes.
@@ -163,9 +164,13 @@ class GenerationController(QObject):
             save_project=False,  # this controller records takes (see the module docstring)
         )
         project = self.window.project
+        s = self.window.settings
+        if s.gpus_per_shot > 1:
+            draft += f", each shot split across {s.gpus_per_shot} GPUs ({s.parallel_mode.capitalize()})"
         job = GenerationJob(folder=str(project.folder), project=project.to_dict(), shot_ids=list(shot_ids),
                             engine=engine, director=director, skip_current=skip_current,
-                            stop_on_failure=not self.window.settings.continue_after_failure, finalize=finalize)
+                            stop_on_failure=not s.continue_after_failure, finalize=finalize,
+                            gpus=s.gpus_per_shot, parallel=s.parallel_mode)
         self.job_project, self.job_folder = project, Path(project.folder)
         if self.worker is None:
             self.worker = self._make_worker()
@@ -213,6 +218,21 @@ class GenerationController(QObject):
                     keyframe_similarity=s.keyframe_similarity, vae_tiling=render.vae_tiling,
                     rope_stride=s.memory_rope_stride, attention_backend=s.attention_backend,
                     compile_blocks=s.compile_blocks)
+
+    def _gpus_available(self) -> bool:
+        """GPUs per shot asks for GPUs this machine shows (a setting saved on another machine, or a card gone)."""
+        import os
+
+        from storymem_engine.multi_gpu import CPU_TEST_ENV, visible_gpu_count
+
+        wanted = self.window.settings.gpus_per_shot
+        found = visible_gpu_count()
+        if wanted < 2 or found >= wanted or os.environ.get(CPU_TEST_ENV) == "1":
+            return True
+        dialogs.error(self.window, "Not enough GPUs",
+                      f"Settings > GPUs per shot is {wanted}, and this machine has {found} NVIDIA "
+                      f"GPU{'' if found == 1 else 's'} it may use. Set GPUs per shot to {max(1, found)} in Settings.")
+        return False
 
     def _draft_can_run(self, engine: dict[str, Any], shot_ids: list[str], finalize: bool) -> bool:
         """A queue with draft shots needs the distilled LoRAs: say which are missing before anything loads."""

@@ -68,6 +68,8 @@ def take_details(take: Take) -> list[tuple[str, str]]:
     engine = take.engine or r.get("engine")
     if engine:
         rows.append(("engine", str(engine)))
+    if take.backends.get("gpus"):
+        rows.append(("GPUs", f"{take.backends['gpus']}, context parallel"))
     note = keyframe_note(take.backends)
     if note:
         rows.append(("note", note))

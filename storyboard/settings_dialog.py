@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from storyboard.app_settings import ENGINES, AppSettings
 from storyboard.render_settings_form import RenderSettingsForm
-from storymem_engine.multi_gpu import gpu_note, visible_gpu_count
+from storymem_engine.multi_gpu import gpu_note, visible_gpus
 from storymem_engine.tiny import DRAFT_FRAMES, DRAFT_STEPS
 
 
@@ -117,9 +117,27 @@ class SettingsDialog(QDialog):
         self.attention_note.setObjectName("attention_note")
         self.attention_note.setWordWrap(True)
         self.attention_note.setStyleSheet("color:#a1a1aa;")
-        self.gpu_note = QLabel(gpu_note(visible_gpu_count()))
+        gpus = visible_gpus()
+        self.gpu_list = QLabel("\n".join(f"GPU {n}: {name}" for n, name in enumerate(gpus)) or "none")
+        self.gpu_list.setObjectName("gpu_list")
+        self.gpu_note = QLabel(gpu_note(len(gpus)))
         self.gpu_note.setObjectName("gpu_note")
         self.gpu_note.setWordWrap(True)
+        self.gpu_note.setStyleSheet("color:#a1a1aa;")
+        # A count saved on a machine with more GPUs shows what this one can do (and is saved so on OK).
+        self.gpus_per_shot = _spin(1, max(1, len(gpus)), min(settings.gpus_per_shot, max(1, len(gpus))))
+        self.gpus_per_shot.setObjectName("gpus_per_shot")
+        self.gpus_per_shot.setEnabled(len(gpus) > 1)
+        self.gpus_per_shot.setToolTip("Split every shot across this many GPUs (one engine process per GPU). The "
+                                      "shot's frames are the same as on one GPU; it takes a fraction of the time.")
+        self.parallel_mode = QComboBox()
+        self.parallel_mode.setObjectName("parallel_mode")
+        self.parallel_mode.addItem("Ulysses (attention heads across the GPUs: Wan2.2 A14B splits on 2, 4, 5, 8 "
+                                   "or 10)", "ulysses")
+        self.parallel_mode.addItem("Ring (keys/values passed around; needs flash attention)", "ring")
+        _select_data(self.parallel_mode, settings.parallel_mode)
+        self.gpus_per_shot.valueChanged.connect(lambda n: self.parallel_mode.setEnabled(n > 1))
+        self.parallel_mode.setEnabled(self.gpus_per_shot.value() > 1)
         self.compile_blocks = QCheckBox("Compile the repeated transformer blocks (torch.compile: faster steps after "
                                         "a slow first shot)")
         self.compile_blocks.setChecked(settings.compile_blocks)
@@ -143,7 +161,10 @@ class SettingsDialog(QDialog):
         form.addRow("Attention", self.attention)
         form.addRow("", self.attention_note)
         form.addRow("", self.compile_blocks)
-        form.addRow("GPUs", self.gpu_note)
+        form.addRow("GPUs", self.gpu_list)
+        form.addRow("", self.gpu_note)
+        form.addRow("GPUs per shot", self.gpus_per_shot)
+        form.addRow("Split", self.parallel_mode)
         defaults = QGroupBox("Defaults for new projects (an open project's own: Generate > Render settings)")
         QVBoxLayout(defaults).addWidget(self.defaults)
         advanced = QGroupBox("Advanced")
@@ -182,6 +203,8 @@ class SettingsDialog(QDialog):
             memory_rope_stride=self.rope_stride.value(),
             attention_backend=self.attention.currentData(),
             compile_blocks=self.compile_blocks.isChecked(),
+            gpus_per_shot=self.gpus_per_shot.value(),
+            parallel_mode=self.parallel_mode.currentData(),
         )
 
     def run_check(self) -> str:

@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from storymem_engine.multi_gpu import MAX_GPUS, PARALLEL_MODES
 from storymem_engine.render_settings import MAX_MEMORY, RenderSettings
 from storymem_engine.request import DRAFT_NOTE, PROFILES
 from storymem_engine.story import (
@@ -179,10 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "needs no CLIP weights, and every take says keyframes were picked without CLIP")
     render.add_argument("--clip-weights", help="an open_clip ViT-B/32 folder or weights file to use instead "
                                                "of <models>/CLIP-ViT-B-32")
-    render.add_argument("--gpus", type=_bounded(int, 1, 64), default=1,
+    render.add_argument("--gpus", type=_bounded(int, 1, MAX_GPUS), default=1,
                         help="split each shot across N GPUs of this machine (one process per GPU, started with "
                              "torchrun; README: Several GPUs)")
-    render.add_argument("--parallel", choices=("ulysses", "ring"), default="ulysses",
+    render.add_argument("--parallel", choices=PARALLEL_MODES, default="ulysses",
                         help="with --gpus: Ulysses attention (the head count must divide by N) or ring attention "
                              "(needs flash-attn, SageAttention or PyTorch's flash SDPA)")
     return parser
@@ -254,6 +255,7 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
     from storymem_engine.project import writing
 
     if args.gpus > 1 and multi_gpu.in_child() and multi_gpu.env_rank() != 0:
+        multi_gpu.start_rank()
         return multi_gpu.serve()  # computes only: rank 0 checks, writes and says everything
     if args.gpus > 1 and not multi_gpu.in_child():
         try:
@@ -394,7 +396,9 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
     film_frames = write_film(project, takes, out / "film.mp4")
     write_manifest(project, director, takes, skipped, film_frames, out / "manifest.json")
     if args.gpus > 1:
-        engine.finish()
+        from storymem_engine.multi_gpu import finish
+
+        finish()
     print(f"Rendered {len(takes)} shots ({sum(1 for s in skipped if not s)} generated) in "
           f"{time.monotonic() - start:.1f}s -> {out / 'film.mp4'} ({film_frames} frames)", file=sys.stderr)
     return 0

@@ -329,7 +329,7 @@ class Director:
             id=take_id, request=request.to_dict(), clip=rel(folder / "clip.mp4"), keyframes=keyframe_paths,
             last_frame=rel(folder / "last.png"), motion_frames=motion_paths, frames=int(frames.shape[0]),
             created=datetime.now(UTC).isoformat(timespec="seconds"), status="done",
-            engine=self.engine.label, backends=dict(result.backends),
+            engine=self.engine.label, backends={**result.backends, **self.engine.take_backends()},
         )
         shot.takes.append(take)
         shot.accepted_take = take.id

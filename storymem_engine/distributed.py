@@ -19,12 +19,11 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from storymem_engine.engine import EngineError
+from storymem_engine.multi_gpu import CPU_TEST_ENV, PARALLEL_MODES
 
-PARALLEL_MODES = ("ulysses", "ring")
 # A shot's first collective waits for the slowest rank to load its experts: N ranks reading the A14B weights from
 # one disk at once can take longer than NCCL's default 10 minutes.
 COLLECTIVE_TIMEOUT = timedelta(minutes=60)
-CPU_TEST_ENV = "STORYMEM_CPU_PARALLEL_TEST"
 
 
 class ParallelError(EngineError):

@@ -152,6 +152,14 @@ class StoryMemEngine:
     def label(self) -> str:
         return self.settings.label
 
+    def take_backends(self) -> dict[str, str]:
+        """What a take records about how this engine ran beyond the request: the GPUs a shot was split across."""
+        if not self.settings.parallel:
+            return {}
+        from storymem_engine.distributed import world_size
+
+        return {"gpus": f"{world_size()} ({self.settings.parallel})"}
+
     # ------------------------------------------------------------------ loading
     def _resolve_offload(self) -> str:
         """Replace an "auto" offload setting with the fastest preset that fits this machine; return the reason."""

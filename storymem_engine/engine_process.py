@@ -25,7 +25,7 @@ from multiprocessing.connection import Connection
 from storymem_engine.queue_runner import GenerationJob
 
 FINISHED = "finished"
-DIED = "died"  # the parent's own event: the child ended mid-job; args: a message naming how
+DIED = "died"  # the child ended mid-job (or a multi-GPU launcher's group did); args: a message naming how
 HEARTBEAT = "heartbeat"  # sent by the child every HEARTBEAT_S while it lives, whatever it is doing
 HEARTBEAT_S = 1.0
 # No event (not even a heartbeat) for this long: the process is stopped (SIGSTOP, a hung driver holding it):
@@ -34,12 +34,31 @@ SILENCE_S = 30.0
 CANCEL_SILENCE_S = 5.0
 
 
-def serve(commands: Connection, events: Connection) -> None:
-    """The child's main loop: one job at a time, until ``quit`` or the parent goes away."""
+def serve(commands: Connection, events: Connection, gpus: int = 1, parallel: str = "ulysses") -> None:
+    """The child's main loop: one job at a time, until ``quit`` or the parent goes away.
+
+    With ``gpus`` > 1 this process is the launcher of a torch.distributed group instead (engine_group.py): every
+    shot is split across that many GPUs, and rank 0 of the group runs ``serve_queue`` over a socket.
+    """
     from storymem_engine.models import configure_cuda_allocator
-    from storymem_engine.queue_runner import QueueRunner
 
     configure_cuda_allocator()
+    if gpus > 1:
+        from storymem_engine.engine_group import serve_group
+
+        serve_group(commands, events, gpus, parallel)
+        return
+    from storymem_engine.queue_runner import QueueRunner
+
+    serve_queue(commands, events, QueueRunner)
+
+
+def serve_queue(commands: Connection, events: Connection, make_runner, ended=lambda: False) -> None:
+    """Run each ``job`` sent on ``commands`` with ``make_runner(emit)``'s QueueRunner; events go up ``events``.
+
+    ``commands`` and ``events`` may be one duplex connection (rank 0 of a multi-GPU group talks to its launcher
+    over one socket); ``ended()`` True after a job stops serving (that group cannot go on).
+    """
     send_lock = threading.Lock()
 
     def emit(*event) -> None:
@@ -55,7 +74,7 @@ def serve(commands: Connection, events: Connection) -> None:
             emit(HEARTBEAT)
 
     threading.Thread(target=heartbeat, name="heartbeat", daemon=True).start()
-    runner = QueueRunner(emit)
+    runner = make_runner(emit)
     state = {"cancel": False, "quit": False}
 
     def cancelled() -> bool:
@@ -69,22 +88,26 @@ def serve(commands: Connection, events: Connection) -> None:
             state["cancel"] = state["quit"] = True
         return state["cancel"]
 
-    while not state["quit"]:
-        try:
-            command = commands.recv()
-        except (EOFError, OSError):
-            break
-        kind = command[0]
-        if kind == "job":
-            state["cancel"] = False
+    try:
+        while not state["quit"]:
             try:
-                runner.run(GenerationJob(**command[1]), cancelled)
-            finally:
-                emit(FINISHED)
-        elif kind == "quit":
-            break
-    alive.set()
-    runner.unload()
+                command = commands.recv()
+            except (EOFError, OSError):
+                break
+            kind = command[0]
+            if kind == "job":
+                state["cancel"] = False
+                try:
+                    runner.run(GenerationJob(**command[1]), cancelled)
+                finally:
+                    emit(FINISHED)
+                if ended():
+                    break
+            elif kind == "quit":
+                break
+    finally:
+        alive.set()
+        runner.unload()
 
 
 def _send(events: Connection, event: tuple) -> None:
@@ -108,6 +131,7 @@ class EngineProcess:
         self.silence_s = silence_s
         self.cancel_silence_s = cancel_silence_s
         self._cancel_requested = False
+        self._layout = (1, "")  # (GPUs per shot, parallel mode) of the running process
 
     @property
     def alive(self) -> bool:
@@ -117,23 +141,31 @@ class EngineProcess:
     def pid(self) -> int | None:
         return self._process.pid if self.alive else None
 
-    def start(self) -> None:
-        if self.alive:
+    def start(self, gpus: int = 1, parallel: str = "ulysses") -> None:
+        """Start the process for shots on one GPU, or as the launcher of a ``gpus``-rank group; a running one
+        laid out otherwise is ended first (its models are unloaded with it)."""
+        layout = (gpus, parallel if gpus > 1 else "")
+        if self.alive and layout == self._layout:
             return
+        if self.alive:
+            self.close()
         self._reap()
+        self._layout = layout
         ctx = multiprocessing.get_context("spawn")
         commands_out, commands_in = ctx.Pipe(duplex=False)
         events_out, events_in = ctx.Pipe(duplex=False)
         # daemon: ended by multiprocessing when the editor exits, even after an unhandled error.
-        process = ctx.Process(target=serve, args=(commands_out, events_in), name="storymem-engine", daemon=True)
+        process = ctx.Process(target=serve, args=(commands_out, events_in, gpus, parallel), name="storymem-engine",
+                              daemon=True)
         process.start()
         commands_out.close()  # the child's ends: closing ours makes recv() see EOF when the child dies
         events_in.close()
         self._process, self._commands, self._events = process, commands_in, events_out
 
     def run(self, job: GenerationJob) -> Iterator[tuple]:
-        """Send a job and yield its events until it finishes; ``(DIED, message)`` if the process ends."""
-        self.start()
+        """Send a job and yield its events until it finishes; ``(DIED, message)`` if the process ends (or, for a
+        multi-GPU group, the group does: its launcher says which rank failed and how, and stays up)."""
+        self.start(job.gpus, job.parallel)
         self._cancel_requested = False
         if not self._post(("job", asdict(job))):
             yield DIED, self._death_message()
@@ -165,6 +197,8 @@ class EngineProcess:
             if event[0] == FINISHED:
                 return
             yield event
+            if event[0] == DIED:
+                return
 
     def cancel(self) -> None:
         """Ask the engine to stop after the current step; one that does not answer is ended (see ``run``)."""

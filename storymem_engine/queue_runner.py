@@ -40,11 +40,18 @@ class GenerationJob:
     skip_current: bool = False  # skip shots whose accepted take was made from the request they'd get now
     stop_on_failure: bool = True  # False: a failed shot is reported and the queue goes on with the next
     finalize: bool = False  # draft takes are made again at the final profile with their seed (Finalize)
+    # Split every shot across this many GPUs (context parallelism, engine_group.py); 1: the engine process's own.
+    gpus: int = 1
+    parallel: str = "ulysses"  # with gpus > 1: "ulysses" or "ring" (distributed.py)
 
 
 class QueueRunner:
-    def __init__(self, emit: EmitFn) -> None:
+    """``make_engine(EngineSettings)``: the engine for a queue (a multi-GPU group's rank 0 wraps it so the other
+    ranks make the same calls); default: a StoryMemEngine."""
+
+    def __init__(self, emit: EmitFn, make_engine: Callable[[Any], Any] | None = None) -> None:
         self.emit = emit
+        self._make_engine = make_engine
         self._engine = None
         self._engine_key: tuple | None = None
 
@@ -117,7 +124,8 @@ class QueueRunner:
                 share_the_cpu()
             else:
                 self._engine.unload()
-            self._engine = StoryMemEngine(EngineSettings(**job.engine))
+            settings = EngineSettings(**job.engine)
+            self._engine = self._make_engine(settings) if self._make_engine else StoryMemEngine(settings)
             self._engine_key = key
         self.emit("engine_ready", self._engine.label, reused, self._engine.preset_reason)
         project = project_from_dict(Path(job.folder), job.project, job.folder)

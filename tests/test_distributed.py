@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, run_main
+from rank_processes import ranks_of
 
 from storymem_engine.distributed import CPU_TEST_ENV, token_split_problem
 
@@ -151,23 +152,6 @@ def test_gpus_without_cuda_is_refused_before_anything_starts(tmp_path, story_pat
     assert not (tmp_path / "o").exists()
 
 
-def _ranks_of(launcher_pid: int) -> dict[int, int]:
-    """{rank: pid} of the rank processes the launcher started (Linux /proc)."""
-
-    ranks = {}
-    for proc in Path("/proc").iterdir():
-        try:
-            if not proc.name.isdigit() or b"storymem_engine.rank_main" not in (proc / "cmdline").read_bytes():
-                continue
-            if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) != launcher_pid:
-                continue
-            env = dict(v.split("=", 1) for v in (proc / "environ").read_text().split("\0") if "=" in v)
-            ranks[int(env["RANK"])] = int(proc.name)
-        except (OSError, ValueError, KeyError):
-            continue
-    return ranks
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the rank processes in /proc")
 def test_a_killed_rank_ends_every_rank_with_one_line(tmp_path, cli_env):
     import signal
@@ -183,7 +167,7 @@ def test_a_killed_rank_ends_every_rank_with_one_line(tmp_path, cli_env):
             deadline = time.monotonic() + 60
             while "high-noise expert" not in err.read_text() and time.monotonic() < deadline:
                 time.sleep(0.2)  # both ranks are denoising shot 1
-            ranks = _ranks_of(launcher.pid)
+            ranks = ranks_of(launcher.pid, "storymem_engine.rank_main")
             assert set(ranks) == {0, 1}, err.read_text()[-2000:]
             os.kill(ranks[1], signal.SIGKILL)
             code = launcher.wait(timeout=60)
@@ -196,25 +180,35 @@ def test_a_killed_rank_ends_every_rank_with_one_line(tmp_path, cli_env):
     assert not Path(f"/proc/{ranks[0]}").exists() and not Path(f"/proc/{ranks[1]}").exists()
 
 
-def test_the_gpu_count_follows_cuda_visible_devices(monkeypatch):
+def _driver_folder(tmp_path, models: list[str]) -> Path:
+    """What the NVIDIA driver shows in /proc/driver/nvidia/gpus: a folder per GPU, named by PCI bus id."""
+    root = tmp_path / "gpus"
+    for n, model in enumerate(models):
+        gpu = root / f"0000:{0x18 + n:02x}:00.0"
+        gpu.mkdir(parents=True)
+        (gpu / "information").write_text(f"Model: \t\t {model}\nIRQ:   \t\t 42\nBus Location: \t {gpu.name}\n")
+    return root
+
+
+def test_the_gpus_are_named_and_follow_cuda_visible_devices(monkeypatch, tmp_path):
     from storymem_engine import multi_gpu
 
-    monkeypatch.setattr(multi_gpu.Path, "is_dir", lambda self: True)
-    monkeypatch.setattr(multi_gpu.Path, "iterdir", lambda self: iter(["0000:01:00.0", "0000:02:00.0", "0000:03:00.0"]))
+    monkeypatch.setattr(multi_gpu, "NVIDIA_PROC", _driver_folder(tmp_path, ["NVIDIA H200", "NVIDIA H200",
+                                                                            "NVIDIA GeForce RTX 4090"]))
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    assert multi_gpu.visible_gpu_count() == 3
+    assert multi_gpu.visible_gpus() == ["NVIDIA H200", "NVIDIA H200", "NVIDIA GeForce RTX 4090"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,0")
-    assert multi_gpu.visible_gpu_count() == 2
+    assert multi_gpu.visible_gpus() == ["NVIDIA GeForce RTX 4090", "NVIDIA H200"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,-1,0")  # CUDA stops at the first invalid id
     assert multi_gpu.visible_gpu_count() == 1
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert multi_gpu.visible_gpu_count() == 0
 
 
-def test_the_gpu_note_points_several_gpus_to_render_gpus():
+def test_the_gpu_note_says_what_gpus_per_shot_does():
     from storymem_engine.multi_gpu import gpu_note
 
-    assert "--gpus 4" in gpu_note(4) and "renders each shot on one" in gpu_note(4)
+    assert "--gpus 4" in gpu_note(4) and "GPUs per shot splits every shot" in gpu_note(4)
     assert gpu_note(1).startswith("1 NVIDIA GPU") and "No NVIDIA GPU" in gpu_note(0)
 
 
