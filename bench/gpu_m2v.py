@@ -5,6 +5,8 @@
     python bench/gpu_m2v.py --tiny         # the same code on tiny models, on a CPU (a check; a test runs it)
     python bench/gpu_m2v.py --profiles final,draft   # each preset per quality profile (default: final;
                                                      # --tiny runs both)
+    python bench/gpu_m2v.py --quick --gpus 1,2,4,8   # each preset on 1, 2, 4 and 8 GPUs (context parallelism)
+    python bench/gpu_m2v.py --tiny --gpus 1,2 --presets model_offload   # the same on 2 CPU ranks (gloo): a check
 
 For each preset a child process builds two experts with the rank-128 StoryMem LoRA and the memory RoPE, a
 UMT5-XXL text encoder and the Wan VAE, with random weights made directly on the GPU (then moved to the CPU
@@ -17,17 +19,33 @@ With the draft profile the same child then loads a rank-64 distilled LoRA in lig
 the published key names and shapes) as the second adapter on both experts, exactly as the engine does on a
 first draft shot, and generates the draft shot: lightx2v's 4-step Euler schedule at shift 5, CFG off.
 
-Columns: the profile, steady seconds per step of each expert, the first-call overhead (expert swap,
+With --gpus N (a comma list runs each count; default 1, one plain process as before) the child of a preset runs as
+N ranks under torchrun (`python -m torch.distributed.run --standalone --nproc-per-node N`), one per GPU
+(cuda:LOCAL_RANK): every rank builds the same models, and both experts get diffusers' context parallelism through
+the engine's own storymem_engine.distributed (--parallel ulysses, the default, or ring), as `render --gpus N` does.
+Rank 0 prints the row; every rank's peak memory is gathered to it and the row shows the largest. Only the presets
+that keep a whole copy of the weights per rank (full_gpu, model_offload, fp8_offload) are run on N > 1; the
+low-VRAM presets are refused with one line (see PARALLEL_REFUSED below), and so is a count whose N copies of
+an offload preset's models would not fit in the host's RAM. With --tiny the ranks are CPU processes
+on gloo (1 thread each, the engine's test-only device-count shim): it checks the code, its times say nothing.
+
+Columns: the profile, the GPU count N, steady seconds per step of each expert, the first-call overhead (expert swap,
 un-prefetched groups), seconds per shot (final: a 40-step estimate from the official schedule, how many steps
-each expert runs; draft: the 4-step shot as measured, prompt to decoded frames), peak GPU memory allocated and
-reserved during that shot, what was resident before it, and the process's peak RAM so far. Random weights of
+each expert runs; draft: the 4-step shot as measured, prompt to decoded frames), the scaling efficiency
+t(1) / (N * t(N)) on the steady step time (high + low; "-" unless N = 1 ran in the same invocation for that preset
+and profile), peak GPU memory allocated and reserved during that shot, what was resident before it, and the
+process's peak RAM so far (with N > 1: each the largest over the ranks, per GPU / per process). Random weights of
 the real architecture time exactly like trained ones (same shapes, same kernels).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -45,6 +63,14 @@ QUICK = ("full_gpu", "model_offload", "fp8_offload")
 STEPS = 4  # shift 4, boundary 0.9: timesteps 999, 922 (high-noise expert), 799, 571 (low-noise expert)
 # The draft shot: lightx2v's schedule (timesteps 1000, 937.5 high-noise; 833.3, 625 low-noise), no CFG.
 DRAFT_RANK = 64
+# The presets run with --gpus N > 1: each rank holds its own whole copy of the models (on its GPU or in RAM).
+PARALLEL_PRESETS = ("full_gpu", "model_offload", "fp8_offload")
+# The low-VRAM presets are not run on N > 1 (one line as the row): unchecked with context parallelism on CUDA.
+PARALLEL_REFUSED = {
+    "group_offload": "its streamed, prefetched layer groups are unchecked with context parallelism on CUDA (on 2 "
+                     "CPU ranks, without streams, it matches one process)",
+    "sequential": "accelerate's per-module hooks are unchecked with context parallelism (on a CPU they never run)",
+}
 
 
 def storymem_lora(config: dict, rank: int, seed: int, device) -> dict:
@@ -113,6 +139,7 @@ def child(args) -> int:
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler
     from transformers import UMT5Config, UMT5EncoderModel
 
+    from storymem_engine import distributed
     from storymem_engine.models import FP8_PRESETS, apply_offload
     from storymem_engine.pipeline import StoryMemPipeline
     from storymem_engine.request import PROFILES
@@ -121,7 +148,13 @@ def child(args) -> int:
 
     preset = args.child
     cuda = torch.cuda.is_available() and not args.tiny
-    device = torch.device("cuda" if cuda else "cpu")
+    ranks = int(os.environ.get("WORLD_SIZE", "1"))
+    if ranks > 1:
+        from storymem_engine.multi_gpu import die_with_launcher
+
+        die_with_launcher()  # a timed-out or killed launcher leaves no rank behind
+        distributed.init_process_group()  # NCCL on CUDA (this rank's GPU), gloo on the CPU
+    device = torch.device((distributed.local_device() if ranks > 1 else "cuda") if cuda else "cpu")
     dtype = torch.bfloat16 if cuda else torch.float32
     config = TINY if args.tiny else A14B
     width, height = (64, 48) if args.tiny else (int(v) for v in args.size.split("x"))
@@ -146,6 +179,9 @@ def child(args) -> int:
                             transformer=experts[0], transformer_2=experts[1], boundary_ratio=0.9,
                             image_encoder=None, image_processor=None)
     pipe.set_progress_bar_config(disable=True)
+    if ranks > 1:
+        # As the engine does: both experts split before the preset's hooks go on (engine.load, then _activate).
+        distributed.enable_context_parallel(experts, args.parallel)
     apply_offload(pipe, preset, device, text_encoder_on_cpu=args.text_encoder_on_cpu)
     built = time.perf_counter() - t0
     gen = torch.Generator().manual_seed(0)
@@ -154,7 +190,17 @@ def child(args) -> int:
     for profile in sorted(set(args.profiles.split(",")), key=PROFILES.index):
         if profile == "draft":
             add_distill(pipe, preset, device, dtype, config, 4 if args.tiny else DRAFT_RANK, args.text_encoder_on_cpu)
-        measure(pipe, preset, profile, images, args, device, cuda, frames, height, width, built)
+        row = measure(pipe, preset, profile, images, args, device, cuda, frames, height, width, built)
+        if ranks > 1:
+            import torch.distributed as dist
+
+            # Every rank's peaks (its own GPU, its own process) to rank 0, which reports the largest.
+            peaks = [None] * ranks
+            dist.all_gather_object(peaks, {k: row[k] for k in MAX_OVER_RANKS})
+            row.update({k: max(p[k] for p in peaks) for k in MAX_OVER_RANKS})
+        if distributed.rank() == 0:
+            print("ROW " + json.dumps(row), flush=True)
+    distributed.shutdown()
     return 0
 
 
@@ -176,7 +222,7 @@ def add_distill(pipe, preset: str, device, dtype, config: dict, rank: int, encod
 
 
 def measure(pipe, preset: str, profile: str, images, args, device, cuda: bool, frames: int, height: int, width: int,
-            built: float) -> None:
+            built: float) -> dict:
     import torch
     from diffusers import UniPCMultistepScheduler
 
@@ -234,17 +280,81 @@ def measure(pipe, preset: str, profile: str, images, args, device, cuda: bool, f
     reserved = torch.cuda.max_memory_reserved() / 2**30 if cuda else float("nan")
     ram = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     tokens = (args.memory + (frames - 1) // 4 + 1) * (height // 16) * (width // 16)
-    print(f"ROW {preset:<15}{profile:<7}{tokens:>7}{high:>8.2f}{low:>8.2f}{swap_low - low:>8.2f}{shot:>9.1f}"
-          f"{peak:>8.1f}{reserved:>9.1f}{resident:>9.1f}{ram:>8.1f}   condition {condition_s:.1f}s, "
-          f"decode {decode_s:.1f}s, built in {built:.0f}s", flush=True)
+    return dict(preset=preset, profile=profile, gpus=int(os.environ.get("WORLD_SIZE", "1")), tokens=tokens,
+                high=high, low=low, swap=swap_low - low, shot=shot, alloc=peak, reserved=reserved, resident=resident,
+                ram=ram, condition=condition_s, decode=decode_s, built=built)
 
 
-HEADER = (f"{'preset':<15}{'profile':<7}{'tokens':>7}{'high s':>8}{'low s':>8}{'swap s':>8}{'shot s':>9}{'alloc':>8}"
-          f"{'reserved':>9}{'resident':>9}{'RAM':>8}   (GiB; steady seconds per step, CFG on for final, off for "
-          "draft; shot s: final 40-step estimate, draft 4-step shot measured)")
+MAX_OVER_RANKS = ("alloc", "reserved", "resident", "ram")
+
+
+def format_row(row: dict, efficiency: float | None) -> str:
+    eff = "-" if efficiency is None else f"{efficiency:.2f}"
+    return (f"{row['preset']:<15}{row['profile']:<7}{row['gpus']:>5}{row['tokens']:>7}{row['high']:>8.2f}"
+            f"{row['low']:>8.2f}{row['swap']:>8.2f}{row['shot']:>9.1f}{eff:>6}{row['alloc']:>8.1f}"
+            f"{row['reserved']:>9.1f}{row['resident']:>9.1f}{row['ram']:>8.1f}   condition {row['condition']:.1f}s, "
+            f"decode {row['decode']:.1f}s, built in {row['built']:.0f}s")
+
+
+def scaling_efficiency(one: dict | None, row: dict) -> float | None:
+    """t(1) / (N * t(N)) on the steady step time (both experts' steady steps), against N = 1 of this run."""
+    if one is None:
+        return None
+    return (one["high"] + one["low"]) / (row["gpus"] * (row["high"] + row["low"]))
+
+
+HEADER = (f"{'preset':<15}{'profile':<7}{'GPUs':>5}{'tokens':>7}{'high s':>8}{'low s':>8}{'swap s':>8}{'shot s':>9}"
+          f"{'eff':>6}{'alloc':>8}{'reserved':>9}{'resident':>9}{'RAM':>8}   (GiB, with N > 1 the largest over the "
+          "ranks, per GPU / per process; steady seconds per step, CFG on for final, off for draft; shot s: final "
+          "40-step estimate, draft 4-step shot measured; eff: t(1) / (N t(N)) on the steady step, high + low)")
+
+
+def host_ram_problem(preset: str, gpus: int, usable_gib: float, text_encoder_on_cpu: bool) -> str:
+    """Why `gpus` ranks of an offload preset would not fit in the host's RAM ("" when they do).
+
+    Each rank keeps its own copy of the models in RAM (the engine's per-process figure, as `render --gpus N`
+    checks it); full_gpu builds its models on the GPU here and holds little RAM.
+    """
+    from storymem_engine.accounting import preset_needs
+
+    if preset == "full_gpu":
+        return ""
+    each = preset_needs(preset, text_encoder_on_cpu=text_encoder_on_cpu).ram_gib
+    if each * gpus <= usable_gib:
+        return ""
+    return (f"{gpus} ranks x {each:.1f} GiB of RAM each ({preset} keeps the models in RAM) = {each * gpus:.1f} GiB; "
+            f"this machine has {usable_gib:.1f} GiB usable")
+
+
+def parse_gpus(text: str) -> list[int]:
+    counts = sorted({int(v) for v in text.split(",") if v.strip()})
+    if not counts or counts[0] < 1:
+        raise ValueError(text)
+    return counts
+
+
+def run_child(command: list[str], env: dict, timeout: int) -> tuple[int, str, str] | None:
+    """(exit code, stdout, stderr), or None after ``timeout`` seconds (the child and its ranks stopped)."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                          start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # SIGTERM first: torchrun stops its ranks (each also dies with it: PR_SET_PDEATHSIG); then the group.
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+            return None
+    return proc.returncode, out, err
 
 
 def main() -> int:
+    from storymem_engine.distributed import CPU_TEST_ENV, PARALLEL_MODES
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny models on the CPU: checks the script itself")
     parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
@@ -255,13 +365,28 @@ def main() -> int:
     parser.add_argument("--text-encoder-on-cpu", action="store_true")
     parser.add_argument("--profiles", default=None,
                         help="comma-separated quality profiles: final, draft (default: final; with --tiny both)")
-    parser.add_argument("--timeout", type=int, default=420, help="seconds per preset")
+    parser.add_argument("--gpus", default="1",
+                        help="GPU counts, comma-separated (e.g. 1,2,4,8): each preset runs as N ranks with context "
+                             "parallelism for each N > 1 (default 1: one plain process)")
+    parser.add_argument("--parallel", choices=PARALLEL_MODES, default="ulysses",
+                        help="with --gpus N > 1: Ulysses attention (the head count must divide by N) or ring "
+                             "attention (CUDA only)")
+    parser.add_argument("--timeout", type=int, default=420, help="seconds per preset (and GPU count)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profiles is None:
         args.profiles = "final,draft" if args.tiny else "final"
     if args.child:
-        return child(args)
+        try:
+            return child(args)
+        except Exception as exc:
+            # One line the launcher shows as the row (the traceback follows on stderr).
+            print(f"ERROR {type(exc).__name__}: {' '.join(str(exc).split())[:500]}", flush=True)
+            raise
+    try:
+        gpu_counts = parse_gpus(args.gpus)
+    except ValueError:
+        parser.error(f"--gpus takes GPU counts of 1 or more, comma-separated (e.g. 1,2,4,8), got {args.gpus!r}")
 
     from storymem_engine.models import OFFLOAD_PRESETS, check_offload
 
@@ -271,6 +396,11 @@ def main() -> int:
         if not torch.cuda.is_available():
             print("no CUDA device: run with --tiny to check the script on a CPU", file=sys.stderr)
             return 2
+        found = torch.cuda.device_count()
+        if gpu_counts[-1] > found:
+            print(f"--gpus {gpu_counts[-1]}: this machine has {found} CUDA GPU{'s' if found != 1 else ''} (use GPU "
+                  f"counts up to {found})", file=sys.stderr)
+            return 2
     presets = ([check_offload(p) for p in args.presets.split(",")] if args.presets
                else list(QUICK if args.quick else OFFLOAD_PRESETS))
     from storymem_engine.request import PROFILES
@@ -279,28 +409,63 @@ def main() -> int:
     if not profiles or any(p not in PROFILES for p in profiles):
         parser.error(f"--profiles takes a comma-separated list of {', '.join(PROFILES)}")
     shape = "tiny 64x48, 9 frames" if args.tiny else f"A14B {args.size}, {args.frames} frames"
+    where = ("CPU ranks on gloo: a check, not a speed figure" if args.tiny else "one GPU per rank")
+    ranks = (f"; GPUs: {', '.join(map(str, gpu_counts))} ({args.parallel}, {where})" if gpu_counts != [1] else "")
     print(f"M2V shot, {shape}, M = {args.memory}, {STEPS} steps timed, one process per preset "
-          f"(profiles: {', '.join(profiles)})", flush=True)
+          f"(profiles: {', '.join(profiles)}){ranks}", flush=True)
     print(HEADER, flush=True)
     failed = 0
     forwarded = ["--memory", str(args.memory), "--size", args.size, "--frames", str(args.frames), "--profiles",
-                 args.profiles,
+                 args.profiles, "--parallel", args.parallel,
                  *(["--tiny"] if args.tiny else []), *(["--text-encoder-on-cpu"] if args.text_encoder_on_cpu else [])]
+    script = str(Path(__file__).resolve())
+    from storymem_engine.accounting import Machine, host_ram_gib
+
+    usable_ram = Machine(host_ram_gib(), None).usable_ram_gib
     for preset in presets:
-        command = [sys.executable, str(Path(__file__).resolve()), "--child", preset, *forwarded]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
-        except subprocess.TimeoutExpired:
-            print(f"{preset:<15}timed out after {args.timeout}s", flush=True)
-            failed += 1
-            continue
-        rows = [line[4:] for line in done.stdout.splitlines() if line.startswith("ROW ")]
-        if done.returncode == 0 and len(rows) == len(set(profiles)):
-            print("\n".join(rows), flush=True)
-        else:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            print("\n".join(rows + [f"{preset:<15}FAILED (exit {done.returncode}): {last}"]), flush=True)
-            failed += 1
+        single: dict[str, dict] = {}  # profile -> the N = 1 row of this preset, for the efficiency column
+        for gpus in gpu_counts:
+            on = f" on {gpus} GPUs" if gpus > 1 else ""
+            if gpus > 1 and preset not in PARALLEL_PRESETS:
+                why = PARALLEL_REFUSED.get(preset, "it is not one of them")
+                print(f"{preset:<15}{'-':<7}{gpus:>5}   refused: on N > 1 GPUs only {', '.join(PARALLEL_PRESETS)} run; "
+                      f"{why}", flush=True)
+                continue
+            too_big = "" if args.tiny or gpus == 1 else host_ram_problem(preset, gpus, usable_ram,
+                                                                         args.text_encoder_on_cpu)
+            if too_big:
+                print(f"{preset:<15}{'-':<7}{gpus:>5}   refused: {too_big}", flush=True)
+                continue
+            env = dict(os.environ)
+            if gpus == 1:
+                command = [sys.executable, script, "--child", preset, *forwarded]
+            else:
+                command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+                           str(gpus), script, "--child", preset, *forwarded]
+                if args.tiny:
+                    env[CPU_TEST_ENV] = "1"  # the test-only device-count shim: CPU ranks only, never on GPUs
+                    env["OMP_NUM_THREADS"] = "1"
+                else:
+                    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // gpus)))
+            done = run_child(command, env, args.timeout)
+            if done is None:
+                print(f"{preset:<15}timed out after {args.timeout}s{on}", flush=True)
+                failed += 1
+                continue
+            code, out, err = done
+            rows = [json.loads(line[4:]) for line in out.splitlines() if line.startswith("ROW ")]
+            lines = []
+            for row in rows:
+                if gpus == 1:
+                    single[row["profile"]] = row
+                scaled = len(gpu_counts) > 1  # the N = 1 row of such a run says 1.00
+                lines.append(format_row(row, scaling_efficiency(single.get(row["profile"]), row) if scaled else None))
+            if code != 0 or len(rows) != len(set(profiles)):
+                errors = [line[6:] for line in out.splitlines() if line.startswith("ERROR ")]
+                last = (errors or err.strip().splitlines() or ["no output"])[0 if errors else -1]
+                lines.append(f"{preset:<15}FAILED (exit {code}){on}: {last}")
+                failed += 1
+            print("\n".join(lines), flush=True)
     return 1 if failed else 0
 
 

@@ -5,10 +5,10 @@ import sys
 
 from conftest import ROOT
 
+from storymem_engine.models import OFFLOAD_PRESETS
+
 
 def test_gpu_m2v_bench_runs_every_preset_in_its_own_process_on_tiny_models():
-    from storymem_engine.models import OFFLOAD_PRESETS
-
     result = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_m2v.py"), "--tiny", "--memory", "2"],
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -16,6 +16,47 @@ def test_gpu_m2v_bench_runs_every_preset_in_its_own_process_on_tiny_models():
     # One child process per preset, measuring the final shot and then (distill pair loaded) the draft shot.
     assert rows == [(p, profile) for p in OFFLOAD_PRESETS for profile in ("final", "draft")]
     assert "FAILED" not in result.stdout and "shot s" in result.stdout and "draft 4-step shot measured" in result.stdout
+
+
+def test_gpu_m2v_bench_runs_each_gpu_count_as_that_many_ranks_and_reports_the_scaling():
+    # N = 2: two gloo ranks on the CPU (the engine's test-only shim), the experts split with Ulysses attention.
+    result = _bench("gpu_m2v.py", "--tiny", "--gpus", "1,2", "--presets", "model_offload", "--profiles", "final",
+                    "--memory", "2", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "FAILED" not in result.stdout and "Traceback" not in result.stdout
+    assert "GPUs: 1, 2 (ulysses, CPU ranks on gloo: a check, not a speed figure)" in result.stdout
+    assert "largest over the ranks" in result.stdout and "eff: t(1) / (N t(N))" in result.stdout
+    rows = [line.split() for line in result.stdout.splitlines()[2:]]
+    # preset, profile, GPUs, tokens, high s, low s, swap s, shot s, eff, alloc, reserved, resident, RAM
+    assert [row[:4] for row in rows] == [["model_offload", "final", "1", "60"], ["model_offload", "final", "2", "60"]]
+    for row in rows:
+        high, low, _swap, shot, eff = map(float, row[4:9])
+        assert high > 0 and low > 0 and shot > 0 and eff > 0
+        assert float(row[12]) > 0  # RAM (GPU memory is nan on the CPU)
+    assert rows[0][8] == "1.00"  # N = 1 against itself; N = 2 against it (filled: a number above)
+
+
+def test_gpu_m2v_bench_has_no_scaling_without_one_gpu_and_refuses_the_low_vram_presets_on_several():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_m2v", ROOT / "bench" / "gpu_m2v.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    row = dict(preset="full_gpu", profile="final", gpus=2, tokens=156, high=1.0, low=1.0, swap=0.1, shot=90.0,
+               alloc=40.0, reserved=42.0, resident=38.0, ram=5.0, condition=1.0, decode=2.0, built=30.0)
+    assert bench.format_row(row, bench.scaling_efficiency(None, row)).split()[8] == "-"  # N = 1 not in the run
+    one = dict(row, gpus=1, high=1.8, low=1.8)
+    assert bench.format_row(row, bench.scaling_efficiency(one, row)).split()[8] == "0.90"
+    assert bench.parse_gpus("4,1,2,2") == [1, 2, 4]
+    assert set(bench.PARALLEL_PRESETS) | set(bench.PARALLEL_REFUSED) == set(OFFLOAD_PRESETS)
+    # Every rank of an offload preset keeps its models in RAM: 8 copies of model_offload's need more than 500 GiB.
+    assert bench.host_ram_problem("model_offload", 2, 500.0, False) == ""
+    assert "8 ranks x" in bench.host_ram_problem("model_offload", 8, 500.0, False)
+    assert bench.host_ram_problem("full_gpu", 8, 100.0, False) == ""  # built on the GPUs
+    result = _bench("gpu_m2v.py", "--tiny", "--gpus", "2", "--presets", "sequential", timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (line,) = result.stdout.splitlines()[2:]
+    assert line.startswith("sequential") and "refused: on N > 1 GPUs only full_gpu, model_offload" in line
 
 
 def _bench(script: str, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
