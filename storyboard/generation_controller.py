@@ -226,6 +226,12 @@ class GenerationController(QObject):
         from storymem_engine.multi_gpu import CPU_TEST_ENV, visible_gpu_count
 
         wanted = self.window.settings.gpus_per_shot
+        if wanted > 1 and self.window.render_settings().offload == "sequential":
+            dialogs.error(self.window, "Offload cannot be split",
+                          f"GPUs per shot is {wanted}, and this project's offload preset is 'sequential', which "
+                          "cannot be split across GPUs. Choose group_offload or model_offload in Generate > Render "
+                          "settings, or set GPUs per shot to 1 in Settings.")
+            return False
         found = visible_gpu_count()
         if wanted < 2 or found >= wanted or os.environ.get(CPU_TEST_ENV) == "1":
             return True

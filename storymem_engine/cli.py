@@ -301,6 +301,9 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
         from storymem_engine.accounting import choose_preset, gpu_free_memory, host_ram_gib
 
         offload, offload_reason = choose_preset(gpu_free_memory(), host_ram_gib(), settings.text_encoder_on_cpu)
+    if args.gpus > 1 and offload == "sequential":
+        raise CliError("--gpus: the 'sequential' offload preset cannot be split across GPUs; use --offload "
+                       "group_offload or model_offload")
     if args.engine == "wan" and not args.skip_memory_check:
         from storymem_engine.accounting import InsufficientMemory, preflight, this_machine
 

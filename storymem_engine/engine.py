@@ -117,6 +117,11 @@ class EngineSettings:
             raise ValueError(f"unknown keyframe similarity {self.keyframe_similarity!r} (expected clip or hsv)")
         if self.parallel not in ("", "ulysses", "ring"):
             raise ValueError(f"unknown parallel mode {self.parallel!r} (expected ulysses or ring)")
+        if self.parallel and self.offload == "sequential":
+            # accelerate's per-module hooks move each layer as it runs; with the experts' context-parallel hooks on
+            # top that has never run (CUDA only, not checked): refused rather than risked on a long queue.
+            raise ValueError("the 'sequential' offload preset cannot be split across GPUs; choose group_offload or "
+                             "model_offload, or 1 GPU per shot")
 
     @property
     def vae_tiled(self) -> bool:

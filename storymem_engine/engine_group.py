@@ -21,7 +21,7 @@ import tempfile
 import threading
 from multiprocessing.connection import Client, Connection, wait
 
-from storymem_engine.engine_process import DIED, FINISHED, HEARTBEAT, HEARTBEAT_S, _send
+from storymem_engine.engine_process import DIED, ENDING, FINISHED, HEARTBEAT, HEARTBEAT_S, _send
 
 SOCKET_ENV = "STORYMEM_GROUP_SOCKET"  # where rank 0 listens for its launcher
 KEY_ENV = "STORYMEM_GROUP_KEY"  # the connection's authentication key (hex), so no other local process connects
@@ -79,8 +79,8 @@ class GroupRelay:
         if self.in_job and not self.quit:
             why = (end.killed(f"{gpus} ranks") or end.recorded
                    or (f"a rank exited with code {end.code}" if end.code else "the group ended"))
-            self.emit(DIED, f"The {gpus}-GPU engine stopped: {why}. Your project and earlier takes are safe; the "
-                            "next Generate starts the GPUs again.")
+            self.emit(DIED, f"The {gpus}-GPU engine stopped: {why.rstrip('.')}. Your project and earlier takes are "
+                            "safe; the next Generate starts the GPUs again.")
         return not self.quit
 
     def _relay(self, address: str, key: bytes) -> None:
@@ -99,6 +99,9 @@ class GroupRelay:
                         event = conn.recv()
                     except (EOFError, OSError):
                         return  # rank 0 ended: the agent is stopping the group (run() says why)
+                    if event[0] == ENDING:
+                        sources = [conn]  # the editor's next job is for the next group: leave it in the pipe
+                        continue
                     if event[0] == FINISHED:
                         self.in_job = False
                     self.emit(*event)

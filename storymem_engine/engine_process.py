@@ -26,6 +26,8 @@ from storymem_engine.queue_runner import GenerationJob
 
 FINISHED = "finished"
 DIED = "died"  # the child ended mid-job (or a multi-GPU launcher's group did); args: a message naming how
+# Rank 0 of a multi-GPU group to its launcher: this group ends after this job (engine_group.py); not relayed.
+ENDING = "ending"
 HEARTBEAT = "heartbeat"  # sent by the child every HEARTBEAT_S while it lives, whatever it is doing
 HEARTBEAT_S = 1.0
 # No event (not even a heartbeat) for this long: the process is stopped (SIGSTOP, a hung driver holding it):
@@ -100,6 +102,8 @@ def serve_queue(commands: Connection, events: Connection, make_runner, ended=lam
                 try:
                     runner.run(GenerationJob(**command[1]), cancelled)
                 finally:
+                    if ended():
+                        emit(ENDING)  # before FINISHED: the launcher keeps the editor's next job for a new group
                     emit(FINISHED)
                 if ended():
                     break

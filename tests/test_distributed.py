@@ -225,3 +225,12 @@ def test_host_ram_for_every_rank_is_checked_before_launching():
     message = str(refused.value)
     assert f"{per_rank:.1f} GiB of RAM per process, {per_rank * 8:.1f} GiB in all" in message
     assert f"Use --gpus {int(small.usable_ram_gib // per_rank)} or a preset" in message
+
+
+def test_sequential_offload_is_refused_with_gpus_before_any_rank_starts(tmp_path, cli_env):
+    result = run_main("render", str(_story(tmp_path)), "--out", str(tmp_path / "o"), *TINY, "--gpus", "2",
+                      "--offload", "sequential", env=cli_env, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: --gpus: the 'sequential' offload preset cannot be split across GPUs; "
+                                     "use --offload group_offload or model_offload")
+    assert not (tmp_path / "o").exists()

@@ -82,6 +82,16 @@ def test_a_queue_split_across_two_gpus_matches_one_gpu_and_cancel_keeps_the_grou
         ready = [e for e in engine.run(make_job(2)) if e[0] in ("engine_ready", "take_ready")]
         assert ready[0][:3] == ("engine_ready", "tiny engine (random weights)", True)  # models kept loaded
         assert len(ready) == 3
+
+        # A shot that fails part-way on every rank (48x48: 27 tokens cannot split in 2) is reported by rank 0; that
+        # group then ends, and the next queue, sent at once, runs on a new one (not lost to the ending group).
+        odd = make_job(2)
+        odd.director["width"] = 48
+        failed = [e for e in engine.run(odd) if e[0] in ("failed", DIED)]
+        assert [e[0] for e in failed] == ["failed"] and "27 video tokens" in failed[0][2]
+        again = [e[0] for e in engine.run(make_job(2))]
+        assert DIED not in again and again.count("take_ready") == 2
+        ranks.update({f"old {k}": v for k, v in ranks_of(engine.pid, GROUP).items()})
     finally:
         launcher = engine.pid
         engine.close()

@@ -59,6 +59,11 @@ def test_gpus_per_shot_above_what_the_machine_has_is_refused_before_anything_sta
         "Settings."]
     assert gen_window.generation.worker is None or not gen_window.generation.worker.worker.engine.alive
 
+    monkeypatch.setenv(multi_gpu.CPU_TEST_ENV, "1")
+    set_render(gen_window, offload="sequential")
+    assert not gen_window.generation.generate_all()
+    assert "preset is 'sequential', which cannot be split across GPUs" in recorded_dialogs.texts("error")[-1]
+
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the rank processes in /proc")
 def test_a_queue_on_two_gpus_and_a_rank_that_dies_fails_the_shot_with_the_reason(gen_window, qtbot,
