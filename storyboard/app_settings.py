@@ -57,6 +57,7 @@ class AppSettings:
     # not a project's: the same project renders the same shots on 1 or N GPUs.
     gpus_per_shot: int = 1
     parallel_mode: str = "ulysses"  # multi_gpu.PARALLEL_MODES
+    shard_weights: bool = False  # with gpus_per_shot > 1: each GPU keeps 1/N of the experts (FSDP2)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -143,8 +143,8 @@ class GenerationController(QObject):
         if not shot_ids:
             return False
         engine = self._engine_settings()
-        if engine is None or not self._draft_can_run(engine, shot_ids, finalize) or not self._gpus_available() \
-                or not self._ensure_saved():
+        if engine is None or not self._draft_can_run(engine, shot_ids, finalize) \
+                or not self._gpus_available(shot_ids, finalize) or not self._ensure_saved():
             return False
         try:
             # One writer per project: a CLI render into this folder and this queue must not interleave takes.
@@ -167,6 +167,9 @@ class GenerationController(QObject):
         s = self.window.settings
         if s.gpus_per_shot > 1:
             draft += f", each shot split across {s.gpus_per_shot} GPUs ({s.parallel_mode.capitalize()})"
+            if s.shard_weights:  # sharded experts stay on the GPUs, whatever the project's offload preset says
+                engine = dict(engine, shard_weights=True, offload="full_gpu")
+                draft += " with their weights sharded (full_gpu)"
         job = GenerationJob(folder=str(project.folder), project=project.to_dict(), shot_ids=list(shot_ids),
                             engine=engine, director=director, skip_current=skip_current,
                             stop_on_failure=not s.continue_after_failure, finalize=finalize,
@@ -219,14 +222,22 @@ class GenerationController(QObject):
                     rope_stride=s.memory_rope_stride, attention_backend=s.attention_backend,
                     compile_blocks=s.compile_blocks)
 
-    def _gpus_available(self) -> bool:
-        """GPUs per shot asks for GPUs this machine shows (a setting saved on another machine, or a card gone)."""
+    def _gpus_available(self, shot_ids: list[str], finalize: bool) -> bool:
+        """GPUs per shot asks for GPUs this machine shows (a setting saved on another machine, or a card gone), and
+        a split the project's settings allow."""
         import os
 
         from storymem_engine.multi_gpu import CPU_TEST_ENV, visible_gpu_count
 
         wanted = self.window.settings.gpus_per_shot
-        if wanted > 1 and self.window.render_settings().offload == "sequential":
+        sharded = wanted > 1 and self.window.settings.shard_weights
+        if sharded and self._has_drafts(shot_ids, finalize):
+            dialogs.error(self.window, "Draft cannot be sharded",
+                          "Draft shots cannot run with the experts' weights sharded across the GPUs (the distilled "
+                          "LoRA is added to the experts after they are sharded). Choose the Final profile in "
+                          "Generate > Render settings (or on the shot), or turn off Shard the weights in Settings.")
+            return False
+        if wanted > 1 and not sharded and self.window.render_settings().offload == "sequential":
             dialogs.error(self.window, "Offload cannot be split",
                           f"GPUs per shot is {wanted}, and this project's offload preset is 'sequential', which "
                           "cannot be split across GPUs. Choose group_offload or model_offload in Generate > Render "
@@ -242,11 +253,7 @@ class GenerationController(QObject):
 
     def _draft_can_run(self, engine: dict[str, Any], shot_ids: list[str], finalize: bool) -> bool:
         """A queue with draft shots needs the distilled LoRAs: say which are missing before anything loads."""
-        if finalize or engine["engine"] == "tiny":
-            return True
-        project_profile = self.window.render_settings().profile
-        shots = {shot.id: shot for shot in self.window.project.story.shots}
-        if all((shots[i].profile or project_profile) != "draft" for i in shot_ids if i in shots):
+        if engine["engine"] == "tiny" or not self._has_drafts(shot_ids, finalize):
             return True
         reason = self.window.draft_unavailable()
         if reason:
@@ -255,6 +262,14 @@ class GenerationController(QObject):
                           "Render settings (or on the shot), or download the distilled LoRAs.")
             return False
         return True
+
+    def _has_drafts(self, shot_ids: list[str], finalize: bool) -> bool:
+        """Whether the queue makes draft takes (Finalize makes every shot at the final profile)."""
+        if finalize:
+            return False
+        project_profile = self.window.render_settings().profile
+        shots = {shot.id: shot for shot in self.window.project.story.shots}
+        return any((shots[i].profile or project_profile) == "draft" for i in shot_ids if i in shots)
 
     def _first_engine_choice(self) -> str | None:
         """No models folder yet: one clear choice, remembered (Settings > Engine switches back later)."""

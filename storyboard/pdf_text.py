@@ -56,7 +56,9 @@ def make_font(point_size: float, bold: bool = False, italic: bool = False) -> QF
 
 
 def printable(text: str) -> str:
-    """The text without control characters (a NUL in a prompt would draw as a box); line breaks stay."""
+    """The text without control characters (a NUL in a prompt would draw as a box); line breaks stay, Unicode's
+    line and paragraph separators (U+2028, U+2029: breaks in a prompt pasted from a web page) as plain ones."""
+    text = text.replace("\u2028", "\n").replace("\u2029", "\n")
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
 
 

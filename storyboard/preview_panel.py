@@ -69,7 +69,7 @@ def take_details(take: Take) -> list[tuple[str, str]]:
     if engine:
         rows.append(("engine", str(engine)))
     if take.backends.get("gpus"):
-        rows.append(("GPUs", f"{take.backends['gpus']}, context parallel"))
+        rows.append(("GPUs", take.backends["gpus"]))
     note = keyframe_note(take.backends)
     if note:
         rows.append(("note", note))

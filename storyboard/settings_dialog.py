@@ -136,8 +136,15 @@ class SettingsDialog(QDialog):
                                    "or 10)", "ulysses")
         self.parallel_mode.addItem("Ring (keys/values passed around; needs flash attention)", "ring")
         _select_data(self.parallel_mode, settings.parallel_mode)
-        self.gpus_per_shot.valueChanged.connect(lambda n: self.parallel_mode.setEnabled(n > 1))
-        self.parallel_mode.setEnabled(self.gpus_per_shot.value() > 1)
+        self.shard_weights = QCheckBox("Shard the experts' weights across them (FSDP2: each GPU keeps 1/N; for "
+                                       "experts too big for one GPU; Final profile only)")
+        self.shard_weights.setObjectName("shard_weights")
+        self.shard_weights.setChecked(settings.shard_weights)
+        self.shard_weights.setToolTip("Every transformer block is gathered whole just before it runs. The experts "
+                                      "stay on the GPUs (offload full_gpu), whatever the project's offload preset.")
+        for widget in (self.parallel_mode, self.shard_weights):
+            self.gpus_per_shot.valueChanged.connect(lambda n, w=widget: w.setEnabled(n > 1))
+            widget.setEnabled(self.gpus_per_shot.value() > 1)
         self.compile_blocks = QCheckBox("Compile the repeated transformer blocks (torch.compile: faster steps after "
                                         "a slow first shot)")
         self.compile_blocks.setChecked(settings.compile_blocks)
@@ -165,6 +172,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.gpu_note)
         form.addRow("GPUs per shot", self.gpus_per_shot)
         form.addRow("Split", self.parallel_mode)
+        form.addRow("", self.shard_weights)
         defaults = QGroupBox("Defaults for new projects (an open project's own: Generate > Render settings)")
         QVBoxLayout(defaults).addWidget(self.defaults)
         advanced = QGroupBox("Advanced")
@@ -205,6 +213,7 @@ class SettingsDialog(QDialog):
             compile_blocks=self.compile_blocks.isChecked(),
             gpus_per_shot=self.gpus_per_shot.value(),
             parallel_mode=self.parallel_mode.currentData(),
+            shard_weights=self.shard_weights.isChecked(),
         )
 
     def run_check(self) -> str:

@@ -83,14 +83,23 @@ class Needs:
 
 
 def preset_needs(preset: str, sizes: ModelSizes = A14B_SIZES, tokens: int = METHOD_TOKENS,
-                 text_encoder_on_cpu: bool = False) -> Needs:
-    """RAM and VRAM a preset needs for a shot of ``tokens`` tokens (the method's shot by default)."""
+                 text_encoder_on_cpu: bool = False, shards: int = 1) -> Needs:
+    """RAM and VRAM a preset needs for a shot of ``tokens`` tokens (the method's shot by default), per process.
+
+    ``shards``: the experts' weights sharded across that many GPUs (full_gpu only, distributed.shard_weights): each
+    GPU holds 1/N of them plus two whole blocks (the one running and the next, gathered ahead). RAM is unchanged: a
+    rank loads each expert whole on the CPU before sharding it.
+    """
     e, e8, lo, t, v = sizes.expert, sizes.expert_fp8, sizes.lora, sizes.text_encoder, sizes.vae
     act = ACTIVATION_GIB_PER_1K_TOKENS * tokens / 1000 * GIB
     work = VAE_WORK_GIB * GIB
     gpu_t = 0 if text_encoder_on_cpu else t
     everything = 2 * e + 2 * lo + t + v
-    if preset == "full_gpu":
+    if shards > 1 and preset != "full_gpu":
+        raise ValueError(f"sharded weights stay on the GPUs (full_gpu), not {preset!r}")
+    if preset == "full_gpu" and shards > 1:
+        ram, vram = everything, (2 * e + 2 * lo) / shards + 2 * sizes.block + gpu_t + v + max(act, work)
+    elif preset == "full_gpu":
         ram, vram = everything, 2 * e + 2 * lo + gpu_t + v + max(act, work)
     elif preset == "model_offload":
         ram, vram = everything, max(e + lo + act, gpu_t, v + work)
@@ -225,9 +234,9 @@ class InsufficientMemory(RuntimeError):
     """The chosen preset needs more RAM or VRAM than this machine has (raised before anything loads)."""
 
 
-def preflight(preset: str, machine: Machine, text_encoder_on_cpu: bool = False) -> Needs:
+def preflight(preset: str, machine: Machine, text_encoder_on_cpu: bool = False, shards: int = 1) -> Needs:
     """Refuse, with both numbers and a preset that fits, rather than be killed while loading."""
-    needs = preset_needs(preset, text_encoder_on_cpu=text_encoder_on_cpu)
+    needs = preset_needs(preset, text_encoder_on_cpu=text_encoder_on_cpu, shards=shards)
     if fits(needs, machine):
         return needs
     short = []
@@ -245,7 +254,8 @@ def preflight(preset: str, machine: Machine, text_encoder_on_cpu: bool = False) 
                   "choose it in Settings > Offload preset or with --offload.")
     else:
         advice = "No preset fits this machine; the tiny engine still checks the install."
-    raise InsufficientMemory(f"The '{preset}' offload preset needs " + " and ".join(short) + ". " + advice)
+    what = f"The '{preset}' offload preset" + (f" with the experts sharded across {shards} GPUs" if shards > 1 else "")
+    raise InsufficientMemory(f"{what} needs " + " and ".join(short) + ". " + advice)
 
 
 def measure_sizes(transformer_config: dict | None = None, text_encoder_config: dict | None = None,

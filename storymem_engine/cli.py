@@ -186,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--parallel", choices=PARALLEL_MODES, default="ulysses",
                         help="with --gpus: Ulysses attention (the head count must divide by N) or ring attention "
                              "(needs flash-attn, SageAttention or PyTorch's flash SDPA)")
+    render.add_argument("--shard-weights", action="store_true",
+                        help="with --gpus: each GPU keeps 1/N of the experts' weights (FSDP2; every block is gathered "
+                             "as it runs), for experts that do not fit one GPU; keeps them on the GPUs (offload "
+                             "full_gpu); not with the draft profile")
     return parser
 
 
@@ -296,11 +300,21 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
             raise CliError(f"the draft profile needs the distilled LoRAs, missing in {args.models}: "
                            f"{', '.join(missing)}; get them with: {distill_download_command(args.models)}")
     offload, offload_reason = settings.offload, ""
-    if args.engine == "wan" and offload == "auto":
+    if args.engine == "wan" and offload == "auto" and not args.shard_weights:
         # Chosen here, before anything is written, so a machine no preset fits is refused at once.
         from storymem_engine.accounting import choose_preset, gpu_free_memory, host_ram_gib
 
         offload, offload_reason = choose_preset(gpu_free_memory(), host_ram_gib(), settings.text_encoder_on_cpu)
+    if args.shard_weights:
+        if args.gpus < 2:
+            raise CliError("--shard-weights splits the experts' weights across GPUs: add --gpus N (2 or more)")
+        if settings.offload not in ("auto", "full_gpu"):
+            raise CliError(f"--shard-weights keeps the experts on the GPUs: it replaces --offload {settings.offload} "
+                           "(leave --offload out, or use full_gpu)")
+        if settings.profile == "draft" or drafted_shots:
+            raise CliError("--shard-weights cannot render draft shots (the distilled LoRA is added to the experts "
+                           "after they are sharded); use --profile final")
+        offload, offload_reason = "full_gpu", f"full_gpu: the experts' weights sharded across {args.gpus} GPUs."
     if args.gpus > 1 and offload == "sequential":
         raise CliError("--gpus: the 'sequential' offload preset cannot be split across GPUs; use --offload "
                        "group_offload or model_offload")
@@ -308,7 +322,8 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
         from storymem_engine.accounting import InsufficientMemory, preflight, this_machine
 
         try:
-            preflight(offload, this_machine(), settings.text_encoder_on_cpu)
+            preflight(offload, this_machine(), settings.text_encoder_on_cpu,
+                      shards=args.gpus if args.shard_weights else 1)
             if args.gpus > 1:
                 multi_gpu.check_host_memory(offload, args.gpus, this_machine(), settings.text_encoder_on_cpu)
         except (InsufficientMemory, multi_gpu.GpuCountError) as exc:
@@ -413,7 +428,7 @@ def _parallel_settings(args) -> dict:
         return {}
     from storymem_engine.distributed import local_device
 
-    return {"parallel": args.parallel, "device": local_device()}
+    return {"parallel": args.parallel, "device": local_device(), "shard_weights": args.shard_weights}
 
 
 def write_film(project, takes, path: Path) -> int:

@@ -162,3 +162,31 @@ def broadcast_object(value=None, src: int = 0):
     box = [value]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def shard_weights(experts: Sequence) -> None:
+    """FSDP2 over every rank of the group: each rank keeps 1/N of each expert's weights (LoRA layers included) on
+    its device, and each transformer block is gathered whole just before it runs and freed after it.
+
+    Block by block first, then the rest of the expert: each call moves only that part to the GPU before sharding
+    it, so no rank ever holds a whole expert on its GPU.
+    """
+    import torch
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    mesh = init_device_mesh("cuda" if torch.cuda.is_available() else "cpu", (world_size(),))
+    for expert in experts:
+        # Resharded after every forward, the root too (FSDP2 keeps a root gathered by default, for a backward pass
+        # that inference never runs).
+        for block in expert.blocks:
+            fully_shard(block, mesh=mesh, reshard_after_forward=True)
+        fully_shard(expert, mesh=mesh, reshard_after_forward=True)
+
+
+def is_sharded(module) -> bool:
+    try:
+        from torch.distributed.fsdp import FSDPModule
+    except ImportError:  # a torch built without distributed support shards nothing
+        return False
+    return isinstance(module, FSDPModule)

@@ -98,6 +98,9 @@ class EngineSettings:
     # Context parallelism across the ranks of a torch.distributed group (render --gpus N): "" off (one process),
     # "ulysses" or "ring". Each rank runs the whole pipeline; the experts split the video tokens (distributed.py).
     parallel: str = ""
+    # With parallel: each rank holds 1/N of both experts' weights (FSDP2, every block gathered as it runs), for
+    # experts that do not fit one GPU beside their activations. Keeps the experts on the GPUs: offload full_gpu.
+    shard_weights: bool = False
 
     def validate(self) -> None:
         if self.engine not in ("wan", "tiny"):
@@ -117,6 +120,11 @@ class EngineSettings:
             raise ValueError(f"unknown keyframe similarity {self.keyframe_similarity!r} (expected clip or hsv)")
         if self.parallel not in ("", "ulysses", "ring"):
             raise ValueError(f"unknown parallel mode {self.parallel!r} (expected ulysses or ring)")
+        if self.shard_weights and not self.parallel:
+            raise ValueError("sharding the weights splits them across the GPUs of a group: it needs 2 or more GPUs")
+        if self.shard_weights and self.offload != "full_gpu":
+            raise ValueError(f"sharded weights stay on the GPUs: the offload preset must be full_gpu, not "
+                             f"{self.offload!r}")
         if self.parallel and self.offload == "sequential":
             # accelerate's per-module hooks move each layer as it runs; with the experts' context-parallel hooks on
             # top that has never run (CUDA only, not checked): refused rather than risked on a long queue.
@@ -163,7 +171,8 @@ class StoryMemEngine:
             return {}
         from storymem_engine.distributed import world_size
 
-        return {"gpus": f"{world_size()} ({self.settings.parallel})"}
+        sharded = ", weights sharded" if self.settings.shard_weights else ""
+        return {"gpus": f"{world_size()} ({self.settings.parallel}{sharded})"}
 
     # ------------------------------------------------------------------ loading
     def _resolve_offload(self) -> str:
@@ -287,6 +296,10 @@ class StoryMemEngine:
         from storymem_engine.distributed import enable_context_parallel
 
         enable_context_parallel(experts, self.settings.parallel, self.attention_backend_name or "native")
+        if self.settings.shard_weights:
+            from storymem_engine.distributed import shard_weights
+
+            shard_weights(experts)
 
     def _attention_backend(self) -> str:
         """The attention kernel the settings ask for, "auto" resolved: flash or sage on CUDA when importable."""
@@ -321,7 +334,12 @@ class StoryMemEngine:
         from storymem_engine.accounting import InsufficientMemory, preflight, this_machine
 
         try:
-            preflight(self.settings.offload, this_machine(), self.settings.text_encoder_on_cpu)
+            shards = 1
+            if self.settings.shard_weights:
+                from storymem_engine.distributed import world_size
+
+                shards = world_size()
+            preflight(self.settings.offload, this_machine(), self.settings.text_encoder_on_cpu, shards=shards)
         except InsufficientMemory as exc:
             raise EngineError(str(exc)) from None
 
@@ -457,6 +475,10 @@ class StoryMemEngine:
 
         kind = "t2v" if request.mode == "t2v" else "m2v"
         draft = request.profile == "draft"
+        if draft and self.settings.shard_weights:
+            # The distilled LoRA is added to the experts on the first draft shot; sharded experts cannot take it.
+            raise EngineError("Draft shots cannot run with sharded weights: choose the Final profile, or turn off "
+                              "weight sharding (Settings > GPUs; render without --shard-weights).")
         if draft:
             self._check_draft_files(kind)  # before minutes of loading, let alone denoising
         if kind not in self._pipes:

@@ -337,9 +337,11 @@ def release_offload(pipe, preset: str) -> None:
     encoder = pipe.__dict__.pop("_cpu_text_encoder", None)
     if encoder is not None:
         pipe.text_encoder = encoder
+    from storymem_engine.distributed import is_sharded
+
     for name in ("transformer", "transformer_2", "text_encoder", "vae"):
         module = getattr(pipe, name, None)
-        if module is not None:
+        if module is not None and not is_sharded(module):  # a sharded expert's pieces stay on their GPUs
             module.to(torch.device("cpu"))
 
 

@@ -2,8 +2,9 @@
 group (`python cp_shot_worker.py MODELS OUT.npz`, with context parallelism over the group).
 
 For each memory RoPE stride in STRIDES, one M2V shot with MEMORY memory images: the denoised latents (memory
-frames dropped, before the VAE) and the output frames. Run as ranks, rank 0 also records the messages of the
-two setups that must be refused (a token count that does not split, ring attention without an LSE kernel).
+frames dropped, before the VAE) and the output frames; as ranks, again with the experts' weights sharded
+(FSDP2). Run as ranks, rank 0 also records the messages of the two setups that must be refused (a token count
+that does not split, ring attention without an LSE kernel).
 """
 
 from __future__ import annotations
@@ -74,8 +75,24 @@ def main(models: str, out: str) -> None:
         messages.append("")
     except EngineError as exc:
         messages.append(str(exc))
+    engine.unload()
+    # The same shots with each expert's weights sharded across the ranks (FSDP2) on top of the token split.
+    sharded = StoryMemEngine(EngineSettings(engine="tiny", models_dir=models, parallel="ulysses", shard_weights=True,
+                                            offload="full_gpu", keyframe_similarity="hsv"))
+    results.update({f"shard_{key}": value for key, value in run_shots(sharded).items()})
+    import torch.distributed as dist
+
+    params = list(sharded.load("m2v").transformer.parameters())
+    # A DTensor's numel is the whole tensor's; to_local() is this rank's piece. FSDP2 splits dimension 0, so the
+    # matrices (almost all of a real expert) halve; a tensor with one row stays whole on one rank.
+    held = [p.to_local().numel() if hasattr(p, "to_local") else p.numel() for p in params]
+    matrices = [(h, p.numel()) for h, p in zip(held, params, strict=True) if p.dim() == 2 and p.shape[0] >= 4]
+    every_rank = [None] * distributed.world_size()
+    dist.all_gather_object(every_rank, sum(held))
     if distributed.rank() == 0:
-        np.savez(out, messages=np.array(messages), world=distributed.world_size(), **results)
+        np.savez(out, messages=np.array(messages), world=distributed.world_size(), held=np.array(every_rank),
+                 whole=sum(p.numel() for p in params),
+                 matrix_fraction=sum(h for h, _ in matrices) / sum(n for _, n in matrices), **results)
     distributed.shutdown()
 
 

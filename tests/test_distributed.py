@@ -60,6 +60,20 @@ def test_an_m2v_shot_on_two_ranks_matches_the_single_process_run(parallel_shots,
     assert np.abs(frames_one.astype(int) - frames_two).max() <= FRAME_LEVELS
 
 
+@pytest.mark.parametrize("stride", [1, 3])
+def test_sharded_weights_give_the_single_process_shot_with_half_the_weights_per_rank(parallel_shots, single_shots,
+                                                                                     stride):
+    # Every weight is held once across the ranks, and rank 0 keeps half of every matrix.
+    assert int(parallel_shots["held"].sum()) == int(parallel_shots["whole"])
+    assert max(parallel_shots["held"]) < int(parallel_shots["whole"])
+    assert float(parallel_shots["matrix_fraction"]) == pytest.approx(0.5, abs=0.01)
+    # FSDP2 gathers each block's weights with a collective: the sums can round differently from one process.
+    np.testing.assert_allclose(parallel_shots[f"shard_latents_{stride}"], single_shots[f"latents_{stride}"],
+                               rtol=0, atol=LATENT_ATOL)
+    diff = np.abs(single_shots[f"frames_{stride}"].astype(int) - parallel_shots[f"shard_frames_{stride}"])
+    assert diff.max() <= FRAME_LEVELS
+
+
 def test_the_memory_stride_reaches_the_split_rope(single_shots, parallel_shots):
     # Stride 3 moves the memory frames' positions: a different shot, on one rank and on two alike.
     for run in (single_shots, parallel_shots):
@@ -109,12 +123,13 @@ def test_render_on_two_ranks_makes_the_takes_a_single_process_render_makes(tmp_p
 
     story = _story(tmp_path)
     runs = {}
-    for gpus in ("1", "2"):
+    for gpus, extra in (("1", []), ("2", ["--shard-weights"])):  # 2 ranks: tokens split and weights sharded
         out = tmp_path / f"gpus{gpus}"
-        result = run_main("render", str(story), "--out", str(out), *TINY, "--gpus", gpus, env=cli_env)
+        result = run_main("render", str(story), "--out", str(out), *TINY, "--gpus", gpus, *extra, env=cli_env)
         assert result.returncode == 0, result.stderr[-3000:]
         runs[gpus] = (out, json.loads((out / "manifest.json").read_text()), result.stderr)
     (out1, one, _), (out2, two, stderr) = runs["1"], runs["2"]
+    assert "Offload: full_gpu: the experts' weights sharded across 2 GPUs." in stderr
     # Rank 0 alone talks and writes: one settings line, one summary, one project.
     assert stderr.count("Settings:") == 1 and stderr.count("Rendered 2 shots (2 generated)") == 1
     fields = ("mode", "seed", "frames", "size")
@@ -234,3 +249,38 @@ def test_sequential_offload_is_refused_with_gpus_before_any_rank_starts(tmp_path
     assert result.stderr.strip() == ("error: --gpus: the 'sequential' offload preset cannot be split across GPUs; "
                                      "use --offload group_offload or model_offload")
     assert not (tmp_path / "o").exists()
+
+
+def test_shard_weights_needs_gpus_and_the_final_profile(tmp_path, cli_env):
+    story = str(_story(tmp_path))
+    alone = run_main("render", story, "--out", str(tmp_path / "a"), *TINY, "--shard-weights", env=cli_env)
+    assert alone.returncode == 2 and "add --gpus N (2 or more)" in alone.stderr
+    draft = run_main("render", story, "--out", str(tmp_path / "b"), *TINY, "--gpus", "2", "--shard-weights",
+                     "--profile", "draft", env=cli_env)
+    assert draft.returncode == 2 and "--shard-weights cannot render draft shots" in draft.stderr
+
+
+def test_sharded_experts_need_a_fraction_of_the_vram_and_the_check_says_so():
+    from storymem_engine.accounting import A14B_SIZES, GIB, InsufficientMemory, Machine, preflight, preset_needs
+
+    whole, two, four = (preset_needs("full_gpu", shards=n) for n in (1, 2, 4))
+    assert whole.ram_gib == two.ram_gib == four.ram_gib  # each rank loads an expert whole before sharding it
+    experts = (2 * A14B_SIZES.expert + 2 * A14B_SIZES.lora) / GIB * 1.04
+    assert whole.vram_gib - two.vram_gib == pytest.approx(experts / 2 - 2 * A14B_SIZES.block / GIB * 1.04, abs=0.1)
+    assert four.vram_gib < two.vram_gib < 60 < whole.vram_gib
+    with pytest.raises(ValueError):
+        preset_needs("model_offload", shards=2)
+    with pytest.raises(InsufficientMemory) as refused:
+        preflight("full_gpu", Machine(ram_gib=512.0, vram_gib=24.0), shards=4)
+    assert "'full_gpu' offload preset with the experts sharded across 4 GPUs needs" in str(refused.value)
+    assert f"{four.vram_gib:.1f} GiB of VRAM" in str(refused.value)
+
+
+def test_the_readme_states_the_sharded_figures_the_preflight_uses():
+    from storymem_engine.accounting import preset_needs
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    two, four = (preset_needs("full_gpu", shards=n) for n in (2, 4))
+    four_cpu_encoder = preset_needs("full_gpu", shards=4, text_encoder_on_cpu=True)
+    assert (f"{preset_needs('full_gpu').vram_gib} GiB unsharded, {two.vram_gib} GiB on 2 GPUs, {four.vram_gib} GiB "
+            f"on 4 ({four_cpu_encoder.vram_gib} GiB with the text encoder on the CPU)") in readme

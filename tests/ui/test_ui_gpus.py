@@ -36,8 +36,10 @@ def test_settings_list_the_gpus_and_set_gpus_per_shot(qtbot, monkeypatch, tmp_pa
     dialog.parallel_mode.setCurrentIndex(dialog.parallel_mode.findData("ring"))
     values = dialog.values()
     assert (values.gpus_per_shot, values.parallel_mode) == (2, "ring")
+    dialog.shard_weights.setChecked(True)
+    assert dialog.values().shard_weights
     dialog.gpus_per_shot.setValue(1)
-    assert not dialog.parallel_mode.isEnabled()  # nothing to split on one GPU
+    assert not dialog.parallel_mode.isEnabled() and not dialog.shard_weights.isEnabled()  # nothing to split
 
     monkeypatch.setattr(multi_gpu, "NVIDIA_PROC", tmp_path / "none")  # a machine without NVIDIA's driver
     monkeypatch.setattr("shutil.which", lambda name: None)
@@ -63,6 +65,10 @@ def test_gpus_per_shot_above_what_the_machine_has_is_refused_before_anything_sta
     set_render(gen_window, offload="sequential")
     assert not gen_window.generation.generate_all()
     assert "preset is 'sequential', which cannot be split across GPUs" in recorded_dialogs.texts("error")[-1]
+    gen_window.settings.shard_weights = True  # sharded experts stay on the GPUs: the project's preset is replaced
+    set_render(gen_window, offload="sequential", profile="draft")
+    assert not gen_window.generation.generate_all()
+    assert "Draft shots cannot run with the experts' weights sharded" in recorded_dialogs.texts("error")[-1]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the rank processes in /proc")
@@ -72,15 +78,15 @@ def test_a_queue_on_two_gpus_and_a_rank_that_dies_fails_the_shot_with_the_reason
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     win = gen_window
     shots = win.project.story.shots
-    win.settings.gpus_per_shot = 2
+    win.settings.gpus_per_shot, win.settings.shard_weights = 2, True
     win.edits.select_shots([shots[0].id])
     assert win.generation.generate_shot()
-    assert "split across 2 GPUs (Ulysses)" in win.statusBar().currentMessage()
+    assert "split across 2 GPUs (Ulysses) with their weights sharded" in win.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert recorded_dialogs.texts("error") == [] and statuses(win)[0] == "done"
     from storyboard.preview_panel import take_details
 
-    assert ("GPUs", "2 (ulysses), context parallel") in take_details(shots[0].accepted())
+    assert ("GPUs", "2 (ulysses, weights sharded)") in take_details(shots[0].accepted())
     engine = win.generation.worker.worker.engine
 
     set_render(win, steps=400)
