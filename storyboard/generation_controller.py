@@ -332,7 +332,7 @@ class GenerationController(QObject):
         if not reused:
             offload = f" Offload: {preset_reason}" if preset_reason else ""
             self.window.statusBar().showMessage(
-                f"Starting the {label} engine (models load with the first shot)…{offload}")
+                f"Starting the engine: {label} (models load with the first shot)…{offload}")
 
     def _started_shot(self, shot_id: str) -> None:
         if self._has(shot_id):

@@ -17,8 +17,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import tempfile
 import threading
+from contextlib import contextmanager
 from multiprocessing.connection import Client, Connection, wait
 
 from storymem_engine.engine_process import DIED, ENDING, FINISHED, HEARTBEAT, HEARTBEAT_S, _send
@@ -49,6 +51,19 @@ def serve_group(commands: Connection, events: Connection, gpus: int, parallel: s
             return
 
 
+@contextmanager
+def own_signal_handlers():
+    """torchrun's agent installs handlers for SIGTERM/SIGINT/SIGHUP/SIGQUIT that raise its SignalException and leaves
+    them: between groups this process must end on SIGTERM as any engine process does, without a traceback."""
+    names = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT")
+    saved = {n: signal.getsignal(getattr(signal, n)) for n in names if hasattr(signal, n)}
+    try:
+        yield
+    finally:
+        for name, handler in saved.items():
+            signal.signal(getattr(signal, name), handler)
+
+
 class GroupRelay:
     """One group's life: start the ranks, hand rank 0 the job that started it, relay until the group ends."""
 
@@ -71,7 +86,8 @@ class GroupRelay:
         relay = threading.Thread(target=self._relay, args=(address, key), name="group-relay", daemon=True)
         relay.start()
         try:
-            end = run_ranks(gpus, "storymem_engine.group_rank", [parallel])
+            with own_signal_handlers():
+                end = run_ranks(gpus, "storymem_engine.group_rank", [parallel])
         finally:
             self._stop.set()
             relay.join()
@@ -81,7 +97,7 @@ class GroupRelay:
                    or (f"a rank exited with code {end.code}" if end.code else "the group ended"))
             self.emit(DIED, f"The {gpus}-GPU engine stopped: {why.rstrip('.')}. Your project and earlier takes are "
                             "safe; the next Generate starts the GPUs again.")
-        return not self.quit
+        return not self.quit and end.code != 130  # 130: this process was asked to stop (SIGTERM) meanwhile
 
     def _relay(self, address: str, key: bytes) -> None:
         conn = self._connect(address, key)

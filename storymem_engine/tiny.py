@@ -250,17 +250,24 @@ def _build(target: Path) -> None:
 
 def ensure_tiny_models(folder: Path | None = None) -> Path:
     """Build the tiny model folder once (a few seconds) and return it."""
+    from filelock import FileLock
+
     folder = Path(folder) if folder else default_tiny_dir()
     if (folder / ".complete").is_file():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tiny-", dir=folder.parent))
-    try:
-        _build(tmp)
-        (tmp / ".complete").write_text(TINY_VERSION + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    # One builder at a time (the ranks of a multi-GPU engine, two app windows): a second one waits, then finds the
+    # folder complete, instead of replacing it under a process that is already loading from it.
+    with FileLock(str(folder.parent / f".{folder.name}.lock")):
+        if (folder / ".complete").is_file():
+            return folder
+        tmp = Path(tempfile.mkdtemp(prefix=".tiny-", dir=folder.parent))
+        try:
+            _build(tmp)
+            (tmp / ".complete").write_text(TINY_VERSION + "\n")
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return folder

@@ -97,3 +97,20 @@ def test_a_queue_split_across_two_gpus_matches_one_gpu_and_cancel_keeps_the_grou
         engine.close()
     assert launcher is not None and not _alive(launcher)
     assert not [pid for pid in ranks.values() if _alive(pid)]  # no orphaned rank keeps (GPU) memory
+
+
+def test_ranks_building_the_tiny_models_at_once_each_get_a_whole_folder(tmp_path):
+    """A first Generate on N GPUs starts N ranks that all need the tiny models, which no one has built yet."""
+    import subprocess
+
+    folder = tmp_path / "tiny"
+    # Each prints the folder it was handed (its inode): a second build would replace the first one's folder under it.
+    code = ("import os, sys; from pathlib import Path; from storymem_engine.tiny import ensure_tiny_models; "
+            "print(os.stat(ensure_tiny_models(Path(sys.argv[1]))).st_ino)")
+    builders = [subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+                for _ in range(2)]
+    results = [b.communicate(timeout=300) for b in builders]
+    assert [b.returncode for b in builders] == [0, 0], results
+    assert results[0][0].strip() == results[1][0].strip() == str(folder.stat().st_ino)  # built once, kept
+    assert (folder / ".complete").is_file() and not list(tmp_path.glob(".tiny-*"))
