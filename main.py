@@ -9,8 +9,19 @@ HEADLESS_COMMANDS = ("info", "render")
 EXPORT_COMMAND = "export"
 
 
+# What a multi-GPU launcher starts as each rank: `<python> -m MODULE ...`. In a PyInstaller bundle the "python" is this
+# executable, so it runs them the way the interpreter's -m would.
+RANK_MODULES = ("storymem_engine.rank_main", "storymem_engine.group_rank")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if len(argv) >= 2 and argv[0] == "-m" and argv[1] in RANK_MODULES:
+        import runpy
+
+        sys.argv = [argv[1], *argv[2:]]
+        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)  # each ends the process itself (os._exit)
+        return 0
     if argv and argv[0] == EXPORT_COMMAND:
         from storyboard.export_cli import main as export_main
 

@@ -284,3 +284,11 @@ def test_the_readme_states_the_sharded_figures_the_preflight_uses():
     four_cpu_encoder = preset_needs("full_gpu", shards=4, text_encoder_on_cpu=True)
     assert (f"{preset_needs('full_gpu').vram_gib} GiB unsharded, {two.vram_gib} GiB on 2 GPUs, {four.vram_gib} GiB "
             f"on 4 ({four_cpu_encoder.vram_gib} GiB with the text encoder on the CPU)") in readme
+
+
+def test_main_runs_the_rank_modules_the_way_a_bundled_app_starts_them(story_paths):
+    # In a PyInstaller bundle sys.executable is the app: the launcher's `<executable> -m storymem_engine.rank_main
+    # ...` reaches main.py, which must run the module as the interpreter's -m would.
+    result = run_main("-m", "storymem_engine.rank_main", "info", str(story_paths["queen"]))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["shots"] > 0
