@@ -23,11 +23,12 @@ With --gpus N (a comma list runs each count; default 1, one plain process as bef
 N ranks under torchrun (`python -m torch.distributed.run --standalone --nproc-per-node N`), one per GPU
 (cuda:LOCAL_RANK): every rank builds the same models, and both experts get diffusers' context parallelism through
 the engine's own storymem_engine.distributed (--parallel ulysses, the default, or ring), as `render --gpus N` does.
-Rank 0 prints the row; every rank's peak memory is gathered to it and the row shows the largest. Only the presets
-that keep a whole copy of the weights per rank (full_gpu, model_offload, fp8_offload) are run on N > 1; the
-low-VRAM presets are refused with one line (see PARALLEL_REFUSED below), and so is a count whose N copies of
-an offload preset's models would not fit in the host's RAM. With --tiny the ranks are CPU processes
-on gloo (1 thread each, the engine's test-only device-count shim): it checks the code, its times say nothing.
+Rank 0 prints the row; every rank's peak memory is gathered to it and the row shows the largest. The presets
+`render --gpus N` allows run on N > 1; sequential is refused with one line (PARALLEL_REFUSED below), and so is a
+count whose N copies of an offload preset's models would not fit in the host's RAM. --shard-weights also shards
+the experts' weights across the ranks (FSDP2; full_gpu only), as `render --shard-weights`. With --tiny the ranks
+are CPU processes on gloo (1 thread each, the engine's test-only device-count shim): it checks the code, its times
+say nothing.
 
 Columns: the profile, the GPU count N, steady seconds per step of each expert, the first-call overhead (expert swap,
 un-prefetched groups), seconds per shot (final: a 40-step estimate from the official schedule, how many steps
@@ -63,12 +64,12 @@ QUICK = ("full_gpu", "model_offload", "fp8_offload")
 STEPS = 4  # shift 4, boundary 0.9: timesteps 999, 922 (high-noise expert), 799, 571 (low-noise expert)
 # The draft shot: lightx2v's schedule (timesteps 1000, 937.5 high-noise; 833.3, 625 low-noise), no CFG.
 DRAFT_RANK = 64
-# The presets run with --gpus N > 1: each rank holds its own whole copy of the models (on its GPU or in RAM).
-PARALLEL_PRESETS = ("full_gpu", "model_offload", "fp8_offload")
-# The low-VRAM presets are not run on N > 1 (one line as the row): unchecked with context parallelism on CUDA.
+# The presets run with --gpus N > 1, as `render --gpus N` allows them: each rank holds its own whole copy of the
+# models (on its GPU or in RAM). group_offload's streamed groups are unchecked with context parallelism on CUDA (on
+# 2 CPU ranks, without streams, it matches one process): this bench is where that shows.
+PARALLEL_PRESETS = ("full_gpu", "model_offload", "fp8_offload", "group_offload")
+# Refused on N > 1 (one line as the row), as the engine refuses it.
 PARALLEL_REFUSED = {
-    "group_offload": "its streamed, prefetched layer groups are unchecked with context parallelism on CUDA (on 2 "
-                     "CPU ranks, without streams, it matches one process)",
     "sequential": "accelerate's per-module hooks are unchecked with context parallelism (on a CPU they never run)",
 }
 
@@ -182,6 +183,8 @@ def child(args) -> int:
     if ranks > 1:
         # As the engine does: both experts split before the preset's hooks go on (engine.load, then _activate).
         distributed.enable_context_parallel(experts, args.parallel)
+        if args.shard_weights:
+            distributed.shard_weights(experts)  # as the engine with --shard-weights: 1/N of each expert per GPU
     apply_offload(pipe, preset, device, text_encoder_on_cpu=args.text_encoder_on_cpu)
     built = time.perf_counter() - t0
     gen = torch.Generator().manual_seed(0)
@@ -371,6 +374,9 @@ def main() -> int:
     parser.add_argument("--parallel", choices=PARALLEL_MODES, default="ulysses",
                         help="with --gpus N > 1: Ulysses attention (the head count must divide by N) or ring "
                              "attention (CUDA only)")
+    parser.add_argument("--shard-weights", action="store_true",
+                        help="with --gpus N > 1: the experts' weights sharded across the ranks (FSDP2, full_gpu only), "
+                             "as render --shard-weights")
     parser.add_argument("--timeout", type=int, default=420, help="seconds per preset (and GPU count)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -417,7 +423,8 @@ def main() -> int:
     failed = 0
     forwarded = ["--memory", str(args.memory), "--size", args.size, "--frames", str(args.frames), "--profiles",
                  args.profiles, "--parallel", args.parallel,
-                 *(["--tiny"] if args.tiny else []), *(["--text-encoder-on-cpu"] if args.text_encoder_on_cpu else [])]
+                 *(["--tiny"] if args.tiny else []), *(["--text-encoder-on-cpu"] if args.text_encoder_on_cpu else []),
+                 *(["--shard-weights"] if args.shard_weights else [])]
     script = str(Path(__file__).resolve())
     from storymem_engine.accounting import Machine, host_ram_gib
 
@@ -426,6 +433,10 @@ def main() -> int:
         single: dict[str, dict] = {}  # profile -> the N = 1 row of this preset, for the efficiency column
         for gpus in gpu_counts:
             on = f" on {gpus} GPUs" if gpus > 1 else ""
+            if gpus > 1 and args.shard_weights and preset != "full_gpu":
+                print(f"{preset:<15}{'-':<7}{gpus:>5}   refused: sharded weights stay on the GPUs (full_gpu only)",
+                      flush=True)
+                continue
             if gpus > 1 and preset not in PARALLEL_PRESETS:
                 why = PARALLEL_REFUSED.get(preset, "it is not one of them")
                 print(f"{preset:<15}{'-':<7}{gpus:>5}   refused: on N > 1 GPUs only {', '.join(PARALLEL_PRESETS)} run; "

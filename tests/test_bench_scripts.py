@@ -35,6 +35,15 @@ def test_gpu_m2v_bench_runs_each_gpu_count_as_that_many_ranks_and_reports_the_sc
         assert float(row[12]) > 0  # RAM (GPU memory is nan on the CPU)
     assert rows[0][8] == "1.00"  # N = 1 against itself; N = 2 against it (filled: a number above)
 
+    # The experts' weights sharded too (FSDP2): full_gpu only, the other presets refused in one line.
+    sharded = _bench("gpu_m2v.py", "--tiny", "--gpus", "2", "--presets", "full_gpu,model_offload", "--profiles",
+                     "final", "--memory", "2", "--shard-weights", timeout=120)
+    assert sharded.returncode == 0, sharded.stdout + sharded.stderr[-3000:]
+    full, offload = (line.split() for line in sharded.stdout.splitlines()[2:])
+    assert full[:4] == ["full_gpu", "final", "2", "60"] and float(full[7]) > 0
+    assert offload[:3] == ["model_offload", "-", "2"]
+    assert "refused: sharded weights stay on the GPUs" in " ".join(offload)
+
 
 def test_gpu_m2v_bench_has_no_scaling_without_one_gpu_and_refuses_the_low_vram_presets_on_several():
     import importlib.util
