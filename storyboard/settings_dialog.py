@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from storyboard.app_settings import ENGINES, AppSettings
 from storyboard.render_settings_form import RenderSettingsForm
-from storymem_engine.multi_gpu import gpu_note, visible_gpus
+from storymem_engine.multi_gpu import gpu_note, split_needs, visible_gpus
 from storymem_engine.tiny import DRAFT_FRAMES, DRAFT_STEPS
 
 
@@ -145,6 +145,10 @@ class SettingsDialog(QDialog):
         for widget in (self.parallel_mode, self.shard_weights):
             self.gpus_per_shot.valueChanged.connect(lambda n, w=widget: w.setEnabled(n > 1))
             widget.setEnabled(self.gpus_per_shot.value() > 1)
+        self.gpu_needs = QLabel()
+        self.gpu_needs.setObjectName("gpu_needs")
+        self.gpu_needs.setWordWrap(True)
+        self._machine = None
         self.compile_blocks = QCheckBox("Compile the repeated transformer blocks (torch.compile: faster steps after "
                                         "a slow first shot)")
         self.compile_blocks.setChecked(settings.compile_blocks)
@@ -173,6 +177,7 @@ class SettingsDialog(QDialog):
         form.addRow("GPUs per shot", self.gpus_per_shot)
         form.addRow("Split", self.parallel_mode)
         form.addRow("", self.shard_weights)
+        form.addRow("", self.gpu_needs)
         defaults = QGroupBox("Defaults for new projects (an open project's own: Generate > Render settings)")
         QVBoxLayout(defaults).addWidget(self.defaults)
         advanced = QGroupBox("Advanced")
@@ -194,6 +199,26 @@ class SettingsDialog(QDialog):
         layout.addLayout(columns)
         layout.addWidget(self.problems)
         layout.addWidget(buttons)
+        self.gpus_per_shot.valueChanged.connect(self._show_gpu_needs)
+        self.shard_weights.toggled.connect(self._show_gpu_needs)
+        self.defaults.offload.currentTextChanged.connect(self._show_gpu_needs)
+        self.defaults.text_encoder_on_cpu.toggled.connect(self._show_gpu_needs)
+        self._show_gpu_needs()
+
+    def _show_gpu_needs(self) -> None:
+        """Per GPU and in host RAM, what GPUs per shot asks of this machine (with the new-project offload preset)."""
+        from storymem_engine.accounting import this_machine
+
+        gpus = self.gpus_per_shot.value()
+        self.gpu_needs.setVisible(gpus > 1)
+        if gpus < 2:
+            return
+        if self._machine is None:
+            self._machine = this_machine()
+        text, ok = split_needs(gpus, self.defaults.offload.currentText(), self.shard_weights.isChecked(),
+                               self._machine, self.defaults.text_encoder_on_cpu.isChecked())
+        self.gpu_needs.setText(text if ok else text + " Does not fit this machine.")
+        self.gpu_needs.setStyleSheet("color:#a1a1aa;" if ok else "color:#f59e0b;")
 
     def accept(self) -> None:
         """Check sizes and frame counts here, not 20 s into a Generate: each value that the engine would refuse is

@@ -328,6 +328,30 @@ def gpu_note(count: int) -> str:
             f"--gpus {count} (README: Several GPUs).")
 
 
+def split_needs(gpus: int, preset: str, shard_weights: bool, machine, text_encoder_on_cpu: bool = False
+                ) -> tuple[str, bool]:
+    """What a shot split across ``gpus`` GPUs needs per GPU and in host RAM (every rank loads its own copy of the
+    models), next to ``machine``; and whether it fits. ("", True) for one GPU."""
+    from storymem_engine.accounting import preset_needs
+    from storymem_engine.models import AUTO_OFFLOAD
+
+    if gpus < 2:
+        return "", True
+    if shard_weights:
+        preset, how = "full_gpu", f"full_gpu, 1/{gpus} of the experts per GPU"
+    elif preset == AUTO_OFFLOAD:
+        return (f"Every one of the {gpus} processes loads its own copy of the models: the offload preset's RAM "
+                f"{gpus} times (this machine: {machine.describe()})."), True
+    else:
+        how = preset
+    needs = preset_needs(preset, text_encoder_on_cpu=text_encoder_on_cpu, shards=gpus if shard_weights else 1)
+    total = needs.ram_gib * gpus
+    ok = total <= machine.usable_ram_gib and machine.vram_gib is not None and needs.vram_gib <= machine.vram_gib
+    return (f"Split across {gpus} GPUs ({how}): each GPU needs {needs.vram_gib:.1f} GiB of VRAM; each of the {gpus} "
+            f"processes {needs.ram_gib:.1f} GiB of RAM, {total:.1f} GiB in all. This machine: "
+            f"{machine.describe()}."), ok
+
+
 def check_host_memory(preset: str, gpus: int, machine, text_encoder_on_cpu: bool = False) -> None:
     """Every rank loads its own copy of the models: the host RAM the preset needs, N times over, must fit.
 

@@ -38,6 +38,15 @@ def test_settings_list_the_gpus_and_set_gpus_per_shot(qtbot, monkeypatch, tmp_pa
     assert (values.gpus_per_shot, values.parallel_mode) == (2, "ring")
     dialog.shard_weights.setChecked(True)
     assert dialog.values().shard_weights
+    from storymem_engine.accounting import preset_needs
+
+    sharded = preset_needs("full_gpu", shards=2)
+    needs = " ".join(dialog.gpu_needs.text().split())
+    assert (f"each GPU needs {sharded.vram_gib:.1f} GiB of VRAM; each of the 2 processes {sharded.ram_gib:.1f} GiB "
+            f"of RAM, {2 * sharded.ram_gib:.1f} GiB in all") in needs
+    dialog.shard_weights.setChecked(False)
+    dialog.defaults.offload.setCurrentText("model_offload")
+    assert f"each of the 2 processes {preset_needs('model_offload').ram_gib:.1f} GiB" in dialog.gpu_needs.text()
     dialog.gpus_per_shot.setValue(1)
     assert not dialog.parallel_mode.isEnabled() and not dialog.shard_weights.isEnabled()  # nothing to split
 
