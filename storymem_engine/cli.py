@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from storymem_engine.multi_gpu import MAX_GPUS, PARALLEL_MODES
+from storymem_engine.multi_gpu import MAX_GPUS, PARALLEL_MODES, one_line
 from storymem_engine.render_settings import MAX_MEMORY, RenderSettings
 from storymem_engine.request import DRAFT_NOTE, PROFILES
 from storymem_engine.story import (
@@ -482,12 +482,9 @@ def main(argv: list[str]) -> int:
         return 130
     except (EngineError, VideoError, OSError, ValueError, RuntimeError) as exc:
         # LoraError and ClipWeightsError are ValueError/RuntimeError: a bad model file is one line too.
-        print(f"\nerror: {_one_line(exc)}", file=sys.stderr)
+        print(f"\nerror: {one_line(exc)}", file=sys.stderr)
         return 1
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user; the type says where to look
-        print(f"\nerror ({type(exc).__name__}): {_one_line(exc)}", file=sys.stderr)
+        print(f"\nerror ({type(exc).__name__}): {one_line(exc)}", file=sys.stderr)
         return 1
 
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:2000] or type(exc).__name__

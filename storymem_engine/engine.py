@@ -29,6 +29,7 @@ from storymem_engine.models import (
     distill_lora_missing,
     next_lower_preset,
 )
+from storymem_engine.multi_gpu import PARALLEL_MODES
 from storymem_engine.request import DROPPED_FRAMES, MODE_SCHEDULE, GenerationRequest
 from storymem_engine.tiny import TINY_LABEL, ensure_tiny_models
 
@@ -118,7 +119,7 @@ class EngineSettings:
             raise ValueError(f"rope stride must be >= 1, got {self.rope_stride}")
         if self.keyframe_similarity not in KEYFRAME_SIMILARITIES:
             raise ValueError(f"unknown keyframe similarity {self.keyframe_similarity!r} (expected clip or hsv)")
-        if self.parallel not in ("", "ulysses", "ring"):
+        if self.parallel not in ("", *PARALLEL_MODES):
             raise ValueError(f"unknown parallel mode {self.parallel!r} (expected ulysses or ring)")
         if self.shard_weights and not self.parallel:
             raise ValueError("sharding the weights splits them across the GPUs of a group: it needs 2 or more GPUs")

@@ -102,10 +102,11 @@ def serve_queue(commands: Connection, events: Connection, make_runner, ended=lam
                 try:
                     runner.run(GenerationJob(**command[1]), cancelled)
                 finally:
-                    if ended():
+                    over = ended()
+                    if over:
                         emit(ENDING)  # before FINISHED: the launcher keeps the editor's next job for a new group
                     emit(FINISHED)
-                if ended():
+                if over:
                     break
             elif kind == "quit":
                 break

@@ -187,15 +187,13 @@ class BroadcastingEngine:
                                          cancel=lambda: _agreed(cancel))
         except GenerationCancelled:
             raise  # every rank stopped at the same check (_agreed)
-        except EngineError as exc:
+        except (dist.DistError, RuntimeError) as exc:  # EngineError is a RuntimeError
             self.broken = f"the GPU group stopped after shot {request.shot_id} failed ({one_line(exc)})"
-            raise  # this shot's own message (every rank meets it; rank 0 says it)
-        except (dist.DistError, RuntimeError) as exc:
-            self.broken = f"the GPU group stopped after shot {request.shot_id} failed ({one_line(exc)})"
-            # Often another rank is gone (gloo and NCCL say "connection closed by peer"): the agent then stops this
-            # rank within the grace period and the launcher or that rank says why, so a line from here would be a
-            # second one about the same failure. A failure of this rank alone is still reported, a moment later.
-            time.sleep(ERROR_GRACE_S)
+            if not isinstance(exc, EngineError):  # an EngineError is this shot's own message: rank 0 says it
+                # Often another rank is gone (gloo and NCCL say "connection closed by peer"): the agent then stops
+                # this rank within the grace period and the launcher or that rank says why, so a line from here
+                # would be a second one about the same failure. A failure of this rank alone is still reported.
+                time.sleep(ERROR_GRACE_S)
             raise
 
 
