@@ -13,7 +13,9 @@ UMT5-XXL text encoder and the Wan VAE, with random weights made directly on the 
 for the presets that start there, as the app's do), applies the preset with the engine's own apply_offload,
 and generates one shot: prompt encoding, the memory condition (VAE encode), 4 denoising steps with CFG (2
 per expert: the first call of each expert is its warm-up, the second its steady step), and the decode. A
-row is printed and flushed as soon as a preset is measured, so a crash or timeout keeps the rows before it.
+row is printed and flushed as soon as a preset is measured, so a crash or timeout keeps the rows before it; a
+preset that runs out of --timeout says the last stages it reached, with seconds since its start (built, moved to
+the CPU, preset applied, condition encoded, each step), so the next run knows where the time goes.
 
 With the draft profile the same child then loads a rank-64 distilled LoRA in lightx2v's layout (random values,
 the published key names and shapes) as the second adapter on both experts, exactly as the engine does on a
@@ -127,6 +129,15 @@ def build_expert(config: dict, device, dtype, seed: int, lora_rank: int, fp8: bo
     return expert
 
 
+_T0 = time.perf_counter()
+
+
+def stage(what: str) -> None:
+    """A child's progress, flushed as it happens: a preset that times out says how far it got and when."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"STAGE {time.perf_counter() - _T0:.0f}s {what}", flush=True)
+
+
 def official_high_steps(steps: int = 40, shift: float = 4.0, boundary: float = 0.9) -> int:
     import numpy as np
 
@@ -163,15 +174,18 @@ def child(args) -> int:
     t0 = time.perf_counter()
     fp8 = preset in FP8_PRESETS
     experts = [build_expert(config, device, dtype, seed, 4 if args.tiny else 128, fp8) for seed in (1, 2)]
+    stage("experts built")
     encoder = random_module(lambda: UMT5EncoderModel(UMT5Config(**(UMT5_TINY if args.tiny else UMT5_XXL))),
                             device, dtype, 3)
     encoder.encoder.embed_tokens.weight = encoder.shared.weight  # tied in UMT5; to_empty untied them (+2 GiB)
     vae = random_module(lambda: AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                                                  temperal_downsample=[False, True, True]) if args.tiny
                         else AutoencoderKLWan(), device, torch.float32, 4)
+    stage("text encoder and VAE built")
     if preset != "full_gpu":
         for module in (*experts, encoder, vae):
             module.to("cpu")  # offload presets start from the CPU, as in the app
+        stage("moved to the CPU")
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
@@ -187,6 +201,7 @@ def child(args) -> int:
             distributed.shard_weights(experts)  # as the engine with --shard-weights: 1/N of each expert per GPU
     apply_offload(pipe, preset, device, text_encoder_on_cpu=args.text_encoder_on_cpu)
     built = time.perf_counter() - t0
+    stage(f"{preset} applied")
     gen = torch.Generator().manual_seed(0)
     images = [torch.rand(3, height, width, generator=gen) * 2 - 1 for _ in range(args.memory)]
     # Final first, then draft: the distill pair loads on the first draft shot, as in the app.
@@ -247,12 +262,14 @@ def measure(pipe, preset: str, profile: str, images, args, device, cuda: bool, f
     with torch.no_grad():
         condition = build_memory_condition(pipe.vae, images, frames, height, width)
     condition_s = time.perf_counter() - start_shot
+    stage(f"{profile}: memory condition encoded")
     stamps: list[float] = []
 
     def on_step(_p, i, t, kw):
         if cuda:
             torch.cuda.synchronize()
         stamps.append(time.perf_counter())
+        stage(f"{profile}: step {i + 1}")
         return {}
 
     encoder_on_cpu = args.text_encoder_on_cpu or preset == "sequential"
@@ -336,8 +353,9 @@ def parse_gpus(text: str) -> list[int]:
     return counts
 
 
-def run_child(command: list[str], env: dict, timeout: int) -> tuple[int, str, str] | None:
-    """(exit code, stdout, stderr), or None after ``timeout`` seconds (the child and its ranks stopped)."""
+def run_child(command: list[str], env: dict, timeout: int) -> tuple[int | None, str, str]:
+    """(exit code, stdout, stderr); the code is None after ``timeout`` seconds (the child and its ranks stopped),
+    with what the child printed until then: its rows so far and the stage it reached."""
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                           start_new_session=True) as proc:
         try:
@@ -346,13 +364,19 @@ def run_child(command: list[str], env: dict, timeout: int) -> tuple[int, str, st
             # SIGTERM first: torchrun stops its ranks (each also dies with it: PR_SET_PDEATHSIG); then the group.
             proc.send_signal(signal.SIGTERM)
             try:
-                proc.communicate(timeout=30)
+                out, err = proc.communicate(timeout=30)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                proc.communicate()
-            return None
+                out, err = proc.communicate()
+            return None, out or "", err or ""
     return proc.returncode, out, err
+
+
+def reached(out: str) -> str:
+    """The child's last few stages ("built 9s, ..."), for a row that timed out."""
+    stages = [line[6:] for line in out.splitlines() if line.startswith("STAGE ")]
+    return "; reached: " + ", ".join(stages[-4:]) if stages else "; no stage reached"
 
 
 def main() -> int:
@@ -458,12 +482,7 @@ def main() -> int:
                     env["OMP_NUM_THREADS"] = "1"
                 else:
                     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // gpus)))
-            done = run_child(command, env, args.timeout)
-            if done is None:
-                print(f"{preset:<15}timed out after {args.timeout}s{on}", flush=True)
-                failed += 1
-                continue
-            code, out, err = done
+            code, out, err = run_child(command, env, args.timeout)
             rows = [json.loads(line[4:]) for line in out.splitlines() if line.startswith("ROW ")]
             lines = []
             for row in rows:
@@ -471,7 +490,10 @@ def main() -> int:
                     single[row["profile"]] = row
                 scaled = len(gpu_counts) > 1  # the N = 1 row of such a run says 1.00
                 lines.append(format_row(row, scaling_efficiency(single.get(row["profile"]), row) if scaled else None))
-            if code != 0 or len(rows) != len(set(profiles)):
+            if code is None:
+                lines.append(f"{preset:<15}timed out after {args.timeout}s{on}{reached(out)}")
+                failed += 1
+            elif code != 0 or len(rows) != len(set(profiles)):
                 errors = [line[6:] for line in out.splitlines() if line.startswith("ERROR ")]
                 last = (errors or err.strip().splitlines() or ["no output"])[0 if errors else -1]
                 lines.append(f"{preset:<15}FAILED (exit {code}){on}: {last}")

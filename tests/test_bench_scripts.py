@@ -47,6 +47,7 @@ def test_gpu_m2v_bench_runs_each_gpu_count_as_that_many_ranks_and_reports_the_sc
 
 def test_gpu_m2v_bench_has_no_scaling_without_one_gpu_and_refuses_the_low_vram_presets_on_several():
     import importlib.util
+    import os
 
     spec = importlib.util.spec_from_file_location("gpu_m2v", ROOT / "bench" / "gpu_m2v.py")
     bench = importlib.util.module_from_spec(spec)
@@ -62,6 +63,11 @@ def test_gpu_m2v_bench_has_no_scaling_without_one_gpu_and_refuses_the_low_vram_p
     assert bench.host_ram_problem("model_offload", 2, 500.0, False) == ""
     assert "8 ranks x" in bench.host_ram_problem("model_offload", 8, 500.0, False)
     assert bench.host_ram_problem("full_gpu", 8, 100.0, False) == ""  # built on the GPUs
+    # A preset that runs out of time keeps what it printed: the rows measured so far and how far it got.
+    slow = "print('ROW {}', flush=True); print('STAGE 41s moved to the CPU', flush=True); import time; time.sleep(60)"
+    code, out, _err = bench.run_child([sys.executable, "-c", slow], dict(os.environ), timeout=3)
+    assert code is None and "ROW {}" in out
+    assert bench.reached(out) == "; reached: 41s moved to the CPU"
     result = _bench("gpu_m2v.py", "--tiny", "--gpus", "2", "--presets", "sequential", timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
     (line,) = result.stdout.splitlines()[2:]
