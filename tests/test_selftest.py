@@ -63,6 +63,8 @@ def test_selftest_generates_a_shot_and_exits_0(runs):
     modules = imported_modules(err)
     # The generation really ran: the worker loaded the engine stack.
     assert {"torch", "diffusers", "transformers", "peft", "av", "storyboard.worker"} <= modules
+    # The engine process ended cleanly: nothing left for the resource tracker to warn about at quit.
+    assert "leaked semaphore" not in err, err[-3000:]
     # It cleaned up its temporary project, cache and settings.
     assert not list(Path(runs["ok_tmp"][1]).glob("storymem-selftest-*"))
 
