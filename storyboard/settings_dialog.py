@@ -12,13 +12,13 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -132,16 +132,18 @@ class SettingsDialog(QDialog):
                                       "shot's frames are the same as on one GPU; it takes a fraction of the time.")
         self.parallel_mode = QComboBox()
         self.parallel_mode.setObjectName("parallel_mode")
-        self.parallel_mode.addItem("Ulysses (attention heads across the GPUs: Wan2.2 A14B splits on 2, 4, 5, 8 "
-                                   "or 10)", "ulysses")
-        self.parallel_mode.addItem("Ring (keys/values passed around; needs flash attention)", "ring")
+        self.parallel_mode.addItem("Ulysses (attention heads across the GPUs)", "ulysses")
+        self.parallel_mode.addItem("Ring (keys/values passed around)", "ring")
+        self.parallel_mode.setToolTip("Ulysses: each GPU computes some of the 40 attention heads, so Wan2.2 A14B "
+                                      "splits on 2, 4, 5, 8 or 10 GPUs.\nRing: each GPU keeps a part of the keys and "
+                                      "values and passes it on; any GPU count, needs flash attention.")
         _select_data(self.parallel_mode, settings.parallel_mode)
-        self.shard_weights = QCheckBox("Shard the experts' weights across them (FSDP2: each GPU keeps 1/N; for "
-                                       "experts too big for one GPU; Final profile only)")
+        self.shard_weights = QCheckBox("Shard the experts' weights across the GPUs (FSDP2; Final profile only)")
         self.shard_weights.setObjectName("shard_weights")
         self.shard_weights.setChecked(settings.shard_weights)
-        self.shard_weights.setToolTip("Every transformer block is gathered whole just before it runs. The experts "
-                                      "stay on the GPUs (offload full_gpu), whatever the project's offload preset.")
+        self.shard_weights.setToolTip("Each GPU keeps 1/N of every expert, for experts too big for one GPU. Every "
+                                      "transformer block is gathered whole just before it runs.\nThe experts stay on "
+                                      "the GPUs (offload full_gpu), whatever the project's offload preset.")
         for widget in (self.parallel_mode, self.shard_weights):
             self.gpus_per_shot.valueChanged.connect(lambda n, w=widget: w.setEnabled(n > 1))
             widget.setEnabled(self.gpus_per_shot.value() > 1)
@@ -149,8 +151,9 @@ class SettingsDialog(QDialog):
         self.gpu_needs.setObjectName("gpu_needs")
         self.gpu_needs.setWordWrap(True)
         self._machine = None
-        self.compile_blocks = QCheckBox("Compile the repeated transformer blocks (torch.compile: faster steps after "
-                                        "a slow first shot)")
+        self.compile_blocks = QCheckBox("Compile the transformer blocks (torch.compile)")
+        self.compile_blocks.setToolTip("Compiles the repeated transformer blocks: faster steps after a slow first "
+                                       "shot.")
         self.compile_blocks.setChecked(settings.compile_blocks)
         self.continue_after_failure = QCheckBox("Go on with the next shots when one fails")
         self.continue_after_failure.setChecked(settings.continue_after_failure)
@@ -162,41 +165,45 @@ class SettingsDialog(QDialog):
         folder_row.addWidget(self.models_folder, 1)
         folder_row.addWidget(browse)
         folder_row.addWidget(self.check_button)
-        form = QFormLayout()
-        form.addRow("Engine", self.engine)
-        form.addRow("", self.engine_note)
-        form.addRow("Models folder", folder_row)
-        form.addRow("", self.check_result)
-        form.addRow("Keyframe similarity", self.keyframe_similarity)
-        form.addRow("Queue", self.continue_after_failure)
-        form.addRow("Attention", self.attention)
-        form.addRow("", self.attention_note)
-        form.addRow("", self.compile_blocks)
-        form.addRow("GPUs", self.gpu_list)
-        form.addRow("", self.gpu_note)
-        form.addRow("GPUs per shot", self.gpus_per_shot)
-        form.addRow("Split", self.parallel_mode)
-        form.addRow("", self.shard_weights)
-        form.addRow("", self.gpu_needs)
-        defaults = QGroupBox("Defaults for new projects (an open project's own: Generate > Render settings)")
-        QVBoxLayout(defaults).addWidget(self.defaults)
-        advanced = QGroupBox("Advanced")
-        advanced_form = QFormLayout(advanced)
-        advanced_form.addRow("Memory RoPE stride S", self.rope_stride)
-        advanced_form.addRow(rope_help)
+        # Tabs named as the messages elsewhere name them ("Settings > Engine", "Settings > GPUs per shot"), so the
+        # dialog fits a laptop screen instead of one row of every setting.
+        self.tabs = QTabWidget()
+        engine = _form_page(self.tabs, "Engine")
+        engine.addRow("Engine", self.engine)
+        engine.addRow("", self.engine_note)
+        engine.addRow("Models folder", folder_row)
+        engine.addRow("", self.check_result)
+        engine.addRow("Keyframe similarity", self.keyframe_similarity)
+        engine.addRow("Queue", self.continue_after_failure)
+        engine.addRow("Attention", self.attention)
+        engine.addRow("", self.attention_note)
+        engine.addRow("", self.compile_blocks)
+        gpu_form = _form_page(self.tabs, "GPUs")
+        gpu_form.addRow("GPUs", self.gpu_list)
+        gpu_form.addRow("", self.gpu_note)
+        gpu_form.addRow("GPUs per shot", self.gpus_per_shot)
+        gpu_form.addRow("Split", self.parallel_mode)
+        gpu_form.addRow("", self.shard_weights)
+        gpu_form.addRow("", self.gpu_needs)
+        self.defaults_page = QWidget()
+        defaults = QVBoxLayout(self.defaults_page)
+        defaults_note = QLabel("What a new project starts with. An open project's own settings: Generate > Render "
+                               "settings.")
+        defaults_note.setWordWrap(True)
+        defaults_note.setStyleSheet("color:#a1a1aa;")
+        defaults.addWidget(defaults_note)
+        defaults.addWidget(self.defaults)
+        defaults.addStretch(1)
+        self.tabs.addTab(self.defaults_page, "New projects")
+        advanced = _form_page(self.tabs, "Advanced")
+        advanced.addRow("Memory RoPE stride S", self.rope_stride)
+        advanced.addRow(rope_help)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         self.problems = problems_label()
-        columns = QHBoxLayout()
-        left = QVBoxLayout()
-        left.addLayout(form)
-        left.addWidget(advanced)
-        left.addStretch(1)
-        columns.addLayout(left, 1)
-        columns.addWidget(defaults, 1)
         layout = QVBoxLayout(self)
-        layout.addLayout(columns)
+        layout.addWidget(self.tabs)
         layout.addWidget(self.problems)
         layout.addWidget(buttons)
         self.gpus_per_shot.valueChanged.connect(self._show_gpu_needs)
@@ -225,6 +232,8 @@ class SettingsDialog(QDialog):
         replaced by the nearest valid one and the dialog says so; OK again keeps the corrected values."""
         if not show_corrections(self.defaults, self.problems):
             super().accept()
+        else:
+            self.tabs.setCurrentWidget(self.defaults_page)  # where the corrected values are
 
     def values(self) -> AppSettings:
         return replace(
@@ -280,6 +289,16 @@ def show_corrections(form: RenderSettingsForm, label: QLabel) -> bool:
         label.setText("Corrected to the nearest valid values: " + "; ".join(fixes) + ". Press OK to keep them.")
         label.show()
     return bool(fixes)
+
+
+def _form_page(tabs: QTabWidget, title: str) -> QFormLayout:
+    page = QWidget()
+    tabs.addTab(page, title)
+    column = QVBoxLayout(page)
+    form = QFormLayout()
+    column.addLayout(form)
+    column.addStretch(1)  # rows stay together at the top of a tab shorter than the tallest one
+    return form
 
 
 def _select_data(combo: QComboBox, value: str) -> None:

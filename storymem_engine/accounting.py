@@ -227,7 +227,9 @@ def choose_preset(free_vram_gib: float | None, ram_gib: float, text_encoder_on_c
                 if preset_needs(p, tokens=tokens, text_encoder_on_cpu=text_encoder_on_cpu).ram_gib
                 <= machine.usable_ram_gib]
     preset = ram_fits[-1] if ram_fits else OFFLOAD_PRESETS[-1]
-    return preset, f"No preset fits this machine ({have}); '{preset}' needs the least: {'; '.join(skipped)}."
+    least = "the least VRAM of those whose RAM fits" if ram_fits else "the least VRAM"
+    return preset, (f"No preset fits this machine ({have}): {'; '.join(skipped)}. auto picks '{preset}' "
+                    f"({least}), which the check before loading then refuses.")
 
 
 class InsufficientMemory(RuntimeError):

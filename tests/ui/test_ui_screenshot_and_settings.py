@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QGroupBox, QLabel
+from PySide6.QtWidgets import QLabel
 
 from storyboard.app_settings import AppSettings
 from storyboard.settings_dialog import SettingsDialog, check_models_folder
@@ -115,7 +115,8 @@ def test_fidelity_settings_default_to_the_method_and_round_trip(qtbot):
     qtbot.addWidget(dialog)
     assert dialog.keyframe_similarity.currentData() == "clip" and not dialog.defaults.vae_tiling.isChecked()
     # The advanced RoPE stride explains why it is a setting at all.
-    advanced = next(box for box in dialog.findChildren(QGroupBox) if box.title() == "Advanced")
+    tabs = dialog.tabs
+    advanced = next(tabs.widget(i) for i in range(tabs.count()) if tabs.tabText(i) == "Advanced")
     text = " ".join(label.text() for label in advanced.findChildren(QLabel))
     assert "public" in text and "stride" in text and "S = 1" in text
     dialog.keyframe_similarity.setCurrentIndex(dialog.keyframe_similarity.findData("hsv"))
@@ -173,3 +174,17 @@ def test_models_check_names_the_optional_draft_loras(qtbot, tmp_path):
     qtbot.addWidget(dialog)
     message = dialog.run_check()
     assert "Optional, for the Draft profile" in message and "lightx2v/Wan2.2-Distill-Loras" in message
+
+
+def test_settings_fit_a_laptop_screen_in_tabs_named_as_the_messages_name_them(qtbot):
+    dialog = SettingsDialog(AppSettings())
+    qtbot.addWidget(dialog)
+    hint = dialog.sizeHint()
+    assert hint.width() <= 1280 and hint.height() <= 720, hint  # was 1650 px wide: one row of every setting
+    tabs = [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
+    assert tabs == ["Engine", "GPUs", "New projects", "Advanced"]
+    # A corrected new-project default shows where it was corrected.
+    dialog.defaults.size.setCurrentText("830x481")
+    dialog.accept()
+    assert dialog.tabs.tabText(dialog.tabs.currentIndex()) == "New projects"
+    assert "Corrected to the nearest valid values" in dialog.problems.text()
