@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPainter
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
+from storyboard.help_menu import build_help_menu
 from storyboard.recent import clear_recent, recent_projects
 
 if TYPE_CHECKING:
@@ -114,7 +115,9 @@ def build_menus(window: MainWindow) -> None:
     build_toolbar(window)
 
     settings_menu = bar.addMenu("&Settings")
-    _action(window, settings_menu, "settings", "&Preferences…", window.open_settings, [Keys.Preferences])
+    # Ctrl+, (Cmd+, on macOS): Qt's standard Preferences key is empty on Linux, which left no shortcut at all.
+    _action(window, settings_menu, "settings", "&Preferences…", window.open_settings, ["Ctrl+,"])
+    build_help_menu(window)
 
 
 _ICON = QStyle.StandardPixmap

@@ -16,7 +16,7 @@ class RenderSettingsDialog(QDialog):
         self.setWindowTitle(f"Render settings — {project_name}")
         note = QLabel("These settings belong to this project: they are saved in its project.json, and "
                       "main.py render uses them too. A shot's own frames, steps, guidance or seed (in the "
-                      "inspector) win over them. New projects start from Settings > Preferences.")
+                      "inspector) win over them. New projects start from Settings > Preferences > New projects.")
         note.setWordWrap(True)
         note.setStyleSheet("color:#a1a1aa;")
         self.form = RenderSettingsForm(settings, draft_unavailable=draft_unavailable)

@@ -1,0 +1,38 @@
+"""Help: the keyboard shortcuts list (from the live menus) and About."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QApplication, QTableWidget
+
+from storyboard.help_menu import PANEL_KEYS
+
+
+def test_f1_lists_every_shortcut_the_menus_have_and_the_panels_keys(window, qtbot):
+    window.actions_by_name["shortcuts"].trigger()  # F1 (key clicks need a focused window: offscreen has none)
+    dialog = next(w for w in QApplication.topLevelWidgets() if w.windowTitle() == "Keyboard shortcuts"
+                  and w.isVisible())
+    table = dialog.findChild(QTableWidget, "shortcuts_table")
+    rows = [tuple(table.item(r, c).text() for c in range(3)) for r in range(table.rowCount())]
+    assert ("Generate", "Generate all", "Ctrl+Alt+G") in rows
+    assert ("Settings", "Preferences", "Ctrl+,") in rows  # Qt's standard key is empty on Linux
+    assert ("Help", "Keyboard shortcuts", "F1") in rows
+    assert ("Edit", "Redo", "Ctrl+Shift+Z, Ctrl+Y") in rows
+    assert rows[-len(PANEL_KEYS):] == list(PANEL_KEYS)
+    # Every action with a shortcut is listed once: the list cannot drift from the menus.
+    with_keys = [a for a in window.actions_by_name.values() if a.shortcuts()]
+    assert len(rows) - len(PANEL_KEYS) == len(with_keys)
+    dialog.close()
+
+
+def test_about_names_the_version_the_engine_and_where_unsaved_work_is(window, monkeypatch):
+    from storyboard import dialogs
+    from storyboard.unsaved_projects import unsaved_root
+
+    shown = []
+    monkeypatch.setattr(dialogs, "info", lambda _p, title, text: shown.append((title, text)))
+    window.actions_by_name["about"].trigger()
+    ((title, text),) = shown
+    assert title == "About StoryMem Studio"
+    assert text.startswith("StoryMem Studio 0.1.0")
+    assert "Engine: Wan2.2 A14B + StoryMem, models folder: not set" in text
+    assert f"Unsaved projects: {unsaved_root()}" in text
