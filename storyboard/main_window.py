@@ -55,6 +55,13 @@ class MainWindow(QMainWindow):
         self._build_layout()
         self.shot_count_label = QLabel()
         self.statusBar().addPermanentWidget(self.shot_count_label)
+        # The counts in the status bar are written once per event-loop pass, after the timeline has painted: one
+        # drop in a 1,000-shot story asked for them 4 times (~1 ms each) before the cards could move.
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(0)
+        self._status_timer.timeout.connect(self._write_status)
+        self._unsaved: tuple[Path | None, bool] = (None, False)
         self.apply_settings()
 
         self.files = FileController(self)
@@ -140,13 +147,13 @@ class MainWindow(QMainWindow):
         self.update_title()
 
     def display_name(self) -> str:
-        if self.project_path is not None and not is_unsaved(self.project_path):
+        if self.project_path is not None and not self._is_unsaved():
             name = self.project_path.name
             return name[: -len(PROJECT_SUFFIX)] if name.endswith(PROJECT_SUFFIX) else name
         return self.project.story.name or "Untitled story"
 
     def update_title(self) -> None:
-        suffix = "" if self.project_path is not None and not is_unsaved(self.project_path) else " (not saved yet)"
+        suffix = "" if self.project_path is not None and not self._is_unsaved() else " (not saved yet)"
         self.setWindowTitle(f"{self.display_name()}[*]{suffix} — {APP_NAME}")
         self.setWindowModified(not self.undo_stack.isClean())
         self._update_status()
@@ -230,12 +237,21 @@ class MainWindow(QMainWindow):
         self.memory_strip.show_for(self.project, row, render.memory_size, render.memory_sink)
 
     def _update_status(self) -> None:
+        self._status_timer.start()
+
+    def _is_unsaved(self) -> bool:
+        """Whether the open project lives in the app's unsaved-projects folder (realpath once per project path)."""
+        if self._unsaved[0] != self.project_path:
+            self._unsaved = (self.project_path, is_unsaved(self.project_path))
+        return self._unsaved[1]
+
+    def _write_status(self) -> None:
         shots = self.project.story.shots
         scenes = sum(1 for i, s in enumerate(shots) if i == 0 or shots[i - 1].scene_num != s.scene_num)
         with_takes = sum(1 for s in shots if s.accepted() is not None)
         selected = len(self.timeline.selectionModel().selectedIndexes())
         where = str(self.project_path / PROJECT_FILE) if self.project_path else "not saved yet"
-        if is_unsaved(self.project_path):
+        if self._is_unsaved():
             where = "not saved yet (kept in the app's data folder)"
         self.shot_count_label.setText(
             f"{len(shots)} shots · {scenes} scenes · {with_takes} accepted takes · {selected} selected · {where}"
@@ -297,7 +313,7 @@ class MainWindow(QMainWindow):
     def dialog_start(self, name: str = "", inside_project: bool = True) -> str:
         """Where a file dialog opens: the project's folder (its parent for projects themselves), else the folder
         last used, else the user's Videos folder or home - never the folder the app was started from."""
-        if self.project_path is not None and not is_unsaved(self.project_path):
+        if self.project_path is not None and not self._is_unsaved():
             folder = self.project_path if inside_project else self.project_path.parent
         else:
             last = QSettings().value("paths/last_folder")

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.frame_loader import FrameLoader
-from storyboard.memory import memory_bank
+from storyboard.memory import bank_generation, memory_bank
 from storymem_engine.cast import member_of_key
 from storymem_engine.memory import Keyframe, select_memory
 from storymem_engine.project import Project
@@ -224,6 +224,7 @@ class MemoryStrip(QGroupBox):
         self.error = ""
         self._project: Project | None = None
         self._signature: tuple | None = None
+        self._sources: tuple | None = None
         self.hidden_unused = 0  # older unused keyframes of the bank that are not listed
         # Keyframe PNGs decode off the UI thread: "<path>|<mtime>" -> scaled image (None: unreadable).
         self._images: dict[str, QImage | None] = {}
@@ -243,8 +244,16 @@ class MemoryStrip(QGroupBox):
             self._fill([], 0, "", project)
             self.note.setText("Select a shot to see the keyframes it is conditioned on.")
             return
-        entries, total, error = strip_entries(project, index, size, sink)
         story = project.story
+        # What the entries are made from: a drop asks twice (the order changed, then the cards' data), and the
+        # second ask needs no entries made again to see that nothing changed.
+        sources = (id(project), str(project.folder), index, size, sink, bank_generation(story),
+                   tuple(story.memory_pins), tuple(story.memory_exclusions),
+                   tuple(repr(m.to_dict()) for m in story.cast))
+        if sources == self._sources and self._signature is not None:
+            return
+        self._sources = sources
+        entries, total, error = strip_entries(project, index, size, sink)
         signature = (id(project), index, size, sink, tuple(entries), total, error,
                      tuple(story.memory_pins), tuple(story.memory_exclusions),
                      tuple((m.id, m.name) for m in story.cast))

@@ -190,8 +190,9 @@ class TimelineModel(QAbstractListModel):
         old = self.persistentIndexList()
         self.shots[:] = [by_id[shot_id] for shot_id in target]
         self.changePersistentIndexList(old, [self.index(new_row[current[i.row()]]) if i.isValid() else i for i in old])
+        # No refresh_all: views repaint every card after a layout change, and the window's panels follow
+        # layoutChanged (MainWindow._structure_changed); a dataChanged too made them refresh twice per drop.
         self.layoutChanged.emit()
-        self.refresh_all()
 
     def set_shot_field(self, shot_id: str, name: str, value: Any) -> None:
         row = self.row_of(shot_id)

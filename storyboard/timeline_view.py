@@ -21,6 +21,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyleOptionViewItem
 
 from storyboard.card_delegate import CARD_SIZE, ShotCardDelegate
+from storyboard.memory import bank_frozen
 from storyboard.timeline_model import SHOT_MIME
 
 
@@ -140,7 +141,13 @@ class TimelineView(QListView):
             self.viewport().update()
 
     def paintEvent(self, event) -> None:
-        super().paintEvent(event)
+        model = self.model()
+        project = getattr(model, "project", None)
+        if project is not None:
+            with bank_frozen(project.story):  # every painted card's status reads the same bank
+                super().paintEvent(event)
+        else:
+            super().paintEvent(event)
         if self._drop_row is None:
             return
         painter = QPainter(self.viewport())

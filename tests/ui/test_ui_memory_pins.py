@@ -239,3 +239,23 @@ def test_long_bank_lists_memory_and_newest_unused_and_decodes_off_the_ui_thread(
     window.edits.select_shots([story.shots[3].id])
     assert strip.state_of(old) == "pinned" and old in chosen_keys(strip)
     window.undo_stack.setClean()
+
+
+def test_the_strip_and_cards_follow_the_bank_outside_a_timeline_paint(bank_window):
+    from storyboard.memory import bank_frozen, bank_generation
+
+    win = bank_window
+    story = win.project.story
+    before = bank_generation(story)
+    assert bank_generation(story) == before and len(memory_bank(story, 3)) == 12  # nothing changed: same bank
+    with bank_frozen(story):  # a paint: every card reads the one bank checked at its start
+        assert len(memory_bank(story, 3)) == 12 and bank_generation(story) == before
+    add_take(win.project, 3, keyframes=4)  # a new accepted take after the paint is seen at once
+    assert bank_generation(story) != before and len(memory_bank(story, 4)) == 16
+    win.model.refresh_all()
+    win.edits.select_shots([story.shots[4].id])
+    assert len(win.memory_strip.entries) > 0 and win.memory_strip.note.text().startswith("Shot 5")
+    win.edits.move([story.shots[4].id], 0)  # shot 5 first: its bank is empty now, and the strip says so
+    assert win.memory_strip.note.text().startswith("Shot 1 has no memory yet")
+    win.undo_stack.undo()
+    assert win.memory_strip.note.text().startswith("Shot 5 is conditioned on")
