@@ -168,23 +168,13 @@ class SettingsDialog(QDialog):
         # Tabs named as the messages elsewhere name them ("Settings > Engine", "Settings > GPUs per shot"), so the
         # dialog fits a laptop screen instead of one row of every setting.
         self.tabs = QTabWidget()
-        engine = _form_page(self.tabs, "Engine")
-        engine.addRow("Engine", self.engine)
-        engine.addRow("", self.engine_note)
-        engine.addRow("Models folder", folder_row)
-        engine.addRow("", self.check_result)
-        engine.addRow("Keyframe similarity", self.keyframe_similarity)
-        engine.addRow("Queue", self.continue_after_failure)
-        engine.addRow("Attention", self.attention)
-        engine.addRow("", self.attention_note)
-        engine.addRow("", self.compile_blocks)
-        gpu_form = _form_page(self.tabs, "GPUs")
-        gpu_form.addRow("GPUs", self.gpu_list)
-        gpu_form.addRow("", self.gpu_note)
-        gpu_form.addRow("GPUs per shot", self.gpus_per_shot)
-        gpu_form.addRow("Split", self.parallel_mode)
-        gpu_form.addRow("", self.shard_weights)
-        gpu_form.addRow("", self.gpu_needs)
+        _form_page(self.tabs, "Engine", (
+            ("Engine", self.engine), ("", self.engine_note), ("Models folder", folder_row), ("", self.check_result),
+            ("Keyframe similarity", self.keyframe_similarity), ("Queue", self.continue_after_failure),
+            ("Attention", self.attention), ("", self.attention_note), ("", self.compile_blocks)))
+        _form_page(self.tabs, "GPUs", (
+            ("GPUs", self.gpu_list), ("", self.gpu_note), ("GPUs per shot", self.gpus_per_shot),
+            ("Split", self.parallel_mode), ("", self.shard_weights), ("", self.gpu_needs)))
         self.defaults_page = QWidget()
         defaults = QVBoxLayout(self.defaults_page)
         defaults_note = QLabel("What a new project starts with. An open project's own settings: Generate > Render "
@@ -195,8 +185,7 @@ class SettingsDialog(QDialog):
         defaults.addWidget(self.defaults)
         defaults.addStretch(1)
         self.tabs.addTab(self.defaults_page, "New projects")
-        advanced = _form_page(self.tabs, "Advanced")
-        advanced.addRow("Memory RoPE stride S", self.rope_stride)
+        advanced = _form_page(self.tabs, "Advanced", (("Memory RoPE stride S", self.rope_stride),))
         advanced.addRow(rope_help)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -291,13 +280,16 @@ def show_corrections(form: RenderSettingsForm, label: QLabel) -> bool:
     return bool(fixes)
 
 
-def _form_page(tabs: QTabWidget, title: str) -> QFormLayout:
+def _form_page(tabs: QTabWidget, title: str, rows: tuple) -> QFormLayout:
+    """A tab of (label, widget or layout) rows, kept together at the top of a tab shorter than the tallest."""
     page = QWidget()
     tabs.addTab(page, title)
     column = QVBoxLayout(page)
     form = QFormLayout()
+    for label, field in rows:
+        form.addRow(label, field)
     column.addLayout(form)
-    column.addStretch(1)  # rows stay together at the top of a tab shorter than the tallest one
+    column.addStretch(1)
     return form
 
 
