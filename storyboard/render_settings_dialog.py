@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QVBoxLayout, QWidget
 
+from storyboard.note_label import NoteLabel
 from storyboard.render_settings_form import RenderSettingsForm
 from storyboard.settings_dialog import problems_label, show_corrections
 from storymem_engine.render_settings import RenderSettings
@@ -14,16 +15,12 @@ class RenderSettingsDialog(QDialog):
                  parent: QWidget | None = None, draft_unavailable: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Render settings — {project_name}")
-        note = QLabel("These settings belong to this project: they are saved in its project.json, and "
-                      "main.py render uses them too. A shot's own frames, steps, guidance or seed (in the "
-                      "inspector) win over them. New projects start from Settings > Preferences > New projects.")
-        note.setWordWrap(True)
-        note.setStyleSheet("color:#a1a1aa;")
+        note = NoteLabel("These settings belong to this project: they are saved in its project.json, and "
+                         "main.py render uses them too. A shot's own frames, steps, guidance or seed (in the "
+                         "inspector) win over them. New projects start from Settings > Preferences > New projects.")
         self.form = RenderSettingsForm(settings, draft_unavailable=draft_unavailable)
-        self.draft_note = QLabel()
+        self.draft_note = NoteLabel()
         self.draft_note.setObjectName("draft_note")
-        self.draft_note.setWordWrap(True)
-        self.draft_note.setStyleSheet("color:#a1a1aa;")
         if engine == "tiny":
             d = settings.drafted()
             self.draft_note.setText(f"The tiny engine (a try-out) renders this project at {d.width}x{d.height}, "

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
+from storyboard.note_label import NOTE_STYLE, NoteLabel
 from storymem_engine.models import OFFLOAD_CHOICES
 from storymem_engine.render_settings import MAX_KEYFRAMES_PER_SHOT, MAX_MEMORY, RenderSettings
 from storymem_engine.story import MAX_FRAMES, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS
@@ -85,9 +86,8 @@ class RenderSettingsForm(QWidget):
         self.offload = QComboBox()
         self.offload.addItems(OFFLOAD_CHOICES)
         self.offload.setCurrentText(settings.offload)
-        self.offload_needs = QLabel()
+        self.offload_needs = NoteLabel()
         self.offload_needs.setObjectName("offload_needs")
-        self.offload_needs.setWordWrap(True)
         self._machine = None  # read once, when the figures are first shown
         self.offload.currentTextChanged.connect(self._show_needs)
         self.text_encoder_on_cpu = QCheckBox("Keep the text encoder (UMT5) on the CPU (less VRAM, slower prompts)")
@@ -176,7 +176,7 @@ class RenderSettingsForm(QWidget):
             chosen, reason = choose_preset(self._machine.vram_gib, self._machine.ram_gib)
             self.offload_needs.setText(f"The engine picks the preset when it starts, from the GPU's free memory. "
                                        f"Here: {reason}")
-            self.offload_needs.setStyleSheet("color:#a1a1aa;")
+            self.offload_needs.setStyleSheet(NOTE_STYLE)
             self.offload.setToolTip("auto: the fastest preset that fits this machine (the generation's status "
                                     "line says which and why)")
             return
@@ -189,7 +189,7 @@ class RenderSettingsForm(QWidget):
             text += (f"\nDoes not fit this machine: {better} does." if better
                      else "\nNo preset fits this machine (the tiny engine runs).")
         self.offload_needs.setText(text)
-        self.offload_needs.setStyleSheet("color:#a1a1aa;" if ok else "color:#f59e0b;")
+        self.offload_needs.setStyleSheet(NOTE_STYLE if ok else "color:#f59e0b;")
         self.offload.setToolTip(OFFLOAD_HELP.get(preset, ""))
 
 

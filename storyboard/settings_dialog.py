@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.app_settings import ENGINES, AppSettings
+from storyboard.note_label import NOTE_STYLE, NoteLabel
 from storyboard.render_settings_form import RenderSettingsForm
 from storymem_engine.multi_gpu import gpu_note, split_needs, visible_gpus
 from storymem_engine.tiny import DRAFT_FRAMES, DRAFT_STEPS
@@ -82,12 +83,10 @@ class SettingsDialog(QDialog):
         self.engine.setCurrentText(settings.engine)
         self.engine.setToolTip("wan: Wan2.2 A14B + StoryMem from the models folder (CUDA GPU).\n"
                                "tiny: random-weight models that check the install; output is noise-like.")
-        self.engine_note = QLabel(
+        self.engine_note = NoteLabel(
             f"The tiny engine is a try-out: left at their defaults, size, frames and steps become draft settings "
             f"(about 128x80, {DRAFT_FRAMES} frames, {DRAFT_STEPS} steps), a few seconds per shot.")
         self.engine_note.setObjectName("engine_note")
-        self.engine_note.setStyleSheet("color:#a1a1aa;")
-        self.engine_note.setWordWrap(True)
         self.keyframe_similarity = QComboBox()
         self.keyframe_similarity.addItem("CLIP ViT-B/32 (the method; weights in the models folder)", "clip")
         self.keyframe_similarity.addItem("Model-free HSV (no CLIP weights; takes say so)", "hsv")
@@ -100,30 +99,24 @@ class SettingsDialog(QDialog):
             "\u201ckeyframes picked without CLIP\u201d.")
         self.rope_stride = _spin(1, 64, settings.memory_rope_stride)
         self.rope_stride.setObjectName("rope_stride")
-        rope_help = QLabel(
+        rope_help = NoteLabel(
             "Memory frames sit at temporal positions −M·S … −S before the shot’s 0 … T−1. S = 1 (default) is what "
             "the public StoryMem release runs: plain concatenation. The LoRA was trained with a shift; the "
             "authors say their internal code uses a negative shift whose stride is not public, so other values "
             "are for experiments.")
-        rope_help.setWordWrap(True)
-        rope_help.setStyleSheet("color:#a1a1aa;")
         self.attention = QComboBox()
         self.attention.setObjectName("attention_backend")
         for key, label in (("auto", "auto (flash-attn, else SageAttention, else PyTorch SDPA)"),
                            ("native", "PyTorch SDPA"), ("flash", "flash-attn"), ("sage", "SageAttention")):
             self.attention.addItem(label, key)
         _select_data(self.attention, settings.attention_backend)
-        self.attention_note = QLabel(attention_note())
+        self.attention_note = NoteLabel(attention_note())
         self.attention_note.setObjectName("attention_note")
-        self.attention_note.setWordWrap(True)
-        self.attention_note.setStyleSheet("color:#a1a1aa;")
         gpus = visible_gpus()
         self.gpu_list = QLabel("\n".join(f"GPU {n}: {name}" for n, name in enumerate(gpus)) or "none")
         self.gpu_list.setObjectName("gpu_list")
-        self.gpu_note = QLabel(gpu_note(len(gpus)))
+        self.gpu_note = NoteLabel(gpu_note(len(gpus)))
         self.gpu_note.setObjectName("gpu_note")
-        self.gpu_note.setWordWrap(True)
-        self.gpu_note.setStyleSheet("color:#a1a1aa;")
         # A count saved on a machine with more GPUs shows what this one can do (and is saved so on OK).
         self.gpus_per_shot = _spin(1, max(1, len(gpus)), min(settings.gpus_per_shot, max(1, len(gpus))))
         self.gpus_per_shot.setObjectName("gpus_per_shot")
@@ -147,9 +140,8 @@ class SettingsDialog(QDialog):
         for widget in (self.parallel_mode, self.shard_weights):
             self.gpus_per_shot.valueChanged.connect(lambda n, w=widget: w.setEnabled(n > 1))
             widget.setEnabled(self.gpus_per_shot.value() > 1)
-        self.gpu_needs = QLabel()
+        self.gpu_needs = NoteLabel()
         self.gpu_needs.setObjectName("gpu_needs")
-        self.gpu_needs.setWordWrap(True)
         self._machine = None
         self.compile_blocks = QCheckBox("Compile the transformer blocks (torch.compile)")
         self.compile_blocks.setToolTip("Compiles the repeated transformer blocks: faster steps after a slow first "
@@ -177,10 +169,8 @@ class SettingsDialog(QDialog):
             ("Split", self.parallel_mode), ("", self.shard_weights), ("", self.gpu_needs)))
         self.defaults_page = QWidget()
         defaults = QVBoxLayout(self.defaults_page)
-        defaults_note = QLabel("What a new project starts with. An open project's own settings: Generate > Render "
-                               "settings.")
-        defaults_note.setWordWrap(True)
-        defaults_note.setStyleSheet("color:#a1a1aa;")
+        defaults_note = NoteLabel("What a new project starts with. An open project's own settings: Generate > "
+                                  "Render settings.")
         defaults.addWidget(defaults_note)
         defaults.addWidget(self.defaults)
         defaults.addStretch(1)
@@ -214,7 +204,7 @@ class SettingsDialog(QDialog):
         text, ok = split_needs(gpus, self.defaults.offload.currentText(), self.shard_weights.isChecked(),
                                self._machine, self.defaults.text_encoder_on_cpu.isChecked())
         self.gpu_needs.setText(text if ok else text + " Does not fit this machine.")
-        self.gpu_needs.setStyleSheet("color:#a1a1aa;" if ok else "color:#f59e0b;")
+        self.gpu_needs.setStyleSheet(NOTE_STYLE if ok else "color:#f59e0b;")
 
     def accept(self) -> None:
         """Check sizes and frame counts here, not 20 s into a Generate: each value that the engine would refuse is

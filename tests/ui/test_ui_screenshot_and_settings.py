@@ -183,6 +183,10 @@ def test_settings_fit_a_laptop_screen_in_tabs_named_as_the_messages_name_them(qt
     assert hint.width() <= 1280 and hint.height() <= 720, hint  # was 1650 px wide: one row of every setting
     tabs = [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
     assert tabs == ["Engine", "GPUs", "New projects", "Advanced"]
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    note = dialog.engine_note  # as tall as its lines at the width it got: no gap of three empty lines above it
+    assert note.height() == note.heightForWidth(note.width()) < 3 * note.fontMetrics().lineSpacing()
     # A corrected new-project default shows where it was corrected.
     dialog.defaults.size.setCurrentText("830x481")
     dialog.accept()
