@@ -17,7 +17,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         epilog="headless commands (no window):\n"
                "  main.py info STORY.json               summarise a story script as JSON\n"
                "  main.py render STORY.json --out DIR   render a story shot by shot into a project folder\n"
-               "                                        (main.py render --help lists every option)")
+               "                                        (main.py render --help lists every option)\n"
+               "  main.py export PROJECT --format F --out FILE\n"
+               "                                        a film, shot list, timeline or PDF storyboard, as\n"
+               "                                        File > Export writes it (main.py export --help)")
     parser.add_argument("path", nargs="?", help="project folder (<name>.storymem), its project.json, "
                         "or a story script JSON to import; without it the sample story opens")
     parser.add_argument("--screenshot", metavar="OUT.png",

@@ -13,6 +13,7 @@ def test_main_help_lists_the_headless_commands():
     result = run_main("--help")
     assert result.returncode == 0
     assert "main.py info STORY.json" in result.stdout and "main.py render STORY.json --out DIR" in result.stdout
+    assert "main.py export PROJECT --format F --out FILE" in result.stdout
 
 
 def test_render_help_gives_each_options_meaning_and_default():
