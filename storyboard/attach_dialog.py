@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from storyboard.card_delegate import first_words
+from storyboard.note_label import NoteLabel
 from storymem_engine.cast import CastMember, attached_rows
 from storymem_engine.story import Story
 
@@ -44,17 +46,17 @@ class AttachDialog(QDialog):
         self.shots = QListWidget()
         self.shots.setObjectName("attach_shots")
         for n, shot in enumerate(story.shots):
-            item = QListWidgetItem(f"Shot {n + 1}: {shot.prompt[:60]}")
+            item = QListWidgetItem(f"Shot {n + 1}: {first_words(shot.prompt, 12)}")
+            item.setToolTip(shot.prompt)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if n in rows else Qt.CheckState.Unchecked)
             self.shots.addItem(item)
         whole = member.attach == "range" and not member.from_shot and not member.to_shot
         (self.none if member.attach == "none" else self.listed if member.attach == "shots"
          else self.every if whole else self.range).setChecked(True)
-        note = QLabel("Attached to the first shot, the member's images are its memory: it is generated from them "
-                      "(MR2V). Elsewhere they take memory slots like keyframes.")
-        note.setWordWrap(True)
-        note.setStyleSheet("color:#a1a1aa;")
+        # Wide enough for the note in two lines and the shots' prompts (a 278 px dialog cut them after 4 words).
+        note = NoteLabel("Attached to the first shot, the member's images are its memory: it is generated from them "
+                         "(MR2V). Elsewhere they take memory slots like keyframes.")
         grid = QGridLayout()
         grid.addWidget(self.every, 0, 0, 1, 4)
         grid.addWidget(self.range, 1, 0)

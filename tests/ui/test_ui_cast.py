@@ -169,3 +169,16 @@ def test_every_kind_of_cast_change_turns_the_shots_that_used_it_stale_and_undo_r
         win.undo_stack.redo()
         assert "stale" in statuses(win), what
         win.undo_stack.undo()
+
+
+def test_the_attach_dialog_shows_each_shot_by_its_first_words_with_the_whole_prompt_on_hover(window, qtbot):
+    from storyboard.attach_dialog import AttachDialog
+    from storymem_engine.cast import CastMember
+
+    story = window.project.story
+    dialog = AttachDialog(story, CastMember(name="Mara"), window)
+    qtbot.addWidget(dialog)
+    assert dialog.sizeHint().width() >= 500  # was 278 px: prompts cut after four words, mid-word
+    item = dialog.shots.item(0)
+    assert item.text().startswith("Shot 1: Wide shot of a white lighthouse") and item.text().endswith(" …")
+    assert item.toolTip() == story.shots[0].prompt
