@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import json
+from contextlib import nullcontext
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import (
@@ -141,12 +142,9 @@ class TimelineView(QListView):
             self.viewport().update()
 
     def paintEvent(self, event) -> None:
-        model = self.model()
-        project = getattr(model, "project", None)
-        if project is not None:
-            with bank_frozen(project.story):  # every painted card's status reads the same bank
-                super().paintEvent(event)
-        else:
+        project = getattr(self.model(), "project", None)
+        # Every painted card's status reads the same keyframe bank: check it once per paint, not once per card.
+        with bank_frozen(project.story) if project is not None else nullcontext():
             super().paintEvent(event)
         if self._drop_row is None:
             return
