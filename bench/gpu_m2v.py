@@ -1,7 +1,8 @@
 """One M2V shot with full-size Wan2.2 A14B parts (random weights), per offload preset, each in its own process.
 
-    python bench/gpu_m2v.py --quick        # on a CUDA machine: full_gpu, model_offload, fp8_offload (~3 min)
-    python bench/gpu_m2v.py                # every preset (~6 min on one H100/H200)
+    python bench/gpu_m2v.py --quick        # on a CUDA machine: full_gpu, model_offload, fp8_offload, whole run
+                                           # held to 8 minutes (--budget 480)
+    python bench/gpu_m2v.py                # every preset (not timed end to end on a GPU yet)
     python bench/gpu_m2v.py --tiny         # the same code on tiny models, on a CPU (a check; a test runs it)
     python bench/gpu_m2v.py --profiles final,draft   # each preset per quality profile (default: final;
                                                      # --tiny runs both)
@@ -15,7 +16,9 @@ and generates one shot: prompt encoding, the memory condition (VAE encode), 4 de
 per expert: the first call of each expert is its warm-up, the second its steady step), and the decode. A
 row is printed and flushed as soon as a preset is measured, so a crash or timeout keeps the rows before it; a
 preset that runs out of --timeout says the last stages it reached, with seconds since its start (built, moved to
-the CPU, preset applied, condition encoded, each step), so the next run knows where the time goes.
+the CPU, preset applied, condition encoded, each step), so the next run knows where the time goes. --budget caps
+the whole run (--quick: 480 s per GPU count, the 8 minutes issue 11 gives a run on one GPU): each preset gets what
+is left of it, a preset it cannot start says so, and the last line says how long the whole run took.
 
 With the draft profile the same child then loads a rank-64 distilled LoRA in lightx2v's layout (random values,
 the published key names and shapes) as the second adapter on both experts, exactly as the engine does on a
@@ -63,6 +66,9 @@ TINY = dict(A14B, num_attention_heads=2, attention_head_dim=12, text_dim=32, ffn
 UMT5_TINY = dict(vocab_size=300, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
                  relative_attention_num_buckets=8, dropout_rate=0.0)
 QUICK = ("full_gpu", "model_offload", "fp8_offload")
+QUICK_BUDGET = 480  # issue 11: a --quick run fits in 8 minutes on one H100
+MIN_PRESET_S = 20  # less than this left of the budget: a child would not get past its imports
+STOP_GRACE_S = 10  # a timed-out child's time to stop after SIGTERM (torchrun stops its ranks) before SIGKILL
 STEPS = 4  # shift 4, boundary 0.9: timesteps 999, 922 (high-noise expert), 799, 571 (low-noise expert)
 # The draft shot: lightx2v's schedule (timesteps 1000, 937.5 high-noise; 833.3, 625 low-noise), no CFG.
 DRAFT_RANK = 64
@@ -346,6 +352,15 @@ def host_ram_problem(preset: str, gpus: int, usable_gib: float, text_encoder_on_
             f"this machine has {usable_gib:.1f} GiB usable")
 
 
+def time_for_preset(timeout: int, budget: int | None, elapsed: float) -> int | None:
+    """A preset's timeout within what is left of the whole run's budget (its stop grace kept aside); None when too
+    little is left to start one."""
+    if budget is None:
+        return timeout
+    left = int(budget - elapsed) - STOP_GRACE_S
+    return min(timeout, left) if left >= MIN_PRESET_S else None
+
+
 def parse_gpus(text: str) -> list[int]:
     counts = sorted({int(v) for v in text.split(",") if v.strip()})
     if not counts or counts[0] < 1:
@@ -364,7 +379,7 @@ def run_child(command: list[str], env: dict, timeout: int) -> tuple[int | None, 
             # SIGTERM first: torchrun stops its ranks (each also dies with it: PR_SET_PDEATHSIG); then the group.
             proc.send_signal(signal.SIGTERM)
             try:
-                out, err = proc.communicate(timeout=30)
+                out, err = proc.communicate(timeout=STOP_GRACE_S)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
@@ -402,6 +417,9 @@ def main() -> int:
                         help="with --gpus N > 1: the experts' weights sharded across the ranks (FSDP2, full_gpu only), "
                              "as render --shard-weights")
     parser.add_argument("--timeout", type=int, default=420, help="seconds per preset (and GPU count)")
+    parser.add_argument("--budget", type=int, default=None,
+                        help=f"seconds for the whole run (default: {QUICK_BUDGET} per GPU count with --quick, none "
+                             "otherwise); each preset gets at most what is left of it")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profiles is None:
@@ -453,6 +471,9 @@ def main() -> int:
     from storymem_engine.accounting import Machine, host_ram_gib
 
     usable_ram = Machine(host_ram_gib(), None).usable_ram_gib
+    # --quick: 8 minutes per GPU count (the issue's figure is for the run on one GPU).
+    budget = args.budget if args.budget is not None else (QUICK_BUDGET * len(gpu_counts) if args.quick else None)
+    run_start = time.perf_counter()
     for preset in presets:
         single: dict[str, dict] = {}  # profile -> the N = 1 row of this preset, for the efficiency column
         for gpus in gpu_counts:
@@ -482,7 +503,13 @@ def main() -> int:
                     env["OMP_NUM_THREADS"] = "1"
                 else:
                     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // gpus)))
-            code, out, err = run_child(command, env, args.timeout)
+            timeout = time_for_preset(args.timeout, budget, time.perf_counter() - run_start)
+            if timeout is None:
+                print(f"{preset:<15}{'-':<7}{gpus:>5}   not started: "
+                      f"{budget - (time.perf_counter() - run_start):.0f}s left of the {budget}s budget", flush=True)
+                failed += 1
+                continue
+            code, out, err = run_child(command, env, timeout)
             rows = [json.loads(line[4:]) for line in out.splitlines() if line.startswith("ROW ")]
             lines = []
             for row in rows:
@@ -491,7 +518,7 @@ def main() -> int:
                 scaled = len(gpu_counts) > 1  # the N = 1 row of such a run says 1.00
                 lines.append(format_row(row, scaling_efficiency(single.get(row["profile"]), row) if scaled else None))
             if code is None:
-                lines.append(f"{preset:<15}timed out after {args.timeout}s{on}{reached(out)}")
+                lines.append(f"{preset:<15}timed out after {timeout}s{on}{reached(out)}")
                 failed += 1
             elif code != 0 or len(rows) != len(set(profiles)):
                 errors = [line[6:] for line in out.splitlines() if line.startswith("ERROR ")]
@@ -499,6 +526,9 @@ def main() -> int:
                 lines.append(f"{preset:<15}FAILED (exit {code}){on}: {last}")
                 failed += 1
             print("\n".join(lines), flush=True)
+    whole = time.perf_counter() - run_start
+    print(f"whole run: {whole:.0f}s" + (f" of the {budget}s budget ({'within' if whole <= budget else 'over'} it)"
+                                        if budget is not None else ""), flush=True)
     return 1 if failed else 0
 
 

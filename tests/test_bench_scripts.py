@@ -12,7 +12,8 @@ def test_gpu_m2v_bench_runs_every_preset_in_its_own_process_on_tiny_models():
     result = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_m2v.py"), "--tiny", "--memory", "2"],
                             capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = [tuple(line.split()[:2]) for line in result.stdout.splitlines()[2:]]
+    rows = [tuple(line.split()[:2]) for line in result.stdout.splitlines()[2:-1]]
+    assert result.stdout.splitlines()[-1].startswith("whole run: ")  # no budget unless asked
     # One child process per preset, measuring the final shot and then (distill pair loaded) the draft shot.
     assert rows == [(p, profile) for p in OFFLOAD_PRESETS for profile in ("final", "draft")]
     assert "FAILED" not in result.stdout and "shot s" in result.stdout and "draft 4-step shot measured" in result.stdout
@@ -26,7 +27,7 @@ def test_gpu_m2v_bench_runs_each_gpu_count_as_that_many_ranks_and_reports_the_sc
     assert "FAILED" not in result.stdout and "Traceback" not in result.stdout
     assert "GPUs: 1, 2 (ulysses, CPU ranks on gloo: a check, not a speed figure)" in result.stdout
     assert "largest over the ranks" in result.stdout and "eff: t(1) / (N t(N))" in result.stdout
-    rows = [line.split() for line in result.stdout.splitlines()[2:]]
+    rows = [line.split() for line in result.stdout.splitlines()[2:-1]]
     # preset, profile, GPUs, tokens, high s, low s, swap s, shot s, eff, alloc, reserved, resident, RAM
     assert [row[:4] for row in rows] == [["model_offload", "final", "1", "60"], ["model_offload", "final", "2", "60"]]
     for row in rows:
@@ -39,7 +40,7 @@ def test_gpu_m2v_bench_runs_each_gpu_count_as_that_many_ranks_and_reports_the_sc
     sharded = _bench("gpu_m2v.py", "--tiny", "--gpus", "2", "--presets", "full_gpu,model_offload", "--profiles",
                      "final", "--memory", "2", "--shard-weights", timeout=120)
     assert sharded.returncode == 0, sharded.stdout + sharded.stderr[-3000:]
-    full, offload = (line.split() for line in sharded.stdout.splitlines()[2:])
+    full, offload = (line.split() for line in sharded.stdout.splitlines()[2:-1])
     assert full[:4] == ["full_gpu", "final", "2", "60"] and float(full[7]) > 0
     assert offload[:3] == ["model_offload", "-", "2"]
     assert "refused: sharded weights stay on the GPUs" in " ".join(offload)
@@ -70,8 +71,29 @@ def test_gpu_m2v_bench_has_no_scaling_without_one_gpu_and_refuses_the_low_vram_p
     assert bench.reached(out) == "; reached: 41s moved to the CPU"
     result = _bench("gpu_m2v.py", "--tiny", "--gpus", "2", "--presets", "sequential", timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
-    (line,) = result.stdout.splitlines()[2:]
+    (line,) = result.stdout.splitlines()[2:-1]
     assert line.startswith("sequential") and "refused: on N > 1 GPUs only full_gpu, model_offload" in line
+
+
+def test_gpu_m2v_quick_run_is_held_to_its_eight_minute_budget():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_m2v", ROOT / "bench" / "gpu_m2v.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.QUICK_BUDGET == 8 * 60
+    # Each preset gets what is left of the budget, less the time a timed-out child needs to stop.
+    assert bench.time_for_preset(420, None, 1000.0) == 420  # no budget: the per-preset timeout
+    assert bench.time_for_preset(420, 480, 0.0) == 420 and bench.time_for_preset(420, 480, 200.4) == 269
+    assert bench.time_for_preset(420, 480, 480 - bench.STOP_GRACE_S - bench.MIN_PRESET_S + 1) is None
+    # A budget spent before a preset can start: it says so, and the run ends in time with a failure code.
+    result = _bench("gpu_m2v.py", "--tiny", "--presets", "full_gpu,model_offload", "--profiles", "final",
+                    "--memory", "2", "--budget", "25", timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr[-3000:]
+    lines = result.stdout.splitlines()[2:]
+    assert [line.split()[0] for line in lines[:-1]] == ["full_gpu", "model_offload"]
+    assert all("not started: 25s left of the 25s budget" in line for line in lines[:-1])
+    assert lines[-1].startswith("whole run: 0s of the 25s budget (within it)")
 
 
 def _bench(script: str, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
