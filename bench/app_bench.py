@@ -637,6 +637,14 @@ def main() -> int:
     if args.child == "stall":
         child_stall(args)
         return 0
+    # The children's projects, clips and settings go in one folder removed at the end, a crashed child's too.
+    with tempfile.TemporaryDirectory(prefix="app-bench-") as scratch:
+        os.environ["TMPDIR"] = scratch
+        tempfile.tempdir = None  # read TMPDIR again
+        return run_parts(args)
+
+
+def run_parts(args) -> int:
     if args.quick:
         args.launches, args.shots, args.opens, args.moves = 1, 60, 1, 5
         args.stall_size, args.stall_frames, args.stall_steps, args.stall_shots, args.stall_runs = "64x48", 9, 2, 2, 1

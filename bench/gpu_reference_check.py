@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def check_tiny_on_cuda(failures: list[str]) -> None:
     from storymem_engine.request import MODE_SCHEDULE, GenerationRequest
     from storymem_engine.tiny import ensure_tiny_models
 
-    models = ensure_tiny_models(Path(tempfile.mkdtemp()) / "tiny")
+    models = ensure_tiny_models()  # the app's tiny cache: built once, not once per check into /tmp
     memory = [np.full((48, 64, 3), v, np.uint8) for v in (60, 190)]
     for preset in OFFLOAD_PRESETS:
         engine = StoryMemEngine(EngineSettings(engine="tiny", models_dir=str(models), offload=preset))
@@ -99,7 +98,7 @@ def check_switching_on_cuda(failures: list[str]) -> None:
     from storymem_engine.request import MODE_SCHEDULE, GenerationRequest
     from storymem_engine.tiny import ensure_tiny_models
 
-    models = ensure_tiny_models(Path(tempfile.mkdtemp()) / "tiny")
+    models = ensure_tiny_models()  # the app's tiny cache: built once, not once per check into /tmp
     memory = [np.full((48, 64, 3), v, np.uint8) for v in (50, 200)]
     first = np.full((48, 64, 3), 120, np.uint8)
 

@@ -129,8 +129,11 @@ def test_app_bench_quick(tiny_models, tmp_path):
     from storymem_engine.tiny import TINY_VERSION
 
     (tmp_path / TINY_VERSION).symlink_to(tiny_models, target_is_directory=True)
-    result = _bench("app_bench.py", "--quick", env={"STORYMEM_CACHE": str(tmp_path)})
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    result = _bench("app_bench.py", "--quick", env={"STORYMEM_CACHE": str(tmp_path), "TMPDIR": str(temp)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert list(temp.iterdir()) == []  # every child's projects and settings removed (they were 9 MB per run)
     out = result.stdout
     assert "launch to first paint, median:" in out and "import time (PySide6 + storyboard), median:" in out
     assert "open a 60-shot project" in out and "no takes" in out and "every shot with a take" in out
