@@ -253,9 +253,8 @@ class MainWindow(QMainWindow):
         where = str(self.project_path / PROJECT_FILE) if self.project_path else "not saved yet"
         if self._is_unsaved():
             where = "not saved yet (kept in the app's data folder)"
-        self.shot_count_label.setText(
-            f"{len(shots)} shots · {scenes} scenes · {with_takes} accepted takes · {selected} selected · {where}"
-        )
+        self.shot_count_label.setText(f"{_count(len(shots), 'shot')} · {_count(scenes, 'scene')} · "
+                                      f"{_count(with_takes, 'accepted take')} · {selected} selected · {where}")
 
     # ------------------------------------------------------------ settings
     def render_settings(self) -> RenderSettings:
@@ -349,3 +348,7 @@ class MainWindow(QMainWindow):
             event.accept()
         else:
             event.ignore()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"

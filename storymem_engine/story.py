@@ -261,7 +261,8 @@ class Shot:
     def from_dict(cls, data: dict[str, Any], where: str = "shot") -> Shot:
         data = _dict(data, where)
         shot_id = _id(data.get("id"), where)
-        where = f"shot {shot_id}"
+        # In a story the user finds a shot by its number on the timeline; the id tells two equal prompts apart.
+        where = f"{where} ({shot_id})" if where != "shot" else f"shot {shot_id}"
         mode = _text(data.get("mode", "auto"), f"{where}, mode")
         if mode not in SHOT_MODES:
             raise StoryError(f"{where}: unknown mode {mode!r} (expected one of {SHOT_MODES})")
@@ -334,7 +335,7 @@ class Story:
         data = _dict(data, "story")
         if "name" not in data:
             raise StoryError("story: missing field 'name'")
-        shots = [Shot.from_dict(s) for s in _list(data.get("shots", []), "story, shots")]
+        shots = [Shot.from_dict(s, f"shot {n}") for n, s in enumerate(_list(data.get("shots", []), "story, shots"), 1)]
         if len({s.id for s in shots}) != len(shots):
             raise StoryError("story: two shots share an id")
         scene_extra = {}

@@ -70,3 +70,17 @@ def test_not_json_and_missing_file_are_clear(tmp_path):
         load_story(broken)
     with pytest.raises(StoryError, match="nope.json: story file not found"):
         load_story(tmp_path / "nope.json")
+
+
+def test_a_malformed_shot_in_a_project_is_named_by_its_timeline_number(tmp_path):
+    from storymem_engine.project import Project, load_project
+    from storymem_engine.story import Shot, Story
+
+    story = Story(name="P", shots=[Shot(prompt="a", cut=True, id="first"), Shot(prompt="b", id="second")])
+    Project(folder=tmp_path, story=story).save()
+    data = json.loads((tmp_path / "project.json").read_text(encoding="utf-8"))
+    data["story"]["shots"][1]["takes"] = "nope"
+    (tmp_path / "project.json").write_text(json.dumps(data), encoding="utf-8")
+    # The number the user sees on the card, then the id (two shots may share a prompt).
+    with pytest.raises(StoryError, match=r"shot 2 \(second\), takes: expected a list, got str"):
+        load_project(tmp_path)

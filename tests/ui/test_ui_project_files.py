@@ -273,3 +273,19 @@ def test_copy_errors_read_as_a_sentence_not_a_python_list():
                           ("a/k.png", "b/k.png", "[Errno 28] No space left on device")])
     text = describe_error(error)
     assert text == "could not copy b/clip.mp4: [Errno 28] No space left on device (and 1 more)"
+
+
+def test_a_new_project_is_ready_to_type_its_first_shot_and_counts_in_the_singular(window, qtbot):
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    assert window.files.new_project()
+    # No click needed: typing goes into shot 1's prompt.
+    QTest.keyClicks(QApplication.focusWidget(), "A kite over the dunes")
+    assert window.project.story.shots[0].prompt == "A kite over the dunes"
+    qtbot.waitUntil(lambda: window.shot_count_label.text().startswith(
+        "1 shot · 1 scene · 0 accepted takes · 1 selected"))
