@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.frame_loader import FrameLoader
+from storyboard.note_label import NOTE_STYLE
 from storymem_engine.cast import CastMember, describe_attachment
 from storymem_engine.project import Project
 
@@ -84,7 +85,7 @@ class CastPanel(QGroupBox):
         self.list.customContextMenuRequested.connect(self._context_menu)
         self.note = QLabel()
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color:#a1a1aa;")
+        self.note.setStyleSheet(NOTE_STYLE)
         self.selection_note = QLabel()
         self.selection_note.setObjectName("cast_selection")
         self.add_button = QPushButton("Add member…")

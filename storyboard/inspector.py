@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from storyboard.note_label import NOTE_STYLE
 from storyboard.shortcut_passthrough import UndoShortcutPassthrough
 from storymem_engine.shot_timing import FPS, shot_frames
 from storymem_engine.story import CAMERA_MOVES, SHOT_SIZES, Shot
@@ -73,7 +74,7 @@ class ShotInspector(QGroupBox):
                                   "accepted take's).\nUnlocked: regenerating draws a new seed, so each take differs.")
         self.take_seed = QLabel()
         self.take_seed.setObjectName("take_seed")
-        self.take_seed.setStyleSheet("color:#a1a1aa;")
+        self.take_seed.setStyleSheet(NOTE_STYLE)
         self.frames = _spin(0, 1001, "default")
         self.frames.setSingleStep(4)
         self.frames.setToolTip("Frames generated (4n+1, 16 per second). A shot that continues the previous one keeps "

@@ -19,6 +19,7 @@ from storyboard.generation_controller import GenerationController
 from storyboard.inspector import ShotInspector
 from storyboard.memory_strip import MemoryStrip
 from storyboard.menus import build_menus
+from storyboard.note_label import NOTE_STYLE
 from storyboard.preview_panel import PreviewPanel
 from storyboard.render_settings_dialog import RenderSettingsDialog
 from storyboard.settings_dialog import SettingsDialog
@@ -120,7 +121,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(6, 6, 6, 2)
         layout.addWidget(top, 1)
         timeline_label = QLabel("Timeline — drag cards to reorder, Ctrl+←/→ to nudge, Del to delete")
-        timeline_label.setStyleSheet("color:#a1a1aa;")
+        timeline_label.setStyleSheet(NOTE_STYLE)
         layout.addWidget(timeline_label)
         layout.addWidget(self.timeline)
         self.setCentralWidget(central)

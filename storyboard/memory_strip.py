@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from storyboard.frame_loader import FrameLoader
 from storyboard.memory import bank_generation, memory_bank
+from storyboard.note_label import NOTE_STYLE
 from storymem_engine.cast import member_of_key
 from storymem_engine.memory import Keyframe, select_memory
 from storymem_engine.project import Project
@@ -178,7 +179,7 @@ class MemoryStrip(QGroupBox):
         self.note = QLabel()
         self.note.setObjectName("memory_note")
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color:#a1a1aa;")
+        self.note.setStyleSheet(NOTE_STYLE)
 
         self.pin_button = QPushButton("Pin")
         self.pin_button.setObjectName("pin_keyframe")
@@ -205,7 +206,7 @@ class MemoryStrip(QGroupBox):
         legend = QLabel(f"<span style='color:{IN_MEMORY_COLOR.name()}'>■</span> in memory &nbsp; "
                         f"<span style='color:{PIN_COLOR.name()}'>■</span> pinned &nbsp; "
                         f"<span style='color:{EXCLUDED_COLOR.name()}'>✕</span> excluded &nbsp; dimmed: not used")
-        legend.setStyleSheet("color:#a1a1aa;")
+        legend.setStyleSheet(NOTE_STYLE)
         buttons = QHBoxLayout()
         buttons.addWidget(self.pin_button)
         buttons.addWidget(self.exclude_button)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.clip_player import ClipPlayer
+from storyboard.note_label import NOTE_STYLE
 from storymem_engine.models import FP8_PRESETS
 from storymem_engine.project import Project
 from storymem_engine.request import profile_note
@@ -126,7 +127,7 @@ class PreviewPanel(QGroupBox):
         self.details.setObjectName("take_details")
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.details.setStyleSheet("color:#a1a1aa;")
+        self.details.setStyleSheet(NOTE_STYLE)
         self.takes.currentItemChanged.connect(self._show_take)
         self.takes.itemActivated.connect(lambda _item: self._accept())
         self.accept_button.clicked.connect(self._accept)
