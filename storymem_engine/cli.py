@@ -372,6 +372,15 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
 
     project = _open_project(out, story)
     project.settings = settings
+    run = settings
+    if args.engine == "tiny":
+        # As in the editor: the tiny engine is a try-out, so size, frames and steps left at the production defaults
+        # run at draft settings (seconds per shot, not ~5 minutes on a laptop CPU). The project keeps the settings
+        # as asked, and values given on this command line are kept.
+        chosen = {field: getattr(settings, field) for field, flag in
+                  (("width", args.size), ("height", args.size), ("frames", args.frames), ("steps", args.steps))
+                  if flag is not None}
+        run = replace(settings.drafted(), **chosen)
     references = []
     for i, ref in enumerate(args.reference):
         target = out / "references" / f"reference_{i}{Path(ref).suffix.lower()}"
@@ -389,9 +398,8 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
         from storymem_engine.multi_gpu import BroadcastingEngine
 
         engine = BroadcastingEngine(engine)  # the other ranks make each generate() call with it
-    director = Director(project, engine, DirectorSettings.from_fields(settings.director_fields(),
-                                                                      references=references))
-    s = settings
+    director = Director(project, engine, DirectorSettings.from_fields(run.director_fields(), references=references))
+    s = run
     print(f"Settings: {s.width}x{s.height}, {s.frames} frames, {s.steps} steps, guidance {s.guidance:g}, seed {s.seed} "
           f"({s.seed_rule}), memory {s.memory_size} (sink {s.memory_sink}), {s.offload}, profile {s.profile}",
           file=sys.stderr)
@@ -402,6 +410,10 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
     if args.engine == "tiny":
         print("Tiny engine: random-weight models, the output is noise-like test video, not a real render.",
               file=sys.stderr)
+        if run != settings:
+            print(f"Tiny engine: draft settings for what was left at its default ({settings.width}x{settings.height}, "
+                  f"{settings.frames} frames, {settings.steps} steps), seconds per shot; give --size, --frames or "
+                  "--steps to choose.", file=sys.stderr)
     if args.keyframe_similarity == "hsv":
         print("Keyframes are picked without CLIP (model-free HSV similarity): the memory may hold fewer, "
               "different images than the method expects.", file=sys.stderr)

@@ -41,3 +41,25 @@ def test_no_display_is_one_line_that_says_what_to_do(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "no display found" in result.stderr and "xvfb-run" in result.stderr
+
+
+def test_the_tiny_engine_check_the_install_hint_points_to_runs_in_seconds_not_minutes(tmp_path, tiny_cli_env):
+    import json
+
+    from conftest import two_shot_script
+
+    from storymem_engine.project import load_project
+
+    script = two_shot_script(tmp_path, second_is_cut=True)
+    assert "or try --engine tiny" in run_main("render", str(script), "--out", str(tmp_path / "x")).stderr
+    # What that hint leads to: settings left at the production defaults run at the editor's draft settings...
+    result = run_main("render", str(script), "--out", str(tmp_path / "check"), "--engine", "tiny", "--frames", "9",
+                      env=tiny_cli_env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Settings: 128x80, 9 frames, 4 steps" in result.stderr  # ...except what was given (--frames 9)
+    assert "Tiny engine: draft settings for what was left at its default (832x480, 9 frames, 40 steps)" in result.stderr
+    manifest = json.loads((tmp_path / "check" / "manifest.json").read_text())
+    assert [shot["size"] for shot in manifest["shots"]] == [[128, 80], [128, 80]]
+    # The project keeps the settings as asked: a later render with the real models is not a 128x80 one.
+    settings = load_project(tmp_path / "check").settings
+    assert (settings.width, settings.height, settings.frames, settings.steps) == (832, 480, 9, 40)
