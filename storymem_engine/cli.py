@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="render into a project that holds another story, replacing its story (takes stay)")
     render.add_argument("--engine", choices=("tiny", "wan"), default="wan",
                         help="wan: Wan2.2 A14B + StoryMem from --models (CUDA GPU); tiny: random-weight models that "
-                             "check the install (noise-like video)")
+                             "check the install (noise-like video; draft settings for --size, --frames and --steps "
+                             "left out)")
     render.add_argument("--models", help="models folder (see README: Getting the models)")
     # Render settings: an option left out takes the value saved in the --out project (a rerun renders as
     # before), else the default shown; what was used is saved in the project for the next run and the editor.
