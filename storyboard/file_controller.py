@@ -166,7 +166,6 @@ class FileController:
             return self.new_project()
         self._leave_unsaved(delete=False)
         self.window.set_project(Project(folder=Path(), story=story), None)
-        self.window.inspector.prompt.setFocus()  # the first thing to do in a new project is to write shot 1
         return True
 
     def open_dialog(self) -> bool:
