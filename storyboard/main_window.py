@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QSettings, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QUndoStack
+from PySide6.QtCore import QItemSelection, QMimeData, QModelIndex, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from storyboard import dialogs
@@ -14,7 +14,7 @@ from storyboard.cast_controller import CastController
 from storyboard.cast_panel import CastPanel
 from storyboard.edit_controller import EditController
 from storyboard.export_controller import ExportController
-from storyboard.file_controller import PROJECT_SUFFIX, FileController
+from storyboard.file_controller import PROJECT_SUFFIX, FileController, openable_drop
 from storyboard.generation_controller import GenerationController
 from storyboard.inspector import ShotInspector
 from storyboard.memory_strip import MemoryStrip
@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.timeout.connect(self.files.autosave)
         self.autosave_timer.start()
         self.resize(1440, 900)
+        self.setAcceptDrops(True)  # a project folder or story script dropped from the file manager opens
         self.set_project(self.project, None)
 
     # ------------------------------------------------------------ layout
@@ -165,6 +166,19 @@ class MainWindow(QMainWindow):
     def open_recent(self, path: str) -> None:
         if self.files.maybe_save():
             self.files.open_path(path)
+
+    # ------------------------------------------------------------ a project or story dropped from the file manager
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if openable_drop(_local_files(event.mimeData())) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = openable_drop(_local_files(event.mimeData()))
+        if path is None:
+            return
+        event.acceptProposedAction()
+        # After the drop has ended: a "save changes?" question inside the handler would hold the file manager's drag.
+        QTimer.singleShot(0, lambda: self.open_recent(str(path)))
 
     # ------------------------------------------------------------ selection -> panels
     def current_row(self) -> int | None:
@@ -353,3 +367,7 @@ class MainWindow(QMainWindow):
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _local_files(mime: QMimeData) -> list[Path]:
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []

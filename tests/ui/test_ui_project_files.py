@@ -289,3 +289,38 @@ def test_a_new_project_is_ready_to_type_its_first_shot_and_counts_in_the_singula
     assert window.project.story.shots[0].prompt == "A kite over the dunes"
     qtbot.waitUntil(lambda: window.shot_count_label.text().startswith(
         "1 shot · 1 scene · 0 accepted takes · 1 selected"))
+
+
+def test_a_project_folder_or_story_dropped_from_the_file_manager_opens(window, recorded_dialogs, tmp_path, qtbot,
+                                                                        story_paths):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    def drop(path: Path) -> bool:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(path))])
+        enter = QDragEnterEvent(window.rect().center(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(window, enter)
+        if not enter.isAccepted():
+            return False
+        QApplication.sendEvent(window, QDropEvent(QPointF(window.rect().center()), Qt.DropAction.CopyAction, mime,
+                                                  Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+        return True
+
+    folder = save_as(window, recorded_dialogs, tmp_path / "dropped")
+    saved = window.project.story.to_dict()
+    window.files.new_project()
+    # What File > Open takes: the project folder...
+    assert drop(folder)
+    qtbot.waitUntil(lambda: window.project_path == folder)
+    assert window.project.story.to_dict() == saved
+    # ...or a story script, imported as a new project.
+    assert drop(story_paths["queen"])
+    qtbot.waitUntil(lambda: window.project.story.name == "Counsel in the Throne Room")
+    # Not an image (the cast panel's), a folder that is not a project, or two things at once.
+    image = tmp_path / "face.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n")
+    assert not drop(image) and not drop(tmp_path)
+    assert recorded_dialogs.messages == []
