@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, run_main
+from conftest import ROOT, run_main, two_shot_script
 
 
 def test_main_help_lists_the_headless_commands():
@@ -45,8 +45,6 @@ def test_no_display_is_one_line_that_says_what_to_do(tmp_path):
 
 def test_the_tiny_engine_check_the_install_hint_points_to_runs_in_seconds_not_minutes(tmp_path, tiny_cli_env):
     import json
-
-    from conftest import two_shot_script
 
     from storymem_engine.project import load_project
 
