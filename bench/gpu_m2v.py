@@ -388,6 +388,17 @@ def run_child(command: list[str], env: dict, timeout: int) -> tuple[int | None, 
     return proc.returncode, out, err
 
 
+def failure_line(out: str, err: str) -> str:
+    """The child's own ERROR line, else the last stderr line that says something (torchrun ends with a box of '=')."""
+    errors = [line[6:] for line in out.splitlines() if line.startswith("ERROR ")]
+    if errors:
+        return errors[0]
+    said = [line.strip() for line in err.splitlines() if line.strip().strip("=-")]
+    # A rank's exception ("[rank1]: RuntimeError: ..."), not torchrun's own ChildFailedError about it.
+    named = [line for line in said if "Error" in line and "ChildFailedError" not in line]
+    return (named or said or ["no output"])[-1]
+
+
 def reached(out: str) -> str:
     """The child's last few stages ("built 9s, ..."), for a row that timed out."""
     stages = [line[6:] for line in out.splitlines() if line.startswith("STAGE ")]
@@ -521,9 +532,10 @@ def main() -> int:
                 lines.append(f"{preset:<15}timed out after {timeout}s{on}{reached(out)}")
                 failed += 1
             elif code != 0 or len(rows) != len(set(profiles)):
-                errors = [line[6:] for line in out.splitlines() if line.startswith("ERROR ")]
-                last = (errors or err.strip().splitlines() or ["no output"])[0 if errors else -1]
-                lines.append(f"{preset:<15}FAILED (exit {code}){on}: {last}")
+                lines.append(f"{preset:<15}FAILED (exit {code}){on}: {failure_line(out, err)}")
+                # The whole story for the next run (torchrun's summary box names the rank and its error file).
+                print(f"--- {preset}{on}, exit {code}, the child's stderr (last 40 lines):", file=sys.stderr)
+                print("\n".join(err.strip().splitlines()[-40:]), file=sys.stderr, flush=True)
                 failed += 1
             print("\n".join(lines), flush=True)
     whole = time.perf_counter() - run_start

@@ -69,6 +69,12 @@ def test_gpu_m2v_bench_has_no_scaling_without_one_gpu_and_refuses_the_low_vram_p
     code, out, _err = bench.run_child([sys.executable, "-c", slow], dict(os.environ), timeout=3)
     assert code is None and "ROW {}" in out
     assert bench.reached(out) == "; reached: 41s moved to the CPU"
+    # A failed preset's row names the rank's error, not the last line of torchrun's summary box.
+    box = ("[rank1]: Traceback (most recent call last):\n[rank1]: RuntimeError: Connection closed by peer\n"
+           "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:\n" + "=" * 60 + "\n"
+           "  exitcode  : 1 (pid: 7)\n" + "=" * 60)
+    assert bench.failure_line("", box) == "[rank1]: RuntimeError: Connection closed by peer"
+    assert bench.failure_line("ERROR ValueError: bad size\n", box) == "ValueError: bad size"
     result = _bench("gpu_m2v.py", "--tiny", "--gpus", "2", "--presets", "sequential", timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
     (line,) = result.stdout.splitlines()[2:-1]
