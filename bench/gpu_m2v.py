@@ -437,11 +437,18 @@ def main() -> int:
         args.profiles = "final,draft" if args.tiny else "final"
     if args.child:
         try:
-            return child(args)
+            code = child(args)
         except Exception as exc:
             # One line the launcher shows as the row (the traceback follows on stderr).
             print(f"ERROR {type(exc).__name__}: {' '.join(str(exc).split())[:500]}", flush=True)
             raise
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            # As storymem_engine/rank_main.py: the rows are out; the interpreter's teardown of gloo/NCCL state
+            # sometimes aborted a rank after a good run (SIGABRT, 1 run in 5 on a loaded 2-core VM: a FAILED row).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     try:
         gpu_counts = parse_gpus(args.gpus)
     except ValueError:
