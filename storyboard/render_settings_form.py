@@ -175,7 +175,7 @@ class RenderSettingsForm(QWidget):
         if preset == AUTO_OFFLOAD:
             chosen, reason = choose_preset(self._machine.vram_gib, self._machine.ram_gib)
             self.offload_needs.setText(f"The engine picks the preset when it starts, from the GPU's free memory. "
-                                       f"Here: {reason}")
+                                       f"Here: {reason[:1].lower()}{reason[1:]}")  # "No preset fits ..." mid-line
             self.offload_needs.setStyleSheet(NOTE_STYLE)
             self.offload.setToolTip("auto: the fastest preset that fits this machine (the generation's status "
                                     "line says which and why)")

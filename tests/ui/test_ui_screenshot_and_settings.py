@@ -152,6 +152,9 @@ def test_settings_show_what_each_preset_needs_next_to_this_machine(qtbot):
         text = dialog.defaults.offload_needs.text()
         assert f"{needs.ram_gib:.1f} GiB RAM" in text and f"{needs.vram_gib:.1f} GiB VRAM" in text
         assert "this machine:" in text and "GiB of RAM" in text
+    dialog.defaults.offload.setCurrentText("auto")  # what auto picks here, as one sentence: "Here: no preset fits"
+    text = dialog.defaults.offload_needs.text()
+    assert "Here: " in text and not text.split("Here: ")[1][:1].isupper()
 
 
 def test_settings_show_the_attention_backend_and_pass_it_to_the_engine(qtbot, window):
