@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: could not open {args.path}", file=sys.stderr)
             return 2
         return 0 if ok else 1
+    from storyboard import window_geometry
+
+    window_geometry.restore(window)
     window.show()
     return int(app.exec())
 

@@ -55,7 +55,7 @@ class ShotInspector(QGroupBox):
         self.prompt.setObjectName("prompt")
         self.prompt.setUndoRedoEnabled(False)
         self.prompt.setPlaceholderText("Describe the shot: who, where, what happens, camera.")
-        self.prompt.setMinimumHeight(90)
+        self.prompt.setMinimumHeight(76)  # four lines; with the form, the window fits a 1440x900 screen
         self.cut = QCheckBox("Scene cut (start fresh instead of continuing the previous shot)")
         self.mode = QComboBox()
         self.mode.setToolTip("auto: a scene cut starts the shot from memory alone (M2V); otherwise it continues "

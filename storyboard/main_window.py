@@ -6,9 +6,19 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, QMimeData, QModelIndex, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
-from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from storyboard import dialogs
+from storyboard import dialogs, window_geometry
 from storyboard.app_settings import AppSettings
 from storyboard.cast_controller import CastController
 from storyboard.cast_panel import CastPanel
@@ -117,10 +127,17 @@ class MainWindow(QMainWindow):
         top.setStretchFactor(0, 2)
         top.setStretchFactor(1, 3)
         top.setSizes([560, 840])
+        # Below their natural height (a 768-px laptop screen) the panels above the timeline scroll, and the window
+        # still fits the screen with the timeline in view; they asked for ~570 px, the window for 930.
+        self.top_scroll = QScrollArea()
+        self.top_scroll.setObjectName("panels_scroll")
+        self.top_scroll.setWidget(top)
+        self.top_scroll.setWidgetResizable(True)
+        self.top_scroll.setFrameShape(QFrame.Shape.NoFrame)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 2)
-        layout.addWidget(top, 1)
+        layout.addWidget(self.top_scroll, 1)
         timeline_label = QLabel("Timeline — drag cards to reorder, Ctrl+←/→ to nudge, Del to delete")
         timeline_label.setStyleSheet(NOTE_STYLE)
         layout.addWidget(timeline_label)
@@ -360,6 +377,7 @@ class MainWindow(QMainWindow):
             self.statusBar().repaint()
         if self.generation.maybe_stop() and self.files.maybe_save():
             self.autosave_timer.stop()
+            window_geometry.save(self)
             event.accept()
         else:
             event.ignore()

@@ -207,6 +207,7 @@ class MemoryStrip(QGroupBox):
                         f"<span style='color:{PIN_COLOR.name()}'>■</span> pinned &nbsp; "
                         f"<span style='color:{EXCLUDED_COLOR.name()}'>✕</span> excluded &nbsp; dimmed: not used")
         legend.setStyleSheet(NOTE_STYLE)
+        legend.setWordWrap(True)  # two lines rather than a window wider than a laptop screen
         buttons = QHBoxLayout()
         buttons.addWidget(self.pin_button)
         buttons.addWidget(self.exclude_button)
