@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSpinBox,
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -148,6 +151,9 @@ class ShotInspector(QGroupBox):
         for widget in (self.prompt, self.notes, self.seed, self.frames, self.steps, self.guidance,
                        self.duration, self.scene, self.cut, self.mode, self.shot_size, self.camera_move, self.profile):
             widget.installEventFilter(self)
+        for widget in (self.seed, self.frames, self.steps, self.guidance, self.duration, self.scene, self.mode,
+                       self.shot_size, self.camera_move, self.profile):
+            widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a wheel passing over a field does not focus it
         for widget in (self.prompt, self.notes):
             widget.installEventFilter(self._passthrough)
         for spin in (self.seed, self.frames, self.steps, self.guidance, self.duration, self.scene):
@@ -226,12 +232,27 @@ class ShotInspector(QGroupBox):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.FocusIn:
             self._burst += 1  # returning to a field starts a new undo step
+        if (event.type() == QEvent.Type.Wheel and isinstance(watched, QAbstractSpinBox | QComboBox)
+                and not watched.hasFocus()):
+            # Scrolling the panels (a laptop screen) past Frames or Steps must not change the shot: the wheel
+            # scrolls what holds the form; a field takes it once it was clicked or tabbed into.
+            holder = _scroll_area_around(watched)
+            if holder is not None:
+                QApplication.sendEvent(holder.viewport(), event)
+            return True
         return False
 
     def _emit(self, name: str, value: Any) -> None:
         if self._loading or self._shot is None or getattr(self._shot, name) == value:
             return
         self.edit_requested.emit(self._shot.id, name, value, self._burst)
+
+
+def _scroll_area_around(widget: QWidget) -> QAbstractScrollArea | None:
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QAbstractScrollArea):
+        parent = parent.parentWidget()
+    return parent
 
 
 def _spin(low: int, high: int, special: str) -> QSpinBox:

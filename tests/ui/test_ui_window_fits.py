@@ -41,3 +41,34 @@ def test_the_window_reopens_at_its_last_size_and_first_fits_the_screen(qtbot):
     qtbot.addWidget(again)
     window_geometry.restore(again)
     assert (again.width(), again.height()) == (700, 500)
+
+
+def test_the_wheel_over_a_field_scrolls_the_panels_and_changes_nothing(window, qtbot):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    window.show()
+    qtbot.waitExposed(window)
+    window.resize(1366, 700)
+    bar = window.top_scroll.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0)
+    shot = window.project.story.shots[0]
+    steps = window.inspector.steps
+    before = (shot.steps, steps.value(), window.undo_stack.count())
+
+    def wheel(widget, notches: int = -1) -> None:
+        at = QPointF(widget.rect().center())
+        QApplication.sendEvent(widget, QWheelEvent(at, QPointF(widget.mapToGlobal(at.toPoint())), QPoint(0, 0),
+                                                   QPoint(0, 120 * notches), Qt.MouseButton.NoButton,
+                                                   Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                                                   False))
+
+    wheel(steps)  # down, passing over Steps: the panels scroll, the shot keeps its steps
+    assert bar.value() > 0
+    assert (shot.steps, steps.value(), window.undo_stack.count()) == before
+    # Once the user clicked into the field, the wheel is the field's (Qt's usual spin box behaviour).
+    steps.setFocus()
+    qtbot.waitUntil(steps.hasFocus)
+    wheel(steps, +1)
+    assert steps.value() != before[1] and window.undo_stack.count() == before[2] + 1
