@@ -7,11 +7,13 @@ from PySide6.QtWidgets import QWidget
 
 KEY = "window/geometry"
 FIRST_SIZE = (1440, 900)
+MANAGED = "geometryRemembered"
 
 
 def restore(window: QWidget) -> None:
     """Before the first show: the saved geometry, else FIRST_SIZE cut to the screen's free area (a 1366x768
     laptop got a 1440x900 window with the timeline below the screen's edge)."""
+    window.setProperty(MANAGED, True)
     saved = QSettings().value(KEY)
     if saved is not None and window.restoreGeometry(saved):
         return
@@ -25,4 +27,6 @@ def restore(window: QWidget) -> None:
 
 
 def save(window: QWidget) -> None:
-    QSettings().setValue(KEY, window.saveGeometry())
+    """On close, for a window that was restored (not a --screenshot window at its fixed size)."""
+    if window.property(MANAGED):
+        QSettings().setValue(KEY, window.saveGeometry())

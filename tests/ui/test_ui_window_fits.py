@@ -37,6 +37,12 @@ def test_the_window_reopens_at_its_last_size_and_first_fits_the_screen(qtbot):
     qtbot.waitUntil(lambda: first.size().width() == 700)
     assert first.close()  # an unchanged sample: nothing to ask
 
+    # A window that was not restored (main.py --screenshot, at its fixed size) leaves the saved geometry alone.
+    shot = MainWindow(AppSettings())
+    qtbot.addWidget(shot)
+    shot.resize(600, 450)
+    assert shot.close()
+
     again = MainWindow(AppSettings())
     qtbot.addWidget(again)
     window_geometry.restore(again)
