@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 # Keys that belong to one panel (QShortcut on a widget, not a menu action): listed by hand beside the menus'.
 PANEL_KEYS = (
     ("Timeline", "Reorder shots", "drag a card"),
+    ("Timeline", "Edit the selected shot's prompt", "Enter / double-click"),
+    ("Prompt, notes", "Back to the timeline", "Esc"),
     ("Memory strip", "Pin / unpin the selected keyframe", "P"),
     ("Memory strip", "Exclude / include the selected keyframe", "X"),
     ("Takes list", "Accept the selected take", "Enter"),

@@ -86,6 +86,9 @@ class MainWindow(QMainWindow):
         self.timeline.selectionModel().selectionChanged.connect(self._selection_changed)
         self.timeline.move_requested.connect(self.edits.move)
         self.inspector.edit_requested.connect(self.edits.edit_field)
+        # Enter (or a double-click) on a card edits its prompt; Esc there comes back to the cards.
+        self.timeline.activated.connect(lambda _index: self.inspector.edit_prompt())
+        self.inspector.leave_requested.connect(lambda: self.timeline.setFocus(Qt.FocusReason.ShortcutFocusReason))
         self.preview.accept_requested.connect(self.edits.accept_take)
         self.preview.delete_requested.connect(self.edits.delete_take)
         self.memory_strip.pin_requested.connect(self.edits.set_memory_pinned)

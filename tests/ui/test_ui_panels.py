@@ -89,3 +89,26 @@ def test_preview_plays_scrubs_and_accepts_takes(window, recorded_dialogs, tmp_pa
 
 def test_autosave_runs_every_minute(window):
     assert window.autosave_timer.isActive() and window.autosave_timer.interval() == AUTOSAVE_MS == 60_000
+
+
+def test_enter_on_a_card_edits_its_prompt_and_esc_comes_back(window, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    third = window.project.story.shots[2]
+    window.edits.select_shots([third.id])
+    window.timeline.setFocus()
+    qtbot.waitUntil(window.timeline.hasFocus)
+    QTest.keyClick(window.timeline, Qt.Key.Key_Return)
+    assert window.inspector.prompt.hasFocus()
+    QTest.keyClicks(window.inspector.prompt, ", at dusk")  # typed at the end of the prompt
+    assert third.prompt.endswith(", at dusk")
+    QTest.keyClick(window.inspector.prompt, Qt.Key.Key_Escape)
+    assert window.timeline.hasFocus() and "\x1b" not in third.prompt
+    QTest.keyClick(window.timeline, Qt.Key.Key_Right)  # the cards have the keys again
+    assert window.current_row() == 3
