@@ -297,16 +297,16 @@ def test_a_project_folder_or_story_dropped_from_the_file_manager_opens(window, r
     from PySide6.QtGui import QDragEnterEvent, QDropEvent
     from PySide6.QtWidgets import QApplication
 
-    def drop(path: Path) -> bool:
+    def drop(path: Path, on=window) -> bool:
         mime = QMimeData()
         mime.setUrls([QUrl.fromLocalFile(str(path))])
-        enter = QDragEnterEvent(window.rect().center(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+        enter = QDragEnterEvent(on.rect().center(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                                 Qt.KeyboardModifier.NoModifier)
-        QApplication.sendEvent(window, enter)
+        QApplication.sendEvent(on, enter)  # an ignored drag goes on to the widgets around it, as in Qt
         if not enter.isAccepted():
             return False
-        QApplication.sendEvent(window, QDropEvent(QPointF(window.rect().center()), Qt.DropAction.CopyAction, mime,
-                                                  Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+        QApplication.sendEvent(on, QDropEvent(QPointF(on.rect().center()), Qt.DropAction.CopyAction, mime,
+                                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
         return True
 
     folder = save_as(window, recorded_dialogs, tmp_path / "dropped")
@@ -316,8 +316,9 @@ def test_a_project_folder_or_story_dropped_from_the_file_manager_opens(window, r
     assert drop(folder)
     qtbot.waitUntil(lambda: window.project_path == folder)
     assert window.project.story.to_dict() == saved
-    # ...or a story script, imported as a new project.
-    assert drop(story_paths["queen"])
+    # ...or a story script, imported as a new project, even dropped on the Cast tab (which takes images only).
+    window.lower_tabs.setCurrentWidget(window.cast_panel)
+    assert drop(story_paths["queen"], on=window.cast_panel)
     qtbot.waitUntil(lambda: window.project.story.name == "Counsel in the Throne Room")
     # Not an image (the cast panel's), a folder that is not a project, or two things at once.
     image = tmp_path / "face.png"
