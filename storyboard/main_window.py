@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ layout
     def _build_layout(self) -> None:
         right = QSplitter(Qt.Orientation.Vertical)
+        right.setObjectName("preview_below_splitter")
         right.addWidget(self.preview)
         self.lower_tabs = QTabWidget()
         self.lower_tabs.setObjectName("memory_cast_tabs")
@@ -125,6 +126,7 @@ class MainWindow(QMainWindow):
         right.addWidget(self.lower_tabs)
         right.setStretchFactor(0, 1)
         top = QSplitter(Qt.Orientation.Horizontal)
+        top.setObjectName("inspector_beside_splitter")
         top.addWidget(self.inspector)
         top.addWidget(right)
         top.setStretchFactor(0, 2)
@@ -135,6 +137,7 @@ class MainWindow(QMainWindow):
         self.top_scroll = QScrollArea()
         self.top_scroll.setObjectName("panels_scroll")
         self.top_scroll.setWidget(top)
+        self.splitters = (top, right)  # their handles' places are remembered with the window (window_geometry)
         self.top_scroll.setWidgetResizable(True)
         self.top_scroll.setFrameShape(QFrame.Shape.NoFrame)
         central = QWidget()

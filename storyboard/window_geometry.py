@@ -1,22 +1,32 @@
-"""The main window opens where and as large as it was closed; the first time, as large as fits the screen."""
+"""The main window opens where and as large as it was closed, its panels as they were divided; the first time, as
+large as fits the screen."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QSplitter, QWidget
 
 KEY = "window/geometry"
+SPLITTER_KEY = "window/splitters"  # where the user left the handles between the panels
 FIRST_SIZE = (1440, 900)
 MANAGED = "geometryRemembered"
 
 
 def restore(window: QWidget) -> None:
     """Before the first show: the saved geometry, else FIRST_SIZE cut to the screen's free area (a 1366x768
-    laptop got a 1440x900 window with the timeline below the screen's edge)."""
+    laptop got a 1440x900 window with the timeline below the screen's edge); then the panels' division."""
     window.setProperty(MANAGED, True)
-    saved = QSettings().value(KEY)
-    if saved is not None and window.restoreGeometry(saved):
-        return
+    store = QSettings()
+    saved = store.value(KEY)
+    if saved is None or not window.restoreGeometry(saved):
+        _fit_to_screen(window)
+    for splitter in _splitters(window):  # after the size: a resize spreads a splitter's change by its stretch
+        state = store.value(f"{SPLITTER_KEY}/{splitter.objectName()}")
+        if state is not None:
+            splitter.restoreState(state)
+
+
+def _fit_to_screen(window: QWidget) -> None:
     screen = window.screen()
     if screen is None:
         return
@@ -29,4 +39,11 @@ def restore(window: QWidget) -> None:
 def save(window: QWidget) -> None:
     """On close, for a window that was restored (not a --screenshot window at its fixed size)."""
     if window.property(MANAGED):
-        QSettings().setValue(KEY, window.saveGeometry())
+        store = QSettings()
+        store.setValue(KEY, window.saveGeometry())
+        for splitter in _splitters(window):
+            store.setValue(f"{SPLITTER_KEY}/{splitter.objectName()}", splitter.saveState())
+
+
+def _splitters(window: QWidget) -> tuple[QSplitter, ...]:
+    return tuple(getattr(window, "splitters", ()))

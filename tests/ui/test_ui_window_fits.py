@@ -1,4 +1,4 @@
-"""The main window fits a laptop screen, and reopens at the size and place it was closed."""
+"""The main window fits a laptop screen, and reopens at the size, place and panel division it was closed with."""
 
 from __future__ import annotations
 
@@ -78,3 +78,39 @@ def test_the_wheel_over_a_field_scrolls_the_panels_and_changes_nothing(window, q
     qtbot.waitUntil(steps.hasFocus)
     wheel(steps, +1)
     assert steps.value() != before[1] and window.undo_stack.count() == before[2] + 1
+
+
+def test_the_panels_reopen_divided_as_the_user_left_them(window, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QHBoxLayout, QSplitter, QWidget
+
+    # The main window's two handles (inspector | preview, preview above memory/cast) are the ones remembered.
+    assert [s.objectName() for s in window.splitters] == ["inspector_beside_splitter", "preview_below_splitter"]
+
+    def panels() -> QWidget:  # a window divided like the main one, free of its minimum sizes on the test screen
+        host = QWidget()
+        qtbot.addWidget(host)
+        host.splitters = (QSplitter(Qt.Orientation.Horizontal),)
+        host.splitters[0].setObjectName("inspector_beside_splitter")
+        for _ in range(2):
+            host.splitters[0].addWidget(QWidget())
+        QHBoxLayout(host).addWidget(host.splitters[0])
+        host.resize(600, 400)
+        return host
+
+    first = panels()
+    window_geometry.restore(first)
+    first.resize(600, 400)  # inside the offscreen test screen, which trims a window as wide as itself
+    first.show()
+    qtbot.waitExposed(first)
+    default = first.splitters[0].sizes()
+    first.splitters[0].setSizes([150, 430])
+    divided = first.splitters[0].sizes()
+    assert divided != default
+    window_geometry.save(first)  # what closing the main window does
+
+    again = panels()
+    window_geometry.restore(again)
+    again.show()
+    qtbot.waitExposed(again)
+    assert again.splitters[0].sizes() == divided
