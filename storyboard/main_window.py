@@ -144,7 +144,8 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 2)
         layout.addWidget(self.top_scroll, 1)
-        timeline_label = QLabel("Timeline — drag cards to reorder, Ctrl+←/→ to nudge, Del to delete")
+        timeline_label = QLabel("Timeline — drag cards to reorder, Ctrl+←/→ to nudge, Enter to edit the prompt, "
+                                "Del to delete")
         timeline_label.setStyleSheet(NOTE_STYLE)
         layout.addWidget(timeline_label)
         layout.addWidget(self.timeline)
