@@ -203,19 +203,21 @@ class MemoryStrip(QGroupBox):
             shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)  # PySide ignores it in the constructor
             shortcut.activated.connect(slot)
 
-        legend = QLabel(f"<span style='color:{IN_MEMORY_COLOR.name()}'>■</span> in memory &nbsp; "
-                        f"<span style='color:{PIN_COLOR.name()}'>■</span> pinned &nbsp; "
-                        f"<span style='color:{EXCLUDED_COLOR.name()}'>✕</span> excluded &nbsp; dimmed: not used")
+        # Each entry in one piece (non-breaking spaces): on a narrow window the legend wraps between entries.
+        legend = QLabel(f"<span style='color:{IN_MEMORY_COLOR.name()}'>■</span>&nbsp;in&nbsp;memory &nbsp; "
+                        f"<span style='color:{PIN_COLOR.name()}'>■</span>&nbsp;pinned &nbsp; "
+                        f"<span style='color:{EXCLUDED_COLOR.name()}'>✕</span>&nbsp;excluded &nbsp; "
+                        "dimmed:&nbsp;not&nbsp;used")
         legend.setStyleSheet(NOTE_STYLE)
         legend.setWordWrap(True)  # two lines rather than a window wider than a laptop screen
+        legend.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         buttons = QHBoxLayout()
         buttons.addWidget(self.pin_button)
         buttons.addWidget(self.exclude_button)
         buttons.addWidget(self.clear_button)
         buttons.addSpacing(12)
         buttons.addWidget(self.show_unused)
-        buttons.addStretch(1)
-        buttons.addWidget(legend)
+        buttons.addWidget(legend, 1)  # all the room left: one line unless the window is narrow
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(self.list)
