@@ -204,20 +204,20 @@ class MemoryStrip(QGroupBox):
             shortcut.activated.connect(slot)
 
         # Each entry in one piece (non-breaking spaces): on a narrow window the legend wraps between entries.
-        legend = QLabel(f"<span style='color:{IN_MEMORY_COLOR.name()}'>■</span>&nbsp;in&nbsp;memory &nbsp; "
+        self.legend = QLabel(f"<span style='color:{IN_MEMORY_COLOR.name()}'>■</span>&nbsp;in&nbsp;memory &nbsp; "
                         f"<span style='color:{PIN_COLOR.name()}'>■</span>&nbsp;pinned &nbsp; "
                         f"<span style='color:{EXCLUDED_COLOR.name()}'>✕</span>&nbsp;excluded &nbsp; "
                         "dimmed:&nbsp;not&nbsp;used")
-        legend.setStyleSheet(NOTE_STYLE)
-        legend.setWordWrap(True)  # two lines rather than a window wider than a laptop screen
-        legend.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.legend.setStyleSheet(NOTE_STYLE)
+        self.legend.setWordWrap(True)  # two lines rather than a window wider than a laptop screen
+        self.legend.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         buttons = QHBoxLayout()
         buttons.addWidget(self.pin_button)
         buttons.addWidget(self.exclude_button)
         buttons.addWidget(self.clear_button)
         buttons.addSpacing(12)
         buttons.addWidget(self.show_unused)
-        buttons.addWidget(legend, 1)  # all the room left: one line unless the window is narrow
+        buttons.addWidget(self.legend, 1)  # all the room left: one line unless the window is narrow
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(self.list)

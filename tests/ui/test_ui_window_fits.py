@@ -18,9 +18,11 @@ def test_the_window_fits_a_1366x768_laptop_with_the_timeline_in_view(window, qtb
     timeline = window.timeline
     assert timeline.mapTo(window, timeline.rect().bottomLeft()).y() < window.statusBar().y()
     assert window.top_scroll.verticalScrollBar().maximum() > 0
-    # At the first size (1440x900) nothing scrolls.
+    # At the first size (1440x900) nothing scrolls, and the memory legend is one line (it wrapped into four).
     window.resize(1440, 900)
     qtbot.waitUntil(lambda: window.top_scroll.verticalScrollBar().maximum() == 0)
+    legend = window.memory_strip.legend
+    assert legend.heightForWidth(legend.width()) < 2 * legend.fontMetrics().height()
 
 
 def test_the_window_reopens_at_its_last_size_and_first_fits_the_screen(qtbot):
