@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from storyboard.file_drops import local_files, may_be_images
 from storyboard.frame_loader import FrameLoader
 from storyboard.note_label import NOTE_STYLE
 from storymem_engine.cast import CastMember, describe_attachment
@@ -232,30 +233,23 @@ class CastPanel(QGroupBox):
 
     # ------------------------------------------------------------ drops from the file manager
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if _images_maybe(event):
+        if may_be_images(local_files(event.mimeData())):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dragMoveEvent(self, event) -> None:
-        if _images_maybe(event):
+        if may_be_images(local_files(event.mimeData())):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        if not _images_maybe(event):
+        paths = local_files(event.mimeData())
+        if not may_be_images(paths):
             event.ignore()
             return
-        paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
         at = self.list.viewport().mapFrom(self, event.position().toPoint())
         item = self.list.itemAt(at)
         self.files_dropped.emit([str(p) for p in paths], item.data(MEMBER_ROLE) if item is not None else "")
         event.acceptProposedAction()
-
-
-def _images_maybe(event: QDropEvent) -> bool:
-    """Files that may be images (each is checked on adding); not folders or story scripts only, which go on to the
-    window, where they open as File > Open would."""
-    paths = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
-    return bool(paths) and not all(p.is_dir() or p.suffix.lower() == ".json" for p in paths)

@@ -69,7 +69,7 @@ class EditController:
         shot = self._new_shot(None)
         self._push(InsertShotsCommand(self.model, len(self.model.shots), [shot], "Add shot"))
         self.select_shots([shot.id])
-        self.window.inspector.prompt.setFocus()
+        self.window.inspector.edit_prompt()
 
     def insert_after(self) -> None:
         rows = self.selected_rows()
@@ -77,7 +77,7 @@ class EditController:
         shot = self._new_shot(row if rows or self.model.shots else None)
         self._push(InsertShotsCommand(self.model, row + 1, [shot], "Insert shot"))
         self.select_shots([shot.id])
-        self.window.inspector.prompt.setFocus()
+        self.window.inspector.edit_prompt()
 
     def duplicate(self) -> None:
         rows = self.selected_rows()

@@ -29,17 +29,6 @@ SAMPLE_STORY = Path(__file__).resolve().parent.parent / "resources" / "sample_st
 MISSING_LISTED = 12
 
 
-def openable_drop(paths: list[Path]) -> Path | None:
-    """What File > Open would take among files dropped from the file manager: one project folder, its
-    project.json, or a story script; None for anything else (images belong to the cast panel)."""
-    if len(paths) != 1:
-        return None
-    path = paths[0]
-    if path.is_dir():
-        return path if (path / PROJECT_FILE).is_file() else None
-    return path if path.suffix.lower() == ".json" and path.is_file() else None
-
-
 def describe_error(exc: BaseException) -> str:
     """One readable line for any save failure: the OS reason with the file, a copy error's first file."""
     if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
@@ -166,7 +155,7 @@ class FileController:
         story = Story(name="Untitled story", shots=[Shot(prompt="", cut=True, scene_num=1)])
         self._leave_unsaved(delete=False)
         self.window.set_project(Project(folder=Path(), story=story), None)
-        self.window.inspector.prompt.setFocus()  # the first thing to do in a new project is to write shot 1
+        self.window.inspector.edit_prompt()  # the first thing to do in a new project is to write shot 1
         return True
 
     def open_sample(self) -> bool:

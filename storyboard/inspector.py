@@ -248,7 +248,7 @@ class ShotInspector(QGroupBox):
         return False
 
     def edit_prompt(self) -> None:
-        """Enter or a double-click on a card: type into its prompt, the cursor at the end."""
+        """Type into the shown shot's prompt, the cursor at the end (Enter on a card, a new shot)."""
         if self._shot is None:
             return
         self.prompt.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QMimeData, QModelIndex, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QItemSelection, QModelIndex, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import (
     QFrame,
@@ -24,7 +24,8 @@ from storyboard.cast_controller import CastController
 from storyboard.cast_panel import CastPanel
 from storyboard.edit_controller import EditController
 from storyboard.export_controller import ExportController
-from storyboard.file_controller import PROJECT_SUFFIX, FileController, openable_drop
+from storyboard.file_controller import PROJECT_SUFFIX, FileController
+from storyboard.file_drops import local_files, openable_drop
 from storyboard.generation_controller import GenerationController
 from storyboard.inspector import ShotInspector
 from storyboard.memory_strip import MemoryStrip
@@ -193,11 +194,11 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ a project or story dropped from the file manager
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if openable_drop(_local_files(event.mimeData())) is not None:
+        if openable_drop(local_files(event.mimeData())) is not None:
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        path = openable_drop(_local_files(event.mimeData()))
+        path = openable_drop(local_files(event.mimeData()))
         if path is None:
             return
         event.acceptProposedAction()
@@ -393,6 +394,3 @@ class MainWindow(QMainWindow):
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' if n != 1 else ''}"
 
-
-def _local_files(mime: QMimeData) -> list[Path]:
-    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()] if mime.hasUrls() else []
