@@ -40,6 +40,7 @@ from storymem_engine.request import (
     GenerationRequest,
     check_frames,
     size_for_aspect,
+    unrecorded_fields,
 )
 from storymem_engine.story import Take
 
@@ -253,6 +254,9 @@ class Director:
             wanted = self.request_for(index).fingerprint()
         except EngineError as exc:
             return f"its request cannot be made ({exc})"
+        unrecorded = unrecorded_fields(take.request)
+        if unrecorded:
+            return "its request does not record " + ", ".join(unrecorded)
         made = GenerationRequest.from_dict(take.request).fingerprint()
         if take.request.get("seed_rule") == "fresh":
             made.pop("seed", None)  # a drawn seed is as current as the rule's: compare everything else
@@ -288,7 +292,8 @@ class Director:
         self._check_references(index)
         draft = shot.accepted() if finalize and is_draft(shot.accepted()) else None
         if draft is not None:
-            seed = (int(draft.request["seed"]), str(draft.request.get("seed_rule", "shot")))
+            seed = (draft.request["seed"], str(draft.request.get("seed_rule", "shot"))) \
+                if "seed" in draft.request else None  # a hand-made take may not record one: the rule's then
             request = self.request_for(index, profile="final", seed=seed)
         else:
             fresh = random.SystemRandom().randrange(0, 2**31) if vary and self.wants_fresh_seed(index) else None

@@ -5,7 +5,7 @@ The same record is stored in the take it produced, so any take can be reproduced
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 # Wan's default negative prompt: the reference passes it, diffusers does not fill it in.
@@ -95,6 +95,12 @@ class GenerationRequest:
 
     def fingerprint(self) -> dict[str, Any]:
         return {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_FINGERPRINT}
+
+
+def unrecorded_fields(data: dict[str, Any]) -> list[str]:
+    """The fields a stored request must hold to be read back that it lacks (a hand-made or damaged take)."""
+    return [f.name for f in fields(GenerationRequest)
+            if f.default is MISSING and f.default_factory is MISSING and f.name not in data]
 
 
 def check_frames(num_frames: int) -> int:

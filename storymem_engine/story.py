@@ -12,12 +12,12 @@ import os
 import re
 import stat
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from storymem_engine.cast import ATTACH_MODES, MAX_CAST, MAX_IMAGES_PER_MEMBER, CastImage, CastMember
-from storymem_engine.request import PROFILES
+from storymem_engine.request import MODES, PROFILES, GenerationRequest
 
 SHOT_MODES = ("auto", "t2v", "m2v", "mi2v", "mm2v")
 # Shot and take ids name folders (takes/<shot>/<take>): a safe character set, so no id can leave the project.
@@ -107,8 +107,10 @@ def _opt_int(value: Any, where: str, low: int, high: int) -> int | None:
 
 
 def _opt_float(value: Any, where: str, low: float, high: float) -> float | None:
-    if value is None:
-        return None
+    return None if value is None else _float(value, where, low, high)
+
+
+def _float(value: Any, where: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise StoryError(f"{where}: expected a number, got {value!r}"[:200])
     if not (math.isfinite(value) and low <= value <= high):
@@ -122,6 +124,12 @@ def _choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         known = ", ".join(repr(c) for c in choices if c)
         raise StoryError(f"{where}: {value!r} is not one of {known} (or empty)"[:400])
+    return value
+
+
+def _member(value: Any, where: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise StoryError(f"{where}: {value!r} is not one of {', '.join(repr(c) for c in choices)}"[:400])
     return value
 
 
@@ -148,6 +156,29 @@ def _json_dict(value: Any, where: str) -> dict:
     """Free-form JSON kept as it is (a take's request, unknown script fields): checked whole, once."""
     check_saveable(_dict(value, where), where)
     return value
+
+
+# A take's request is read field by field as GenerationRequest declares it, so a hand-edited value of the wrong
+# type is refused here, by name, instead of failing later in a stale check or a locked seed. Fields it lacks keep
+# their defaults (takes from older versions); fields it does not know are kept (takes from newer ones).
+_REQUEST_KINDS: dict[str, Any] = {
+    "str": _text,
+    "int": lambda v, w: _int(v, w, 0, 2**64 - 1),  # a seed is story seed + index: past MAX_SEED is possible
+    "float": lambda v, w: _float(v, w, 0.0, 1e9),
+    "bool": _bool,
+    "list[str]": lambda v, w: [_text(item, w) for item in _list(v, w)],
+    "str | None": lambda v, w: None if v is None else _text(v, w),
+}
+_REQUEST_FIELDS = {f.name: _REQUEST_KINDS[str(f.type)] for f in fields(GenerationRequest)}
+_REQUEST_FIELDS |= {"mode": lambda v, w: _member(v, w, MODES), "profile": lambda v, w: _member(v, w, PROFILES)}
+
+
+def _request(value: Any, where: str) -> dict:
+    data = _json_dict(value, where)
+    for name, check in _REQUEST_FIELDS.items():
+        if name in data:
+            check(data[name], f"{where}, {name}")
+    return data
 
 
 @dataclass
@@ -185,12 +216,12 @@ class Take:
     def from_dict(cls, data: dict[str, Any], where: str = "take") -> Take:
         data = _dict(data, where)
         take_id = _id(data.get("id"), where)
-        where = f"take {take_id}"
+        where = f"{where} {take_id}"  # "shot 2, take ab12": the shot is what the user finds
         if "clip" not in data:
             raise StoryError(f"{where}: missing field 'clip'")
         return cls(
             id=take_id,
-            request=_json_dict(data.get("request", {}), f"{where}, request"),
+            request=_request(data.get("request", {}), f"{where}, request"),
             clip=_text(data["clip"], f"{where}, clip"),
             keyframes=[_text(p, f"{where}, keyframes") for p in _list(data.get("keyframes", []), where)],
             last_frame=_text(data.get("last_frame", ""), f"{where}, last_frame"),

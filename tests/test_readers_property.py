@@ -4,13 +4,19 @@ with the project's own error type. Never another exception, never a hang."""
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from storymem_engine.project import PROJECT_FILE, ProjectError, load_project
+from storyboard.handoff import HandoffShot, metadata_of
+from storyboard.memory import stale_reason
+from storymem_engine.director import Director, DirectorSettings
+from storymem_engine.engine import EngineSettings, StoryMemEngine
+from storymem_engine.project import PROJECT_FILE, Project, ProjectError, load_project
+from storymem_engine.request import MODES, PROFILES, GenerationRequest
 from storymem_engine.story import CAMERA_MOVES, SHOT_SIZES, StoryError, load_story, save_story, story_to_script
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -77,7 +83,7 @@ def near_valid_projects(draw):
             take_id = _maybe(draw, st.just("t1"), st.sampled_from(["../t", "t 2"]))
             shot["takes"] = [{"id": take_id, "clip": _maybe(draw, st.just(f"takes/shot-{i}/{take_id}/clip.mp4"),
                                                             st.sampled_from(["../outside.mp4", "/etc/passwd"])),
-                              "request": _maybe(draw, st.just({}), json_values)}]
+                              "request": _maybe(draw, st.one_of(st.just({}), take_requests()), json_values)}]
             shot["accepted_take"] = _maybe(draw, st.sampled_from([take_id, None]), st.just("nope"))
         shots.append(shot)
     story = {"name": _maybe(draw, plain_text, st.one_of(odd_text, numbers)), "shots": shots}
@@ -89,6 +95,20 @@ def near_valid_projects(draw):
     if draw(st.booleans()):
         data["settings"] = _maybe(draw, render_settings(), json_values)
     return data
+
+
+@st.composite
+def take_requests(draw):
+    """A request as the engine stores it in a take, now and then with one field hand-edited or deleted."""
+    request = GenerationRequest(shot_id="s", prompt="p", mode=draw(st.sampled_from(MODES)),
+                                seed=draw(st.integers(0, 2**64 - 1)), profile=draw(st.sampled_from(PROFILES)),
+                                seed_rule=draw(st.sampled_from(["scene", "shot", "fresh"]))).to_dict()
+    for key in draw(st.lists(st.sampled_from(sorted(request)), max_size=2, unique=True)):
+        if draw(st.booleans()):
+            del request[key]
+        else:
+            request[key] = draw(json_values)
+    return request
 
 
 @st.composite
@@ -145,6 +165,23 @@ def _project_round_trip(folder: Path) -> None:
     before = project.to_dict()
     project.save()
     assert load_project(folder).to_dict() == before
+    _explain_every_shot(project)
+
+
+def _explain_every_shot(project: Project) -> None:
+    """What the editor and a rerun read from a loaded project's takes says something, never raises: the stale
+    check, the seed a locked shot keeps, the hand-off metadata."""
+    for take in (take for shot in project.story.shots for take in shot.takes):
+        for path in [take.clip, *take.keyframes]:  # present, so the stale check reads the request itself
+            project.resolve(path).parent.mkdir(parents=True, exist_ok=True)
+            project.resolve(path).touch()
+    director = Director(project, StoryMemEngine(EngineSettings(engine="tiny")), DirectorSettings(width=64, height=48,
+                                                                                                  frames=9, steps=2))
+    for index, shot in enumerate(project.story.shots):
+        assert isinstance(director.why_regenerate(index), str)
+        assert isinstance(director.seed_for(index)[0], int)
+        assert isinstance(stale_reason(project.story, index), str)
+        metadata_of(HandoffShot(index + 1, shot, shot.accepted(), None, 9, 9 * index, shot.cut))
 
 
 @PROPERTY
@@ -179,3 +216,23 @@ def test_any_bytes_are_loaded_or_refused(raw):
         (Path(tmp) / PROJECT_FILE).write_bytes(raw)
         _story_round_trip(Path(tmp) / "story.json")
         _project_round_trip(Path(tmp))
+
+
+@PROPERTY
+@given(requests=st.lists(take_requests(), min_size=1, max_size=3), locked=st.booleans())
+def test_any_take_request_is_explained_or_refused_by_name(requests, locked):
+    """A project whose takes hold hand-edited requests opens and every shot's state is explained, or it is
+    refused naming the shot, the take and the field: never a TypeError at the first stale check."""
+    shots = [{"id": f"s{n}", "prompt": "a lighthouse", "cut": n == 0, "seed_locked": locked, "accepted_take": "t1",
+              "takes": [{"id": "t1", "clip": f"takes/s{n}/t1/clip.mp4", "request": request}]}
+             for n, request in enumerate(requests)]
+    with tempfile.TemporaryDirectory() as tmp:
+        _write(Path(tmp), PROJECT_FILE, {"schema": 1, "story": {"name": "n", "shots": shots}})
+        try:
+            project = load_project(tmp)
+        except ProjectError as exc:
+            event("refused")
+            assert re.search(r"shot \d+ \(s\d+\), take t1, request, \w+", str(exc)), str(exc)
+            return
+        event("loaded")
+        _explain_every_shot(project)
