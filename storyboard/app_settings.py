@@ -122,6 +122,12 @@ class AppSettings:
 
 
 def _cast(default: object, raw: object) -> object:
+    if isinstance(default, str):
+        if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
+            return ", ".join(raw)  # an unquoted comma in a hand-edited file: the text as written
+        if not isinstance(raw, str):
+            raise TypeError(f"expected text, got {type(raw).__name__}")  # a QRect's repr is no folder
+        return raw
     if isinstance(default, bool):
         return str(raw).lower() in ("1", "true", "yes")
     return type(default)(raw)

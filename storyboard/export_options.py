@@ -7,6 +7,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QWidget
 
 from storyboard.pdf_storyboard import PdfOptions
+from storyboard.settings_values import text_value
 from storyboard.timeline_export import FORMATS, TimelineOptions
 
 EMPTY_SHOT_LABELS = {"gap": "a gap of the shot's length", "card": "its animatic card (rendered as a clip)"}
@@ -34,9 +35,9 @@ class TimelineOptionsDialog(QDialog):
         self.fmt = fmt
         self.setWindowTitle(f"Export timeline ({FORMATS[fmt].label})")
         store = QSettings()
-        self.empty_shots = _combo(EMPTY_SHOT_LABELS, str(store.value("export/empty_shots", "gap")))
+        self.empty_shots = _combo(EMPTY_SHOT_LABELS, text_value(store, "export/empty_shots", "gap"))
         self.collect = QCheckBox("Copy the clips next to the exported file (<name>_media folder)")
-        self.collect.setChecked(str(store.value("export/collect_media", "false")).lower() == "true")
+        self.collect.setChecked(text_value(store, "export/collect_media").lower() == "true")
         where = ("relative to the exported file" if FORMATS[fmt].relative_paths else "by absolute path")
         form = QFormLayout(self)
         form.addRow("Shots without a take", self.empty_shots)
@@ -58,8 +59,8 @@ class PdfOptionsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export storyboard (PDF)")
         store = QSettings()
-        self.layout_choice = _combo(LAYOUT_LABELS, str(store.value("export/pdf_layout", "landscape")))
-        self.page_size = _combo({"A4": "A4", "Letter": "US Letter"}, str(store.value("export/pdf_page", "A4")))
+        self.layout_choice = _combo(LAYOUT_LABELS, text_value(store, "export/pdf_layout", "landscape"))
+        self.page_size = _combo({"A4": "A4", "Letter": "US Letter"}, text_value(store, "export/pdf_page", "A4"))
         form = QFormLayout(self)
         form.addRow("Layout", self.layout_choice)
         form.addRow("Paper", self.page_size)

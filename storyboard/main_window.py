@@ -34,6 +34,7 @@ from storyboard.note_label import NOTE_STYLE
 from storyboard.preview_panel import PreviewPanel
 from storyboard.render_settings_dialog import RenderSettingsDialog
 from storyboard.settings_dialog import SettingsDialog
+from storyboard.settings_values import text_value
 from storyboard.timeline_model import ShotRole, TimelineModel
 from storyboard.timeline_view import TimelineView
 from storyboard.undo_commands import SetRenderSettingsCommand
@@ -355,7 +356,7 @@ class MainWindow(QMainWindow):
         if self.project_path is not None and not self._is_unsaved():
             folder = self.project_path if inside_project else self.project_path.parent
         else:
-            last = QSettings().value("paths/last_folder")
+            last = text_value(QSettings(), "paths/last_folder")
             movies = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
             folder = next((Path(p) for p in (last, movies) if p and Path(p).is_dir()), Path.home())
         return str(folder / name) if name else str(folder)

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
+from storyboard.settings_values import texts_value
+
 KEY = "recent/projects"
 LIMIT = 10
 
 
 def recent_projects(store: QSettings | None = None) -> list[str]:
-    store = store or QSettings()
-    value = store.value(KEY, [])
-    if isinstance(value, str):
-        value = [value]
-    return [str(v) for v in value or []]
+    return texts_value(store or QSettings(), KEY)
 
 
 def add_recent(path: str, store: QSettings | None = None) -> list[str]:

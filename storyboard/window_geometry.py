@@ -6,6 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QSplitter, QWidget
 
+from storyboard.settings_values import bytes_value
+
 KEY = "window/geometry"
 SPLITTER_KEY = "window/splitters"  # where the user left the handles between the panels
 FIRST_SIZE = (1440, 900)
@@ -17,11 +19,11 @@ def restore(window: QWidget) -> None:
     laptop got a 1440x900 window with the timeline below the screen's edge); then the panels' division."""
     window.setProperty(MANAGED, True)
     store = QSettings()
-    saved = store.value(KEY)
+    saved = bytes_value(store, KEY)
     if saved is None or not window.restoreGeometry(saved):
         _fit_to_screen(window)
     for splitter in _splitters(window):  # after the size: a resize spreads a splitter's change by its stretch
-        state = store.value(f"{SPLITTER_KEY}/{splitter.objectName()}")
+        state = bytes_value(store, f"{SPLITTER_KEY}/{splitter.objectName()}")
         if state is not None:
             splitter.restoreState(state)
 

@@ -1,0 +1,27 @@
+"""Values read back from the app's settings file, each of the type the reader needs or its default.
+
+The file is text a user, a sync tool or another version of the app may have changed: an ini value with a comma
+reads back as a list, ``@Rect(...)`` as a QRect, an empty one as "". A window that cannot open because of one of
+those is worse than a forgotten preference.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings
+
+
+def text_value(store: QSettings, key: str, default: str = "") -> str:
+    value = store.value(key)
+    return value if isinstance(value, str) and value else default
+
+
+def texts_value(store: QSettings, key: str) -> list[str]:
+    value = store.value(key)
+    if isinstance(value, str):  # an ini file stores a one-item list as its item
+        value = [value]
+    return [v for v in value if isinstance(v, str) and v] if isinstance(value, list) else []
+
+
+def bytes_value(store: QSettings, key: str) -> QByteArray | None:
+    value = store.value(key)
+    return value if isinstance(value, QByteArray) and not value.isEmpty() else None
