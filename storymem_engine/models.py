@@ -117,9 +117,9 @@ def _weights_missing(folder: Path, stem: str) -> list[Path]:
     if index.is_file():
         try:
             shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-        except (OSError, ValueError, KeyError):
+            return [folder / s for s in shards if not (folder / s).is_file()]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a cut-off or foreign index: fetch it again
             return [index]
-        return [folder / s for s in shards if not (folder / s).is_file()]
     return [index if folder.name in ("transformer", "transformer_2", "text_encoder") else single]
 
 
