@@ -33,9 +33,14 @@ json_values = st.recursive(st.one_of(numbers, odd_text),
 cut_values = st.one_of(st.booleans(), st.sampled_from(["True", "False", "true", "yes", 1, 0, None]))
 
 
-def _maybe(draw, valid, bad):
-    """Mostly a valid value, one time in six a hostile one: most examples load and the rest probe one field."""
-    return draw(bad) if draw(st.integers(0, 5)) == 0 else draw(valid)
+def _maybe(draw, valid, bad, odds: int = 6):
+    """Mostly a valid value, one time in ``odds`` a hostile one: most examples load and the rest probe one field."""
+    return draw(bad) if draw(st.integers(0, odds - 1)) == 0 else draw(valid)
+
+
+# A project has ~20 fields: at one in six each, 1 example in 80 loaded and the round trip was hardly tested. Half
+# the projects are drawn with one hostile field in sixty instead.
+project_odds = st.sampled_from([6, 60])
 
 
 plain_text = st.text(st.characters(codec="utf-8"), min_size=1, max_size=12).filter(str.strip)
@@ -65,35 +70,37 @@ def near_valid_scripts(draw):
 
 @st.composite
 def near_valid_projects(draw):
+    odds = draw(project_odds)
     shots = []
     for i in range(draw(st.integers(0, 3))):
         shot = {"id": _maybe(draw, st.just(f"shot-{i}"), st.one_of(st.sampled_from(["../../x", "/abs/x", "a b", ""]),
-                                                                    odd_text)),
-                "prompt": _maybe(draw, plain_text, st.one_of(odd_text, numbers)),
-                "cut": _maybe(draw, st.booleans(), cut_values),
-                "scene_num": _maybe(draw, st.integers(0, 9), numbers)}
+                                                                    odd_text), odds),
+                "prompt": _maybe(draw, plain_text, st.one_of(odd_text, numbers), odds),
+                "cut": _maybe(draw, st.booleans(), cut_values, odds),
+                "scene_num": _maybe(draw, st.integers(0, 9), numbers, odds)}
         valid = {"seed": st.integers(0, 2**63 - 1), "frames": st.sampled_from([9, 81]), "steps": st.integers(1, 50),
                  "guidance": st.floats(0, 20), "duration_s": st.floats(0, 60), "mode": st.sampled_from(["auto", "m2v"]),
                  "notes": plain_text, "shot_size": st.sampled_from(SHOT_SIZES),
                  "camera_move": st.sampled_from(CAMERA_MOVES), "profile": st.sampled_from(["", "final", "draft"])}
         for key, good in valid.items():
             if draw(st.booleans()):
-                shot[key] = _maybe(draw, good, st.one_of(numbers, odd_text))
+                shot[key] = _maybe(draw, good, st.one_of(numbers, odd_text), odds)
         if draw(st.booleans()):
-            take_id = _maybe(draw, st.just("t1"), st.sampled_from(["../t", "t 2"]))
+            take_id = _maybe(draw, st.just("t1"), st.sampled_from(["../t", "t 2"]), odds)
             shot["takes"] = [{"id": take_id, "clip": _maybe(draw, st.just(f"takes/shot-{i}/{take_id}/clip.mp4"),
-                                                            st.sampled_from(["../outside.mp4", "/etc/passwd"])),
-                              "request": _maybe(draw, st.one_of(st.just({}), take_requests()), json_values)}]
-            shot["accepted_take"] = _maybe(draw, st.sampled_from([take_id, None]), st.just("nope"))
+                                                            st.sampled_from(["../outside.mp4", "/etc/passwd"]), odds),
+                              "request": _maybe(draw, st.one_of(st.just({}), take_requests()), json_values, odds)}]
+            shot["accepted_take"] = _maybe(draw, st.sampled_from([take_id, None]), st.just("nope"), odds)
         shots.append(shot)
-    story = {"name": _maybe(draw, plain_text, st.one_of(odd_text, numbers)), "shots": shots}
+    story = {"name": _maybe(draw, plain_text, st.one_of(odd_text, numbers), odds), "shots": shots}
     if draw(st.booleans()):
         story["extra"] = draw(json_values)
     if draw(st.booleans()):
-        story["cast"] = [draw(cast_members(n, [s.get("id") for s in shots])) for n in range(draw(st.integers(0, 2)))]
-    data = {"schema": _maybe(draw, st.just(1), numbers), "story": story}
+        ids = [s.get("id") for s in shots]
+        story["cast"] = [draw(cast_members(n, ids, odds)) for n in range(draw(st.integers(0, 2)))]
+    data = {"schema": _maybe(draw, st.just(1), numbers, odds), "story": story}
     if draw(st.booleans()):
-        data["settings"] = _maybe(draw, render_settings(), json_values)
+        data["settings"] = _maybe(draw, render_settings(odds), json_values, odds)
     return data
 
 
@@ -112,27 +119,28 @@ def take_requests(draw):
 
 
 @st.composite
-def cast_members(draw, n: int, shot_ids: list):
+def cast_members(draw, n: int, shot_ids: list, odds: int = 6):
     """A cast member as the editor saves it, one field now and then hostile (a path leaving the folder...)."""
-    member_id = _maybe(draw, st.just(f"m{n}"), st.one_of(st.sampled_from(["../m", "a b", ""]), odd_text))
-    images = [{"id": _maybe(draw, st.just(f"i{k}"), st.one_of(odd_text, numbers)),
+    member_id = _maybe(draw, st.just(f"m{n}"), st.one_of(st.sampled_from(["../m", "a b", ""]), odd_text), odds)
+    images = [{"id": _maybe(draw, st.just(f"i{k}"), st.one_of(odd_text, numbers), odds),
                "path": _maybe(draw, st.just(f"references/m{n}/i{k}.png"),
-                              st.sampled_from(["../outside.png", "/etc/passwd", "references/../../x.png"]))}
+                              st.sampled_from(["../outside.png", "/etc/passwd", "references/../../x.png"]), odds)}
               for k in range(draw(st.integers(0, 2)))]
-    return {"id": member_id, "name": _maybe(draw, plain_text, st.one_of(odd_text, numbers)), "images": images,
-            "attach": _maybe(draw, st.sampled_from(["none", "range", "shots"]), st.one_of(odd_text, numbers)),
-            "from_shot": _maybe(draw, st.sampled_from(["", *[i for i in shot_ids if isinstance(i, str)]]), numbers),
-            "shots": _maybe(draw, st.lists(st.sampled_from(shot_ids or ["x"]), max_size=3), json_values)}
+    return {"id": member_id, "name": _maybe(draw, plain_text, st.one_of(odd_text, numbers), odds), "images": images,
+            "attach": _maybe(draw, st.sampled_from(["none", "range", "shots"]), st.one_of(odd_text, numbers), odds),
+            "from_shot": _maybe(draw, st.sampled_from(["", *[i for i in shot_ids if isinstance(i, str)]]), numbers,
+                                odds),
+            "shots": _maybe(draw, st.lists(st.sampled_from(shot_ids or ["x"]), max_size=3), json_values, odds)}
 
 
 @st.composite
-def render_settings(draw):
+def render_settings(draw, odds: int = 6):
     valid = {"width": st.sampled_from([64, 832]), "height": st.sampled_from([48, 480]), "frames": st.sampled_from(
         [9, 81]), "steps": st.integers(1, 50), "guidance": st.floats(0, 20), "seed": st.integers(0, 2**63 - 1),
         "seed_rule": st.sampled_from(["scene", "story"]), "memory_size": st.integers(3, 10),
         "memory_sink": st.integers(0, 3), "offload": st.sampled_from(["auto", "fp8_offload"]),
         "profile": st.sampled_from(["final", "draft"]), "vae_tiling": st.booleans()}
-    return {key: _maybe(draw, good, st.one_of(numbers, odd_text)) for key, good in valid.items()
+    return {key: _maybe(draw, good, st.one_of(numbers, odd_text), odds) for key, good in valid.items()
             if draw(st.booleans())}
 
 
@@ -232,7 +240,8 @@ def test_any_take_request_is_explained_or_refused_by_name(requests, locked):
             project = load_project(tmp)
         except ProjectError as exc:
             event("refused")
-            assert re.search(r"shot \d+ \(s\d+\), take t1, request, \w+", str(exc)), str(exc)
+            # The field by its path, or the number JSON cannot hold (refused for the whole file, by its name).
+            assert re.search(r"shot \d+ \(s\d+\), take t1, request, \w+|unusable number", str(exc)), str(exc)
             return
         event("loaded")
         _explain_every_shot(project)
