@@ -23,6 +23,7 @@ class ClipPlayer(QWidget):
         self.screen_label = QLabel("No clip")
         self.screen_label.setObjectName("screen")
         self.screen_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.screen_label.setWordWrap(True)  # a message longer than the screen is wide wraps, not clipped both sides
         self.screen_label.setMinimumSize(240, 135)  # 16:9; small enough for the window to fit a 768-px screen
         self.screen_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.screen_label.setStyleSheet("background:#111; color:#a1a1aa;")

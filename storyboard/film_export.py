@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from storyboard.animatic import render_card
-from storyboard.frames import clip_geometry, iter_clip_frames
+from storyboard.frames import clip_geometry, iter_clip_frames, why_unreadable
 from storymem_engine.project import Project
 from storymem_engine.shot_timing import FPS, card_frames
 from storymem_engine.story import Shot
@@ -50,7 +50,8 @@ def plan_film(project: Project, default_frames: int, fps: int = FPS) -> list[Fil
         try:
             width, height, count = clip_geometry(clip)
         except Exception as exc:  # noqa: BLE001 - any decode error names the shot
-            raise FilmError(f"shot {number}: cannot read {take.clip} ({exc})") from None
+            raise FilmError(f"shot {number}: cannot read {take.clip}: {why_unreadable(exc)} (regenerate the shot "
+                            "or accept another take)") from None
         segments.append(FilmSegment(number, shot, clip, count, width, height,
                                     draft=take.request.get("profile") == "draft"))
     if not segments:

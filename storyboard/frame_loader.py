@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage
 
-from storyboard.frames import array_to_qimage, clip_fps, decode_clip, first_frame
+from storyboard.frames import array_to_qimage, clip_fps, decode_clip, first_frame, why_unreadable
 
 
 @dataclass
@@ -88,7 +88,8 @@ class FrameLoader(QObject):
                 if not result.frames:
                     result.error = f"{path.name} has no frames"
             except Exception as exc:  # noqa: BLE001 - any decode error is shown, not raised
-                result.error = f"Cannot decode {path.name}:\n{exc}"
+                result.error = (f"Cannot play {path.name}: {why_unreadable(exc)}.\nThe file may be damaged or cut off: "
+                                "regenerate the shot or delete this take.")
             relay.clip_ready.emit(ticket, result)
 
         self._start(work)

@@ -75,12 +75,12 @@ def plan_handoff(project: Project, default_frames: int, check_media: bool = True
 
 
 def _probe_frames(clip: Path, number: int) -> int:
-    from storyboard.frames import clip_geometry
+    from storyboard.frames import clip_geometry, why_unreadable
 
     try:
         return max(clip_geometry(clip)[2], 1)
     except Exception as exc:  # noqa: BLE001 - any decode error names the shot
-        raise HandoffError(f"shot {number}: cannot read {clip.name} ({exc})") from None
+        raise HandoffError(f"shot {number}: cannot read {clip.name}: {why_unreadable(exc)}") from None
 
 
 def seed_of(item: HandoffShot) -> int | None:

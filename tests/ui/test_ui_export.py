@@ -88,6 +88,14 @@ def test_export_into_missing_folder_and_missing_clip_are_clear(window, film_proj
     assert not window.exports.export_film(tmp_path / "film.mp4")
     assert "shot 3" in recorded_dialogs.texts("error")[1] and "missing" in recorded_dialogs.texts("error")[1]
 
+    # A clip cut off by a full disk or a crash: the shot and the reason, not PyAV's errno and the temp path.
+    (film_project.folder / film_project.story.shots[0].accepted().clip).write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    assert not window.exports.export_film(tmp_path / "film.mp4")
+    assert recorded_dialogs.texts("error")[2] == (
+        "shot 1: cannot read takes/shot-001/take0/clip.mp4: Invalid data found when processing input "
+        "(regenerate the shot or accept another take)")
+    assert not (tmp_path / "film.mp4").exists()
+
 
 def test_shot_list_csv(window, film_project, recorded_dialogs, tmp_path):
     out = tmp_path / "shots.csv"

@@ -112,3 +112,19 @@ def test_enter_on_a_card_edits_its_prompt_and_esc_comes_back(window, qtbot):
     assert window.timeline.hasFocus() and "\x1b" not in third.prompt
     QTest.keyClick(window.timeline, Qt.Key.Key_Right)  # the cards have the keys again
     assert window.current_row() == 3
+
+
+def test_a_damaged_clip_says_so_in_the_preview(window, recorded_dialogs, tmp_path, qtbot):
+    recorded_dialogs.paths.append(str(tmp_path / "p"))
+    assert window.files.save_as()
+    add_take(window.project, 0, frames=9)
+    (window.project.folder / window.project.story.shots[0].accepted().clip).write_bytes(b"not a video" * 50)
+    window.model.refresh_all()
+    window.edits.select_shots([window.project.story.shots[0].id])
+    player = window.preview.player
+    qtbot.waitUntil(lambda: not player.loading, timeout=10_000)
+    assert player.screen_label.text() == (
+        "Cannot play clip.mp4: Invalid data found when processing input.\n"
+        "The file may be damaged or cut off: regenerate the shot or delete this take.")
+    assert player.screen_label.wordWrap() and player.counter.text() == "0 / 0"
+    assert window.preview.takes.count() == 1  # the take stays listed, to delete or regenerate
