@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from PySide6.QtCore import QSettings
 
+from storyboard.settings_values import can_look_up
 from storymem_engine.models import ATTENTION_BACKENDS, KEYFRAME_SIMILARITIES, OFFLOAD_CHOICES
 from storymem_engine.multi_gpu import MAX_GPUS, PARALLEL_MODES
 from storymem_engine.render_settings import RenderSettings
@@ -106,6 +107,8 @@ class AppSettings:
             settings.memory_rope_stride = cls.memory_rope_stride
         if settings.default_profile not in PROFILES:
             settings.default_profile = cls.default_profile
+        if settings.models_folder and not can_look_up(settings.models_folder):
+            settings.models_folder = cls.models_folder  # every model check would raise on it: "not set" instead
         try:
             broken = settings.render_defaults().problems()
         except ValueError:  # a size that is not WxH

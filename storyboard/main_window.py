@@ -34,7 +34,7 @@ from storyboard.note_label import NOTE_STYLE
 from storyboard.preview_panel import PreviewPanel
 from storyboard.render_settings_dialog import RenderSettingsDialog
 from storyboard.settings_dialog import SettingsDialog
-from storyboard.settings_values import text_value
+from storyboard.settings_values import names_existing, text_value
 from storyboard.timeline_model import ShotRole, TimelineModel
 from storyboard.timeline_view import TimelineView
 from storyboard.undo_commands import SetRenderSettingsCommand
@@ -358,7 +358,7 @@ class MainWindow(QMainWindow):
         else:
             last = text_value(QSettings(), "paths/last_folder")
             movies = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
-            folder = next((Path(p) for p in (last, movies) if p and Path(p).is_dir()), Path.home())
+            folder = next((Path(p) for p in (last, movies) if names_existing(p, folder=True)), Path.home())
         return str(folder / name) if name else str(folder)
 
     def remember_folder(self, chosen: str | Path) -> None:

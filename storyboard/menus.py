@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -12,6 +11,7 @@ from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
 from storyboard.help_menu import build_help_menu
 from storyboard.recent import clear_recent, recent_projects
+from storyboard.settings_values import names_existing
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
@@ -165,7 +165,7 @@ def fill_recent_menu(window: MainWindow) -> None:
     paths = recent_projects()
     for path in paths:
         action = menu.addAction(path)
-        action.setEnabled(Path(path).exists())
+        action.setEnabled(names_existing(path))
         action.triggered.connect(lambda _checked=False, p=path: window.open_recent(p))
     if not paths:
         menu.addAction("(none)").setEnabled(False)

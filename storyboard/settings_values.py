@@ -7,6 +7,8 @@ those is worse than a forgotten preference.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QByteArray, QSettings
 
 
@@ -25,3 +27,20 @@ def texts_value(store: QSettings, key: str) -> list[str]:
 def bytes_value(store: QSettings, key: str) -> QByteArray | None:
     value = store.value(key)
     return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+
+def can_look_up(text: str) -> bool:
+    """Whether the system can look a remembered path up at all: pathlib raises, instead of answering "not there",
+    for a name too long for the file system, one holding a NUL, or one behind a folder it may not read."""
+    try:
+        Path(text).exists()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def names_existing(text: str, folder: bool = False) -> bool:
+    """Whether a remembered path names something that is there (a folder, with ``folder``)."""
+    if not text or not can_look_up(text):
+        return False
+    return Path(text).is_dir() if folder else Path(text).exists()

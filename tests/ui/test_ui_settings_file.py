@@ -14,7 +14,9 @@ from storyboard import window_geometry
 from storyboard.app_settings import ENGINES, AppSettings
 from storyboard.export_options import PdfOptionsDialog, TimelineOptionsDialog
 from storyboard.main_window import MainWindow
+from storyboard.menus import fill_recent_menu
 from storyboard.recent import add_recent, recent_projects
+from storyboard.settings_dialog import check_models_folder
 from storymem_engine.models import OFFLOAD_CHOICES
 
 # What an ini file can hold that reads back as something else than the text the app wrote: lists, Qt types,
@@ -22,7 +24,7 @@ from storymem_engine.models import OFFLOAD_CHOICES
 INI_VALUES = st.one_of(
     st.sampled_from(["", "a, b", "@ByteArray(xyz)", "@ByteArray()", "@Invalid()", "@Rect(1 2 3 4)", "@Size(1 2)",
                      "@Point(5 5)", "@Variant(\\0\\0\\0\\x7f\\0\\0\\0\\x18)", "nan", "-inf", "-1", "1e400", "true",
-                     "99999999999999999999", "\"unclosed", "832x", "x480", "0x0"]),
+                     "99999999999999999999", "\"unclosed", "832x", "x480", "0x0", "/tmp/" + "a" * 5000, "a\\0b"]),
     st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=20),
 )
 
@@ -79,6 +81,8 @@ def test_any_settings_file_opens_the_window_with_usable_preferences(qtbot, tmp_p
         assert Path(win.dialog_start("film.mp4")).name == "film.mp4"
         assert TimelineOptionsDialog("otio").options().empty_shots in ("gap", "card")
         assert PdfOptionsDialog().options().page_size in ("A4", "Letter")
+        fill_recent_menu(win)
+        assert isinstance(win.draft_unavailable(), str) and check_models_folder(prefs.models_folder)
         win.close()
 
     tried: list = []
