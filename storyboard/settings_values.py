@@ -32,6 +32,8 @@ def bytes_value(store: QSettings, key: str) -> QByteArray | None:
 def can_look_up(text: str) -> bool:
     """Whether the system can look a remembered path up at all: pathlib raises, instead of answering "not there",
     for a name too long for the file system, one holding a NUL, or one behind a folder it may not read."""
+    if "\0" in text:  # pathlib answers "not there" for these; no file system can hold one either
+        return False
     try:
         Path(text).exists()
     except (OSError, ValueError):
