@@ -121,6 +121,7 @@ def build_menus(window: MainWindow) -> None:
 
 
 _ICON = QStyle.StandardPixmap
+LIGHT, STOP_RED = "#e4e4e7", "#f87171"
 TOOLBAR = (("generate_shot", _ICON.SP_MediaPlay), ("generate_from_here", _ICON.SP_MediaSeekForward),
            ("generate_all", _ICON.SP_MediaSkipForward), ("generate_stale", _ICON.SP_BrowserReload),
            ("generate_cancel", _ICON.SP_MediaStop), ("export_film", _ICON.SP_DialogSaveButton))
@@ -136,8 +137,11 @@ def build_toolbar(window: MainWindow) -> QToolBar:
     for name, icon in TOOLBAR:
         action = window.actions_by_name[name]
         standard = window.style().standardIcon(icon)
-        # The style's media glyphs are dark grey: on the dark theme they need to be light to be seen.
-        action.setIcon(_light(standard) if icon.name.startswith("SP_Media") else standard)
+        # The style's media glyphs are dark grey: on the dark theme they need to be light to be seen. Stop is a
+        # plain square, which in light grey read as an unchecked checkbox beside "Cancel generation": red.
+        if icon.name.startswith("SP_Media"):
+            standard = _tinted(standard, STOP_RED if icon == _ICON.SP_MediaStop else LIGHT)
+        action.setIcon(standard)
         label = action.text().replace("&", "").rstrip("…")
         keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
         tip = action.toolTip() if action.toolTip().rstrip("…") not in (action.text(), label) else ""
@@ -146,17 +150,17 @@ def build_toolbar(window: MainWindow) -> QToolBar:
     return bar
 
 
-def _light(icon: QIcon, color: str = "#e4e4e7") -> QIcon:
-    """The icon's shape in one light colour (its alpha kept), at the sizes a toolbar asks for."""
-    light = QIcon()
+def _tinted(icon: QIcon, color: str) -> QIcon:
+    """The icon's shape in one colour (its alpha kept), at the sizes a toolbar asks for."""
+    tinted = QIcon()
     for side in (16, 24, 32):
         pixmap = icon.pixmap(side, side)
         painter = QPainter(pixmap)
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
         painter.fillRect(pixmap.rect(), QColor(color))
         painter.end()
-        light.addPixmap(pixmap)
-    return light
+        tinted.addPixmap(pixmap)
+    return tinted
 
 
 def fill_recent_menu(window: MainWindow) -> None:

@@ -132,6 +132,15 @@ def test_generate_is_on_a_toolbar_with_shortcuts_in_the_tooltips(window):
     assert tips["generate_shot"].startswith("Generate shot (Ctrl+G)")
     assert "(Ctrl+E)" in tips["export_film"] and "(Ctrl+Shift+R)" in tips["generate_stale"]
 
+    def centre(name: str):
+        image = window.actions_by_name[name].icon().pixmap(16, 16).toImage()
+        return image.pixelColor(8, 8)
+
+    # Stop is red: a light grey square beside "Cancel generation" read as an unchecked checkbox.
+    stop, play = centre("generate_cancel"), centre("generate_shot")
+    assert stop.red() > 200 and stop.green() < 150 and stop.blue() < 150, stop.name()
+    assert min(play.red(), play.green(), play.blue()) > 200, play.name()  # the other glyphs stay light
+
 
 def test_file_dialogs_start_in_the_project_folder_else_the_last_used_one(window, recorded_dialogs, tmp_path,
                                                                        monkeypatch):
