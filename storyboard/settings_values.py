@@ -7,6 +7,7 @@ those is worse than a forgotten preference.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -30,19 +31,25 @@ def bytes_value(store: QSettings, key: str) -> QByteArray | None:
 
 
 def can_look_up(text: str) -> bool:
-    """Whether the system can look a remembered path up at all: pathlib raises, instead of answering "not there",
-    for a name too long for the file system, one holding a NUL, or one behind a folder it may not read."""
-    if "\0" in text:  # pathlib answers "not there" for these; no file system can hold one either
+    """Whether a remembered path can name anything at all. pathlib raises, instead of answering "not there", for a
+    name too long for the file system, and a NUL can be in no name. A folder that only cannot be read now (a
+    share that is down) can still be the right one: it stays."""
+    if "\0" in text:
         return False
     try:
         Path(text).exists()
-    except (OSError, ValueError):
+    except OSError as exc:
+        return exc.errno != errno.ENAMETOOLONG
+    except ValueError:
         return False
     return True
 
 
 def names_existing(text: str, folder: bool = False) -> bool:
-    """Whether a remembered path names something that is there (a folder, with ``folder``)."""
-    if not text or not can_look_up(text):
+    """Whether a remembered path names something that is there now (a folder, with ``folder``)."""
+    if not text or "\0" in text:
         return False
-    return Path(text).is_dir() if folder else Path(text).exists()
+    try:
+        return Path(text).is_dir() if folder else Path(text).exists()
+    except (OSError, ValueError):  # too long, or behind a folder this user may not read: not there for us
+        return False
