@@ -93,8 +93,8 @@ class TimelineModel(QAbstractListModel):
                 tip += f"\n\nThe accepted take is a {profile_note(take.request)}: Generate > Finalize drafts makes it "\
                        "again at the final profile."
             if take is not None and self.clip_missing(take):
-                return _wrap(f"{tip}\n\nMissing: the accepted take's clip {take.clip} is not in the project folder. "
-                             "Generate the shot again, or accept another take.")
+                return _wrap(f"{tip}\n\nMissing: the accepted take's clip {take.clip} is not in the project folder, or "
+                             "is empty. Generate the shot again, or accept another take.")
             reason = stale_reason(self.project.story, row, self.memory_size, self.memory_sink)
             return _wrap(f"{tip}\n\n{reason}" if reason else tip)
         if role == ShotRole.SHOT:

@@ -29,7 +29,7 @@ from storymem_engine.engine import (
 )
 from storymem_engine.keyframes import KeyframeSettings, extract_keyframes
 from storymem_engine.memory import Keyframe, cast_keyframes, select_memory, story_memory_bank
-from storymem_engine.project import Project, take_folder
+from storymem_engine.project import Project, missing_or_empty, take_folder
 from storymem_engine.request import (
     DRAFT_GUIDANCE,
     DRAFT_SHIFT,
@@ -248,8 +248,8 @@ class Director:
         if take is None or take.status != "done":
             return "it has no finished take"
         for path in [take.clip, *take.keyframes]:
-            if path and not self.project.resolve(path).is_file():
-                return f"its file {path} is missing"
+            if path and missing_or_empty(self.project.resolve(path)):
+                return f"its file {path} is missing or empty"
         try:
             wanted = self.request_for(index).fingerprint()
         except EngineError as exc:

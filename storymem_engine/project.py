@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,16 @@ def acquire_writer_lock(folder: str | os.PathLike[str]):
     return lock
 
 
+def missing_or_empty(path: Path) -> bool:
+    """Not a file, or a 0-byte one (a copy cut off at its start): no clip or image is in it. One stat, as is_file()
+    is: the timeline asks this for every painted card."""
+    try:
+        found = path.stat()
+    except (OSError, ValueError):
+        return True
+    return not stat.S_ISREG(found.st_mode) or found.st_size == 0
+
+
 @dataclass
 class Project:
     folder: Path
@@ -83,12 +94,13 @@ class Project:
         return path
 
     def file_missing(self, relative: str) -> bool:
-        """True when a project file named in a take is not on disk (a path that leaves the folder counts as
-        missing). A never-saved project (no folder yet) has no files to miss."""
+        """True when a project file named in a take is not on disk, or is empty: a 0-byte clip or image (a copy cut
+        off at its start) holds nothing, and a take made of it is no DONE shot. A path that leaves the folder counts
+        as missing; a never-saved project (no folder yet) has no files to miss."""
         if not relative or str(self.folder) in ("", "."):
             return False
         try:
-            return not self.resolve(relative).is_file()
+            return missing_or_empty(self.resolve(relative))
         except (OSError, ValueError):
             return True
 

@@ -144,9 +144,11 @@ def test_a_rerun_says_why_each_shot_is_generated_again(tmp_path, story_paths, ti
     assert run_main("render", str(story_paths["black"]), "--out", str(out), *TINY, env=tiny_env).returncode == 0
     shots = json.loads((out / "manifest.json").read_text())["shots"]
     (out / shots[1]["clip"]).unlink()
+    (out / shots[3]["clip"]).write_bytes(b"")  # cut off at its start: no longer skipped, then refused by the film
     result = run_main("render", str(story_paths["black"]), "--out", str(out), *TINY, env=tiny_env)
     assert result.returncode == 0, result.stderr
-    assert f"shot 2/8: generating again, its file {shots[1]['clip']} is missing" in result.stderr
+    assert f"shot 2/8: generating again, its file {shots[1]['clip']} is missing or empty" in result.stderr
+    assert f"shot 4/8: generating again, its file {shots[3]['clip']} is missing or empty" in result.stderr
     again = json.loads((out / "manifest.json").read_text())["shots"]
     assert again[1]["seed"] == shots[1]["seed"] and again[1]["seed_rule"] == "scene"  # a rerun reproduces
     assert "shot 3/8: generating again, the memory it would get changed" in result.stderr or \

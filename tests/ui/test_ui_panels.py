@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from ui_helpers import add_take, write_clip
 
@@ -128,3 +129,8 @@ def test_a_damaged_clip_says_so_in_the_preview(window, recorded_dialogs, tmp_pat
         "The file may be damaged or cut off: regenerate the shot or delete this take.")
     assert player.screen_label.wordWrap() and player.counter.text() == "0 / 0"
     assert window.preview.takes.count() == 1  # the take stays listed, to delete or regenerate
+    # An empty clip is no DONE shot: the card says MISSING, as for a deleted one.
+    (window.project.folder / window.project.story.shots[0].accepted().clip).write_bytes(b"")
+    window.model.refresh_all()
+    assert statuses(window)[0] == "missing"
+    assert "or is empty" in window.model.index(0).data(Qt.ItemDataRole.ToolTipRole)
