@@ -54,6 +54,14 @@ def test_generate_all_then_regenerate_marks_downstream_stale(gen_window, qtbot, 
     assert [len(s.takes) for s in shots] == [2, 2, 2]
     assert statuses(win) == ["done", "done", "done"]
 
+    # A clip emptied on disk shows MISSING, and Regenerate stale makes that shot again (it said "Nothing to generate").
+    (win.project.folder / shots[2].accepted().clip).write_bytes(b"")
+    win.model.refresh_all()
+    assert statuses(win) == ["done", "done", "missing"]
+    assert win.generation.generate_stale()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert [len(s.takes) for s in shots] == [2, 2, 3] and statuses(win) == ["done", "done", "done"]
+
 
 def test_cancel_mid_shot_leaves_no_half_take(gen_window, qtbot):
     win = gen_window
