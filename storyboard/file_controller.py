@@ -229,7 +229,7 @@ class FileController:
             more = f"\n… and {len(missing) - MISSING_LISTED} more" if len(missing) > MISSING_LISTED else ""
             dialogs.warning(
                 self.window, "Missing take files",
-                f"{len(missing)} file(s) named in this project are not in {folder}:\n{listed}{more}\n\n"
+                f"{len(missing)} file(s) named in this project are not in {folder}, or are empty:\n{listed}{more}\n\n"
                 "Those takes show as missing; the project itself opened fine.",
             )
         return True

@@ -123,13 +123,14 @@ class Project:
         return target
 
     def missing_files(self) -> list[str]:
-        """Take files named in the project that are not on disk (for a clear message on open)."""
+        """Take and cast files named in the project that are not on disk or are empty (for a clear message on
+        open: their cards say MISSING)."""
         missing = [image.path for member in self.story.cast for image in member.images
-                   if not (self.folder / image.path).is_file()]
+                   if missing_or_empty(self.folder / image.path)]
         for shot in self.story.shots:
             for take in shot.takes:
                 for rel in [take.clip, *take.keyframes]:
-                    if rel and not (self.folder / rel).is_file():
+                    if rel and missing_or_empty(self.folder / rel):
                         missing.append(rel)
         return missing
 
