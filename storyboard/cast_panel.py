@@ -239,10 +239,7 @@ class CastPanel(QGroupBox):
             event.ignore()
 
     def dragMoveEvent(self, event) -> None:
-        if may_be_images(local_files(event.mimeData())):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
+        self.dragEnterEvent(event)  # the same files for as long as the drag lasts
 
     def dropEvent(self, event: QDropEvent) -> None:
         paths = local_files(event.mimeData())

@@ -394,4 +394,3 @@ class MainWindow(QMainWindow):
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'s' if n != 1 else ''}"
-

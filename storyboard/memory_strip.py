@@ -205,9 +205,9 @@ class MemoryStrip(QGroupBox):
 
         # Each entry in one piece (non-breaking spaces): on a narrow window the legend wraps between entries.
         self.legend = QLabel(f"<span style='color:{IN_MEMORY_COLOR.name()}'>■</span>&nbsp;in&nbsp;memory &nbsp; "
-                        f"<span style='color:{PIN_COLOR.name()}'>■</span>&nbsp;pinned &nbsp; "
-                        f"<span style='color:{EXCLUDED_COLOR.name()}'>✕</span>&nbsp;excluded &nbsp; "
-                        "dimmed:&nbsp;not&nbsp;used")
+                             f"<span style='color:{PIN_COLOR.name()}'>■</span>&nbsp;pinned &nbsp; "
+                             f"<span style='color:{EXCLUDED_COLOR.name()}'>✕</span>&nbsp;excluded &nbsp; "
+                             "dimmed:&nbsp;not&nbsp;used")
         self.legend.setStyleSheet(NOTE_STYLE)
         self.legend.setWordWrap(True)  # two lines rather than a window wider than a laptop screen
         self.legend.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -248,6 +248,7 @@ class Director:
         if take is None or take.status != "done":
             return "it has no finished take"
         for path in [take.clip, *take.keyframes]:
+            # Not file_missing: that one sees a project in "." as never saved, and `render --out .` is one.
             if path and missing_or_empty(self.project.resolve(path)):
                 return f"its file {path} is missing or empty"
         try:

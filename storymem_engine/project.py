@@ -125,13 +125,10 @@ class Project:
     def missing_files(self) -> list[str]:
         """Take and cast files named in the project that are not on disk or are empty (for a clear message on
         open: their cards say MISSING)."""
-        missing = [image.path for member in self.story.cast for image in member.images
-                   if missing_or_empty(self.folder / image.path)]
+        missing = [image.path for member in self.story.cast for image in member.images if self.file_missing(image.path)]
         for shot in self.story.shots:
             for take in shot.takes:
-                for rel in [take.clip, *take.keyframes]:
-                    if rel and missing_or_empty(self.folder / rel):
-                        missing.append(rel)
+                missing += [rel for rel in [take.clip, *take.keyframes] if self.file_missing(rel)]
         return missing
 
 
