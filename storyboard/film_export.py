@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from storyboard.animatic import render_card
-from storyboard.frames import clip_geometry, iter_clip_frames, why_unreadable
+from storyboard.frames import clip_geometry, iter_clip_frames
 from storymem_engine.project import Project
 from storymem_engine.shot_timing import FPS, card_frames
 from storymem_engine.story import Shot
+from storymem_engine.take_files import why_unreadable
 
 
 class FilmError(Exception):

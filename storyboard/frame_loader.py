@@ -19,7 +19,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage
 
-from storyboard.frames import array_to_qimage, clip_fps, decode_clip, first_frame, why_unreadable
+from storyboard.frames import array_to_qimage, clip_fps, decode_clip, first_frame
+from storymem_engine.take_files import why_unreadable
 
 
 @dataclass

@@ -44,13 +44,6 @@ def decode_clip(path: Path, limit: int | None = None) -> list[np.ndarray]:
     return frames
 
 
-def why_unreadable(exc: BaseException) -> str:
-    """Why a clip could not be read, in words: PyAV's message adds an errno and the whole path to the reason
-    ("[Errno 1094995529] Invalid data found when processing input: '/home/...'")."""
-    reason = getattr(exc, "strerror", None)
-    return str(reason) if reason else str(exc) or type(exc).__name__
-
-
 def clip_fps(path: Path, default: float = 16.0) -> float:
     import av
 

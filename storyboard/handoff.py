@@ -75,7 +75,8 @@ def plan_handoff(project: Project, default_frames: int, check_media: bool = True
 
 
 def _probe_frames(clip: Path, number: int) -> int:
-    from storyboard.frames import clip_geometry, why_unreadable
+    from storyboard.frames import clip_geometry
+    from storymem_engine.take_files import why_unreadable
 
     try:
         return max(clip_geometry(clip)[2], 1)

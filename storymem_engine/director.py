@@ -43,6 +43,7 @@ from storymem_engine.request import (
     unrecorded_fields,
 )
 from storymem_engine.story import Take
+from storymem_engine.take_files import unreadable, why_unreadable
 
 MOTION = 5
 
@@ -97,7 +98,7 @@ def load_image(path: Path) -> np.ndarray:
     except FileNotFoundError:
         raise EngineError(f"image not found: {path}") from None
     except (UnidentifiedImageError, OSError) as exc:
-        raise EngineError(f"cannot read image {path}: {exc}") from None
+        raise EngineError(f"cannot read image {path}: {why_unreadable(exc)}") from None
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -110,7 +111,7 @@ def image_size(path: Path) -> tuple[int, int]:
     except FileNotFoundError:
         raise EngineError(f"image not found: {path}") from None
     except (UnidentifiedImageError, OSError) as exc:
-        raise EngineError(f"cannot read image {path}: {exc}") from None
+        raise EngineError(f"cannot read image {path}: {why_unreadable(exc)}") from None
 
 
 # Request fields a profile sets: a final take asked to be a draft keeps them (see why_regenerate).
@@ -249,8 +250,14 @@ class Director:
             return "it has no finished take"
         for path in [take.clip, *take.keyframes]:
             # Not file_missing: that one sees a project in "." as never saved, and `render --out .` is one.
-            if path and missing_or_empty(self.project.resolve(path)):
+            if not path:
+                continue
+            found = self.project.resolve(path)
+            if missing_or_empty(found):
                 return f"its file {path} is missing or empty"
+            problem = unreadable(found)
+            if problem:
+                return f"its file {path} cannot be read ({problem})"
         try:
             wanted = self.request_for(index).fingerprint()
         except EngineError as exc:

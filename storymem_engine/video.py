@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from storymem_engine.take_files import why_unreadable
+
 ProgressFn = Callable[[int], None]
 CancelFn = Callable[[], bool]
 PathLike = str | os.PathLike[str]
@@ -176,7 +178,7 @@ def _open_for_reading(path: Path):
     try:
         container = av.open(str(path), mode="r")
     except (av.FFmpegError, OSError) as exc:
-        raise VideoError(f"cannot open video {path}: {exc}") from exc
+        raise VideoError(f"cannot open video {path}: {why_unreadable(exc)}") from exc
     if not container.streams.video:
         container.close()
         raise VideoError(f"no video stream in {path}")
@@ -195,7 +197,7 @@ def iter_video_frames(path: PathLike) -> Iterator[np.ndarray]:
             for frame in container.decode(stream):
                 yield frame.to_ndarray(format="rgb24")
         except (av.FFmpegError, OSError) as exc:
-            raise VideoError(f"cannot decode video {source}: {exc}") from exc
+            raise VideoError(f"cannot decode video {source}: {why_unreadable(exc)}") from exc
     finally:
         container.close()
 
@@ -256,7 +258,7 @@ def probe_video(path: PathLike) -> VideoInfo:
             for _ in container.decode(stream):
                 frames += 1
         except (av.FFmpegError, OSError) as exc:
-            raise VideoError(f"cannot decode video {source}: {exc}") from exc
+            raise VideoError(f"cannot decode video {source}: {why_unreadable(exc)}") from exc
     finally:
         container.close()
     return VideoInfo(

@@ -145,10 +145,19 @@ def test_a_rerun_says_why_each_shot_is_generated_again(tmp_path, story_paths, ti
     shots = json.loads((out / "manifest.json").read_text())["shots"]
     (out / shots[1]["clip"]).unlink()
     (out / shots[3]["clip"]).write_bytes(b"")  # cut off at its start: no longer skipped, then refused by the film
+    # Written over, or cut off in the middle: a rerun stopped at the film or the next shot's memory, every time.
+    (out / shots[5]["clip"]).write_bytes(b"not a video" * 100)
+    keyframe = out / shots[0]["keyframes"][0]
+    keyframe.write_bytes(keyframe.read_bytes()[: keyframe.stat().st_size // 2])
     result = run_main("render", str(story_paths["black"]), "--out", str(out), *TINY, env=tiny_env)
     assert result.returncode == 0, result.stderr
     assert f"shot 2/8: generating again, its file {shots[1]['clip']} is missing or empty" in result.stderr
     assert f"shot 4/8: generating again, its file {shots[3]['clip']} is missing or empty" in result.stderr
+    assert (f"shot 1/8: generating again, its file {shots[0]['keyframes'][0]} cannot be read (image file is "
+            "truncated") in result.stderr
+    assert (f"shot 6/8: generating again, its file {shots[5]['clip']} cannot be read (Invalid data found when "
+            "processing input)") in result.stderr
+    assert read_video(out / "film.mp4").shape[0] == sum(s["frames"] for s in shots)
     again = json.loads((out / "manifest.json").read_text())["shots"]
     assert again[1]["seed"] == shots[1]["seed"] and again[1]["seed_rule"] == "scene"  # a rerun reproduces
     assert "shot 3/8: generating again, the memory it would get changed" in result.stderr or \

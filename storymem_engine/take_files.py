@@ -1,0 +1,52 @@
+"""Whether a take's clip and keyframe images still hold a picture.
+
+A file can be there and not empty and still be useless: a sync tool that wrote over it, a copy cut off
+in the middle. A take made of such a file is no finished shot: a render would keep it, then stop at the
+film (or at the next shot's memory) with the same error on every rerun. Decoding the first frame of a
+clip, or a whole keyframe image (a few hundred KB), costs milliseconds per take.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CLIP_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
+
+
+def why_unreadable(exc: BaseException) -> str:
+    """Why a file could not be read, in words: PyAV's and PIL's messages add an errno and the whole path to
+    the reason ("[Errno 1094995529] Invalid data found when processing input: '/home/...'")."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        return "not an image in a format that can be read"
+    reason = getattr(exc, "strerror", None)
+    return str(reason) if reason else str(exc) or type(exc).__name__
+
+
+def unreadable(path: Path) -> str:
+    """Why ``path`` (a clip or an image on disk) cannot be decoded, in words; "" when it decodes. A missing
+    file is the caller's to report (project.missing_or_empty): here it is only "cannot be read"."""
+    try:
+        return _clip_problem(path) if path.suffix.lower() in CLIP_SUFFIXES else _image_problem(path)
+    except Exception as exc:  # noqa: BLE001 - any decoder error means the file is no use, with its reason
+        return why_unreadable(exc)
+
+
+def _clip_problem(path: Path) -> str:
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            return "it has no video stream"
+        for _frame in container.decode(video=0):
+            return ""
+    return "it holds no frames"
+
+
+def _image_problem(path: Path) -> str:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.load()
+    return ""
