@@ -22,6 +22,7 @@ STATUS_COLORS = {
     "stale": QColor("#c2410c"),
     "failed": QColor("#b91c1c"),
     "missing": QColor("#7f1d1d"),
+    "damaged": QColor("#7f1d1d"),
 }
 SCENE_COLORS = [QColor("#0e7490"), QColor("#7c3aed"), QColor("#b45309"), QColor("#be185d"), QColor("#4d7c0f")]
 CUT_COLOR = QColor("#dc2626")

@@ -62,8 +62,15 @@ class ClipPlayer(QWidget):
     def load(self, path: Path) -> bool:
         """Start decoding a clip on the loader's thread; False (and the reason shown) when it is missing."""
         self.path = path
-        if not path.is_file():
+        try:
+            size = path.stat().st_size if path.is_file() else None
+        except OSError:
+            size = None
+        if size is None:
             self.clear(f"Clip missing:\n{path.name}")
+            return False
+        if size == 0:  # as the card's MISSING says; PyAV would call it "invalid data"
+            self.clear(f"Clip empty:\n{path.name} holds nothing (0 bytes): regenerate the shot or delete this take.")
             return False
         self.clear(f"Loading {path.name}…")
         self.loading = True

@@ -36,14 +36,18 @@ class _Relay(QObject):
     window) still emits into a live object; Qt has dropped the connections by then."""
 
     image_ready = Signal(str, object)
+    image_failed = Signal(str, str)
     clip_ready = Signal(int, object)
 
 
 class FrameLoader(QObject):
     """Emits ``image_ready(key, QImage | None)`` and ``clip_ready(ticket, DecodedClip)`` on the thread
-    that owns the loader (the UI thread); keys and tickets say which request an answer belongs to."""
+    that owns the loader (the UI thread); keys and tickets say which request an answer belongs to. A clip
+    thumbnail that cannot be decoded from a file that is there also emits ``image_failed(key, reason)``
+    first: the timeline marks that take DAMAGED."""
 
     image_ready = Signal(str, object)
+    image_failed = Signal(str, str)
     clip_ready = Signal(int, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -52,15 +56,18 @@ class FrameLoader(QObject):
         self._tickets = 0
         self._relay = _Relay()
         self._relay.image_ready.connect(self.image_ready)
+        self._relay.image_failed.connect(self.image_failed)
         self._relay.clip_ready.connect(self.clip_ready)
 
     def clip_thumbnail(self, key: str, path: Path, height: int) -> None:
         relay = self._relay
 
         def work() -> None:
-            image = first_frame(path)
+            image, reason = first_frame(path)
             if image is not None:
                 image = image.scaledToHeight(height, Qt.TransformationMode.SmoothTransformation)
+            elif reason:
+                relay.image_failed.emit(key, reason)
             relay.image_ready.emit(key, image)
 
         self._start(work)

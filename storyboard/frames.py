@@ -55,15 +55,19 @@ def clip_fps(path: Path, default: float = 16.0) -> float:
         return default
 
 
-def first_frame(path: Path) -> QImage | None:
-    """The first frame of a clip, or None when it is missing or cannot be decoded."""
-    if not path.is_file():
-        return None
+def first_frame(path: Path) -> tuple[QImage | None, str]:
+    """The first frame of a clip, or (None, why it cannot be decoded); the reason is "" for a missing or empty
+    file, which the timeline already shows as MISSING."""
+    from storymem_engine.project import missing_or_empty
+    from storymem_engine.take_files import why_unreadable
+
+    if missing_or_empty(path):
+        return None, ""
     try:
         frames = decode_clip(path, limit=1)
-    except Exception:  # noqa: BLE001 - a broken clip shows as a text card, not a crash
-        return None
-    return array_to_qimage(frames[0]) if frames else None
+    except Exception as exc:  # noqa: BLE001 - a broken clip shows as a text card and a DAMAGED badge, not a crash
+        return None, why_unreadable(exc)
+    return (array_to_qimage(frames[0]), "") if frames else (None, "it holds no frames")
 
 
 def clip_geometry(path: Path) -> tuple[int, int, int]:

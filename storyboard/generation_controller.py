@@ -91,12 +91,13 @@ class GenerationController(QObject):
         return self._start(self.window.model.shot_ids()[row or 0:])
 
     def generate_stale(self) -> bool:
-        """Shots that are stale, failed, without a take or whose clip is missing or empty (a MISSING card); later
-        shots are redone as their memory changes."""
+        """Shots that are stale, failed, without a take or whose clip is missing, empty or cannot be decoded (a
+        MISSING or DAMAGED card); later shots are redone as their memory changes, or as the engine finds a file of
+        theirs that does not decode (director.why_regenerate)."""
         story = self.window.project.story
         s = self.window.render_settings()
         first = next((i for i, shot in enumerate(story.shots)
-                      if shot.accepted() is None or self.window.model.clip_missing(shot.accepted())
+                      if shot.accepted() is None or self.window.model.clip_problem(shot.accepted())
                       or is_stale(story, i, s.memory_size, s.memory_sink)), None)
         if first is None:
             dialogs.info(self.window, "Nothing to generate", "Every shot has an accepted take that is up to date.")

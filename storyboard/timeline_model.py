@@ -48,9 +48,11 @@ class TimelineModel(QAbstractListModel):
         self.live_status: dict[str, str] = {}
         self.live_progress: dict[str, tuple[float, str]] = {}
         self._thumbs: dict[str, QImage | None] = {}  # "<clip path>|<mtime>" -> thumbnail (None: undecodable)
+        self._damaged: dict[str, str] = {}  # "<clip path>|<mtime>" -> why its first frame does not decode
         self._loading: set[str] = set()
         self.loader = FrameLoader(self)
         self.loader.image_ready.connect(self._thumbnail_ready)
+        self.loader.image_failed.connect(self._thumbnail_failed)
 
     # ------------------------------------------------------------ access
     @property
@@ -63,6 +65,7 @@ class TimelineModel(QAbstractListModel):
         self.live_status.clear()
         self.live_progress.clear()
         self._thumbs.clear()
+        self._damaged.clear()
         self._loading.clear()
         self.endResetModel()
 
@@ -95,6 +98,9 @@ class TimelineModel(QAbstractListModel):
             if take is not None and self.clip_missing(take):
                 return _wrap(f"{tip}\n\nMissing: the accepted take's clip {take.clip} is not in the project folder, or "
                              "is empty. Generate the shot again, or accept another take.")
+            if take is not None and self.clip_damaged(take):
+                return _wrap(f"{tip}\n\nDamaged: the accepted take's clip {take.clip} cannot be decoded "
+                             f"({self.clip_damaged(take)}). Generate the shot again, or accept another take.")
             reason = stale_reason(self.project.story, row, self.memory_size, self.memory_sink)
             return _wrap(f"{tip}\n\n{reason}" if reason else tip)
         if role == ShotRole.SHOT:
@@ -105,7 +111,7 @@ class TimelineModel(QAbstractListModel):
             return row + 1
         if role == ShotRole.STATUS:
             return shot_status(self.project.story, row, self.live_status, self.memory_size, self.memory_sink,
-                               clip_missing=self.clip_missing)
+                               clip_problem=self.clip_problem)
         if role == ShotRole.THUMBNAIL:
             return self._thumbnail(shot)
         if role == ShotRole.PROGRESS:
@@ -212,6 +218,18 @@ class TimelineModel(QAbstractListModel):
         """True when a take's clip is not on disk (one stat per painted card)."""
         return self.project is not None and self.project.file_missing(take.clip)
 
+    def clip_damaged(self, take) -> str:
+        """Why a take's clip cannot be decoded, once its thumbnail has tried ("" until then, or when it decodes).
+        Keyed by the file's mtime: a clip written again is tried again."""
+        found = self._clip_file(take)
+        return self._damaged.get(found[0], "") if found is not None else ""
+
+    def clip_problem(self, take) -> str:
+        """ "missing", "damaged" or "": what the card's badge says instead of DONE."""
+        if self.clip_missing(take):
+            return "missing"
+        return "damaged" if self.clip_damaged(take) else ""
+
     def set_live_status(self, shot_id: str, status: str | None) -> None:
         if status != "generating":
             self.live_progress.pop(shot_id, None)
@@ -227,19 +245,26 @@ class TimelineModel(QAbstractListModel):
             self.dataChanged.emit(self.index(0), self.index(len(self.shots) - 1))
 
     # ------------------------------------------------------------ thumbnails
-    def _thumbnail(self, shot: Shot) -> QImage | None:
-        """The accepted clip's first frame; None (painted as text) until the loader has decoded it."""
-        take = shot.accepted()
-        if take is None or not take.clip:
+    def _clip_file(self, take) -> tuple[str, Path] | None:
+        """("<clip path>|<mtime>", path) for a take's clip; None when it names no file in the project."""
+        if not take.clip:
             return None
         try:
             path: Path = self.project.resolve(take.clip)
         except (OSError, ValueError):
             return None
         try:
-            key = f"{path}|{path.stat().st_mtime}"  # one stat: every visible card asks on every repaint
+            return f"{path}|{path.stat().st_mtime}", path  # one stat: every visible card asks on every repaint
         except OSError:
-            key = f"{path}|-1.0"
+            return f"{path}|-1.0", path
+
+    def _thumbnail(self, shot: Shot) -> QImage | None:
+        """The accepted clip's first frame; None (painted as text) until the loader has decoded it."""
+        take = shot.accepted()
+        found = self._clip_file(take) if take is not None else None
+        if found is None:
+            return None
+        key, path = found
         if key in self._thumbs:
             return self._thumbs[key]
         if key not in self._loading:
@@ -251,7 +276,13 @@ class TimelineModel(QAbstractListModel):
         self._loading.discard(key)
         self._thumbs[key] = image
         if self.shots:  # which cards show this clip is not tracked; repainting the visible ones is cheap
-            self.dataChanged.emit(self.index(0), self.index(len(self.shots) - 1), [ShotRole.THUMBNAIL])
+            roles = [ShotRole.THUMBNAIL]
+            if key in self._damaged:  # the badge and tooltip change too, and the window's counts with them
+                roles += [ShotRole.STATUS, Qt.ItemDataRole.ToolTipRole]
+            self.dataChanged.emit(self.index(0), self.index(len(self.shots) - 1), roles)
+
+    def _thumbnail_failed(self, key: str, reason: str) -> None:
+        self._damaged[key] = reason
 
 
 def _wrap(text: str, width: int = 80) -> str:

@@ -62,6 +62,17 @@ def test_generate_all_then_regenerate_marks_downstream_stale(gen_window, qtbot, 
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert [len(s.takes) for s in shots] == [2, 2, 3] and statuses(win) == ["done", "done", "done"]
 
+    # A clip written over (there, not empty, not a video) is DAMAGED once its card tried to show it, with the
+    # decoder's reason; Regenerate stale makes it again (the card said DONE and the film export failed).
+    (win.project.folder / shots[1].accepted().clip).write_bytes(b"not a video" * 100)
+    win.model.index(1).data(ShotRole.THUMBNAIL)  # what painting the card asks
+    qtbot.waitUntil(lambda: statuses(win) == ["done", "damaged", "done"], timeout=10_000)
+    assert ("Damaged: the accepted take's clip" in win.model.index(1).data(Qt.ItemDataRole.ToolTipRole)
+            and "(Invalid data found when processing input)" in win.model.index(1).data(Qt.ItemDataRole.ToolTipRole))
+    assert win.generation.generate_stale()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert [len(s.takes) for s in shots] == [2, 3, 4] and statuses(win) == ["done", "done", "done"]
+
 
 def test_cancel_mid_shot_leaves_no_half_take(gen_window, qtbot):
     win = gen_window

@@ -129,8 +129,13 @@ def test_a_damaged_clip_says_so_in_the_preview(window, recorded_dialogs, tmp_pat
         "The file may be damaged or cut off: regenerate the shot or delete this take.")
     assert player.screen_label.wordWrap() and player.counter.text() == "0 / 0"
     assert window.preview.takes.count() == 1  # the take stays listed, to delete or regenerate
-    # An empty clip is no DONE shot: the card says MISSING, as for a deleted one.
+    window.model.index(0).data(ShotRole.THUMBNAIL)  # what painting the card asks: its badge says DAMAGED
+    qtbot.waitUntil(lambda: statuses(window)[0] == "damaged", timeout=10_000)
+    # An empty clip is no DONE shot: the card says MISSING, as for a deleted one, and the preview says it is empty.
     (window.project.folder / window.project.story.shots[0].accepted().clip).write_bytes(b"")
     window.model.refresh_all()
     assert statuses(window)[0] == "missing"
     assert "or is empty" in window.model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    window.preview.set_shot(window.project, window.project.story.shots[0])
+    assert player.screen_label.text() == ("Clip empty:\nclip.mp4 holds nothing (0 bytes): regenerate the shot or "
+                                          "delete this take.")
