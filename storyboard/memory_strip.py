@@ -113,11 +113,13 @@ def _paint_pin(painter: QPainter, center: QPointF) -> None:
 
 REFERENCE_COLOR = QColor("#a78bfa")
 LOADING = QImage()  # placeholder for an image that is being decoded
+MISSING_KEY = "|-1.0"  # the image key's mtime part for a file that is not there, or is empty
 
 
-def keyframe_icon(image: QImage | None, state: str, reference: bool = False) -> QIcon:
+def keyframe_icon(image: QImage | None, state: str, reference: bool = False, unreadable: bool = False) -> QIcon:
     """The thumbnail with its state drawn on: a green frame (in memory), a pin, or dimmed and crossed out;
-    a cast reference also gets a violet inner frame, so it never passes for a generated keyframe."""
+    a cast reference also gets a violet inner frame, so it never passes for a generated keyframe. Without an
+    image it says "missing", or "unreadable" for a file that is there but does not decode."""
     canvas = QPixmap(ICON)
     canvas.fill(Qt.GlobalColor.transparent)
     painter = QPainter(canvas)
@@ -136,7 +138,7 @@ def keyframe_icon(image: QImage | None, state: str, reference: bool = False) -> 
         painter.setOpacity(1.0)
     else:
         painter.setPen(UNUSED_TEXT)
-        painter.drawText(inner, Qt.AlignmentFlag.AlignCenter, "missing")
+        painter.drawText(inner, Qt.AlignmentFlag.AlignCenter, "unreadable" if unreadable else "missing")
     if state == "excluded":
         painter.setPen(QPen(EXCLUDED_COLOR, 3.0))
         painter.drawLine(inner.topLeft() + QPoint(6, 6), inner.bottomRight() - QPoint(6, 6))
@@ -151,6 +153,16 @@ def keyframe_icon(image: QImage | None, state: str, reference: bool = False) -> 
     icon = QIcon(canvas)
     icon.addPixmap(canvas, QIcon.Mode.Selected)  # no selection tint: the state colours must stay readable
     return icon
+
+
+def _image_note(image_key: str, image: QImage | None, reference: bool) -> str:
+    """What a keyframe's tooltip adds when its file cannot be shown ("" while it decodes, or when it did)."""
+    if image is not None or not image_key:
+        return ""
+    remedy = "add the image again in the Cast tab" if reference else "generate its shot again"
+    if image_key.endswith(MISSING_KEY):
+        return f"\nThe file is not in the project folder, or is empty: {remedy}."
+    return f"\nThe file is there but cannot be read (damaged or cut off): {remedy}."
 
 
 class MemoryStrip(QGroupBox):
@@ -308,7 +320,8 @@ class MemoryStrip(QGroupBox):
             item.setData(IMAGE_ROLE, image_key)
             item.setIcon(self._icon(image_key, image, entry.state, reference=kf.key.startswith("ref:")))
             what = f"cast reference “{cast[0].name}”" if cast else f"{source}, keyframe {kf.frame_index + 1}"
-            item.setToolTip(f"{what}: {STATE_TEXT[entry.state]}\n{kf.path}\nkey {kf.key}")
+            note = _image_note(image_key, image, kf.key.startswith("ref:"))
+            item.setToolTip(f"{what}: {STATE_TEXT[entry.state]}\n{kf.path}\nkey {kf.key}{note}")
             if entry.state in ("unused", "excluded"):
                 item.setForeground(EXCLUDED_COLOR if entry.state == "excluded" else UNUSED_TEXT)
             self.list.addItem(item)
@@ -330,11 +343,14 @@ class MemoryStrip(QGroupBox):
         except (OSError, ValueError):
             return "", None
         try:
-            key = f"{path}|{path.stat().st_mtime}"  # one stat per keyframe: refills run on every drop
-        except OSError:  # missing (or unreadable): shown as such, and looked at again on the next refill
-            key = f"{path}|-1.0"
+            found = path.stat()  # one stat per keyframe: refills run on every drop
+        except OSError:
+            found = None
+        if found is None or found.st_size == 0:  # missing (or empty): shown so, looked at again on the next refill
+            key = f"{path}{MISSING_KEY}"
             self._images[key] = None
             return key, None
+        key = f"{path}|{found.st_mtime}"
         if key in self._images:
             return key, self._images[key]
         if key not in self.pending:
@@ -347,7 +363,8 @@ class MemoryStrip(QGroupBox):
             return keyframe_icon(image, state, reference)  # replaced when the decode arrives (_image_ready)
         icon = self._icons.get((image_key, state, reference))
         if icon is None:
-            icon = self._icons[(image_key, state, reference)] = keyframe_icon(image, state, reference)
+            icon = self._icons[(image_key, state, reference)] = keyframe_icon(
+                image, state, reference, unreadable=bool(image_key) and not image_key.endswith(MISSING_KEY))
         return icon
 
     def _image_ready(self, key: str, image: QImage | None) -> None:
@@ -355,8 +372,9 @@ class MemoryStrip(QGroupBox):
         self._images[key] = image
         for item in self.items():
             if item.data(IMAGE_ROLE) == key:
-                item.setIcon(self._icon(key, image, item.data(STATE_ROLE),
-                                        reference=str(item.data(KEY_ROLE)).startswith("ref:")))
+                reference = str(item.data(KEY_ROLE)).startswith("ref:")
+                item.setIcon(self._icon(key, image, item.data(STATE_ROLE), reference=reference))
+                item.setToolTip(item.toolTip() + _image_note(key, image, reference))
 
     def _apply_filter(self, *_args) -> None:
         show = self.show_unused.isChecked()

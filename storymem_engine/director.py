@@ -29,7 +29,7 @@ from storymem_engine.engine import (
 )
 from storymem_engine.keyframes import KeyframeSettings, extract_keyframes
 from storymem_engine.memory import Keyframe, cast_keyframes, select_memory, story_memory_bank
-from storymem_engine.project import Project, missing_or_empty, take_folder
+from storymem_engine.project import TAKES_DIR, Project, missing_or_empty, take_folder
 from storymem_engine.request import (
     DRAFT_GUIDANCE,
     DRAFT_SHIFT,
@@ -89,6 +89,14 @@ class DirectorSettings:
             raise ValueError(f"unknown seed rule {self.seed_rule!r} (expected one of {', '.join(SEED_RULES)})")
 
 
+class ImageUnreadable(EngineError):
+    """An image that is gone or does not decode; ``reason`` says why in words."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def load_image(path: Path) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
@@ -96,9 +104,10 @@ def load_image(path: Path) -> np.ndarray:
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB"))
     except FileNotFoundError:
-        raise EngineError(f"image not found: {path}") from None
+        raise ImageUnreadable(f"image not found: {path}", "it is not in the project folder") from None
     except (UnidentifiedImageError, OSError) as exc:
-        raise EngineError(f"cannot read image {path}: {why_unreadable(exc)}") from None
+        reason = why_unreadable(exc)
+        raise ImageUnreadable(f"cannot read image {path}: {reason}", reason) from None
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -306,10 +315,10 @@ class Director:
         else:
             fresh = random.SystemRandom().randrange(0, 2**31) if vary and self.wants_fresh_seed(index) else None
             request = self.request_for(index, fresh_seed=fresh)
-        resolve = self.project.resolve
-        memory = [load_image(resolve(p)) for p in request.memory]
-        first = load_image(resolve(request.first_frame)) if request.first_frame else None
-        motion = np.stack([load_image(resolve(p)) for p in request.motion_frames]) if request.motion_frames else None
+        load = self._load_earlier
+        memory = [load(p) for p in request.memory]
+        first = load(request.first_frame) if request.first_frame else None
+        motion = np.stack([load(p) for p in request.motion_frames]) if request.motion_frames else None
         start = time.monotonic()
         frames = self.engine.generate(request, memory, first, motion, progress=progress, cancel=cancel)
         if frames.shape[0] != request.output_frames:
@@ -368,7 +377,28 @@ class Director:
         """
         excluded = set(self.project.story.memory_exclusions)
         paths = [k.path for k in self.memory_bank(index) if k.key not in excluded]
-        return [loaded[p] if p in loaded else load_image(self.project.resolve(p)) for p in paths]
+        return [loaded[p] if p in loaded else self._load_earlier(p) for p in paths]
+
+    def _load_earlier(self, relative: str) -> np.ndarray:
+        """An image an earlier take or a cast member holds. One that does not decode (written over, cut off)
+        stops the shot with the way out: the shot that made it, or the cast member that holds it."""
+        try:
+            return load_image(self.project.resolve(relative))
+        except ImageUnreadable as exc:
+            story = self.project.story
+            parts = Path(relative).parts
+            owner = next((i for i, shot in enumerate(story.shots)
+                          if len(parts) == 4 and parts[0] == TAKES_DIR and parts[1] == shot.id), None)
+            member = next((m for m in story.cast if any(image.path == relative for image in m.images)), None)
+            if owner is not None:
+                keyframe = any(relative in take.keyframes for take in story.shots[owner].takes)
+                raise EngineError(f"{relative}, made by shot {owner + 1}, cannot be read ({exc.reason}): generate "
+                                  f"shot {owner + 1} again (Generate from here on it)"
+                                  + (", or exclude this keyframe in the memory strip" if keyframe else "")) from None
+            if member is not None:
+                raise EngineError(f"the cast reference “{member.name}” ({relative}) cannot be read ({exc.reason}): "
+                                  "add the image again or detach it from this shot") from None
+            raise
 
     def run(self, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
             on_shot: Callable[[int, Take, bool], None] | None = None,

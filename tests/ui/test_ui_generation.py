@@ -74,6 +74,36 @@ def test_generate_all_then_regenerate_marks_downstream_stale(gen_window, qtbot, 
     assert [len(s.takes) for s in shots] == [2, 3, 4] and statuses(win) == ["done", "done", "done"]
 
 
+def test_a_keyframe_that_does_not_decode_names_the_shot_to_make_again(gen_window, qtbot, recorded_dialogs):
+    win = gen_window
+    shots = win.project.story.shots
+    win.edits.select_shots([shots[0].id])
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    keyframe = shots[0].accepted().keyframes[0]
+    path = win.project.folder / keyframe
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a copy cut off in the middle
+
+    # Shot 2's memory strip says so (it said "missing" for a file that is there), and generating shot 2 names
+    # the shot that made the keyframe (it said "cannot read image /home/...: image file is truncated").
+    win.edits.select_shots([shots[1].id])
+    item = win.memory_strip.items()[0]
+    qtbot.waitUntil(lambda: "cannot be read (damaged or cut off): generate its shot again" in item.toolTip(),
+                    timeout=10_000)
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert (f"{keyframe}, made by shot 1, cannot be read (image file is truncated): generate shot 1 again "
+            "(Generate from here on it), or exclude this keyframe in the memory strip"
+            ) in recorded_dialogs.texts("error")[-1]
+    assert shots[1].takes == []  # nothing half-made
+
+    # Doing what it says works: shot 1 again, then shot 2.
+    win.edits.select_shots([shots[0].id])
+    assert win.generation.generate_from_here()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert len(recorded_dialogs.texts("error")) == 1 and statuses(win) == ["done", "done", "done"]
+
+
 def test_cancel_mid_shot_leaves_no_half_take(gen_window, qtbot):
     win = gen_window
     set_render(win, steps=200)  # long enough that the cancel lands between two denoising steps
