@@ -360,14 +360,22 @@ class Director:
         return take
 
     def _check_references(self, index: int) -> None:
-        """A cast image that is gone stops the shot with its name, before anything loads."""
+        """A cast image that is gone or does not decode stops the shot with its name, before anything loads (its
+        size may choose the shot's)."""
         from storymem_engine.cast import member_of_key
 
         for keyframe in self.memory_for(index) if self.mode_for(index) != "t2v" else []:
             found = member_of_key(self.project.story, keyframe.key)
-            if found is not None and not self.project.resolve(keyframe.path).is_file():
+            if found is None:
+                continue
+            path = self.project.resolve(keyframe.path)
+            if not path.is_file():
                 raise EngineError(f"the cast reference “{found[0].name}” ({keyframe.path}) is missing from the "
                                   "project folder: add the image again or detach it from this shot")
+            problem = unreadable(path)
+            if problem:
+                raise EngineError(f"the cast reference “{found[0].name}” ({keyframe.path}) cannot be read "
+                                  f"({problem}): add the image again or detach it from this shot")
 
     def _dedup_images(self, index: int, loaded: dict[str, np.ndarray]) -> list[np.ndarray]:
         """The whole memory bank before this shot (references included), less what the user excluded.
@@ -380,8 +388,8 @@ class Director:
         return [loaded[p] if p in loaded else self._load_earlier(p) for p in paths]
 
     def _load_earlier(self, relative: str) -> np.ndarray:
-        """An image an earlier take or a cast member holds. One that does not decode (written over, cut off)
-        stops the shot with the way out: the shot that made it, or the cast member that holds it."""
+        """An image an earlier take or a cast member holds. One of a take that does not decode (written over, cut
+        off) stops the shot with the way out: the shot that made it."""
         try:
             return load_image(self.project.resolve(relative))
         except ImageUnreadable as exc:
@@ -389,16 +397,12 @@ class Director:
             parts = Path(relative).parts
             owner = next((i for i, shot in enumerate(story.shots)
                           if len(parts) == 4 and parts[0] == TAKES_DIR and parts[1] == shot.id), None)
-            member = next((m for m in story.cast if any(image.path == relative for image in m.images)), None)
             if owner is not None:
                 keyframe = any(relative in take.keyframes for take in story.shots[owner].takes)
                 raise EngineError(f"{relative}, made by shot {owner + 1}, cannot be read ({exc.reason}): generate "
                                   f"shot {owner + 1} again (Generate from here on it)"
                                   + (", or exclude this keyframe in the memory strip" if keyframe else "")) from None
-            if member is not None:
-                raise EngineError(f"the cast reference “{member.name}” ({relative}) cannot be read ({exc.reason}): "
-                                  "add the image again or detach it from this shot") from None
-            raise
+            raise  # a cast image: _check_references named it before anything loaded
 
     def run(self, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
             on_shot: Callable[[int, Take, bool], None] | None = None,

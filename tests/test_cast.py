@@ -117,6 +117,15 @@ def test_a_missing_reference_stops_the_shot_with_its_name(project, tmp_path):
     assert project.missing_files() == [member.images[0].path]
 
 
+def test_a_reference_that_does_not_decode_stops_the_shot_with_its_name(project, tmp_path):
+    member = _member(project, tmp_path)
+    (project.folder / member.images[0].path).write_bytes(b"written over" * 20)
+    with pytest.raises(EngineError) as stopped:
+        _director(project).generate_shot(1)
+    assert str(stopped.value) == (f"the cast reference “Mara” ({member.images[0].path}) cannot be read (not an image "
+                                  "in a format that can be read): add the image again or detach it from this shot")
+
+
 def test_the_cast_is_saved_and_read_back_identically_and_strictly(project, tmp_path):
     _member(project, tmp_path, count=2, attach="shots", shots=["s1", "s3"])
     project.save()
