@@ -547,9 +547,13 @@ def _strip_wan_prefix(key: str) -> str:
 
 
 def _split_distill_state(state_dict: Mapping[str, Any]) -> tuple[dict[str, _ModuleLora], list[_Delta]]:
+    import torch
+
     modules: dict[str, _ModuleLora] = {}
     deltas: list[_Delta] = []
     for key, value in state_dict.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise LoraError(f"distill LoRA entry {key!r} is not a named tensor")
         name = _strip_wan_prefix(key)
         match = _DISTILL_KEY_RE.match(name)
         if match is None:
