@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
@@ -12,6 +12,8 @@ from storyboard.frame_loader import DecodedClip, FrameLoader
 
 
 class ClipPlayer(QWidget):
+    unplayable = Signal(object)  # the Path of a clip that is there but could not be decoded
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.frames: list[QImage] = []
@@ -83,6 +85,7 @@ class ClipPlayer(QWidget):
         self.loading = False
         if clip.error:
             self.clear(clip.error)
+            self.unplayable.emit(Path(clip.path))
             return
         self.frames = clip.frames
         self.timer.setInterval(max(int(1000 / clip.fps), 10))

@@ -28,6 +28,15 @@ from storymem_engine.story import Shot, Take, keyframe_note
 from storymem_engine.tiny import TINY_LABEL
 
 
+def _take_line(number: int, take: Take, accepted: bool, status: str) -> str:
+    """A take's line in the list: "★ Take 2 · M2V · seed 7 · 81 frames · done · <made>"."""
+    seed = take.request.get("seed")
+    details = [f"Take {number}", str(take.request.get("mode", "")).upper(), profile_note(take.request),
+               keyframe_note(take.backends), f"seed {seed}" if seed is not None else "", f"{take.frames} frames",
+               status, _created(take.created) if take.created else "", take.engine if take.engine == TINY_LABEL else ""]
+    return ("★ " if accepted else "   ") + "  ·  ".join(d for d in details if d)
+
+
 def _created(text: str) -> str:
     """An ISO time stamp (UTC in takes) as local time, seconds precision."""
     try:
@@ -129,6 +138,7 @@ class PreviewPanel(QGroupBox):
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.setStyleSheet(NOTE_STYLE)
         self.takes.currentItemChanged.connect(self._show_take)
+        self.player.unplayable.connect(self._unplayable)
         self.takes.itemActivated.connect(lambda _item: self._accept())
         self.accept_button.clicked.connect(self._accept)
         self.delete_button.clicked.connect(self._delete)
@@ -157,14 +167,8 @@ class PreviewPanel(QGroupBox):
         current: QListWidgetItem | None = None
         for number, take in enumerate(shot.takes if shot else [], start=1):
             accepted = take.id == shot.accepted_take
-            mode = str(take.request.get("mode", "")).upper()
-            seed = take.request.get("seed")
             status = "MISSING clip" if project is not None and project.file_missing(take.clip) else take.status
-            details = [f"Take {number}", mode, profile_note(take.request), keyframe_note(take.backends),
-                       f"seed {seed}" if seed is not None else "",
-                       f"{take.frames} frames", status, _created(take.created) if take.created else "",
-                       take.engine if take.engine == TINY_LABEL else ""]
-            item = QListWidgetItem(("★ " if accepted else "   ") + "  ·  ".join(d for d in details if d))
+            item = QListWidgetItem(_take_line(number, take, accepted, status))
             item.setData(Qt.ItemDataRole.UserRole, take.id)
             item.setToolTip(take_tooltip(take, accepted))
             self.takes.addItem(item)
@@ -201,6 +205,20 @@ class PreviewPanel(QGroupBox):
         else:
             self.details.setText(f"Take {take.id}: {take_summary(take)}")
             self.details.setToolTip(take_tooltip(take, take.id == self.shot.accepted_take))
+
+    def _unplayable(self, path) -> None:
+        """The player could not decode the current take's clip: its line in the list says so (it said "done")."""
+        item = self.takes.currentItem()
+        take = self._take(item)
+        if take is None or self.project is None or not take.clip:
+            return
+        try:
+            shown = self.project.resolve(take.clip)
+        except ValueError:
+            return
+        if shown == path:
+            item.setText(_take_line(self.takes.row(item) + 1, take, take.id == self.shot.accepted_take,
+                                    "DAMAGED clip"))
 
     def _show_take(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         self._update_controls()

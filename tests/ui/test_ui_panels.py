@@ -129,6 +129,7 @@ def test_a_damaged_clip_says_so_in_the_preview(window, recorded_dialogs, tmp_pat
         "The file may be damaged or cut off: regenerate the shot or delete this take.")
     assert player.screen_label.wordWrap() and player.counter.text() == "0 / 0"
     assert window.preview.takes.count() == 1  # the take stays listed, to delete or regenerate
+    assert window.preview.takes.item(0).text().endswith("  ·  DAMAGED clip")  # it said "done"
     window.model.index(0).data(ShotRole.THUMBNAIL)  # what painting the card asks: its badge says DAMAGED
     qtbot.waitUntil(lambda: statuses(window)[0] == "damaged", timeout=10_000)
     # An empty clip is no DONE shot: the card says MISSING, as for a deleted one, and the preview says it is empty.
