@@ -7,6 +7,7 @@ empty area: a new member). Thumbnails decode off the UI thread (FrameLoader), as
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -33,8 +34,9 @@ THUMB = QSize(120, 90)
 MEMBER_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def member_icon(images: list[QImage | None], missing: bool) -> QIcon:
-    """Up to three of the member's images side by side (a character sheet reads front/side/back)."""
+def member_icon(images: list[QImage | None], missing: bool, unreadable: bool = False) -> QIcon:
+    """Up to three of the member's images side by side (a character sheet reads front/side/back); "missing" or
+    "unreadable" (a file that is there but does not decode) in red over them when one of them is."""
     canvas = QPixmap(THUMB)
     canvas.fill(QColor("#111113"))
     painter = QPainter(canvas)
@@ -46,9 +48,13 @@ def member_icon(images: list[QImage | None], missing: bool) -> QIcon:
                                   Qt.TransformationMode.SmoothTransformation)
             painter.drawImage(n * width + (width - scaled.width()) // 2, (THUMB.height() - scaled.height()) // 2,
                               scaled)
-    if missing or not shown:
-        painter.setPen(QColor("#f87171") if missing else QColor("#71717a"))
-        painter.drawText(canvas.rect(), Qt.AlignmentFlag.AlignCenter, "missing" if missing else "no image")
+    if missing or unreadable or not shown:
+        if shown:  # the word goes over the images that did load: on a dark band, readable over any colour
+            painter.fillRect(canvas.rect().adjusted(0, THUMB.height() // 2 - 11, 0, -(THUMB.height() // 2 - 11)),
+                             QColor(0, 0, 0, 190))
+        painter.setPen(QColor("#f87171") if missing or unreadable else QColor("#71717a"))
+        painter.drawText(canvas.rect(), Qt.AlignmentFlag.AlignCenter,
+                         "missing" if missing else "unreadable" if unreadable else "no image")
     painter.setPen(QColor("#a78bfa"))
     painter.drawRect(canvas.rect().adjusted(0, 0, -1, -1))
     painter.end()
@@ -113,7 +119,8 @@ class CastPanel(QGroupBox):
         layout.addLayout(buttons)
         self.loader = FrameLoader(self)
         self.loader.image_ready.connect(self._image_ready)
-        self._images: dict[str, QImage | None] = {}
+        self._images: dict[str, QImage | None] = {}  # path -> image; None while it decodes, or when it cannot
+        self._pending: set[str] = set()
         self._project: Project | None = None
         self._signature: tuple | None = None
         self._update_buttons()
@@ -137,7 +144,6 @@ class CastPanel(QGroupBox):
             item.setData(MEMBER_ROLE, member.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
             self._set_icon(item, member)
-            item.setToolTip(self._tooltip(member))
             self.list.addItem(item)
             item.setSelected(member.id == selected)
         self.list.blockSignals(False)
@@ -155,25 +161,37 @@ class CastPanel(QGroupBox):
                 + "\n".join(i.path for i in member.images))
 
     def _set_icon(self, item: QListWidgetItem, member: CastMember) -> None:
-        images, missing = [], False
+        images, missing, unreadable = [], False, False
         for image in member.images[:3]:
             try:
                 path = self._project.resolve(image.path)
             except (OSError, ValueError):
                 missing = True
                 continue
-            key = str(path)
-            if not path.is_file():
+            try:
+                found = path.stat()
+            except OSError:
+                found = None
+            if found is None or not stat.S_ISREG(found.st_mode) or found.st_size == 0:
                 missing = True
-            elif key in self._images:
+                continue
+            key = f"{path}|{found.st_mtime}"  # an image written over since is decoded again
+            if key in self._images:
                 images.append(self._images[key])
+                unreadable = unreadable or (self._images[key] is None and key not in self._pending)
             else:
                 self._images[key] = None
+                self._pending.add(key)
                 self.loader.image(key, path, THUMB)
-        item.setIcon(member_icon(images, missing))
+        item.setIcon(member_icon(images, missing, unreadable))
+        trouble = ("\nAn image is missing from the project folder: add it again, or remove the member." if missing else
+                   "\nAn image cannot be read (damaged or cut off): add it again, or remove the member."
+                   if unreadable else "")
+        item.setToolTip(self._tooltip(member) + trouble)
 
     def _image_ready(self, key: str, image: QImage | None) -> None:
         self._images[key] = image
+        self._pending.discard(key)
         if self._project is None:
             return
         members = {m.id: m for m in self._project.story.cast}

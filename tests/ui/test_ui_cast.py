@@ -105,6 +105,24 @@ def test_attaching_marks_exactly_the_affected_shots_stale_and_generation_uses_th
     assert statuses(win)[1] == "done"
 
 
+def test_a_reference_image_that_does_not_decode_says_so_in_the_panel_and_stops_the_shot(gen_window, qtbot, tmp_path,
+                                                                                        recorded_dialogs):
+    win = gen_window
+    assert win.casting.add_files(_images(tmp_path, "Mara", 2))
+    member = win.project.story.cast[0]
+    win.casting.set_attachment(member.id, "range", "", win.project.story.shots[0].id, [])
+    assert win.files.save()
+    (win.project_path / member.images[1].path).write_bytes(b"written over" * 30)
+    win.files.open_path(win.project_path)  # reopened after the file was damaged
+    item = win.cast_panel.list.item(0)
+    qtbot.waitUntil(lambda: "An image cannot be read (damaged or cut off)" in item.toolTip(), timeout=10_000)
+    win.edits.select_shots([win.project.story.shots[0].id])
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert (f"the cast reference “Mara 0” ({member.images[1].path}) cannot be read (not an image in a format that "
+            "can be read): add the image again or detach it from this shot") in recorded_dialogs.texts("error")[-1]
+
+
 def test_a_reference_on_the_first_shot_makes_it_mr2v(gen_window, qtbot, tmp_path):
     win = gen_window
     assert win.casting.add_files(_images(tmp_path, "Mara", 2))
