@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from PySide6.QtCore import QSettings
 
-from storyboard.settings_values import can_look_up
+from storyboard.settings_values import as_text, can_look_up
 from storymem_engine.models import ATTENTION_BACKENDS, KEYFRAME_SIMILARITIES, OFFLOAD_CHOICES
 from storymem_engine.multi_gpu import MAX_GPUS, PARALLEL_MODES
 from storymem_engine.render_settings import RenderSettings
@@ -126,11 +126,10 @@ class AppSettings:
 
 def _cast(default: object, raw: object) -> object:
     if isinstance(default, str):
-        if isinstance(raw, list) and all(isinstance(v, str) for v in raw):
-            return ", ".join(raw)  # an unquoted comma in a hand-edited file: the text as written
-        if not isinstance(raw, str):
+        text = as_text(raw)
+        if text is None:
             raise TypeError(f"expected text, got {type(raw).__name__}")  # a QRect's repr is no folder
-        return raw
+        return text
     if isinstance(default, bool):
         return str(raw).lower() in ("1", "true", "yes")
     return type(default)(raw)

@@ -13,9 +13,16 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 
+def as_text(raw: object) -> str | None:
+    """A settings value as the text it was written as, None when it is no text: an unquoted comma in a hand-edited
+    file reads back as a list of its parts ("a, b"); a ``@Rect(...)`` or a byte array is no folder or choice."""
+    if isinstance(raw, list) and raw and all(isinstance(v, str) for v in raw):
+        return ", ".join(raw)
+    return raw if isinstance(raw, str) else None
+
+
 def text_value(store: QSettings, key: str, default: str = "") -> str:
-    value = store.value(key)
-    return value if isinstance(value, str) and value else default
+    return as_text(store.value(key)) or default
 
 
 def texts_value(store: QSettings, key: str) -> list[str]:

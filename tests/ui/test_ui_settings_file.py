@@ -88,3 +88,19 @@ def test_any_settings_file_opens_the_window_with_usable_preferences(qtbot, tmp_p
     tried: list = []
     opens()
     assert len(tried) >= 50, len(tried)  # hypothesis really wrote that many files
+
+
+def test_a_folder_with_a_comma_written_by_hand_is_still_the_last_folder(qtbot, tmp_path):
+    """QSettings reads an unquoted comma as a list: the last folder, like every text preference, reads back as the
+    text as written (it was forgotten, and the save dialog opened in Videos)."""
+    folder = tmp_path / "My, Films"
+    folder.mkdir()
+    window = MainWindow(AppSettings())
+    qtbot.addWidget(window)
+    ini = Path(QSettings().fileName())
+    ini.parent.mkdir(parents=True, exist_ok=True)
+    ini.write_text(f"[paths]\nlast_folder={folder}\n[settings]\nmodels_folder={folder}\n", "utf-8")
+    QSettings().sync()
+    assert QSettings().value("paths/last_folder") == [str(tmp_path / "My"), "Films"]  # what Qt hands back
+    assert window.dialog_start("film.mp4") == str(folder / "film.mp4")
+    assert AppSettings.load().models_folder == str(folder)
