@@ -98,28 +98,28 @@ class ImageUnreadable(EngineError):
 
 
 def load_image(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as img:
             return np.asarray(img.convert("RGB"))
     except FileNotFoundError:
         raise ImageUnreadable(f"image not found: {path}", "it is not in the project folder") from None
-    except (UnidentifiedImageError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - PIL's decoders raise IndexError, EOFError, struct.error on damage
         reason = why_unreadable(exc)
         raise ImageUnreadable(f"cannot read image {path}: {reason}", reason) from None
 
 
 def image_size(path: Path) -> tuple[int, int]:
     """(width, height) from the image's header, without decoding it."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         with Image.open(path) as img:
             return img.size
     except FileNotFoundError:
         raise EngineError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - as load_image: any decoder error on a damaged file, with its reason
         raise EngineError(f"cannot read image {path}: {why_unreadable(exc)}") from None
 
 

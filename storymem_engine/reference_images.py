@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from storymem_engine.cast import REFERENCES_DIR, CastImage, CastMember, attached_rows, new_id
+from storymem_engine.take_files import why_unreadable
 
 MAX_REFERENCE_BYTES = 50 * 2**20
 MAX_REFERENCE_SIDE = 8192
@@ -55,8 +56,8 @@ def check_reference_image(path: Path) -> tuple[int, int]:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise ReferenceImageError(f"{name}: not an image this app can read ({type(exc).__name__})") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ReferenceImageError(f"{name}: cannot be read ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - PIL's decoders raise IndexError, EOFError, struct.error on damage
+        raise ReferenceImageError(f"{name}: cannot be read ({why_unreadable(exc)})") from None
     return width, height
 
 

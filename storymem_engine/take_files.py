@@ -21,7 +21,13 @@ def why_unreadable(exc: BaseException) -> str:
     if isinstance(exc, UnidentifiedImageError):
         return "not an image in a format that can be read"
     reason = getattr(exc, "strerror", None)
-    return str(reason) if reason else str(exc) or type(exc).__name__
+    if reason:
+        return str(reason)
+    if isinstance(exc, OSError | ValueError):
+        return str(exc) or type(exc).__name__
+    # A decoder's own slip on damaged data (PIL: IndexError, EOFError, struct.error): its words mean nothing here.
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return f"damaged or cut off ({detail})"
 
 
 def unreadable(path: Path) -> str:

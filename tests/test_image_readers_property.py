@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -51,13 +53,19 @@ def image_files(draw) -> tuple[bytes, str]:
     return bytes(raw), fmt.lower()
 
 
+@contextmanager
+def written(file: tuple[bytes, str], stem: str) -> Iterator[Path]:
+    raw, suffix = file
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{stem}.{suffix}"
+        path.write_bytes(raw)
+        yield path
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(image_files())
 def test_any_reference_image_is_accepted_and_reads_as_rgb_or_refused_by_name(file):
-    raw, suffix = file
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"mara.{suffix}"
-        path.write_bytes(raw)
+    with written(file, "mara") as path:
         try:
             width, height = check_reference_image(path)
         except ReferenceImageError as refused:
@@ -71,10 +79,7 @@ def test_any_reference_image_is_accepted_and_reads_as_rgb_or_refused_by_name(fil
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(image_files())
 def test_a_keyframe_that_take_files_calls_readable_loads_for_the_next_shot(file):
-    raw, suffix = file
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"keyframe_0.{suffix}"
-        path.write_bytes(raw)
+    with written(file, "keyframe_0") as path:
         problem = unreadable(path)
         assert isinstance(problem, str)
         if not problem:

@@ -74,12 +74,17 @@ def test_generate_all_then_regenerate_marks_downstream_stale(gen_window, qtbot, 
     assert [len(s.takes) for s in shots] == [2, 3, 4] and statuses(win) == ["done", "done", "done"]
 
 
+def generate_one(win, qtbot, row: int) -> None:
+    """Select shot ``row`` and generate it, as Generate shot on the toolbar; wait until the worker is done."""
+    win.edits.select_shots([win.project.story.shots[row].id])
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+
+
 def test_a_keyframe_that_does_not_decode_names_the_shot_to_make_again(gen_window, qtbot, recorded_dialogs):
     win = gen_window
     shots = win.project.story.shots
-    win.edits.select_shots([shots[0].id])
-    assert win.generation.generate_shot()
-    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    generate_one(win, qtbot, 0)
     keyframe = shots[0].accepted().keyframes[0]
     path = win.project.folder / keyframe
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a copy cut off in the middle
@@ -90,8 +95,7 @@ def test_a_keyframe_that_does_not_decode_names_the_shot_to_make_again(gen_window
     item = win.memory_strip.items()[0]
     qtbot.waitUntil(lambda: "cannot be read (damaged or cut off): generate its shot again" in item.toolTip(),
                     timeout=10_000)
-    assert win.generation.generate_shot()
-    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    generate_one(win, qtbot, 1)
     assert (f"{keyframe}, made by shot 1, cannot be read (image file is truncated): generate shot 1 again "
             "(Generate from here on it), or exclude this keyframe in the memory strip"
             ) in recorded_dialogs.texts("error")[-1]
@@ -128,9 +132,7 @@ def test_cancel_mid_shot_leaves_no_half_take(gen_window, qtbot):
 def test_engine_error_shows_message_logs_and_keeps_earlier_takes(gen_window, qtbot, recorded_dialogs):
     win = gen_window
     shots = win.project.story.shots
-    win.edits.select_shots([shots[0].id])
-    assert win.generation.generate_shot()
-    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    generate_one(win, qtbot, 0)
     kept = shots[0].accepted_take
     assert kept is not None
 
