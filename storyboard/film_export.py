@@ -78,10 +78,26 @@ def film_frames(segments: list[FilmSegment], size: tuple[int, int]) -> Iterator[
         elif seg.draft:
             # A distilled draft never passes for the method's render, in the film either.
             stamp = stamp or draft_stamp(width, height)
-            for frame in iter_clip_frames(seg.clip, width, height):
+            for frame in _clip_frames(seg, width, height):
                 yield stamped(frame, stamp)
         else:
-            yield from iter_clip_frames(seg.clip, width, height)
+            yield from _clip_frames(seg, width, height)
+
+
+def _clip_frames(seg: FilmSegment, width: int, height: int) -> Iterator[np.ndarray]:
+    """A take's frames; a clip that stops decoding part way (a copy cut off in the middle: its first frames and
+    size read fine) names its shot, where the encoder's own message named neither shot nor file."""
+    done = 0
+    try:
+        for frame in iter_clip_frames(seg.clip, width, height):
+            done += 1
+            yield frame
+    except Exception as exc:  # noqa: BLE001 - any decode error names the shot
+        take = seg.shot.accepted()
+        name = take.clip if take is not None else seg.clip.name
+        raise FilmError(f"shot {seg.number}: cannot read {name} after frame {done} of {seg.frames}: "
+                        f"{why_unreadable(exc)} (the clip may be cut off: regenerate the shot or accept another "
+                        "take)") from None
 
 
 def draft_stamp(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:

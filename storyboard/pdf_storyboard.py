@@ -255,7 +255,7 @@ class _ImageCache:
         if item.clip is None:
             return None
         if item.clip not in self.images:
-            self.images[item.clip] = first_frame(item.clip)[0]
+            self.images[item.clip] = first_frame(item.clip, whole=False)[0]
         return self.images[item.clip]
 
 

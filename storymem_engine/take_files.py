@@ -46,8 +46,28 @@ def _clip_problem(path: Path) -> str:
         if not container.streams.video:
             return "it has no video stream"
         for _frame in container.decode(video=0):
-            return ""
+            return frames_cut_off(path)
     return "it holds no frames"
+
+
+def frames_cut_off(path: Path) -> str:
+    """"cut off: ..." when the clip's index (our MP4s write it first) lists more frames than the file still holds:
+    a copy cut off in the middle plays its first frames, then fails. Counting packets reads no pixels (a few ms
+    for an 81-frame 480p clip, against ~250 ms to decode it). "" when every frame is there. Raises PyAV's errors."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        listed = stream.frames
+        if not listed:
+            return ""
+        held = 0
+        try:
+            for packet in container.demux(stream):
+                held += 1 if packet.size else 0
+        except av.FFmpegError:
+            pass  # the frames before the damage are what it holds
+    return f"cut off: it holds {held} of its {listed} frames" if held < listed else ""
 
 
 def _image_problem(path: Path) -> str:

@@ -1,6 +1,7 @@
 """`main.py render --engine tiny`: the whole StoryMem flow on tiny random-weight models."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -147,6 +148,8 @@ def test_a_rerun_says_why_each_shot_is_generated_again(tmp_path, story_paths, ti
     (out / shots[3]["clip"]).write_bytes(b"")  # cut off at its start: no longer skipped, then refused by the film
     # Written over, or cut off in the middle: a rerun stopped at the film or the next shot's memory, every time.
     (out / shots[5]["clip"]).write_bytes(b"not a video" * 100)
+    cut = out / shots[7]["clip"]
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size * 3 // 4])  # its first frames still decode
     keyframe = out / shots[0]["keyframes"][0]
     keyframe.write_bytes(keyframe.read_bytes()[: keyframe.stat().st_size // 2])
     result = run_main("render", str(story_paths["black"]), "--out", str(out), *TINY, env=tiny_env)
@@ -157,6 +160,8 @@ def test_a_rerun_says_why_each_shot_is_generated_again(tmp_path, story_paths, ti
             "truncated") in result.stderr
     assert (f"shot 6/8: generating again, its file {shots[5]['clip']} cannot be read (Invalid data found when "
             "processing input)") in result.stderr
+    assert re.search(rf"shot 8/8: generating again, its file {shots[7]['clip']} cannot be read \(cut off: it holds "
+                     rf"\d of its {shots[7]['frames']} frames\)", result.stderr)
     assert read_video(out / "film.mp4").shape[0] == sum(s["frames"] for s in shots)
     again = json.loads((out / "manifest.json").read_text())["shots"]
     assert again[1]["seed"] == shots[1]["seed"] and again[1]["seed_rule"] == "scene"  # a rerun reproduces

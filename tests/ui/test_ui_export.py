@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import errno
+import re
 
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QProgressDialog
-from ui_helpers import add_take
+from ui_helpers import add_take, write_clip
 
 from storyboard.film_export import card_frames, film_size, plan_film
 from storymem_engine import video
@@ -94,6 +95,19 @@ def test_export_into_missing_folder_and_missing_clip_are_clear(window, film_proj
     assert recorded_dialogs.texts("error")[2] == (
         "shot 1: cannot read takes/shot-001/take0/clip.mp4: Invalid data found when processing input "
         "(regenerate the shot or accept another take)")
+    assert not (tmp_path / "film.mp4").exists()
+
+    # A clip cut off in the middle: its index and first frames read, then decoding stops. The encoder's message
+    # ("encoding film.mp4 failed: ... 'avcodec_send_packet()'") named neither the shot nor the file.
+    shots = film_project.story.shots
+    write_clip(film_project.folder / shots[2].accepted().clip, 13, 64, 48)
+    cut = film_project.folder / shots[0].accepted().clip
+    write_clip(cut, 40, 64, 48)
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size * 9 // 10])
+    assert not window.exports.export_film(tmp_path / "film.mp4")
+    assert re.fullmatch(r"shot 1: cannot read takes/shot-001/take0/clip\.mp4 after frame [1-9]\d of 40: .+ "
+                        r"\(the clip may be cut off: regenerate the shot or accept another take\)",
+                        recorded_dialogs.texts("error")[3])
     assert not (tmp_path / "film.mp4").exists()
 
 

@@ -132,6 +132,15 @@ def test_a_damaged_clip_says_so_in_the_preview(window, recorded_dialogs, tmp_pat
     assert window.preview.takes.item(0).text().endswith("  ·  DAMAGED clip")  # it said "done"
     window.model.index(0).data(ShotRole.THUMBNAIL)  # what painting the card asks: its badge says DAMAGED
     qtbot.waitUntil(lambda: statuses(window)[0] == "damaged", timeout=10_000)
+    # Cut off in the middle: the first frame decodes, the card is DAMAGED all the same (the film would fail).
+    clip = window.project.folder / window.project.story.shots[0].accepted().clip
+    write_clip(clip, 40, 64, 48)
+    clip.write_bytes(clip.read_bytes()[: clip.stat().st_size * 9 // 10])
+    window.model.refresh_all()
+    window.model.index(0).data(ShotRole.THUMBNAIL)
+    qtbot.waitUntil(lambda: "cut off: it holds" in window.model.index(0).data(Qt.ItemDataRole.ToolTipRole),
+                    timeout=10_000)
+    assert statuses(window)[0] == "damaged"
     # An empty clip is no DONE shot: the card says MISSING, as for a deleted one, and the preview says it is empty.
     (window.project.folder / window.project.story.shots[0].accepted().clip).write_bytes(b"")
     window.model.refresh_all()
