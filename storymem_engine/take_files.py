@@ -3,7 +3,8 @@
 A file can be there and not empty and still be useless: a sync tool that wrote over it, a copy cut off
 in the middle. A take made of such a file is no finished shot: a render would keep it, then stop at the
 film (or at the next shot's memory) with the same error on every rerun. Decoding the first frame of a
-clip, or a whole keyframe image (a few hundred KB), costs milliseconds per take.
+clip and counting its packets, or decoding a whole keyframe image (a few hundred KB), costs milliseconds
+per take.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ def why_unreadable(exc: BaseException) -> str:
 
     if isinstance(exc, UnidentifiedImageError):
         return "not an image in a format that can be read"
+    if isinstance(exc, MemoryError):
+        return "too large to decode in the memory left"
     reason = getattr(exc, "strerror", None)
     if reason:
         return str(reason)
