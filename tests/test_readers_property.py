@@ -3,6 +3,7 @@ with the project's own error type. Never another exception, never a hang."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tempfile
@@ -176,17 +177,41 @@ def _project_round_trip(folder: Path) -> None:
     _explain_every_shot(project)
 
 
+@functools.cache
+def _decodable(suffix: str) -> bytes:
+    """A real one-frame clip (for a clip's name) or PNG (anything else): what a take's files hold."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from storymem_engine.take_files import CLIP_SUFFIXES
+    from storymem_engine.video import write_video
+
+    if suffix.lower() in CLIP_SUFFIXES:
+        with tempfile.TemporaryDirectory() as folder:
+            clip = Path(folder) / "clip.mp4"
+            write_video(clip, np.zeros((1, 16, 16, 3), np.uint8), fps=16)
+            return clip.read_bytes()
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 def _explain_every_shot(project: Project) -> None:
     """What the editor and a rerun read from a loaded project's takes says something, never raises: the stale
     check, the seed a locked shot keeps, the hand-off metadata."""
     for take in (take for shot in project.story.shots for take in shot.takes):
-        for path in [take.clip, *take.keyframes]:  # present, so the stale check reads the request itself
-            project.resolve(path).parent.mkdir(parents=True, exist_ok=True)
-            project.resolve(path).touch()
+        for path in [take.clip, *take.keyframes]:  # there and decodable, so the stale check reads the request itself
+            found = project.resolve(path)
+            found.parent.mkdir(parents=True, exist_ok=True)
+            found.write_bytes(_decodable(found.suffix))
     director = Director(project, StoryMemEngine(EngineSettings(engine="tiny")), DirectorSettings(width=64, height=48,
                                                                                                   frames=9, steps=2))
     for index, shot in enumerate(project.story.shots):
-        assert isinstance(director.why_regenerate(index), str)
+        reason = director.why_regenerate(index)
+        assert isinstance(reason, str)
+        event("a take's file is unusable" if reason.startswith("its file") else "the stale check read the request")
         assert isinstance(director.seed_for(index)[0], int)
         assert isinstance(stale_reason(project.story, index), str)
         metadata_of(HandoffShot(index + 1, shot, shot.accepted(), None, 9, 9 * index, shot.cut))
