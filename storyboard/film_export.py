@@ -53,6 +53,9 @@ def plan_film(project: Project, default_frames: int, fps: int = FPS) -> list[Fil
         except Exception as exc:  # noqa: BLE001 - any decode error names the shot
             raise FilmError(f"shot {number}: cannot read {take.clip}: {why_unreadable(exc)} (regenerate the shot "
                             "or accept another take)") from None
+        if count < take.frames:  # another file in its place (an image opens as a one-frame video): not this take
+            raise FilmError(f"shot {number}: {take.clip} holds {count} frame(s) where the take made {take.frames} "
+                            "(regenerate the shot or accept another take)")
         segments.append(FilmSegment(number, shot, clip, count, width, height,
                                     draft=take.request.get("profile") == "draft"))
     if not segments:
@@ -88,16 +91,18 @@ def _clip_frames(seg: FilmSegment, width: int, height: int) -> Iterator[np.ndarr
     """A take's frames; a clip that stops decoding part way (a copy cut off in the middle: its first frames and
     size read fine) names its shot, where the encoder's own message named neither shot nor file."""
     done = 0
+    reason = "the file ends there"  # a decoder may stop at the cut without an error: the film would be short
     try:
         for frame in iter_clip_frames(seg.clip, width, height):
             done += 1
             yield frame
     except Exception as exc:  # noqa: BLE001 - any decode error names the shot
+        reason = why_unreadable(exc)
+    if done < seg.frames:
         take = seg.shot.accepted()
         name = take.clip if take is not None else seg.clip.name
-        raise FilmError(f"shot {seg.number}: cannot read {name} after frame {done} of {seg.frames}: "
-                        f"{why_unreadable(exc)} (the clip may be cut off: regenerate the shot or accept another "
-                        "take)") from None
+        raise FilmError(f"shot {seg.number}: cannot read {name} after frame {done} of {seg.frames}: {reason} (the "
+                        "clip may be cut off: regenerate the shot or accept another take)")
 
 
 def draft_stamp(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:

@@ -59,11 +59,13 @@ class FrameLoader(QObject):
         self._relay.image_failed.connect(self.image_failed)
         self._relay.clip_ready.connect(self.clip_ready)
 
-    def clip_thumbnail(self, key: str, path: Path, height: int) -> None:
+    def clip_thumbnail(self, key: str, path: Path, height: int, frames: int = 0) -> None:
+        """The clip's first frame scaled to ``height``; ``frames``: the take's frame count (a clip holding fewer is
+        damaged)."""
         relay = self._relay
 
         def work() -> None:
-            image, reason = first_frame(path)
+            image, reason = first_frame(path, frames=frames)
             if image is not None:
                 image = image.scaledToHeight(height, Qt.TransformationMode.SmoothTransformation)
             elif reason:

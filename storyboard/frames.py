@@ -55,23 +55,24 @@ def clip_fps(path: Path, default: float = 16.0) -> float:
         return default
 
 
-def first_frame(path: Path, whole: bool = True) -> tuple[QImage | None, str]:
+def first_frame(path: Path, whole: bool = True, frames: int = 0) -> tuple[QImage | None, str]:
     """The first frame of a clip, or (None, why it cannot be decoded); the reason is "" for a missing or empty
-    file, which the timeline already shows as MISSING. ``whole``: a clip cut off after its first frames is
-    damaged too (a card), not for a storyboard page that only shows the first frame."""
+    file, which the timeline already shows as MISSING. ``whole``: a clip cut off after its first frames, or with
+    fewer than the take's ``frames``, is damaged too (a card), not for a storyboard page that only shows the first
+    frame."""
     from storymem_engine.project import missing_or_empty
     from storymem_engine.take_files import frames_cut_off, why_unreadable
 
     if missing_or_empty(path):
         return None, ""
     try:
-        frames = decode_clip(path, limit=1)
-        cut_off = frames_cut_off(path) if frames and whole else ""
+        decoded = decode_clip(path, limit=1)
+        cut_off = frames_cut_off(path, frames) if decoded and whole else ""
     except Exception as exc:  # noqa: BLE001 - a broken clip shows as a text card and a DAMAGED badge, not a crash
         return None, why_unreadable(exc)
     if cut_off:  # its first frame decodes, the rest does not: no DONE shot, so no thumbnail that says it is
         return None, cut_off
-    return (array_to_qimage(frames[0]), "") if frames else (None, "it holds no frames")
+    return (array_to_qimage(decoded[0]), "") if decoded else (None, "it holds no frames")
 
 
 def clip_geometry(path: Path) -> tuple[int, int, int]:

@@ -269,7 +269,7 @@ class TimelineModel(QAbstractListModel):
             return self._thumbs[key]
         if key not in self._loading:
             self._loading.add(key)
-            self.loader.clip_thumbnail(key, path, THUMB_HEIGHT)
+            self.loader.clip_thumbnail(key, path, THUMB_HEIGHT, take.frames)
         return None
 
     def _thumbnail_ready(self, key: str, image: QImage | None) -> None:

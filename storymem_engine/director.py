@@ -264,7 +264,7 @@ class Director:
             found = self.project.resolve(path)
             if missing_or_empty(found):
                 return f"its file {path} is missing or empty"
-            problem = unreadable(found)
+            problem = unreadable(found, take.frames if path == take.clip else 0)
             if problem:
                 return f"its file {path} cannot be read ({problem})"
         try:

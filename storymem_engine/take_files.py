@@ -33,36 +33,39 @@ def why_unreadable(exc: BaseException) -> str:
     return f"damaged or cut off ({detail})"
 
 
-def unreadable(path: Path) -> str:
-    """Why ``path`` (a clip or an image on disk) cannot be decoded, in words; "" when it decodes. A missing
-    file is the caller's to report (project.missing_or_empty): here it is only "cannot be read"."""
+def unreadable(path: Path, frames: int = 0) -> str:
+    """Why ``path`` (a clip or an image on disk) cannot be decoded, in words; "" when it decodes. ``frames``: how
+    many frames the take recorded for its clip (0: not known). A missing file is the caller's to report
+    (project.missing_or_empty): here it is only "cannot be read"."""
     try:
-        return _clip_problem(path) if path.suffix.lower() in CLIP_SUFFIXES else _image_problem(path)
+        return _clip_problem(path, frames) if path.suffix.lower() in CLIP_SUFFIXES else _image_problem(path)
     except Exception as exc:  # noqa: BLE001 - any decoder error means the file is no use, with its reason
         return why_unreadable(exc)
 
 
-def _clip_problem(path: Path) -> str:
+def _clip_problem(path: Path, frames: int) -> str:
     import av
 
     with av.open(str(path)) as container:
         if not container.streams.video:
             return "it has no video stream"
         for _frame in container.decode(video=0):
-            return frames_cut_off(path)
+            return frames_cut_off(path, frames)
     return "it holds no frames"
 
 
-def frames_cut_off(path: Path) -> str:
-    """"cut off: ..." when the clip's index (our MP4s write it first) lists more frames than the file still holds:
-    a copy cut off in the middle plays its first frames, then fails. Counting packets reads no pixels (a few ms
-    for an 81-frame 480p clip, against ~250 ms to decode it). "" when every frame is there. Raises PyAV's errors."""
+def frames_cut_off(path: Path, frames: int = 0) -> str:
+    """Why the clip holds fewer frames than it should, "" when every frame is there. "cut off: ..." when its index
+    (our MP4s write it first) lists more frames than the file still holds: a copy cut off in the middle plays its
+    first frames, then fails; with ``frames`` (the take's count), also a file with fewer frames in its place (an
+    image opens as a one-frame video). Counting packets reads no pixels (a few ms for an 81-frame 480p clip,
+    against ~250 ms to decode it). Raises PyAV's errors."""
     import av
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         listed = stream.frames
-        if not listed:
+        if not listed and not frames:
             return ""
         held = 0
         try:
@@ -70,7 +73,9 @@ def frames_cut_off(path: Path) -> str:
                 held += 1 if packet.size else 0
         except av.FFmpegError:
             pass  # the frames before the damage are what it holds
-    return f"cut off: it holds {held} of its {listed} frames" if held < listed else ""
+    if held < listed:
+        return f"cut off: it holds {held} of its {listed} frames"
+    return f"it holds {held} frame(s) where the take made {frames}" if held < frames else ""
 
 
 def _image_problem(path: Path) -> str:
