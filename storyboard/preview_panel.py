@@ -119,6 +119,8 @@ class PreviewPanel(QGroupBox):
         self.setObjectName("preview")
         self.project: Project | None = None
         self.shot: Shot | None = None
+        # Takes whose clip the player could not decode (ids are unique; a take made again is a new take).
+        self._damaged: set[str] = set()
         self.player = ClipPlayer()
         self.takes = QListWidget()
         self.takes.setObjectName("takes")
@@ -167,7 +169,8 @@ class PreviewPanel(QGroupBox):
         current: QListWidgetItem | None = None
         for number, take in enumerate(shot.takes if shot else [], start=1):
             accepted = take.id == shot.accepted_take
-            status = "MISSING clip" if project is not None and project.file_missing(take.clip) else take.status
+            status = ("MISSING clip" if project is not None and project.file_missing(take.clip) else
+                      "DAMAGED clip" if take.id in self._damaged else take.status)
             item = QListWidgetItem(_take_line(number, take, accepted, status))
             item.setData(Qt.ItemDataRole.UserRole, take.id)
             item.setToolTip(take_tooltip(take, accepted))
@@ -195,10 +198,16 @@ class PreviewPanel(QGroupBox):
         take_id = item.data(Qt.ItemDataRole.UserRole)
         return next((t for t in self.shot.takes if t.id == take_id), None)
 
+    def _can_accept(self, take: Take | None) -> bool:
+        """A finished take other than the accepted one whose clip is there and plays: accepting a take whose clip is
+        gone or damaged only turned its card MISSING or DAMAGED."""
+        return (take is not None and self.shot is not None and take.id != self.shot.accepted_take
+                and take.status == "done" and bool(take.clip) and take.id not in self._damaged
+                and not (self.project is not None and self.project.file_missing(take.clip)))
+
     def _update_controls(self) -> None:
         take = self.current_take()
-        usable = take is not None and take.status == "done" and bool(take.clip)
-        self.accept_button.setEnabled(usable and take.id != self.shot.accepted_take)
+        self.accept_button.setEnabled(self._can_accept(take))
         self.delete_button.setEnabled(take is not None)
         if take is None:
             self.details.setText("")
@@ -217,8 +226,10 @@ class PreviewPanel(QGroupBox):
         except ValueError:
             return
         if shown == path:
+            self._damaged.add(take.id)
             item.setText(_take_line(self.takes.row(item) + 1, take, take.id == self.shot.accepted_take,
                                     "DAMAGED clip"))
+            self._update_controls()
 
     def _show_take(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         self._update_controls()
@@ -237,8 +248,7 @@ class PreviewPanel(QGroupBox):
 
     def _accept(self) -> None:
         take = self.current_take()
-        if (take is not None and self.shot is not None and take.id != self.shot.accepted_take
-                and take.status == "done" and take.clip):
+        if self._can_accept(take):
             self.accept_requested.emit(self.shot.id, take.id)
 
     def _delete(self) -> None:

@@ -155,4 +155,16 @@ def test_generated_takes_show_their_request_and_delete_falls_back(gen_window, qt
     assert (win.project.folder / second.clip).is_file()  # files stay, so undo works
     win.undo_stack.undo()
     assert shot.takes == [first, second] and shot.accepted_take == second.id
+
+    # An older take whose clip is damaged or gone cannot be accepted (its card would only say DAMAGED or MISSING).
+    (win.project.folder / first.clip).write_bytes(b"written over" * 40)
+    panel.takes.setCurrentRow(0)
+    qtbot.waitUntil(lambda: "DAMAGED clip" in panel.takes.item(0).text(), timeout=10_000)
+    assert not panel.accept_button.isEnabled()
+    panel.takes.itemActivated.emit(panel.takes.item(0))  # Enter or a double-click on the line
+    assert shot.accepted_take == second.id
+    (win.project.folder / first.clip).unlink()
+    panel.set_shot(win.project, shot)
+    panel.takes.setCurrentRow(0)
+    assert "MISSING clip" in panel.takes.item(0).text() and not panel.accept_button.isEnabled()
     win.undo_stack.setClean()
