@@ -7,7 +7,6 @@ empty area: a new member). Thumbnails decode off the UI thread (FrameLoader), as
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -28,7 +27,7 @@ from storyboard.file_drops import local_files, may_be_images
 from storyboard.frame_loader import FrameLoader
 from storyboard.note_label import NOTE_STYLE
 from storymem_engine.cast import CastMember, describe_attachment
-from storymem_engine.project import Project
+from storymem_engine.project import Project, file_stamp
 
 THUMB = QSize(120, 90)
 MEMBER_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -168,14 +167,11 @@ class CastPanel(QGroupBox):
             except (OSError, ValueError):
                 missing = True
                 continue
-            try:
-                found = path.stat()
-            except OSError:
-                found = None
-            if found is None or not stat.S_ISREG(found.st_mode) or found.st_size == 0:
+            stamp = file_stamp(path)
+            if stamp is None:
                 missing = True
                 continue
-            key = f"{path}|{found.st_mtime}"  # an image written over since is decoded again
+            key = f"{path}|{stamp}"  # an image written over since is decoded again
             if key in self._images:
                 images.append(self._images[key])
                 unreadable = unreadable or (self._images[key] is None and key not in self._pending)

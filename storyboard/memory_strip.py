@@ -34,7 +34,7 @@ from storyboard.memory import bank_generation, memory_bank
 from storyboard.note_label import NOTE_STYLE
 from storymem_engine.cast import member_of_key
 from storymem_engine.memory import Keyframe, select_memory
-from storymem_engine.project import Project
+from storymem_engine.project import Project, file_stamp
 
 THUMB = QSize(112, 64)
 FRAME = 4  # the "in memory" frame drawn around a thumbnail
@@ -342,15 +342,12 @@ class MemoryStrip(QGroupBox):
             path: Path = project.resolve(rel)
         except (OSError, ValueError):
             return "", None
-        try:
-            found = path.stat()  # one stat per keyframe: refills run on every drop
-        except OSError:
-            found = None
-        if found is None or found.st_size == 0:  # missing (or empty): shown so, looked at again on the next refill
+        stamp = file_stamp(path)  # one stat per keyframe: refills run on every drop
+        if stamp is None:  # missing (or empty): shown so, looked at again on the next refill
             key = f"{path}{MISSING_KEY}"
             self._images[key] = None
             return key, None
-        key = f"{path}|{found.st_mtime}"
+        key = f"{path}|{stamp}"
         if key in self._images:
             return key, self._images[key]
         if key not in self.pending:

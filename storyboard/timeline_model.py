@@ -19,7 +19,7 @@ from storyboard.frame_loader import FrameLoader
 from storyboard.memory import stale_reason
 from storyboard.shot_status import shot_status
 from storymem_engine.cast import attached_rows
-from storymem_engine.project import Project
+from storymem_engine.project import Project, file_stamp
 from storymem_engine.request import profile_note
 from storymem_engine.story import Shot
 
@@ -98,9 +98,10 @@ class TimelineModel(QAbstractListModel):
             if take is not None and self.clip_missing(take):
                 return _wrap(f"{tip}\n\nMissing: the accepted take's clip {take.clip} is not in the project folder, or "
                              "is empty. Generate the shot again, or accept another take.")
-            if take is not None and self.clip_damaged(take):
+            damaged = self.clip_damaged(take) if take is not None else ""
+            if damaged:
                 return _wrap(f"{tip}\n\nDamaged: the accepted take's clip {take.clip} cannot be decoded "
-                             f"({self.clip_damaged(take)}). Generate the shot again, or accept another take.")
+                             f"({damaged}). Generate the shot again, or accept another take.")
             reason = stale_reason(self.project.story, row, self.memory_size, self.memory_sink)
             return _wrap(f"{tip}\n\n{reason}" if reason else tip)
         if role == ShotRole.SHOT:
@@ -253,10 +254,8 @@ class TimelineModel(QAbstractListModel):
             path: Path = self.project.resolve(take.clip)
         except (OSError, ValueError):
             return None
-        try:
-            return f"{path}|{path.stat().st_mtime}", path  # one stat: every visible card asks on every repaint
-        except OSError:
-            return f"{path}|-1.0", path
+        stamp = file_stamp(path)  # one stat: every visible card asks on every repaint
+        return f"{path}|{-1.0 if stamp is None else stamp}", path
 
     def _thumbnail(self, shot: Shot) -> QImage | None:
         """The accepted clip's first frame; None (painted as text) until the loader has decoded it."""

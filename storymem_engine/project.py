@@ -59,14 +59,19 @@ def acquire_writer_lock(folder: str | os.PathLike[str]):
     return lock
 
 
-def missing_or_empty(path: Path) -> bool:
-    """Not a file, or a 0-byte one (a copy cut off at its start): no clip or image is in it. One stat, as is_file()
-    is: the timeline asks this for every painted card."""
+def file_stamp(path: Path) -> float | None:
+    """The modification time of a regular file with something in it; None when it is not a file, or a 0-byte one
+    (a copy cut off at its start): no clip or image is in it. One stat, as is_file() is: the timeline asks this for
+    every painted card, and image caches key on it (a file written over since is decoded again)."""
     try:
         found = path.stat()
     except (OSError, ValueError):
-        return True
-    return not stat.S_ISREG(found.st_mode) or found.st_size == 0
+        return None
+    return found.st_mtime if stat.S_ISREG(found.st_mode) and found.st_size > 0 else None
+
+
+def missing_or_empty(path: Path) -> bool:
+    return file_stamp(path) is None
 
 
 @dataclass
