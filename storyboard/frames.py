@@ -61,18 +61,16 @@ def first_frame(path: Path, whole: bool = True, frames: int = 0) -> tuple[QImage
     fewer than the take's ``frames``, is damaged too (a card), not for a storyboard page that only shows the first
     frame."""
     from storymem_engine.project import missing_or_empty
-    from storymem_engine.take_files import frames_cut_off, why_unreadable
+    from storymem_engine.take_files import first_picture, why_unreadable
 
     if missing_or_empty(path):
         return None, ""
     try:
-        decoded = decode_clip(path, limit=1)
-        cut_off = frames_cut_off(path, frames) if decoded and whole else ""
+        picture, problem = first_picture(path, frames, whole)
     except Exception as exc:  # noqa: BLE001 - a broken clip shows as a text card and a DAMAGED badge, not a crash
         return None, why_unreadable(exc)
-    if cut_off:  # its first frame decodes, the rest does not: no DONE shot, so no thumbnail that says it is
-        return None, cut_off
-    return (array_to_qimage(decoded[0]), "") if decoded else (None, "it holds no frames")
+    # Cut off after its first frame, or fewer frames than the take made: no DONE shot, so no thumbnail saying it is.
+    return (array_to_qimage(picture), "") if picture is not None and not problem else (None, problem)
 
 
 def clip_geometry(path: Path) -> tuple[int, int, int]:

@@ -10,6 +10,10 @@ per take.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CLIP_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
 
@@ -44,38 +48,47 @@ def unreadable(path: Path, frames: int = 0) -> str:
 
 
 def _clip_problem(path: Path, frames: int) -> str:
+    return first_picture(path, frames)[1]
+
+
+def first_picture(path: Path, frames: int = 0, whole: bool = True) -> tuple[np.ndarray | None, str]:
+    """A clip's first frame (RGB uint8) and why the clip is no use, "" when it is whole; one open of the file.
+
+    With ``whole`` the clip must also hold every frame: "cut off: ..." when its index (our MP4s write it first)
+    lists more frames than the file still holds (a copy cut off in the middle plays its first frames, then fails),
+    and, with ``frames`` (the take's count), a file with fewer frames in its place (an image opens as a one-frame
+    video). Counting packets after the first frame reads no pixels (a few ms for an 81-frame 480p clip, against
+    ~250 ms to decode it). Raises PyAV's errors for a file that does not open or whose first frame does not
+    decode."""
     import av
 
     with av.open(str(path)) as container:
         if not container.streams.video:
-            return "it has no video stream"
-        for _frame in container.decode(video=0):
-            return frames_cut_off(path, frames)
-    return "it holds no frames"
-
-
-def frames_cut_off(path: Path, frames: int = 0) -> str:
-    """Why the clip holds fewer frames than it should, "" when every frame is there. "cut off: ..." when its index
-    (our MP4s write it first) lists more frames than the file still holds: a copy cut off in the middle plays its
-    first frames, then fails; with ``frames`` (the take's count), also a file with fewer frames in its place (an
-    image opens as a one-frame video). Counting packets reads no pixels (a few ms for an 81-frame 480p clip,
-    against ~250 ms to decode it). Raises PyAV's errors."""
-    import av
-
-    with av.open(str(path)) as container:
+            return None, "it has no video stream"
         stream = container.streams.video[0]
         listed = stream.frames
-        if not listed and not frames:
-            return ""
-        held = 0
+        count = whole and bool(listed or frames)
+        first, held = None, 0
         try:
             for packet in container.demux(stream):
                 held += 1 if packet.size else 0
+                if first is None:
+                    decoded = packet.decode()
+                    if decoded:
+                        first = decoded[0].to_ndarray(format="rgb24")
+                        if not count:
+                            break
         except av.FFmpegError:
-            pass  # the frames before the damage are what it holds
-    if held < listed:
-        return f"cut off: it holds {held} of its {listed} frames"
-    return f"it holds {held} frame(s) where the take made {frames}" if held < frames else ""
+            if first is None:
+                raise
+            # After the first frame: the frames before the damage are what it holds.
+    if first is None:
+        return None, "it holds no frames"
+    if count and held < listed:
+        return first, f"cut off: it holds {held} of its {listed} frames"
+    if count and held < frames:
+        return first, f"it holds {held} frame(s) where the take made {frames}"
+    return first, ""
 
 
 def _image_problem(path: Path) -> str:
