@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from PySide6.QtCore import QSettings
 
 from storyboard.settings_values import as_text, can_look_up
-from storymem_engine.models import ATTENTION_BACKENDS, KEYFRAME_SIMILARITIES, OFFLOAD_CHOICES
+from storymem_engine.models import ATTENTION_BACKENDS, KEYFRAME_SIMILARITIES, LORA_FOLDERS, OFFLOAD_CHOICES
 from storymem_engine.multi_gpu import MAX_GPUS, PARALLEL_MODES
 from storymem_engine.render_settings import RenderSettings
 from storymem_engine.request import PROFILES, SEED_RULES
@@ -23,6 +23,7 @@ RENDER_PREFERENCES = {
     "keyframes_per_shot": "keyframes_per_shot", "keyframe_threshold": "keyframe_threshold",
     "keyframe_memory_dedup": "keyframe_memory_dedup", "offload": "offload", "vae_tiling": "vae_tiling",
     "text_encoder_on_cpu": "text_encoder_on_cpu", "profile": "default_profile",
+    "continuation": "default_continuation",
 }
 
 
@@ -43,6 +44,7 @@ class AppSettings:
     default_size: str = "832x480"
     default_seed: int = 0
     default_profile: str = "final"
+    default_continuation: str = "mi2v"  # which StoryMem LoRA a new project continues shots with (mi2v or mm2v)
     # A failed shot stops the queue by default: later shots would continue from memory it never made.
     continue_after_failure: bool = False
     # "clip": CLIP ViT-B/32 from the models folder, as the method; "hsv": model-free, takes say so.
@@ -107,6 +109,8 @@ class AppSettings:
             settings.memory_rope_stride = cls.memory_rope_stride
         if settings.default_profile not in PROFILES:
             settings.default_profile = cls.default_profile
+        if settings.default_continuation not in LORA_FOLDERS:
+            settings.default_continuation = cls.default_continuation
         if settings.models_folder and not can_look_up(settings.models_folder):
             settings.models_folder = cls.models_folder  # every model check would raise on it: "not set" instead
         try:

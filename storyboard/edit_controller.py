@@ -178,7 +178,7 @@ class EditController:
                 dialogs.warning(
                     self.window, "Too many pinned keyframes",
                     f"Shot {index + 1} would have {count} pinned keyframes, but its memory holds {size} "
-                    f"(Settings > memory size).\n\nUnpin a keyframe first, or raise the memory size.")
+                    f"(Generate > Render settings > Memory size).\n\nUnpin a keyframe first, or raise the memory size.")
                 return False
             take = shot.accepted()
             if take is not None:

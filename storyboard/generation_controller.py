@@ -195,6 +195,7 @@ class GenerationController(QObject):
 
     def _engine_settings(self) -> dict[str, Any] | None:
         s = self.window.settings
+        render = self.window.render_settings()
         engine = s.engine
         if engine == "wan" and not s.models_folder:
             engine = self._first_engine_choice()
@@ -204,7 +205,7 @@ class GenerationController(QObject):
             from storymem_engine.models import CLIP_FOLDER, missing_model_files
 
             clip = s.keyframe_similarity == "clip"
-            missing = missing_model_files(s.models_folder, clip=clip)
+            missing = missing_model_files(s.models_folder, render.continuation, clip=clip)
             if missing:
                 listed = "\n".join(missing[:12]) + (f"\n… and {len(missing) - 12} more" if len(missing) > 12 else "")
                 only_clip = all(m.startswith(CLIP_FOLDER + "/") for m in missing)
@@ -218,9 +219,9 @@ class GenerationController(QObject):
                     "(random weights: it checks the install, its video is noise-like)"):
                     return None
                 engine = "tiny"
-        render = self.window.render_settings()
         return dict(engine=engine, models_dir=(s.models_folder or None) if engine == "wan" else None,
-                    offload=render.offload, text_encoder_on_cpu=render.text_encoder_on_cpu,
+                    continuation=render.continuation, offload=render.offload,
+                    text_encoder_on_cpu=render.text_encoder_on_cpu,
                     keyframe_similarity=s.keyframe_similarity, vae_tiling=render.vae_tiling,
                     rope_stride=s.memory_rope_stride, attention_backend=s.attention_backend,
                     compile_blocks=s.compile_blocks)

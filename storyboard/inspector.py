@@ -40,6 +40,7 @@ MODE_LABELS = {
     "mi2v": "MI2V (memory + last frame)",
     "mm2v": "MM2V (memory + last 5 frames)",
 }
+CONTINUATIONS = ("mi2v", "mm2v")  # one StoryMem LoRA per project holds M2V and one of these
 
 
 class ShotInspector(QGroupBox):
@@ -63,15 +64,18 @@ class ShotInspector(QGroupBox):
         self.cut = QCheckBox("Scene cut (start fresh instead of continuing the previous shot)")
         self.mode = QComboBox()
         self.mode.setToolTip("auto: a scene cut starts the shot from memory alone (M2V); otherwise it continues "
-                             "the previous shot's last frame (MI2V).\nT2V: from the prompt alone. M2V: memory "
-                             "keyframes, no continuation. MM2V: continues the previous shot's last 5 frames.")
+                             "the previous shot as the project's Continuation says (Generate > Render settings).\n"
+                             "T2V: from the prompt alone. M2V: memory keyframes, no continuation. MI2V: continues "
+                             "the previous shot's last frame; MM2V: its last 5 frames (each needs the project's "
+                             "Continuation set to it: one StoryMem LoRA per story).")
         for value, label in MODE_LABELS.items():
             self.mode.addItem(label, value)
         self.scene = QSpinBox()
         self.scene.setRange(1, 999)
         self.seed = _spin(-1, 2**31 - 1, "default (story seed + index)")
         self.seed.setToolTip("Blank (default): the story seed plus the shot's index within its scene, as the official "
-                             "StoryMem run (Settings > Shot seeds). A number here fixes this shot's seed.")
+                             "StoryMem run (Generate > Render settings > Shot seeds). A number here fixes this "
+                             "shot's seed.")
         self.seed_lock = QCheckBox("Lock")
         self.seed_lock.setObjectName("seed_lock")
         self.seed_lock.setToolTip("Locked: every new take of this shot reuses its seed (the number here, else the "
@@ -183,6 +187,16 @@ class ShotInspector(QGroupBox):
         self.steps.setSpecialValueText(f"default ({steps})")
         self.guidance.setSpecialValueText(f"default ({guidance:g})")
         self.refresh()  # the duration of a shot without its own frames follows the default
+
+    def set_continuation(self, continuation: str) -> None:
+        """Say what 'auto' continues with in this project, and which explicit continuation its LoRA cannot run."""
+        for value in ("auto", *CONTINUATIONS):
+            label = MODE_LABELS[value]
+            if value == "auto":
+                label = label.replace("→ MI2V", f"→ {continuation.upper()}")
+            elif value != continuation:
+                label += " · not this project's continuation"
+            self.mode.setItemText(self.mode.findData(value), label)
 
     def show_cast(self, names: list[str]) -> None:
         self.cast.setText(", ".join(names) if names else "—")

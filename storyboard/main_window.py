@@ -330,6 +330,7 @@ class MainWindow(QMainWindow):
         # What a shot without its own values really gets (the tiny engine's draft included).
         drafted = self.generation_settings()
         self.inspector.set_defaults(drafted.frames, drafted.steps, drafted.guidance)
+        self.inspector.set_continuation(render.continuation)
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.settings, self, draft_unavailable=self.draft_unavailable())

@@ -81,7 +81,7 @@ def strip_entries(project: Project, index: int, size: int, sink: int,
     except ValueError:
         pinned_here = sum(1 for k in bank if k.key in pins and k.key not in exclusions)
         error = (f"{pinned_here} keyframes are pinned but the memory holds {size}: unpin some "
-                 "(or raise the memory size in Settings) before generating this shot.")
+                 "(or raise the memory size in Generate > Render settings) before generating this shot.")
         chosen = set()
     marked = chosen | pins | exclusions
     unused = [i for i, k in enumerate(bank) if k.key not in marked]

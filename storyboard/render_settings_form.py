@@ -16,6 +16,10 @@ SIZES = ("832x480", "480x832", "1280x720", "720x1280", "640x640")
 MAX_SPIN_SEED = 2**31 - 1
 
 
+CONTINUATION_CHOICES = (
+    ("mi2v", "MI2V: from the previous shot's last frame"),
+    ("mm2v", "MM2V: from the previous shot's last 5 frames"),
+)
 PROFILE_CHOICES = (
     ("final", "Final: the method (40 steps, CFG 3.5)"),
     ("draft", "Draft: 4-step distilled LoRAs, CFG off (memory fidelity unverified)"),
@@ -70,6 +74,16 @@ class RenderSettingsForm(QWidget):
         self.seed_rule.setObjectName("seed_rule")
         self.seed_rule.setToolTip("The seed of a shot without its own seed. The first rule gives the same noise as "
                                   "the official StoryMem run, so renders can be compared with it.")
+        self.continuation = QComboBox()
+        self.continuation.setObjectName("continuation")
+        for key, label in CONTINUATION_CHOICES:
+            self.continuation.addItem(label, key)
+        self.continuation.setCurrentIndex(max(0, self.continuation.findData(settings.continuation)))
+        self.continuation.setToolTip(
+            "How a shot without a scene cut continues the one before it, and so which StoryMem LoRA loads: "
+            "Wan2.2-MI2V-A14B or Wan2.2-MM2V-A14B (one per story, as the authors' runs).\nA cut always starts "
+            "from memory alone (M2V). A continuing shot keeps 1 (MI2V) or 5 (MM2V) frames fewer: they repeat the "
+            "previous shot's.")
         self.memory_size = _spin(1, MAX_MEMORY, settings.memory_size,
                                  "How many keyframes a shot is conditioned on at most (the model was trained with up "
                                  "to 10).")
@@ -107,6 +121,7 @@ class RenderSettingsForm(QWidget):
         form.addRow("Guidance", self.guidance)
         form.addRow("Story seed", self.seed)
         form.addRow("Shot seeds", self.seed_rule)
+        form.addRow("Continuation", self.continuation)
         form.addRow("Memory size (keyframes)", self.memory_size)
         form.addRow("Memory sink (kept first)", self.memory_sink)
         form.addRow("Keyframes per shot (max)", self.keyframes_per_shot)
@@ -160,7 +175,7 @@ class RenderSettingsForm(QWidget):
             keyframes_per_shot=self.keyframes_per_shot.value(), keyframe_threshold=self.keyframe_threshold.value(),
             keyframe_memory_dedup=self.keyframe_memory_dedup.value(), offload=self.offload.currentText(),
             text_encoder_on_cpu=self.text_encoder_on_cpu.isChecked(), vae_tiling=self.vae_tiling.isChecked(),
-            profile=self.profile.currentData(),
+            profile=self.profile.currentData(), continuation=self.continuation.currentData(),
         )
 
     def _show_needs(self) -> None:

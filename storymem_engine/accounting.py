@@ -253,7 +253,7 @@ def preflight(preset: str, machine: Machine, text_encoder_on_cpu: bool = False, 
     if better is not None:
         other = preset_needs(better, text_encoder_on_cpu=text_encoder_on_cpu)
         advice = (f"The '{better}' preset fits ({other.ram_gib:.1f} GiB RAM, {other.vram_gib:.1f} GiB VRAM): "
-                  "choose it in Settings > Offload preset or with --offload.")
+                  "choose it in Generate > Render settings > Offload preset, or with --offload.")
     else:
         advice = "No preset fits this machine; the tiny engine still checks the install."
     what = f"The '{preset}' offload preset" + (f" with the experts sharded across {shards} GPUs" if shards > 1 else "")

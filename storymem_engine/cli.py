@@ -11,6 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from storymem_engine.models import LORA_FOLDERS
 from storymem_engine.multi_gpu import MAX_GPUS, PARALLEL_MODES, one_line
 from storymem_engine.render_settings import MAX_MEMORY, RenderSettings
 from storymem_engine.request import DRAFT_NOTE, PROFILES
@@ -85,6 +86,7 @@ PROJECT_OPTIONS = {
     "frames": "frames", "steps": "steps", "guidance": "guidance", "seed": "seed", "seed_rule": "seed_rule",
     "max_memory": "memory_size", "fix": "memory_sink", "offload": "offload",
     "text_encoder_on_cpu": "text_encoder_on_cpu", "vae_tiling": "vae_tiling", "profile": "profile",
+    "continuation": "continuation",
 }
 
 
@@ -159,8 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--max-memory", type=_positive(int, MAX_MEMORY),
                         help="memory images a shot is conditioned on at most")
     render.add_argument("--fix", type=_bounded(int, 0, MAX_MEMORY), help="memory sink size")
-    render.add_argument("--continuation", choices=("mi2v", "mm2v"), default="mi2v",
-                        help="how a shot without a cut continues: from the last frame (mi2v) or last 5 (mm2v)")
+    render.add_argument("--continuation", choices=tuple(LORA_FOLDERS),
+                        help="how a shot without a cut continues, and so which StoryMem LoRA loads: from the last "
+                             "frame (mi2v) or the last 5 (mm2v)")
     render.add_argument("--first-shot", choices=("t2v", "m2v"), default="t2v",
                         help="t2v: text-to-video; m2v: from --reference images as memory (MR2V)")
     render.add_argument("--reference", nargs="+", default=[], help="reference images for --first-shot m2v")
@@ -286,11 +289,12 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
             raise CliError("--engine wan needs --models DIR (or try --engine tiny to check the install)")
         if not Path(args.models).is_dir():
             raise CliError(f"--models {args.models}: no such folder (README: Getting the models)")
-        check_models(args.models, args.continuation, args.first_shot,
-                     clip=args.keyframe_similarity == "clip" and not args.clip_weights)
 
     out, previous = check_out_folder(args.out, story, args.replace_story)
     settings = render_settings(args, previous.settings if previous is not None else None)
+    if args.engine == "wan":  # after the settings: a rerun's continuation LoRA is the project's
+        check_models(args.models, settings.continuation, args.first_shot,
+                     clip=args.keyframe_similarity == "clip" and not args.clip_weights)
     # A script has no per-shot profiles; an earlier project's shots keep theirs (_open_project).
     drafted_shots = any(s.profile == "draft" for s in previous.story.shots) if previous is not None else False
     if args.engine == "wan" and (settings.profile == "draft" or drafted_shots):
@@ -390,7 +394,7 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
         references.append(project.relative(target))
 
     engine = StoryMemEngine(EngineSettings(
-        engine=args.engine, models_dir=args.models, continuation=args.continuation, first_shot=args.first_shot,
+        engine=args.engine, models_dir=args.models, continuation=run.continuation, first_shot=args.first_shot,
         offload=offload, rope_stride=args.rope_stride, text_encoder_on_cpu=settings.text_encoder_on_cpu,
         vae_tiling=settings.vae_tiling, keyframe_similarity=args.keyframe_similarity, clip_weights=args.clip_weights,
         check_memory=not args.skip_memory_check, **_parallel_settings(args),
@@ -402,7 +406,8 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
     director = Director(project, engine, DirectorSettings.from_fields(run.director_fields(), references=references))
     s = run
     print(f"Settings: {s.width}x{s.height}, {s.frames} frames, {s.steps} steps, guidance {s.guidance:g}, seed {s.seed} "
-          f"({s.seed_rule}), memory {s.memory_size} (sink {s.memory_sink}), {s.offload}, profile {s.profile}",
+          f"({s.seed_rule}), memory {s.memory_size} (sink {s.memory_sink}), continuation {s.continuation}, "
+          f"{s.offload}, profile {s.profile}",
           file=sys.stderr)
     if s.offload == "auto":
         print(f"Offload: {offload_reason or engine.preset_reason}", file=sys.stderr)

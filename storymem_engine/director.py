@@ -26,6 +26,7 @@ from storymem_engine.engine import (
     Progress,
     ProgressFn,
     StoryMemEngine,
+    continuation_mismatch,
 )
 from storymem_engine.keyframes import KeyframeSettings, extract_keyframes
 from storymem_engine.memory import Keyframe, cast_keyframes, select_memory, story_memory_bank
@@ -193,6 +194,8 @@ class Director:
             if shot.mode in ("auto", "t2v", "m2v"):
                 return first if shot.mode == "auto" else shot.mode
             raise EngineError(f"shot 1 cannot use {shot.mode.upper()}: there is no earlier shot to continue")
+        if shot.mode in ("mi2v", "mm2v") and shot.mode != cont:
+            raise EngineError(continuation_mismatch(f"shot {index + 1}", shot.mode, cont))
         if shot.mode != "auto":
             return shot.mode
         return "m2v" if shot.cut else cont

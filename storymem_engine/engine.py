@@ -53,6 +53,13 @@ class OutOfMemory(EngineError):
     pass
 
 
+def continuation_mismatch(shot: str, mode: str, loaded: str) -> str:
+    """Why a shot set to one continuation cannot run with the other's LoRA, and the two ways out."""
+    return (f"{shot} is set to {mode.upper()}, which needs the {mode.upper()} StoryMem LoRA, and this project "
+            f"continues with {loaded.upper()}: set Generate > Render settings > Continuation to {mode.upper()} (render "
+            f"--continuation {mode}), or set the shot's continuation to auto")
+
+
 @dataclass
 class Progress:
     shot_id: str
@@ -234,7 +241,7 @@ class StoryMemEngine:
                     self._similarity = load_clip_similarity(source)
                 except (ClipWeightsError, FileNotFoundError) as exc:
                     raise EngineError(f"{exc}. Download the CLIP weights (README: Getting the models), or choose "
-                                      "the model-free keyframe similarity (Settings > Keyframes, "
+                                      "the model-free keyframe similarity (Settings > Keyframe similarity, "
                                       "--keyframe-similarity hsv).") from None
         return self._similarity
 
@@ -439,8 +446,8 @@ class StoryMemEngine:
                 raise GenerationCancelled(f"generation of {request.shot_id} was cancelled")
 
         check_cancel()
-        if request.mode == "mm2v" and self.settings.continuation != "mm2v":
-            raise EngineError("MM2V needs the MM2V StoryMem LoRA: set the continuation to MM2V in Settings.")
+        if request.mode in ("mi2v", "mm2v") and request.mode != self.settings.continuation:
+            raise EngineError(continuation_mismatch(request.shot_id, request.mode, self.settings.continuation))
         retried = False
         while True:
             try:
@@ -455,7 +462,8 @@ class StoryMemEngine:
                          else next_lower_preset(preset, exact_only=True))
                 if lower is None:
                     down = next_lower_preset(preset)
-                    hint = (f"Try the '{down}' offload preset (Settings > Offload)." if down
+                    hint = (f"Try the '{down}' offload preset (Generate > Render settings > Offload preset, or "
+                            "--offload)." if down
                             else "Reduce the frame count or size.")
                     raise OutOfMemory(f"The GPU ran out of memory with the '{preset}' preset. {hint}") from None
                 # Once, with the next preset down (same numbers, less VRAM), rather than fail a long queue.

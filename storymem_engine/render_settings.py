@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from storymem_engine.models import OFFLOAD_CHOICES
+from storymem_engine.models import LORA_FOLDERS, OFFLOAD_CHOICES
 from storymem_engine.request import PROFILES, SEED_RULES
 from storymem_engine.story import (
     MAX_FRAMES,
@@ -50,6 +50,10 @@ class RenderSettings:
     # "final": the method as published; "draft": the 4-step distilled LoRAs (request.PROFILES). A shot's own
     # profile wins over this.
     profile: str = "final"
+    # Which StoryMem LoRA the story runs with, and so how a shot without a cut continues the one before it: from its
+    # last frame ("mi2v", the M2V + MI2V LoRA) or its last 5 frames ("mm2v", the M2V + MM2V LoRA). One LoRA per
+    # story, as the authors' runs: a shot set to the other continuation is refused by name (director.mode_for).
+    continuation: str = "mi2v"
 
     @property
     def size(self) -> tuple[int, int]:
@@ -134,7 +138,8 @@ def _read(name: str, value: Any, where: str) -> Any:
         return _opt_float(value, where, 0.5, 1.0) if value is not None else _missing(where)
     if name in ("text_encoder_on_cpu", "vae_tiling"):
         return _bool(value, where)
-    choices = {"seed_rule": SEED_RULES, "offload": OFFLOAD_CHOICES, "profile": PROFILES}[name]
+    choices = {"seed_rule": SEED_RULES, "offload": OFFLOAD_CHOICES, "profile": PROFILES,
+               "continuation": tuple(LORA_FOLDERS)}[name]
     text = _text(value, where)
     if text not in choices:
         raise StoryError(f"{where}: {text[:40]!r} is not one of {', '.join(choices)}")

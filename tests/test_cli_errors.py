@@ -52,11 +52,12 @@ def test_missing_and_malformed_story(tmp_path, out_with_work):
     _assert_untouched(out_with_work)
 
 
-def test_wan_engine_lists_every_missing_model_file_with_download_commands(story_paths, tmp_path, out_with_work):
+def test_wan_engine_lists_every_missing_model_file_with_download_commands(story_paths, tmp_path):
     models = tmp_path / "models"
     models.mkdir()
-    result = run_main("render", str(story_paths["black"]), "--out", str(out_with_work), "--models", str(models))
-    assert result.returncode == 2
+    out = tmp_path / "out"  # read first: a rerun's continuation (which LoRA) is its project's
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), "--models", str(models))
+    assert result.returncode == 2 and not out.exists()
     assert "Wan2.2-I2V-A14B-Diffusers/transformer/config.json" in result.stderr
     assert "StoryMem/Wan2.2-MI2V-A14B/backbone_high_noise.pth" in result.stderr
     assert "hf download Wan-AI/Wan2.2-T2V-A14B-Diffusers" in result.stderr
@@ -64,7 +65,9 @@ def test_wan_engine_lists_every_missing_model_file_with_download_commands(story_
     # Keyframes are picked with CLIP ViT-B/32: its weights are part of the models folder.
     assert "CLIP-ViT-B-32/open_clip_model.safetensors" in result.stderr
     assert "hf download timm/vit_base_patch32_clip_224.openai" in result.stderr
-    _assert_untouched(out_with_work)
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), "--models", str(models),
+                      "--continuation", "mm2v")
+    assert "StoryMem/Wan2.2-MM2V-A14B/backbone_high_noise.pth" in result.stderr and "MI2V" not in result.stderr
 
 
 def test_missing_clip_stops_the_run_before_loading_unless_model_free_keyframes_are_chosen(

@@ -104,6 +104,17 @@ def test_mm2v_continuation_drops_five_frames_and_memory_respects_max(tmp_path, s
     assert [s["frames"] for s in shots] == [9, 4, 9, 4, 9, 9, 4, 9]
     assert max(len(s["memory"]) for s in shots) <= 2
     assert probe_video(out / "film.mp4").frames == 57
+    # The continuation is the project's (the editor opens it with the MM2V LoRA): a rerun without the option
+    # keeps it and makes nothing again.
+    assert json.loads((out / "project.json").read_text())["settings"]["continuation"] == "mm2v"
+    again = run_main("render", str(story_paths["black"]), "--out", str(out), "--engine", "tiny", env=tiny_env)
+    assert again.returncode == 0, again.stderr
+    assert "continuation mm2v" in again.stderr and "(0 generated)" in again.stderr
+    from storymem_engine.render_settings import RenderSettings
+    from storymem_engine.story import StoryError
+
+    with pytest.raises(StoryError, match="settings, continuation: 'mx2v' is not one of mi2v, mm2v"):
+        RenderSettings.from_dict({"continuation": "mx2v"})  # a hand-edited project.json is named, not loaded
 
 
 def test_mr2v_first_shot_uses_reference_images_as_memory(tmp_path, story_paths, tiny_env):

@@ -434,3 +434,34 @@ def test_generate_while_a_render_writes_into_the_project_says_it_is_busy(gen_win
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     with writing(win.project_path):  # the editor let go when its queue ended
         pass
+
+
+def test_mm2v_continuation_is_a_project_setting_the_shots_follow(gen_window, qtbot, recorded_dialogs):
+    """The inspector offers MM2V; it needs the MM2V LoRA, which the project chooses (Generate > Render settings >
+    Continuation). Before, the app always loaded the MI2V LoRA, so an MM2V shot failed with 'set the continuation to
+    MM2V in Settings', a setting the app did not have."""
+    win = gen_window
+    shots = win.project.story.shots
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert [s.accepted().request["mode"] for s in shots] == ["t2v", "mi2v", "mi2v"]
+
+    # A shot set to MM2V while the project continues with MI2V: refused before anything loads, naming the fix.
+    win.edits.select_shots([shots[2].id])
+    win.inspector.mode.setCurrentIndex(win.inspector.mode.findData("mm2v"))
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    error = " ".join(recorded_dialogs.texts("error")[-1].split())
+    assert "shot 3 is set to MM2V" in error and "Generate > Render settings > Continuation" in error, error
+    assert statuses(win)[2] == "failed" and shots[2].accepted().request["mode"] == "mi2v"
+
+    # The project switched to MM2V: the shot set to MM2V and every 'auto' continuation use the MM2V LoRA.
+    set_render(win, continuation="mm2v")
+    assert win.inspector.mode.itemText(win.inspector.mode.findData("auto")).endswith("continuation → MM2V)")
+    win.inspector.mode.setCurrentIndex(win.inspector.mode.findData("auto"))
+    generate_one(win, qtbot, 2)
+    take = shots[2].accepted()
+    assert (take.request["mode"], take.request["lora_variant"]) == ("mm2v", "mm2v")
+    assert take.frames == 9 - 5  # MM2V drops the previous shot's last 5 frames it starts from
+    assert win.project.settings.continuation == "mm2v"
+    assert '"continuation": "mm2v"' in (win.project.folder / "project.json").read_text()

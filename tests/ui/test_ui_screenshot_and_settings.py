@@ -172,11 +172,15 @@ def test_settings_show_the_attention_backend_and_pass_it_to_the_engine(qtbot, wi
     assert (engine["attention_backend"], engine["compile_blocks"]) == ("native", True)
 
 
-def test_models_check_names_the_optional_draft_loras(qtbot, tmp_path):
+def test_models_check_names_the_optional_draft_and_mm2v_loras(qtbot, tmp_path, tiny_models):
     dialog = SettingsDialog(AppSettings(models_folder=str(tmp_path)))
     qtbot.addWidget(dialog)
     message = dialog.run_check()
     assert "Optional, for the Draft profile" in message and "lightx2v/Wan2.2-Distill-Loras" in message
+    assert "Optional, for the MM2V continuation (Generate > Render settings > Continuation)" in message
+    assert 'hf download Kevin-thu/StoryMem --include "Wan2.2-MM2V-A14B/*"' in message
+    # Every file there (the tiny models hold both LoRAs): nothing optional is listed for MM2V.
+    assert "MM2V" not in check_models_folder(str(tiny_models))
 
 
 def test_settings_fit_a_laptop_screen_in_tabs_named_as_the_messages_name_them(qtbot):
