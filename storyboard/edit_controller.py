@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel
+from PySide6.QtGui import QGuiApplication
 
 from storyboard import dialogs
 from storyboard.reorder import shifted_rows
+from storyboard.shot_clipboard import ClipboardError, holds_shots, shots_from_mime, shots_to_mime
 from storyboard.undo_commands import (
     DeleteShotsCommand,
     DeleteTakeCommand,
@@ -95,6 +97,47 @@ class EditController:
         self._push(DeleteShotsCommand(self.model, rows))
         if self.model.shots:
             self.select_shots([self.model.shot_at(min(rows[0], len(self.model.shots) - 1)).id])
+
+    # ------------------------------------------------------------ clipboard
+    def copy(self) -> bool:
+        rows = self.selected_rows()
+        if not rows:
+            return False
+        QGuiApplication.clipboard().setMimeData(shots_to_mime([self.model.shot_at(r) for r in rows]))
+        self.window.statusBar().showMessage(
+            f"Copied {_shots(len(rows))} (prompts and settings; takes stay with their shots)", 5000)
+        return True
+
+    def cut(self) -> None:
+        rows = self.selected_rows()
+        if self.copy():
+            command = DeleteShotsCommand(self.model, rows)
+            command.setText("Cut shot" if len(rows) == 1 else f"Cut {len(rows)} shots")
+            self._push(command)
+            if self.model.shots:
+                self.select_shots([self.model.shot_at(min(rows[0], len(self.model.shots) - 1)).id])
+
+    def paste(self) -> bool:
+        """Insert the copied shots after the selection (at the end when nothing is selected), as new shots."""
+        mime = QGuiApplication.clipboard().mimeData()
+        if not holds_shots(mime):
+            what = "text: paste it into a shot's prompt" if mime is not None and mime.hasText() else "no shots"
+            self.window.statusBar().showMessage(f"Nothing to paste on the timeline: the clipboard holds {what}.", 6000)
+            return False
+        try:
+            shots = shots_from_mime(mime)
+        except ClipboardError as exc:
+            dialogs.warning(self.window, "Cannot paste", f"The shots on the clipboard cannot be pasted: {exc}.")
+            return False
+        rows = self.selected_rows()
+        row = rows[-1] + 1 if rows else len(self.model.shots)
+        self._push(InsertShotsCommand(self.model, row, shots,
+                                      "Paste shot" if len(shots) == 1 else f"Paste {len(shots)} shots"))
+        self.select_shots([shot.id for shot in shots])
+        self.window.statusBar().showMessage(f"Pasted {_shots(len(shots))} as shot {row + 1}"
+                                            + (f"-{row + len(shots)}" if len(shots) > 1 else "")
+                                            + " (no takes yet: generate them)", 6000)
+        return True
 
     def nudge(self, step: int) -> None:
         rows = self.selected_rows()
@@ -194,3 +237,7 @@ class EditController:
 
     def _push(self, command) -> None:
         self.window.undo_stack.push(command)
+
+
+def _shots(count: int) -> str:
+    return "1 shot" if count == 1 else f"{count} shots"

@@ -75,6 +75,9 @@ def build_menus(window: MainWindow) -> None:
     _action(window, edit_menu, "add_shot", "&Add shot at end", edits.add_shot, ["Ctrl+Shift+A"])
     _action(window, edit_menu, "insert_after", "&Insert shot after", edits.insert_after, ["Ins"],
             timeline_only=True)
+    _action(window, edit_menu, "cut", "Cu&t", edits.cut, [Keys.Cut], timeline_only=True)
+    _action(window, edit_menu, "copy", "&Copy", edits.copy, [Keys.Copy], timeline_only=True)
+    _action(window, edit_menu, "paste", "&Paste", edits.paste, [Keys.Paste], timeline_only=True)
     _action(window, edit_menu, "duplicate", "&Duplicate", edits.duplicate, ["Ctrl+D"], timeline_only=True)
     _action(window, edit_menu, "delete", "De&lete", edits.delete, [Keys.Delete], timeline_only=True)
     edit_menu.addSeparator()
@@ -110,14 +113,40 @@ def build_menus(window: MainWindow) -> None:
     generate_menu.addSeparator()
     action = _action(window, generate_menu, "render_settings", "&Render settings…", window.open_render_settings,
                      ["Ctrl+Shift+,"])
-    action.setToolTip("This project's size, frames, steps, guidance, seeds, memory and offload (saved with it)")
+    action.setToolTip("This project's size, frames, steps, guidance, seeds, continuation, memory and offload "
+                      "(saved with it)")
     gen.update_actions(running=False)
     build_toolbar(window)
+
+    window.timeline.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+    window.timeline.customContextMenuRequested.connect(lambda pos: show_timeline_menu(window, pos))
 
     settings_menu = bar.addMenu("&Settings")
     # Ctrl+, (Cmd+, on macOS): Qt's standard Preferences key is empty on Linux, which left no shortcut at all.
     _action(window, settings_menu, "settings", "&Preferences…", window.open_settings, ["Ctrl+,"])
     build_help_menu(window)
+
+
+# A right-click on a card (the card is selected first, as Qt's views do) or on the empty strip: the menus' own
+# actions, so the keys shown and what they do never drift apart.
+CARD_MENU = ("generate_shot", "generate_from_here", None, "cut", "copy", "paste", "duplicate", "insert_after", "delete",
+             None, "move_left", "move_right")
+STRIP_MENU = ("paste", "add_shot")
+
+
+def timeline_menu(window: MainWindow, on_card: bool) -> QMenu:
+    menu = QMenu(window.timeline)
+    for name in CARD_MENU if on_card else STRIP_MENU:
+        if name is None:
+            menu.addSeparator()
+        else:
+            menu.addAction(window.actions_by_name[name])
+    return menu
+
+
+def show_timeline_menu(window: MainWindow, pos) -> None:
+    on_card = window.timeline.indexAt(pos).isValid()
+    timeline_menu(window, on_card).exec(window.timeline.viewport().mapToGlobal(pos))
 
 
 _ICON = QStyle.StandardPixmap

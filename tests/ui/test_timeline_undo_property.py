@@ -96,6 +96,10 @@ class TimelineEdits(RuleBasedStateMachine):
     def delete(self) -> None:
         self._do("delete")
 
+    @rule(action=st.sampled_from(["cut", "copy", "paste"]))
+    def clipboard(self, action: str) -> None:
+        self._do(action)
+
     @rule(left=st.booleans())
     def nudge(self, left: bool) -> None:
         self._do("move_left" if left else "move_right")

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtTest import QTest
-from ui_helpers import ids, prompts
+from ui_helpers import ids, prompts, show_active
 
 from storyboard.reorder import order_after_move, shifted_rows
-
-
-def show_active(win, qtbot) -> None:
-    win.show()
-    win.activateWindow()
-    assert QTest.qWaitForWindowActive(win)
 
 
 def act(win, name: str) -> None:

@@ -8,6 +8,15 @@ import numpy as np
 from PySide6.QtGui import QColor, QImage
 
 
+def show_active(win, qtbot=None) -> None:
+    """Show the window and make it the active one: a key press reaches the menus' shortcuts only then."""
+    from PySide6.QtTest import QTest
+
+    win.show()
+    win.activateWindow()
+    assert QTest.qWaitForWindowActive(win)
+
+
 def prompts(win) -> list[str]:
     return [s.prompt for s in win.project.story.shots]
 

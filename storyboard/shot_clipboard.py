@@ -1,0 +1,62 @@
+"""Shots on the system clipboard: Edit > Copy / Cut put the selected shots there, Paste inserts them (in this
+project or another window's).
+
+A shot travels as what it is written with (prompt, cut, scene, continuation, seed, frames, notes...), never
+with its takes: a take's files live in the project it was made in. Plain text (the prompts, one per line)
+rides along for a script or a mail.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from PySide6.QtCore import QMimeData
+
+from storyboard.undo_commands import duplicate_shot
+from storymem_engine.story import Shot, StoryError
+
+SHOTS_MIME = "application/x-storymem-shots"
+MAX_CLIPBOARD_BYTES = 16 * 1024 * 1024  # far beyond any story's shots; more is not ours to parse
+
+
+class ClipboardError(ValueError):
+    """The clipboard claims to hold shots but they cannot be read (another version, or damaged)."""
+
+
+def shots_to_mime(shots: Sequence[Shot]) -> QMimeData:
+    mime = QMimeData()
+    written = [dict(duplicate_shot(shot).to_dict(), id="") for shot in shots]
+    mime.setData(SHOTS_MIME, json.dumps({"shots": written}, ensure_ascii=False).encode("utf-8"))
+    mime.setText("\n".join(" ".join(shot.prompt.split()) for shot in shots))
+    return mime
+
+
+def holds_shots(mime: QMimeData | None) -> bool:
+    return mime is not None and mime.hasFormat(SHOTS_MIME)
+
+
+def shots_from_mime(mime: QMimeData) -> list[Shot]:
+    """New shots (fresh ids, no takes) from the clipboard; ClipboardError names what is wrong."""
+    raw = bytes(mime.data(SHOTS_MIME).data())
+    if len(raw) > MAX_CLIPBOARD_BYTES:
+        raise ClipboardError(f"the clipboard holds {len(raw) // 2**20} MB under the shots' format: too much to be "
+                             "copied shots")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ClipboardError(f"the copied shots are not readable JSON ({exc})") from None
+    items = data.get("shots") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise ClipboardError("the clipboard's shots list is missing or empty")
+    shots = []
+    for n, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise ClipboardError(f"copied shot {n} is not an object")
+        try:
+            shot = Shot.from_dict(dict(item, id=Shot(prompt="").id, takes=[], accepted_take=None),
+                                  where=f"copied shot {n}")
+        except StoryError as exc:
+            raise ClipboardError(str(exc)) from None
+        shots.append(shot)
+    return shots

@@ -1,0 +1,139 @@
+"""Cut, copy and paste shots on the timeline (Edit menu, Ctrl+X/C/V, the cards' right-click menu), within a project
+and into another one; what the clipboard holds from elsewhere never breaks anything."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+from ui_helpers import add_take, ids, prompts, show_active
+
+from storyboard.shot_clipboard import SHOTS_MIME, ClipboardError, shots_from_mime
+
+
+def _keys(win, key: str) -> None:
+    """A key press on the timeline, where the cards have the focus (its shortcuts are timeline-only)."""
+    show_active(win)
+    win.timeline.setFocus()
+    QTest.keyClick(win.timeline, key, Qt.KeyboardModifier.ControlModifier)
+
+
+def test_copy_and_paste_shots_as_new_shots_with_one_undo_step(window):
+    shots = window.project.story.shots
+    before = prompts(window)
+    shots[1].notes, shots[1].seed, shots[2].mode = "handheld", 77, "m2v"
+    window.edits.select_shots([shots[1].id, shots[2].id])
+    _keys(window, "c")
+    assert QGuiApplication.clipboard().text().splitlines() == [" ".join(p.split()) for p in before[1:3]]
+
+    window.edits.select_shots([shots[4].id])
+    count = window.undo_stack.count()
+    _keys(window, "v")
+    pasted = window.project.story.shots[5:7]
+    assert prompts(window) == before[:5] + before[1:3] + before[5:]
+    assert (pasted[0].notes, pasted[0].seed, pasted[1].mode) == ("handheld", 77, "m2v")
+    assert not {p.id for p in pasted} & {s.id for s in shots if s not in pasted}  # new shots, not the same ones
+    assert window.edits.selected_rows() == [5, 6] and window.inspector.title() == "Shot 6"
+    assert window.undo_stack.count() == count + 1 and window.undo_stack.undoText() == "Paste 2 shots"
+    assert "Pasted 2 shots as shot 6-7" in window.statusBar().currentMessage()
+    window.undo_stack.undo()
+    assert prompts(window) == before
+
+
+def test_cut_moves_shots_through_the_clipboard_and_undo_brings_them_back(window):
+    order = ids(window)
+    before = prompts(window)
+    window.edits.select_shots(order[0:2])
+    _keys(window, "x")
+    assert prompts(window) == before[2:] and window.undo_stack.undoText() == "Cut 2 shots"
+    window.edits.select_shots([window.project.story.shots[-1].id])
+    _keys(window, "v")
+    assert prompts(window) == before[2:] + before[:2]
+    window.undo_stack.undo()
+    window.undo_stack.undo()
+    assert ids(window) == order  # the cut shots themselves, takes and all, not copies
+
+
+def test_pasted_shots_carry_no_takes_and_go_into_another_project(window, tmp_path, recorded_dialogs):
+    recorded_dialogs.paths.append(str(tmp_path / "first.storymem"))
+    assert window.files.save_as()
+    add_take(window.project, 0)
+    window.edits.select_shots([window.project.story.shots[0].id])
+    window.actions_by_name["copy"].trigger()
+    assert "takes stay with their shots" in window.statusBar().currentMessage()
+
+    window.undo_stack.setClean()
+    assert window.files.new_project()
+    window.edits.select_shots([window.project.story.shots[0].id])
+    window.actions_by_name["paste"].trigger()
+    pasted = window.project.story.shots[1]
+    assert pasted.prompt.startswith("Wide shot of a white lighthouse")
+    assert pasted.takes == [] and pasted.accepted_take is None
+    assert "(no takes yet: generate them)" in window.statusBar().currentMessage()
+
+
+def test_ctrl_c_in_a_prompt_copies_its_text_not_the_shot(window):
+    show_active(window)
+    window.inspector.edit_prompt()
+    window.inspector.prompt.selectAll()
+    QTest.keyClick(window.inspector.prompt, "c", Qt.KeyboardModifier.ControlModifier)
+    mime = QGuiApplication.clipboard().mimeData()
+    assert not mime.hasFormat(SHOTS_MIME) and mime.text() == window.project.story.shots[0].prompt
+
+
+def test_what_is_not_our_shots_is_said_and_changes_nothing(window, recorded_dialogs):
+    before, count = prompts(window), window.undo_stack.count()
+    QGuiApplication.clipboard().setText("a prompt from a mail")
+    assert not window.edits.paste()
+    assert "the clipboard holds text: paste it into a shot's prompt" in window.statusBar().currentMessage()
+    mime = QMimeData()
+    mime.setData(SHOTS_MIME, b'{"shots": [{"prompt": "x", "mode": "warp"}]}')
+    QGuiApplication.clipboard().setMimeData(mime)
+    assert not window.edits.paste()
+    kind, title, text = recorded_dialogs.messages[-1]
+    assert (kind, title) == ("warning", "Cannot paste") and "copied shot 1" in text and "'warp'" in text
+    assert prompts(window) == before and window.undo_stack.count() == count
+
+
+def test_right_click_menus_offer_the_edit_actions_with_their_keys(window):
+    from storyboard.menus import timeline_menu
+
+    card = [a.text().replace("&", "") for a in timeline_menu(window, on_card=True).actions() if a.text()]
+    assert card[:2] == ["Generate shot", "Generate from here"]
+    assert {"Cut", "Copy", "Paste", "Duplicate", "Delete", "Move left", "Move right"} <= set(card)
+    assert [a.text().replace("&", "") for a in timeline_menu(window, on_card=False).actions()] == [
+        "Paste", "Add shot at end"]
+    copy = next(a for a in timeline_menu(window, on_card=True).actions() if a.text() == "&Copy")
+    assert copy.shortcut().toString() == "Ctrl+C"
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                   max_size=3), max_leaves=12)
+_shot_fields = st.fixed_dictionaries({}, optional={
+    "prompt": st.text(max_size=10) | _json, "cut": st.booleans() | _json, "scene_num": st.integers(-2, 2000) | _json,
+    "mode": st.sampled_from(["auto", "t2v", "m2v", "mi2v", "mm2v", "warp"]), "seed": st.integers(-1, 2**64) | _json,
+    "frames": st.integers(-1, 2000) | _json, "takes": _json, "notes": _json, "profile": _json})
+_payloads = st.one_of(
+    st.binary(max_size=64),
+    _json.map(lambda v: json.dumps(v).encode()),
+    st.lists(_shot_fields | _json, max_size=4).map(lambda shots: json.dumps({"shots": shots}).encode()),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_payloads)
+def test_any_clipboard_content_pastes_as_shots_or_is_refused_in_words(qapp, payload):
+    mime = QMimeData()
+    mime.setData(SHOTS_MIME, payload)
+    try:
+        shots = shots_from_mime(mime)
+    except ClipboardError as exc:
+        assert str(exc)
+        return
+    assert shots and all(s.takes == [] and s.accepted_take is None for s in shots)
+    assert len({s.id for s in shots}) == len(shots)
