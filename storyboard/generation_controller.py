@@ -98,7 +98,7 @@ class GenerationController(QObject):
         s = self.window.render_settings()
         first = next((i for i, shot in enumerate(story.shots)
                       if shot.accepted() is None or self.window.model.clip_problem(shot.accepted())
-                      or is_stale(story, i, s.memory_size, s.memory_sink)), None)
+                      or is_stale(story, i, s.memory_size, s.memory_sink, s.continuation)), None)
         if first is None:
             dialogs.info(self.window, "Nothing to generate", "Every shot has an accepted take that is up to date.")
             return False

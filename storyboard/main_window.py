@@ -326,6 +326,7 @@ class MainWindow(QMainWindow):
         render = self.render_settings()
         self.model.memory_size = render.memory_size
         self.model.memory_sink = render.memory_sink
+        self.model.continuation = render.continuation
         self.model.refresh_all()
         # What a shot without its own values really gets (the tiny engine's draft included).
         drafted = self.generation_settings()

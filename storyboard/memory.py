@@ -13,6 +13,7 @@ from itertools import accumulate
 
 from storymem_engine.cast import member_of_key
 from storymem_engine.memory import Keyframe, cast_keyframes, select_memory, take_keyframes
+from storymem_engine.shot_modes import ModeError, resolve_mode
 from storymem_engine.story import Story
 
 # (id(story), signature, whole bank, offsets): every painted card and the memory strip ask for a
@@ -136,18 +137,52 @@ def continuation_changed(story: Story, index: int) -> bool:
     return prev is None or list(take.request.get("motion_frames") or []) != list(prev.motion_frames)
 
 
-def is_stale(story: Story, index: int, size: int = 10, sink: int = 3) -> bool:
-    """True when the accepted take no longer matches the shot: its prompt, its memory or the frames it
-    continues from changed.
+# A shot's own value -> the request field its accepted take recorded it in. Steps and guidance only for a final
+# take: a draft runs the distilled LoRAs' own 4 steps without CFG, whatever the shot says.
+_SHOT_VALUES = (("seed", "seed", "its seed"), ("frames", "num_frames", "its frame count"),
+                ("steps", "steps", "its steps"), ("guidance", "guidance", "its guidance"))
+
+
+def shot_edited(story: Story, index: int, continuation: str = "mi2v") -> list[str]:
+    """What of the shot itself changed after its accepted take was made, in words: the mode it is generated in now
+    (its continuation, its scene cut, the project's continuation) or its own seed, frame count, steps or guidance.
+
+    The first shot's mode is left out: whether it starts from reference images (MR2V) can come from outside the
+    project (render --reference), and a cast member attached to it already changes its memory."""
+    shot = story.shots[index]
+    take = shot.accepted()
+    if take is None:
+        return []
+    made = take.request
+    changes = []
+    if index > 0 and "mode" in made:
+        try:
+            now = resolve_mode(story, index, continuation)
+        except ModeError:
+            now = None  # it cannot be generated as it stands: Generate says why
+        if now is not None and now != made["mode"]:
+            changes.append(f"it is {now.upper()} now, the take {str(made['mode']).upper()}")
+    final = made.get("profile", "final") == "final"
+    for attr, key, words in _SHOT_VALUES:
+        value = getattr(shot, attr)
+        if value is not None and key in made and made[key] != value and (final or attr in ("seed", "frames")):
+            changes.append(words)
+    return changes
+
+
+def is_stale(story: Story, index: int, size: int = 10, sink: int = 3, continuation: str = "mi2v") -> bool:
+    """True when the accepted take no longer matches the shot: its prompt, its memory, the frames it continues
+    from, its mode or its own seed, frames, steps or guidance changed. The project's render settings (size, steps,
+    ...) do not make a take stale: they say how new takes are made.
 
     Cheap enough to run for every painted card; the director's ``is_current`` (the whole request)
     decides what a "Regenerate stale shots" queue really redoes.
     """
     return (prompt_changed(story, index) or memory_changed(story, index, size, sink)
-            or continuation_changed(story, index))
+            or continuation_changed(story, index) or bool(shot_edited(story, index, continuation)))
 
 
-def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3) -> str:
+def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3, continuation: str = "mi2v") -> str:
     """Why shot ``index`` is stale, in the user's words ("" when it is not)."""
     keys = _memory_seen_and_now(story, index, size, sink)
     if keys is None or keys[0] == keys[1]:
@@ -156,6 +191,10 @@ def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3) -> str
                     "than the frames this take started from. Generate > Regenerate stale shots redoes it.")
         if prompt_changed(story, index):
             return "Stale: the prompt was edited after this take was made. Generate > Regenerate stale shots redoes it."
+        edited = shot_edited(story, index, continuation)
+        if edited:
+            return (f"Stale: the shot changed after this take was made ({'; '.join(edited)}). Generate > "
+                    "Regenerate stale shots redoes it.")
         return ""
     seen, now = keys
     owner: dict[str, tuple[int, bool]] = {}  # take id -> (shot number, accepted)

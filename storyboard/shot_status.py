@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from storyboard.memory import is_stale
+from storymem_engine.project import Project
 from storymem_engine.story import Story, Take
 
 STATUSES = ("empty", "queued", "generating", "done", "stale", "failed", "missing", "damaged")
 
 
 def shot_status(story: Story, index: int, live: dict[str, str], size: int = 10, sink: int = 3,
-                clip_problem: Callable[[Take], str] | None = None) -> str:
+                clip_problem: Callable[[Take], str] | None = None, continuation: str = "mi2v") -> str:
     """``live`` holds the worker's transient states (shot id -> "queued" / "generating"); ``clip_problem``
     says "missing" for a take whose clip is gone from disk (deleted, moved, emptied) and "damaged" for one that
     cannot be decoded: neither is a DONE shot."""
@@ -23,7 +24,17 @@ def shot_status(story: Story, index: int, live: dict[str, str], size: int = 10, 
         problem = clip_problem(accepted) if clip_problem is not None else ""
         if problem:
             return problem
-        return "stale" if is_stale(story, index, size, sink) else "done"
+        return "stale" if is_stale(story, index, size, sink, continuation) else "done"
     if shot.takes and shot.takes[-1].status == "failed":
         return "failed"
     return "empty"
+
+
+def clip_problem_on_disk(project: Project, take: Take) -> str:
+    """ "missing", "damaged" or "" for a take's clip, read from disk now (a headless export; the editor's cards
+    learn it from their thumbnails instead)."""
+    from storymem_engine.take_files import unreadable
+
+    if project.file_missing(take.clip):
+        return "missing"
+    return "damaged" if take.clip and unreadable(project.resolve(take.clip), take.frames) else ""

@@ -45,6 +45,7 @@ class TimelineModel(QAbstractListModel):
         self.project = project
         self.memory_size = 10
         self.memory_sink = 3
+        self.continuation = "mi2v"  # the project's: a continuing take made with the other LoRA is stale
         self.live_status: dict[str, str] = {}
         self.live_progress: dict[str, tuple[float, str]] = {}
         self._thumbs: dict[str, QImage | None] = {}  # "<clip path>|<mtime>" -> thumbnail (None: undecodable)
@@ -102,7 +103,7 @@ class TimelineModel(QAbstractListModel):
             if damaged:
                 return _wrap(f"{tip}\n\nDamaged: the accepted take's clip {take.clip} cannot be decoded "
                              f"({damaged}). Generate the shot again, or accept another take.")
-            reason = stale_reason(self.project.story, row, self.memory_size, self.memory_sink)
+            reason = stale_reason(self.project.story, row, self.memory_size, self.memory_sink, self.continuation)
             return _wrap(f"{tip}\n\n{reason}" if reason else tip)
         if role == ShotRole.SHOT:
             return shot
@@ -112,7 +113,7 @@ class TimelineModel(QAbstractListModel):
             return row + 1
         if role == ShotRole.STATUS:
             return shot_status(self.project.story, row, self.live_status, self.memory_size, self.memory_sink,
-                               clip_problem=self.clip_problem)
+                               clip_problem=self.clip_problem, continuation=self.continuation)
         if role == ShotRole.THUMBNAIL:
             return self._thumbnail(shot)
         if role == ShotRole.PROGRESS:

@@ -26,15 +26,15 @@ from storymem_engine.engine import (
     Progress,
     ProgressFn,
     StoryMemEngine,
-    continuation_mismatch,
 )
 from storymem_engine.keyframes import KeyframeSettings, extract_keyframes
-from storymem_engine.memory import Keyframe, cast_keyframes, select_memory, story_memory_bank
+from storymem_engine.memory import Keyframe, select_memory, story_memory_bank
 from storymem_engine.project import TAKES_DIR, Project, missing_or_empty, take_folder
 from storymem_engine.request import (
     DRAFT_GUIDANCE,
     DRAFT_SHIFT,
     DRAFT_STEPS,
+    DROPPED_FRAMES,
     MODE_SCHEDULE,
     PROFILES,
     SEED_RULES,
@@ -43,6 +43,7 @@ from storymem_engine.request import (
     size_for_aspect,
     unrecorded_fields,
 )
+from storymem_engine.shot_modes import ModeError, resolve_mode
 from storymem_engine.story import Take
 from storymem_engine.take_files import unreadable, why_unreadable
 
@@ -182,23 +183,12 @@ class Director:
         return bool(shot.takes) and shot.seed is None and not shot.seed_locked
 
     def mode_for(self, index: int) -> str:
-        shot = self.project.story.shots[index]
-        cont = self.engine.settings.continuation
-        if index == 0:
-            # MR2V: reference images (render --reference, or a cast member attached to the first shot) are
-            # its memory, so it is generated with M2V from them.
-            has_references = bool(self.settings.references) or bool(cast_keyframes(self.project.story, 0))
-            first = "m2v" if has_references else self.engine.settings.first_shot
-            if first == "m2v" and not has_references:
-                raise EngineError("the first shot in M2V mode (MR2V) needs reference images")
-            if shot.mode in ("auto", "t2v", "m2v"):
-                return first if shot.mode == "auto" else shot.mode
-            raise EngineError(f"shot 1 cannot use {shot.mode.upper()}: there is no earlier shot to continue")
-        if shot.mode in ("mi2v", "mm2v") and shot.mode != cont:
-            raise EngineError(continuation_mismatch(f"shot {index + 1}", shot.mode, cont))
-        if shot.mode != "auto":
-            return shot.mode
-        return "m2v" if shot.cut else cont
+        engine = self.engine.settings
+        try:
+            return resolve_mode(self.project.story, index, engine.continuation, engine.first_shot,
+                                references=bool(self.settings.references))
+        except ModeError as exc:
+            raise EngineError(str(exc)) from None
 
     def profile_for(self, index: int) -> str:
         return self.project.story.shots[index].profile or self.settings.profile
@@ -230,6 +220,14 @@ class Director:
                 first_frame = prev.last_frame
             else:
                 motion = list(prev.motion_frames)
+                if len(motion) != DROPPED_FRAMES["mm2v"]:
+                    raise EngineError(
+                        f"shot {index + 1} continues the last 5 frames of shot {index} (MM2V), whose take holds "
+                        f"{len(motion)}: generate shot {index} with more frames (an MM2V shot keeps 5 fewer than it "
+                        f"makes), or make shot {index + 1} a scene cut")
+        if frames <= DROPPED_FRAMES[mode]:
+            raise EngineError(f"shot {index + 1} makes {frames} frames in {mode.upper()}, which repeats the previous "
+                              f"shot's last {DROPPED_FRAMES[mode]}: nothing new would be left; give it 9 or more")
         width, height = s.width, s.height
         # Same area as the chosen size, aspect of the image the shot starts from, as the reference: the
         # motion frames (MM2V), else the previous last frame (MI2V), else the first memory image.

@@ -31,6 +31,7 @@ from storymem_engine.models import (
 )
 from storymem_engine.multi_gpu import PARALLEL_MODES
 from storymem_engine.request import DROPPED_FRAMES, MODE_SCHEDULE, GenerationRequest
+from storymem_engine.shot_modes import continuation_mismatch
 from storymem_engine.tiny import TINY_LABEL, ensure_tiny_models
 
 PHASE_LOADING = "loading models"
@@ -51,13 +52,6 @@ class GenerationCancelled(EngineError):
 
 class OutOfMemory(EngineError):
     pass
-
-
-def continuation_mismatch(shot: str, mode: str, loaded: str) -> str:
-    """Why a shot set to one continuation cannot run with the other's LoRA, and the two ways out."""
-    return (f"{shot} is set to {mode.upper()}, which needs the {mode.upper()} StoryMem LoRA, and this project "
-            f"continues with {loaded.upper()}: set Generate > Render settings > Continuation to {mode.upper()} (render "
-            f"--continuation {mode}), or set the shot's continuation to auto")
 
 
 @dataclass

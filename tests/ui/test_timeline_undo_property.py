@@ -277,10 +277,10 @@ class TakeEdits(TimelineEdits):
     def clear_pins(self) -> None:
         self._push_edit(self.window.edits.clear_memory_choices)
 
-    @rule(size=st.sampled_from([1, 2, 3, 10]), sink=st.integers(0, 2))
-    def memory_settings(self, size: int, sink: int) -> None:
+    @rule(size=st.sampled_from([1, 2, 3, 10]), sink=st.integers(0, 2), continuation=st.sampled_from(["mi2v", "mm2v"]))
+    def render_settings(self, size: int, sink: int, continuation: str) -> None:
         win = self.window
-        after = replace(win.render_settings(), memory_size=size, memory_sink=min(sink, size))
+        after = replace(win.render_settings(), memory_size=size, memory_sink=min(sink, size), continuation=continuation)
         if after != win.render_settings():  # the dialog pushes nothing when nothing changed
             self._push_edit(lambda: win.undo_stack.push(
                 SetRenderSettingsCommand(win.project, after, win.render_settings_changed)))
@@ -292,7 +292,8 @@ class TakeEdits(TimelineEdits):
         render = win.render_settings()
         size, sink = render.memory_size, render.memory_sink
         shown = statuses(win)
-        assert shown == [shot_status(fresh.story, i, {}, size, sink) for i in range(len(fresh.story.shots))]
+        assert shown == [shot_status(fresh.story, i, {}, size, sink, continuation=render.continuation)
+                         for i in range(len(fresh.story.shots))]
         for row, status in enumerate(shown):
             tip = win.model.index(row).data(Qt.ItemDataRole.ToolTipRole)
             assert ("Stale:" in tip) == (status == "stale"), tip

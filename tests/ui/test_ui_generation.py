@@ -465,3 +465,47 @@ def test_mm2v_continuation_is_a_project_setting_the_shots_follow(gen_window, qtb
     assert take.frames == 9 - 5  # MM2V drops the previous shot's last 5 frames it starts from
     assert win.project.settings.continuation == "mm2v"
     assert '"continuation": "mm2v"' in (win.project.folder / "project.json").read_text()
+
+
+def test_editing_a_shot_makes_its_take_stale_and_regenerate_stale_redoes_it(gen_window, qtbot, recorded_dialogs):
+    """A scene cut toggled, a seed typed, the project's continuation switched: the take no longer is what the shot
+    would make. The card said DONE and Regenerate stale answered 'Every shot ... is up to date'."""
+    from PySide6.QtCore import Qt
+
+    win = gen_window
+    shots = win.project.story.shots
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert statuses(win) == ["done", "done", "done"]
+
+    def tip(row: int) -> str:
+        return " ".join(win.model.index(row).data(Qt.ItemDataRole.ToolTipRole).split())
+
+    win.edits.select_shots([shots[2].id])
+    win.inspector.cut.setChecked(True)
+    assert statuses(win) == ["done", "done", "stale"]
+    assert "Stale: the shot changed after this take was made (it is M2V now, the take MI2V)" in tip(2)
+    win.undo_stack.undo()
+    assert statuses(win) == ["done", "done", "done"]
+
+    win.edits.select_shots([shots[1].id])
+    win.inspector.seed.setValue(shots[1].accepted().request["seed"] + 1)
+    assert statuses(win)[1] == "stale" and "(its seed)" in tip(1)
+    win.undo_stack.undo()
+
+    set_render(win, continuation="mm2v")
+    assert statuses(win) == ["done", "stale", "stale"] and "it is MM2V now, the take MI2V" in tip(1)
+    assert win.generation.generate_stale()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    # 9 frames in MM2V keep 4: shot 3 cannot continue 5 of them, and says so by number (it said
+    # "892e11bbd1ec: MM2V needs the previous shot's last 5 frames").
+    error = " ".join(recorded_dialogs.texts("error")[-1].split())
+    assert "shot 3 continues the last 5 frames of shot 2 (MM2V), whose take holds 4: generate shot 2 with more " \
+           "frames" in error, error
+    set_render(win, frames=13)
+    generate_one(win, qtbot, 1)  # as the message says: shot 2 again, with more frames
+    assert shots[1].accepted().frames == 13 - 5
+    assert win.generation.generate_stale()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert [s.accepted().request["mode"] for s in shots] == ["t2v", "mm2v", "mm2v"]
+    assert statuses(win) == ["done", "done", "done"]
