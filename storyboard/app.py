@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from storyboard import dialogs
     from storyboard.main_window import MainWindow
+    from storyboard.shot_clipboard import keep_text_only
     from storyboard.theme import apply_dark_theme
 
     problem = display_problem()
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName(APP_ORG)
     app.setApplicationName(APP_NAME)
     apply_dark_theme(app)
+    app.aboutToQuit.connect(keep_text_only)
     if scratch is not None:
         from storyboard.selftest import isolate_settings, run_selftest
 

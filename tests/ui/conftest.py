@@ -65,6 +65,16 @@ def recorded_dialogs(monkeypatch) -> DialogRecorder:
 
 
 @pytest.fixture(autouse=True)
+def clipboard_released(qapp):
+    """Copied shots leave the clipboard after each test, as when the app quits: the offscreen clipboard still
+    owning them at exit crashed the test run's exit (status 139)."""
+    yield
+    from storyboard.shot_clipboard import keep_text_only
+
+    keep_text_only()
+
+
+@pytest.fixture(autouse=True)
 def isolated_settings(qapp, tmp_path_factory):
     folder = tmp_path_factory.mktemp("qsettings")
     qapp.setOrganizationName("StoryMemTests")

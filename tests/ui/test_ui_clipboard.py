@@ -12,7 +12,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
 from ui_helpers import add_take, ids, prompts, show_active
 
-from storyboard.shot_clipboard import SHOTS_MIME, ClipboardError, shots_from_mime
+from storyboard.shot_clipboard import SHOTS_MIME, ClipboardError, keep_text_only, shots_from_mime
 
 
 def _keys(win, key: str) -> None:
@@ -42,6 +42,9 @@ def test_copy_and_paste_shots_as_new_shots_with_one_undo_step(window):
     assert "Pasted 2 shots as shot 6-7" in window.statusBar().currentMessage()
     window.undo_stack.undo()
     assert prompts(window) == before
+    keep_text_only()  # as the app quits: the prompts stay on the clipboard as text
+    clipboard = QGuiApplication.clipboard()
+    assert not clipboard.mimeData().hasFormat(SHOTS_MIME) and clipboard.text().startswith("Medium shot")
 
 
 def test_cut_moves_shots_through_the_clipboard_and_undo_brings_them_back(window):
