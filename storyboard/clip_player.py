@@ -6,19 +6,32 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap, QResizeEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from storyboard.frame_loader import DecodedClip, FrameLoader
 
 
 class ClipPlayer(QWidget):
     unplayable = Signal(object)  # the Path of a clip that is there but could not be decoded
+    finished = Signal()  # played to the last frame with Play on checked: the next shot's turn
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.frames: list[QImage] = []
         self.path: Path | None = None  # the clip shown, or being decoded
         self.loading = False
+        # Playing the cut: whatever is shown next (a decoded clip, an animatic card) starts at once. A pause, a
+        # stop at the cut's end or a clip that cannot play ends it.
+        self.autoplay = False
         self._ticket = 0
         self.loader = FrameLoader(self)
         self.loader.clip_ready.connect(self._decoded)
@@ -36,12 +49,19 @@ class ClipPlayer(QWidget):
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._advance)
         self.play_button.toggled.connect(self._toggle)
+        self.play_button.clicked.connect(lambda playing: playing or self.stop_autoplay())
         self.slider.valueChanged.connect(self.show_frame)
+        self.play_on = QCheckBox("Play on")
+        self.play_on.setObjectName("play_on")
+        self.play_on.setToolTip("When a clip ends, the next shot plays (its accepted take, or its animatic card "
+                                "when it has none): the cut from here to the end.\nSpace plays and pauses; "
+                                "Shift+Space plays the cut from the selected shot.")
 
         controls = QHBoxLayout()
         controls.addWidget(self.play_button)
         controls.addWidget(self.slider, 1)
         controls.addWidget(self.counter)
+        controls.addWidget(self.play_on)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.screen_label, 1)
@@ -61,6 +81,25 @@ class ClipPlayer(QWidget):
         self.play_button.setEnabled(False)
         self.slider.setEnabled(False)
 
+    def stop_autoplay(self) -> None:
+        self.autoplay = False
+
+    def toggle_play(self) -> None:
+        """Space: pause what plays (and the cut with it), or play what is shown."""
+        if self.play_button.isChecked():
+            self.stop_autoplay()
+            self.play_button.setChecked(False)
+        elif self.play_button.isEnabled():
+            self.play_button.setChecked(True)
+
+    def show_card(self, image: QImage, frames: int, fps: float, path: Path | None = None) -> None:
+        """A still held for ``frames`` frames: a shot without a take to play, as the exported film shows it."""
+        self.clear("")
+        self.path = path
+        self._show(frames * [image], fps)
+        if self.autoplay:
+            self.play_button.setChecked(True)
+
     def load(self, path: Path) -> bool:
         """Start decoding a clip on the loader's thread; False (and the reason shown) when it is missing."""
         self.path = path
@@ -69,9 +108,11 @@ class ClipPlayer(QWidget):
         except OSError:
             size = None
         if size is None:
+            self.stop_autoplay()  # the cut stops where a clip is gone: the message stays in view
             self.clear(f"Clip missing:\n{path.name}")
             return False
         if size == 0:  # as the card's MISSING says; PyAV would call it "invalid data"
+            self.stop_autoplay()
             self.clear(f"Clip empty:\n{path.name} holds nothing (0 bytes): regenerate the shot or delete this take.")
             return False
         self.clear(f"Loading {path.name}…")
@@ -84,11 +125,17 @@ class ClipPlayer(QWidget):
             return  # another clip was chosen meanwhile
         self.loading = False
         if clip.error:
+            self.stop_autoplay()
             self.clear(clip.error)
             self.unplayable.emit(Path(clip.path))
             return
-        self.frames = clip.frames
-        self.timer.setInterval(max(int(1000 / clip.fps), 10))
+        self._show(clip.frames, clip.fps)
+        if self.autoplay:
+            self.play_button.setChecked(True)
+
+    def _show(self, frames: list[QImage], fps: float) -> None:
+        self.frames = frames
+        self.timer.setInterval(max(int(1000 / fps), 10))
         self.play_button.setEnabled(True)
         self.slider.setEnabled(True)
         self.slider.setRange(0, len(self.frames) - 1)
@@ -126,5 +173,7 @@ class ClipPlayer(QWidget):
         nxt = self.slider.value() + 1
         if nxt >= len(self.frames):
             self.play_button.setChecked(False)
+            if self.play_on.isChecked():
+                self.finished.emit()
             return
         self.slider.setValue(nxt)

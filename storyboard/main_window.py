@@ -31,6 +31,7 @@ from storyboard.inspector import ShotInspector
 from storyboard.memory_strip import MemoryStrip
 from storyboard.menus import build_menus
 from storyboard.note_label import NOTE_STYLE
+from storyboard.playback import Playback
 from storyboard.preview_panel import PreviewPanel
 from storyboard.render_settings_dialog import RenderSettingsDialog
 from storyboard.settings_dialog import SettingsDialog
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self.exports = ExportController(self)
         self.generation = GenerationController(self)
         self.casting = CastController(self)
+        self.playback = Playback(self)
         build_menus(self)
 
         self.timeline.selectionModel().currentChanged.connect(self._current_changed)

@@ -118,6 +118,13 @@ def build_menus(window: MainWindow) -> None:
     gen.update_actions(running=False)
     build_toolbar(window)
 
+    play_menu = bar.addMenu("&Playback")
+    for name, text, slot, key in (("play_pause", "&Play / pause", window.playback.play_pause, "Space"),
+                                  ("play_cut", "Play the &cut from here", window.playback.play_cut, "Shift+Space")):
+        # On the timeline and in the preview: Space in a prompt or a note types a space.
+        action = _action(window, play_menu, name, text, slot, [key], timeline_only=True)
+        window.preview.addAction(action)
+
     window.timeline.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     window.timeline.customContextMenuRequested.connect(lambda pos: show_timeline_menu(window, pos))
 

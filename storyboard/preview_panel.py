@@ -11,7 +11,6 @@ from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QMenu,
@@ -20,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.clip_player import ClipPlayer
-from storyboard.note_label import NOTE_STYLE
+from storyboard.note_label import NoteLabel
 from storymem_engine.models import FP8_PRESETS
 from storymem_engine.project import Project
 from storymem_engine.request import profile_note
@@ -110,9 +109,13 @@ def take_tooltip(take: Take, accepted: bool) -> str:
     return "\n".join(lines)
 
 
+CARD_WIDTH = 480  # an animatic card in the player while the cut plays (scaled to the screen like a clip)
+
+
 class PreviewPanel(QGroupBox):
     accept_requested = Signal(str, str)  # shot id, take id
     delete_requested = Signal(str, str)  # shot id, take id
+    next_requested = Signal()  # the shown shot played to its end with Play on: show the next one
 
     def __init__(self, parent=None) -> None:
         super().__init__("Preview", parent)
@@ -134,13 +137,14 @@ class PreviewPanel(QGroupBox):
         self.delete_button.setObjectName("delete_take")
         self.delete_button.setToolTip("Remove the selected take from the shot (Del). Edit > Undo brings it back; "
                                       "its files stay in the project folder.")
-        self.details = QLabel()
+        # As tall as its wrapped text: a plain QLabel counted one line, and the player's controls slid over the
+        # clip when the panel got only its minimum height (1440x900, a take with two lines of details).
+        self.details = NoteLabel()
         self.details.setObjectName("take_details")
-        self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.details.setStyleSheet(NOTE_STYLE)
         self.takes.currentItemChanged.connect(self._show_take)
         self.player.unplayable.connect(self._unplayable)
+        self.player.finished.connect(self.next_requested)
         self.takes.itemActivated.connect(lambda _item: self._accept())
         self.accept_button.clicked.connect(self._accept)
         self.delete_button.clicked.connect(self._delete)
@@ -182,12 +186,26 @@ class PreviewPanel(QGroupBox):
         self.takes.blockSignals(False)
         if shot is None:
             self.player.clear("No shot selected")
+        elif self.player.autoplay and shot.accepted() is None and project is not None:
+            self._show_card(project, shot)  # the cut plays on: this shot is its animatic card there
         elif not shot.takes:
             self.player.clear("No takes yet.\nGenerate menu > Generate shot.")
         else:
             self.takes.setCurrentItem(current)
             self._show_take(current, None)
         self._update_controls()
+
+    def _show_card(self, project: Project, shot: Shot) -> None:
+        from storyboard.animatic import render_card
+        from storyboard.frames import array_to_qimage
+        from storymem_engine.shot_timing import FPS, card_frames
+
+        settings = project.settings
+        width, height = (settings.width, settings.height) if settings is not None else (832, 480)
+        card_height = max(2, round(CARD_WIDTH * height / width / 2) * 2)
+        number = project.story.shot_index(shot.id) + 1
+        image = array_to_qimage(render_card(shot.prompt, number, shot.scene_num, shot.cut, CARD_WIDTH, card_height))
+        self.player.show_card(image, card_frames(shot, settings.frames if settings is not None else 81), FPS)
 
     def current_take(self) -> Take | None:
         return self._take(self.takes.currentItem())

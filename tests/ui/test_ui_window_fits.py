@@ -116,3 +116,27 @@ def test_the_panels_reopen_divided_as_the_user_left_them(window, qtbot):
     again.show()
     qtbot.waitExposed(again)
     assert again.splitters[0].sizes() == divided
+
+
+def test_the_players_controls_stay_below_the_clip_when_the_take_details_wrap(window, qtbot, tmp_path,
+                                                                            recorded_dialogs):
+    """At 1440x900 the preview gets its minimum height; a take with two lines of details had the Play button and
+    the slider drawn over the bottom of the clip (the details counted as one line)."""
+    from ui_helpers import add_take
+
+    recorded_dialogs.paths.append(str(tmp_path / "p.storymem"))
+    assert window.files.save_as()
+    add_take(window.project, 1)
+    take = window.project.story.shots[1].accepted()
+    take.request.update(seed=1, width=128, height=80, num_frames=17, steps=4, guidance=3.5, seed_rule="scene",
+                        engine="tiny", offload="model_offload", memory=["a.png", "b.png"], created="2026-11-30")
+    window.show()
+    qtbot.waitExposed(window)
+    window.resize(1440, 900)
+    window.edits.select_shots([window.project.story.shots[1].id])
+    player = window.preview.player
+    details = window.preview.details
+    qtbot.waitUntil(lambda: details.height() > 1.5 * details.fontMetrics().height())  # laid out, two lines
+    qtbot.wait(100)
+    assert player.play_button.geometry().top() > player.screen_label.geometry().bottom()
+    assert details.height() >= details.heightForWidth(details.width())

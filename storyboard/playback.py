@@ -1,0 +1,53 @@
+"""Watching the cut in the preview: Space plays and pauses the selected shot; Playback > Play the cut from here
+(Shift+Space, or the player's Play on) goes on through the following shots, each its accepted take or, without
+one, its animatic card as the exported film shows it, selecting each card as it plays."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from storymem_engine.shot_timing import clock, seconds, shot_frames
+
+if TYPE_CHECKING:
+    from storyboard.clip_player import ClipPlayer
+    from storyboard.main_window import MainWindow
+
+
+class Playback:
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        window.preview.next_requested.connect(self._next)
+
+    @property
+    def player(self) -> ClipPlayer:
+        return self.window.preview.player
+
+    def play_pause(self) -> None:
+        self.player.toggle_play()
+
+    def play_cut(self) -> None:
+        """From the start of the selected shot (the first one when none is) to the end of the story."""
+        window = self.window
+        shots = window.project.story.shots
+        if not shots:
+            return
+        row = window.current_row()
+        if row is None:
+            row = 0
+            window.edits.select_shots([shots[0].id])
+        self.player.play_on.setChecked(True)
+        self.player.autoplay = True
+        window.preview.set_shot(window.project, shots[row])  # from its first frame, its card when it has no take
+        left = seconds(sum(shot_frames(shot, window.render_settings().frames) for shot in shots[row:]))
+        window.statusBar().showMessage(f"Playing the cut from shot {row + 1} ({clock(left)}); Space pauses.", 5000)
+
+    def _next(self) -> None:
+        window = self.window
+        shots = window.project.story.shots
+        row = window.current_row()
+        if row is None or row + 1 >= len(shots):
+            self.player.stop_autoplay()
+            window.statusBar().showMessage(f"End of the cut ({len(shots)} shots).", 5000)
+            return
+        self.player.autoplay = True
+        window.edits.select_shots([shots[row + 1].id])

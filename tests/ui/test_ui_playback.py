@@ -1,0 +1,71 @@
+"""Watching the cut in the preview: Shift+Space (Playback > Play the cut from here) plays shot after shot, each its
+accepted take or its animatic card, selecting each card; Space pauses; the end of the story stops it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from ui_helpers import add_take, show_active
+
+WAIT_MS = 15_000
+
+
+def _cut_with_two_takes(window, tmp_path, recorded_dialogs):
+    recorded_dialogs.paths.append(str(tmp_path / "cut.storymem"))
+    assert window.files.save_as()
+    project = window.project
+    add_take(project, 0)
+    add_take(project, 1)
+    for shot in project.story.shots[2:]:
+        shot.duration_s = 0.125  # 2 frames at 16 fps: the test watches the whole cut in about 2 s
+    window.model.refresh_all()
+    window.edits.select_shots([project.story.shots[0].id])
+    return window.preview.player
+
+
+def test_the_cut_plays_on_shot_after_shot_with_cards_for_shots_without_a_take(window, qtbot, tmp_path,
+                                                                           recorded_dialogs):
+    player = _cut_with_two_takes(window, tmp_path, recorded_dialogs)
+    show_active(window)
+    window.timeline.setFocus()
+    QTest.keyClick(window.timeline, Qt.Key.Key_Space, Qt.KeyboardModifier.ShiftModifier)
+    assert "Playing the cut from shot 1" in window.statusBar().currentMessage()
+    assert player.play_on.isChecked()
+    qtbot.waitUntil(lambda: window.current_row() == 1 and player.play_button.isChecked(), timeout=WAIT_MS)
+    assert player.counter.text().endswith("/ 9")  # shot 2's accepted take, playing
+    qtbot.waitUntil(lambda: window.current_row() == 2, timeout=WAIT_MS)
+    # Shot 3 has no take: its animatic card holds the screen for the card's length, as in the exported film.
+    assert len(player.frames) == 2 and player.frames[0] is player.frames[1]
+    qtbot.waitUntil(lambda: "End of the cut (6 shots)" in window.statusBar().currentMessage(), timeout=WAIT_MS)
+    assert window.current_row() == 5 and not player.play_button.isChecked() and not player.autoplay
+
+
+def test_space_pauses_the_cut_where_it_is_and_plays_the_selected_shot(window, qtbot, tmp_path, recorded_dialogs):
+    player = _cut_with_two_takes(window, tmp_path, recorded_dialogs)
+    qtbot.waitUntil(lambda: player.play_button.isEnabled(), timeout=WAIT_MS)  # shot 1's clip decoded
+    player.play_on.setChecked(False)
+    show_active(window)
+    window.timeline.setFocus()
+    QTest.keyClick(window.timeline, Qt.Key.Key_Space)
+    assert player.play_button.isChecked()
+    qtbot.waitUntil(lambda: not player.play_button.isChecked(), timeout=WAIT_MS)
+    assert window.current_row() == 0  # without Play on, a clip plays and stops
+
+    window.playback.play_cut()
+    qtbot.waitUntil(lambda: window.current_row() == 1 and player.play_button.isChecked(), timeout=WAIT_MS)
+    QTest.keyClick(window.timeline, Qt.Key.Key_Space)
+    assert not player.play_button.isChecked() and not player.autoplay
+    QTest.qWait(800)  # longer than shot 2's 9 frames: the cut stays paused on it
+    assert window.current_row() == 1
+    # A shot without a take shows its message again once the cut is not playing.
+    window.edits.select_shots([window.project.story.shots[3].id])
+    assert "No takes yet" in player.screen_label.text()
+
+
+def test_space_in_a_prompt_types_a_space(window):
+    show_active(window)
+    window.inspector.edit_prompt()
+    before = window.inspector.prompt.toPlainText()
+    QTest.keyClick(window.inspector.prompt, Qt.Key.Key_Space)
+    assert window.inspector.prompt.toPlainText() == before + " "
+    assert not window.preview.player.play_button.isChecked()
