@@ -32,12 +32,8 @@ class RenderSettingsForm(QWidget):
     def __init__(self, settings: RenderSettings, parent: QWidget | None = None, draft_unavailable: str = "") -> None:
         super().__init__(parent)
         self.original = settings
-        self.profile = QComboBox()
-        self.profile.setObjectName("profile")
-        for key, label in PROFILE_CHOICES:
-            self.profile.addItem(label, key)
-        self.profile.setCurrentIndex(max(0, self.profile.findData(settings.profile)))
-        self.profile.setToolTip(
+        self.profile = _choices(
+            PROFILE_CHOICES, settings.profile, "profile",
             "Final renders exactly what StoryMem's authors run. Draft stacks lightx2v's distilled 4-step LoRAs on "
             "the memory LoRA:\nabout ten times faster, but whether the memory keeps its effect under them is not "
             "published, so every draft take says so.\nGenerate > Finalize drafts makes the kept drafts again at Final "
@@ -74,12 +70,8 @@ class RenderSettingsForm(QWidget):
         self.seed_rule.setObjectName("seed_rule")
         self.seed_rule.setToolTip("The seed of a shot without its own seed. The first rule gives the same noise as "
                                   "the official StoryMem run, so renders can be compared with it.")
-        self.continuation = QComboBox()
-        self.continuation.setObjectName("continuation")
-        for key, label in CONTINUATION_CHOICES:
-            self.continuation.addItem(label, key)
-        self.continuation.setCurrentIndex(max(0, self.continuation.findData(settings.continuation)))
-        self.continuation.setToolTip(
+        self.continuation = _choices(
+            CONTINUATION_CHOICES, settings.continuation, "continuation",
             "How a shot without a scene cut continues the one before it, and so which StoryMem LoRA loads: "
             "Wan2.2-MI2V-A14B or Wan2.2-MM2V-A14B (one per story, as the authors' runs).\nA cut always starts "
             "from memory alone (M2V). A continuing shot keeps 1 (MI2V) or 5 (MM2V) frames fewer: they repeat the "
@@ -206,6 +198,16 @@ class RenderSettingsForm(QWidget):
         self.offload_needs.setText(text)
         self.offload_needs.setStyleSheet(NOTE_STYLE if ok else "color:#f59e0b;")
         self.offload.setToolTip(OFFLOAD_HELP.get(preset, ""))
+
+
+def _choices(choices: tuple[tuple[str, str], ...], value: str, name: str, tip: str) -> QComboBox:
+    combo = QComboBox()
+    combo.setObjectName(name)
+    for key, label in choices:
+        combo.addItem(label, key)
+    combo.setCurrentIndex(max(0, combo.findData(value)))
+    combo.setToolTip(tip)
+    return combo
 
 
 def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:

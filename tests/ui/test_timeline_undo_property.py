@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from ui_helpers import statuses, write_clip
 
 from storyboard.memory import memory_for
@@ -38,6 +39,7 @@ class TimelineEdits(RuleBasedStateMachine):
         super().__init__()
         win = self.window
         win.undo_stack.setClean()
+        QGuiApplication.clipboard().clear()  # what an earlier example copied would make a replay paste otherwise
         self.start()
         win.undo_stack.clear()
         self.stack = win.undo_stack
@@ -80,24 +82,8 @@ class TimelineEdits(RuleBasedStateMachine):
         shots = self.window.project.story.shots
         self.window.edits.select_shots([shots[r].id for r in rows])
 
-    @rule()
-    def add_shot(self) -> None:
-        self._do("add_shot")
-
-    @rule()
-    def insert_after(self) -> None:
-        self._do("insert_after")
-
-    @rule()
-    def duplicate(self) -> None:
-        self._do("duplicate")
-
-    @rule()
-    def delete(self) -> None:
-        self._do("delete")
-
-    @rule(action=st.sampled_from(["cut", "copy", "paste"]))
-    def clipboard(self, action: str) -> None:
+    @rule(action=st.sampled_from(["add_shot", "insert_after", "duplicate", "delete", "cut", "copy", "paste"]))
+    def edit_menu(self, action: str) -> None:
         self._do(action)
 
     @rule(left=st.booleans())
@@ -246,23 +232,15 @@ class TakeEdits(TimelineEdits):
         return [f"{take.id}:{n}" for shot in self.window.project.story.shots for take in shot.takes
                 for n in range(len(take.keyframes))]
 
-    @rule(data=st.data())
-    def accept_take(self, data) -> None:
+    @rule(data=st.data(), delete=st.booleans())
+    def accept_or_delete_take(self, data, delete: bool) -> None:
         shots = [s for s in self.window.project.story.shots if s.takes]
         if not shots:
             return
         shot = data.draw(st.sampled_from(shots))
         take = data.draw(st.sampled_from(shot.takes))
-        self._push_edit(lambda: self.window.edits.accept_take(shot.id, take.id))
-
-    @rule(data=st.data())
-    def delete_take(self, data) -> None:
-        shots = [s for s in self.window.project.story.shots if s.takes]
-        if not shots:
-            return
-        shot = data.draw(st.sampled_from(shots))
-        take = data.draw(st.sampled_from(shot.takes))
-        self._push_edit(lambda: self.window.edits.delete_take(shot.id, take.id))
+        edits = self.window.edits
+        self._push_edit(lambda: (edits.delete_take if delete else edits.accept_take)(shot.id, take.id))
 
     @rule(data=st.data(), pin=st.booleans(), on=st.booleans())
     def pin_or_exclude(self, data, pin: bool, on: bool) -> None:
