@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(6, 6, 6, 2)
         layout.addWidget(self.top_scroll, 1)
         timeline_label = QLabel("Timeline — drag cards to reorder, Ctrl+←/→ to nudge, Enter to edit the prompt, "
-                                "Del to delete")
+                                "Del to delete, Space to play, right-click for more")
         timeline_label.setStyleSheet(NOTE_STYLE)
         layout.addWidget(timeline_label)
         layout.addWidget(self.timeline)

@@ -60,7 +60,8 @@ def build_menus(window: MainWindow) -> None:
                       ("fcpx", "Final Cut Pro &X XML (.fcpxml)…"), ("edl", "CMX 3600 &EDL (.edl)…")):
         _action(window, timeline_menu, f"export_{key}", text, lambda k=key: exports.export_timeline(k))
     file_menu.addSeparator()
-    _action(window, file_menu, "quit", "&Quit", window.close, [Keys.Quit])
+    # Ctrl+Q spelled out: Qt's standard Quit key is empty on some Linux desktops (and offscreen), as Preferences'
+    _action(window, file_menu, "quit", "&Quit", window.close, ["Ctrl+Q"])
 
     edit_menu = bar.addMenu("&Edit")
     undo = window.undo_stack.createUndoAction(window, "&Undo")

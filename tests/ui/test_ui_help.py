@@ -15,6 +15,10 @@ def test_f1_lists_every_shortcut_the_menus_have_and_the_panels_keys(window, qtbo
     rows = [tuple(table.item(r, c).text() for c in range(3)) for r in range(table.rowCount())]
     assert ("Generate", "Generate all", "Ctrl+Alt+G") in rows
     assert ("Settings", "Preferences", "Ctrl+,") in rows  # Qt's standard key is empty on Linux
+    assert ("File", "Quit", "Ctrl+Q") in rows  # the same (it had no key at all)
+    assert ("Playback", "Play / pause", "Space") in rows and ("Edit", "Paste", "Ctrl+V") in rows
+    menu_keys = [k for row in rows[:-len(PANEL_KEYS)] for k in row[2].split(", ")]
+    assert len(menu_keys) == len(set(menu_keys)), "one key, two menu actions"
     assert ("Help", "Keyboard shortcuts", "F1") in rows
     assert ("Edit", "Redo", "Ctrl+Shift+Z, Ctrl+Y") in rows
     assert rows[-len(PANEL_KEYS):] == list(PANEL_KEYS)
