@@ -175,5 +175,7 @@ class ClipPlayer(QWidget):
             self.play_button.setChecked(False)
             if self.play_on.isChecked():
                 self.finished.emit()
+            else:
+                self.stop_autoplay()  # Play on unchecked while the cut played: it ends with this clip
             return
         self.slider.setValue(nxt)

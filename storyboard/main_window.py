@@ -158,6 +158,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------ project
     def set_project(self, project: Project, path: Path | None, modified: bool = False) -> None:
         """Show a project. ``path`` is its folder, None while it was never saved."""
+        self.preview.player.stop_autoplay()  # a cut playing in the last project does not go on in this one
         self.project = project
         self.project_path = Path(path) if path is not None else None
         self.undo_stack.clear()

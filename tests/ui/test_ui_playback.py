@@ -69,3 +69,22 @@ def test_space_in_a_prompt_types_a_space(window):
     QTest.keyClick(window.inspector.prompt, Qt.Key.Key_Space)
     assert window.inspector.prompt.toPlainText() == before + " "
     assert not window.preview.player.play_button.isChecked()
+
+
+def test_unticking_play_on_ends_the_cut_with_the_clip_and_another_project_does_not_play(window, qtbot, tmp_path,
+                                                                                      recorded_dialogs):
+    player = _cut_with_two_takes(window, tmp_path, recorded_dialogs)
+    window.playback.play_cut()
+    qtbot.waitUntil(lambda: player.play_button.isChecked(), timeout=WAIT_MS)
+    player.play_on.setChecked(False)
+    qtbot.waitUntil(lambda: not player.play_button.isChecked(), timeout=WAIT_MS)
+    assert window.current_row() == 0 and not player.autoplay
+    window.edits.select_shots([window.project.story.shots[1].id])
+    qtbot.waitUntil(lambda: player.play_button.isEnabled(), timeout=WAIT_MS)
+    assert not player.play_button.isChecked()  # selecting a card shows it; it does not start playing
+
+    player.play_on.setChecked(True)
+    window.playback.play_cut()
+    window.undo_stack.setClean()
+    assert window.files.open_sample()
+    assert not player.autoplay and "No takes yet" in player.screen_label.text()
