@@ -30,7 +30,7 @@ from storyboard.generation_controller import GenerationController
 from storyboard.inspector import ShotInspector
 from storyboard.memory_strip import MemoryStrip
 from storyboard.menus import build_menus
-from storyboard.note_label import NOTE_STYLE
+from storyboard.note_label import NoteLabel
 from storyboard.playback import Playback
 from storyboard.preview_panel import PreviewPanel
 from storyboard.render_settings_dialog import RenderSettingsDialog
@@ -148,9 +148,9 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 2)
         layout.addWidget(self.top_scroll, 1)
-        timeline_label = QLabel("Timeline — drag cards to reorder, Ctrl+←/→ to nudge, Enter to edit the prompt, "
-                                "Del to delete, Space to play, right-click for more")
-        timeline_label.setStyleSheet(NOTE_STYLE)
+        # Wrapped on a narrow window: the line alone was wider than a window may be made.
+        timeline_label = NoteLabel("Timeline — drag cards to reorder, Ctrl+←/→ to nudge, Enter to edit the prompt, "
+                                   "Del to delete, Space to play, right-click for more")
         layout.addWidget(timeline_label)
         layout.addWidget(self.timeline)
         self.setCentralWidget(central)
