@@ -244,6 +244,7 @@ class CastPanel(QGroupBox):
         menu.addSeparator()
         menu.addAction("Remove member", lambda: self.remove_requested.emit(member_id))
         menu.exec(self.list.viewport().mapToGlobal(at))
+        menu.deleteLater()  # built per right-click as a child of the panel
 
     # ------------------------------------------------------------ drops from the file manager
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

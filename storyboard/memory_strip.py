@@ -438,6 +438,7 @@ class MemoryStrip(QGroupBox):
             self.select_keys([item.data(KEY_ROLE)])
         menu = self.context_menu()
         menu.exec(self.list.viewport().mapToGlobal(pos))
+        menu.deleteLater()  # built per right-click as a child of the panel
 
     def context_menu(self) -> QMenu:
         """The menu for the selected keyframes (built on demand; tests trigger its actions)."""

@@ -153,8 +153,9 @@ def timeline_menu(window: MainWindow, on_card: bool) -> QMenu:
 
 
 def show_timeline_menu(window: MainWindow, pos) -> None:
-    on_card = window.timeline.indexAt(pos).isValid()
-    timeline_menu(window, on_card).exec(window.timeline.viewport().mapToGlobal(pos))
+    menu = timeline_menu(window, window.timeline.indexAt(pos).isValid())
+    menu.exec(window.timeline.viewport().mapToGlobal(pos))
+    menu.deleteLater()  # a child of the timeline: one per right-click would pile up
 
 
 _ICON = QStyle.StandardPixmap

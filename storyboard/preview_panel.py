@@ -298,4 +298,6 @@ class PreviewPanel(QGroupBox):
         if item is None:
             return
         self.takes.setCurrentItem(item)
-        self.context_menu().exec(self.takes.viewport().mapToGlobal(pos))
+        menu = self.context_menu()
+        menu.exec(self.takes.viewport().mapToGlobal(pos))
+        menu.deleteLater()

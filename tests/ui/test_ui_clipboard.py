@@ -114,6 +114,22 @@ def test_right_click_menus_offer_the_edit_actions_with_their_keys(window):
     assert copy.shortcut().toString() == "Ctrl+C"
 
 
+def test_right_clicks_leave_no_menus_behind(window):
+    from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QTimer
+    from PySide6.QtWidgets import QApplication, QMenu
+
+    from storyboard.menus import show_timeline_menu
+
+    for menu in window.timeline.findChildren(QMenu):  # the other tests' menus, made without a right-click
+        menu.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    for _ in range(3):
+        QTimer.singleShot(50, lambda: QApplication.activePopupWidget().close())  # the user closes it
+        show_timeline_menu(window, QPoint(5, 5))
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert window.timeline.findChildren(QMenu) == []
+
+
 _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
                                                                                    max_size=3), max_leaves=12)
