@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from storyboard.note_label import NOTE_STYLE
 from storyboard.shortcut_passthrough import UndoShortcutPassthrough
+from storymem_engine.models import LORA_FOLDERS
 from storymem_engine.shot_timing import FPS, shot_frames
 from storymem_engine.story import CAMERA_MOVES, SHOT_SIZES, Shot
 
@@ -40,7 +41,6 @@ MODE_LABELS = {
     "mi2v": "MI2V (memory + last frame)",
     "mm2v": "MM2V (memory + last 5 frames)",
 }
-CONTINUATIONS = ("mi2v", "mm2v")  # one StoryMem LoRA per project holds M2V and one of these
 
 
 class ShotInspector(QGroupBox):
@@ -190,7 +190,7 @@ class ShotInspector(QGroupBox):
 
     def set_continuation(self, continuation: str) -> None:
         """Say what 'auto' continues with in this project, and which explicit continuation its LoRA cannot run."""
-        for value in ("auto", *CONTINUATIONS):
+        for value in ("auto", *LORA_FOLDERS):  # one StoryMem LoRA per project: M2V and one continuation
             label = MODE_LABELS[value]
             if value == "auto":
                 label = label.replace("→ MI2V", f"→ {continuation.upper()}")
