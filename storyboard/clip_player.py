@@ -32,6 +32,9 @@ class ClipPlayer(QWidget):
         # Playing the cut: whatever is shown next (a decoded clip, an animatic card) starts at once. A pause, a
         # stop at the cut's end or a clip that cannot play ends it.
         self.autoplay = False
+        # The next shot's clip, decoded while this one plays (a real 81-frame clip takes ~0.5-1 s to decode: the cut
+        # froze that long at each shot). One slot: (path, ticket, decoded clip or None while it decodes).
+        self._next: tuple[Path, int, DecodedClip | None] | None = None
         self._ticket = 0
         self.loader = FrameLoader(self)
         self.loader.clip_ready.connect(self._decoded)
@@ -83,6 +86,13 @@ class ClipPlayer(QWidget):
 
     def stop_autoplay(self) -> None:
         self.autoplay = False
+        self._next = None  # its frames go with it (~100 MB for an 832x480 shot)
+
+    def prefetch(self, path: Path) -> None:
+        """Decode ``path`` now so that load() shows it at once (the cut's next shot)."""
+        if self._next is not None and self._next[0] == path:
+            return
+        self._next = (path, self.loader.clip(path), None)
 
     def toggle_play(self) -> None:
         """Space: pause what plays (and the cut with it), or play what is shown."""
@@ -117,10 +127,20 @@ class ClipPlayer(QWidget):
             return False
         self.clear(f"Loading {path.name}…")
         self.loading = True
+        if self._next is not None and self._next[0] == path:
+            ticket, ready = self._next[1:]
+            self._next = None
+            self._ticket = ticket
+            if ready is not None:  # decoded already: shown now, not after another decode
+                self._decoded(ticket, ready)
+            return True
         self._ticket = self.loader.clip(path)
         return True
 
     def _decoded(self, ticket: int, clip: DecodedClip) -> None:
+        if self._next is not None and ticket == self._next[1]:
+            self._next = (self._next[0], ticket, clip)  # kept until load() asks for it
+            return
         if ticket != self._ticket:
             return  # another clip was chosen meanwhile
         self.loading = False

@@ -38,6 +38,7 @@ class Playback:
         self.player.play_on.setChecked(True)
         self.player.autoplay = True
         window.preview.set_shot(window.project, shots[row])  # from its first frame, its card when it has no take
+        self._prefetch(row + 1)
         left = seconds(sum(shot_frames(shot, window.render_settings().frames) for shot in shots[row:]))
         window.statusBar().showMessage(f"Playing the cut from shot {row + 1} ({clock(left)}); Space pauses.", 5000)
 
@@ -51,3 +52,13 @@ class Playback:
             return
         self.player.autoplay = True
         window.edits.select_shots([shots[row + 1].id])
+        self._prefetch(row + 2)
+
+    def _prefetch(self, row: int) -> None:
+        """Start decoding the accepted clip of shot ``row`` while the one before it plays."""
+        project = self.window.project
+        if row >= len(project.story.shots):
+            return
+        take = project.story.shots[row].accepted()
+        if take is not None and take.status == "done" and take.clip and not project.file_missing(take.clip):
+            self.player.prefetch(project.resolve(take.clip))

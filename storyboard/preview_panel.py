@@ -191,7 +191,11 @@ class PreviewPanel(QGroupBox):
         elif not shot.takes:
             self.player.clear("No takes yet.\nGenerate menu > Generate shot.")
         else:
+            # Silently, then shown once: the change signal showed it too, and every card selected decoded its clip
+            # twice (~0.5-1 s of a core for an 81-frame 832x480 clip, the first decode thrown away).
+            self.takes.blockSignals(True)
             self.takes.setCurrentItem(current)
+            self.takes.blockSignals(False)
             self._show_take(current, None)
         self._update_controls()
 

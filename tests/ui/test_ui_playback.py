@@ -88,3 +88,32 @@ def test_unticking_play_on_ends_the_cut_with_the_clip_and_another_project_does_n
     window.undo_stack.setClean()
     assert window.files.open_sample()
     assert not player.autoplay and "No takes yet" in player.screen_label.text()
+
+
+def test_the_next_shots_clip_is_decoded_while_the_one_before_plays(window, qtbot, tmp_path, recorded_dialogs):
+    """A real 81-frame 832x480 clip takes ~0.5-1 s to decode: without the next one ready, the cut froze at each
+    shot. Each clip is decoded once, and shown the moment its shot comes."""
+    player = _cut_with_two_takes(window, tmp_path, recorded_dialogs)
+    decoded: list[str] = []
+    start = player.loader.clip
+    player.loader.clip = lambda path: decoded.append(path.parent.name) or start(path)
+    qtbot.waitUntil(lambda: not player.loading, timeout=WAIT_MS)
+    decoded.clear()
+    window.playback.play_cut()
+    assert decoded == ["take0", "take1"]  # shot 1 from its first frame, and shot 2 ahead of its turn
+    shown_at_once = []
+    window.timeline.selectionModel().currentChanged.connect(
+        lambda *_: shown_at_once.append((window.current_row(), bool(player.frames), player.loading)))
+    qtbot.waitUntil(lambda: window.current_row() == 2, timeout=WAIT_MS)
+    assert shown_at_once[0] == (1, True, False)  # shot 2's frames were there when its card was selected
+    assert decoded == ["take0", "take1"]
+
+
+def test_selecting_a_card_decodes_its_clip_once(window, qtbot, tmp_path, recorded_dialogs):
+    player = _cut_with_two_takes(window, tmp_path, recorded_dialogs)
+    decoded: list[str] = []
+    start = player.loader.clip
+    player.loader.clip = lambda path: decoded.append(path.parent.name) or start(path)
+    window.edits.select_shots([window.project.story.shots[1].id])
+    qtbot.waitUntil(lambda: player.play_button.isEnabled(), timeout=WAIT_MS)
+    assert decoded == ["take1"]  # it was decoded twice, the first result thrown away
