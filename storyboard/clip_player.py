@@ -102,10 +102,10 @@ class ClipPlayer(QWidget):
         elif self.play_button.isEnabled():
             self.play_button.setChecked(True)
 
-    def show_card(self, image: QImage, frames: int, fps: float, path: Path | None = None) -> None:
+    def show_card(self, image: QImage, frames: int, fps: float) -> None:
         """A still held for ``frames`` frames: a shot without a take to play, as the exported film shows it."""
         self.clear("")
-        self.path = path
+        self.path = None
         self._show(frames * [image], fps)
         if self.autoplay:
             self.play_button.setChecked(True)

@@ -95,6 +95,10 @@ class EditController:
         if not rows:
             return
         self._push(DeleteShotsCommand(self.model, rows))
+        self._select_after_removal(rows)
+
+    def _select_after_removal(self, rows: list[int]) -> None:
+        """The shot now where the first removed one was (the last one when the removed ones ended the story)."""
         if self.model.shots:
             self.select_shots([self.model.shot_at(min(rows[0], len(self.model.shots) - 1)).id])
 
@@ -114,8 +118,7 @@ class EditController:
             command = DeleteShotsCommand(self.model, rows)
             command.setText("Cut shot" if len(rows) == 1 else f"Cut {len(rows)} shots")
             self._push(command)
-            if self.model.shots:
-                self.select_shots([self.model.shot_at(min(rows[0], len(self.model.shots) - 1)).id])
+            self._select_after_removal(rows)
 
     def paste(self) -> bool:
         """Insert the copied shots after the selection (at the end when nothing is selected), as new shots."""
