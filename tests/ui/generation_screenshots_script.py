@@ -62,7 +62,7 @@ def main() -> int:
     settings = AppSettings(engine="tiny", default_size=args.size, default_frames=args.frames, default_steps=args.steps)
     window = MainWindow(settings)
     window.files.open_sample()
-    window.resize(1400, 860)
+    window.resize(1440, 900)  # the first size the app opens at: nothing above the timeline scrolls
     window.show()
     if not window.files._write(work / "sample.storymem"):
         print("could not save the sample project", file=sys.stderr)
