@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit
 
 from storyboard import dialogs
 from storyboard.reorder import shifted_rows
@@ -103,7 +104,18 @@ class EditController:
             self.select_shots([self.model.shot_at(min(rows[0], len(self.model.shots) - 1)).id])
 
     # ------------------------------------------------------------ clipboard
+    @staticmethod
+    def _text_field() -> QLineEdit | QPlainTextEdit | None:
+        """The text field being typed in: Edit > Cut, Copy and Paste chosen from the menu act on its text there (the
+        keys already do: they are the timeline's only), as in any editor."""
+        focus = QApplication.focusWidget()
+        return focus if isinstance(focus, QLineEdit | QPlainTextEdit) else None
+
     def copy(self) -> bool:
+        field = self._text_field()
+        if field is not None:
+            field.copy()
+            return False
         rows = self.selected_rows()
         if not rows:
             return False
@@ -113,6 +125,10 @@ class EditController:
         return True
 
     def cut(self) -> None:
+        field = self._text_field()
+        if field is not None:
+            field.cut()
+            return
         rows = self.selected_rows()
         if self.copy():
             command = DeleteShotsCommand(self.model, rows)
@@ -122,6 +138,10 @@ class EditController:
 
     def paste(self) -> bool:
         """Insert the copied shots after the selection (at the end when nothing is selected), as new shots."""
+        field = self._text_field()
+        if field is not None:
+            field.paste()
+            return False
         mime = QGuiApplication.clipboard().mimeData()
         if not holds_shots(mime):
             what = "text: paste it into a shot's prompt" if mime is not None and mime.hasText() else "no shots"

@@ -156,3 +156,23 @@ def test_any_clipboard_content_pastes_as_shots_or_is_refused_in_words(qapp, payl
         return
     assert shots and all(s.takes == [] and s.accepted_take is None for s in shots)
     assert len({s.id for s in shots}) == len(shots)
+
+
+def test_edit_menu_copy_and_paste_act_on_the_text_being_typed(window):
+    """Chosen from the Edit menu while typing a prompt, Copy copies the selected words and Paste pastes text there, as
+    in any editor (they copied the shot, and Paste answered that the clipboard holds text)."""
+    show_active(window)
+    inspector = window.inspector
+    inspector.edit_prompt()
+    before, shots = inspector.prompt.toPlainText(), len(window.project.story.shots)
+    inspector.prompt.selectAll()
+    window.actions_by_name["copy"].trigger()
+    mime = QGuiApplication.clipboard().mimeData()
+    assert mime.text() == before and not mime.hasFormat(SHOTS_MIME)
+    inspector.prompt.moveCursor(inspector.prompt.textCursor().MoveOperation.End)
+    window.actions_by_name["paste"].trigger()
+    assert inspector.prompt.toPlainText() == before + before
+    assert len(window.project.story.shots) == shots and window.project.story.shots[0].prompt == before + before
+    window.timeline.setFocus()
+    window.actions_by_name["copy"].trigger()  # on the cards again: the shot
+    assert QGuiApplication.clipboard().mimeData().hasFormat(SHOTS_MIME)
