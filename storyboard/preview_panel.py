@@ -22,6 +22,7 @@ from storyboard.clip_player import ClipPlayer
 from storyboard.note_label import NoteLabel
 from storymem_engine.models import FP8_PRESETS
 from storymem_engine.project import Project
+from storymem_engine.render_settings import RenderSettings
 from storymem_engine.request import profile_note
 from storymem_engine.story import Shot, Take, keyframe_note
 from storymem_engine.tiny import TINY_LABEL
@@ -204,12 +205,11 @@ class PreviewPanel(QGroupBox):
         from storyboard.frames import array_to_qimage
         from storymem_engine.shot_timing import FPS, card_frames
 
-        settings = project.settings
-        width, height = (settings.width, settings.height) if settings is not None else (832, 480)
-        card_height = max(2, round(CARD_WIDTH * height / width / 2) * 2)
+        settings = project.settings or RenderSettings()
+        card_height = max(2, round(CARD_WIDTH * settings.height / settings.width / 2) * 2)
         number = project.story.shot_index(shot.id) + 1
         image = array_to_qimage(render_card(shot.prompt, number, shot.scene_num, shot.cut, CARD_WIDTH, card_height))
-        self.player.show_card(image, card_frames(shot, settings.frames if settings is not None else 81), FPS)
+        self.player.show_card(image, card_frames(shot, settings.frames), FPS)
 
     def current_take(self) -> Take | None:
         return self._take(self.takes.currentItem())

@@ -54,7 +54,7 @@ def check_models_folder(folder: str, clip: bool = True) -> str:
                     + f"\n{distill_download_command(folder)}") if draft else ""
         optional += _mm2v_note(folder)
     except Exception as exc:  # noqa: BLE001 - the check reports, it never crashes the dialog
-        optional = f"\n\nCould not check the Draft profile's files: {exc}"
+        optional = f"\n\nCould not check the optional files (Draft profile, MM2V): {exc}"
     if not missing:
         return f"All model files found in {folder}.{optional}"
     return (f"{len(missing)} file(s) missing in {folder}:\n" + "\n".join(missing)
@@ -63,10 +63,9 @@ def check_models_folder(folder: str, clip: bool = True) -> str:
 
 def _mm2v_note(folder: str) -> str:
     """The MM2V LoRA is needed only by a project whose Continuation is MM2V: listed as optional when missing."""
-    from storymem_engine.models import LORA_FOLDERS, download_commands, missing_model_files
+    from storymem_engine.models import download_commands, storymem_lora_missing
 
-    lora = f"StoryMem/{LORA_FOLDERS['mm2v']}/"
-    missing = [m for m in missing_model_files(folder, "mm2v", clip=False) if m.startswith(lora)]
+    missing = storymem_lora_missing(folder, "mm2v")
     if not missing:
         return ""
     return ("\n\nOptional, for the MM2V continuation (Generate > Render settings > Continuation): "

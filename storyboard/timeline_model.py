@@ -223,6 +223,8 @@ class TimelineModel(QAbstractListModel):
     def clip_damaged(self, take) -> str:
         """Why a take's clip cannot be decoded, once its thumbnail has tried ("" until then, or when it decodes).
         Keyed by the file's mtime: a clip written again is tried again."""
+        if not self._damaged:  # the usual case: no second stat of the clip per painted card
+            return ""
         found = self._clip_file(take)
         return self._damaged.get(found[0], "") if found is not None else ""
 

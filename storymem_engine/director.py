@@ -395,9 +395,9 @@ class Director:
             return load_image(self.project.resolve(relative))
         except ImageUnreadable as exc:
             story = self.project.story
-            parts = Path(relative).parts
-            owner = next((i for i, shot in enumerate(story.shots)
-                          if len(parts) == 4 and parts[0] == TAKES_DIR and parts[1] == shot.id), None)
+            parts = Path(relative).parts  # takes/<shot id>/<take id>/<file>
+            shot_id = parts[1] if len(parts) == 4 and parts[0] == TAKES_DIR else None
+            owner = next((i for i, shot in enumerate(story.shots) if shot.id == shot_id), None)
             if owner is not None:
                 keyframe = any(relative in take.keyframes for take in story.shots[owner].takes)
                 raise EngineError(f"{relative}, made by shot {owner + 1}, cannot be read ({exc.reason}): generate "

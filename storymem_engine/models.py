@@ -178,6 +178,13 @@ def distill_download_command(models_dir, kinds: tuple[str, ...] = ("t2v", "m2v")
     return f'hf download {DISTILL_REPO} {names} --local-dir "{layout.distill}"'
 
 
+def storymem_lora_missing(models_dir, continuation: str = "mi2v") -> list[str]:
+    """The StoryMem LoRA files (high- and low-noise) of a continuation missing from `models_dir`, relative to it."""
+    layout = ModelLayout(Path(models_dir), continuation)
+    return [(layout.lora / f"{name}.pth").relative_to(layout.root).as_posix()
+            for name in LORA_FILES if lora_file(layout.lora, name) is None]
+
+
 def missing_model_files(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,
                         draft: bool = False) -> list[str]:
     """Every file the engine needs that is not in `folder`, as paths relative to it.
@@ -189,9 +196,7 @@ def missing_model_files(folder, continuation: str = "mi2v", first_shot: str = "t
     missing = _diffusers_repo_missing(layout.i2v)
     if first_shot == "t2v":
         missing += _diffusers_repo_missing(layout.t2v, experts_only=True)
-    for name in LORA_FILES:
-        if lora_file(layout.lora, name) is None:
-            missing.append(layout.lora / f"{name}.pth")
+    missing += [layout.root / rel for rel in storymem_lora_missing(folder, continuation)]
     if clip:
         missing += clip_files_missing(layout.clip)
     found = [p.relative_to(layout.root).as_posix() for p in missing]
