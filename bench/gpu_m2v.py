@@ -50,6 +50,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -388,11 +389,19 @@ def run_child(command: list[str], env: dict, timeout: int) -> tuple[int | None, 
     return proc.returncode, out, err
 
 
+# torchrun's summary of a group whose first failing rank died of a signal.
+ROOT_CAUSE_SIGNAL = re.compile(r"Root Cause \(first observed failure\):\s*\[(\d+)\]:[^\[]*?traceback\s*:\s*"
+                               r"(Signal \d+ \(\w+\))")
+
+
 def failure_line(out: str, err: str) -> str:
     """The child's own ERROR line, else the last stderr line that says something (torchrun ends with a box of '=')."""
     errors = [line[6:] for line in out.splitlines() if line.startswith("ERROR ")]
     if errors:
         return errors[0]
+    killed = ROOT_CAUSE_SIGNAL.search(err)
+    if killed:  # the rank that died first, not the peers that then lost it ("Connection closed by peer")
+        return f"rank {killed[1]} was killed by {killed[2]}"
     said = [line.strip() for line in err.splitlines() if line.strip().strip("=-")]
     # A rank's exception ("[rank1]: RuntimeError: ..."), not torchrun's own ChildFailedError about it.
     named = [line for line in said if "Error" in line and "ChildFailedError" not in line]

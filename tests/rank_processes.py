@@ -1,7 +1,12 @@
-"""The rank processes a multi-GPU launcher started, found in Linux's /proc (tests kill one, or check none is left)."""
+"""Rank groups in tests: the processes a multi-GPU launcher started, found in Linux's /proc (tests kill one, or
+check none is left), and running a gloo group on the CPU."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -19,3 +24,33 @@ def ranks_of(launcher_pid: int, module: str) -> dict[int, int]:
         except (OSError, ValueError, KeyError):
             continue
     return ranks
+
+
+# How a rank that gloo aborted shows: torchrun's summary, or the CLI's one line for a rank killed by a signal.
+_ABORTED = re.compile(r"Signal 6 \(SIGABRT\)|killed \(signal 6\)")
+# Python's own stack of the aborting rank (PYTHONFAULTHANDLER) and gloo's reason, when they reached stderr.
+_WHY = re.compile(r"Fatal Python error|terminate called|what\(\):|^\s*File \"")
+
+
+def rank_env() -> dict[str, str]:
+    """Environment for a test's rank group: a rank that aborts prints its Python stack (faulthandler)."""
+    return {"PYTHONFAULTHANDLER": "1"}
+
+
+def run_ranks(start: Callable[[], subprocess.CompletedProcess]) -> subprocess.CompletedProcess:
+    """Run a group of gloo ranks on the CPU; once more if one of them aborted (SIGABRT).
+
+    A rank of the 2-rank tiny group aborted mid-run in one CI run (2026-11-30: rank 0 SIGABRT, rank 1 then lost
+    its peer in an all-to-all) and once in an earlier clean-clone run, out of some 25 suite runs; 0 in ~300 runs
+    of the same group here, idle or with the cores loaded. The CPU group exists only to test the GPU code path
+    (NCCL there), so one abort is a warning with what the rank printed (its Python stack, through
+    ``rank_env``), and only a second one fails the test. Errors and any other ending are never run again.
+    """
+    result = start()
+    if result.returncode == 0 or not _ABORTED.search(result.stdout + result.stderr):
+        return result
+    lines = (result.stdout + result.stderr).splitlines()
+    why = [line for line in lines if _WHY.search(line)][:40]
+    warnings.warn("a gloo rank aborted (SIGABRT) and the group ran again. What it printed:\n"
+                  + "\n".join(why or lines[-40:]), stacklevel=2)
+    return start()

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
+from rank_processes import rank_env, run_ranks
 
 from storymem_engine.models import OFFLOAD_PRESETS
 
@@ -75,6 +76,11 @@ def test_gpu_m2v_bench_has_no_scaling_without_one_gpu_and_refuses_the_low_vram_p
            "  exitcode  : 1 (pid: 7)\n" + "=" * 60)
     assert bench.failure_line("", box) == "[rank1]: RuntimeError: Connection closed by peer"
     assert bench.failure_line("ERROR ValueError: bad size\n", box) == "ValueError: bad size"
+    # A rank killed by a signal (no error of its own): the row names it, not the peer that then lost it.
+    aborted = box + ("\nRoot Cause (first observed failure):\n[0]:\n  time      : 2026-11-30_12:37:17\n"
+                     "  rank      : 0 (local_rank: 0)\n  exitcode  : -6 (pid: 26825)\n  error_file: <N/A>\n"
+                     "  traceback : Signal 6 (SIGABRT) received by PID 26825\n" + "=" * 60)
+    assert bench.failure_line("", aborted) == "rank 0 was killed by Signal 6 (SIGABRT)"
     result = _bench("gpu_m2v.py", "--tiny", "--gpus", "2", "--presets", "sequential", timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
     (line,) = result.stdout.splitlines()[2:-1]
@@ -105,9 +111,9 @@ def test_gpu_m2v_quick_run_is_held_to_its_eight_minute_budget():
 def _bench(script: str, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     import os
 
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "QT_QPA_PLATFORM": "offscreen", **(env or {})}
-    return subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True,
-                          cwd=ROOT, env=full_env, timeout=timeout)
+    full_env = {**os.environ, **rank_env(), "HF_HUB_OFFLINE": "1", "QT_QPA_PLATFORM": "offscreen", **(env or {})}
+    return run_ranks(lambda: subprocess.run([sys.executable, str(ROOT / "bench" / script), *args],
+                                            capture_output=True, text=True, cwd=ROOT, env=full_env, timeout=timeout))
 
 
 def test_engine_overhead_bench_quick(tiny_models):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, run_main
-from rank_processes import ranks_of
+from rank_processes import rank_env, ranks_of, run_ranks
 
 from storymem_engine.distributed import CPU_TEST_ENV, token_split_problem
 
@@ -31,10 +32,12 @@ FRAME_LEVELS = 1
 @pytest.fixture(scope="module")
 def parallel_shots(tiny_models, tmp_path_factory):
     out = tmp_path_factory.mktemp("cp") / "ranks.npz"
-    env = {**os.environ, **CPU_PARALLEL, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                             str(ROOT / "tests" / "cp_shot_worker.py"), str(tiny_models), str(out)],
-                            capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    env = {**os.environ, **CPU_PARALLEL, **rank_env(), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
+           "OMP_NUM_THREADS": "1"}
+    result = run_ranks(lambda: subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         str(ROOT / "tests" / "cp_shot_worker.py"), str(tiny_models), str(out)],
+        capture_output=True, text=True, env=env, timeout=300, cwd=ROOT))
     assert result.returncode == 0, result.stderr[-3000:]
     return dict(np.load(out))
 
@@ -115,7 +118,7 @@ def cli_env(tiny_models, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
     (cache / TINY_VERSION).symlink_to(tiny_models, target_is_directory=True)
     # One thread per process: the 2-rank runs share the cores, and OpenMP threads spinning against each other cost more.
-    return {"STORYMEM_CACHE": str(cache), "OMP_NUM_THREADS": "1", **CPU_PARALLEL}
+    return {"STORYMEM_CACHE": str(cache), "OMP_NUM_THREADS": "1", **CPU_PARALLEL, **rank_env()}
 
 
 def test_render_on_two_ranks_makes_the_takes_a_single_process_render_makes(tmp_path, cli_env):
@@ -125,7 +128,13 @@ def test_render_on_two_ranks_makes_the_takes_a_single_process_render_makes(tmp_p
     runs = {}
     for gpus, extra in (("1", []), ("2", ["--shard-weights"])):  # 2 ranks: tokens split and weights sharded
         out = tmp_path / f"gpus{gpus}"
-        result = run_main("render", str(story), "--out", str(out), *TINY, "--gpus", gpus, *extra, env=cli_env)
+        args = ("render", str(story), "--out", str(out), *TINY, "--gpus", gpus, *extra)
+
+        def render(args=args, out=out):
+            shutil.rmtree(out, ignore_errors=True)  # a run again starts from an empty project
+            return run_main(*args, env=cli_env)
+
+        result = run_ranks(render)
         assert result.returncode == 0, result.stderr[-3000:]
         runs[gpus] = (out, json.loads((out / "manifest.json").read_text()), result.stderr)
     (out1, one, _), (out2, two, stderr) = runs["1"], runs["2"]
