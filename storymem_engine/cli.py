@@ -210,32 +210,59 @@ def cmd_info(args) -> int:
 
 
 class ConsoleProgress:
-    """One line per shot, redrawn in place: a bar, the phase and an ETA from the step rate."""
+    """A line per shot redrawn in place on a terminal: a bar, the phase and an ETA from the step rate.
 
-    def __init__(self, total_shots: int, stream=sys.stderr) -> None:
+    Written to a file or a pipe (a Slurm job's log, ``2> render.log``), a redraw would pile every step of a shot
+    into one line, so it writes plain lines instead: one when the phase changes, and at least every
+    ``LOG_EVERY_S`` of a shot, so a log shows a live job without a line per step.
+    """
+
+    LOG_EVERY_S = 60.0
+
+    def __init__(self, total_shots: int, stream=sys.stderr, live: bool | None = None) -> None:
         self.total_shots = total_shots
         self.stream = stream
+        self.live = _is_terminal(stream) if live is None else live
         self.index = 0
+        self._logged: tuple[str, float] | None = None  # (phase, elapsed) of the last plain line of this shot
 
     def __call__(self, p) -> None:
-        frac = p.step / p.total if p.total else 0.0
         eta = (p.elapsed / p.step * (p.total - p.step)) if p.step else float("nan")
-        bar = "#" * int(frac * 24)
         eta_text = f"ETA {eta:5.0f}s" if eta == eta else "ETA   --"
-        self.stream.write(f"\rshot {self.index + 1}/{self.total_shots} [{bar:<24}] {p.step:>3}/{p.total} "
-                          f"{p.phase:<18} {p.elapsed:6.1f}s {eta_text}")
-        self.stream.flush()
+        shot = f"shot {self.index + 1}/{self.total_shots}"
+        if self.live:
+            bar = "#" * int((p.step / p.total if p.total else 0.0) * 24)
+            self._write(f"\r{shot} [{bar:<24}] {p.step:>3}/{p.total} {p.phase:<18} {p.elapsed:6.1f}s {eta_text}")
+            return
+        if self._logged is not None and self._logged[0] == p.phase and p.elapsed - self._logged[1] < self.LOG_EVERY_S:
+            return
+        self._logged = (p.phase, p.elapsed)
+        self._write(f"{shot} {p.step:>3}/{p.total} {p.phase:<18} {p.elapsed:6.1f}s {eta_text}\n")
 
     def regenerating(self, index: int, reason: str) -> None:
         if reason != "it has no finished take":  # a first render needs no explanation per shot
-            self.stream.write(f"\rshot {index + 1}/{self.total_shots}: generating again, {reason}{' ' * 20}\n")
-            self.stream.flush()
+            self._line(f"shot {index + 1}/{self.total_shots}: generating again, {reason}")
 
     def shot_done(self, index: int, take, skipped: bool) -> None:
         word = "kept (unchanged)" if skipped else f"done, {take.frames} frames"
-        self.stream.write(f"\rshot {index + 1}/{self.total_shots} {word}{' ' * 50}\n")
-        self.stream.flush()
+        self._line(f"shot {index + 1}/{self.total_shots} {word}")
         self.index = index + 1
+        self._logged = None
+
+    def _line(self, text: str) -> None:
+        # On a terminal the line replaces the redrawn bar, whose tail the padding clears.
+        self._write(f"\r{text}{' ' * 50}\n" if self.live else f"{text}\n")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream: plain lines are always readable
+        return False
 
 
 def _open_project(out: Path, story):
