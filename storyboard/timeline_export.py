@@ -24,6 +24,7 @@ from storyboard.handoff import HandoffError, HandoffShot, metadata_of, note_line
 from storymem_engine.atomic import atomic_write_text
 from storymem_engine.project import Project
 from storymem_engine.shot_timing import FPS
+from storymem_engine.take_files import unreadable
 
 if TYPE_CHECKING:
     import opentimelineio as otio
@@ -105,10 +106,12 @@ def _media_files(plan: list[HandoffShot], path: Path, options: TimelineOptions, 
         result.media_folder = folder
     size = timeline_size(plan, default_size)
     media: dict[int, Path] = {}
+    checked: dict[Path, str] = {}  # a clip several shots share is read once
     for done, item in enumerate(plan, start=1):
         if cancel is not None and cancel():
             raise HandoffError("cancelled")
         if item.clip is not None:
+            _check_clip(item, checked)
             media[item.number] = _collect(item, folder, result) if options.collect_media else item.clip
             result.clips += 1
         elif options.empty_shots == "card":
@@ -119,6 +122,18 @@ def _media_files(plan: list[HandoffShot], path: Path, options: TimelineOptions, 
         if progress is not None:
             progress(done)
     return media
+
+
+def _check_clip(item: HandoffShot, checked: dict[Path, str]) -> None:
+    """A clip that is there but cut off or overwritten would reach the editor as offline or short media, found by
+    whoever opens the timeline: it is refused here, naming the shot (tens of ms per clip: its first frame and
+    its packets)."""
+    assert item.clip is not None and item.take is not None
+    if item.clip not in checked:
+        checked[item.clip] = unreadable(item.clip, item.take.frames)
+    if checked[item.clip]:
+        raise HandoffError(f"shot {item.number}: the accepted take's clip {item.take.clip} cannot be read "
+                           f"({checked[item.clip]}): regenerate the shot or accept another take")
 
 
 def _collect(item: HandoffShot, folder: Path, result: TimelineResult) -> Path:

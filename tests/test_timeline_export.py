@@ -170,6 +170,17 @@ def test_missing_clip_names_the_shot_and_writes_nothing(project, tmp_path):
         export_timeline(project, tmp_path / "no" / "cut.otio", TimelineOptions("otio"), 81, (64, 48))
 
 
+@pytest.mark.parametrize("fmt", ["otio", "edl"])
+def test_a_cut_off_clip_names_the_shot_and_writes_nothing(project, tmp_path, fmt):
+    clip = project.folder / project.story.shots[3].accepted().clip
+    clip.write_bytes(clip.read_bytes()[:1500])  # a copy that stopped part way: there, not empty, no use
+    out = tmp_path / f"cut{FORMATS[fmt].suffix}"
+    with pytest.raises(HandoffError, match=r"shot 4: the accepted take's clip takes/.* cannot be read \(.+\): "
+                                           "regenerate the shot or accept another take"):
+        export_timeline(project, out, TimelineOptions(fmt, collect_media=True), 81, (64, 48))
+    assert not out.exists()
+
+
 def test_a_project_without_any_take_exports_as_gaps(tmp_path):
     project = make_project(tmp_path / "Empty.storymem", shots=4)
     out = _export(project, tmp_path, "otio")
