@@ -9,6 +9,7 @@ cold-ish run each, on whatever machine this is.
     python bench/export_formats_bench.py                 # 1,000 shots, every format
     python bench/export_formats_bench.py --shots 30      # a quick check of the script
     python bench/export_formats_bench.py --cards         # timelines with animatic card clips as well
+    python bench/export_formats_bench.py --clip 832x480x81 --skip mp4 pdf   # takes the size of the method's shot
 
 Goals: under 2 s per format, the PDF under 10 s. The film encodes every frame of every shot (its time grows
 with the running time, not with the shot count), so it is reported but has no goal.
@@ -34,7 +35,7 @@ DEFAULT_GOAL = 2.0
 SUFFIXES = {"csv": "csv", "otio": "otio", "fcp7": "xml", "fcpx": "fcpxml", "edl": "edl", "pdf": "pdf", "mp4": "mp4"}
 
 
-def build_project(folder: Path, shots: int) -> Path:
+def build_project(folder: Path, shots: int, clip_size: tuple[int, int] = (64, 48), clip_frames: int = 9) -> Path:
     """A saved project of ``shots`` shots; every other one with a take (its own clip and keyframe files)."""
     import numpy as np
     from PIL import Image
@@ -45,10 +46,12 @@ def build_project(folder: Path, shots: int) -> Path:
 
     template = folder / "template"
     template.mkdir(parents=True)
-    frames = np.zeros((9, 48, 64, 3), dtype=np.uint8)
-    frames[..., 0] = np.linspace(0, 255, 9, dtype=np.uint8)[:, None, None]
+    width, height = clip_size
+    frames = np.zeros((clip_frames, height, width, 3), dtype=np.uint8)
+    frames[..., 0] = np.linspace(0, 255, clip_frames, dtype=np.uint8)[:, None, None]
+    frames[..., 1] = np.linspace(0, 255, width, dtype=np.uint8)[None, None, :]
     write_video(template / "clip.mp4", frames, fps=16)
-    Image.new("RGB", (64, 48), (40, 120, 200)).save(template / "keyframe_0.png")
+    Image.new("RGB", (width, height), (40, 120, 200)).save(template / "keyframe_0.png")
 
     story = Story(name="Bench story", overview="A long story to time every export. " * 4)
     project = Project(folder=folder / "Bench.storymem", story=story)
@@ -64,8 +67,9 @@ def build_project(folder: Path, shots: int) -> Path:
             shutil.copy(template / "keyframe_0.png", take_folder / "keyframe_0.png")
             rel = f"takes/{shot.id}/take1"
             shot.takes.append(Take(id="take1", clip=f"{rel}/clip.mp4", keyframes=[f"{rel}/keyframe_0.png"],
-                                   frames=9, engine="bench",
-                                   request={"seed": index, "mode": "m2v", "width": 64, "height": 48, "frames": 9,
+                                   frames=clip_frames, engine="bench",
+                                   request={"seed": index, "mode": "m2v", "width": width, "height": height,
+                                            "frames": clip_frames,
                                             "steps": 2, "memory_keys": [f"shot-0001/take1/{index % 3}"]}))
             shot.accepted_take = "take1"
         story.shots.append(shot)
@@ -92,13 +96,16 @@ def main() -> int:
     parser.add_argument("--shots", type=int, default=1000)
     parser.add_argument("--cards", action="store_true", help="also time the timelines with animatic card clips")
     parser.add_argument("--skip", nargs="*", default=[], choices=list(SUFFIXES), help="formats not to run")
+    parser.add_argument("--clip", default="64x48x9", metavar="WxHxFRAMES",
+                        help="every take's clip (832x480x81: the method's shot, for what reading real clips costs)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="export-bench-") as tmp:
         tmp_path = Path(tmp)
         start = time.perf_counter()
-        project = build_project(tmp_path, args.shots)
-        print(f"project: {args.shots} shots, {(args.shots + 1) // 2} takes, built in "
+        width, height, frames = (int(n) for n in args.clip.split("x"))
+        project = build_project(tmp_path, args.shots, (width, height), frames)
+        print(f"project: {args.shots} shots, {(args.shots + 1) // 2} takes of {args.clip}, built in "
               f"{time.perf_counter() - start:.1f} s (not timed below)")
         print(f"{'format':<14} {'seconds':>8}  {'goal':>6}  result")
         runs = [(fmt, []) for fmt in SUFFIXES if fmt not in args.skip]

@@ -44,9 +44,9 @@ class HandoffShot:
         return self.frames / FPS
 
 
-def plan_handoff(project: Project, default_frames: int, check_media: bool = True) -> list[HandoffShot]:
-    """Every shot in story order. With ``check_media`` a take whose clip is gone (or leaves the project) is a
-    HandoffError naming the shot, as the film export reports it; the PDF passes False and draws a blank."""
+def plan_handoff(project: Project, default_frames: int) -> list[HandoffShot]:
+    """Every shot in story order; a take whose clip path leaves the project is a HandoffError naming the shot.
+    Whether each clip is there and whole is the timeline's check, shot by shot; the PDF draws a blank instead."""
     plan: list[HandoffShot] = []
     project_profile = project.settings.profile if project.settings is not None else "final"
     start = 0
@@ -59,8 +59,6 @@ def plan_handoff(project: Project, default_frames: int, check_media: bool = True
                 clip = project.resolve(take.clip)
             except ValueError as exc:
                 raise HandoffError(f"shot {number}: {exc}") from None
-            if check_media and not clip.is_file():
-                raise HandoffError(f"shot {number}: the accepted take's clip {take.clip} is missing")
         frames = shot_frames(shot, default_frames)
         if take is not None and take.frames <= 0 and clip is not None and clip.is_file():
             frames = _probe_frames(clip, number)  # an old take that did not record its length

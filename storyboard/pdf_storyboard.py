@@ -78,7 +78,7 @@ def export_pdf(project: Project, path: Path, options: PdfOptions, default_frames
     path = Path(path)
     if not path.parent.is_dir():
         raise PdfError(f"cannot write {path}: the folder does not exist")
-    plan = plan_handoff(project, default_frames, check_media=False)
+    plan = plan_handoff(project, default_frames)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(handle)
     try:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from storyboard.handoff import HandoffError, HandoffShot, metadata_of, note_lines, one_line, plan_handoff
 from storymem_engine.atomic import atomic_write_text
-from storymem_engine.project import Project
+from storymem_engine.project import Project, missing_or_empty
 from storymem_engine.shot_timing import FPS
 from storymem_engine.take_files import unreadable
 
@@ -125,10 +125,12 @@ def _media_files(plan: list[HandoffShot], path: Path, options: TimelineOptions, 
 
 
 def _check_clip(item: HandoffShot, checked: dict[Path, str]) -> None:
-    """A clip that is there but cut off or overwritten would reach the editor as offline or short media, found by
-    whoever opens the timeline: it is refused here, naming the shot (tens of ms per clip: its first frame and
-    its packets)."""
+    """A clip that is gone, or there but cut off or overwritten, would reach the editor as offline or short media,
+    found by whoever opens the timeline: it is refused here, naming the first such shot, as its card says MISSING
+    or DAMAGED (the same check: the first frame and the packets, tens of ms per clip)."""
     assert item.clip is not None and item.take is not None
+    if missing_or_empty(item.clip):
+        raise HandoffError(f"shot {item.number}: the accepted take's clip {item.take.clip} is missing or empty")
     if item.clip not in checked:
         checked[item.clip] = unreadable(item.clip, item.take.frames)
     if checked[item.clip]:

@@ -1,6 +1,7 @@
 """A project's take files are files a sync tool, a full disk or a user can damage. Whatever happened to them (gone,
 emptied, cut off anywhere, bytes written over, replaced by something else), everything that reads them answers in
-words: the card's status, a rerun's reason, the film export; never an exception the app does not expect."""
+words: the card's status, a rerun's reason, the film and timeline exports; never an exception the app does not
+expect."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from ui_helpers import add_take
 
 from storyboard.film_export import FilmError, export_film
 from storyboard.frames import first_frame
+from storyboard.handoff import HandoffError
+from storyboard.timeline_export import TimelineOptions, export_timeline
 from storymem_engine.director import Director, DirectorSettings
 from storymem_engine.engine import EngineSettings, StoryMemEngine
 from storymem_engine.project import Project, missing_or_empty
@@ -58,6 +61,7 @@ def test_any_damage_to_take_files_is_told_in_words(qapp, damages):
 
         director = Director(project, StoryMemEngine(EngineSettings(engine="tiny")),
                             DirectorSettings(width=64, height=48, frames=13, steps=2))
+        not_done = []
         for index, take in enumerate(takes):
             clip = project.resolve(take.clip)
             image, why = first_frame(clip, frames=take.frames)  # what a card asks: DONE, MISSING or DAMAGED
@@ -66,6 +70,15 @@ def test_any_damage_to_take_files_is_told_in_words(qapp, damages):
             assert isinstance(reason, str)
             if image is None:
                 assert reason, "a take whose card is not DONE must not be kept by a rerun"
+                not_done.append(index + 1)
+        # An editor's timeline takes exactly the clips whose cards say DONE: any other is refused by shot number.
+        timeline = Path(folder) / "cut.otio"
+        try:
+            export_timeline(project, timeline, TimelineOptions("otio"), 13, (64, 48))
+            assert not not_done, f"shots {not_done} are not DONE, yet the timeline took their clips"
+        except HandoffError as refused:
+            assert not_done and str(refused).startswith(f"shot {not_done[0]}: "), str(refused)
+            assert not timeline.exists()
         out = Path(folder) / "film.mp4"
         try:
             frames = export_film(project, out, 13, (64, 48))
