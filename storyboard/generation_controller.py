@@ -21,6 +21,7 @@ from storyboard import dialogs
 from storyboard.memory import is_stale
 from storyboard.worker import GenerationJob, WorkerThread
 from storymem_engine.project import TAKES_DIR, ProjectError, acquire_writer_lock, record_take
+from storymem_engine.shot_modes import unmade_continued
 from storymem_engine.story import Take
 
 if TYPE_CHECKING:
@@ -46,6 +47,15 @@ def log_failure(shot_id: str, message: str, details: str = "") -> Path:
             log.write(details.rstrip() + "\n")
         log.write("\n")
     return path
+
+
+def _shots_in_words(rows: list[int]) -> str:
+    """Sorted row numbers as the timeline numbers them: "shot 3", "shots 1–3", "shots 1, 3, 5"."""
+    if len(rows) == 1:
+        return f"shot {rows[0] + 1}"
+    if rows == list(range(rows[0], rows[-1] + 1)):
+        return f"shots {rows[0] + 1}–{rows[-1] + 1}"
+    return "shots " + ", ".join(str(row + 1) for row in rows)
 
 
 def _duration(seconds: float) -> str:
@@ -145,6 +155,9 @@ class GenerationController(QObject):
             return False
         if not shot_ids:
             return False
+        shot_ids = self._with_unmade_continued(shot_ids)
+        if shot_ids is None:
+            return False
         engine = self._engine_settings()
         if engine is None or not self._draft_can_run(engine, shot_ids, finalize) \
                 or not self._gpus_available(shot_ids, finalize) or not self._ensure_saved():
@@ -192,6 +205,25 @@ class GenerationController(QObject):
         self.window.statusBar().showMessage(f"Queued {len(shot_ids)} shot(s) on the {engine['engine']} engine{draft}…")
         self.worker.submit(job)
         return True
+
+    def _with_unmade_continued(self, shot_ids: list[str]) -> list[str] | None:
+        """The queue with the earlier shots its continuing shots need (asked first), in story order; None when the
+        user declines. A shot continuing one that has no take would fail after the models load, saying only that."""
+        story = self.window.project.story
+        rows = {shot.id: row for row, shot in enumerate(story.shots)}
+        queued = [rows[shot_id] for shot_id in shot_ids]
+        needed = unmade_continued(story, queued, self.window.render_settings().continuation)
+        if not needed:
+            return shot_ids
+        shot = next(iter(needed))
+        extra = sorted({row for rows_before in needed.values() for row in rows_before})
+        queue = sorted(set(queued) | set(extra))
+        text = (f"Shot {shot + 1} continues shot {shot}, which has no take yet, so it cannot start. Generate "
+                f"{_shots_in_words(extra)} first, in the same queue ({len(queue)} shots)?\n\nOr make shot {shot + 1} a "
+                "scene cut (inspector) to start it fresh, without them.")
+        answer = dialogs.choose(self.window, "Earlier shots have no take", text,
+                                [("generate", f"Generate {_shots_in_words(queue)}")])
+        return [story.shots[row].id for row in queue] if answer == "generate" else None
 
     def _engine_settings(self) -> dict[str, Any] | None:
         s = self.window.settings

@@ -36,3 +36,31 @@ def resolve_mode(story, index: int, continuation: str, first_shot: str = "t2v", 
     if shot.mode != "auto":
         return shot.mode
     return "m2v" if shot.cut else continuation
+
+
+def unmade_continued(story, queued: list[int], continuation: str) -> dict[int, list[int]]:
+    """For each queued shot that continues the previous one (MI2V, MM2V) from a shot with no accepted take that is
+    not queued before it: the shots to generate first, the chain back to one that starts fresh (a cut, the first
+    shot) or has a take. {queued index: [earlier indices]}, empty when the queue can run as it is."""
+    planned = set(queued)
+    needed: dict[int, list[int]] = {}
+    for index in sorted(queued):
+        chain: list[int] = []
+        shot = index
+        while shot > 0 and _continues(story, shot, continuation):
+            previous = shot - 1
+            if previous in planned or story.shots[previous].accepted() is not None:
+                break
+            chain.append(previous)
+            shot = previous
+        if chain:
+            needed[index] = sorted(chain)
+            planned.update(chain)
+    return needed
+
+
+def _continues(story, index: int, continuation: str) -> bool:
+    try:
+        return resolve_mode(story, index, continuation) in ("mi2v", "mm2v")
+    except ModeError:
+        return False  # the director says why it cannot run; that is not a missing earlier take

@@ -136,17 +136,18 @@ def test_engine_error_shows_message_logs_and_keeps_earlier_takes(gen_window, qtb
     kept = shots[0].accepted_take
     assert kept is not None
 
-    # Shot 3 continues shot 2 (MI2V), which has no take yet: the engine refuses with a message.
-    win.edits.select_shots([shots[2].id])
+    # Shot 2 asks for 1 frame (a project.json edited by hand): the engine refuses with a message.
+    shots[1].frames = 1
+    win.edits.select_shots([shots[1].id])
     assert win.generation.generate_shot()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     errors = recorded_dialogs.texts("error")
-    assert len(errors) == 1 and "no accepted take" in errors[0]
-    assert statuses(win)[2] == "failed"
-    assert shots[0].accepted_take == kept and shots[2].takes == []
+    assert len(errors) == 1 and "frames must be 4n+1 and at least 5 (e.g. 17, 49, 81), got 1" in errors[0]
+    assert statuses(win)[1] == "failed"
+    assert shots[0].accepted_take == kept and shots[1].takes == []
     from storyboard.generation_controller import LOG_FILE, log_folder
 
-    assert "no accepted take" in (log_folder() / LOG_FILE).read_text()
+    assert "frames must be 4n+1" in (log_folder() / LOG_FILE).read_text()
 
 
 def test_wan_with_missing_models_lists_them_and_offers_tiny(gen_window, qtbot, recorded_dialogs, tmp_path):
@@ -509,3 +510,27 @@ def test_editing_a_shot_makes_its_take_stale_and_regenerate_stale_redoes_it(gen_
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert [s.accepted().request["mode"] for s in shots] == ["t2v", "mm2v", "mm2v"]
     assert statuses(win) == ["done", "done", "done"]
+
+
+def test_generating_a_shot_that_continues_one_without_a_take_offers_the_shots_before_it(gen_window, qtbot,
+                                                                                       recorded_dialogs):
+    win = gen_window
+    shots = win.project.story.shots  # shot 1 a cut; 2 and 3 continue
+    win.edits.select_shots([shots[2].id])
+    # It failed after the models loaded ("shot 3 continues shot 2, which has no accepted take yet"), card FAILED.
+    assert not win.generation.generate_shot()  # asked, and declined: nothing starts
+    question = " ".join(recorded_dialogs.questions[-1].split())
+    assert question.startswith("Shot 3 continues shot 2, which has no take yet, so it cannot start. Generate shots "
+                               "1–2 first, in the same queue (3 shots)?")
+    assert "make shot 3 a scene cut" in question
+    assert not win.generation.busy and statuses(win) == ["empty", "empty", "empty"]
+
+    recorded_dialogs.choices.append("generate")
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert recorded_dialogs.texts("error") == []
+    assert statuses(win) == ["done", "done", "done"]
+    asked = len(recorded_dialogs.questions)
+    assert win.generation.generate_shot()  # shot 2 has a take now: no question
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert len(recorded_dialogs.questions) == asked and len(shots[2].takes) == 2
