@@ -281,9 +281,11 @@ class MemoryStrip(QGroupBox):
         chosen = [e for e in entries if e.state in ("memory", "pinned")]
         if error:
             self.note.setText(f"<span style='color:#f87171'>Shot {index + 1}: {error}</span>")
+        elif not entries and index == 0:
+            self.note.setText("Shot 1 opens the story: it has no memory, and is generated from its prompt alone "
+                              "(or from the cast members attached to it).")
         elif not entries:
-            self.note.setText(f"Shot {index + 1} has no memory yet: no earlier shot has an accepted take "
-                              "(an opening shot is generated from its prompt alone).")
+            self.note.setText(f"Shot {index + 1} has no memory yet: no earlier shot has an accepted take.")
         else:
             pinned = sum(1 for e in chosen if e.state == "pinned")
             excluded = sum(1 for e in entries if e.state == "excluded")

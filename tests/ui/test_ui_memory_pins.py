@@ -256,6 +256,9 @@ def test_the_strip_and_cards_follow_the_bank_outside_a_timeline_paint(bank_windo
     win.edits.select_shots([story.shots[4].id])
     assert len(win.memory_strip.entries) > 0 and win.memory_strip.note.text().startswith("Shot 5")
     win.edits.move([story.shots[4].id], 0)  # shot 5 first: its bank is empty now, and the strip says so
-    assert win.memory_strip.note.text().startswith("Shot 1 has no memory yet")
+    assert win.memory_strip.note.text().startswith("Shot 1 opens the story: it has no memory")
+    win.edits.select_shots([story.shots[1].id])
+    assert win.memory_strip.note.text() == "Shot 2 has no memory yet: no earlier shot has an accepted take."
+    win.edits.select_shots([story.shots[0].id])
     win.undo_stack.undo()
     assert win.memory_strip.note.text().startswith("Shot 5 is conditioned on")
