@@ -220,7 +220,7 @@ class GenerationController(QObject):
         queue = sorted(set(queued) | set(extra))
         text = (f"Shot {shot + 1} continues shot {shot}, which has no take yet, so it cannot start. Generate "
                 f"{_shots_in_words(extra)} first, in the same queue ({len(queue)} shots)?\n\nOr make shot {shot + 1} a "
-                "scene cut (inspector) to start it fresh, without them.")
+                f"scene cut (inspector) to start it fresh, without {'it' if len(extra) == 1 else 'them'}.")
         answer = dialogs.choose(self.window, "Earlier shots have no take", text,
                                 [("generate", f"Generate {_shots_in_words(queue)}")])
         return [story.shots[row].id for row in queue] if answer == "generate" else None
