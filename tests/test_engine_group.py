@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from rank_processes import ranks_of
+from rank_processes import rank_env, ranks_of
 
 from storymem_engine.engine_process import DIED, EngineProcess
 from storymem_engine.multi_gpu import CPU_TEST_ENV
@@ -29,6 +29,8 @@ def make_job(tmp_path, tiny_models, monkeypatch):
     monkeypatch.setenv(CPU_TEST_ENV, "1")  # the engine process and its ranks inherit it
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for name, value in rank_env().items():  # a rank that aborts prints its Python stack
+        monkeypatch.setenv(name, value)
     script = tmp_path / "story.json"
     script.write_text(json.dumps({"story_name": "harbour", "scenes": [
         {"scene_num": 1, "video_prompts": ["a harbour at dawn", "a gull on a post"], "cut": [True, True]}]}))
