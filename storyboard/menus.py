@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPainter
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
+from storyboard.find_replace_dialog import open_find_replace
 from storyboard.help_menu import build_help_menu
 from storyboard.recent import clear_recent, recent_projects
 from storyboard.settings_values import names_existing
@@ -89,6 +90,8 @@ def build_menus(window: MainWindow) -> None:
     edit_menu.addSeparator()
     _action(window, edit_menu, "select_all", "Select &all shots", window.timeline.selectAll, [Keys.SelectAll],
             timeline_only=True)
+    _action(window, edit_menu, "find_replace", "&Find and replace in prompts…", lambda: open_find_replace(window),
+            ["Ctrl+H"])
 
     generate_menu = bar.addMenu("&Generate")
     generate_menu.setToolTipsVisible(True)

@@ -1,0 +1,64 @@
+"""Edit > Find and replace in prompts (Ctrl+H): a live count, Replace all as one undo step, stale takes."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from ui_helpers import add_take, show_active, statuses
+
+
+def test_renaming_a_character_in_every_prompt_is_one_undo_step(window, qtbot, tmp_path):
+    story = window.project.story
+    window.project.folder = tmp_path  # the takes below need a folder
+    add_take(window.project, 1)
+    story.shots[1].accepted().request["prompt"] = story.shots[1].prompt  # as the engine records it
+    window.model.refresh_all()
+    before = [shot.prompt for shot in story.shots]
+    maras = sum(prompt.count("Mara") for prompt in before)
+    assert maras >= 6 and statuses(window)[1] == "done"
+
+    show_active(window)
+    QTest.keyClick(window, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier)
+    dialog = window.find_replace_dialog
+    assert dialog.isVisible() and dialog.focusWidget() is dialog.find  # typing goes to Find
+    assert dialog.count.text() == "Type the text to find." and not dialog.replace_all.isEnabled()
+    QTest.keyClicks(dialog.find, "mara")
+    assert dialog.count.text() == f"{maras} matches in 6 shots."  # case-insensitive by default
+    dialog.match_case.setChecked(True)
+    assert dialog.count.text() == "Not found in the prompts." and not dialog.replace_all.isEnabled()
+    dialog.find.setText("Mara")
+    dialog.replace.setText("Ines")
+    QTest.keyClick(dialog.replace, Qt.Key.Key_Return)  # Enter: Replace all, the dialog's default button
+
+    after = [shot.prompt for shot in story.shots]
+    assert after == [prompt.replace("Mara", "Ines") for prompt in before]
+    assert window.inspector.prompt.toPlainText() == after[window.current_row()]
+    assert dialog.count.text() == "Not found in the prompts."
+    assert dialog.result.text() == (f"Replaced {maras} matches in 6 shots. 1 of them had a take, now stale: "
+                                    "Generate > Regenerate stale shots redoes them.")
+    assert statuses(window)[1] == "stale"
+    assert window.undo_stack.undoText() == "Replace “Mara” in 6 shots"
+
+    window.undo_stack.undo()  # Edit > Undo: every prompt back at once, the take current again
+    assert [shot.prompt for shot in story.shots] == before and statuses(window)[1] == "done"
+    assert dialog.count.text() == f"{maras} matches in 6 shots."  # the count follows the story
+    dialog.close()
+
+
+def test_replacing_in_the_selected_shots_leaves_the_others(window):
+    story = window.project.story
+    before = [shot.prompt for shot in story.shots]
+    window.edits.select_shots([story.shots[0].id, story.shots[3].id])
+    dialog = window.actions_by_name["find_replace"].trigger() or window.find_replace_dialog
+    assert dialog.scope.currentData() == "selected"  # several shots selected: in them
+    dialog.find.setText("lighthouse")
+    dialog.whole_words.setChecked(True)
+    assert dialog.count.text() == "2 matches in 2 shots."
+    dialog.replace.setText("")  # remove it
+    dialog.replace_all.click()
+    assert [shot.prompt != old for shot, old in zip(story.shots, before, strict=True)] == \
+        [True, False, False, True, False, False]
+    assert "lighthouse" not in story.shots[0].prompt and "lighthouse" in story.shots[4].prompt
+    dialog.scope.setCurrentIndex(0)
+    assert dialog.count.text() == "2 matches in 2 shots."  # the rest of the story still has them
+    dialog.close()
