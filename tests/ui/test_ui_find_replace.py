@@ -62,3 +62,13 @@ def test_replacing_in_the_selected_shots_leaves_the_others(window):
     dialog.scope.setCurrentIndex(0)
     assert dialog.count.text() == "2 matches in 2 shots."  # the rest of the story still has them
     dialog.close()
+
+
+def test_ctrl_h_opens_it_while_typing_a_prompt(window):
+    show_active(window)
+    window.inspector.prompt.setFocus()
+    typed = window.inspector.prompt.toPlainText()
+    QTest.keyClick(window.inspector.prompt, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier)
+    assert window.find_replace_dialog.isVisible()
+    assert window.inspector.prompt.toPlainText() == typed  # nothing typed or deleted in the prompt
+    window.find_replace_dialog.close()
