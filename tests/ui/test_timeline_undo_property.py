@@ -1,5 +1,5 @@
-"""Any sequence of timeline edits, undos and redos (menu actions, inspector fields, takes, memory pins, render
-settings, as a user makes them) leaves the project exactly as it was at that point of the undo history, the
+"""Any sequence of timeline edits, undos and redos (menu actions, inspector fields, find and replace, takes, memory
+pins, render settings, as a user makes them) leaves the project exactly as it was at that point of the undo history, the
 inspector on the selected shot, and every card's badge and the memory strip as a fresh open of the project would
 show them. A model of the history (the project after each undo step) is checked after every action."""
 
@@ -16,8 +16,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from ui_helpers import statuses, write_clip
 
+from storyboard.find_replace_dialog import replace_in_prompts
 from storyboard.memory import memory_for
 from storyboard.memory_strip import KEY_ROLE, STATE_ROLE, strip_entries
+from storyboard.prompt_replace import PromptReplace
 from storyboard.shot_status import shot_status
 from storyboard.timeline_model import ShotRole
 from storyboard.undo_commands import SetRenderSettingsCommand
@@ -109,6 +111,15 @@ class TimelineEdits(RuleBasedStateMachine):
         box = self.window.inspector.prompt
         count, index = self.stack.count(), self.stack.index()
         box.setPlainText(box.toPlainText() + text if append else text)
+        self._after_edit(count, index)
+
+    @rule(find=st.text(alphabet="ab é", min_size=1, max_size=2), replace=PROMPTS, whole_words=st.booleans(),
+          selected=st.booleans())
+    def replace_in_prompts(self, find: str, replace: str, whole_words: bool, selected: bool) -> None:
+        """Edit > Find and replace in prompts, Replace all: one macro step of prompt edits."""
+        rows = self.window.edits.selected_rows() if selected else list(range(self._rows()))
+        count, index = self.stack.count(), self.stack.index()
+        replace_in_prompts(self.window, PromptReplace(find, replace, whole_words=whole_words), rows)
         self._after_edit(count, index)
 
     @precondition(lambda self: self.window.inspector.shot is not None)
