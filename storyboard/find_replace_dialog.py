@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
 
 
+HINT = "A replaced prompt makes its shot's take stale; Edit > Undo puts every prompt back."
+
+
 class FindReplaceDialog(QDialog):
     """Non-modal: the timeline stays usable while it is open. ``apply(spec, rows)`` does the replacing and returns
     what it did in words; ``prompts()`` and ``selected()`` read the story as it is now."""
@@ -57,7 +60,7 @@ class FindReplaceDialog(QDialog):
         form.addRow("In", self.scope)
         self.count = QLabel()
         self.count.setObjectName("replace_count")
-        self.result = NoteLabel("A replaced prompt makes its shot's take stale; Edit > Undo puts every prompt back.")
+        self.result = NoteLabel(HINT)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.replace_all = buttons.addButton("Replace all", QDialogButtonBox.ButtonRole.ApplyRole)
         self.replace_all.clicked.connect(self.run)
@@ -73,6 +76,7 @@ class FindReplaceDialog(QDialog):
         self.replace_all.setDefault(True)
         for field in (self.find, self.replace):
             field.textChanged.connect(self.refresh)
+            field.textChanged.connect(lambda _text: self.result.setText(HINT))  # the last result was for other text
         for box in (self.match_case, self.whole_words):
             box.toggled.connect(self.refresh)
         self.scope.currentIndexChanged.connect(self.refresh)
@@ -116,7 +120,7 @@ class FindReplaceDialog(QDialog):
 def open_find_replace(window: MainWindow) -> FindReplaceDialog:
     """Show the window's one find-and-replace dialog, its Find field ready, in the selected shots when several
     are selected."""
-    dialog = getattr(window, "find_replace_dialog", None)
+    dialog = window.find_replace_dialog
     if dialog is None:
         dialog = FindReplaceDialog(lambda: [shot.prompt for shot in window.model.shots], window.edits.selected_rows,
                                    lambda spec, rows: replace_in_prompts(window, spec, rows), window)

@@ -26,6 +26,7 @@ from storyboard.edit_controller import EditController
 from storyboard.export_controller import ExportController
 from storyboard.file_controller import PROJECT_SUFFIX, FileController
 from storyboard.file_drops import local_files, openable_drop
+from storyboard.find_replace_dialog import FindReplaceDialog
 from storyboard.generation_controller import GenerationController
 from storyboard.inspector import ShotInspector
 from storyboard.memory_strip import MemoryStrip
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name: dict[str, QAction] = {}
         self.recent_menu: QMenu | None = None
         self.undo_stack = QUndoStack(self)
+        self.find_replace_dialog: FindReplaceDialog | None = None  # made on first use (Edit menu)
         self.model = TimelineModel(self.project, self)
 
         self.timeline = TimelineView()

@@ -6,6 +6,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from ui_helpers import add_take, show_active, statuses
 
+from storyboard.find_replace_dialog import HINT
+
 
 def test_renaming_a_character_in_every_prompt_is_one_undo_step(window, qtbot, tmp_path):
     story = window.project.story
@@ -42,6 +44,8 @@ def test_renaming_a_character_in_every_prompt_is_one_undo_step(window, qtbot, tm
     window.undo_stack.undo()  # Edit > Undo: every prompt back at once, the take current again
     assert [shot.prompt for shot in story.shots] == before and statuses(window)[1] == "done"
     assert dialog.count.text() == f"{maras} matches in 6 shots."  # the count follows the story
+    dialog.find.setText("Mara's")  # new text: the last result no longer shows, as if it were about this text
+    assert dialog.result.text() == HINT and dialog.count.text() == "1 match in 1 shot."
     dialog.close()
 
 
