@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from storyboard.default_spins import DefaultDoubleSpinBox, DefaultSpinBox
 from storyboard.note_label import NOTE_STYLE
 from storyboard.shortcut_passthrough import UndoShortcutPassthrough
 from storymem_engine.models import LORA_FOLDERS
@@ -83,16 +84,12 @@ class ShotInspector(QGroupBox):
         self.take_seed = QLabel()
         self.take_seed.setObjectName("take_seed")
         self.take_seed.setStyleSheet(NOTE_STYLE)
-        self.frames = _spin(0, 1001, "default")
-        self.frames.setSingleStep(4)
+        self.frames = DefaultSpinBox(1001, step=4, frames=True)
         self.frames.setToolTip("Frames generated (4n+1, 16 per second). A shot that continues the previous one keeps "
                                "one frame fewer (MI2V: its first frame repeats the previous shot's last one)\nor "
                                "five fewer (MM2V: the previous shot's last 5 frames).")
-        self.steps = _spin(0, 200, "default")
-        self.guidance = QDoubleSpinBox()
-        self.guidance.setRange(0.0, 30.0)
-        self.guidance.setSingleStep(0.5)
-        self.guidance.setSpecialValueText("default")
+        self.steps = DefaultSpinBox(200)
+        self.guidance = DefaultDoubleSpinBox(30.0, 0.5)
         self.duration = QDoubleSpinBox()
         self.duration.setRange(0.0, 120.0)
         self.duration.setSingleStep(0.5)
@@ -183,9 +180,9 @@ class ShotInspector(QGroupBox):
 
     def set_defaults(self, frames: int, steps: int, guidance: float) -> None:
         self._default_frames = frames
-        self.frames.setSpecialValueText(f"default ({frames})")
-        self.steps.setSpecialValueText(f"default ({steps})")
-        self.guidance.setSpecialValueText(f"default ({guidance:g})")
+        self.frames.set_default(frames)
+        self.steps.set_default(steps)
+        self.guidance.set_default(guidance)
         self.refresh()  # the duration of a shot without its own frames follows the default
 
     def set_continuation(self, continuation: str) -> None:

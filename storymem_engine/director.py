@@ -209,7 +209,10 @@ class Director:
             # steps/guidance cannot apply to them.
             steps, guidance, shift = DRAFT_STEPS, DRAFT_GUIDANCE, DRAFT_SHIFT
         memory = [] if mode == "t2v" else self.memory_for(index)
-        frames = check_frames(shot.frames or s.frames)
+        try:
+            frames = check_frames(shot.frames or s.frames)
+        except ValueError as exc:  # a project.json edited by hand: say which shot, as every other refusal here
+            raise EngineError(f"shot {index + 1}: {exc}") from None
         first_frame = None
         motion: list[str] = []
         if mode in ("mi2v", "mm2v"):

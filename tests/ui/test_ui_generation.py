@@ -142,7 +142,8 @@ def test_engine_error_shows_message_logs_and_keeps_earlier_takes(gen_window, qtb
     assert win.generation.generate_shot()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     errors = recorded_dialogs.texts("error")
-    assert len(errors) == 1 and "frames must be 4n+1 and at least 5 (e.g. 17, 49, 81), got 1" in errors[0]
+    assert len(errors) == 1 and "shot 2: frames must be 4n+1 and at least 5 (e.g. 17, 49, 81), got 1" in errors[0]
+    assert "ValueError" not in errors[0]
     assert statuses(win)[1] == "failed"
     assert shots[0].accepted_take == kept and shots[1].takes == []
     from storyboard.generation_controller import LOG_FILE, log_folder
