@@ -1,4 +1,5 @@
-"""The inspector's per-shot numbers: 0 shows "default (N)", the project's value, and the arrows step from N.
+"""The inspector's per-shot numbers: 0 shows "default (N)", the project's value (or, for the animatic length,
+"from frames"), and the arrows step from N.
 
 A plain QSpinBox steps from 0: the first click up on "default (81)" frames gave 4, which the model cannot make
 (4n+1, at least 5), and on "default (40)" steps gave 1.
@@ -62,5 +63,8 @@ class DefaultDoubleSpinBox(QDoubleSpinBox):
         self.setSpecialValueText(f"default ({value:g})")
 
     def stepBy(self, steps: int) -> None:
-        target = (self.value() or self.default_value) + steps * self.singleStep()
+        step = self.singleStep()
+        # From the default on the arrows' grid: 5.06 s from frames steps to 5.5 s, not 5.56 s.
+        start = self.value() or round(self.default_value / step) * step
+        target = start + steps * step
         self.setValue(0.0 if target <= 0 else min(target, self.maximum()))

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -90,9 +89,7 @@ class ShotInspector(QGroupBox):
                                "five fewer (MM2V: the previous shot's last 5 frames).")
         self.steps = DefaultSpinBox(200)
         self.guidance = DefaultDoubleSpinBox(30.0, 0.5)
-        self.duration = QDoubleSpinBox()
-        self.duration.setRange(0.0, 120.0)
-        self.duration.setSingleStep(0.5)
+        self.duration = DefaultDoubleSpinBox(120.0, 0.5)
         self.duration.setSuffix(" s")
         self.duration.setSpecialValueText("from frames")
         self.duration.setToolTip("How long the card lasts in the animatic (the storyboard played before any "
@@ -236,6 +233,7 @@ class ShotInspector(QGroupBox):
             self.camera_move.setCurrentIndex(max(self.camera_move.findData(shot.camera_move), 0))
             self.profile.setCurrentIndex(max(self.profile.findData(shot.profile), 0))
             frames = shot_frames(shot, self._default_frames)
+            self.duration.default_value = (shot.frames or self._default_frames) / FPS  # the arrows start there
             self.cut_duration.setText(f"{frames / FPS:.2f} s ({frames} frames at {FPS} fps"
                                       f"{'' if take is not None else ', animatic card'})")
         finally:

@@ -26,6 +26,8 @@ def test_the_arrows_start_from_the_default_and_frames_stay_makeable(window):
     assert shot.steps == 41  # was 1
     guidance.stepDown()
     assert shot.guidance == 3.0  # was "default" -> 0.5 up only
+    inspector.duration.stepUp()  # the animatic card: from its 81 frames' 5.06 s, on the 0.5 s grid
+    assert shot.duration_s == 5.5
 
     # A typed count snaps to the nearest one the model makes when the field is left.
     frames.selectAll()
