@@ -156,7 +156,7 @@ class GenerationController(QObject):
         if not shot_ids:
             return False
         shot_ids = self._with_unmade_continued(shot_ids)
-        if shot_ids is None:
+        if shot_ids is None or not self._prompts_written(shot_ids):
             return False
         engine = self._engine_settings()
         if engine is None or not self._draft_can_run(engine, shot_ids, finalize) \
@@ -224,6 +224,20 @@ class GenerationController(QObject):
         answer = dialogs.choose(self.window, "Earlier shots have no take", text,
                                 [("generate", f"Generate {_shots_in_words(queue)}")])
         return [story.shots[row].id for row in queue] if answer == "generate" else None
+
+    def _prompts_written(self, shot_ids: list[str]) -> bool:
+        """A shot with no prompt is made from nothing (minutes of GPU time for a noise-like scene): usually a shot
+        added and not written yet. Ask before queueing one."""
+        story = self.window.project.story
+        queued = set(shot_ids)
+        empty = [row for row, shot in enumerate(story.shots) if shot.id in queued and not shot.prompt.strip()]
+        if not empty:
+            return True
+        which = _shots_in_words(empty)
+        verb, them = ("has", "it") if len(empty) == 1 else ("have", "them")
+        text = (f"{which[0].upper()}{which[1:]} {verb} no prompt: the model would make {them} from nothing. Write the "
+                "prompt in the inspector first, or generate anyway?")
+        return dialogs.choose(self.window, "No prompt", text, [("generate", "Generate anyway")]) == "generate"
 
     def _engine_settings(self) -> dict[str, Any] | None:
         s = self.window.settings

@@ -535,3 +535,21 @@ def test_generating_a_shot_that_continues_one_without_a_take_offers_the_shots_be
     assert win.generation.generate_shot()  # shot 2 has a take now: no question
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert len(recorded_dialogs.questions) == asked and len(shots[2].takes) == 2
+
+
+@pytest.mark.parametrize("gen_prompts", [("a lighthouse at dusk", "", " \n")])
+def test_generating_shots_without_a_prompt_asks_first(gen_window, qtbot, recorded_dialogs):
+    win = gen_window
+    assert not win.generation.generate_all()  # asked, and declined: nothing starts
+    assert recorded_dialogs.questions[-1] == ("Shots 2–3 have no prompt: the model would make them from nothing. "
+                                              "Write the prompt in the inspector first, or generate anyway?")
+    assert not win.generation.busy and statuses(win) == ["empty", "empty", "empty"]
+    win.edits.select_shots([win.project.story.shots[0].id])
+    assert win.generation.generate_shot()  # a written prompt: no question
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    recorded_dialogs.choices.append("generate")
+    win.edits.select_shots([win.project.story.shots[1].id])
+    assert win.generation.generate_shot()  # "Generate anyway"
+    assert recorded_dialogs.questions[-1].startswith("Shot 2 has no prompt: the model would make it from nothing.")
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert statuses(win)[:2] == ["done", "done"]
