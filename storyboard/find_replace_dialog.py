@@ -126,6 +126,9 @@ def open_find_replace(window: MainWindow) -> FindReplaceDialog:
                                    lambda spec, rows: replace_in_prompts(window, spec, rows), window)
         window.undo_stack.indexChanged.connect(dialog.story_changed)
         window.find_replace_dialog = dialog
+    selected = window.inspector.prompt.textCursor().selectedText()
+    if selected and "\u2029" not in selected:  # a word chosen in the prompt, as editors do (not a paragraph break)
+        dialog.find.setText(selected)
     dialog.scope.setCurrentIndex(1 if len(window.edits.selected_rows()) > 1 else 0)
     dialog.refresh()
     dialog.show()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor
 from PySide6.QtTest import QTest
 from ui_helpers import add_take, show_active, statuses
 
@@ -68,11 +69,16 @@ def test_replacing_in_the_selected_shots_leaves_the_others(window):
     dialog.close()
 
 
-def test_ctrl_h_opens_it_while_typing_a_prompt(window):
+def test_ctrl_h_while_typing_a_prompt_opens_it_with_the_selected_words(window):
     show_active(window)
     window.inspector.prompt.setFocus()
     typed = window.inspector.prompt.toPlainText()
+    cursor = window.inspector.prompt.textCursor()
+    cursor.setPosition(typed.index("Mara"))
+    cursor.setPosition(typed.index("Mara") + 4, QTextCursor.MoveMode.KeepAnchor)
+    window.inspector.prompt.setTextCursor(cursor)  # "Mara" selected in the prompt
     QTest.keyClick(window.inspector.prompt, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier)
     assert window.find_replace_dialog.isVisible()
+    assert window.find_replace_dialog.find.text() == "Mara"  # what was selected is what to find
     assert window.inspector.prompt.toPlainText() == typed  # nothing typed or deleted in the prompt
     window.find_replace_dialog.close()
