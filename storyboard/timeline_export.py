@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 
 from storyboard.handoff import HandoffError, HandoffShot, metadata_of, note_lines, one_line, plan_handoff
 from storymem_engine.atomic import atomic_write_text
-from storymem_engine.project import Project, missing_or_empty
+from storymem_engine.project import Project
 from storymem_engine.shot_timing import FPS
-from storymem_engine.take_files import unreadable
+from storymem_engine.take_files import MISSING, take_file_problem
 
 if TYPE_CHECKING:
     import opentimelineio as otio
@@ -129,13 +129,12 @@ def _check_clip(item: HandoffShot, checked: dict[Path, str]) -> None:
     found by whoever opens the timeline: it is refused here, naming the first such shot, as its card says MISSING
     or DAMAGED (the same check: the first frame and the packets, tens of ms per clip)."""
     assert item.clip is not None and item.take is not None
-    if missing_or_empty(item.clip):
-        raise HandoffError(f"shot {item.number}: the accepted take's clip {item.take.clip} is missing or empty")
     if item.clip not in checked:
-        checked[item.clip] = unreadable(item.clip, item.take.frames)
-    if checked[item.clip]:
-        raise HandoffError(f"shot {item.number}: the accepted take's clip {item.take.clip} cannot be read "
-                           f"({checked[item.clip]}): regenerate the shot or accept another take")
+        checked[item.clip] = take_file_problem(item.clip, item.take.frames)
+    problem = checked[item.clip]
+    if problem:
+        remedy = "" if problem == MISSING else ": regenerate the shot or accept another take"
+        raise HandoffError(f"shot {item.number}: the accepted take's clip {item.take.clip} {problem}{remedy}")
 
 
 def _collect(item: HandoffShot, folder: Path, result: TimelineResult) -> Path:

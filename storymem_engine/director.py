@@ -29,7 +29,7 @@ from storymem_engine.engine import (
 )
 from storymem_engine.keyframes import KeyframeSettings, extract_keyframes
 from storymem_engine.memory import Keyframe, select_memory, story_memory_bank
-from storymem_engine.project import TAKES_DIR, Project, missing_or_empty, take_folder
+from storymem_engine.project import TAKES_DIR, Project, take_folder
 from storymem_engine.request import (
     DRAFT_GUIDANCE,
     DRAFT_SHIFT,
@@ -45,7 +45,7 @@ from storymem_engine.request import (
 )
 from storymem_engine.shot_modes import ModeError, resolve_mode
 from storymem_engine.story import Take
-from storymem_engine.take_files import unreadable, why_unreadable
+from storymem_engine.take_files import take_file_problem, unreadable, why_unreadable
 
 MOTION = 5
 
@@ -265,12 +265,9 @@ class Director:
             # Not file_missing: that one sees a project in "." as never saved, and `render --out .` is one.
             if not path:
                 continue
-            found = self.project.resolve(path)
-            if missing_or_empty(found):
-                return f"its file {path} is missing or empty"
-            problem = unreadable(found, take.frames if path == take.clip else 0)
+            problem = take_file_problem(self.project.resolve(path), take.frames if path == take.clip else 0)
             if problem:
-                return f"its file {path} cannot be read ({problem})"
+                return f"its file {path} {problem}"
         try:
             wanted = self.request_for(index).fingerprint()
         except EngineError as exc:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 CLIP_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
+MISSING = "is missing or empty"
 
 
 def why_unreadable(exc: BaseException) -> str:
@@ -45,6 +46,17 @@ def unreadable(path: Path, frames: int = 0) -> str:
         return _clip_problem(path, frames) if path.suffix.lower() in CLIP_SUFFIXES else _image_problem(path)
     except Exception as exc:  # noqa: BLE001 - any decoder error means the file is no use, with its reason
         return why_unreadable(exc)
+
+
+def take_file_problem(path: Path, frames: int = 0) -> str:
+    """What is wrong with a take's clip or image, as words that follow its name ("is missing or empty", "cannot be
+    read (<why>)"); "" when it is there and decodes. A rerun's reason and the timeline exports say it alike."""
+    from storymem_engine.project import missing_or_empty
+
+    if missing_or_empty(path):
+        return MISSING
+    problem = unreadable(path, frames)
+    return f"cannot be read ({problem})" if problem else ""
 
 
 def _clip_problem(path: Path, frames: int) -> str:
