@@ -14,8 +14,10 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit
 
 from storyboard import dialogs
+from storyboard.memory import is_stale
 from storyboard.reorder import shifted_rows
 from storyboard.shot_clipboard import ClipboardError, holds_shots, shots_from_mime, shots_to_mime
+from storyboard.shot_numbers import shots_in_words
 from storyboard.undo_commands import (
     DeleteShotsCommand,
     DeleteTakeCommand,
@@ -175,6 +177,36 @@ class EditController:
             return
         self._push(command)
         self.select_shots(shot_ids)
+
+    def toggle_scene_cut(self) -> bool:
+        """Make the selected shots scene cuts, or, when every one already is, let them continue the shot before:
+        one undo step, as the inspector's checkbox does for one shot."""
+        rows = self.selected_rows()
+        if not rows:
+            return False
+        shots = [self.model.shot_at(row) for row in rows]
+        cut = not all(shot.cut for shot in shots)
+        changed = [row for row, shot in zip(rows, shots, strict=True) if shot.cut != cut]
+        which = shots_in_words(changed)
+        stack = self.window.undo_stack
+        # A macro even for one shot: two quick presses must stay two undo steps, not merge into one edit.
+        stack.beginMacro(f"{'Mark' if cut else 'Remove'} scene cut ({which})")
+        for row in changed:
+            stack.push(EditShotCommand(self.model, self.model.shot_at(row).id, "cut", cut))
+        stack.endMacro()
+        if cut:
+            text = f"{which.capitalize()} now start{'s' * (len(changed) == 1)} a new scene: from memory alone (M2V)."
+        else:
+            text = f"{which.capitalize()} now continue{'s' * (len(changed) == 1)} the shot before."
+        settings = self.window.render_settings()
+        story = self.model.project.story
+        stale = [row for row in changed
+                 if is_stale(story, row, settings.memory_size, settings.memory_sink, settings.continuation)]
+        if stale:
+            text += (f" {shots_in_words(stale).capitalize()} had a take, now stale: Generate > Regenerate stale "
+                     "shots redoes it.")
+        self.window.statusBar().showMessage(text, 10000)
+        return True
 
     def edit_field(self, shot_id: str, name: str, value: Any, burst: int = 0) -> None:
         self._push(EditShotCommand(self.model, shot_id, name, value, burst))

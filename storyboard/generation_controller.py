@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer
 
 from storyboard import dialogs
 from storyboard.memory import is_stale
+from storyboard.shot_numbers import shots_in_words
 from storyboard.worker import GenerationJob, WorkerThread
 from storymem_engine.project import TAKES_DIR, ProjectError, acquire_writer_lock, record_take
 from storymem_engine.shot_modes import unmade_continued
@@ -47,15 +48,6 @@ def log_failure(shot_id: str, message: str, details: str = "") -> Path:
             log.write(details.rstrip() + "\n")
         log.write("\n")
     return path
-
-
-def _shots_in_words(rows: list[int]) -> str:
-    """Sorted row numbers as the timeline numbers them: "shot 3", "shots 1–3", "shots 1, 3, 5"."""
-    if len(rows) == 1:
-        return f"shot {rows[0] + 1}"
-    if rows == list(range(rows[0], rows[-1] + 1)):
-        return f"shots {rows[0] + 1}–{rows[-1] + 1}"
-    return "shots " + ", ".join(str(row + 1) for row in rows)
 
 
 def _duration(seconds: float) -> str:
@@ -219,10 +211,10 @@ class GenerationController(QObject):
         extra = sorted({row for rows_before in needed.values() for row in rows_before})
         queue = sorted(set(queued) | set(extra))
         text = (f"Shot {shot + 1} continues shot {shot}, which has no take yet, so it cannot start. Generate "
-                f"{_shots_in_words(extra)} first, in the same queue ({len(queue)} shots)?\n\nOr make shot {shot + 1} a "
+                f"{shots_in_words(extra)} first, in the same queue ({len(queue)} shots)?\n\nOr make shot {shot + 1} a "
                 f"scene cut (inspector) to start it fresh, without {'it' if len(extra) == 1 else 'them'}.")
         answer = dialogs.choose(self.window, "Earlier shots have no take", text,
-                                [("generate", f"Generate {_shots_in_words(queue)}")])
+                                [("generate", f"Generate {shots_in_words(queue)}")])
         return [story.shots[row].id for row in queue] if answer == "generate" else None
 
     def _prompts_written(self, shot_ids: list[str]) -> bool:
@@ -233,7 +225,7 @@ class GenerationController(QObject):
         empty = [row for row, shot in enumerate(story.shots) if shot.id in queued and not shot.prompt.strip()]
         if not empty:
             return True
-        which = _shots_in_words(empty)
+        which = shots_in_words(empty)
         verb, them = ("has", "it") if len(empty) == 1 else ("have", "them")
         text = (f"{which[0].upper()}{which[1:]} {verb} no prompt: the model would make {them} from nothing. Write the "
                 "prompt in the inspector first, or generate anyway?")

@@ -87,6 +87,10 @@ def build_menus(window: MainWindow) -> None:
             ["Ctrl+Left", "Alt+Left"], timeline_only=True)
     _action(window, edit_menu, "move_right", "Move &right", lambda: edits.nudge(+1),
             ["Ctrl+Right", "Alt+Right"], timeline_only=True)
+    _action(window, edit_menu, "scene_cut", "Toggle &scene cut", edits.toggle_scene_cut, ["Ctrl+K"],
+            timeline_only=True).setStatusTip(
+        "Mark the selected shots as scene cuts (each starts fresh, from memory alone), or, when all are, "
+        "let them continue the shot before")
     edit_menu.addSeparator()
     _action(window, edit_menu, "select_all", "Select &all shots", window.timeline.selectAll, [Keys.SelectAll],
             timeline_only=True)
@@ -141,7 +145,7 @@ def build_menus(window: MainWindow) -> None:
 # A right-click on a card (the card is selected first, as Qt's views do) or on the empty strip: the menus' own
 # actions, so the keys shown and what they do never drift apart.
 CARD_MENU = ("generate_shot", "generate_from_here", None, "cut", "copy", "paste", "duplicate", "insert_after", "delete",
-             None, "move_left", "move_right")
+             None, "scene_cut", "move_left", "move_right")
 STRIP_MENU = ("paste", "add_shot")
 
 

@@ -88,6 +88,11 @@ class TimelineEdits(RuleBasedStateMachine):
     def edit_menu(self, action: str) -> None:
         self._do(action)
 
+    @rule()
+    def scene_cut(self) -> None:
+        """Edit > Toggle scene cut (Ctrl+K) on the selected shots: one macro step."""
+        self._do("scene_cut")
+
     @rule(left=st.booleans())
     def nudge(self, left: bool) -> None:
         self._do("move_left" if left else "move_right")

@@ -159,3 +159,59 @@ def test_mouse_wheel_scrolls_the_strip_sideways(window, qtbot):
                         False)
     QApplication.sendEvent(window.timeline.viewport(), event)
     assert bar.value() > 0
+
+
+def cuts(win) -> list[bool]:
+    return [s.cut for s in win.project.story.shots]
+
+
+def test_ctrl_k_marks_and_unmarks_scene_cuts_on_the_selected_shots(window, qtbot):
+    from storyboard.menus import timeline_menu
+
+    start = cuts(window)
+    assert start == [True, True, True, False, True, True]
+    show_active(window, qtbot)
+    window.timeline.setFocus()
+    window.edits.select_shots([window.project.story.shots[r].id for r in (2, 3)])
+    QTest.keyClick(window.timeline, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    assert cuts(window)[2:4] == [True, True]  # one of them was not: every one is a cut now
+    assert window.undo_stack.undoText() == "Mark scene cut (shot 4)"
+    assert window.statusBar().currentMessage() == "Shot 4 now starts a new scene: from memory alone (M2V)."
+    window.edits.select_shots([window.project.story.shots[r].id for r in (2, 3)])
+    assert window.inspector.cut.isChecked()
+    QTest.keyClick(window.timeline, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)  # all were: none is now
+    assert cuts(window)[2:4] == [False, False] and window.undo_stack.count() == 2  # two presses, two steps
+    assert window.statusBar().currentMessage() == "Shots 3–4 now continue the shot before."
+    assert not window.inspector.cut.isChecked()  # the inspector shows the shot as it is now
+    window.undo_stack.undo()
+    assert cuts(window)[2:4] == [True, True]
+    window.undo_stack.undo()
+    assert cuts(window) == start and not window.isWindowModified()
+
+    editor = window.inspector.prompt  # Ctrl+K while typing is the text field's own key, not a scene cut
+    editor.setFocus()
+    QTest.keyClick(editor, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    assert cuts(window) == start
+    card = [a.text().replace("&", "") for a in timeline_menu(window, on_card=True).actions() if a.text()]
+    assert "Toggle scene cut" in card
+
+
+def test_a_scene_cut_removed_from_a_made_shot_says_its_take_is_stale(window, recorded_dialogs, tmp_path):
+    from ui_helpers import add_take, statuses
+
+    from storyboard.memory import memory_for
+
+    recorded_dialogs.paths.append(str(tmp_path / "k.storymem"))
+    assert window.files.save_as()
+    add_take(window.project, 0)
+    add_take(window.project, 1)  # made from memory alone (M2V), as a scene cut is, on shot 1's keyframes
+    settings = window.render_settings()
+    window.project.story.shots[1].accepted().request["memory_keys"] = [
+        k.key for k in memory_for(window.project.story, 1, settings.memory_size, settings.memory_sink)]
+    assert statuses(window)[1] == "done"
+    window.edits.select_shots([window.project.story.shots[1].id])
+    assert window.edits.toggle_scene_cut()
+    assert statuses(window)[1] == "stale"
+    assert window.statusBar().currentMessage() == (
+        "Shot 2 now continues the shot before. Shot 2 had a take, now stale: Generate > Regenerate stale shots "
+        "redoes it.")
