@@ -17,6 +17,7 @@ from storyboard import dialogs
 from storyboard.memory import is_stale
 from storyboard.reorder import shifted_rows
 from storyboard.shot_clipboard import ClipboardError, holds_shots, shots_from_mime, shots_to_mime
+from storyboard.shot_fields import SHARED_FIELDS, field_words
 from storyboard.shot_numbers import shots_in_words
 from storyboard.undo_commands import (
     DeleteShotsCommand,
@@ -210,6 +211,18 @@ class EditController:
 
     def edit_field(self, shot_id: str, name: str, value: Any, burst: int = 0) -> None:
         self._push(EditShotCommand(self.model, shot_id, name, value, burst))
+
+    def edit_selected(self, shot_id: str, name: str, value: Any, burst: int = 0) -> None:
+        """An inspector edit of the shown shot: a setting goes to every selected shot when the shown one is among
+        them (as a file manager's properties of several files); the prompt and notes stay the shown shot's."""
+        selected = [self.model.shot_at(row).id for row in self.selected_rows()]
+        if name not in SHARED_FIELDS or shot_id not in selected or len(selected) == 1:
+            self.edit_field(shot_id, name, value, burst)
+            return
+        self._push(EditShotCommand(self.model, selected, name, value, burst))
+        self.window.statusBar().showMessage(
+            f"Set the {field_words(name)} of {shots_in_words(self.selected_rows())} (Edit > Undo puts each back)",
+            5000)
 
     def accept_take(self, shot_id: str, take_id: str) -> None:
         command = EditShotCommand(self.model, shot_id, "accepted_take", take_id)

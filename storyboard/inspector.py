@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from storyboard.default_spins import DefaultDoubleSpinBox, DefaultSpinBox
 from storyboard.note_label import NOTE_STYLE
 from storyboard.shortcut_passthrough import UndoShortcutPassthrough
+from storyboard.shot_fields import SHARED_FIELDS
 from storymem_engine.models import LORA_FOLDERS
 from storymem_engine.shot_timing import FPS, shot_frames
 from storymem_engine.story import CAMERA_MOVES, SHOT_SIZES, Shot
@@ -121,7 +122,14 @@ class ShotInspector(QGroupBox):
         self.notes.setMaximumHeight(60)
         self.empty_label = QLabel("Select a shot on the timeline.")
 
+        self.selection_note = QLabel()
+        self.selection_note.setObjectName("selection_note")
+        self.selection_note.setWordWrap(True)
+        self.selection_note.setStyleSheet(NOTE_STYLE)
+        self.selection_note.hide()
+
         form = QFormLayout()
+        form.addRow(self.selection_note)
         form.addRow("Prompt", self.prompt)
         form.addRow("", self.cut)
         form.addRow("Continuation", self.mode)
@@ -194,6 +202,20 @@ class ShotInspector(QGroupBox):
 
     def show_cast(self, names: list[str]) -> None:
         self.cast.setText(", ".join(names) if names else "—")
+
+    def show_selection(self, shots: list[Shot], which: str) -> None:
+        """Several selected shots (``which`` in words) with the shown one among them: say that a setting changed here
+        goes to all of them, and which settings they do not share."""
+        if len(shots) < 2 or self._shot is None or all(shot is not self._shot for shot in shots):
+            self.selection_note.hide()
+            return
+        differ = [words for name, words in SHARED_FIELDS.items()
+                  if any(getattr(shot, name) != getattr(self._shot, name) for shot in shots)]
+        text = f"A setting changed here goes to {which}; the prompt and notes are this shot's."
+        if differ:
+            text += f" They differ in {', '.join(differ)} (shown: this shot's)."
+        self.selection_note.setText(text)
+        self.selection_note.show()
 
     @property
     def shot(self) -> Shot | None:

@@ -37,6 +37,7 @@ from storyboard.preview_panel import PreviewPanel
 from storyboard.render_settings_dialog import RenderSettingsDialog
 from storyboard.settings_dialog import SettingsDialog
 from storyboard.settings_values import names_existing, text_value
+from storyboard.shot_numbers import shots_in_words
 from storyboard.timeline_model import ShotRole, TimelineModel
 from storyboard.timeline_view import TimelineView
 from storyboard.undo_commands import SetRenderSettingsCommand
@@ -91,7 +92,7 @@ class MainWindow(QMainWindow):
         self.timeline.selectionModel().currentChanged.connect(self._current_changed)
         self.timeline.selectionModel().selectionChanged.connect(self._selection_changed)
         self.timeline.move_requested.connect(self.edits.move)
-        self.inspector.edit_requested.connect(self.edits.edit_field)
+        self.inspector.edit_requested.connect(self.edits.edit_selected)
         # Enter (or a double-click) on a card edits its prompt; Esc there comes back to the cards.
         self.timeline.activated.connect(lambda _index: self.inspector.edit_prompt())
         self.inspector.leave_requested.connect(lambda: self.timeline.setFocus(Qt.FocusReason.ShortcutFocusReason))
@@ -220,7 +221,20 @@ class MainWindow(QMainWindow):
         self._show_shot(current.row() if current.isValid() else None)
 
     def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        self._show_selection()
         self._update_status()
+
+    def _show_selection(self) -> None:
+        """The inspector's title and note: the shown shot, and whether its settings go to other selected shots."""
+        row = self.current_row()
+        rows = self.edits.selected_rows()
+        many = row is not None and row in rows and len(rows) > 1
+        self.inspector.setTitle("Shot" if row is None else f"Shot {row + 1}" + (
+            f"  ·  {len(rows)} selected" if many else ""))
+        if many:
+            self.inspector.show_selection([self.model.shot_at(r) for r in rows], shots_in_words(rows))
+        else:
+            self.inspector.show_selection([], "")
 
     def _show_cast(self) -> None:
         self.cast_panel.show_cast(self.project)
@@ -242,7 +256,7 @@ class MainWindow(QMainWindow):
         shot: Shot | None = self.model.shot_at(row) if row is not None else None
         self.inspector.set_shot(shot)
         self._show_shot_cast(row)
-        self.inspector.setTitle(f"Shot {row + 1}" if row is not None else "Shot")
+        self._show_selection()
         self.preview.set_shot(self.project, shot)
         self._preview_key = self._take_key(shot)
         self._refresh_memory(row)
@@ -258,6 +272,7 @@ class MainWindow(QMainWindow):
             return
         row = self.current_row()
         self.inspector.refresh()
+        self._show_selection()  # the selected shots may differ in other settings now
         shot = self.model.shot_at(row) if row is not None else None
         if self._take_key(shot) != self._preview_key:
             self.preview.set_shot(self.project, shot)
@@ -271,7 +286,7 @@ class MainWindow(QMainWindow):
         if shot is not self.inspector.shot:
             self._show_shot(row)
         else:
-            self.inspector.setTitle(f"Shot {row + 1}" if row is not None else "Shot")
+            self._show_selection()
             self._refresh_memory(row)
             self._show_shot_cast(row)
         self._show_cast()  # a member's range follows the order: its description may change

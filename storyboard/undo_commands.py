@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from storyboard.reorder import order_after_move
+from storyboard.shot_fields import field_words
 from storyboard.timeline_model import TimelineModel
 from storymem_engine.cast import CastMember
 from storymem_engine.project import Project
@@ -76,16 +77,18 @@ class MoveShotsCommand(QUndoCommand):
 
 
 class EditShotCommand(QUndoCommand):
-    """Set one field of one shot. Consecutive edits of the same field of the same shot within
-    ``MERGE_WINDOW_S`` of each other and in the same editing burst merge into one undo step."""
+    """Set one field of one shot, or of several selected shots to one value. Consecutive edits of the same field
+    of the same shots within ``MERGE_WINDOW_S`` of each other and in the same editing burst merge into one undo
+    step."""
 
-    def __init__(self, model: TimelineModel, shot_id: str, name: str, value: Any, burst: int = 0) -> None:
-        shot = model.shot_at(model.row_of(shot_id))
-        super().__init__(f"Edit {name.replace('_', ' ')}")
+    def __init__(self, model: TimelineModel, shot_ids: str | Sequence[str], name: str, value: Any,
+                 burst: int = 0) -> None:
+        self.shot_ids = [shot_ids] if isinstance(shot_ids, str) else list(shot_ids)
+        many = f" of {len(self.shot_ids)} shots" if len(self.shot_ids) > 1 else ""
+        super().__init__(f"Edit {field_words(name)}{many}")
         self.model = model
-        self.shot_id = shot_id
         self.name = name
-        self.old = copy.deepcopy(getattr(shot, name))
+        self.old = {i: copy.deepcopy(getattr(model.shot_at(model.row_of(i)), name)) for i in self.shot_ids}
         self.new = value
         self.burst = burst
         self.stamp = time.monotonic()
@@ -96,7 +99,7 @@ class EditShotCommand(QUndoCommand):
     def mergeWith(self, other: QUndoCommand) -> bool:
         if not isinstance(other, EditShotCommand):
             return False
-        if other.shot_id != self.shot_id or other.name != self.name or other.burst != self.burst:
+        if other.shot_ids != self.shot_ids or other.name != self.name or other.burst != self.burst:
             return False
         if other.stamp - self.stamp > MERGE_WINDOW_S:
             return False
@@ -105,10 +108,12 @@ class EditShotCommand(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        self.model.set_shot_field(self.shot_id, self.name, copy.deepcopy(self.new))
+        for shot_id in self.shot_ids:
+            self.model.set_shot_field(shot_id, self.name, copy.deepcopy(self.new))
 
     def undo(self) -> None:
-        self.model.set_shot_field(self.shot_id, self.name, copy.deepcopy(self.old))
+        for shot_id in self.shot_ids:
+            self.model.set_shot_field(shot_id, self.name, copy.deepcopy(self.old[shot_id]))
 
 
 def fallback_take(takes: Sequence[Take]) -> str | None:

@@ -174,7 +174,10 @@ class TimelineEdits(RuleBasedStateMachine):
             assert win.inspector.prompt.toPlainText() == shot.prompt
             assert win.inspector.cut.isChecked() == shot.cut
             assert win.inspector.scene.value() == shot.scene_num
-            assert win.inspector.title() == f"Shot {row + 1}"
+            rows = win.edits.selected_rows()
+            many = f"  ·  {len(rows)} selected" if row in rows and len(rows) > 1 else ""
+            assert win.inspector.title() == f"Shot {row + 1}{many}"
+            assert win.inspector.selection_note.isVisibleTo(win) == bool(many)
 
     def teardown(self) -> None:
         """Undo everything: the sample story as it opened; redo everything: the last state again."""

@@ -37,7 +37,7 @@ def test_copy_and_paste_shots_as_new_shots_with_one_undo_step(window):
     assert prompts(window) == before[:5] + before[1:3] + before[5:]
     assert (pasted[0].notes, pasted[0].seed, pasted[1].mode) == ("handheld", 77, "m2v")
     assert not {p.id for p in pasted} & {s.id for s in shots if s not in pasted}  # new shots, not the same ones
-    assert window.edits.selected_rows() == [5, 6] and window.inspector.title() == "Shot 6"
+    assert window.edits.selected_rows() == [5, 6] and window.inspector.title() == "Shot 6  ·  2 selected"
     assert window.undo_stack.count() == count + 1 and window.undo_stack.undoText() == "Paste 2 shots"
     assert "Pasted 2 shots as shot 6-7" in window.statusBar().currentMessage()
     window.undo_stack.undo()

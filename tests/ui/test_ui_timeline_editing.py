@@ -215,3 +215,33 @@ def test_a_scene_cut_removed_from_a_made_shot_says_its_take_is_stale(window, rec
     assert window.statusBar().currentMessage() == (
         "Shot 2 now continues the shot before. Shot 2 had a take, now stale: Generate > Regenerate stale shots "
         "redoes it.")
+
+
+def test_a_setting_changed_with_several_shots_selected_is_set_on_all_of_them(window, qtbot):
+    shots = window.project.story.shots
+    prompts_before = prompts(window)
+    window.edits.select_shots([shots[r].id for r in (1, 2, 3)])
+    inspector = window.inspector
+    assert inspector.title() == "Shot 2  ·  3 selected"
+    note = inspector.selection_note
+    assert note.isVisibleTo(window) and note.text().startswith("A setting changed here goes to shots 2–4;")
+    assert "differ in scene cut" in note.text()  # shot 4 continues, shots 2 and 3 are cuts
+
+    inspector.frames.setValue(49)
+    inspector.frames.setValue(53)  # typing on: one undo step for the three shots
+    inspector.shot_size.setCurrentIndex(inspector.shot_size.findData("close-up"))
+    assert [s.frames for s in shots] == [None, 53, 53, 53, None, None]
+    assert [s.shot_size for s in shots[1:4]] == ["close-up"] * 3 and shots[0].shot_size == ""
+    assert window.undo_stack.undoText() == "Edit shot size of 3 shots"
+    assert "Set the shot size of shots 2–4" in window.statusBar().currentMessage()
+    inspector.prompt.setPlainText("only the shown shot's")
+    assert prompts(window) == ["only the shown shot's" if i == 1 else p for i, p in enumerate(prompts_before)]
+
+    window.undo_stack.undo()
+    window.undo_stack.undo()
+    assert [s.shot_size for s in shots[1:4]] == [""] * 3 and [s.frames for s in shots[1:4]] == [53] * 3
+    window.undo_stack.undo()
+    assert [s.frames for s in shots] == [None] * 6 and not window.isWindowModified()
+
+    window.edits.select_shots([shots[4].id])  # one shot again: no note, the title is the shot's
+    assert inspector.title() == "Shot 5" and not note.isVisibleTo(window)
