@@ -14,6 +14,8 @@ from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
+    QKeyEvent,
+    QMouseEvent,
     QPainter,
     QPen,
     QPixmap,
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyleOptionViewItem
 
 from storyboard.card_delegate import CARD_SIZE, ShotCardDelegate
 from storyboard.memory import bank_frozen
+from storyboard.range_selection import RangeSelection
 from storyboard.timeline_model import SHOT_MIME
 
 
@@ -49,6 +52,20 @@ class TimelineView(QListView):
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.setFixedHeight(CARD_SIZE.height() + self.horizontalScrollBar().sizeHint().height() + 12)
         self._drop_row: int | None = None
+        self._range = RangeSelection(self)
+
+    # ------------------------------------------------------------ selection
+    def currentChanged(self, current: QModelIndex, previous: QModelIndex) -> None:
+        super().currentChanged(current, previous)
+        self._range.current_changed(current)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self._range.key_press(event):
+            super().keyPressEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if not self._range.mouse_press(event):
+            super().mousePressEvent(event)
 
     # ------------------------------------------------------------ geometry
     def insertion_row(self, x: int) -> int:

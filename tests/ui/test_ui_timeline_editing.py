@@ -245,3 +245,32 @@ def test_a_setting_changed_with_several_shots_selected_is_set_on_all_of_them(win
 
     window.edits.select_shots([shots[4].id])  # one shot again: no note, the title is the shot's
     assert inspector.title() == "Shot 5" and not note.isVisibleTo(window)
+
+
+def test_shift_extends_the_selection_from_the_shot_last_chosen(window, qtbot):
+    """Qt moves its anchor only when the current shot changes with Shift up: after Ctrl+Shift+A added a shot,
+    Shift+Left selected from the first card to the sixth."""
+    show_active(window, qtbot)
+    view = window.timeline
+    view.setFocus()
+    QTest.keyClick(view, Qt.Key.Key_Home)
+    control_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    QTest.keyClick(view, Qt.Key.Key_A, control_shift)  # the new shot 7 is selected, its prompt focused
+    QTest.keyClick(window.focusWidget(), Qt.Key.Key_Escape)
+    QTest.keyClick(view, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    assert window.edits.selected_rows() == [5, 6] and window.current_row() == 5
+    QTest.keyClick(view, Qt.Key.Key_Home, Qt.KeyboardModifier.ShiftModifier)
+    assert window.edits.selected_rows() == list(range(7)) and window.current_row() == 0
+
+    def click(row: int, modifier=Qt.KeyboardModifier.NoModifier) -> list[int]:
+        point = view.visualRect(window.model.index(row)).center()
+        QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, modifier, point)
+        return window.edits.selected_rows()
+
+    assert click(2) == [2]
+    assert click(4, Qt.KeyboardModifier.ShiftModifier) == [2, 3, 4]
+    assert click(0, Qt.KeyboardModifier.ShiftModifier) == [0, 1, 2]  # still from shot 3
+    assert click(5, Qt.KeyboardModifier.ControlModifier) == [0, 1, 2, 5]
+    window.edits.select_shots([window.project.story.shots[3].id])  # chosen by the app (Find, paste, undo)
+    assert click(5, Qt.KeyboardModifier.ShiftModifier) == [3, 4, 5]
+    assert window.inspector.title() == "Shot 6  ·  3 selected"
