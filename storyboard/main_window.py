@@ -44,6 +44,7 @@ from storyboard.undo_commands import SetRenderSettingsCommand
 from storyboard.unsaved_projects import is_unsaved
 from storymem_engine.project import PROJECT_FILE, Project
 from storymem_engine.render_settings import RenderSettings
+from storymem_engine.shot_timing import FPS, clock, running_time, seconds, shot_frames
 from storymem_engine.story import Shot, Story
 
 APP_NAME = "StoryMem Studio"
@@ -314,8 +315,16 @@ class MainWindow(QMainWindow):
         where = str(self.project_path / PROJECT_FILE) if self.project_path else "not saved yet"
         if self._is_unsaved():
             where = "not saved yet (kept in the app's data folder)"
-        self.shot_count_label.setText(f"{_count(len(shots), 'shot')} · {_count(scenes, 'scene')} · "
-                                      f"{_count(with_takes, 'accepted take')} · {selected} selected · {where}")
+        # The cut's running time as the film export times it: accepted takes, else the animatic cards.
+        frames = self.exports.cut_defaults()[0]
+        runtime = clock(running_time(self.project.story, frames))
+        rows = self.edits.selected_rows() if selected > 1 else []
+        chosen = f" ({clock(seconds(sum(shot_frames(shots[r], frames) for r in rows)))})" if rows else ""
+        self.shot_count_label.setText(f"{_count(len(shots), 'shot')} · {_count(scenes, 'scene')} · {runtime} · "
+                                      f"{_count(with_takes, 'accepted take')} · {selected} selected{chosen} · "
+                                      f"{where}")
+        self.shot_count_label.setToolTip(f"Running time of the cut at {FPS} fps: each shot's accepted take, else its "
+                                         "animatic card (the film export's length)")
 
     # ------------------------------------------------------------ settings
     def render_settings(self) -> RenderSettings:

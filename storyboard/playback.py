@@ -39,7 +39,7 @@ class Playback:
         self.player.autoplay = True
         window.preview.set_shot(window.project, shots[row])  # from its first frame, its card when it has no take
         self._prefetch(row + 1)
-        left = seconds(sum(shot_frames(shot, window.render_settings().frames) for shot in shots[row:]))
+        left = seconds(sum(shot_frames(shot, window.exports.cut_defaults()[0]) for shot in shots[row:]))
         window.statusBar().showMessage(f"Playing the cut from shot {row + 1} ({clock(left)}); Space pauses.", 5000)
 
     def _next(self) -> None:

@@ -291,7 +291,7 @@ def test_a_new_project_is_ready_to_type_its_first_shot_and_counts_in_the_singula
     QTest.keyClicks(QApplication.focusWidget(), "A kite over the dunes")
     assert window.project.story.shots[0].prompt == "A kite over the dunes"
     qtbot.waitUntil(lambda: window.shot_count_label.text().startswith(
-        "1 shot · 1 scene · 0 accepted takes · 1 selected"))
+        "1 shot · 1 scene · 0:05.1 · 0 accepted takes · 1 selected"))
 
 
 def test_a_project_folder_or_story_dropped_from_the_file_manager_opens(window, recorded_dialogs, tmp_path, qtbot,

@@ -233,6 +233,9 @@ def test_a_setting_changed_with_several_shots_selected_is_set_on_all_of_them(win
     assert [s.frames for s in shots] == [None, 53, 53, 53, None, None]
     assert [s.shot_size for s in shots[1:4]] == ["close-up"] * 3 and shots[0].shot_size == ""
     assert window.undo_stack.undoText() == "Edit shot size of 3 shots"
+    # The status bar: the cut's running time (81-frame cards and three of 53 frames), the selection's in brackets.
+    qtbot.waitUntil(lambda: "6 shots · 2 scenes · 0:25.1 · 0 accepted takes · 3 selected (0:09.9) · " in
+                    window.shot_count_label.text())
     assert "Set the shot size of shots 2–4" in window.statusBar().currentMessage()
     inspector.prompt.setPlainText("only the shown shot's")
     assert prompts(window) == ["only the shown shot's" if i == 1 else p for i, p in enumerate(prompts_before)]
