@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 PANEL_KEYS = (
     ("Timeline", "Reorder shots", "drag a card"),
     ("Timeline", "Edit the selected shot's prompt", "Enter / double-click"),
+    ("Timeline", "Select a run of shots from the current one", "Shift+click, Shift+←/→/Home/End"),
+    ("Timeline", "Add or remove one shot from the selection", "Ctrl+click"),
     ("Prompt, notes", "Back to the timeline", "Esc"),
     ("Memory strip", "Pin / unpin the selected keyframe", "P"),
     ("Memory strip", "Exclude / include the selected keyframe", "X"),
