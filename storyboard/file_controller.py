@@ -7,14 +7,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storyboard import dialogs
+from storyboard.outside_takes import take_keys, takes_recorded_outside
 from storyboard.recent import add_recent
+from storyboard.shot_numbers import shots_in_words
 from storyboard.unsaved_projects import discard, hold_open, is_unsaved, left_behind, new_unsaved_folder
 from storymem_engine.project import (
     AUTOSAVE_FILE,
     PROJECT_FILE,
     TAKES_DIR,
     Project,
+    ProjectBusy,
     ProjectError,
+    acquire_writer_lock,
     load_project,
     newer_autosave,
 )
@@ -55,10 +59,20 @@ class FileController:
         self._autosave_failed = False
         self._open_lock = None  # held while an unsaved project (in the app's folder) is open here
         self._discard_later: Path | None = None  # an unsaved folder saved elsewhere while a queue still writes it
+        # (shot id, take id) of every take this editor has had for the open project: as opened, or from its
+        # Generate. A take on disk outside this set was recorded by someone else (storyboard/outside_takes.py).
+        self._known_takes: set[tuple[str, str]] = set()
 
     @property
     def project(self) -> Project:
         return self.window.project
+
+    def project_shown(self, project: Project) -> None:
+        self._known_takes = take_keys(project.story)
+
+    def saw_take(self, shot_id: str, take_id: str) -> None:
+        """A take from the editor's own Generate: deleting it later deletes it, a Save does not bring it back."""
+        self._known_takes.add((shot_id, take_id))
 
     # ------------------------------------------------------------ unsaved changes
     def is_modified(self) -> bool:
@@ -265,6 +279,58 @@ class FileController:
         moving = old_path is not None and folder.resolve() != old_path.resolve()
         created = not folder.exists()
         had_takes = (folder / TAKES_DIR).exists()
+        lock = self._writer_lock(folder)
+        if lock is False:
+            return False
+        try:
+            return self._write_locked(folder, project, old_folder, old_path, moving, created, had_takes)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _writer_lock(self, folder: Path):
+        """The project's writer lock for the save (None when the editor's own Generate holds it); False, having
+        said why, when a render writes into the folder now: its next take would write over this save."""
+        if self.window.generation.writes_into(folder):
+            return None
+        try:
+            return acquire_writer_lock(folder)
+        except ProjectBusy:
+            dialogs.error(self.window, "A render is writing this project",
+                          f"{folder} is being written right now by a render (main.py render) or another "
+                          "window's Generate: its next take would write over this save.\n\nWait for it to finish "
+                          "and save again (your changes stay here), or save a copy with File > Save As.")
+            return False
+        except OSError:
+            return None  # the folder cannot be made or written: the save itself says so
+
+    def _fold_in_outside_takes(self, folder: Path) -> str:
+        """Add the takes another writer recorded in the folder's project.json meanwhile (a render run in a
+        terminal) to the open project, so the save keeps them; what was added, in words."""
+        if not (folder / PROJECT_FILE).is_file():
+            return ""
+        try:
+            on_disk = load_project(folder)
+        except Exception:  # noqa: BLE001 - an unreadable project.json is replaced by the save, as before
+            return ""
+        live = self.project.story
+        found = takes_recorded_outside(on_disk.story, live, self._known_takes | take_keys(live))
+        if not found:
+            return ""
+        model = self.window.model
+        for item in found:
+            model.shot_at(model.row_of(item.shot_id)).takes.append(item.take)
+            if item.accepted:
+                model.set_shot_field(item.shot_id, "accepted_take", item.take.id)
+            self._known_takes.add((item.shot_id, item.take.id))
+        model.refresh_all()
+        rows = sorted({model.row_of(item.shot_id) for item in found})
+        count = f"{len(found)} take{'s' * (len(found) != 1)}"
+        return f"; added {count} a render recorded there meanwhile ({shots_in_words(rows)})"
+
+    def _write_locked(self, folder: Path, project: Project, old_folder: Path, old_path: Path | None, moving: bool,
+                      created: bool, had_takes: bool) -> bool:
+        folded = "" if moving else self._fold_in_outside_takes(folder)
         try:
             if moving:
                 takes = old_path / TAKES_DIR
@@ -286,11 +352,12 @@ class FileController:
         if is_unsaved(old_path) and moving:
             self._leave_unsaved(delete=True)  # moved out of the app's folder: the copy there goes
         self.window.project_path = folder
+        self._known_takes |= take_keys(project.story)  # saved by this editor: deleting one later is on purpose
         self.window.undo_stack.setClean()
         self._autosaved_at = None
         add_recent(str(folder))
         self.window.update_title()
-        self.window.statusBar().showMessage(f"Saved {folder / PROJECT_FILE}", 5000)
+        self.window.statusBar().showMessage(f"Saved {folder / PROJECT_FILE}{folded}", 15_000 if folded else 5000)
         return True
 
     @staticmethod

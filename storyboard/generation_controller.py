@@ -415,6 +415,7 @@ class GenerationController(QObject):
         model = self.window.model
         if self.window.project is not self.job_project or not self._has(shot_id):
             return  # another project is open, or the shot was deleted: the take stays in the saved file
+        self.window.files.saw_take(shot_id, take.id)
         shot = model.shot_at(model.row_of(shot_id))
         shot.takes.append(take)
         model.set_live_status(shot_id, None)
@@ -453,6 +454,15 @@ class GenerationController(QObject):
     def _done_with(self, shot_id: str) -> None:
         if self._has(shot_id) and self.window.model.live_status.get(shot_id) in ("queued", "generating"):
             self.window.model.set_live_status(shot_id, None)
+
+    def writes_into(self, folder: Path) -> bool:
+        """Whether a queue of this editor holds the writer lock of ``folder`` (its saves go on meanwhile)."""
+        if self._lock is None:
+            return False
+        try:
+            return Path(self._lock.lock_file).parent.resolve() == folder.resolve()
+        except OSError:
+            return False
 
     def _release_lock(self) -> None:
         lock, self._lock = self._lock, None

@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         self.preview.player.stop_autoplay()  # a cut playing in the last project does not go on in this one
         self.project = project
         self.project_path = Path(path) if path is not None else None
+        self.files.project_shown(project)
         self.undo_stack.clear()
         if project.settings is None:
             # A new project, or one saved before projects kept their settings: the preferences' defaults, saved

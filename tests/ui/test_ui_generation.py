@@ -271,6 +271,10 @@ def test_saving_while_a_shot_renders_is_never_overwritten(gen_window, qtbot):
     assert [s.accepted_take for s in saved.shots] == [s.accepted_take for s in shots]  # every take recorded
     assert all(s.accepted_take for s in saved.shots)
     assert win.files.is_modified() and shots[1].prompt == "not saved yet"
+    # A take of this editor's Generate, deleted here, is not one "a render recorded meanwhile": a Save drops it.
+    win.edits.delete_take(shots[0].id, shots[0].accepted_take)
+    assert win.files.save() and "added" not in win.statusBar().currentMessage()
+    assert load_project(win.project_path).story.shots[0].takes == []
 
 
 def test_failed_shot_stops_the_queue_or_goes_on_as_chosen(gen_window, qtbot, recorded_dialogs):
