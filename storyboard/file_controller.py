@@ -19,6 +19,7 @@ from storymem_engine.project import (
     ProjectBusy,
     ProjectError,
     acquire_writer_lock,
+    file_stamp,
     load_project,
     newer_autosave,
 )
@@ -62,6 +63,7 @@ class FileController:
         # (shot id, take id) of every take this editor has had for the open project: as opened, or from its
         # Generate. A take on disk outside this set was recorded by someone else (storyboard/outside_takes.py).
         self._known_takes: set[tuple[str, str]] = set()
+        self._checked_stamp: float | None = None  # project.json's mtime when last looked at for such takes
 
     @property
     def project(self) -> Project:
@@ -69,6 +71,22 @@ class FileController:
 
     def project_shown(self, project: Project) -> None:
         self._known_takes = take_keys(project.story)
+        self._checked_stamp = None
+
+    def look_for_outside_takes(self) -> bool:
+        """Back in the window (a render ran in a terminal meanwhile): list the takes it recorded in project.json
+        now rather than at the next Save. One stat when nothing was written."""
+        folder = self.window.project_path
+        if folder is None or self.is_unsaved():
+            return False
+        stamp = file_stamp(folder / PROJECT_FILE)
+        if stamp is None or stamp == self._checked_stamp:
+            return False
+        self._checked_stamp = stamp
+        added = self._fold_in_outside_takes(folder)
+        if added:
+            self.window.statusBar().showMessage(f"Added {added}.", 15_000)
+        return bool(added)
 
     def saw_take(self, shot_id: str, take_id: str) -> None:
         """A take from the editor's own Generate: deleting it later deletes it, a Save does not bring it back."""
@@ -306,7 +324,7 @@ class FileController:
 
     def _fold_in_outside_takes(self, folder: Path) -> str:
         """Add the takes another writer recorded in the folder's project.json meanwhile (a render run in a
-        terminal) to the open project, so the save keeps them; what was added, in words."""
+        terminal) to the open project, so a save keeps them; what was added, in words ("" for nothing)."""
         if not (folder / PROJECT_FILE).is_file():
             return ""
         try:
@@ -326,7 +344,7 @@ class FileController:
         model.refresh_all()
         rows = sorted({model.row_of(item.shot_id) for item in found})
         count = f"{len(found)} take{'s' * (len(found) != 1)}"
-        return f"; added {count} a render recorded there meanwhile ({shots_in_words(rows)})"
+        return f"{count} a render recorded in project.json meanwhile ({shots_in_words(rows)})"
 
     def _write_locked(self, folder: Path, project: Project, old_folder: Path, old_path: Path | None, moving: bool,
                       created: bool, had_takes: bool) -> bool:
@@ -357,7 +375,8 @@ class FileController:
         self._autosaved_at = None
         add_recent(str(folder))
         self.window.update_title()
-        self.window.statusBar().showMessage(f"Saved {folder / PROJECT_FILE}{folded}", 15_000 if folded else 5000)
+        self.window.statusBar().showMessage(f"Saved {folder / PROJECT_FILE}" + (f"; added {folded}" if folded else ""),
+                                            15_000 if folded else 5000)
         return True
 
     @staticmethod

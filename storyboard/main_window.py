@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import (
     QFrame,
@@ -213,6 +213,11 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
         # After the drop has ended: a "save changes?" question inside the handler would hold the file manager's drag.
         QTimer.singleShot(0, lambda: self.open_recent(str(path)))
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.files.look_for_outside_takes()
 
     # ------------------------------------------------------------ selection -> panels
     def current_row(self) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ui_helpers import add_take
 
+from storyboard.timeline_model import ShotRole
 from storymem_engine.project import PROJECT_FILE, acquire_writer_lock, load_project
 
 
@@ -27,7 +28,7 @@ def test_save_keeps_the_takes_a_render_recorded_meanwhile(window, recorded_dialo
     window.edits.edit_field(shots[2].id, "prompt", "A storm rolls in over the lighthouse.")
     assert window.files.save()
     assert window.statusBar().currentMessage() == (
-        f"Saved {folder / PROJECT_FILE}; added 1 take a render recorded there meanwhile (shot 2)")
+        f"Saved {folder / PROJECT_FILE}; added 1 take a render recorded in project.json meanwhile (shot 2)")
     assert [t.id for t in shots[1].takes] == ["take1"] and shots[1].accepted_take == "take1"
     assert window.preview.takes.count() == 0  # shot 1 is shown: it has no take now
     window.edits.select_shots([shots[1].id])
@@ -55,3 +56,20 @@ def test_save_waits_while_a_render_writes_into_the_project(window, recorded_dial
     assert (folder / PROJECT_FILE).read_bytes() == before and window.isWindowModified()
     assert window.files.save()  # the render is done
     assert load_project(folder).story.shots[0].prompt == "changed while the render runs"
+
+
+def test_coming_back_to_the_window_lists_the_takes_a_render_recorded(window, recorded_dialogs, tmp_path, qtbot):
+    from ui_helpers import show_active
+
+    folder = _saved(window, recorded_dialogs, tmp_path)
+    assert not window.files.look_for_outside_takes()  # nothing new since the save
+    render = load_project(folder)
+    add_take(render, 4)
+    render.save()
+    show_active(window, qtbot)  # the user comes back from the terminal
+    shot = window.project.story.shots[4]
+    assert shot.accepted_take == "take4" and window.model.index(4).data(ShotRole.STATUS) == "done"
+    assert window.statusBar().currentMessage() == (
+        "Added 1 take a render recorded in project.json meanwhile (shot 5).")
+    assert not window.isWindowModified()  # project.json already holds it
+    assert not window.files.look_for_outside_takes()  # one stat, nothing new
