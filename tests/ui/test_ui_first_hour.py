@@ -92,28 +92,22 @@ def test_regenerate_varies_unless_the_seed_is_locked(gen_window, qtbot):
     assert inspector.take_seed.text() == f"Accepted take's seed: {second.request['seed']} (drawn for this take)"
     inspector.seed_lock.setChecked(True)  # an undoable edit of the shot
     assert shot.seed_locked
-    third, third_clip = generate()
+    third, _ = generate()
     assert third.request["seed"] == second.request["seed"]
-    assert third_clip == second_clip, _how_clips_differ(win.project.folder, second, third)
+    # The same frames, compared where they are kept losslessly. Not the clips' bytes: writing the same 64x48 frames
+    # with write_video gave another bitstream 7 times in ~30,000 encodes, only while other processes loaded the
+    # CPU (one frame's lower macroblock rows, up to 26 levels). In a failing run of this test the engine's latents
+    # and VAE output were bit-identical (dumped).
+    assert _lossless_frames(win.project.folder, third) == _lossless_frames(win.project.folder, second)
     win.undo_stack.undo()
     assert not shot.seed_locked and not inspector.seed_lock.isChecked()
 
 
-def _how_clips_differ(folder, a, b) -> str:
-    """This check failed once in a clean clone and never here since: say whether the pictures or only the
-    encoding differ, and which request fields, so the next failure names its cause."""
-    import numpy as np
-
-    from storymem_engine.video import read_video
-
-    fields = sorted(k for k in set(a.request) | set(b.request) if a.request.get(k) != b.request.get(k))
-    frames = [read_video(folder / t.clip) for t in (a, b)]
-    if frames[0].shape != frames[1].shape:
-        return f"locked-seed clips differ in shape {frames[0].shape} vs {frames[1].shape}; request fields {fields}"
-    diff = np.abs(frames[0].astype(int) - frames[1].astype(int))
-    changed = [i for i in range(len(diff)) if diff[i].any()]
-    return (f"locked-seed clips differ: decoded frames {changed or 'identical (only the H.264 bytes differ)'}, "
-            f"max pixel difference {int(diff.max())}; request fields that differ {fields}")
+def _lossless_frames(folder, take) -> list[bytes]:
+    """The take's frames saved as PNGs: its keyframes, its last frame and the frames the next shot continues from."""
+    paths = [*take.keyframes, take.last_frame, *take.motion_frames]
+    assert len(paths) >= 7
+    return [(folder / path).read_bytes() for path in paths]
 
 
 def test_a_missing_clip_shows_as_missing_not_done(window, tmp_path, recorded_dialogs):
