@@ -28,12 +28,14 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.default_spins import DefaultDoubleSpinBox, DefaultSpinBox
-from storyboard.note_label import NOTE_STYLE
+from storyboard.note_label import NOTE_STYLE, NoteLabel
 from storyboard.shortcut_passthrough import UndoShortcutPassthrough
 from storyboard.shot_fields import SHARED_FIELDS
 from storymem_engine.models import LORA_FOLDERS
 from storymem_engine.shot_timing import FPS, shot_frames
 from storymem_engine.story import CAMERA_MOVES, SHOT_SIZES, Shot
+
+NOTES_HEIGHT = 60
 
 MODE_LABELS = {
     "auto": "auto (cut → M2V, continuation → MI2V)",
@@ -119,13 +121,11 @@ class ShotInspector(QGroupBox):
         self.notes = QPlainTextEdit()
         self.notes.setObjectName("notes")
         self.notes.setUndoRedoEnabled(False)
-        self.notes.setMaximumHeight(60)
+        self.notes.setMaximumHeight(NOTES_HEIGHT)
         self.empty_label = QLabel("Select a shot on the timeline.")
 
-        self.selection_note = QLabel()
+        self.selection_note = NoteLabel()
         self.selection_note.setObjectName("selection_note")
-        self.selection_note.setWordWrap(True)
-        self.selection_note.setStyleSheet(NOTE_STYLE)
         self.selection_note.hide()
 
         form = QFormLayout()
@@ -208,14 +208,18 @@ class ShotInspector(QGroupBox):
         goes to all of them, and which settings they do not share."""
         if len(shots) < 2 or self._shot is None or all(shot is not self._shot for shot in shots):
             self.selection_note.hide()
+            self.notes.setMaximumHeight(NOTES_HEIGHT)
             return
         differ = [words for name, words in SHARED_FIELDS.items()
                   if any(getattr(shot, name) != getattr(self._shot, name) for shot in shots)]
-        text = f"A setting changed here goes to {which}; the prompt and notes are this shot's."
+        text = f"Settings changed here go to {which}; the prompt and notes stay this shot's."
         if differ:
-            text += f" They differ in {', '.join(differ)} (shown: this shot's)."
+            text += f"\nThey differ in {', '.join(differ)}: shown is this shot's."
         self.selection_note.setText(text)
         self.selection_note.show()
+        # The form fits a 1440x900 screen to the pixel: the notes box (this shot's alone) gives the note its room,
+        # rather than a scroll bar appearing and the panels shifting as the selection grows.
+        self.notes.setMaximumHeight(max(NOTES_HEIGHT - self.selection_note.sizeHint().height(), 24))
 
     @property
     def shot(self) -> Shot | None:

@@ -224,7 +224,7 @@ def test_a_setting_changed_with_several_shots_selected_is_set_on_all_of_them(win
     inspector = window.inspector
     assert inspector.title() == "Shot 2  ·  3 selected"
     note = inspector.selection_note
-    assert note.isVisibleTo(window) and note.text().startswith("A setting changed here goes to shots 2–4;")
+    assert note.isVisibleTo(window) and note.text().startswith("Settings changed here go to shots 2–4;")
     assert "differ in scene cut" in note.text()  # shot 4 continues, shots 2 and 3 are cuts
 
     inspector.frames.setValue(49)

@@ -23,6 +23,11 @@ def test_the_window_fits_a_1366x768_laptop_with_the_timeline_in_view(window, qtb
     qtbot.waitUntil(lambda: window.top_scroll.verticalScrollBar().maximum() == 0)
     legend = window.memory_strip.legend
     assert legend.heightForWidth(legend.width()) < 2 * legend.fontMetrics().height()
+    # Selecting several shots adds the inspector's two-line note; the panels must not start scrolling (and shift).
+    window.edits.select_shots([shot.id for shot in window.project.story.shots[2:5]])
+    assert window.inspector.selection_note.isVisibleTo(window)
+    qtbot.wait(50)
+    assert window.top_scroll.verticalScrollBar().maximum() == 0
 
 
 def test_the_window_reopens_at_its_last_size_and_first_fits_the_screen(qtbot):
