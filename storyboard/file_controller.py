@@ -348,7 +348,8 @@ class FileController:
 
     def _write_locked(self, folder: Path, project: Project, old_folder: Path, old_path: Path | None, moving: bool,
                       created: bool, had_takes: bool) -> bool:
-        folded = "" if moving else self._fold_in_outside_takes(folder)
+        # Only over its own project.json: a Save As over another project (confirmed) replaces that one.
+        folded = self._fold_in_outside_takes(folder) if old_path is not None and not moving else ""
         try:
             if moving:
                 takes = old_path / TAKES_DIR
