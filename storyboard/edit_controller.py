@@ -189,12 +189,10 @@ class EditController:
         cut = not all(shot.cut for shot in shots)
         changed = [row for row, shot in zip(rows, shots, strict=True) if shot.cut != cut]
         which = shots_in_words(changed)
-        stack = self.window.undo_stack
-        # A macro even for one shot: two quick presses must stay two undo steps, not merge into one edit.
-        stack.beginMacro(f"{'Mark' if cut else 'Remove'} scene cut ({which})")
-        for row in changed:
-            stack.push(EditShotCommand(self.model, self.model.shot_at(row).id, "cut", cut))
-        stack.endMacro()
+        # One command (scene cut edits never merge: two quick presses stay two undo steps), one repaint.
+        command = EditShotCommand(self.model, [self.model.shot_at(row).id for row in changed], "cut", cut)
+        command.setText(f"{'Mark' if cut else 'Remove'} scene cut ({which})")
+        self._push(command)
         if cut:
             text = f"{which.capitalize()} now start{'s' * (len(changed) == 1)} a new scene: from memory alone (M2V)."
         else:

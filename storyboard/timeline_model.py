@@ -210,6 +210,21 @@ class TimelineModel(QAbstractListModel):
         if name in ("accepted_take", "takes", "scene_num", "cut"):
             self.refresh_all()
 
+    def set_shots_field(self, name: str, values: dict[str, Any]) -> None:
+        """One field of several shots (shot id -> value), with one repaint: an edit of 1,000 selected shots
+        took 4.5 s as 1,000 single-shot changes, each refreshing the window's panels."""
+        if len(values) == 1:
+            ((shot_id, value),) = values.items()
+            self.set_shot_field(shot_id, name, value)
+            return
+        rows = [self.row_of(shot_id) for shot_id in values]
+        for row, value in zip(rows, values.values(), strict=True):
+            setattr(self.shots[row], name, value)
+        if name in ("accepted_take", "takes", "scene_num", "cut"):
+            self.refresh_all()
+        elif rows:
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
+
     def set_progress(self, shot_id: str, fraction: float, text: str) -> None:
         """Per-step progress on the generating card; repaints that card only (it arrives every step)."""
         self.live_progress[shot_id] = (max(0.0, min(fraction, 1.0)), text)

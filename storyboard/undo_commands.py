@@ -108,12 +108,10 @@ class EditShotCommand(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        for shot_id in self.shot_ids:
-            self.model.set_shot_field(shot_id, self.name, copy.deepcopy(self.new))
+        self.model.set_shots_field(self.name, {i: copy.deepcopy(self.new) for i in self.shot_ids})
 
     def undo(self) -> None:
-        for shot_id in self.shot_ids:
-            self.model.set_shot_field(shot_id, self.name, copy.deepcopy(self.old[shot_id]))
+        self.model.set_shots_field(self.name, {i: copy.deepcopy(self.old[i]) for i in self.shot_ids})
 
 
 def fallback_take(takes: Sequence[Take]) -> str | None:
