@@ -9,6 +9,8 @@ temporary folder, no dialogs), and this script prints one table per part:
   open    `window.files.open_path(folder)` of a 1,000-shot project until the timeline has painted,
           for a project without takes and one where every shot has an accepted take (832x480 clip,
           2 keyframe PNGs, memory keys recorded as the director records them).
+  edit    with every shot of that project selected, one inspector setting (frames) changed until painted,
+          and side by side the same change as one command per shot (1,000 repaints of the panels).
   drag    the drop of one shot in the 1,000-shot timeline: the drop index from the cursor x
           (TimelineView.insertion_row, which dragMoveEvent also runs on every mouse move), the
           view's move_requested signal (what dropEvent emits) through EditController.move and the
@@ -41,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = "RESULT "
 VARIANTS = {"plain": "no takes", "takes": "every shot with a take"}
-GOALS = {"launch": 0.5, "open": 1.0, "drag": 0.016, "stall": 0.050}  # seconds
+GOALS = {"launch": 0.5, "open": 1.0, "drag": 0.016, "stall": 0.050, "edit": 0.1}  # seconds
 
 
 # ---------------------------------------------------------------------------- child helpers
@@ -290,10 +292,41 @@ def child_ui(args) -> None:
         far_index = (time.perf_counter() - start) / 20
         results["drag"][label] = {"drop": drops, "undo": undos, "index": index_times, "no_paint": no_paint,
                                   "index_far": far_index}
+        results.setdefault("edit", {})[label] = _edit_every_shot(window, painted, args.opens)
     window.undo_stack.setClean()
     window.close()
     _emit(results)
     del app
+
+
+def _edit_every_shot(window, painted, runs: int) -> dict:
+    """Every shot selected, one inspector setting changed (one command over all of them), until painted; and,
+    side by side, the same change as one command per shot in a macro (what it cost before the batched command)."""
+    from storyboard.undo_commands import EditShotCommand
+
+    window.timeline.selectAll()
+    painted.wait(painted.count, timeout_s=1.0)
+    spin, stack, model = window.inspector.frames, window.undo_stack, window.model
+    ids = [shot.id for shot in model.shots]
+    timings: dict[str, list[float]] = {"one command": [], "a command per shot": []}
+    for n in range(runs):
+        frames = 49 + 4 * n
+        for way in timings:
+            before = painted.count
+            start = time.perf_counter()
+            if way == "one command":
+                spin.setValue(frames)
+            else:
+                stack.beginMacro("per shot")
+                for shot_id in ids:
+                    stack.push(EditShotCommand(model, shot_id, "frames", frames))
+                stack.endMacro()
+            painted.wait(before, timeout_s=30.0)
+            timings[way].append(time.perf_counter() - start)
+            assert all(shot.frames == frames for shot in model.shots)
+            stack.undo()
+            painted.wait(painted.count, timeout_s=30.0)
+    return timings
 
 
 # ---------------------------------------------------------------------------- stall (child)
@@ -574,6 +607,16 @@ def report_ui(result: dict) -> None:
         print(f"{label:<26}{'':<8}insertion_row(x): median {_ms(statistics.median(d['index']))} ms near the "
               f"dragged card, {_ms(d['index_far'])} ms at the end of the strip (per drag-move event); "
               f"drops without a repaint: {d['no_paint']}")
+    if result.get("edit"):
+        print(f"\nFrames set with all {n} shots selected (the inspector), until painted; side by side: the same "
+              "change as one command per shot")
+        print(f"{'project':<26}{'way':<20}{'median ms':>11}  ratio   goal")
+        for label, ways in result["edit"].items():
+            one = statistics.median(ways["one command"])
+            for way, values in ways.items():
+                med = statistics.median(values)
+                goal = f"<= {_ms(GOALS['edit'])} ms: {_verdict(med, GOALS['edit'])}" if way == "one command" else ""
+                print(f"{label:<26}{way:<20}{_ms(med):>11}  {med / one:>5.1f}x  {goal}")
 
 
 def report_stall(result: dict) -> None:
@@ -668,6 +711,7 @@ def run_parts(args) -> int:
             if result is not None:
                 merged["open"].update(result["open"])
                 merged["drag"].update(result["drag"])
+                merged.setdefault("edit", {}).update(result.get("edit", {}))
         if merged["open"]:
             report_ui(merged)
     if "stall" in parts:

@@ -150,4 +150,5 @@ def test_app_bench_quick(tiny_models, tmp_path):
     assert "launch to first paint, median:" in out and "import time (PySide6 + storyboard), median:" in out
     assert "open a 60-shot project" in out and "no takes" in out and "every shot with a take" in out
     assert "drag reorder in the 60-shot timeline" in out and "insertion_row(x)" in out
+    assert "Frames set with all 60 shots selected" in out and "a command per shot" in out
     assert "UI-thread stalls while generate_all()" in out and "longest stall, cold queue:" in out
