@@ -65,6 +65,8 @@ class ShotInspector(QGroupBox):
         self.prompt.setPlaceholderText("Describe the shot: who, where, what happens, camera.")
         self.prompt.setMinimumHeight(76)  # four lines; with the form, the window fits a 1440x900 screen
         self.cut = QCheckBox("Scene cut (start fresh instead of continuing the previous shot)")
+        self.cut.setToolTip("A scene cut is made from memory alone (M2V); without one the shot continues the shot "
+                            "before.\nCtrl+K on the timeline toggles it for every selected shot.")
         self.mode = QComboBox()
         self.mode.setToolTip("auto: a scene cut starts the shot from memory alone (M2V); otherwise it continues "
                              "the previous shot as the project's Continuation says (Generate > Render settings).\n"
