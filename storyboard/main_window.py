@@ -41,6 +41,7 @@ from storyboard.shot_numbers import shots_in_words
 from storyboard.timeline_model import ShotRole, TimelineModel
 from storyboard.timeline_view import TimelineView
 from storyboard.undo_commands import SetRenderSettingsCommand
+from storyboard.undo_history import UndoHistoryDialog
 from storyboard.unsaved_projects import is_unsaved
 from storymem_engine.project import PROJECT_FILE, Project
 from storymem_engine.render_settings import RenderSettings
@@ -62,6 +63,7 @@ class MainWindow(QMainWindow):
         self.recent_menu: QMenu | None = None
         self.undo_stack = QUndoStack(self)
         self.find_replace_dialog: FindReplaceDialog | None = None  # made on first use (Edit menu)
+        self.undo_history_dialog: UndoHistoryDialog | None = None  # made on first use (Edit menu)
         self.model = TimelineModel(self.project, self)
 
         self.timeline = TimelineView()

@@ -13,6 +13,7 @@ from storyboard.find_replace_dialog import open_find_replace
 from storyboard.help_menu import build_help_menu
 from storyboard.recent import clear_recent, recent_projects
 from storyboard.settings_values import names_existing
+from storyboard.undo_history import open_undo_history
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
@@ -73,6 +74,7 @@ def build_menus(window: MainWindow) -> None:
         window.addAction(action)
         edit_menu.addAction(action)
         window.actions_by_name[name] = action
+    _action(window, edit_menu, "undo_history", "Undo &history…", lambda: open_undo_history(window), ["Ctrl+Alt+Z"])
     edit_menu.addSeparator()
     _action(window, edit_menu, "add_shot", "&Add shot at end", edits.add_shot, ["Ctrl+Shift+A"])
     _action(window, edit_menu, "insert_after", "&Insert shot after", edits.insert_after, ["Ins"],

@@ -1,0 +1,53 @@
+"""Edit > Undo history: every step of the open project since it was opened, newest last (Qt's QUndoView).
+
+Clicking a step goes back (or forward) to just after it, as many Undos or Redos would; the top row is the project
+as it was opened, and the step the project was last saved at carries a save icon.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSize
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QStyle, QUndoView, QVBoxLayout
+
+from storyboard.note_label import NOTE_STYLE
+
+if TYPE_CHECKING:
+    from storyboard.main_window import MainWindow
+
+OPENED = "As opened"
+
+
+class UndoHistoryDialog(QDialog):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.setObjectName("undo_history")
+        self.setWindowTitle("Undo history")
+        self.view = QUndoView(window.undo_stack)
+        self.view.setEmptyLabel(OPENED)
+        self.view.setCleanIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton))
+        self.view.setIconSize(QSize(14, 14))  # the save icon's own size made its row twice as tall
+        hint = QLabel("Click a step to go back to just after it; the steps after it stay until the next edit. "
+                      "The save icon marks the step the project was saved at.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet(NOTE_STYLE)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.hide)
+        layout = QVBoxLayout(self)
+        layout.addWidget(hint)
+        layout.addWidget(self.view)
+        layout.addWidget(buttons)
+        self.resize(420, 480)
+
+
+def open_undo_history(window: MainWindow) -> UndoHistoryDialog:
+    """Show the window's one undo history (modeless: it stays open beside the editor and follows every edit)."""
+    dialog = window.undo_history_dialog
+    if dialog is None:
+        dialog = UndoHistoryDialog(window)
+        window.undo_history_dialog = dialog
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+    return dialog
