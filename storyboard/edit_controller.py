@@ -193,10 +193,17 @@ class EditController:
         command = EditShotCommand(self.model, [self.model.shot_at(row).id for row in changed], "cut", cut)
         command.setText(f"{'Mark' if cut else 'Remove'} scene cut ({which})")
         self._push(command)
-        if cut:
-            text = f"{which.capitalize()} now start{'s' * (len(changed) == 1)} a new scene: from memory alone (M2V)."
+        later = [row for row in changed if row > 0]  # shot 1 opens the story, whatever its mark says
+        said = shots_in_words(later).capitalize() if later else ""
+        if not later:
+            text = ""
+        elif cut:
+            text = f"{said} now start{'s' * (len(later) == 1)} a new scene: from memory alone (M2V)."
         else:
-            text = f"{which.capitalize()} now continue{'s' * (len(changed) == 1)} the shot before."
+            text = f"{said} now continue{'s' * (len(later) == 1)} the shot before."
+        if 0 in changed:
+            text += (" " if text else "") + (f"Shot 1 is marked {'a scene cut' if cut else 'as continuing'} now: it "
+                                             "opens the story either way (the mark counts once it moves).")
         settings = self.window.render_settings()
         story = self.model.project.story
         stale = [row for row in changed

@@ -188,6 +188,12 @@ def test_ctrl_k_marks_and_unmarks_scene_cuts_on_the_selected_shots(window, qtbot
     window.undo_stack.undo()
     assert cuts(window) == start and not window.isWindowModified()
 
+    window.edits.select_shots([window.project.story.shots[0].id])
+    assert window.edits.toggle_scene_cut() and not window.project.story.shots[0].cut
+    assert window.statusBar().currentMessage() == ("Shot 1 is marked as continuing now: it opens the story either "
+                                                   "way (the mark counts once it moves).")
+    window.undo_stack.undo()
+
     editor = window.inspector.prompt  # Ctrl+K while typing is the text field's own key, not a scene cut
     editor.setFocus()
     QTest.keyClick(editor, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
