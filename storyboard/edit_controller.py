@@ -63,6 +63,27 @@ class EditController:
             view.selectionModel().select(selection, flags.ClearAndSelect)
             view.scrollTo(self.model.index(rows[-1]))
 
+    def select_scene(self) -> bool:
+        """Select every shot of the current shot's scene (the run of shots under its SCENE marker), e.g. to set
+        their frames or profile at once in the inspector."""
+        row = self.window.current_row()
+        if row is None:
+            rows = self.selected_rows()
+            if not rows:
+                return False
+            row = rows[0]
+        shots = self.model.shots
+        scene = shots[row].scene_num
+        first, last = row, row
+        while first > 0 and shots[first - 1].scene_num == scene:
+            first -= 1
+        while last + 1 < len(shots) and shots[last + 1].scene_num == scene:
+            last += 1
+        self.select_shots([shot.id for shot in shots[first:last + 1]])
+        self.window.statusBar().showMessage(
+            f"Selected scene {scene}: {shots_in_words(list(range(first, last + 1)))}", 5000)
+        return True
+
     # ------------------------------------------------------------ commands
     def _new_shot(self, after_row: int | None) -> Shot:
         shots = self.model.shots

@@ -96,6 +96,8 @@ def build_menus(window: MainWindow) -> None:
     edit_menu.addSeparator()
     _action(window, edit_menu, "select_all", "Select &all shots", window.timeline.selectAll, [Keys.SelectAll],
             timeline_only=True)
+    _action(window, edit_menu, "select_scene", "Select the &whole scene", edits.select_scene, ["Ctrl+Alt+A"],
+            timeline_only=True)
     _action(window, edit_menu, "find_replace", "&Find and replace in prompts…", lambda: open_find_replace(window),
             ["Ctrl+H"])
 
@@ -147,7 +149,7 @@ def build_menus(window: MainWindow) -> None:
 # A right-click on a card (the card is selected first, as Qt's views do) or on the empty strip: the menus' own
 # actions, so the keys shown and what they do never drift apart.
 CARD_MENU = ("generate_shot", "generate_from_here", None, "cut", "copy", "paste", "duplicate", "insert_after", "delete",
-             None, "scene_cut", "move_left", "move_right")
+             None, "scene_cut", "select_scene", "move_left", "move_right")
 STRIP_MENU = ("paste", "add_shot")
 
 

@@ -290,3 +290,16 @@ def test_shift_extends_the_selection_from_the_shot_last_chosen(window, qtbot):
     window.edits.select_shots([window.project.story.shots[3].id])  # chosen by the app (Find, paste, undo)
     assert click(5, Qt.KeyboardModifier.ShiftModifier) == [3, 4, 5]
     assert window.inspector.title() == "Shot 6  ·  3 selected"
+
+
+def test_ctrl_alt_a_selects_the_scene_of_the_current_shot(window, qtbot):
+    show_active(window, qtbot)
+    shots = window.project.story.shots
+    window.edits.select_shots([shots[2].id])
+    window.timeline.setFocus()
+    QTest.keyClick(window.timeline, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+    assert window.edits.selected_rows() == [0, 1, 2, 3]  # scene 1 of the sample story
+    assert window.statusBar().currentMessage() == "Selected scene 1: shots 1–4"
+    assert window.inspector.title() == "Shot 1  ·  4 selected"
+    window.edits.select_shots([shots[5].id])
+    assert window.edits.select_scene() and window.edits.selected_rows() == [4, 5]
