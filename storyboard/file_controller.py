@@ -19,7 +19,6 @@ from storymem_engine.project import (
     ProjectBusy,
     ProjectError,
     acquire_writer_lock,
-    file_stamp,
     load_project,
     newer_autosave,
 )
@@ -63,7 +62,7 @@ class FileController:
         # (shot id, take id) of every take this editor has had for the open project: as opened, or from its
         # Generate. A take on disk outside this set was recorded by someone else (storyboard/outside_takes.py).
         self._known_takes: set[tuple[str, str]] = set()
-        self._checked_stamp: float | None = None  # project.json's mtime when last looked at for such takes
+        self._checked_stamp: tuple[int, int, int] | None = None  # project.json when last looked at for such takes
 
     @property
     def project(self) -> Project:
@@ -79,8 +78,14 @@ class FileController:
         folder = self.window.project_path
         if folder is None or self.is_unsaved():
             return False
-        stamp = file_stamp(folder / PROJECT_FILE)
-        if stamp is None or stamp == self._checked_stamp:
+        try:
+            found = (folder / PROJECT_FILE).stat()
+        except OSError:
+            return False
+        # The inode too: project.json is replaced whole (atomic rename), and a coarse clock can give two writes
+        # within a second the same mtime.
+        stamp = (found.st_ino, found.st_mtime_ns, found.st_size)
+        if stamp == self._checked_stamp:
             return False
         self._checked_stamp = stamp
         added = self._fold_in_outside_takes(folder)
