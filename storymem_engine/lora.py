@@ -296,6 +296,27 @@ def _remove_adapter(transformer: Any, adapter_name: str) -> None:
         pass  # the load error being raised matters more than a failed cleanup
 
 
+# The most a LoRA may change one weight of the transformer. The experts' weights are O(0.01-1) and a trained LoRA
+# moves them by far less (StoryMem's: scale 11.31, rank 128); a file that could move one by more than this is
+# damaged (an alpha of 1e30 loaded, and every frame came out NaN). Checked with a bound computed in O(weights).
+MAX_WEIGHT_CHANGE = 1e4
+
+
+def _check_change(entry: _ModuleLora, scale: float) -> None:
+    """Refuse a LoRA pair whose update B @ A * scale could exceed MAX_WEIGHT_CHANGE in some weight: each element is
+    at most (the largest row sum of |B|) x (the largest |A|) x |scale|."""
+    assert entry.weight_a is not None and entry.weight_b is not None
+    if entry.alpha is not None and not (math.isfinite(entry.alpha) and entry.alpha > 0):
+        raise LoraError(f"LoRA key {entry.wan_name}.alpha must be a positive number, got {entry.alpha!r}")
+    bound = (float(entry.weight_b.float().abs().sum(dim=1).max()) * float(entry.weight_a.float().abs().max())
+             * abs(scale)) if entry.weight_a.numel() and entry.weight_b.numel() else 0.0
+    if not bound <= MAX_WEIGHT_CHANGE:
+        alpha = "alpha = rank" if entry.alpha is None else f"alpha {entry.alpha:g}"
+        raise LoraError(f"LoRA module {entry.wan_name!r} could change a weight by up to {bound:.3g} ({alpha}, rank "
+                        f"{entry.rank}); a trained LoRA stays far below {MAX_WEIGHT_CHANGE:g}: the file is damaged, "
+                        "download it again")
+
+
 def _load_adapter(transformer: Any, entries: list[_ModuleLora], adapter_name: str, use_rslora: bool,
                   strength: float, dtype: torch.dtype | None = None) -> None:
     """Load mapped, checked LoRA entries as one peft adapter, keep earlier adapters active, verify every key.
@@ -303,6 +324,9 @@ def _load_adapter(transformer: Any, entries: list[_ModuleLora], adapter_name: st
     ``dtype``: the adapter's weights end in this dtype (peft gives a new adapter its base layer's dtype, which is
     fp8 for an expert already stored in fp8: the LoRA would lose its precision and not run).
     """
+    for entry in entries:
+        alpha = entry.alpha if entry.alpha is not None else float(entry.rank)
+        _check_change(entry, strength * (alpha / math.sqrt(entry.rank) if use_rslora else alpha / entry.rank))
     # One LoraConfig for all modules: the common rank / alpha, with per-module patterns for outliers.
     ranks = {e.diffusers_name: e.rank for e in entries}
     alphas = {e.diffusers_name: (e.alpha if e.alpha is not None else float(e.rank)) for e in entries}
@@ -657,7 +681,11 @@ def load_distill_lora(
                 param = _find_parameter(transformer, delta.name)
                 assert param is not None
                 delta.original = param.detach().to("cpu", copy=True)
-                patched = delta.original.float() + float(strength) * delta.delta.float().reshape(param.shape)
+                change = float(strength) * delta.delta.float().reshape(param.shape)
+                if change.numel() and not float(change.abs().max()) <= MAX_WEIGHT_CHANGE:
+                    raise LoraError(f"distill LoRA key {delta.key!r} would change {delta.name!r} by up to "
+                                    f"{float(change.abs().max()):.3g}; the file is damaged, download it again")
+                patched = delta.original.float() + change
                 delta.patched = patched.to(param.dtype)
                 if delta.patched.is_floating_point() and not bool(torch.isfinite(delta.patched.float()).all()):
                     raise LoraError(f"distill LoRA key {delta.key!r} makes {delta.name!r} non-finite")

@@ -254,6 +254,17 @@ def test_bad_keys_are_errors_naming_the_key(change):
     assert not getattr(model, "peft_config", None) and distill_state(model) is None
 
 
+def test_a_full_delta_that_would_swamp_its_weight_is_refused():
+    state = distill_lora_state(16, seed=5)
+    key = "diffusion_model.blocks.0.norm3.diff"
+    state[key] = torch.full_like(state[key], 1e30)  # finite, but the expert's output would be NaN
+    model = _base(16)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(LoraError, match=re.escape(key) + ".*the file is damaged"):
+        load_distill_lora(model, state)
+    assert distill_state(model) is None and all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
 # ------------------------------------------------------------------------------------------------ the engine
 def _request(mode: str, profile: str, seed: int = 3) -> GenerationRequest:
     sampling = (dict(steps=DRAFT_STEPS, guidance=DRAFT_GUIDANCE, shift=DRAFT_SHIFT) if profile == "draft"

@@ -143,6 +143,19 @@ def test_alpha_entries_and_strength() -> None:
     check_layers(model, plain, 0.5 * 8 / math.sqrt(16))
 
 
+@pytest.mark.parametrize("alpha", [1e30, 0.0, -4.0])
+def test_an_absurd_alpha_is_refused_before_it_makes_every_frame_nan(alpha: float) -> None:
+    """An alpha of 1e30 (a property test's draw) loaded, and the expert's output was all NaN."""
+    sd = storymem_lora(rank=16)
+    key = next(k for k in sd if k.endswith("lora_A.weight"))
+    sd[key.replace("lora_A.weight", "alpha")] = torch.tensor(alpha)
+    model = tiny_transformer()
+    with pytest.raises(LoraError, match="alpha must be a positive number" if alpha <= 0 else
+                       "could change a weight by up to .*the file is damaged"):
+        load_storymem_lora(model, sd)
+    assert not getattr(model, "peft_config", None)
+
+
 def test_missing_block_is_an_error_naming_the_key() -> None:
     model = tiny_transformer()
     sd = storymem_lora(rank=8)
