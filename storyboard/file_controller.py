@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QFileSystemWatcher, QTimer
+
 from storyboard import dialogs
 from storyboard.outside_takes import take_keys, takes_recorded_outside
 from storyboard.recent import add_recent
@@ -63,6 +65,14 @@ class FileController:
         # Generate. A take on disk outside this set was recorded by someone else (storyboard/outside_takes.py).
         self._known_takes: set[tuple[str, str]] = set()
         self._checked_stamp: tuple[int, int, int] | None = None  # project.json when last looked at for such takes
+        # The open project's folder, watched: a render's takes appear as it records them, not only when the window
+        # is activated or saved (project.json is replaced by a rename, which a watch on the file itself would lose).
+        self._watcher = QFileSystemWatcher(window)
+        self._settle = QTimer(window)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(300)  # a save renames, then removes its temp file: one look after both
+        self._settle.timeout.connect(self.look_for_outside_takes)
+        self._watcher.directoryChanged.connect(lambda _path: self._settle.start())
 
     @property
     def project(self) -> Project:
@@ -71,6 +81,15 @@ class FileController:
     def project_shown(self, project: Project) -> None:
         self._known_takes = take_keys(project.story)
         self._checked_stamp = None
+        self._watch()
+
+    def _watch(self) -> None:
+        """Watch the open project's folder (a saved one: nothing renders into the app's unsaved folder)."""
+        if self._watcher.directories():
+            self._watcher.removePaths(self._watcher.directories())
+        folder = self.window.project_path
+        if folder is not None and not self.is_unsaved() and folder.is_dir():
+            self._watcher.addPath(str(folder))
 
     def look_for_outside_takes(self) -> bool:
         """Back in the window (a render ran in a terminal meanwhile): list the takes it recorded in project.json
@@ -377,6 +396,7 @@ class FileController:
             self._leave_unsaved(delete=True)  # moved out of the app's folder: the copy there goes
         self.window.project_path = folder
         self._known_takes |= take_keys(project.story)  # saved by this editor: deleting one later is on purpose
+        self._watch()
         self.window.undo_stack.setClean()
         self._autosaved_at = None
         add_recent(str(folder))

@@ -73,3 +73,17 @@ def test_coming_back_to_the_window_lists_the_takes_a_render_recorded(window, rec
         "Added 1 take a render recorded in project.json meanwhile (shot 5).")
     assert not window.isWindowModified()  # project.json already holds it
     assert not window.files.look_for_outside_takes()  # one stat, nothing new
+
+
+def test_a_render_takes_appear_while_the_window_stays_in_front(window, recorded_dialogs, tmp_path, qtbot):
+    """The project's folder is watched: each take a render records fills its card as it lands."""
+    folder = _saved(window, recorded_dialogs, tmp_path)
+    for row in (4, 5):
+        render = load_project(folder)
+        add_take(render, row)
+        render.save()
+        qtbot.waitUntil(lambda row=row: window.project.story.shots[row].accepted_take == f"take{row}", timeout=5000)
+    # Shot 5's take is current; shot 6's is stale at once (made without shot 5's keyframes): the cards say so.
+    assert [window.model.index(r).data(ShotRole.STATUS) for r in (4, 5)] == ["done", "stale"]
+    assert window.statusBar().currentMessage() == "Added 1 take a render recorded in project.json meanwhile (shot 6)."
+    assert not window.isWindowModified()
