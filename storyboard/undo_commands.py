@@ -77,9 +77,9 @@ class MoveShotsCommand(QUndoCommand):
 
 
 class EditShotCommand(QUndoCommand):
-    """Set one field of one shot, or of several selected shots to one value. Consecutive edits of the same field
-    of the same shots within ``MERGE_WINDOW_S`` of each other and in the same editing burst merge into one undo
-    step."""
+    """Set one field of one shot, or of several shots (to one value, or each its own: ``per_shot``), as one model
+    change. Consecutive edits of the same field of the same shots within ``MERGE_WINDOW_S`` of each other and in
+    the same editing burst merge into one undo step."""
 
     def __init__(self, model: TimelineModel, shot_ids: str | Sequence[str], name: str, value: Any,
                  burst: int = 0) -> None:
@@ -89,9 +89,16 @@ class EditShotCommand(QUndoCommand):
         self.model = model
         self.name = name
         self.old = {i: copy.deepcopy(getattr(model.shot_at(model.row_of(i)), name)) for i in self.shot_ids}
-        self.new = value
+        self.new = {i: value for i in self.shot_ids}
         self.burst = burst
         self.stamp = time.monotonic()
+
+    @classmethod
+    def per_shot(cls, model: TimelineModel, name: str, values: dict[str, Any]) -> EditShotCommand:
+        """Each shot (by id) its own new value, e.g. every prompt a Replace all changed."""
+        command = cls(model, list(values), name, None)
+        command.new = dict(values)
+        return command
 
     def id(self) -> int:
         return _FIELD_IDS.get(self.name, -1)
@@ -108,7 +115,7 @@ class EditShotCommand(QUndoCommand):
         return True
 
     def redo(self) -> None:
-        self.model.set_shots_field(self.name, {i: copy.deepcopy(self.new) for i in self.shot_ids})
+        self.model.set_shots_field(self.name, {i: copy.deepcopy(self.new[i]) for i in self.shot_ids})
 
     def undo(self) -> None:
         self.model.set_shots_field(self.name, {i: copy.deepcopy(self.old[i]) for i in self.shot_ids})
