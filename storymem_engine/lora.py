@@ -57,6 +57,15 @@ class _ModuleLora:
         assert self.weight_a is not None
         return int(self.weight_a.shape[0])
 
+    @property
+    def effective_alpha(self) -> float:
+        """The file's alpha, else alpha = r (StoryMem's setting)."""
+        return self.alpha if self.alpha is not None else float(self.rank)
+
+    def scale(self, strength: float, use_rslora: bool) -> float:
+        """What peft multiplies B @ A by: alpha / sqrt(r) with rsLoRA, else alpha / r, times the strength."""
+        return strength * self.effective_alpha / (math.sqrt(self.rank) if use_rslora else self.rank)
+
     def add(self, key: str, value: torch.Tensor, part: str) -> None:
         """Take one key of the file: ``part`` is "alpha", "a" (lora_A / lora_down) or "b" (lora_B / lora_up)."""
         if part == "alpha":
@@ -267,8 +276,7 @@ def _verify_loaded(
                 loaded.detach(), source.to(device=loaded.device, dtype=loaded.dtype)
             ):
                 raise LoraError(f"LoRA key {key!r} -> {name!r}: the weights did not load")
-        alpha = entry.alpha if entry.alpha is not None else float(entry.rank)
-        scale = strength * (alpha / math.sqrt(entry.rank) if use_rslora else alpha / entry.rank)
+        scale = entry.scale(strength, use_rslora)
         if not math.isclose(layer.scaling[adapter_name], scale, rel_tol=1e-6):
             raise LoraError(f"{name!r}: LoRA scale {layer.scaling[adapter_name]} instead of {scale}")
     if len(layers) != len(entries):
@@ -325,11 +333,10 @@ def _load_adapter(transformer: Any, entries: list[_ModuleLora], adapter_name: st
     fp8 for an expert already stored in fp8: the LoRA would lose its precision and not run).
     """
     for entry in entries:
-        alpha = entry.alpha if entry.alpha is not None else float(entry.rank)
-        _check_change(entry, strength * (alpha / math.sqrt(entry.rank) if use_rslora else alpha / entry.rank))
+        _check_change(entry, entry.scale(strength, use_rslora))
     # One LoraConfig for all modules: the common rank / alpha, with per-module patterns for outliers.
     ranks = {e.diffusers_name: e.rank for e in entries}
-    alphas = {e.diffusers_name: (e.alpha if e.alpha is not None else float(e.rank)) for e in entries}
+    alphas = {e.diffusers_name: e.effective_alpha for e in entries}
     rank = Counter(ranks.values()).most_common(1)[0][0]
     alpha = Counter(alphas.values()).most_common(1)[0][0]
     # peft matches pattern keys as regexes against the module-name suffix; escape so '.' is literal.
@@ -682,9 +689,10 @@ def load_distill_lora(
                 assert param is not None
                 delta.original = param.detach().to("cpu", copy=True)
                 change = float(strength) * delta.delta.float().reshape(param.shape)
-                if change.numel() and not float(change.abs().max()) <= MAX_WEIGHT_CHANGE:
+                largest = float(change.abs().max()) if change.numel() else 0.0
+                if not largest <= MAX_WEIGHT_CHANGE:
                     raise LoraError(f"distill LoRA key {delta.key!r} would change {delta.name!r} by up to "
-                                    f"{float(change.abs().max()):.3g}; the file is damaged, download it again")
+                                    f"{largest:.3g}; the file is damaged, download it again")
                 patched = delta.original.float() + change
                 delta.patched = patched.to(param.dtype)
                 if delta.patched.is_floating_point() and not bool(torch.isfinite(delta.patched.float()).all()):
