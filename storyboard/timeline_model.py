@@ -203,25 +203,16 @@ class TimelineModel(QAbstractListModel):
         self.layoutChanged.emit()
 
     def set_shot_field(self, shot_id: str, name: str, value: Any) -> None:
-        row = self.row_of(shot_id)
-        setattr(self.shots[row], name, value)
-        index = self.index(row)
-        self.dataChanged.emit(index, index)
-        if name in ("accepted_take", "takes", "scene_num", "cut"):
-            self.refresh_all()
+        self.set_shots_field(name, {shot_id: value})
 
     def set_shots_field(self, name: str, values: dict[str, Any]) -> None:
-        """One field of several shots (shot id -> value), with one repaint: an edit of 1,000 selected shots
+        """One field of one or several shots (shot id -> value), with one repaint: an edit of 1,000 selected shots
         took 4.5 s as 1,000 single-shot changes, each refreshing the window's panels."""
-        if len(values) == 1:
-            ((shot_id, value),) = values.items()
-            self.set_shot_field(shot_id, name, value)
-            return
         rows = [self.row_of(shot_id) for shot_id in values]
         for row, value in zip(rows, values.values(), strict=True):
             setattr(self.shots[row], name, value)
         if name in ("accepted_take", "takes", "scene_num", "cut"):
-            self.refresh_all()
+            self.refresh_all()  # numbers, scene markers and staleness of other cards follow these
         elif rows:
             self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)))
 
