@@ -206,9 +206,8 @@ class EditController:
         rows = self.selected_rows()
         if not rows:
             return False
-        shots = [self.model.shot_at(row) for row in rows]
-        cut = not all(shot.cut for shot in shots)
-        changed = [row for row, shot in zip(rows, shots, strict=True) if shot.cut != cut]
+        cut = not all(self.model.shot_at(row).cut for row in rows)
+        changed = [row for row in rows if self.model.shot_at(row).cut != cut]
         which = shots_in_words(changed)
         # One command (scene cut edits never merge: two quick presses stay two undo steps), one repaint.
         command = EditShotCommand(self.model, [self.model.shot_at(row).id for row in changed], "cut", cut)
@@ -241,14 +240,14 @@ class EditController:
     def edit_selected(self, shot_id: str, name: str, value: Any, burst: int = 0) -> None:
         """An inspector edit of the shown shot: a setting goes to every selected shot when the shown one is among
         them (as a file manager's properties of several files); the prompt and notes stay the shown shot's."""
-        selected = [self.model.shot_at(row).id for row in self.selected_rows()]
+        rows = self.selected_rows()
+        selected = [self.model.shot_at(row).id for row in rows]
         if name not in SHARED_FIELDS or shot_id not in selected or len(selected) == 1:
             self.edit_field(shot_id, name, value, burst)
             return
         self._push(EditShotCommand(self.model, selected, name, value, burst))
         self.window.statusBar().showMessage(
-            f"Set the {field_words(name)} of {shots_in_words(self.selected_rows())} (Edit > Undo puts each back)",
-            5000)
+            f"Set the {field_words(name)} of {shots_in_words(rows)} (Edit > Undo puts each back)", 5000)
 
     def accept_take(self, shot_id: str, take_id: str) -> None:
         command = EditShotCommand(self.model, shot_id, "accepted_take", take_id)

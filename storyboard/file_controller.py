@@ -92,8 +92,8 @@ class FileController:
             self._watcher.addPath(str(folder))
 
     def look_for_outside_takes(self) -> bool:
-        """Back in the window (a render ran in a terminal meanwhile): list the takes it recorded in project.json
-        now rather than at the next Save. One stat when nothing was written."""
+        """The project's folder changed, or the window is active again: list the takes a render in a terminal
+        recorded in project.json meanwhile now, rather than at the next Save. One stat when nothing was written."""
         folder = self.window.project_path
         if folder is None or self.is_unsaved():
             return False
@@ -362,10 +362,9 @@ class FileController:
         model = self.window.model
         for item in found:
             model.shot_at(model.row_of(item.shot_id)).takes.append(item.take)
-            if item.accepted:
-                model.set_shot_field(item.shot_id, "accepted_take", item.take.id)
             self._known_takes.add((item.shot_id, item.take.id))
-        model.refresh_all()
+        # One repaint of every card for all of them (a render finished while away may have recorded many).
+        model.set_shots_field("accepted_take", {item.shot_id: item.take.id for item in found if item.accepted})
         rows = sorted({model.row_of(item.shot_id) for item in found})
         count = f"{len(found)} take{'s' * (len(found) != 1)}"
         return f"{count} a render recorded in project.json meanwhile ({shots_in_words(rows)})"
