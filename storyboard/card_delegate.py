@@ -154,6 +154,10 @@ def paint_card(
             # Its memory keyframes were not picked the method's way: say so where the take is seen.
             painter.drawText(area.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
                              "no CLIP")
+        if take is not None and take.trimmed:
+            # In and out points set: the card's clip is not all on the cut.
+            painter.drawText(area.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+                             "trimmed")
     else:
         painter.setPen(QColor("#d4d4d8"))
         painter.setFont(small)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QPixmap, QResizeEvent
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -18,6 +18,33 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.frame_loader import DecodedClip, FrameLoader
+
+
+class TrimBar(QWidget):
+    """A thin bar under the scrub slider: the part of the clip on the cut (between the take's in and out points)
+    in amber over the whole clip's grey, as editors shade a clip's in-to-out range. Empty when the clip plays
+    whole."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFixedHeight(4)
+        self.span = (0, 0, 0)  # (in, out, frames); out 0: the clip plays whole
+
+    def set_span(self, start: int, stop: int, frames: int) -> None:
+        self.span = (start, stop, frames)
+        self.setToolTip(f"On the cut: frames {start + 1}–{stop} of {frames}" if stop else "")
+        self.update()
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        start, stop, frames = self.span
+        if not stop or frames <= 0:
+            return
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#3f3f46"))
+        width = self.width()
+        painter.fillRect(QRect(round(width * start / frames), 0, max(round(width * (stop - start) / frames), 2),
+                               self.height()), QColor("#fbbf24"))
+        painter.end()
 
 
 class ClipPlayer(QWidget):
@@ -36,6 +63,9 @@ class ClipPlayer(QWidget):
         # froze that long at each shot). One slot: (path, ticket, decoded clip or None while it decodes).
         self._next: tuple[Path, int, DecodedClip | None] | None = None
         self._ticket = 0
+        # The shown take's frames on the cut, [start, stop) (stop 0: to its end): Play plays them, the cut goes on
+        # to the next shot after them; the slider still reaches every frame, to choose new points.
+        self.cut = (0, 0)
         self.loader = FrameLoader(self)
         self.loader.clip_ready.connect(self._decoded)
         self.screen_label = QLabel("No clip")
@@ -48,6 +78,7 @@ class ClipPlayer(QWidget):
         self.play_button = QPushButton("Play")
         self.play_button.setCheckable(True)
         self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.trim_bar = TrimBar()
         self.counter = QLabel("0 / 0")
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._advance)
@@ -62,7 +93,11 @@ class ClipPlayer(QWidget):
 
         controls = QHBoxLayout()
         controls.addWidget(self.play_button)
-        controls.addWidget(self.slider, 1)
+        scrub = QVBoxLayout()
+        scrub.setSpacing(0)
+        scrub.addWidget(self.slider)
+        scrub.addWidget(self.trim_bar)
+        controls.addLayout(scrub, 1)
         controls.addWidget(self.counter)
         controls.addWidget(self.play_on)
         layout = QVBoxLayout(self)
@@ -77,6 +112,8 @@ class ClipPlayer(QWidget):
         self.loading = False
         self.play_button.setChecked(False)
         self.frames = []
+        self.cut = (0, 0)
+        self.trim_bar.set_span(0, 0, 0)
         self.screen_label.setPixmap(QPixmap())
         self.screen_label.setText(message)
         self.slider.setRange(0, 0)
@@ -110,8 +147,9 @@ class ClipPlayer(QWidget):
         if self.autoplay:
             self.play_button.setChecked(True)
 
-    def load(self, path: Path) -> bool:
-        """Start decoding a clip on the loader's thread; False (and the reason shown) when it is missing."""
+    def load(self, path: Path, cut: tuple[int, int] = (0, 0)) -> bool:
+        """Start decoding a clip on the loader's thread; False (and the reason shown) when it is missing. ``cut``:
+        the take's frames on the cut, [start, stop) (0, 0: all of them); it is shown from ``start``."""
         self.path = path
         try:
             size = path.stat().st_size if path.is_file() else None
@@ -126,6 +164,7 @@ class ClipPlayer(QWidget):
             self.clear(f"Clip empty:\n{path.name} holds nothing (0 bytes): regenerate the shot or delete this take.")
             return False
         self.clear(f"Loading {path.name}…")
+        self.cut = cut
         self.loading = True
         if self._next is not None and self._next[0] == path:
             ticket, ready = self._next[1:]
@@ -159,8 +198,24 @@ class ClipPlayer(QWidget):
         self.play_button.setEnabled(True)
         self.slider.setEnabled(True)
         self.slider.setRange(0, len(self.frames) - 1)
-        self.slider.setValue(0)
-        self.show_frame(0)
+        start = self.play_range()[0]
+        self.slider.setValue(start)
+        self.show_frame(start)
+        self.set_cut(*self.cut)
+
+    def play_range(self) -> tuple[int, int]:
+        """(first, last) frame that Play plays: the take's in and out points, inside the decoded frames."""
+        count = len(self.frames)
+        start, stop = self.cut
+        last = min(stop or count, count) - 1
+        return (min(start, last), last) if count else (0, 0)
+
+    def set_cut(self, start: int, stop: int) -> None:
+        """New in and out points for the shown clip (Set in / Set out): the bar and counter follow at once."""
+        self.cut = (start, stop)
+        trimmed = (start, stop) != (0, 0)
+        self.trim_bar.set_span(start, (stop or len(self.frames)) if trimmed else 0, len(self.frames))
+        self.show_frame(self.slider.value())
 
     def show_frame(self, number: int) -> None:
         if not self.frames:
@@ -172,7 +227,9 @@ class ClipPlayer(QWidget):
             QPixmap.fromImage(image).scaled(target, Qt.AspectRatioMode.KeepAspectRatio,
                                             Qt.TransformationMode.SmoothTransformation)
         )
-        self.counter.setText(f"{number + 1} / {len(self.frames)}")
+        start, last = self.play_range()
+        outside = "  (trimmed off)" if self.cut != (0, 0) and not start <= number <= last else ""
+        self.counter.setText(f"{number + 1} / {len(self.frames)}{outside}")
         if self.slider.value() != number:
             self.slider.setValue(number)
 
@@ -183,15 +240,16 @@ class ClipPlayer(QWidget):
     def _toggle(self, playing: bool) -> None:
         self.play_button.setText("Pause" if playing else "Play")
         if playing and self.frames:
-            if self.slider.value() >= len(self.frames) - 1:
-                self.slider.setValue(0)
+            start, last = self.play_range()
+            if not start <= self.slider.value() < last:
+                self.slider.setValue(start)  # from the in point, as the cut plays it
             self.timer.start()
         else:
             self.timer.stop()
 
     def _advance(self) -> None:
         nxt = self.slider.value() + 1
-        if nxt >= len(self.frames):
+        if nxt > self.play_range()[1]:
             self.play_button.setChecked(False)
             if self.play_on.isChecked():
                 self.finished.emit()

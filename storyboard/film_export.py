@@ -33,6 +33,7 @@ class FilmSegment:
     width: int = 0
     height: int = 0
     draft: bool = False  # made at the Draft profile: every frame says so in the film
+    start: int = 0  # the clip's first frame on the cut (the take's in point)
 
 
 def plan_film(project: Project, default_frames: int, fps: int = FPS) -> list[FilmSegment]:
@@ -56,8 +57,9 @@ def plan_film(project: Project, default_frames: int, fps: int = FPS) -> list[Fil
         if count < take.frames:  # another file in its place (an image opens as a one-frame video): not this take
             raise FilmError(f"shot {number}: {take.clip} holds {count} frame(s) where the take made {take.frames} "
                             "(regenerate the shot or accept another take)")
-        segments.append(FilmSegment(number, shot, clip, count, width, height,
-                                    draft=take.request.get("profile") == "draft"))
+        start, stop = take.cut_range() if take.trimmed else (0, count)
+        segments.append(FilmSegment(number, shot, clip, stop - start, width, height,
+                                    draft=take.request.get("profile") == "draft", start=start))
     if not segments:
         raise FilmError("the timeline has no shots")
     return segments
@@ -93,9 +95,13 @@ def _clip_frames(seg: FilmSegment, width: int, height: int) -> Iterator[np.ndarr
     done = 0
     reason = "the file ends there"  # a decoder may stop at the cut without an error: the film would be short
     try:
-        for frame in iter_clip_frames(seg.clip, width, height):
+        for index, frame in enumerate(iter_clip_frames(seg.clip, width, height)):
+            if index < seg.start:
+                continue  # before the take's in point: decoded (H.264 frames depend on the ones before), not used
             done += 1
             yield frame
+            if done == seg.frames:
+                break  # the out point
     except Exception as exc:  # noqa: BLE001 - any decode error names the shot
         reason = why_unreadable(exc)
     if done < seg.frames:

@@ -59,13 +59,16 @@ class FrameLoader(QObject):
         self._relay.image_failed.connect(self.image_failed)
         self._relay.clip_ready.connect(self.clip_ready)
 
-    def clip_thumbnail(self, key: str, path: Path, height: int, frames: int = 0) -> None:
-        """The clip's first frame scaled to ``height``; ``frames``: the take's frame count (a clip holding fewer is
-        damaged)."""
+    def clip_thumbnail(self, key: str, path: Path, height: int, frames: int = 0, at: int = 0) -> None:
+        """The clip's first frame (frame ``at``: a take's in point) scaled to ``height``; ``frames``: the take's
+        frame count (a clip holding fewer is damaged)."""
         relay = self._relay
 
         def work() -> None:
             image, reason = first_frame(path, frames=frames)
+            if image is not None and at > 0:
+                # Decoded up to it: an H.264 frame needs the ones before (3 ms each at 480p, off the UI thread).
+                image = array_to_qimage(decode_clip(path, limit=at + 1)[-1])
             if image is not None:
                 image = image.scaledToHeight(height, Qt.TransformationMode.SmoothTransformation)
             elif reason:

@@ -31,6 +31,8 @@ class HandoffShot:
     start: int  # first frame on the cut (record in)
     opens_scene: bool  # a scene marker goes here: the first shot, a scene cut or a new scene number
     profile: str = "final"  # the quality profile (request.PROFILES) of the take, else the one it would get
+    source_in: int = 0  # the clip's first frame on the cut (the take's in point)
+    available: int = 0  # frames in the clip (more than ``frames`` when the take is trimmed); 0: ``frames``
 
     @property
     def name(self) -> str:
@@ -62,9 +64,11 @@ def plan_handoff(project: Project, default_frames: int) -> list[HandoffShot]:
         frames = shot_frames(shot, default_frames)
         if take is not None and take.frames <= 0 and clip is not None and clip.is_file():
             frames = _probe_frames(clip, number)  # an old take that did not record its length
+        source_in = take.cut_range()[0] if take is not None else 0
+        available = take.frames if take is not None and take.frames > 0 else frames
         opens = number == 1 or shot.cut or shot.scene_num != previous_scene
         plan.append(HandoffShot(number, shot, take, clip, frames, start, opens,
-                                profile_of(take, shot, project_profile)))
+                                profile_of(take, shot, project_profile), source_in, available))
         previous_scene = shot.scene_num
         start += frames
     if not plan:

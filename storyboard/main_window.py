@@ -38,6 +38,7 @@ from storyboard.render_settings_dialog import RenderSettingsDialog
 from storyboard.settings_dialog import SettingsDialog
 from storyboard.settings_values import names_existing, text_value
 from storyboard.shot_numbers import shots_in_words
+from storyboard.take_trim import TakeTrim
 from storyboard.timeline_model import ShotRole, TimelineModel
 from storyboard.timeline_view import TimelineView
 from storyboard.undo_commands import SetRenderSettingsCommand
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self.generation = GenerationController(self)
         self.casting = CastController(self)
         self.playback = Playback(self)
+        self.trim = TakeTrim(self)
         build_menus(self)
 
         self.timeline.selectionModel().currentChanged.connect(self._current_changed)
@@ -286,6 +288,8 @@ class MainWindow(QMainWindow):
         if self._take_key(shot) != self._preview_key:
             self.preview.set_shot(self.project, shot)
             self._preview_key = self._take_key(shot)
+        else:
+            self.preview.refresh_trim()  # an in or out point set or undone: no new decode
         self._refresh_memory(row)
         self._update_status()
 

@@ -136,6 +136,19 @@ def build_menus(window: MainWindow) -> None:
         # On the timeline and in the preview: Space in a prompt or a note types a space.
         action = _action(window, play_menu, name, text, slot, [key], timeline_only=True)
         window.preview.addAction(action)
+    play_menu.addSeparator()
+    # An editor's keys for in and out points (I, O, Alt+X), on the timeline and in the preview as Space is.
+    for name, text, slot, key, tip in (
+        ("set_in", "Set &in point", window.trim.set_in, "I",
+         "The shown take starts on the cut at the player's frame (the film, playback and hand-offs follow)"),
+        ("set_out", "Set &out point", window.trim.set_out, "O",
+         "The shown take ends on the cut at the player's frame"),
+        ("clear_trim", "&Clear in and out points", window.trim.clear, "Alt+X",
+         "The shown take plays whole on the cut again"),
+    ):
+        action = _action(window, play_menu, name, text, slot, [key], timeline_only=True)
+        action.setStatusTip(tip)
+        window.preview.addAction(action)
 
     window.timeline.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     window.timeline.customContextMenuRequested.connect(lambda pos: show_timeline_menu(window, pos))

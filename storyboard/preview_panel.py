@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from storyboard.clip_player import ClipPlayer
 from storyboard.note_label import NoteLabel
+from storyboard.trim_points import trim_words
 from storymem_engine.models import FP8_PRESETS
 from storymem_engine.project import Project
 from storymem_engine.render_settings import RenderSettings
@@ -31,8 +32,10 @@ from storymem_engine.tiny import TINY_LABEL
 def _take_line(number: int, take: Take, accepted: bool, status: str) -> str:
     """A take's line in the list: "★ Take 2 · M2V · seed 7 · 81 frames · done · <made>"."""
     seed = take.request.get("seed")
+    start, stop = take.cut_range()
+    frames = f"{stop - start} of {take.frames} frames" if take.trimmed else f"{take.frames} frames"
     details = [f"Take {number}", str(take.request.get("mode", "")).upper(), profile_note(take.request),
-               keyframe_note(take.backends), f"seed {seed}" if seed is not None else "", f"{take.frames} frames",
+               keyframe_note(take.backends), f"seed {seed}" if seed is not None else "", frames,
                status, _created(take.created) if take.created else "", take.engine if take.engine == TINY_LABEL else ""]
     return ("★ " if accepted else "   ") + "  ·  ".join(d for d in details if d)
 
@@ -89,6 +92,8 @@ def take_details(take: Take) -> list[tuple[str, str]]:
         rows.append(("VAE", "tiled"))
     if r.get("offload") in FP8_PRESETS:
         rows.append(("note", "experts stored in fp8 (fp8_offload): not the method's exact numbers"))
+    if take.trimmed:
+        rows.append(("trim", trim_words(take)))
     if take.created:
         rows.append(("created", _created(take.created)))
     if take.status != "done":
@@ -174,9 +179,7 @@ class PreviewPanel(QGroupBox):
         current: QListWidgetItem | None = None
         for number, take in enumerate(shot.takes if shot else [], start=1):
             accepted = take.id == shot.accepted_take
-            status = ("MISSING clip" if project is not None and project.file_missing(take.clip) else
-                      "DAMAGED clip" if take.id in self._damaged else take.status)
-            item = QListWidgetItem(_take_line(number, take, accepted, status))
+            item = QListWidgetItem(_take_line(number, take, accepted, self._status(take)))
             item.setData(Qt.ItemDataRole.UserRole, take.id)
             item.setToolTip(take_tooltip(take, accepted))
             self.takes.addItem(item)
@@ -199,6 +202,11 @@ class PreviewPanel(QGroupBox):
             self.takes.blockSignals(False)
             self._show_take(current, None)
         self._update_controls()
+
+    def _status(self, take: Take) -> str:
+        if self.project is not None and self.project.file_missing(take.clip):
+            return "MISSING clip"
+        return "DAMAGED clip" if take.id in self._damaged else take.status
 
     def _show_card(self, project: Project, shot: Shot) -> None:
         from storyboard.animatic import render_card
@@ -266,7 +274,21 @@ class PreviewPanel(QGroupBox):
         except ValueError as exc:
             self.player.clear(str(exc))
             return
-        self.player.load(path)
+        self.player.load(path, take.cut_range() if take.trimmed else (0, 0))
+
+    def refresh_trim(self) -> None:
+        """The shown take's in or out point changed (or was undone): the player's bar and counter and the take's
+        line follow, without decoding the clip again."""
+        take = self.current_take()
+        item = self.takes.currentItem()
+        if take is None or item is None or self.shot is None:
+            return
+        cut = take.cut_range() if take.trimmed else (0, 0)
+        if self.player.frames and self.player.path is not None and self.player.cut != cut:
+            self.player.set_cut(*cut)
+        item.setText(_take_line(self.takes.row(item) + 1, take, take.id == self.shot.accepted_take,
+                                self._status(take)))
+        self._update_controls()
 
     def _accept(self) -> None:
         take = self.current_take()

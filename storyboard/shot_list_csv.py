@@ -11,10 +11,11 @@ from storymem_engine.render_settings import RenderSettings
 from storymem_engine.shot_timing import FPS, shot_frames
 from storymem_engine.story import Story
 
-# "seconds" is the shot's length on the cut (its take, else its animatic card) at 16 fps; "duration_s" is the
-# animatic length the user set, blank when it follows the frames.
+# "seconds" is the shot's length on the cut (its take between its in and out points, else its animatic card) at
+# 16 fps; "duration_s" is the animatic length the user set, blank when it follows the frames; "clip_in" and
+# "clip_out" are the first and last frame of the clip on the cut, counted from 1 as the player counts.
 COLUMNS = ("shot", "scene", "cut", "id", "prompt", "shot_size", "camera_move", "seconds", "mode", "seed", "frames",
-           "steps", "guidance", "duration_s", "status", "accepted_take", "clip", "notes")
+           "steps", "guidance", "duration_s", "status", "accepted_take", "clip", "clip_in", "clip_out", "notes")
 
 
 def shot_list_rows(story: Story, statuses: list[str],
@@ -22,6 +23,7 @@ def shot_list_rows(story: Story, statuses: list[str],
     rows = []
     for number, (shot, status) in enumerate(zip(story.shots, statuses, strict=True), start=1):
         take = shot.accepted()
+        start, stop = take.cut_range() if take is not None else (0, 0)
         rows.append({
             "shot_size": shot.shot_size, "camera_move": shot.camera_move,
             "seconds": f"{shot_frames(shot, default_frames) / FPS:.3f}",
@@ -29,7 +31,8 @@ def shot_list_rows(story: Story, statuses: list[str],
             "prompt": shot.prompt, "mode": shot.mode, "seed": _blank(shot.seed), "frames": _blank(shot.frames),
             "steps": _blank(shot.steps), "guidance": _blank(shot.guidance),
             "duration_s": _blank(shot.duration_s), "status": status,
-            "accepted_take": take.id if take else "", "clip": take.clip if take else "", "notes": shot.notes,
+            "accepted_take": take.id if take else "", "clip": take.clip if take else "",
+            "clip_in": start + 1 if stop else "", "clip_out": stop or "", "notes": shot.notes,
         })
     return rows
 

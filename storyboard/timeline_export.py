@@ -173,9 +173,9 @@ def build_timeline(plan: list[HandoffShot], name: str, targets: dict[int, str],
     rate = fmt.rate
     scale = rate // FPS
 
-    def span(frames: int) -> otio.opentime.TimeRange:
-        return otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(frames * scale,
-                                                                                                        rate))
+    def span(frames: int, start: int = 0) -> otio.opentime.TimeRange:
+        return otio.opentime.TimeRange(otio.opentime.RationalTime(start * scale, rate),
+                                       otio.opentime.RationalTime(frames * scale, rate))
 
     timeline = otio.schema.Timeline(name=one_line(name) or "Story")
     timeline.global_start_time = otio.opentime.RationalTime(0, rate)
@@ -188,8 +188,12 @@ def build_timeline(plan: list[HandoffShot], name: str, targets: dict[int, str],
             element = otio.schema.Gap(name=f"Shot {item.number} - no take", source_range=span(item.frames))
         else:
             name_ = item.name if item.take is not None else f"Shot {item.number} - Animatic card"
-            reference = otio.schema.ExternalReference(target_url=target, available_range=span(item.frames))
-            element = otio.schema.Clip(name=name_, media_reference=reference, source_range=span(item.frames))
+            # A trimmed take: the whole clip is the media, the cut uses its frames from the in point on (the
+            # editor can still extend the shot to the frames trimmed off).
+            reference = otio.schema.ExternalReference(target_url=target,
+                                                      available_range=span(item.available or item.frames))
+            element = otio.schema.Clip(name=name_, media_reference=reference,
+                                       source_range=span(item.frames, item.source_in))
             _format_notes(element, reference, item, fmt)
         element.metadata["storymem"] = meta
         if item.opens_scene:

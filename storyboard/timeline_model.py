@@ -48,7 +48,7 @@ class TimelineModel(QAbstractListModel):
         self.continuation = "mi2v"  # the project's: a continuing take made with the other LoRA is stale
         self.live_status: dict[str, str] = {}
         self.live_progress: dict[str, tuple[float, str]] = {}
-        self._thumbs: dict[str, QImage | None] = {}  # "<clip path>|<mtime>" -> thumbnail (None: undecodable)
+        self._thumbs: dict[str, QImage | None] = {}  # "<clip path>|<mtime>|<in point>" -> thumbnail (None: undecodable)
         self._damaged: dict[str, str] = {}  # "<clip path>|<mtime>" -> why its first frame does not decode
         self._loading: set[str] = set()
         self.loader = FrameLoader(self)
@@ -256,7 +256,7 @@ class TimelineModel(QAbstractListModel):
 
     # ------------------------------------------------------------ thumbnails
     def _clip_file(self, take) -> tuple[str, Path] | None:
-        """("<clip path>|<mtime>", path) for a take's clip; None when it names no file in the project."""
+        """("<clip path>|<mtime>|<in point>", path) for a take's clip; None when it names no file in the project."""
         if not take.clip:
             return None
         try:
@@ -264,10 +264,11 @@ class TimelineModel(QAbstractListModel):
         except (OSError, ValueError):
             return None
         stamp = file_stamp(path)  # one stat: every visible card asks on every repaint
-        return f"{path}|{-1.0 if stamp is None else stamp}", path
+        return f"{path}|{-1.0 if stamp is None else stamp}|{take.cut_range()[0]}", path
 
     def _thumbnail(self, shot: Shot) -> QImage | None:
-        """The accepted clip's first frame; None (painted as text) until the loader has decoded it."""
+        """The accepted clip's first frame on the cut (its in point); None (painted as text) until the loader has
+        decoded it."""
         take = shot.accepted()
         found = self._clip_file(take) if take is not None else None
         if found is None:
@@ -277,7 +278,7 @@ class TimelineModel(QAbstractListModel):
             return self._thumbs[key]
         if key not in self._loading:
             self._loading.add(key)
-            self.loader.clip_thumbnail(key, path, THUMB_HEIGHT, take.frames)
+            self.loader.clip_thumbnail(key, path, THUMB_HEIGHT, take.frames, take.cut_range()[0])
         return None
 
     def _thumbnail_ready(self, key: str, image: QImage | None) -> None:

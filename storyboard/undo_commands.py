@@ -161,6 +161,37 @@ class DeleteTakeCommand(QUndoCommand):
             self.model.set_shot_field(self.shot_id, "accepted_take", self.take.id)
 
 
+class TrimTakeCommand(QUndoCommand):
+    """Set a take's in and out points (Playback > Set in / Set out / Clear), one undo step each. The take is found
+    by id at redo and undo, so takes a render adds meanwhile are left alone."""
+
+    def __init__(self, model: TimelineModel, shot_id: str, take_id: str, points: tuple[int, int], text: str) -> None:
+        super().__init__(text)
+        self.model = model
+        self.shot_id, self.take_id = shot_id, take_id
+        take = self._take()
+        assert take is not None
+        self.old = (take.trim_in, take.trim_out)
+        self.new = points
+
+    def _take(self) -> Take | None:
+        shot = self.model.shot_at(self.model.row_of(self.shot_id))
+        return next((t for t in shot.takes if t.id == self.take_id), None)
+
+    def _apply(self, points: tuple[int, int]) -> None:
+        take = self._take()
+        if take is None:  # gone from the project file under the app (another program's save): nothing to set
+            return
+        take.trim_in, take.trim_out = points
+        self.model.refresh_all()  # the card's length and the cut's running time follow
+
+    def redo(self) -> None:
+        self._apply(self.new)
+
+    def undo(self) -> None:
+        self._apply(self.old)
+
+
 class MemoryChoicesCommand(QUndoCommand):
     """Set the story's memory pins and exclusions (lists of keyframe keys) as one undo step."""
 

@@ -479,7 +479,9 @@ def _parallel_settings(args) -> dict:
 def write_film(project, takes, path: Path) -> int:
     from storymem_engine.video import concat_videos
 
-    return concat_videos([project.resolve(t.clip) for t in takes], path, fps=16)
+    # A take trimmed in the editor gives the film its frames between its in and out points, as the app's export.
+    return concat_videos([project.resolve(t.clip) for t in takes], path, fps=16,
+                         ranges=[t.cut_range() if t.trimmed else (0, 0) for t in takes])
 
 
 def write_manifest(project, director, takes, skipped, film_frames: int, path: Path) -> None:
@@ -493,6 +495,7 @@ def write_manifest(project, director, takes, skipped, film_frames: int, path: Pa
             "index": index, "shot_id": shot.id, "scene_num": shot.scene_num, "cut": shot.cut,
             "prompt": shot.prompt, "mode": req["mode"], "seed": req["seed"],
             "size": [req["width"], req["height"]], "frames": take.frames, "clip": take.clip,
+            "on_the_film": list(take.cut_range()) if take.trimmed else [0, take.frames],  # [in, out) frames
             "memory": req["memory"], "memory_keys": req["memory_keys"], "keyframes": take.keyframes,
             "take_id": take.id, "engine": take.engine, "backends": take.backends, "skipped": skipped[index],
             "seed_rule": req.get("seed_rule"), "keyframe_note": keyframe_note(take.backends),

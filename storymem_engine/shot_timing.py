@@ -1,4 +1,5 @@
-"""How long a shot runs on the cut (Qt-free): the accepted take's frames, else its animatic card's length.
+"""How long a shot runs on the cut (Qt-free): the accepted take's frames (as trimmed), else its animatic card's
+length.
 
 The film export, the timeline exports, the PDF storyboard, the shot list and the inspector all read a shot's
 length here, so the editor's cut, the crews' paperwork and the rendered film agree frame for frame.
@@ -19,10 +20,12 @@ def card_frames(shot: Shot, default_frames: int, fps: int = FPS) -> int:
 
 
 def shot_frames(shot: Shot, default_frames: int, fps: int = FPS) -> int:
-    """Frames the shot fills on the cut: its accepted take's clip when it has one, else its card."""
+    """Frames the shot fills on the cut: its accepted take's clip between its in and out points when it has one,
+    else its card."""
     take = shot.accepted()
     if take is not None and take.frames > 0:
-        return take.frames
+        start, stop = take.cut_range()
+        return stop - start
     return card_frames(shot, default_frames, fps)
 
 

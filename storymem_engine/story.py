@@ -196,6 +196,23 @@ class Take:
     status: str = "done"
     engine: str = ""
     backends: dict[str, str] = field(default_factory=dict)
+    # The take's in and out points on the cut (an editor's trim): frames [trim_in, trim_out) of the clip, trim_out
+    # 0 meaning its last frame. Only the film and its hand-offs follow them: the memory and a continuing shot's
+    # first frames come from the whole take, as it was generated (the method's memory is what was made).
+    trim_in: int = 0
+    trim_out: int = 0
+
+    def cut_range(self) -> tuple[int, int]:
+        """(first frame, frame after the last) of the clip on the cut; (0, 0) for a take that did not record its
+        length, whose clip then plays whole."""
+        if self.frames <= 0:
+            return 0, 0
+        stop = min(self.trim_out or self.frames, self.frames)
+        return min(self.trim_in, stop - 1), stop
+
+    @property
+    def trimmed(self) -> bool:
+        return self.cut_range() not in ((0, self.frames), (0, 0))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -210,6 +227,8 @@ class Take:
             "status": self.status,
             "engine": self.engine,
             "backends": dict(self.backends),
+            "trim_in": self.trim_in,
+            "trim_out": self.trim_out,
         }
 
     @classmethod
@@ -219,6 +238,12 @@ class Take:
         where = f"{where} {take_id}"  # "shot 2, take ab12": the shot is what the user finds
         if "clip" not in data:
             raise StoryError(f"{where}: missing field 'clip'")
+        frames = _int(data.get("frames", 0), f"{where}, frames", 0, MAX_FRAMES)
+        trim_in = _int(data.get("trim_in", 0), f"{where}, trim_in", 0, max(frames - 1, 0))
+        trim_out = _int(data.get("trim_out", 0), f"{where}, trim_out", 0, frames)
+        if trim_out and trim_out <= trim_in:
+            raise StoryError(f"{where}: its out point (frame {trim_out}) comes before its in point (frame "
+                             f"{trim_in + 1})")
         return cls(
             id=take_id,
             request=_request(data.get("request", {}), f"{where}, request"),
@@ -226,12 +251,14 @@ class Take:
             keyframes=[_text(p, f"{where}, keyframes") for p in _list(data.get("keyframes", []), where)],
             last_frame=_text(data.get("last_frame", ""), f"{where}, last_frame"),
             motion_frames=[_text(p, f"{where}, motion_frames") for p in _list(data.get("motion_frames", []), where)],
-            frames=_int(data.get("frames", 0), f"{where}, frames", 0, MAX_FRAMES),
+            frames=frames,
             created=_text(data.get("created", ""), f"{where}, created"),
             status=_text(data.get("status", "done"), f"{where}, status"),
             engine=_text(data.get("engine", ""), f"{where}, engine"),
             backends={_text(k, where): _text(v, f"{where}, backends")
                       for k, v in _dict(data.get("backends", {}), f"{where}, backends").items()},
+            trim_in=trim_in,
+            trim_out=trim_out,
         )
 
 

@@ -279,13 +279,18 @@ def concat_videos(
     fps: float = 16,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
+    ranges: Sequence[tuple[int, int]] | None = None,
 ) -> int:
     """Join clips in order into one film by decoding and re-encoding; returns the frames written.
 
     All clips must have the same size; a mismatch is a VideoError naming the clip. Clips are decoded one
-    frame at a time so a minute-long film never has to fit in memory.
+    frame at a time so a minute-long film never has to fit in memory. ``ranges``: per clip, the frames
+    [start, stop) it gives the film (a take's in and out points; (0, 0) for all of them).
     """
     clips = [Path(p) for p in paths]
+    spans = list(ranges) if ranges is not None else [(0, 0)] * len(clips)
+    if len(spans) != len(clips):
+        raise ValueError(f"{len(spans)} frame ranges for {len(clips)} clips")
     if not clips:
         raise VideoError(f"no clips to join into {out_path}")
     for clip in clips:
@@ -295,9 +300,13 @@ def concat_videos(
     def frames() -> Iterator[np.ndarray]:
         size: tuple[int, int] | None = None
         first_clip: Path | None = None
-        for clip in clips:
+        for clip, (start, stop) in zip(clips, spans, strict=True):
             empty = True
-            for frame in iter_video_frames(clip):
+            for index, frame in enumerate(iter_video_frames(clip)):
+                if stop and index >= stop:
+                    break
+                if index < start:
+                    continue
                 empty = False
                 height, width = frame.shape[:2]
                 if size is None:

@@ -1,0 +1,79 @@
+"""Playback > Set in point (I), Set out point (O), Clear in and out (Alt+X): trim the take shown in the preview at
+the player's frame, as one undo step each. Trimming changes the cut only (film, playback, hand-offs, running
+time); the memory and a continuing shot's first frame come from the whole take, so nothing turns stale."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from storyboard.trim_points import trim_words, with_in, with_out
+from storyboard.undo_commands import TrimTakeCommand
+from storymem_engine.story import Shot, Take
+
+if TYPE_CHECKING:
+    from storyboard.main_window import MainWindow
+
+
+class TakeTrim:
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+
+    def set_in(self) -> None:
+        self._trim("in")
+
+    def set_out(self) -> None:
+        self._trim("out")
+
+    def clear(self) -> None:
+        self._trim("clear")
+
+    def _shown(self) -> tuple[Shot, Take, int] | str:
+        """The shot, the take in the player and the player's frame; else why there is nothing to trim."""
+        preview = self.window.preview
+        shot, take, player = preview.shot, preview.current_take(), preview.player
+        if shot is None or take is None:
+            return "Select a shot with a take to trim it."
+        if take.frames <= 0:
+            return f"Take {take.id} did not record how many frames it has, so it cannot be trimmed."
+        try:
+            shown = player.path is not None and player.path == self.window.project.resolve(take.clip)
+        except ValueError:  # a clip path that leaves the project: the preview said so already
+            shown = False
+        if not shown or not player.frames:
+            return "The take's clip is still loading (or does not play): trim it once it shows in the preview."
+        return shot, take, player.slider.value()
+
+    def _trim(self, what: str) -> None:
+        window = self.window
+        shown = self._shown()
+        if isinstance(shown, str):
+            window.statusBar().showMessage(shown, 6000)
+            return
+        shot, take, frame = shown
+        points = {"in": lambda: with_in(take, frame), "out": lambda: with_out(take, frame),
+                  "clear": lambda: (0, 0)}[what]()
+        if points == (take.trim_in, take.trim_out):
+            window.statusBar().showMessage("The in and out points are already there." if what != "clear" else
+                                           "The take plays whole already.", 5000)
+            return
+        number = window.project.story.shot_index(shot.id) + 1
+        text = {"in": "Set in point", "out": "Set out point", "clear": "Clear in and out points"}[what]
+        window.undo_stack.push(TrimTakeCommand(window.model, shot.id, take.id, points, text))
+        said = trim_words(take) or f"all {take.frames} frames on the cut"
+        window.statusBar().showMessage(f"Shot {number}, take {shot.takes.index(take) + 1}: {said}"
+                                       f"{self._jump_note(number, take)} (Edit > Undo puts it back)", 10000)
+
+    def _jump_note(self, number: int, take: Take) -> str:
+        """A trimmed end where the next shot continues this one (or a trimmed start where this one continues the
+        shot before): the shots were generated to join there, so the cut now jumps."""
+        shots = self.window.project.story.shots
+        row = number - 1
+        if take is not shots[row].accepted() or not take.trimmed:
+            return ""  # not on the cut
+
+        start, stop = take.cut_range()
+        if stop < take.frames and row + 1 < len(shots) and not shots[row + 1].cut:
+            return f"; shot {number + 1} continues from this take's last frame, so the cut jumps there"
+        if start > 0 and row > 0 and not shots[row].cut:
+            return f"; this shot continues shot {number - 1}, so the cut jumps where it starts"
+        return ""

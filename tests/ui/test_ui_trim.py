@@ -1,0 +1,115 @@
+"""Trimming a take: Playback > Set in point (I) / Set out point (O) / Clear (Alt+X) at the player's frame, one undo
+step each; the film, the cut's playback, the running time and the saved project follow, nothing turns stale."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from ui_helpers import add_take, show_active, statuses
+
+WAIT_MS = 15_000
+
+
+def _red_indices(path, frames: int) -> list[int]:
+    """Which source frame each frame of a video is: ui_helpers.write_clip ramps red over a clip's frames."""
+    from storyboard.frames import decode_clip
+
+    ramp = np.linspace(0, 255, frames)
+    return [int(np.abs(ramp - f[..., 0].mean()).argmin()) for f in decode_clip(path)]
+
+
+def _two_shots_with_takes(window, tmp_path, recorded_dialogs):
+    recorded_dialogs.paths.append(str(tmp_path / "trim.storymem"))
+    assert window.files.save_as()
+    project = window.project
+    add_take(project, 0, frames=12)
+    add_take(project, 1, frames=9)
+    del project.story.shots[2:]
+    project.story.shots[1].cut = False  # shot 2 continues shot 1
+    window.set_project(project, window.project_path)
+    window.edits.select_shots([project.story.shots[0].id])
+    return project, window.preview.player
+
+
+def _press(window, key, modifier=Qt.KeyboardModifier.NoModifier) -> None:
+    QTest.keyClick(window.timeline, key, modifier)
+
+
+def test_in_and_out_points_set_with_keys_shape_the_cut_and_undo_puts_them_back(window, qtbot, tmp_path,
+                                                                              recorded_dialogs):
+    project, player = _two_shots_with_takes(window, tmp_path, recorded_dialogs)
+    qtbot.waitUntil(lambda: player.play_button.isEnabled(), timeout=WAIT_MS)
+    before = statuses(window)
+    show_active(window)
+    window.timeline.setFocus()
+    take = project.story.shots[0].accepted()
+
+    player.slider.setValue(3)  # the counter's frame 4
+    _press(window, Qt.Key.Key_I)
+    assert (take.trim_in, take.trim_out) == (3, 0)
+    assert "frames 4–12 of 12 on the cut" in window.statusBar().currentMessage()
+    player.slider.setValue(8)
+    _press(window, Qt.Key.Key_O)
+    assert (take.trim_in, take.trim_out) == (3, 9)
+    assert player.trim_bar.span == (3, 9, 12)
+    assert "6 of 12 frames" in window.preview.takes.currentItem().text()
+    assert "frames 4–9 of 12 on the cut" in window.preview.details.text()
+    # The running time is the trimmed take's 6 frames and shot 2's 9; trimming makes nothing stale.
+    qtbot.waitUntil(lambda: " 0:00.9 " in window.shot_count_label.text(), timeout=WAIT_MS)
+    assert statuses(window) == before
+    assert "shot 2 continues from this take's last frame" in window.statusBar().currentMessage()
+
+    player.slider.setValue(10)  # past the out point: shown, not played
+    assert "(trimmed off)" in player.counter.text()
+
+    _press(window, Qt.Key.Key_X, Qt.KeyboardModifier.AltModifier)
+    assert (take.trim_in, take.trim_out) == (0, 0) and player.trim_bar.span == (0, 0, 12)
+    assert window.undo_stack.undoText() == "Clear in and out points"
+    window.undo_stack.undo()
+    assert (take.trim_in, take.trim_out) == (3, 9) and player.trim_bar.span == (3, 9, 12)
+    window.undo_stack.undo()
+    assert (take.trim_in, take.trim_out) == (3, 0)
+    window.undo_stack.redo()
+
+    assert window.files.save()
+    from storymem_engine.project import load_project
+
+    again = load_project(window.project_path).story.shots[0].accepted()
+    assert (again.trim_in, again.trim_out) == (3, 9)
+
+
+def test_play_plays_from_the_in_point_to_the_out_point_and_the_film_holds_those_frames(window, qtbot, tmp_path,
+                                                                                     recorded_dialogs):
+    project, player = _two_shots_with_takes(window, tmp_path, recorded_dialogs)
+    qtbot.waitUntil(lambda: player.play_button.isEnabled(), timeout=WAIT_MS)
+    player.play_on.setChecked(False)
+    show_active(window)
+    window.timeline.setFocus()
+    player.slider.setValue(2)
+    _press(window, Qt.Key.Key_I)
+    player.slider.setValue(6)
+    _press(window, Qt.Key.Key_O)
+
+    player.slider.setValue(0)  # before the in point: Play starts at it
+    seen: list[int] = []
+    player.slider.valueChanged.connect(seen.append)
+    _press(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not player.play_button.isChecked(), timeout=WAIT_MS)
+    assert seen[0] == 2 and player.slider.value() == 6 and max(seen) == 6
+
+    out = tmp_path / "film.mp4"
+    assert window.exports.export_film(out)
+    # Shot 1's frames 3..7 (counted from 1), then all 9 of shot 2's.
+    film = _red_indices(out, 12)
+    assert len(film) == 5 + 9
+    assert film[:5] == [2, 3, 4, 5, 6]
+
+
+def test_trim_keys_without_a_take_say_what_is_missing(window):
+    show_active(window)
+    window.timeline.setFocus()
+    window.edits.select_shots([window.project.story.shots[0].id])
+    _press(window, Qt.Key.Key_I)
+    assert window.statusBar().currentMessage() == "Select a shot with a take to trim it."
+    assert not window.undo_stack.canUndo()
