@@ -98,6 +98,15 @@ def test_play_plays_from_the_in_point_to_the_out_point_and_the_film_holds_those_
     qtbot.waitUntil(lambda: not player.play_button.isChecked(), timeout=WAIT_MS)
     assert seen[0] == 2 and player.slider.value() == 6 and max(seen) == 6
 
+    # Playing the cut: shot 1 from its in point to its out point, then shot 2.
+    played: list[int] = []
+    player.slider.valueChanged.connect(
+        lambda value: played.append(value) if player.play_button.isChecked() and window.current_row() == 0 else None)
+    window.playback.play_cut()
+    qtbot.waitUntil(lambda: window.current_row() == 1, timeout=WAIT_MS)
+    assert played == [3, 4, 5, 6]  # shown from frame 2, played on to the out point
+    qtbot.waitUntil(lambda: not player.autoplay, timeout=WAIT_MS)
+
     out = tmp_path / "film.mp4"
     assert window.exports.export_film(out)
     # Shot 1's frames 3..7 (counted from 1), then all 9 of shot 2's.
