@@ -262,8 +262,8 @@ class ShotInspector(QGroupBox):
             self.profile.setCurrentIndex(max(self.profile.findData(shot.profile), 0))
             frames = shot_frames(shot, self._default_frames)
             self.duration.default_value = (shot.frames or self._default_frames) / FPS  # the arrows start there
-            self.cut_duration.setText(f"{frames / FPS:.2f} s ({frames} frames at {FPS} fps"
-                                      f"{'' if take is not None else ', animatic card'})")
+            how = ", animatic card" if take is None else f", trimmed from {take.frames}" if take.trimmed else ""
+            self.cut_duration.setText(f"{frames / FPS:.2f} s ({frames} frames at {FPS} fps{how})")
         finally:
             self._loading = False
 
