@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -50,6 +50,7 @@ class TrimBar(QWidget):
 class ClipPlayer(QWidget):
     unplayable = Signal(object)  # the Path of a clip that is there but could not be decoded
     finished = Signal()  # played to the last frame with Play on checked: the next shot's turn
+    screen_double_clicked = Signal()  # on the picture: full screen and back, as video players do
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -75,6 +76,7 @@ class ClipPlayer(QWidget):
         self.screen_label.setMinimumSize(240, 135)  # 16:9; small enough for the window to fit a 768-px screen
         self.screen_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.screen_label.setStyleSheet("background:#111; color:#a1a1aa;")
+        self.screen_label.installEventFilter(self)
         self.play_button = QPushButton("Play")
         self.play_button.setCheckable(True)
         self.slider = QSlider(Qt.Orientation.Horizontal)
@@ -232,6 +234,12 @@ class ClipPlayer(QWidget):
         self.counter.setText(f"{number + 1} / {len(self.frames)}{outside}")
         if self.slider.value() != number:
             self.slider.setValue(number)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.screen_label and event.type() == QEvent.Type.MouseButtonDblClick:
+            self.screen_double_clicked.emit()
+            return True
+        return super().eventFilter(watched, event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -27,6 +27,7 @@ from storyboard.export_controller import ExportController
 from storyboard.file_controller import PROJECT_SUFFIX, FileController
 from storyboard.file_drops import local_files, openable_drop
 from storyboard.find_replace_dialog import FindReplaceDialog
+from storyboard.full_screen_preview import FullScreenPreview
 from storyboard.generation_controller import GenerationController
 from storyboard.inspector import ShotInspector
 from storyboard.memory_strip import MemoryStrip
@@ -93,6 +94,8 @@ class MainWindow(QMainWindow):
         self.playback = Playback(self)
         self.trim = TakeTrim(self)
         build_menus(self)
+        self.full_screen = FullScreenPreview(self)  # after the menus: it takes their playback keys along
+        self.preview.player.screen_double_clicked.connect(self.full_screen.toggle)
 
         self.timeline.selectionModel().currentChanged.connect(self._current_changed)
         self.timeline.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -428,6 +431,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping the engine process…")  # a few seconds with models loaded
             self.statusBar().repaint()
         if self.generation.maybe_stop() and self.files.maybe_save():
+            self.full_screen.leave()
             self.autosave_timer.stop()
             window_geometry.save(self)
             event.accept()

@@ -149,6 +149,10 @@ def build_menus(window: MainWindow) -> None:
         action = _action(window, play_menu, name, text, slot, [key], timeline_only=True)
         action.setStatusTip(tip)
         window.preview.addAction(action)
+    play_menu.addSeparator()
+    full = _action(window, play_menu, "full_screen", "&Full-screen preview", lambda: window.full_screen.toggle(),
+                   ["F11"])
+    full.setStatusTip("The preview alone on the screen (or a double-click on the picture); Esc comes back")
 
     window.timeline.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     window.timeline.customContextMenuRequested.connect(lambda pos: show_timeline_menu(window, pos))

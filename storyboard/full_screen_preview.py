@@ -1,0 +1,69 @@
+"""Playback > Full-screen preview (F11, or a double-click on the picture): the preview's player alone on the screen,
+to judge a take at full size. The same player moves there and back, so what plays, the frame shown and the in and
+out points carry over, and the playback keys (Space, Shift+Space, I, O, Alt+X) work there too. Esc, F11 or a
+double-click comes back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from storyboard.main_window import MainWindow
+
+# The window's actions that also act in full screen (those with a key; undo and redo so a wrong I or O is undone).
+FULL_SCREEN_ACTIONS = ("play_pause", "play_cut", "set_in", "set_out", "clear_trim", "full_screen", "undo", "redo")
+
+
+class FullScreenPreview(QWidget):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window, Qt.WindowType.Window)  # its own window, owned (and deleted) by the main one
+        self.main = window
+        self.setObjectName("full_screen_preview")
+        self.setWindowTitle(f"{window.windowTitle()} · preview")
+        self.setStyleSheet("QWidget#full_screen_preview { background: #000; }")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        self._index = -1  # where the player sat in the preview's layout
+        for name in FULL_SCREEN_ACTIONS:
+            self.addAction(window.actions_by_name[name])
+        leave = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        leave.activated.connect(self.leave)
+
+    @property
+    def active(self) -> bool:
+        return self._index >= 0
+
+    def toggle(self) -> None:
+        self.leave() if self.active else self.enter()
+
+    def enter(self) -> None:
+        preview, player = self.main.preview, self.main.preview.player
+        self._index = preview.layout().indexOf(player)
+        preview.layout().removeWidget(player)
+        self.layout().addWidget(player)
+        player.show()
+        # The main window's screen, whole: also where no window manager handles full screen (a bare X server).
+        self.setGeometry(self.main.screen().geometry())
+        self.showFullScreen()
+        self.activateWindow()
+        player.setFocus()
+        self.main.statusBar().showMessage("Full-screen preview: Esc, F11 or a double-click comes back.", 5000)
+
+    def leave(self) -> None:
+        if not self.active:
+            return
+        preview, player = self.main.preview, self.main.preview.player
+        self.layout().removeWidget(player)
+        preview.layout().insertWidget(self._index, player, 1)
+        player.show()
+        self._index = -1
+        self.hide()
+        self.main.activateWindow()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.leave()  # closed by the window manager: the player goes back, never with this window
+        event.accept()
