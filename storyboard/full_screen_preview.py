@@ -1,6 +1,6 @@
 """Playback > Full-screen preview (F11, or a double-click on the picture): the preview's player alone on the screen,
 to judge a take at full size. The same player moves there and back, so what plays, the frame shown and the in and
-out points carry over, and the playback keys (Space, Shift+Space, I, O, Alt+X) work there too. Esc, F11 or a
+out points carry over, and the playback keys (Space, Shift+Space, I, O, Alt+X, frame steps) work there too. Esc, F11 or a
 double-click comes back."""
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
 
 # The window's actions that also act in full screen (those with a key; undo and redo so a wrong I or O is undone).
-FULL_SCREEN_ACTIONS = ("play_pause", "play_cut", "set_in", "set_out", "clear_trim", "full_screen", "undo", "redo")
+FULL_SCREEN_ACTIONS = ("play_pause", "play_cut", "set_in", "set_out", "clear_trim", "go_to_in", "go_to_out",
+                       "previous_frame", "next_frame", "full_screen", "undo", "redo")
 
 
 class FullScreenPreview(QWidget):

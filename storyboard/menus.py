@@ -145,6 +145,12 @@ def build_menus(window: MainWindow) -> None:
          "The shown take ends on the cut at the player's frame"),
         ("clear_trim", "&Clear in and out points", window.trim.clear, "Alt+X",
          "The shown take plays whole on the cut again"),
+        ("go_to_in", "&Go to in point", lambda: window.playback.go_to_point("in"), "Shift+I",
+         "The shown take's first frame on the cut"),
+        ("go_to_out", "Go to o&ut point", lambda: window.playback.go_to_point("out"), "Shift+O",
+         "The shown take's last frame on the cut"),
+        ("previous_frame", "Pre&vious frame", lambda: window.playback.step(-1), ",", "One frame back, paused"),
+        ("next_frame", "&Next frame", lambda: window.playback.step(+1), ".", "One frame on, paused"),
     ):
         action = _action(window, play_menu, name, text, slot, [key], timeline_only=True)
         action.setStatusTip(tip)

@@ -25,6 +25,25 @@ class Playback:
     def play_pause(self) -> None:
         self.player.toggle_play()
 
+    def step(self, frames: int) -> None:
+        """One frame back or on (, and .), paused there: to find a cut point frame by frame."""
+        player = self.player
+        if not player.frames:
+            return
+        if player.play_button.isChecked():
+            player.toggle_play()
+        player.show_frame(player.slider.value() + frames)
+
+    def go_to_point(self, which: str) -> None:
+        """Shift+I / Shift+O: the shown take's first or last frame on the cut."""
+        player = self.player
+        if not player.frames:
+            return
+        if player.play_button.isChecked():
+            player.toggle_play()
+        first, last = player.play_range()
+        player.show_frame(first if which == "in" else last)
+
     def play_cut(self) -> None:
         """From the start of the selected shot (the first one when none is) to the end of the story."""
         window = self.window

@@ -63,6 +63,16 @@ def test_in_and_out_points_set_with_keys_shape_the_cut_and_undo_puts_them_back(w
 
     player.slider.setValue(10)  # past the out point: shown, not played
     assert "(trimmed off)" in player.counter.text()
+    # Frame by frame, and to the points: the keys editors use (, . Shift+I Shift+O).
+    _press(window, Qt.Key.Key_Comma)
+    assert player.slider.value() == 9
+    _press(window, Qt.Key.Key_Period)
+    _press(window, Qt.Key.Key_Period)
+    assert player.slider.value() == 11
+    _press(window, Qt.Key.Key_I, Qt.KeyboardModifier.ShiftModifier)
+    assert player.slider.value() == 3 and player.counter.text() == "4 / 12"
+    _press(window, Qt.Key.Key_O, Qt.KeyboardModifier.ShiftModifier)
+    assert player.slider.value() == 8 and (take.trim_in, take.trim_out) == (3, 9)
 
     _press(window, Qt.Key.Key_X, Qt.KeyboardModifier.AltModifier)
     assert (take.trim_in, take.trim_out) == (0, 0) and player.trim_bar.span == (0, 0, 12)
