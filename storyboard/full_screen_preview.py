@@ -1,7 +1,7 @@
 """Playback > Full-screen preview (F11, or a double-click on the picture): the preview's player alone on the screen,
 to judge a take at full size. The same player moves there and back, so what plays, the frame shown and the in and
-out points carry over, and the playback keys (Space, Shift+Space, I, O, Alt+X, frame steps) work there too. Esc, F11 or a
-double-click comes back."""
+out points carry over, and the playback keys (Space, Shift+Space, I, O, Alt+X, frame steps) work there too. Esc,
+F11 or a double-click comes back."""
 
 from __future__ import annotations
 

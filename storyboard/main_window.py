@@ -27,6 +27,7 @@ from storyboard.export_controller import ExportController
 from storyboard.file_controller import PROJECT_SUFFIX, FileController
 from storyboard.file_drops import local_files, openable_drop
 from storyboard.find_replace_dialog import FindReplaceDialog
+from storyboard.frame_actions import FrameActions
 from storyboard.full_screen_preview import FullScreenPreview
 from storyboard.generation_controller import GenerationController
 from storyboard.inspector import ShotInspector
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.casting = CastController(self)
         self.playback = Playback(self)
         self.trim = TakeTrim(self)
+        self.frame_actions = FrameActions(self)
         build_menus(self)
         self.full_screen = FullScreenPreview(self)  # after the menus: it takes their playback keys along
         self.preview.player.screen_double_clicked.connect(self.full_screen.toggle)
@@ -412,9 +414,11 @@ class MainWindow(QMainWindow):
         QSettings().setValue("paths/last_folder", str(path if path.is_dir() else path.parent))
 
     # ------------------------------------------------------------ export paths
-    def ask_export_path(self, title: str, name_filter: str, suffix: str) -> Path | None:
-        """Ask where to write; never overwrite an existing file without asking."""
-        chosen = dialogs.save_file(self, title, name_filter, self.dialog_start(self.display_name() + suffix))
+    def ask_export_path(self, title: str, name_filter: str, suffix: str, name: str = "") -> Path | None:
+        """Ask where to write (``name``: the file name offered, else the project's); never overwrite an existing
+        file without asking."""
+        chosen = dialogs.save_file(self, title, name_filter,
+                                   self.dialog_start((name or self.display_name()) + suffix))
         if not chosen:
             return None
         self.remember_folder(chosen)

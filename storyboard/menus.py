@@ -156,6 +156,12 @@ def build_menus(window: MainWindow) -> None:
         action.setStatusTip(tip)
         window.preview.addAction(action)
     play_menu.addSeparator()
+    frames = window.frame_actions
+    to_cast = _action(window, play_menu, "frame_to_cast", "Add the frame to the &cast", lambda: frames.add_to_cast())
+    to_cast.setStatusTip("The frame shown in the preview becomes a new cast member (right-click the picture to add "
+                         "it to a member's images)")
+    _action(window, play_menu, "save_frame", "Save the frame as &PNG…", lambda: frames.save_png())
+    play_menu.addSeparator()
     full = _action(window, play_menu, "full_screen", "&Full-screen preview", lambda: window.full_screen.toggle(),
                    ["F11"])
     full.setStatusTip("The preview alone on the screen (or a double-click on the picture); Esc comes back")
