@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication, QProgressDialog
 
 from storyboard import dialogs
 from storyboard.shot_list_csv import write_shot_list
+from storyboard.shot_numbers import shots_in_words
 from storyboard.timeline_model import ShotRole
 
 if TYPE_CHECKING:
@@ -36,19 +37,29 @@ class ExportController:
         self.window = window
         self.progress: QProgressDialog | None = None
 
-    def export_film(self, path: Path | None = None) -> bool:
+    def export_selected_film(self, path: Path | None = None) -> bool:
+        """File > Export the selected shots: their film alone (a scene for review, one trimmed take)."""
+        rows = self.window.edits.selected_rows()
+        if not rows:
+            self.window.statusBar().showMessage("Select the shots to export first (Ctrl+Alt+A selects a scene).", 6000)
+            return False
+        return self.export_film(path, rows)
+
+    def export_film(self, path: Path | None = None, rows: list[int] | None = None) -> bool:
         # numpy and PyAV load on first export, not at launch (the window opens ~100 ms sooner).
         from storyboard.film_export import FilmError, export_film, total_frames
 
         window = self.window
+        which = "" if rows is None else shots_in_words(rows)
         if path is None:
-            path = window.ask_export_path("Export film", "MP4 video (*.mp4)", ".mp4")
+            path = window.ask_export_path("Export film" if rows is None else f"Export {which}", "MP4 video (*.mp4)",
+                                          ".mp4", "" if rows is None else f"{window.display_name()} {which}")
             if path is None:
                 return False
         settings = window.generation_settings()  # untaken shots become cards as long as their clip would be
         cancelled_error, video_error = _video_exceptions()
         try:
-            total = total_frames(window.project, settings.frames)
+            total = total_frames(window.project, settings.frames, rows)
         except FilmError as exc:
             dialogs.error(window, "Cannot export film", str(exc))
             return False
@@ -66,7 +77,7 @@ class ExportController:
 
         try:
             count = export_film(window.project, Path(path), settings.frames, settings.size,
-                                progress=progress, cancel=dialog.wasCanceled)
+                                progress=progress, cancel=dialog.wasCanceled, rows=rows)
         except cancelled_error:
             window.statusBar().showMessage("Film export cancelled; nothing was written", 8000)
             return False
@@ -81,7 +92,8 @@ class ExportController:
             dialog.close()
             dialog.deleteLater()
             self.progress = None
-        window.statusBar().showMessage(f"Exported {count} frames to {path}", 8000)
+        what = f"{which} ({count} frames)" if which else f"{count} frames"
+        window.statusBar().showMessage(f"Exported {what} to {path}", 8000)
         return True
 
     def export_shot_list(self, path: Path | None = None) -> bool:

@@ -6,7 +6,7 @@ an existing film is only replaced once the new one is complete.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,9 +36,14 @@ class FilmSegment:
     start: int = 0  # the clip's first frame on the cut (the take's in point)
 
 
-def plan_film(project: Project, default_frames: int, fps: int = FPS) -> list[FilmSegment]:
+def plan_film(project: Project, default_frames: int, fps: int = FPS,
+              rows: Sequence[int] | None = None) -> list[FilmSegment]:
+    """The film's shots in story order (only ``rows``, 0-based, when given: the selected shots' film)."""
     segments = []
+    chosen = None if rows is None else set(rows)
     for number, shot in enumerate(project.story.shots, start=1):
+        if chosen is not None and number - 1 not in chosen:
+            continue
         take = shot.accepted()
         if take is None:
             segments.append(FilmSegment(number, shot, None, card_frames(shot, default_frames, fps)))
@@ -61,7 +66,7 @@ def plan_film(project: Project, default_frames: int, fps: int = FPS) -> list[Fil
         segments.append(FilmSegment(number, shot, clip, stop - start, width, height,
                                     draft=take.request.get("profile") == "draft", start=start))
     if not segments:
-        raise FilmError("the timeline has no shots")
+        raise FilmError("the timeline has no shots" if chosen is None else "no shot is selected")
     return segments
 
 
@@ -149,17 +154,18 @@ def export_film(
     default_size: tuple[int, int],
     progress: Callable[[int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    rows: Sequence[int] | None = None,
 ) -> int:
-    """Write the film; returns its frame count. Raises FilmError, the engine's VideoCancelled /
-    VideoError, or OSError (read-only folder, full disk)."""
+    """Write the film (of ``rows`` only, when given); returns its frame count. Raises FilmError, the engine's
+    VideoCancelled / VideoError, or OSError (read-only folder, full disk)."""
     try:
         from storymem_engine.video import write_video
     except ImportError as exc:
         raise FilmError(f"video writing is not available in this build ({exc})") from None
-    segments = plan_film(project, default_frames)
+    segments = plan_film(project, default_frames, rows=rows)
     size = film_size(segments, default_size)
     return write_video(path, film_frames(segments, size), fps=FPS, progress=progress, cancel=cancel)
 
 
-def total_frames(project: Project, default_frames: int) -> int:
-    return sum(seg.frames for seg in plan_film(project, default_frames))
+def total_frames(project: Project, default_frames: int, rows: Sequence[int] | None = None) -> int:
+    return sum(seg.frames for seg in plan_film(project, default_frames, rows=rows))

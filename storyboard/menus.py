@@ -55,6 +55,9 @@ def build_menus(window: MainWindow) -> None:
     _action(window, file_menu, "import_story", "&Import story JSON…", files.import_story)
     _action(window, file_menu, "export_story", "E&xport story JSON…", files.export_story)
     _action(window, file_menu, "export_film", "Export &film (MP4)…", exports.export_film, ["Ctrl+E"])
+    _action(window, file_menu, "export_selected_film", "Export the selected s&hots (MP4)…",
+            exports.export_selected_film, ["Ctrl+Shift+E"]).setStatusTip(
+        "The film of the selected shots alone: a scene for review, or one shot's take as trimmed")
     _action(window, file_menu, "export_csv", "Export shot &list (CSV)…", exports.export_shot_list)
     _action(window, file_menu, "export_pdf", "Export story&board (PDF)…", exports.export_pdf)
     timeline_menu = file_menu.addMenu("Export &timeline")

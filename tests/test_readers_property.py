@@ -18,6 +18,7 @@ from storymem_engine.director import Director, DirectorSettings
 from storymem_engine.engine import EngineSettings, StoryMemEngine
 from storymem_engine.project import PROJECT_FILE, Project, ProjectError, load_project
 from storymem_engine.request import MODES, PROFILES, GenerationRequest
+from storymem_engine.shot_timing import shot_frames
 from storymem_engine.story import CAMERA_MOVES, SHOT_SIZES, StoryError, load_story, save_story, story_to_script
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -91,6 +92,10 @@ def near_valid_projects(draw):
             shot["takes"] = [{"id": take_id, "clip": _maybe(draw, st.just(f"takes/shot-{i}/{take_id}/clip.mp4"),
                                                             st.sampled_from(["../outside.mp4", "/etc/passwd"]), odds),
                               "request": _maybe(draw, st.one_of(st.just({}), take_requests()), json_values, odds)}]
+            if draw(st.booleans()):  # a trimmed take: in and out points inside its frames, now and then not
+                for key, good in (("frames", st.sampled_from([9, 81])), ("trim_in", st.integers(0, 12)),
+                                  ("trim_out", st.integers(0, 12))):
+                    shot["takes"][0][key] = _maybe(draw, good, st.one_of(numbers, odd_text), odds)
             shot["accepted_take"] = _maybe(draw, st.sampled_from([take_id, None]), st.just("nope"), odds)
         shots.append(shot)
     story = {"name": _maybe(draw, plain_text, st.one_of(odd_text, numbers), odds), "shots": shots}
@@ -214,6 +219,10 @@ def _explain_every_shot(project: Project) -> None:
         event("a take's file is unusable" if reason.startswith("its file") else "the stale check read the request")
         assert isinstance(director.seed_for(index)[0], int)
         assert isinstance(stale_reason(project.story, index), str)
+        take = shot.accepted()
+        if take is not None and take.frames:
+            start, stop = take.cut_range()
+            assert 0 <= start < stop <= take.frames and shot_frames(shot, 81) == stop - start
         metadata_of(HandoffShot(index + 1, shot, shot.accepted(), None, 9, 9 * index, shot.cut))
 
 

@@ -46,6 +46,21 @@ def test_export_film_is_playable_h264_with_animatic_cards(window, film_project, 
     assert card.std() > 10  # text and the scene band, not a blank frame
 
 
+def test_export_of_the_selected_shots_is_their_film_alone(window, film_project, recorded_dialogs, tmp_path,
+                                                          monkeypatch):
+    from storyboard import dialogs
+
+    window.edits.select_shots([film_project.story.shots[r].id for r in (2, 3)])
+    out = tmp_path / "scene.mp4"
+    offered = []
+    monkeypatch.setattr(dialogs, "save_file", lambda _parent, _title, _filter, start: offered.append(start) or str(out))
+    window.actions_by_name["export_selected_film"].trigger()
+    assert recorded_dialogs.messages == []
+    assert probe_video(out).frames == 13 + 8  # shot 3's take, shot 4's card
+    assert window.statusBar().currentMessage() == f"Exported shots 3–4 (21 frames) to {out}"
+    assert offered[0].endswith("film shots 3–4.mp4")  # the project's name and the shots
+
+
 def test_export_never_overwrites_without_asking_and_cancel_keeps_old_file(
     window, film_project, recorded_dialogs, tmp_path, monkeypatch
 ):
