@@ -57,7 +57,8 @@ class TakeTrim:
                                            "The take plays whole already.", 5000)
             return
         number = window.project.story.shot_index(shot.id) + 1
-        text = {"in": "Set in point", "out": "Set out point", "clear": "Clear in and out points"}[what]
+        text = {"in": "Set in point", "out": "Set out point", "clear": "Clear in and out points"}[what] + \
+            f" of shot {number}"  # as Edit > Undo history lists it
         window.undo_stack.push(TrimTakeCommand(window.model, shot.id, take.id, points, text))
         said = trim_words(take) or f"all {take.frames} frames on the cut"
         window.statusBar().showMessage(f"Shot {number}, take {shot.takes.index(take) + 1}: {said}"

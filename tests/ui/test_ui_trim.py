@@ -76,7 +76,7 @@ def test_in_and_out_points_set_with_keys_shape_the_cut_and_undo_puts_them_back(w
 
     _press(window, Qt.Key.Key_X, Qt.KeyboardModifier.AltModifier)
     assert (take.trim_in, take.trim_out) == (0, 0) and player.trim_bar.span == (0, 0, 12)
-    assert window.undo_stack.undoText() == "Clear in and out points"
+    assert window.undo_stack.undoText() == "Clear in and out points of shot 1"
     window.undo_stack.undo()
     assert (take.trim_in, take.trim_out) == (3, 9) and player.trim_bar.span == (3, 9, 12)
     window.undo_stack.undo()
