@@ -155,9 +155,14 @@ def paint_card(
             painter.drawText(area.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
                              "no CLIP")
         if take is not None and take.trimmed:
-            # In and out points set: the card's clip is not all on the cut.
-            painter.drawText(area.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
-                             "trimmed")
+            # In and out points set: the part of the clip on the cut, as the player's bar shows it (below the cast
+            # chips and the corner labels).
+            start, stop = take.cut_range()
+            bar = QRect(area.left(), area.bottom() - 2, area.width(), 3)
+            painter.fillRect(bar, QColor("#3f3f46"))
+            painter.fillRect(QRect(bar.left() + bar.width() * start // take.frames, bar.top(),
+                                   max(bar.width() * (stop - start) // take.frames, 2), bar.height()),
+                             QColor("#fbbf24"))
     else:
         painter.setPen(QColor("#d4d4d8"))
         painter.setFont(small)
