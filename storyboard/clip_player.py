@@ -93,6 +93,11 @@ class ClipPlayer(QWidget):
                                 "when it has none): the cut from here to the end.\nSpace plays and pauses; "
                                 "Shift+Space plays the cut from the selected shot.")
 
+        self.loop = QCheckBox("Loop")
+        self.loop.setObjectName("loop")
+        self.loop.setToolTip("Play the clip (between its in and out points) again and again, to judge it: "
+                             "Playback > Loop (Ctrl+L). Play on goes to the next shot instead.")
+
         controls = QHBoxLayout()
         controls.addWidget(self.play_button)
         scrub = QVBoxLayout()
@@ -101,6 +106,7 @@ class ClipPlayer(QWidget):
         scrub.addWidget(self.trim_bar)
         controls.addLayout(scrub, 1)
         controls.addWidget(self.counter)
+        controls.addWidget(self.loop)
         controls.addWidget(self.play_on)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -257,7 +263,9 @@ class ClipPlayer(QWidget):
 
     def _advance(self) -> None:
         nxt = self.slider.value() + 1
-        if nxt > self.play_range()[1]:
+        if nxt > self.play_range()[1] and self.loop.isChecked() and not self.play_on.isChecked():
+            nxt = self.play_range()[0]  # round again, from the in point
+        elif nxt > self.play_range()[1]:
             self.play_button.setChecked(False)
             if self.play_on.isChecked():
                 self.finished.emit()

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
 
 # The window's actions that also act in full screen (those with a key; undo and redo so a wrong I or O is undone).
-FULL_SCREEN_ACTIONS = ("play_pause", "play_cut", "set_in", "set_out", "clear_trim", "go_to_in", "go_to_out",
+FULL_SCREEN_ACTIONS = ("play_pause", "play_cut", "loop", "set_in", "set_out", "clear_trim", "go_to_in", "go_to_out",
                        "previous_frame", "next_frame", "full_screen", "undo", "redo")
 
 

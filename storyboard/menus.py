@@ -139,6 +139,10 @@ def build_menus(window: MainWindow) -> None:
         # On the timeline and in the preview: Space in a prompt or a note types a space.
         action = _action(window, play_menu, name, text, slot, [key], timeline_only=True)
         window.preview.addAction(action)
+    loop = _action(window, play_menu, "loop", "&Loop", window.preview.player.loop.toggle, ["Ctrl+L"])
+    loop.setCheckable(True)
+    window.preview.player.loop.toggled.connect(loop.setChecked)
+    loop.setStatusTip("Play the shown clip again and again (between its in and out points)")
     play_menu.addSeparator()
     # An editor's keys for in and out points (I, O, Alt+X), on the timeline and in the preview as Space is.
     for name, text, slot, key, tip in (

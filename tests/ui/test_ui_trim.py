@@ -110,6 +110,17 @@ def test_play_plays_from_the_in_point_to_the_out_point_and_the_film_holds_those_
     qtbot.waitUntil(lambda: not player.play_button.isChecked(), timeout=WAIT_MS)
     assert seen[0] == 2 and player.slider.value() == 6 and max(seen) == 6
 
+    # Loop (Ctrl+L): round again from the in point until paused.
+    QTest.keyClick(window.timeline, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    assert player.loop.isChecked() and window.actions_by_name["loop"].isChecked()
+    seen.clear()
+    _press(window, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: seen.count(2) >= 2, timeout=WAIT_MS)  # back at the in point after the out point
+    assert max(seen) == 6 and player.play_button.isChecked()
+    _press(window, Qt.Key.Key_Space)
+    player.loop.setChecked(False)
+    assert not window.actions_by_name["loop"].isChecked()
+
     # Playing the cut: shot 1 from its in point to its out point, then shot 2.
     played: list[int] = []
     player.slider.valueChanged.connect(
