@@ -24,6 +24,9 @@ PANEL_KEYS = (
     ("Prompt, notes", "Back to the timeline", "Esc"),
     ("Memory strip", "Pin / unpin the selected keyframe", "P"),
     ("Memory strip", "Exclude / include the selected keyframe", "X"),
+    ("Preview", "Full screen and back", "double-click the picture, Esc"),
+    ("Preview", "Keep the frame shown (cast member, PNG)", "right-click the picture"),
+    ("Preview", "Step frames, jump to the start and end", "←/→, Home/End on the slider"),
     ("Takes list", "Accept the selected take", "Enter"),
     ("Takes list", "Delete the selected take", "Del"),
 )
