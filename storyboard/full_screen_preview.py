@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from storyboard.trim_points import trim_words
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
@@ -26,9 +28,15 @@ class FullScreenPreview(QWidget):
         self.setObjectName("full_screen_preview")
         self.setWindowTitle(f"{window.windowTitle()} · preview")
         self.setStyleSheet("QWidget#full_screen_preview { background: #000; }")
+        # Which shot and take plays: the timeline is out of sight (the cut plays on shot after shot here too).
+        self.caption = QLabel()
+        self.caption.setObjectName("full_screen_caption")
+        self.caption.setStyleSheet("color: #a1a1aa;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.caption)
         self._index = -1  # where the player sat in the preview's layout
+        window.preview.takes.currentItemChanged.connect(lambda *_: self.refresh_caption())
         for name in FULL_SCREEN_ACTIONS:
             self.addAction(window.actions_by_name[name])
         leave = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
@@ -38,6 +46,22 @@ class FullScreenPreview(QWidget):
     def active(self) -> bool:
         return self._index >= 0
 
+    def refresh_caption(self) -> None:
+        """"Shot 3 of 6 · take 2 · frames 4–9 of 12 on the cut (…)", or the card's words for a shot without one."""
+        if not self.active:
+            return
+        shot, take = self.main.preview.shot, self.main.preview.current_take()
+        if shot is None:
+            self.caption.setText("")
+            return
+        shots = self.main.project.story.shots
+        words = f"Shot {self.main.project.story.shot_index(shot.id) + 1} of {len(shots)}"
+        if take is None:
+            words += " · animatic card (no take yet)"
+        else:
+            words += f" · take {shot.takes.index(take) + 1}" + (f" · {trim_words(take)}" if take.trimmed else "")
+        self.caption.setText(words)
+
     def toggle(self) -> None:
         self.leave() if self.active else self.enter()
 
@@ -45,8 +69,9 @@ class FullScreenPreview(QWidget):
         preview, player = self.main.preview, self.main.preview.player
         self._index = preview.layout().indexOf(player)
         preview.layout().removeWidget(player)
-        self.layout().addWidget(player)
+        self.layout().addWidget(player, 1)
         player.show()
+        self.refresh_caption()
         # The main window's screen, whole: also where no window manager handles full screen (a bare X server).
         self.setGeometry(self.main.screen().geometry())
         self.showFullScreen()

@@ -275,6 +275,7 @@ class MainWindow(QMainWindow):
         self._show_selection()
         self.preview.set_shot(self.project, shot)
         self._preview_key = self._take_key(shot)
+        self.full_screen.refresh_caption()  # the shot now playing, when the timeline is out of sight
         self._refresh_memory(row)
         self._update_status()
 

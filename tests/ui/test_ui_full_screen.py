@@ -25,6 +25,7 @@ def test_full_screen_plays_and_trims_and_esc_puts_the_player_back(window, qtbot,
     QTest.mouseDClick(player.screen_label, Qt.MouseButton.LeftButton)
     assert full.isVisible() and player.window() is full and full.geometry() == window.screen().geometry()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is full, timeout=WAIT_MS)
+    assert full.caption.text() == "Shot 1 of 6 · take 1"  # the timeline is out of sight
     player.slider.setValue(4)
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_I)  # the trim keys work there
     assert window.project.story.shots[0].accepted().trim_in == 4
@@ -33,6 +34,8 @@ def test_full_screen_plays_and_trims_and_esc_puts_the_player_back(window, qtbot,
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # and undo
     assert window.project.story.shots[0].accepted().trim_in == 0
 
+    window.edits.select_shots([window.project.story.shots[1].id])  # the cut playing on, say
+    assert full.caption.text() == "Shot 2 of 6 · animatic card (no take yet)"
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
     assert not full.isVisible() and player.window() is window
     assert window.preview.layout().indexOf(player) == where
