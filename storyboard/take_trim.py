@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
 
 
+STEP_NAMES = {"in": "Set in point", "out": "Set out point", "clear": "Clear in and out points"}
+
+
 class TakeTrim:
     def __init__(self, window: MainWindow) -> None:
         self.window = window
@@ -50,15 +53,13 @@ class TakeTrim:
             window.statusBar().showMessage(shown, 6000)
             return
         shot, take, frame = shown
-        points = {"in": lambda: with_in(take, frame), "out": lambda: with_out(take, frame),
-                  "clear": lambda: (0, 0)}[what]()
+        points = with_in(take, frame) if what == "in" else with_out(take, frame) if what == "out" else (0, 0)
         if points == (take.trim_in, take.trim_out):
             window.statusBar().showMessage("The in and out points are already there." if what != "clear" else
                                            "The take plays whole already.", 5000)
             return
         number = window.project.story.shot_index(shot.id) + 1
-        text = {"in": "Set in point", "out": "Set out point", "clear": "Clear in and out points"}[what] + \
-            f" of shot {number}"  # as Edit > Undo history lists it
+        text = f"{STEP_NAMES[what]} of shot {number}"  # as Edit > Undo history lists it
         window.undo_stack.push(TrimTakeCommand(window.model, shot.id, take.id, points, text))
         said = trim_words(take) or f"all {take.frames} frames on the cut"
         window.statusBar().showMessage(f"Shot {number}, take {shot.takes.index(take) + 1}: {said}"
@@ -71,7 +72,6 @@ class TakeTrim:
         row = number - 1
         if take is not shots[row].accepted() or not take.trimmed:
             return ""  # not on the cut
-
         start, stop = take.cut_range()
         if stop < take.frames and row + 1 < len(shots) and not shots[row + 1].cut:
             return f"; shot {number + 1} continues from this take's last frame, so the cut jumps there"
