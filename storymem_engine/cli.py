@@ -495,7 +495,7 @@ def write_manifest(project, director, takes, skipped, film_frames: int, path: Pa
             "index": index, "shot_id": shot.id, "scene_num": shot.scene_num, "cut": shot.cut,
             "prompt": shot.prompt, "mode": req["mode"], "seed": req["seed"],
             "size": [req["width"], req["height"]], "frames": take.frames, "clip": take.clip,
-            "on_the_film": list(take.cut_range()) if take.trimmed else [0, take.frames],  # [in, out) frames
+            "on_the_film": list(take.cut_range()),  # [in, out) frames of the clip (an editor's trim)
             "memory": req["memory"], "memory_keys": req["memory_keys"], "keyframes": take.keyframes,
             "take_id": take.id, "engine": take.engine, "backends": take.backends, "skipped": skipped[index],
             "seed_rule": req.get("seed_rule"), "keyframe_note": keyframe_note(take.backends),

@@ -55,6 +55,7 @@ def test_manifest_modes_follow_the_cuts_and_memory_grows(queen_render):
     shots = manifest["shots"]
     assert [s["mode"] for s in shots] == ["t2v", "mi2v", "m2v", "mi2v", "m2v", "mi2v", "m2v"]
     assert [s["seed"] for s in shots] == list(range(7))  # one scene: seed + index within it
+    assert manifest["film_frames"] == sum(s["frames"] for s in shots)
     assert {s["seed_rule"] for s in shots} == {"scene"}
     # Keyframes were picked with the tiny engine's CLIP, and the takes say so.
     assert all(s["backends"]["similarity"] == "clip-vit-b-32" and s["keyframe_note"] == "" for s in shots)
@@ -63,6 +64,7 @@ def test_manifest_modes_follow_the_cuts_and_memory_grows(queen_render):
     assert all(0 < n <= 10 for n in sizes) and sizes == sorted(sizes)
     for shot in shots:
         assert probe_video(out / shot["clip"]).frames == shot["frames"]
+        assert shot["on_the_film"] == [0, shot["frames"]]  # untrimmed: the whole take
         for key in shot["keyframes"]:
             assert (out / key).is_file()
         # Memory of a shot is made of keyframes of earlier shots only.
