@@ -72,15 +72,23 @@ def test_manifest_modes_follow_the_cuts_and_memory_grows(queen_render):
         assert set(shot["memory"]) <= earlier
 
 
-def test_rerun_skips_shots_whose_takes_exist(queen_render, story_paths, tiny_env):
+def test_rerun_skips_shots_whose_takes_exist_and_its_film_keeps_the_editors_trim(queen_render, story_paths, tiny_env):
     out, _ = queen_render
     before = json.loads((out / "manifest.json").read_text())
+    # Shot 1's take trimmed in the editor to its frames 3..7 (counted from 1): a trim turns nothing stale.
+    project = json.loads((out / "project.json").read_text())
+    take = project["story"]["shots"][0]["takes"][0]
+    take["trim_in"], take["trim_out"] = 2, 7
+    (out / "project.json").write_text(json.dumps(project))
     result = run_main("render", str(story_paths["queen"]), "--out", str(out), *TINY, env=tiny_env)
     assert result.returncode == 0, result.stderr
     after = json.loads((out / "manifest.json").read_text())
     assert [s["take_id"] for s in after["shots"]] == [s["take_id"] for s in before["shots"]]
     assert all(s["skipped"] for s in after["shots"])
     assert "(0 generated)" in result.stderr
+    assert after["shots"][0]["on_the_film"] == [2, 7]
+    assert after["film_frames"] == before["film_frames"] - (before["shots"][0]["frames"] - 5)
+    assert probe_video(out / "film.mp4").frames == after["film_frames"]
 
 
 def test_a_rerun_without_options_renders_at_the_projects_own_settings(queen_render, story_paths, tiny_env):
