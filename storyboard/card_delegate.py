@@ -13,6 +13,11 @@ from storymem_engine.tiny import TINY_LABEL
 
 CARD_SIZE = QSize(196, 176)
 THUMB_HEIGHT = 110
+# View > Zoom timeline: card widths, narrowest first (the height stays: the strip never changes height). The
+# narrowest still fits "#12" beside a GENERATING badge; below NARROW the footer drops the scene's name (its band
+# keeps the colour) and "continues" shortens to its arrow.
+CARD_WIDTHS = (132, 160, CARD_SIZE.width())
+NARROW = 150
 
 STATUS_COLORS = {
     "empty": QColor("#6b7280"),
@@ -54,8 +59,12 @@ def first_words(prompt: str, limit: int = 24) -> str:
 
 
 class ShotCardDelegate(QStyledItemDelegate):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.size = QSize(CARD_SIZE)  # View > Zoom timeline changes its width
+
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        return CARD_SIZE
+        return self.size
 
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
@@ -183,8 +192,9 @@ def paint_card(
         painter.drawRect(QRect(strip.left(), strip.bottom() - 3, int(strip.width() * fraction), 4))
         painter.setPen(QColor("white"))
         painter.setFont(small)
-        painter.drawText(strip.adjusted(4, 0, -4, -4), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                         text)
+        inner = strip.adjusted(4, 0, -4, -4)
+        text = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, inner.width())  # narrow cards
+        painter.drawText(inner, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
 
     # Cut marker: a red bar on the card's left edge and a "CUT" tag; continuation shows a link.
     footer = QRect(card.left() + 6, area.bottom() + 6, card.width() - 12, card.bottom() - area.bottom() - 8)
@@ -201,9 +211,11 @@ def paint_card(
     painter.setFont(small)
     painter.setPen(CUT_COLOR if shot.cut else QColor("#a1a1aa"))
     line2 = QRect(footer.left(), footer.top() + 22, footer.width(), 16)
-    painter.drawText(line2, Qt.AlignmentFlag.AlignLeft, "✂ CUT" if shot.cut else "↪ continues")
-    painter.setPen(QColor("#a1a1aa"))
-    painter.drawText(line2, Qt.AlignmentFlag.AlignRight, f"scene {shot.scene_num}")
+    narrow = rect.width() < NARROW
+    painter.drawText(line2, Qt.AlignmentFlag.AlignLeft, "✂ CUT" if shot.cut else "↪" if narrow else "↪ continues")
+    if not narrow:
+        painter.setPen(QColor("#a1a1aa"))
+        painter.drawText(line2, Qt.AlignmentFlag.AlignRight, f"scene {shot.scene_num}")
 
     # Status badge.
     painter.setFont(small)

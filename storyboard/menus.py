@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPainter
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
+from storyboard.card_delegate import CARD_SIZE
 from storyboard.find_replace_dialog import open_find_replace
 from storyboard.help_menu import build_help_menu
 from storyboard.recent import clear_recent, recent_projects
@@ -173,6 +174,12 @@ def build_menus(window: MainWindow) -> None:
                    ["F11"])
     full.setStatusTip("The preview alone on the screen (or a double-click on the picture); Esc comes back")
 
+    view_menu = bar.addMenu("&View")
+    for name, text, steps, keys in (("zoom_in", "Zoom timeline &in", +1, ["Ctrl+=", "Ctrl++"]),
+                                    ("zoom_out", "Zoom timeline &out", -1, ["Ctrl+-"]),
+                                    ("zoom_reset", "&Normal card size", 0, ["Ctrl+0"])):
+        _action(window, view_menu, name, text, lambda s=steps: zoom_timeline(window, s), keys)
+
     window.timeline.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     window.timeline.customContextMenuRequested.connect(lambda pos: show_timeline_menu(window, pos))
 
@@ -180,6 +187,15 @@ def build_menus(window: MainWindow) -> None:
     # Ctrl+, (Cmd+, on macOS): Qt's standard Preferences key is empty on Linux, which left no shortcut at all.
     _action(window, settings_menu, "settings", "&Preferences…", window.open_settings, ["Ctrl+,"])
     build_help_menu(window)
+
+
+def zoom_timeline(window: MainWindow, steps: int) -> None:
+    """Narrower cards show more of a long story at once (``steps`` 0: the normal size)."""
+    timeline = window.timeline
+    width = timeline.zoom(steps) if steps else timeline.set_card_width(CARD_SIZE.width())
+    shown = max(timeline.viewport().width() // (width + 2 * timeline.spacing()), 1)
+    window.statusBar().showMessage(f"Timeline cards {width} px wide: about {shown} in view (Ctrl+0: normal size)",
+                                   5000)
 
 
 # A right-click on a card (the card is selected first, as Qt's views do) or on the empty strip: the menus' own

@@ -23,7 +23,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyleOptionViewItem
 
-from storyboard.card_delegate import CARD_SIZE, ShotCardDelegate
+from storyboard.card_delegate import CARD_SIZE, CARD_WIDTHS, ShotCardDelegate
 from storyboard.memory import bank_frozen
 from storyboard.range_selection import RangeSelection
 from storyboard.timeline_model import SHOT_MIME
@@ -40,7 +40,8 @@ class TimelineView(QListView):
         self.setWrapping(False)
         self.setUniformItemSizes(True)
         self.setSpacing(2)
-        self.setItemDelegate(ShotCardDelegate(self))
+        self.cards = ShotCardDelegate(self)
+        self.setItemDelegate(self.cards)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -53,6 +54,26 @@ class TimelineView(QListView):
         self.setFixedHeight(CARD_SIZE.height() + self.horizontalScrollBar().sizeHint().height() + 12)
         self._drop_row: int | None = None
         self._range = RangeSelection(self)
+
+    # ------------------------------------------------------------ zoom
+    def card_width(self) -> int:
+        return self.cards.size.width()
+
+    def set_card_width(self, width: int) -> int:
+        """Cards this wide (the nearest of CARD_WIDTHS), the current shot kept in view; returns the width set."""
+        width = min(CARD_WIDTHS, key=lambda w: abs(w - width))
+        if width != self.card_width():
+            self.cards.size.setWidth(width)
+            self.scheduleDelayedItemsLayout()  # uniform item sizes are cached: lay the cards out again
+            self.executeDelayedItemsLayout()
+            if self.currentIndex().isValid():
+                self.scrollTo(self.currentIndex())
+        return width
+
+    def zoom(self, steps: int) -> int:
+        """One zoom level in (+1) or out (-1) from the current one; returns the width set."""
+        level = CARD_WIDTHS.index(self.card_width()) + steps
+        return self.set_card_width(CARD_WIDTHS[max(0, min(level, len(CARD_WIDTHS) - 1))])
 
     # ------------------------------------------------------------ selection
     def currentChanged(self, current: QModelIndex, previous: QModelIndex) -> None:
@@ -102,13 +123,13 @@ class TimelineView(QListView):
         drag = QDrag(self)
         drag.setMimeData(self.model().mimeData(indexes))
         drag.setPixmap(self._drag_pixmap(self.currentIndex() if self.currentIndex().isValid() else indexes[0]))
-        drag.setHotSpot(QPoint(CARD_SIZE.width() // 2, CARD_SIZE.height() // 2))
+        drag.setHotSpot(QPoint(self.card_width() // 2, CARD_SIZE.height() // 2))
         drag.exec(Qt.DropAction.MoveAction, Qt.DropAction.MoveAction)
         # The move (if any) was done by dropEvent through an undo command: remove nothing here.
         self._set_drop_row(None)
 
     def _drag_pixmap(self, index: QModelIndex) -> QPixmap:
-        pixmap = QPixmap(CARD_SIZE)
+        pixmap = QPixmap(self.cards.size)
         pixmap.fill(Qt.GlobalColor.transparent)
         painter = QPainter(pixmap)
         option = QStyleOptionViewItem()

@@ -6,10 +6,11 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QSplitter, QWidget
 
-from storyboard.settings_values import bytes_value
+from storyboard.settings_values import bytes_value, text_value
 
 KEY = "window/geometry"
 SPLITTER_KEY = "window/splitters"  # where the user left the handles between the panels
+CARD_WIDTH_KEY = "window/card_width"  # View > Zoom timeline
 FIRST_SIZE = (1440, 900)
 MANAGED = "geometryRemembered"
 
@@ -26,6 +27,10 @@ def restore(window: QWidget) -> None:
         state = bytes_value(store, f"{SPLITTER_KEY}/{splitter.objectName()}")
         if state is not None:
             splitter.restoreState(state)
+    width = text_value(store, CARD_WIDTH_KEY)
+    timeline = getattr(window, "timeline", None)
+    if width.isdecimal() and timeline is not None:  # anything else (a hand-edited file): the default zoom
+        timeline.set_card_width(int(width))
 
 
 def _fit_to_screen(window: QWidget) -> None:
@@ -45,6 +50,8 @@ def save(window: QWidget) -> None:
         store.setValue(KEY, window.saveGeometry())
         for splitter in _splitters(window):
             store.setValue(f"{SPLITTER_KEY}/{splitter.objectName()}", splitter.saveState())
+        if getattr(window, "timeline", None) is not None:
+            store.setValue(CARD_WIDTH_KEY, str(window.timeline.card_width()))
 
 
 def _splitters(window: QWidget) -> tuple[QSplitter, ...]:

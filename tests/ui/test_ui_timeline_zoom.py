@@ -1,0 +1,49 @@
+"""View > Zoom timeline (Ctrl+-, Ctrl+=, Ctrl+0): narrower cards show more of a long story; the zoom is kept for
+the next start, and a card dragged is drawn at the width shown."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+from ui_helpers import show_active
+
+from storyboard import window_geometry
+from storyboard.card_delegate import CARD_SIZE, CARD_WIDTHS
+
+
+def _cards_in_view(window) -> int:
+    timeline = window.timeline
+    return sum(1 for row in range(window.model.rowCount())
+               if timeline.viewport().rect().contains(timeline.visualRect(window.model.index(row))))
+
+
+def test_zoom_keys_change_the_card_width_and_the_next_start_keeps_it(window, qtbot):
+    from storyboard.app_settings import AppSettings
+    from storyboard.main_window import MainWindow
+    from storymem_engine.story import Shot
+
+    window.project.story.shots.extend(Shot(prompt=f"extra shot {n}") for n in range(20))
+    window.set_project(window.project, None)
+    window.resize(1440, 900)
+    show_active(window)
+    window.timeline.setFocus()
+    before = _cards_in_view(window)
+    QTest.keyClick(window.timeline, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(window.timeline, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(window.timeline, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)  # the narrowest stays
+    assert window.timeline.card_width() == CARD_WIDTHS[0]
+    assert _cards_in_view(window) >= before + 3
+    assert "Timeline cards 132 px wide" in window.statusBar().currentMessage()
+    assert window.timeline._drag_pixmap(window.model.index(0)).width() == CARD_WIDTHS[0]
+    QTest.keyClick(window.timeline, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert window.timeline.card_width() == CARD_WIDTHS[1]
+
+    window_geometry.restore(window)  # remembered like the window's size: saved on close, read at start
+    window_geometry.save(window)
+    assert QSettings().value(window_geometry.CARD_WIDTH_KEY) == str(CARD_WIDTHS[1])
+    again = MainWindow(AppSettings())
+    qtbot.addWidget(again)
+    window_geometry.restore(again)
+    assert again.timeline.card_width() == CARD_WIDTHS[1]
+    QTest.keyClick(window.timeline, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert window.timeline.card_width() == CARD_SIZE.width()
