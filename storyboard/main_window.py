@@ -22,6 +22,7 @@ from storyboard import dialogs, window_geometry
 from storyboard.app_settings import AppSettings
 from storyboard.cast_controller import CastController
 from storyboard.cast_panel import CastPanel
+from storyboard.compare_takes import open_compare_takes
 from storyboard.edit_controller import EditController
 from storyboard.export_controller import ExportController
 from storyboard.file_controller import PROJECT_SUFFIX, FileController
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self.inspector.leave_requested.connect(lambda: self.timeline.setFocus(Qt.FocusReason.ShortcutFocusReason))
         self.preview.accept_requested.connect(self.edits.accept_take)
         self.preview.delete_requested.connect(self.edits.delete_take)
+        self.preview.compare_requested.connect(lambda: open_compare_takes(self))
         self.memory_strip.pin_requested.connect(self.edits.set_memory_pinned)
         self.memory_strip.exclude_requested.connect(self.edits.set_memory_excluded)
         self.memory_strip.clear_requested.connect(self.edits.clear_memory_choices)

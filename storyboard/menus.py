@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPainter
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
 from storyboard.card_delegate import CARD_SIZE
+from storyboard.compare_takes import open_compare_takes
 from storyboard.find_replace_dialog import open_find_replace
 from storyboard.help_menu import build_help_menu
 from storyboard.recent import clear_recent, recent_projects
@@ -164,6 +165,9 @@ def build_menus(window: MainWindow) -> None:
         action.setStatusTip(tip)
         window.preview.addAction(action)
     play_menu.addSeparator()
+    compare = _action(window, play_menu, "compare_takes", "Co&mpare takes…", lambda: open_compare_takes(window),
+                      ["Ctrl+Shift+T"])
+    compare.setStatusTip("Two takes of the shown shot side by side, playing together, with Accept under each")
     frames = window.frame_actions
     to_cast = _action(window, play_menu, "frame_to_cast", "Add the frame to the &cast", lambda: frames.add_to_cast())
     to_cast.setStatusTip("The frame shown in the preview becomes a new cast member (right-click the picture to add "

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.clip_player import ClipPlayer
+from storyboard.compare_takes import comparable
 from storyboard.note_label import NoteLabel
 from storyboard.trim_points import trim_words
 from storymem_engine.models import FP8_PRESETS
@@ -122,6 +123,7 @@ class PreviewPanel(QGroupBox):
     accept_requested = Signal(str, str)  # shot id, take id
     delete_requested = Signal(str, str)  # shot id, take id
     next_requested = Signal()  # the shown shot played to its end with Play on: show the next one
+    compare_requested = Signal()  # the takes list's "Compare with another take"
 
     def __init__(self, parent=None) -> None:
         super().__init__("Preview", parent)
@@ -315,6 +317,8 @@ class PreviewPanel(QGroupBox):
         delete.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
         delete.setEnabled(self.delete_button.isEnabled())
         menu.addSeparator()
+        compare = menu.addAction("Compare with another take…", self.compare_requested)
+        compare.setEnabled(len(comparable(self.shot)) > 1)
         copy = menu.addAction("Copy request (JSON)", self._copy_request)
         copy.setEnabled(self.current_take() is not None)
         return menu
