@@ -4,6 +4,7 @@ one, its animatic card as the exported film shows it, selecting each card as it 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from storymem_engine.shot_timing import clock, seconds, shot_frames
@@ -27,22 +28,19 @@ class Playback:
 
     def step(self, frames: int) -> None:
         """One frame back or on (, and .), paused there: to find a cut point frame by frame."""
-        player = self.player
-        if not player.frames:
-            return
-        if player.play_button.isChecked():
-            player.toggle_play()
-        player.show_frame(player.slider.value() + frames)
+        self._show_paused(lambda player: player.slider.value() + frames)
 
     def go_to_point(self, which: str) -> None:
         """Shift+I / Shift+O: the shown take's first or last frame on the cut."""
+        self._show_paused(lambda player: player.play_range()[0 if which == "in" else 1])
+
+    def _show_paused(self, frame: Callable[[ClipPlayer], int]) -> None:
         player = self.player
         if not player.frames:
             return
         if player.play_button.isChecked():
             player.toggle_play()
-        first, last = player.play_range()
-        player.show_frame(first if which == "in" else last)
+        player.show_frame(frame(player))
 
     def play_cut(self) -> None:
         """From the start of the selected shot (the first one when none is) to the end of the story."""

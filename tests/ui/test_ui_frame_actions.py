@@ -4,19 +4,11 @@ checks and undo, or saved as a PNG at the take's size."""
 from __future__ import annotations
 
 from PySide6.QtGui import QImage
-from ui_helpers import add_take
-
-WAIT_MS = 15_000
+from ui_helpers import a_take_shown
 
 
 def _take_shown(window, qtbot, tmp_path, recorded_dialogs):
-    recorded_dialogs.paths.append(str(tmp_path / "frames.storymem"))
-    assert window.files.save_as()
-    add_take(window.project, 0, frames=12)
-    window.set_project(window.project, window.project_path)
-    window.edits.select_shots([window.project.story.shots[0].id])
-    player = window.preview.player
-    qtbot.waitUntil(lambda: player.play_button.isEnabled(), timeout=WAIT_MS)
+    player = a_take_shown(window, qtbot, tmp_path, recorded_dialogs)
     player.slider.setValue(5)
     return player
 

@@ -6,19 +6,13 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
-from ui_helpers import add_take, show_active
+from ui_helpers import a_take_shown, show_active
 
 WAIT_MS = 15_000
 
 
 def test_full_screen_plays_and_trims_and_esc_puts_the_player_back(window, qtbot, tmp_path, recorded_dialogs):
-    recorded_dialogs.paths.append(str(tmp_path / "full.storymem"))
-    assert window.files.save_as()
-    add_take(window.project, 0, frames=12)
-    window.set_project(window.project, window.project_path)
-    window.edits.select_shots([window.project.story.shots[0].id])
-    player, full = window.preview.player, window.full_screen
-    qtbot.waitUntil(lambda: player.play_button.isEnabled(), timeout=WAIT_MS)
+    player, full = a_take_shown(window, qtbot, tmp_path, recorded_dialogs), window.full_screen
     show_active(window)
     where = window.preview.layout().indexOf(player)
 

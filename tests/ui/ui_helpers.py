@@ -70,3 +70,16 @@ def set_render(win, **changes) -> None:
 
     win.project.settings = replace(win.render_settings(), **changes)
     win.apply_settings()
+
+
+def a_take_shown(window, qtbot, tmp_path, recorded_dialogs, frames: int = 12):
+    """The sample story saved in tmp_path, shot 1 with a real take of ``frames`` frames, selected and decoded in
+    the preview; returns the preview's player."""
+    recorded_dialogs.paths.append(str(tmp_path / "take.storymem"))
+    assert window.files.save_as()
+    add_take(window.project, 0, frames=frames)
+    window.set_project(window.project, window.project_path)
+    window.edits.select_shots([window.project.story.shots[0].id])
+    player = window.preview.player
+    qtbot.waitUntil(lambda: player.play_button.isEnabled(), timeout=15_000)
+    return player
