@@ -80,6 +80,8 @@ class ClipPlayer(QWidget):
         self.play_button = QPushButton("Play")
         self.play_button.setCheckable(True)
         self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setToolTip("Scrub the clip (←/→ a frame). I and O set the take's in and out points on the cut "
+                               "at the frame shown; right-click the picture for more.")
         self.trim_bar = TrimBar()
         self.counter = QLabel("0 / 0")
         self.timer = QTimer(self)

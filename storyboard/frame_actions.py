@@ -1,6 +1,7 @@
 """The frame shown in the preview, kept: right-click the picture (or the Playback menu) to add it to the cast, as a
 new member or to a member's images (a look the memory should hold on to, where the keyframes missed it), or to
-save it as a PNG. The frame is the decoded clip's, at the take's own size."""
+save it as a PNG. The frame is the decoded clip's, at the take's own size. The same menu offers the Playback
+menu's in and out points, Compare takes and Full screen."""
 
 from __future__ import annotations
 
@@ -41,6 +42,12 @@ class FrameActions:
         """The picture's menu (built on demand; tests trigger its actions)."""
         menu = QMenu(self.window.preview)
         usable = not isinstance(self.shown(), str)
+        # The Playback menu's own actions (their keys shown): where a first-time user looks for them, on the picture.
+        for name in ("set_in", "set_out", "clear_trim", None, "compare_takes", "full_screen", None):
+            if name is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(self.window.actions_by_name[name])
         new = menu.addAction("Add the frame to the cast as a new member", lambda: self.add_to_cast())
         members = menu.addMenu("Add the frame to the images of")
         for member in self.window.project.story.cast:
