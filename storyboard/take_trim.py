@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from storyboard.trim_points import trim_words, with_in, with_out
+from storyboard.trim_points import cut_jumps, trim_words, with_in, with_out
 from storyboard.undo_commands import TrimTakeCommand
 from storymem_engine.story import Shot, Take
 
@@ -62,19 +62,7 @@ class TakeTrim:
         text = f"{STEP_NAMES[what]} of shot {number}"  # as Edit > Undo history lists it
         window.undo_stack.push(TrimTakeCommand(window.model, shot.id, take.id, points, text))
         said = trim_words(take) or f"all {take.frames} frames on the cut"
+        jump = cut_jumps(window.project.story.shots, number - 1) if take is shot.accepted() else ""
         window.statusBar().showMessage(f"Shot {number}, take {shot.takes.index(take) + 1}: {said}"
-                                       f"{self._jump_note(number, take)} (Edit > Undo puts it back)", 10000)
+                                       f"{'; ' + jump if jump else ''} (Edit > Undo puts it back)", 10000)
 
-    def _jump_note(self, number: int, take: Take) -> str:
-        """A trimmed end where the next shot continues this one (or a trimmed start where this one continues the
-        shot before): the shots were generated to join there, so the cut now jumps."""
-        shots = self.window.project.story.shots
-        row = number - 1
-        if take is not shots[row].accepted() or not take.trimmed:
-            return ""  # not on the cut
-        start, stop = take.cut_range()
-        if stop < take.frames and row + 1 < len(shots) and not shots[row + 1].cut:
-            return f"; shot {number + 1} continues from this take's last frame, so the cut jumps there"
-        if start > 0 and row > 0 and not shots[row].cut:
-            return f"; this shot continues shot {number - 1}, so the cut jumps where it starts"
-        return ""

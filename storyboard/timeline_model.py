@@ -18,7 +18,7 @@ from PySide6.QtGui import QImage
 from storyboard.frame_loader import FrameLoader
 from storyboard.memory import stale_reason
 from storyboard.shot_status import shot_status
-from storyboard.trim_points import trim_words
+from storyboard.trim_points import cut_jumps, trim_words
 from storymem_engine.cast import attached_rows
 from storymem_engine.project import Project, file_stamp
 from storymem_engine.request import profile_note
@@ -95,7 +95,8 @@ class TimelineModel(QAbstractListModel):
             tip = f"Shot {row + 1} · scene {shot.scene_num}\n{shot.prompt}"
             take = shot.accepted()
             if take is not None and take.trimmed:
-                tip += f"\nTrimmed: {trim_words(take)}"
+                jump = cut_jumps(self.shots, row)
+                tip += f"\nTrimmed: {trim_words(take)}" + (f"; {jump}" if jump else "")
             if take is not None and profile_note(take.request):
                 tip += f"\n\nThe accepted take is a {profile_note(take.request)}: Generate > Finalize drafts makes it "\
                        "again at the final profile."

@@ -6,7 +6,7 @@ Frames are counted from 0 inside the code and from 1 on screen, as the player's 
 from __future__ import annotations
 
 from storymem_engine.shot_timing import FPS
-from storymem_engine.story import Take
+from storymem_engine.story import Shot, Take
 
 
 def _normal(take: Take, start: int, stop: int) -> tuple[int, int]:
@@ -35,3 +35,18 @@ def trim_words(take: Take) -> str:
     start, stop = take.cut_range()
     return (f"frames {start + 1}–{stop} of {take.frames} on the cut ({(stop - start) / FPS:.1f} s of "
             f"{take.frames / FPS:.1f} s)")
+
+
+def cut_jumps(shots: list[Shot], row: int) -> str:
+    """Where the accepted take of shot ``row`` (0-based) makes the cut jump: a trimmed end that the next shot
+    continues from, or a trimmed start where it continues the shot before (the shots were generated to join
+    there); "" when it joins as generated."""
+    take = shots[row].accepted()
+    if take is None or not take.trimmed:
+        return ""
+    start, stop = take.cut_range()
+    if stop < take.frames and row + 1 < len(shots) and not shots[row + 1].cut:
+        return f"shot {row + 2} continues from this take's last frame, so the cut jumps there"
+    if start > 0 and row > 0 and not shots[row].cut:
+        return f"this shot continues shot {row}, so the cut jumps where it starts"
+    return ""

@@ -77,6 +77,22 @@ def test_in_and_out_across_each_other_drop_the_other_point_as_editors_do():
     assert trim_words(_take(81, 5, 70)) == "frames 6–70 of 81 on the cut (4.1 s of 5.1 s)"
 
 
+def test_the_cut_jumps_only_where_a_trim_meets_a_continuing_shot(tmp_path):
+    from storyboard.trim_points import cut_jumps
+
+    project = make_project(tmp_path / "p.storymem", shots=3)  # shot 1 opens scene 1; 2 and 3 continue it
+    for row in range(3):
+        add_take(project, row, 9)
+    shots = project.story.shots
+    assert [cut_jumps(shots, row) for row in range(3)] == ["", "", ""]
+    shots[1].accepted().trim_out = 6
+    assert cut_jumps(shots, 1) == "shot 3 continues from this take's last frame, so the cut jumps there"
+    shots[1].accepted().trim_out, shots[1].accepted().trim_in = 0, 2
+    assert cut_jumps(shots, 1) == "this shot continues shot 1, so the cut jumps where it starts"
+    shots[0].accepted().trim_in = 2  # a trimmed start on a scene's first shot joins nothing
+    assert cut_jumps(shots, 0) == ""
+
+
 @pytest.fixture
 def trimmed(tmp_path):
     project = make_project(tmp_path / "Kite.storymem", shots=2)

@@ -56,7 +56,8 @@ def test_in_and_out_points_set_with_keys_shape_the_cut_and_undo_puts_them_back(w
     assert "6 of 12 frames" in window.preview.takes.currentItem().text()
     assert "frames 4–9 of 12 on the cut" in window.preview.details.text()
     assert window.inspector.cut_duration.text() == "0.38 s (6 frames at 16 fps, trimmed from 12)"
-    assert "Trimmed: frames 4–9 of 12 on the cut" in window.model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    tip = window.model.index(0).data(Qt.ItemDataRole.ToolTipRole).replace("\n", " ")
+    assert "Trimmed: frames 4–9 of 12 on the cut" in tip and "shot 2 continues from this take's last frame" in tip
     # The running time is the trimmed take's 6 frames and shot 2's 9; trimming makes nothing stale.
     qtbot.waitUntil(lambda: " 0:00.9 " in window.shot_count_label.text(), timeout=WAIT_MS)
     assert statuses(window) == before
