@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--layout", choices=("landscape", "portrait"), default="landscape",
                         help="pdf: 3x2 panels on landscape pages (default) or 2x3 on portrait pages")
     parser.add_argument("--page-size", choices=("A4", "Letter"), default="A4", help="pdf: paper (default A4)")
+    parser.add_argument("--burn-in", action="store_true",
+                        help="mp4: a review copy, each frame labelled with its shot, take and timecode")
     return parser
 
 
@@ -107,7 +109,7 @@ def _write(project, args: argparse.Namespace, out: Path, settings) -> str:
     if args.format in ("mp4", "pdf") or args.empty_shots == "card":
         _gui_application()  # animatic cards and the PDF paint with Qt (offscreen); plain timelines need no Qt
     if args.format == "mp4":
-        return _film(project, out, settings)
+        return _film(project, out, settings, args.burn_in)
     if args.format == "pdf":
         from storyboard.handoff import HandoffError
         from storyboard.pdf_storyboard import PdfError, PdfOptions, export_pdf
@@ -120,7 +122,7 @@ def _write(project, args: argparse.Namespace, out: Path, settings) -> str:
     return _timeline(project, args, out, settings)
 
 
-def _film(project, out: Path, settings) -> str:
+def _film(project, out: Path, settings, burn_in: bool = False) -> str:
     from storyboard.film_export import FilmError, export_film
 
     try:
@@ -128,7 +130,7 @@ def _film(project, out: Path, settings) -> str:
     except ImportError as exc:
         raise _Failed(f"video writing is not available in this build ({exc})") from None
     try:
-        frames = export_film(project, out, settings.frames, settings.size)
+        frames = export_film(project, out, settings.frames, settings.size, burn_in=burn_in)
     except (FilmError, VideoError) as exc:
         raise _Failed(str(exc)) from None
     return f"wrote {out} ({frames} frames at 16 fps)"

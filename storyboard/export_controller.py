@@ -45,15 +45,21 @@ class ExportController:
             return False
         return self.export_film(path, rows)
 
-    def export_film(self, path: Path | None = None, rows: list[int] | None = None) -> bool:
+    def export_review_copy(self, path: Path | None = None) -> bool:
+        """File > Export review copy: the film with shot, take and timecode burned into every frame."""
+        return self.export_film(path, burn_in=True)
+
+    def export_film(self, path: Path | None = None, rows: list[int] | None = None, burn_in: bool = False) -> bool:
         # numpy and PyAV load on first export, not at launch (the window opens ~100 ms sooner).
         from storyboard.film_export import FilmError, export_film, total_frames
 
         window = self.window
         which = "" if rows is None else shots_in_words(rows)
         if path is None:
-            path = window.ask_export_path("Export film" if rows is None else f"Export {which}", "MP4 video (*.mp4)",
-                                          ".mp4", "" if rows is None else f"{window.display_name()} {which}")
+            title = "Export review copy" if burn_in else "Export film" if rows is None else f"Export {which}"
+            suffix = which or ("review" if burn_in else "")  # "Kite shots 3–4.mp4", "Kite review.mp4"
+            path = window.ask_export_path(title, "MP4 video (*.mp4)", ".mp4",
+                                          f"{window.display_name()} {suffix}" if suffix else "")
             if path is None:
                 return False
         settings = window.generation_settings()  # untaken shots become cards as long as their clip would be
@@ -77,7 +83,7 @@ class ExportController:
 
         try:
             count = export_film(window.project, Path(path), settings.frames, settings.size,
-                                progress=progress, cancel=dialog.wasCanceled, rows=rows)
+                                progress=progress, cancel=dialog.wasCanceled, rows=rows, burn_in=burn_in)
         except cancelled_error:
             window.statusBar().showMessage("Film export cancelled; nothing was written", 8000)
             return False

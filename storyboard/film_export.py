@@ -77,21 +77,42 @@ def film_size(segments: list[FilmSegment], default: tuple[int, int]) -> tuple[in
     return width - width % 2, height - height % 2
 
 
-def film_frames(segments: list[FilmSegment], size: tuple[int, int]) -> Iterator[np.ndarray]:
+def film_frames(segments: list[FilmSegment], size: tuple[int, int], burn_in: bool = False) -> Iterator[np.ndarray]:
+    """The film's frames; ``burn_in``: a review copy, each frame labelled with its shot, take and timecode."""
     width, height = size
     stamp = None
+    done = 0
     for seg in segments:
         if seg.clip is None:
             card = render_card(seg.shot.prompt, seg.number, seg.shot.scene_num, seg.shot.cut, width, height)
-            for _ in range(seg.frames):
-                yield card
+            frames: Iterator[np.ndarray] = (card for _ in range(seg.frames))
         elif seg.draft:
             # A distilled draft never passes for the method's render, in the film either.
             stamp = stamp or draft_stamp(width, height)
-            for frame in _clip_frames(seg, width, height):
-                yield stamped(frame, stamp)
+            frames = (stamped(frame, stamp) for frame in _clip_frames(seg, width, height))
         else:
-            yield from _clip_frames(seg, width, height)
+            frames = _clip_frames(seg, width, height)
+        yield from _burned_in(frames, seg, done, size) if burn_in else frames
+        done += seg.frames
+
+
+def _burned_in(frames: Iterator[np.ndarray], seg: FilmSegment, start: int,
+               size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """A segment's frames with "SHOT 3 · TAKE 2 · 00:00:05:03" bottom left (the film's timecode), as dailies are
+    labelled for review."""
+    take = seg.shot.accepted() if seg.clip is not None else None
+    which = f"SHOT {seg.number} · " + (f"TAKE {seg.shot.takes.index(take) + 1}" if take else "NO TAKE")
+    for offset, frame in enumerate(frames):
+        label = text_stamp(f"{which} · {timecode(start + offset)}", *size, "#f4f4f5", 300)
+        yield stamped(frame, label, bottom=True)
+
+
+def timecode(frame: int, fps: int = FPS) -> str:
+    """An editor's timecode, HH:MM:SS:FF at the film's rate (16 fps: frames 00..15)."""
+    seconds, frames = divmod(frame, fps)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}:{frames:02d}"
 
 
 def _clip_frames(seg: FilmSegment, width: int, height: int) -> Iterator[np.ndarray]:
@@ -117,33 +138,42 @@ def _clip_frames(seg: FilmSegment, width: int, height: int) -> Iterator[np.ndarr
 
 
 def draft_stamp(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """The "DRAFT" label for the top-left corner: RGB [h, w, 3] and its alpha [h, w, 1] in 0..1."""
+    """The "DRAFT" label for the top-left corner."""
+    return text_stamp("DRAFT · distilled", width, height, "#fbbf24", 210)
+
+
+def text_stamp(text: str, width: int, height: int, color: str, box_width: int) -> tuple[np.ndarray, np.ndarray]:
+    """A label on a dark box at least ``box_width`` wide at 480p (scaled with the frame), wider when the text needs
+    it: RGB [h, w, 3] and its alpha [h, w, 1] in 0..1."""
     from PySide6.QtCore import QRect, Qt
-    from PySide6.QtGui import QColor, QFont, QImage, QPainter
+    from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
 
     unit = max(height / 480.0, 0.2)
     font = QFont("DejaVu Sans")
     font.setPixelSize(max(int(18 * unit), 7))
     font.setBold(True)
-    w, h = min(width, max(int(210 * unit), 30)), min(height, max(int(30 * unit), 10))
+    needed = QFontMetrics(font).horizontalAdvance(text) + int(16 * unit)
+    w, h = min(width, max(int(box_width * unit), needed, 30)), min(height, max(int(30 * unit), 10))
     image = QImage(w, h, QImage.Format.Format_RGBA8888)
     image.fill(QColor(0, 0, 0, 150))
     painter = QPainter(image)
     painter.setFont(font)
-    painter.setPen(QColor("#fbbf24"))
-    painter.drawText(QRect(0, 0, w, h), Qt.AlignmentFlag.AlignCenter, "DRAFT · distilled")
+    painter.setPen(QColor(color))
+    painter.drawText(QRect(0, 0, w, h), Qt.AlignmentFlag.AlignCenter, text)
     painter.end()
     raw = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * h)
     rgba = raw.reshape(h, image.bytesPerLine())[:, : w * 4].reshape(h, w, 4).astype(np.float32)
     return rgba[..., :3], rgba[..., 3:] / 255.0
 
 
-def stamped(frame: np.ndarray, stamp: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def stamped(frame: np.ndarray, stamp: tuple[np.ndarray, np.ndarray], bottom: bool = False) -> np.ndarray:
+    """The frame with the stamp over its top-left corner (its bottom-left with ``bottom``)."""
     rgb, alpha = stamp
     h, w = alpha.shape[:2]
     out = frame.copy()
-    corner = out[:h, :w].astype(np.float32)
-    out[:h, :w] = (corner * (1 - alpha) + rgb * alpha).round().astype(np.uint8)
+    rows = slice(out.shape[0] - h, out.shape[0]) if bottom else slice(0, h)
+    corner = out[rows, :w].astype(np.float32)
+    out[rows, :w] = (corner * (1 - alpha) + rgb * alpha).round().astype(np.uint8)
     return out
 
 
@@ -155,16 +185,18 @@ def export_film(
     progress: Callable[[int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     rows: Sequence[int] | None = None,
+    burn_in: bool = False,
 ) -> int:
-    """Write the film (of ``rows`` only, when given); returns its frame count. Raises FilmError, the engine's
-    VideoCancelled / VideoError, or OSError (read-only folder, full disk)."""
+    """Write the film (of ``rows`` only, when given; ``burn_in``: a review copy with shot, take and timecode on
+    every frame); returns its frame count. Raises FilmError, the engine's VideoCancelled / VideoError, or OSError
+    (read-only folder, full disk)."""
     try:
         from storymem_engine.video import write_video
     except ImportError as exc:
         raise FilmError(f"video writing is not available in this build ({exc})") from None
     segments = plan_film(project, default_frames, rows=rows)
     size = film_size(segments, default_size)
-    return write_video(path, film_frames(segments, size), fps=FPS, progress=progress, cancel=cancel)
+    return write_video(path, film_frames(segments, size, burn_in), fps=FPS, progress=progress, cancel=cancel)
 
 
 def total_frames(project: Project, default_frames: int, rows: Sequence[int] | None = None) -> int:

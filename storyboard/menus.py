@@ -60,6 +60,8 @@ def build_menus(window: MainWindow) -> None:
     _action(window, file_menu, "export_selected_film", "Export the selected s&hots (MP4)…",
             exports.export_selected_film, ["Ctrl+Shift+E"]).setStatusTip(
         "The film of the selected shots alone: a scene for review, or one shot's take as trimmed")
+    _action(window, file_menu, "export_review", "Export re&view copy (MP4)…", exports.export_review_copy).setStatusTip(
+        "The film with each frame's shot, take and timecode burned in, for notes that point at a frame")
     _action(window, file_menu, "export_csv", "Export shot &list (CSV)…", exports.export_shot_list)
     _action(window, file_menu, "export_pdf", "Export story&board (PDF)…", exports.export_pdf)
     timeline_menu = file_menu.addMenu("Export &timeline")

@@ -105,7 +105,8 @@ def test_film_and_pdf_as_a_user_runs_them_without_torch(project, tmp_path):
     """A real process: the PDF and the film paint with Qt offscreen, and nothing imports torch."""
     film, pdf = tmp_path / "film.mp4", tmp_path / "board.pdf"
     code = ("import sys, main\n"
-            f"a = main.main(['export', {str(project.folder)!r}, '--format', 'mp4', '--out', {str(film)!r}])\n"
+            f"a = main.main(['export', {str(project.folder)!r}, '--format', 'mp4', '--out', {str(film)!r},"
+            " '--burn-in'])\n"
             f"b = main.main(['export', {str(project.folder)!r}, '--format', 'pdf', '--out', {str(pdf)!r},"
             " '--layout', 'portrait', '--page-size', 'Letter'])\n"
             "print('torch' in sys.modules, a, b)\n")
@@ -114,6 +115,10 @@ def test_film_and_pdf_as_a_user_runs_them_without_torch(project, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False 0 0", done.stdout
     assert f"wrote {film} (42 frames at 16 fps)" in done.stdout  # 9 + 8 + 8 + 9 + 8
+    from storyboard.frames import decode_clip
+
+    first = decode_clip(film, limit=1)[0]
+    assert first[-8:, :24].mean() > first[:8, :24].mean() + 20  # the review label, bottom left (light on dark)
     assert f"wrote {pdf} (2 pages)" in done.stdout
     from pypdf import PdfReader
 

@@ -61,6 +61,26 @@ def test_export_of_the_selected_shots_is_their_film_alone(window, film_project, 
     assert offered[0].endswith("film shots 3–4.mp4")  # the project's name and the shots
 
 
+def test_a_review_copy_burns_shot_take_and_timecode_into_each_frame(window, film_project, recorded_dialogs, tmp_path):
+    from storyboard.film_export import timecode
+
+    plain, review = tmp_path / "plain.mp4", tmp_path / "review.mp4"
+    recorded_dialogs.paths += [str(plain), str(review)]
+    assert window.exports.export_film()
+    window.actions_by_name["export_review"].trigger()
+    assert recorded_dialogs.messages == []
+    a, b = read_video(plain), read_video(review)
+    assert a.shape == b.shape  # same frames, same length
+    height = a.shape[1]
+    label = slice(height - 8, height)  # the bottom rows of the left half: where the label goes
+    changed = [np.abs(a[i, label, :32].astype(int) - b[i, label, :32]).mean() for i in range(len(a))]
+    assert min(changed) > 5  # every frame is labelled
+    untouched = np.abs(a[:, : height // 2].astype(int) - b[:, : height // 2]).mean()
+    assert untouched < 2  # the picture above it is the film's
+    assert [timecode(n) for n in (0, 15, 16, 16 * 61 + 3)] == ["00:00:00:00", "00:00:00:15", "00:00:01:00",
+                                                               "00:01:01:03"]
+
+
 def test_export_never_overwrites_without_asking_and_cancel_keeps_old_file(
     window, film_project, recorded_dialogs, tmp_path, monkeypatch
 ):
