@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QVBoxLayout, QWidget
 
 from storyboard.trim_points import trim_words
 
@@ -72,6 +72,9 @@ class FullScreenPreview(QWidget):
         self.layout().addWidget(player, 1)
         player.show()
         self.refresh_caption()
+        # A message the app shows meanwhile (a generation failed, say) opens behind this window and blocks it:
+        # full screen gives way to any modal dialog.
+        QApplication.instance().installEventFilter(self)
         # The main window's screen, whole: also where no window manager handles full screen (a bare X server).
         self.setGeometry(self.main.screen().geometry())
         self.showFullScreen()
@@ -82,6 +85,7 @@ class FullScreenPreview(QWidget):
     def leave(self) -> None:
         if not self.active:
             return
+        QApplication.instance().removeEventFilter(self)
         preview, player = self.main.preview, self.main.preview.player
         self.layout().removeWidget(player)
         preview.layout().insertWidget(self._index, player, 1)
@@ -89,6 +93,12 @@ class FullScreenPreview(QWidget):
         self._index = -1
         self.hide()
         self.main.activateWindow()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.Show and isinstance(watched, QDialog)
+                and watched.windowModality() != Qt.WindowModality.NonModal):
+            self.leave()
+        return False
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.leave()  # closed by the window manager: the player goes back, never with this window

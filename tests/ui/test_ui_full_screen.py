@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 from ui_helpers import a_take_shown, show_active
 
 WAIT_MS = 15_000
@@ -38,6 +38,13 @@ def test_full_screen_plays_and_trims_and_esc_puts_the_player_back(window, qtbot,
     assert full.isVisible()
     window.actions_by_name["full_screen"].trigger()
     assert not full.isVisible() and player.window() is window
+
+    window.actions_by_name["full_screen"].trigger()  # a message box (a failed shot, say) would open behind it:
+    box = QMessageBox(QMessageBox.Icon.Warning, "Generation failed", "shot 3", parent=window)
+    box.setWindowModality(Qt.WindowModality.WindowModal)
+    box.show()
+    assert not full.isVisible() and player.window() is window  # full screen gives way
+    box.close()
 
     window.actions_by_name["full_screen"].trigger()
     window.undo_stack.setClean()
