@@ -92,16 +92,16 @@ def build_menus(window: MainWindow) -> None:
     _action(window, edit_menu, "duplicate", "&Duplicate", edits.duplicate, ["Ctrl+D"], timeline_only=True)
     _action(window, edit_menu, "delete", "De&lete", edits.delete, [Keys.Delete], timeline_only=True)
     edit_menu.addSeparator()
-    _action(window, edit_menu, "move_left", "Move &left", lambda: edits.nudge(-1),
+    _action(window, edit_menu, "move_left", "&Move left", lambda: edits.nudge(-1),
             ["Ctrl+Left", "Alt+Left"], timeline_only=True)
-    _action(window, edit_menu, "move_right", "Move &right", lambda: edits.nudge(+1),
+    _action(window, edit_menu, "move_right", "Move ri&ght", lambda: edits.nudge(+1),
             ["Ctrl+Right", "Alt+Right"], timeline_only=True)
     _action(window, edit_menu, "scene_cut", "Toggle &scene cut", edits.toggle_scene_cut, ["Ctrl+K"],
             timeline_only=True).setStatusTip(
         "Mark the selected shots as scene cuts (each starts fresh, from memory alone), or, when all are, "
         "let them continue the shot before")
     edit_menu.addSeparator()
-    _action(window, edit_menu, "select_all", "Select &all shots", window.timeline.selectAll, [Keys.SelectAll],
+    _action(window, edit_menu, "select_all", "Select all sh&ots", window.timeline.selectAll, [Keys.SelectAll],
             timeline_only=True)
     _action(window, edit_menu, "select_scene", "Select the &whole scene", edits.select_scene, ["Ctrl+Alt+A"],
             timeline_only=True)
@@ -154,7 +154,7 @@ def build_menus(window: MainWindow) -> None:
          "The shown take starts on the cut at the player's frame (the film, playback and hand-offs follow)"),
         ("set_out", "Set &out point", window.trim.set_out, "O",
          "The shown take ends on the cut at the player's frame"),
-        ("clear_trim", "&Clear in and out points", window.trim.clear, "Alt+X",
+        ("clear_trim", "Clea&r in and out points", window.trim.clear, "Alt+X",
          "The shown take plays whole on the cut again"),
         ("go_to_in", "&Go to in point", lambda: window.playback.go_to_point("in"), "Shift+I",
          "The shown take's first frame on the cut"),
@@ -167,14 +167,14 @@ def build_menus(window: MainWindow) -> None:
         action.setStatusTip(tip)
         window.preview.addAction(action)
     play_menu.addSeparator()
-    compare = _action(window, play_menu, "compare_takes", "Co&mpare takes…", lambda: open_compare_takes(window),
+    compare = _action(window, play_menu, "compare_takes", "Compar&e takes…", lambda: open_compare_takes(window),
                       ["Ctrl+Shift+T"])
     compare.setStatusTip("Two takes of the shown shot side by side, playing together, with Accept under each")
     frames = window.frame_actions
-    to_cast = _action(window, play_menu, "frame_to_cast", "Add the frame to the &cast", lambda: frames.add_to_cast())
+    to_cast = _action(window, play_menu, "frame_to_cast", "Add the frame to the ca&st", lambda: frames.add_to_cast())
     to_cast.setStatusTip("The frame shown in the preview becomes a new cast member (right-click the picture to add "
                          "it to a member's images)")
-    _action(window, play_menu, "save_frame", "Save the frame as &PNG…", lambda: frames.save_png())
+    _action(window, play_menu, "save_frame", "Save the frame &as PNG…", lambda: frames.save_png())
     play_menu.addSeparator()
     full = _action(window, play_menu, "full_screen", "&Full-screen preview", lambda: window.full_screen.toggle(),
                    ["F11"])

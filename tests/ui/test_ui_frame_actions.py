@@ -52,5 +52,5 @@ def test_a_frame_saves_as_png_and_without_a_take_nothing_is_offered(window, qtbo
     assert not window.frame_actions.add_to_cast()
     assert "Show a take in the preview first" in window.statusBar().currentMessage()
     kept = [a for a in window.frame_actions.menu().actions() if a.text() and a.menu() is None]
-    assert [a.text() for a in kept][:3] == ["Set &in point", "Set &out point", "&Clear in and out points"]
+    assert [a.text() for a in kept][:3] == ["Set &in point", "Set &out point", "Clea&r in and out points"]
     assert not any(a.isEnabled() for a in kept if a.text().startswith(("Add", "Save")))

@@ -40,3 +40,19 @@ def test_about_names_the_version_the_engine_and_where_unsaved_work_is(window, mo
     assert text.startswith("StoryMem Studio 0.1.0")
     assert "Engine: Wan2.2 A14B + StoryMem, models folder: not set" in text
     assert f"Unsaved projects: {unsaved_root()}" in text
+
+
+def test_each_menu_gives_every_item_its_own_alt_letter(window):
+    """Alt+letter opens one item: two items with the same letter in a menu make Alt+letter cycle between them."""
+    import re
+
+    def walk(menu, where):
+        letters = [re.search(r"&(\w)", a.text()).group(1).lower() for a in menu.actions()
+                   if re.search(r"&(\w)", a.text())]
+        assert len(letters) == len(set(letters)), (where, sorted(letters))
+        for action in menu.actions():
+            if action.menu() is not None:
+                walk(action.menu(), f"{where} > {action.text()}")
+
+    for action in window.menuBar().actions():
+        walk(action.menu(), action.text())
