@@ -11,6 +11,7 @@ from storyboard.settings_values import bytes_value, text_value
 KEY = "window/geometry"
 SPLITTER_KEY = "window/splitters"  # where the user left the handles between the panels
 CARD_WIDTH_KEY = "window/card_width"  # View > Zoom timeline
+PLAYER_KEYS = ("window/player_loop", "window/player_play_on")  # the player's Loop and Play on boxes
 FIRST_SIZE = (1440, 900)
 MANAGED = "geometryRemembered"
 
@@ -31,6 +32,8 @@ def restore(window: QWidget) -> None:
     timeline = getattr(window, "timeline", None)
     if width.isdecimal() and timeline is not None:  # anything else (a hand-edited file): the default zoom
         timeline.set_card_width(int(width))
+    for key, box in zip(PLAYER_KEYS, _player_boxes(window), strict=False):
+        box.setChecked(text_value(store, key) == "true")  # anything else: off, as at first start
 
 
 def _fit_to_screen(window: QWidget) -> None:
@@ -52,7 +55,14 @@ def save(window: QWidget) -> None:
             store.setValue(f"{SPLITTER_KEY}/{splitter.objectName()}", splitter.saveState())
         if getattr(window, "timeline", None) is not None:
             store.setValue(CARD_WIDTH_KEY, str(window.timeline.card_width()))
+        for key, box in zip(PLAYER_KEYS, _player_boxes(window), strict=False):
+            store.setValue(key, "true" if box.isChecked() else "false")
 
 
 def _splitters(window: QWidget) -> tuple[QSplitter, ...]:
     return tuple(getattr(window, "splitters", ()))
+
+
+def _player_boxes(window: QWidget) -> tuple:
+    player = getattr(getattr(window, "preview", None), "player", None)
+    return (player.loop, player.play_on) if player is not None else ()

@@ -1,5 +1,5 @@
-"""View > Zoom timeline (Ctrl+-, Ctrl+=, Ctrl+0): narrower cards show more of a long story; the zoom is kept for
-the next start, and a card dragged is drawn at the width shown."""
+"""View > Zoom timeline (Ctrl+-, Ctrl+=, Ctrl+0): narrower cards show more of a long story; the zoom (and the
+player's Loop and Play on) is kept for the next start, and a card dragged is drawn at the width shown."""
 
 from __future__ import annotations
 
@@ -38,12 +38,15 @@ def test_zoom_keys_change_the_card_width_and_the_next_start_keeps_it(window, qtb
     QTest.keyClick(window.timeline, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
     assert window.timeline.card_width() == CARD_WIDTHS[1]
 
+    window.preview.player.loop.setChecked(True)  # the player's Loop box is remembered the same way
     window_geometry.restore(window)  # remembered like the window's size: saved on close, read at start
+    window.preview.player.loop.setChecked(True)
     window_geometry.save(window)
     assert QSettings().value(window_geometry.CARD_WIDTH_KEY) == str(CARD_WIDTHS[1])
     again = MainWindow(AppSettings())
     qtbot.addWidget(again)
     window_geometry.restore(again)
     assert again.timeline.card_width() == CARD_WIDTHS[1]
+    assert again.preview.player.loop.isChecked() and not again.preview.player.play_on.isChecked()
     QTest.keyClick(window.timeline, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     assert window.timeline.card_width() == CARD_SIZE.width()
