@@ -26,7 +26,6 @@ class FullScreenPreview(QWidget):
         super().__init__(window, Qt.WindowType.Window)  # its own window, owned (and deleted) by the main one
         self.main = window
         self.setObjectName("full_screen_preview")
-        self.setWindowTitle(f"{window.windowTitle()} · preview")
         self.setStyleSheet("QWidget#full_screen_preview { background: #000; }")
         # Which shot and take plays: the timeline is out of sight (the cut plays on shot after shot here too).
         self.caption = QLabel()
@@ -72,6 +71,7 @@ class FullScreenPreview(QWidget):
         self.layout().addWidget(player, 1)
         player.show()
         self.refresh_caption()
+        self.setWindowTitle(f"{self.main.windowTitle()} · preview")  # the task bar names the project open now
         # A message the app shows meanwhile (a generation failed, say) opens behind this window and blocks it:
         # full screen gives way to any modal dialog.
         QApplication.instance().installEventFilter(self)
