@@ -348,11 +348,15 @@ class Director:
         for n, frame in enumerate(frames[-MOTION:]):
             save_image(folder / f"motion_{n}.png", frame)
             motion_paths.append(rel(folder / f"motion_{n}.png"))
+        # A finalized draft keeps the draft's in and out points: same seed and length, so the shot the editor cut
+        # is the one made again (a new take from another seed starts whole).
+        trim = (draft.trim_in, draft.trim_out) if draft is not None and draft.frames == frames.shape[0] else (0, 0)
         take = Take(
             id=take_id, request=request.to_dict(), clip=rel(folder / "clip.mp4"), keyframes=keyframe_paths,
             last_frame=rel(folder / "last.png"), motion_frames=motion_paths, frames=int(frames.shape[0]),
             created=datetime.now(UTC).isoformat(timespec="seconds"), status="done",
             engine=self.engine.label, backends={**result.backends, **self.engine.take_backends()},
+            trim_in=trim[0], trim_out=trim[1],
         )
         shot.takes.append(take)
         shot.accepted_take = take.id

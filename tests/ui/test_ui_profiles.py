@@ -91,11 +91,14 @@ def test_draft_on_the_tiny_engine_then_finalize_makes_the_same_shots_final(gen_w
     drafts = [s.accepted() for s in shots]
     assert all(t.request["profile"] == "draft" and t.request["steps"] == 4 and t.request["guidance"] == 1.0
                for t in drafts)
+    drafts[0].trim_in, drafts[0].trim_out = 2, drafts[0].frames - 1  # cut in the editor before finalizing
     set_render(win, profile="final")
     assert win.generation.finalize()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=60_000)
     finals = [s.accepted() for s in shots]
     assert all(t.request["profile"] == "final" for t in finals)
+    assert (finals[0].trim_in, finals[0].trim_out) == (2, drafts[0].frames - 1)  # the same cut, made final
+    assert not any(t.trimmed for t in finals[1:])
     assert [t.request["seed"] for t in finals] == [t.request["seed"] for t in drafts]
     assert all(len(s.takes) == 2 and s.takes[0] is d for s, d in zip(shots, drafts, strict=True))
     assert not win.generation.finalize()  # nothing left to finalize
