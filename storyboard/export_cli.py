@@ -71,6 +71,8 @@ def _export(args: argparse.Namespace) -> int:
     from storymem_engine.render_settings import RenderSettings
 
     folder, out = Path(args.project), Path(args.out)
+    if args.burn_in and args.format != "mp4":  # silently left out, the user would get a plain file
+        raise _Failed(f"--burn-in labels the frames of a film: use it with --format mp4, not {args.format}")
     if not folder.is_dir():
         raise _Failed(f"{folder} is not a project folder")
     if not (folder / PROJECT_FILE).is_file():

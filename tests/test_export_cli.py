@@ -78,6 +78,7 @@ def test_bad_input_is_one_error_line_and_exit_2(project, tmp_path, capsys):
         "invalid choice": [str(project.folder), "--format", "mov", "--out", out],
         "required: --out": [str(project.folder), "--format", "otio"],
         "folder": [str(project.folder), "--format", "otio", "--out", str(tmp_path / "no" / "x.otio")],
+        "use it with --format mp4, not otio": [str(project.folder), "--format", "otio", "--out", out, "--burn-in"],
     }
     for expected, argv in cases.items():
         with pytest.raises(SystemExit) if expected in ("invalid choice", "required: --out") else nullcontext():
