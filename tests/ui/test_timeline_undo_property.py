@@ -1,7 +1,8 @@
-"""Any sequence of timeline edits, undos and redos (menu actions, inspector fields, find and replace, takes, memory
-pins, render settings, as a user makes them) leaves the project exactly as it was at that point of the undo history, the
-inspector on the selected shot, and every card's badge and the memory strip as a fresh open of the project would
-show them. A model of the history (the project after each undo step) is checked after every action."""
+"""Any sequence of timeline edits, undos and redos (menu actions, inspector fields, find and replace, takes, trims,
+memory pins, render settings, as a user makes them) leaves the project exactly as it was at that point of the undo
+history, the inspector on the selected shot, and every card's badge and the memory strip as a fresh open of the
+project would show them. A model of the history (the project after each undo step) is checked after every
+action."""
 
 from __future__ import annotations
 
@@ -269,6 +270,22 @@ class TakeEdits(TimelineEdits):
         chosen = data.draw(st.lists(st.sampled_from(keys), min_size=1, max_size=3))
         edits = self.window.edits
         self._push_edit(lambda: (edits.set_memory_pinned if pin else edits.set_memory_excluded)(chosen, on))
+
+    @rule(data=st.data(), out=st.booleans())
+    def trim_take(self, data, out: bool) -> None:
+        """Set in / Set out on any take: one undo step each, and no badge or memory moves (a trim is the cut's)."""
+        from storyboard.trim_points import with_in, with_out
+        from storyboard.undo_commands import TrimTakeCommand
+
+        shots = [s for s in self.window.project.story.shots if s.takes]
+        if not shots:
+            return
+        shot = data.draw(st.sampled_from(shots))
+        take = data.draw(st.sampled_from(shot.takes))
+        points = (with_out if out else with_in)(take, data.draw(st.integers(0, take.frames - 1)))
+        if points != (take.trim_in, take.trim_out):  # Set in / Set out push nothing then
+            win = self.window
+            self._push_edit(lambda: win.undo_stack.push(TrimTakeCommand(win.model, shot.id, take.id, points, "Trim")))
 
     @rule()
     def clear_pins(self) -> None:
