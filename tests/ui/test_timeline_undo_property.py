@@ -252,13 +252,19 @@ class TakeEdits(TimelineEdits):
         return [f"{take.id}:{n}" for shot in self.window.project.story.shots for take in shot.takes
                 for n in range(len(take.keyframes))]
 
-    @rule(data=st.data(), delete=st.booleans())
-    def accept_or_delete_take(self, data, delete: bool) -> None:
+    def _draw_take(self, data) -> tuple[Shot, Take] | None:
         shots = [s for s in self.window.project.story.shots if s.takes]
         if not shots:
-            return
+            return None
         shot = data.draw(st.sampled_from(shots))
-        take = data.draw(st.sampled_from(shot.takes))
+        return shot, data.draw(st.sampled_from(shot.takes))
+
+    @rule(data=st.data(), delete=st.booleans())
+    def accept_or_delete_take(self, data, delete: bool) -> None:
+        drawn = self._draw_take(data)
+        if drawn is None:
+            return
+        shot, take = drawn
         edits = self.window.edits
         self._push_edit(lambda: (edits.delete_take if delete else edits.accept_take)(shot.id, take.id))
 
@@ -277,11 +283,10 @@ class TakeEdits(TimelineEdits):
         from storyboard.trim_points import with_in, with_out
         from storyboard.undo_commands import TrimTakeCommand
 
-        shots = [s for s in self.window.project.story.shots if s.takes]
-        if not shots:
+        drawn = self._draw_take(data)
+        if drawn is None:
             return
-        shot = data.draw(st.sampled_from(shots))
-        take = data.draw(st.sampled_from(shot.takes))
+        shot, take = drawn
         points = (with_out if out else with_in)(take, data.draw(st.integers(0, take.frames - 1)))
         if points != (take.trim_in, take.trim_out):  # Set in / Set out push nothing then
             win = self.window
