@@ -67,7 +67,7 @@ class FrameLoader(QObject):
         def work() -> None:
             image, reason = first_frame(path, frames=frames)
             if image is not None and at > 0:
-                # Decoded up to it: an H.264 frame needs the ones before (3 ms each at 480p, off the UI thread).
+                # Decoded up to it: an H.264 frame needs the ones before (~1 ms each at 832x480, off the UI thread).
                 image = array_to_qimage(decode_clip(path, limit=at + 1)[-1])
             if image is not None:
                 image = image.scaledToHeight(height, Qt.TransformationMode.SmoothTransformation)
