@@ -235,6 +235,7 @@ class _ImageCache:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.images: dict[Path, QImage | None] = {}
+        self.at: dict[tuple[Path, int], QImage | None] = {}  # (clip, in point) of trimmed takes
 
     def picture(self, item: HandoffShot) -> QImage | None:
         from storyboard.frames import first_frame
@@ -242,6 +243,8 @@ class _ImageCache:
         take = item.take
         if take is None:
             return None
+        if take.trimmed and item.clip is not None:
+            return self._frame_at(item.clip, take.cut_range()[0])  # the first keyframe may be trimmed off the cut
         for relative in take.keyframes[:1]:
             try:
                 path = self.project.resolve(relative)
@@ -257,6 +260,19 @@ class _ImageCache:
         if item.clip not in self.images:
             self.images[item.clip] = first_frame(item.clip, whole=False)[0]
         return self.images[item.clip]
+
+    def _frame_at(self, clip: Path, index: int) -> QImage | None:
+        """A trimmed take's first frame on the cut (its in point); None when the clip does not decode that far."""
+        from storyboard.frames import array_to_qimage, decode_clip
+
+        key = (clip, index)
+        if key not in self.at:
+            try:
+                frames = decode_clip(clip, limit=index + 1)
+            except Exception:  # noqa: BLE001 - a clip that breaks off draws a blank panel, as a missing one does
+                frames = []
+            self.at[key] = array_to_qimage(frames[index]) if len(frames) > index else None
+        return self.at[key]
 
 
 def _paint_frame(painter: QPainter, page: QRectF, name: str, number: int, total: int) -> None:

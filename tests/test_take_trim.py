@@ -141,3 +141,16 @@ def test_concat_refuses_ranges_that_do_not_match_the_clips(trimmed, tmp_path):
     with pytest.raises(ValueError, match="2 frame ranges for 1 clips"):
         concat_videos([clip], tmp_path / "x.mp4", ranges=[(0, 0), (1, 2)])
     assert json.loads((trimmed.folder / "project.json").read_text(encoding="utf-8"))  # untouched
+
+
+def test_the_storyboard_pdf_pictures_a_trimmed_take_at_its_in_point(trimmed):
+    """Not its first keyframe, which may lie in the part trimmed off the cut."""
+    from storyboard.handoff import plan_handoff
+    from storyboard.pdf_storyboard import _ImageCache
+
+    first, second = plan_handoff(trimmed, 81)[:2]
+    images = _ImageCache(trimmed)
+    picture = images.picture(first).pixelColor(32, 24)
+    # The clip's frame 4 (its red ramps over 12 frames, no green), not the keyframe PNG (green 120).
+    assert abs(picture.red() - 255 * 3 / 11) < 12 and picture.green() < 30
+    assert images.picture(second).pixelColor(32, 24).green() == 120  # an untrimmed take: its first keyframe
