@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage
 
-from storyboard.frames import array_to_qimage, clip_fps, decode_clip, first_frame
+from storyboard.frames import array_to_qimage, clip_fps, decode_clip, first_frame, frame_at
 from storymem_engine.take_files import why_unreadable
 
 
@@ -67,8 +67,9 @@ class FrameLoader(QObject):
         def work() -> None:
             image, reason = first_frame(path, frames=frames)
             if image is not None and at > 0:
-                # Decoded up to it: an H.264 frame needs the ones before (~1 ms each at 832x480, off the UI thread).
-                image = array_to_qimage(decode_clip(path, limit=at + 1)[-1])
+                # The frames before it are decoded too (~1 ms each at 832x480, off the UI thread).
+                picture = frame_at(path, at)
+                image = array_to_qimage(picture) if picture is not None else None
             if image is not None:
                 image = image.scaledToHeight(height, Qt.TransformationMode.SmoothTransformation)
             elif reason:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,16 @@ def decode_clip(path: Path, limit: int | None = None) -> list[np.ndarray]:
             if limit is not None and len(frames) >= limit:
                 break
     return frames
+
+
+def frame_at(path: Path, index: int) -> np.ndarray | None:
+    """Frame ``index`` of a clip as RGB (a take's in point), None when the clip holds fewer. The frames before it are
+    decoded (an H.264 frame depends on them) but neither converted nor kept. Raises OSError/av errors."""
+    import av
+
+    with av.open(str(path)) as container:
+        frame = next(islice(container.decode(video=0), index, None), None)
+        return None if frame is None else frame.to_ndarray(format="rgb24")
 
 
 def clip_fps(path: Path, default: float = 16.0) -> float:

@@ -263,15 +263,15 @@ class _ImageCache:
 
     def _frame_at(self, clip: Path, index: int) -> QImage | None:
         """A trimmed take's first frame on the cut (its in point); None when the clip does not decode that far."""
-        from storyboard.frames import array_to_qimage, decode_clip
+        from storyboard.frames import array_to_qimage, frame_at
 
         key = (clip, index)
         if key not in self.at:
             try:
-                frames = decode_clip(clip, limit=index + 1)
+                picture = frame_at(clip, index)
             except Exception:  # noqa: BLE001 - a clip that breaks off draws a blank panel, as a missing one does
-                frames = []
-            self.at[key] = array_to_qimage(frames[index]) if len(frames) > index else None
+                picture = None
+            self.at[key] = array_to_qimage(picture) if picture is not None else None
         return self.at[key]
 
 
