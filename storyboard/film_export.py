@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -121,13 +122,11 @@ def _clip_frames(seg: FilmSegment, width: int, height: int) -> Iterator[np.ndarr
     done = 0
     reason = "the file ends there"  # a decoder may stop at the cut without an error: the film would be short
     try:
-        for index, frame in enumerate(iter_clip_frames(seg.clip, width, height)):
-            if index < seg.start:
-                continue  # before the take's in point: decoded (H.264 frames depend on the ones before), not used
+        # From the take's in point to its out point; the frames before it are decoded too (H.264 frames depend on
+        # the ones before) and dropped.
+        for frame in islice(iter_clip_frames(seg.clip, width, height), seg.start, seg.start + seg.frames):
             done += 1
             yield frame
-            if done == seg.frames:
-                break  # the out point
     except Exception as exc:  # noqa: BLE001 - any decode error names the shot
         reason = why_unreadable(exc)
     if done < seg.frames:

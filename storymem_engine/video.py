@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -302,11 +303,7 @@ def concat_videos(
         first_clip: Path | None = None
         for clip, (start, stop) in zip(clips, spans, strict=True):
             empty = True
-            for index, frame in enumerate(iter_video_frames(clip)):
-                if stop and index >= stop:
-                    break
-                if index < start:
-                    continue
+            for frame in islice(iter_video_frames(clip), start, stop or None):
                 empty = False
                 height, width = frame.shape[:2]
                 if size is None:
