@@ -7,6 +7,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from storyboard.timeline_model import ShotRole
+from storyboard.trim_bar import paint_trim_bar
 from storymem_engine.request import profile_note
 from storymem_engine.story import Shot, keyframe_note
 from storymem_engine.tiny import TINY_LABEL
@@ -166,12 +167,8 @@ def paint_card(
         if take is not None and take.trimmed:
             # In and out points set: the part of the clip on the cut, as the player's bar shows it (below the cast
             # chips and the corner labels).
-            start, stop = take.cut_range()
-            bar = QRect(area.left(), area.bottom() - 2, area.width(), 3)
-            painter.fillRect(bar, QColor("#3f3f46"))
-            painter.fillRect(QRect(bar.left() + bar.width() * start // take.frames, bar.top(),
-                                   max(bar.width() * (stop - start) // take.frames, 2), bar.height()),
-                             QColor("#fbbf24"))
+            paint_trim_bar(painter, QRect(area.left(), area.bottom() - 2, area.width(), 3), *take.cut_range(),
+                           take.frames)
     else:
         painter.setPen(QColor("#d4d4d8"))
         painter.setFont(small)

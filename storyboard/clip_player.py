@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPixmap, QResizeEvent
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -18,33 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.frame_loader import DecodedClip, FrameLoader
-
-
-class TrimBar(QWidget):
-    """A thin bar under the scrub slider: the part of the clip on the cut (between the take's in and out points)
-    in amber over the whole clip's grey, as editors shade a clip's in-to-out range. Empty when the clip plays
-    whole."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFixedHeight(4)
-        self.span = (0, 0, 0)  # (in, out, frames); out 0: the clip plays whole
-
-    def set_span(self, start: int, stop: int, frames: int) -> None:
-        self.span = (start, stop, frames)
-        self.setToolTip(f"On the cut: frames {start + 1}–{stop} of {frames}" if stop else "")
-        self.update()
-
-    def paintEvent(self, _event: QPaintEvent) -> None:
-        start, stop, frames = self.span
-        if not stop or frames <= 0:
-            return
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#3f3f46"))
-        width = self.width()
-        painter.fillRect(QRect(round(width * start / frames), 0, max(round(width * (stop - start) / frames), 2),
-                               self.height()), QColor("#fbbf24"))
-        painter.end()
+from storyboard.trim_bar import TrimBar
 
 
 class ClipPlayer(QWidget):
