@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QStyle, QUndoView, QVBoxLayout
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QStyle, QUndoView, QVBoxLayout
 
-from storyboard.note_label import NOTE_STYLE
+from storyboard.note_label import NoteLabel
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
@@ -28,10 +28,8 @@ class UndoHistoryDialog(QDialog):
         self.view.setEmptyLabel(OPENED)
         self.view.setCleanIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton))
         self.view.setIconSize(QSize(14, 14))  # the save icon's own size made its row twice as tall
-        hint = QLabel("Click a step to go back to just after it; the steps after it stay until the next edit. "
-                      "The save icon marks the step the project was saved at.")
-        hint.setWordWrap(True)
-        hint.setStyleSheet(NOTE_STYLE)
+        hint = NoteLabel("Click a step to go back to just after it; the steps after it stay until the next edit. "
+                         "The save icon marks the step the project was saved at.")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.hide)
         layout = QVBoxLayout(self)
