@@ -26,7 +26,8 @@ class ClipPlayer(QWidget):
     finished = Signal()  # played to the last frame with Play on checked: the next shot's turn
     screen_double_clicked = Signal()  # on the picture: full screen and back, as video players do
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, trimmable: bool = False) -> None:
+        """``trimmable``: the bar under the slider has in and out handles to drag (the preview's player)."""
         super().__init__(parent)
         self.frames: list[QImage] = []
         self.path: Path | None = None  # the clip shown, or being decoded
@@ -55,8 +56,10 @@ class ClipPlayer(QWidget):
         self.play_button.setCheckable(True)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setToolTip("Scrub the clip (←/→ a frame). I and O set the take's in and out points on the cut "
-                               "at the frame shown; right-click the picture for more.")
-        self.trim_bar = TrimBar()
+                               "at the frame shown" + (", or drag the ends of the bar under this slider"
+                                                       if trimmable else "") + "; right-click the picture for more.")
+        self.trim_bar = TrimBar(draggable=trimmable)
+        self.trim_bar.handle_moved.connect(self._show_handle_frame)
         self.counter = QLabel("0 / 0")
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._advance)
@@ -216,6 +219,12 @@ class ClipPlayer(QWidget):
         self.counter.setText(f"{number + 1} / {len(self.frames)}{outside}")
         if self.slider.value() != number:
             self.slider.setValue(number)
+
+    def _show_handle_frame(self, number: int) -> None:
+        """A trim handle held on ``number``: that frame shows, paused, as an editor shows the frame under a handle."""
+        self.stop_autoplay()
+        self.play_button.setChecked(False)
+        self.show_frame(number)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.screen_label and event.type() == QEvent.Type.MouseButtonDblClick:

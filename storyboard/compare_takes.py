@@ -105,7 +105,7 @@ class CompareTakesDialog(QDialog):
         except ValueError as exc:
             self.players[side].clear(str(exc))
             return
-        self.players[side].load(path, take.cut_range() if take.trimmed else (0, 0))
+        self.players[side].load(path, take.trim_range)
         self._update_accepts()
 
     def _update_accepts(self) -> None:

@@ -95,6 +95,7 @@ class MainWindow(QMainWindow):
         self.casting = CastController(self)
         self.playback = Playback(self)
         self.trim = TakeTrim(self)
+        self.preview.player.trim_bar.point_dragged.connect(self.trim.drag)
         self.frame_actions = FrameActions(self)
         build_menus(self)
         self.full_screen = FullScreenPreview(self)  # after the menus: it takes their playback keys along

@@ -132,7 +132,7 @@ class PreviewPanel(QGroupBox):
         self.shot: Shot | None = None
         # Takes whose clip the player could not decode (ids are unique; a take made again is a new take).
         self._damaged: set[str] = set()
-        self.player = ClipPlayer()
+        self.player = ClipPlayer(trimmable=True)
         self.takes = QListWidget()
         self.takes.setObjectName("takes")
         self.takes.setMaximumHeight(90)
@@ -276,7 +276,7 @@ class PreviewPanel(QGroupBox):
         except ValueError as exc:
             self.player.clear(str(exc))
             return
-        self.player.load(path, take.cut_range() if take.trimmed else (0, 0))
+        self.player.load(path, take.trim_range)
 
     def refresh_trim(self) -> None:
         """The shown take's in or out point changed (or was undone): the player's bar and counter and the take's
@@ -285,7 +285,7 @@ class PreviewPanel(QGroupBox):
         item = self.takes.currentItem()
         if take is None or item is None or self.shot is None:
             return
-        cut = take.cut_range() if take.trimmed else (0, 0)
+        cut = take.trim_range
         if self.player.frames and self.player.path is not None and self.player.cut != cut:
             self.player.set_cut(*cut)
         item.setText(_take_line(self.takes.row(item) + 1, take, take.id == self.shot.accepted_take,

@@ -30,6 +30,10 @@ class TakeTrim:
     def clear(self) -> None:
         self._trim("clear")
 
+    def drag(self, which: str, frame: int) -> None:
+        """A handle of the player's trim bar let go on ``frame``: the in point there, or the last frame on the cut."""
+        self._trim(which, frame)
+
     def _shown(self) -> tuple[Shot, Take, int] | str:
         """The shot, the take in the player and the player's frame; else why there is nothing to trim."""
         preview = self.window.preview
@@ -46,13 +50,15 @@ class TakeTrim:
             return "The take's clip is still loading (or does not play): trim it once it shows in the preview."
         return shot, take, player.slider.value()
 
-    def _trim(self, what: str) -> None:
+    def _trim(self, what: str, at: int | None = None) -> None:
+        """``what`` ("in", "out", "clear") at the player's frame, or at frame ``at`` (a dragged handle)."""
         window = self.window
         shown = self._shown()
         if isinstance(shown, str):
             window.statusBar().showMessage(shown, 6000)
             return
         shot, take, frame = shown
+        frame = frame if at is None else at
         points = with_in(take, frame) if what == "in" else with_out(take, frame) if what == "out" else (0, 0)
         if points == (take.trim_in, take.trim_out):
             window.statusBar().showMessage("The in and out points are already there." if what != "clear" else

@@ -481,7 +481,7 @@ def write_film(project, takes, path: Path) -> int:
 
     # A take trimmed in the editor gives the film its frames between its in and out points, as the app's export.
     return concat_videos([project.resolve(t.clip) for t in takes], path, fps=16,
-                         ranges=[t.cut_range() if t.trimmed else (0, 0) for t in takes])
+                         ranges=[t.trim_range for t in takes])
 
 
 def write_manifest(project, director, takes, skipped, film_frames: int, path: Path) -> None:

@@ -214,6 +214,12 @@ class Take:
     def trimmed(self) -> bool:
         return self.cut_range() not in ((0, self.frames), (0, 0))
 
+    @property
+    def trim_range(self) -> tuple[int, int]:
+        """cut_range() of a trimmed take, (0, 0) for one that plays whole: how the players and a render's film
+        are told which frames to play."""
+        return self.cut_range() if self.trimmed else (0, 0)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -4,7 +4,7 @@ step each; the film, the cut's playback, the running time and the saved project 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from ui_helpers import add_take, show_active, statuses
 
@@ -146,3 +146,57 @@ def test_trim_keys_without_a_take_say_what_is_missing(window):
     _press(window, Qt.Key.Key_I)
     assert window.statusBar().currentMessage() == "Select a shot with a take to trim it."
     assert not window.undo_stack.canUndo()
+
+
+def _drag(bar, from_x: int, to_x: int, qtbot) -> None:
+    """A mouse drag along the trim bar, as a user's hand makes it: press, a few moves, release."""
+    y = bar.height() // 2
+    QTest.mousePress(bar, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(from_x, y))
+    for x in (from_x + (to_x - from_x) * k // 4 for k in range(1, 5)):
+        QTest.mouseMove(bar, QPoint(x, y))
+    QTest.mouseRelease(bar, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(to_x, y))
+
+
+def test_dragging_the_ends_of_the_players_bar_moves_the_in_and_out_points(window, qtbot, tmp_path, recorded_dialogs):
+    project, player = _two_shots_with_takes(window, tmp_path, recorded_dialogs)
+    qtbot.waitUntil(lambda: player.play_button.isEnabled(), timeout=WAIT_MS)
+    take = project.story.shots[0].accepted()
+    bar = player.trim_bar
+    assert bar.draggable and bar.span == (0, 0, 12) and "Drag either end" in bar.toolTip()
+    width = bar.width()
+    assert width > 100
+
+    def at(frame: int) -> int:  # where frame ``frame`` starts
+        return int(width * frame / 12)
+
+    # The out handle sits at the bar's right end; let go after frame 9 (the counter's 9): frames 1-9 stay.
+    shown: list[int] = []
+    bar.handle_moved.connect(shown.append)
+    _drag(bar, width - 1, at(9), qtbot)
+    assert (take.trim_in, take.trim_out) == (0, 9)
+    assert shown[0] == 11 and shown[-1] == 8  # the frame under the handle showed all along
+    assert player.counter.text() == "9 / 12" and not player.play_button.isChecked()
+    assert window.undo_stack.undoText() == "Set out point of shot 1"
+    assert bar.span == (0, 9, 12)
+    assert "9 of 12 frames" in window.preview.takes.currentItem().text()
+
+    # The in handle, dragged past the out point, stops at it: one frame stays on the cut.
+    _drag(bar, 0, width - 1, qtbot)
+    assert (take.trim_in, take.trim_out) == (8, 9)
+    assert window.undo_stack.undoText() == "Set in point of shot 1"
+    # Two handles a few pixels apart can both still be taken: the out point back to the clip's end.
+    _drag(bar, at(9) + 2, width - 1, qtbot)
+    assert (take.trim_in, take.trim_out) == (8, 0)
+
+    # A press on a handle let go where it was changes nothing and adds no undo step.
+    count = window.undo_stack.count()
+    _drag(bar, at(8), at(8), qtbot)
+    assert window.undo_stack.count() == count
+    # A press away from the handles does nothing either.
+    _drag(bar, at(3), at(1), qtbot)
+    assert (take.trim_in, take.trim_out) == (8, 0) and window.undo_stack.count() == count
+
+    for _ in range(3):
+        window.undo_stack.undo()
+    assert (take.trim_in, take.trim_out) == (0, 0) and bar.span == (0, 0, 12)
+
