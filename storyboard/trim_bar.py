@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
 CLIP_GREY, KEPT_AMBER, HANDLE = QColor("#3f3f46"), QColor("#fbbf24"), QColor("#e4e4e7")
-GRAB_PX = 8  # how near a handle a press must be to take it: a 10-px bar needs some slack either side
+GRAB_PX = 8  # how near a handle a press must be to take it: a 3-px handle needs slack either side
 
 
 def paint_trim_bar(painter: QPainter, bar: QRect, start: int, stop: int, frames: int) -> None:
@@ -30,7 +30,7 @@ class TrimBar(QWidget):
     def __init__(self, parent: QWidget | None = None, draggable: bool = False) -> None:
         super().__init__(parent)
         self.draggable = draggable
-        self.setFixedHeight(10 if draggable else 4)
+        self.setFixedHeight(7 if draggable else 4)  # slider and bar as high as the Play button: nothing grows
         self.setMouseTracking(draggable)  # the resize cursor over a handle before any press
         self.span = (0, 0, 0)  # (in, out, frames); out 0: the clip plays whole
         self._drag: tuple[str, int] | None = None  # the handle held and the frame it is on

@@ -145,3 +145,5 @@ def test_the_players_controls_stay_below_the_clip_when_the_take_details_wrap(win
     qtbot.wait(100)
     assert player.play_button.geometry().top() > player.screen_label.geometry().bottom()
     assert details.height() >= details.heightForWidth(details.width())
+    # ... and the panels still do not scroll at the first size (the trim bar's handles made them scroll by 3 px).
+    assert window.top_scroll.verticalScrollBar().maximum() == 0
