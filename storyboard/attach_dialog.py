@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from storyboard.card_delegate import first_words
 from storyboard.note_label import NoteLabel
+from storyboard.shot_fields import first_words
 from storymem_engine.cast import CastMember, attached_rows
 from storymem_engine.story import Story
 

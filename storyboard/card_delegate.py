@@ -6,6 +6,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from storyboard.shot_fields import first_words
 from storyboard.timeline_model import ShotRole
 from storyboard.trim_bar import paint_trim_bar
 from storymem_engine.request import profile_note
@@ -51,12 +52,6 @@ def _scaled(image: QImage, size: QSize) -> QImage:
 
 def scene_color(scene_num: int) -> QColor:
     return SCENE_COLORS[(scene_num - 1) % len(SCENE_COLORS)]
-
-
-def first_words(prompt: str, limit: int = 24) -> str:
-    words = prompt.split()
-    text = " ".join(words[:limit])
-    return text + (" …" if len(words) > limit else "") if text else "(empty prompt)"
 
 
 class ShotCardDelegate(QStyledItemDelegate):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QFileSystemWatcher, QTimer
 
 from storyboard import dialogs
-from storyboard.outside_takes import take_keys, takes_recorded_outside
+from storyboard.outside_takes import deleted_shot_words, take_keys, takes_for_deleted_shots, takes_recorded_outside
 from storyboard.recent import add_recent
 from storyboard.shot_numbers import shots_in_words
 from storyboard.unsaved_projects import discard, hold_open, is_unsaved, left_behind, new_unsaved_folder
@@ -65,6 +65,7 @@ class FileController:
         # Generate. A take on disk outside this set was recorded by someone else (storyboard/outside_takes.py).
         self._known_takes: set[tuple[str, str]] = set()
         self._checked_stamp: tuple[int, int, int] | None = None  # project.json when last looked at for such takes
+        self._told_lost: set[tuple[str, str]] = set()  # such takes for shots deleted here, already told of
         # The open project's folder, watched: a render's takes appear as it records them, not only when the window
         # is activated or saved (project.json is replaced by a rename, which a watch on the file itself would lose).
         self._watcher = QFileSystemWatcher(window)
@@ -80,6 +81,7 @@ class FileController:
 
     def project_shown(self, project: Project) -> None:
         self._known_takes = take_keys(project.story)
+        self._told_lost = set()
         self._checked_stamp = None
         self._watch()
 
@@ -107,9 +109,10 @@ class FileController:
         if stamp == self._checked_stamp:
             return False
         self._checked_stamp = stamp
-        added = self._fold_in_outside_takes(folder)
-        if added:
-            self.window.statusBar().showMessage(f"Added {added}.", 15_000)
+        added, lost = self._fold_in_outside_takes(folder)
+        said = "; ".join(([f"Added {added}"] if added else []) + ([lost[0].upper() + lost[1:]] if lost else []))
+        if said:
+            self.window.statusBar().showMessage(f"{said}.", 30_000 if lost else 15_000)
         return bool(added)
 
     def saw_take(self, shot_id: str, take_id: str) -> None:
@@ -346,19 +349,26 @@ class FileController:
         except OSError:
             return None  # the folder cannot be made or written: the save itself says so
 
-    def _fold_in_outside_takes(self, folder: Path) -> str:
+    def _fold_in_outside_takes(self, folder: Path, saving: bool = False) -> tuple[str, str]:
         """Add the takes another writer recorded in the folder's project.json meanwhile (a render run in a
-        terminal) to the open project, so a save keeps them; what was added, in words ("" for nothing)."""
+        terminal) to the open project, so a save keeps them. In words ("" for none): what was added, and the takes
+        it recorded for shots deleted here, which are not (told once)."""
         if not (folder / PROJECT_FILE).is_file():
-            return ""
+            return "", ""
         try:
             on_disk = load_project(folder)
         except Exception:  # noqa: BLE001 - an unreadable project.json is replaced by the save, as before
-            return ""
+            return "", ""
         live = self.project.story
-        found = takes_recorded_outside(on_disk.story, live, self._known_takes | take_keys(live))
+        known = self._known_takes | take_keys(live)
+        found = takes_recorded_outside(on_disk.story, live, known)
+        # Told once each: a save then writes project.json without them (the shot stays deleted).
+        lost = [(shot, take) for shot, take in takes_for_deleted_shots(on_disk.story, live, known)
+                if (shot.id, take.id) not in self._told_lost]
+        self._told_lost |= {(shot.id, take.id) for shot, take in lost}
+        lost_words = deleted_shot_words(lost, saving)
         if not found:
-            return ""
+            return "", lost_words
         model = self.window.model
         for item in found:
             model.shot_at(model.row_of(item.shot_id)).takes.append(item.take)
@@ -367,12 +377,13 @@ class FileController:
         model.set_shots_field("accepted_take", {item.shot_id: item.take.id for item in found if item.accepted})
         rows = sorted({model.row_of(item.shot_id) for item in found})
         count = f"{len(found)} take{'s' * (len(found) != 1)}"
-        return f"{count} a render recorded in project.json meanwhile ({shots_in_words(rows)})"
+        return f"{count} a render recorded in project.json meanwhile ({shots_in_words(rows)})", lost_words
 
     def _write_locked(self, folder: Path, project: Project, old_folder: Path, old_path: Path | None, moving: bool,
                       created: bool, had_takes: bool) -> bool:
         # Only over its own project.json: a Save As over another project (confirmed) replaces that one.
-        folded = self._fold_in_outside_takes(folder) if old_path is not None and not moving else ""
+        folded, lost = self._fold_in_outside_takes(folder, saving=True) if old_path is not None and not moving \
+            else ("", "")
         try:
             if moving:
                 takes = old_path / TAKES_DIR
@@ -400,7 +411,8 @@ class FileController:
         self._autosaved_at = None
         add_recent(str(folder))
         self.window.update_title()
-        self.window.statusBar().showMessage(f"Saved {folder / PROJECT_FILE}" + (f"; added {folded}" if folded else ""),
+        said = (f"; added {folded}" if folded else "") + (f"; {lost}" if lost else "")
+        self.window.statusBar().showMessage(f"Saved {folder / PROJECT_FILE}{said}", 30_000 if lost else
                                             15_000 if folded else 5000)
         return True
 

@@ -15,3 +15,10 @@ _OTHER_WORDS = {"prompt": "prompt", "notes": "notes", "accepted_take": "accepted
 
 def field_words(name: str) -> str:
     return SHARED_FIELDS.get(name) or _OTHER_WORDS.get(name) or name.replace("_", " ")
+
+
+def first_words(prompt: str, limit: int = 24) -> str:
+    """A prompt's first ``limit`` words, "…" after them when it goes on: how a card or a message quotes a shot."""
+    words = prompt.split()
+    text = " ".join(words[:limit])
+    return text + (" …" if len(words) > limit else "") if text else "(empty prompt)"

@@ -87,3 +87,50 @@ def test_a_render_takes_appear_while_the_window_stays_in_front(window, recorded_
     assert [window.model.index(r).data(ShotRole.STATUS) for r in (4, 5)] == ["done", "stale"]
     assert window.statusBar().currentMessage() == "Added 1 take a render recorded in project.json meanwhile (shot 6)."
     assert not window.isWindowModified()
+
+
+def test_takes_a_render_made_for_a_shot_deleted_here_are_told_once_and_undo_keeps_them(window, recorded_dialogs,
+                                                                                       tmp_path, qtbot):
+    folder = _saved(window, recorded_dialogs, tmp_path)
+    shots = window.project.story.shots
+    deleted = shots[2]
+    window.edits.select_shots([deleted.id])
+    window.edits.delete()  # in the editor, not saved yet, while a render in a terminal goes on
+    render = load_project(folder)
+    add_take(render, 2)  # the render's take for the shot deleted here
+    render.save()
+
+    assert not window.files.look_for_outside_takes()  # nothing added ...
+    told = window.statusBar().currentMessage()  # ... but the render's work is not dropped without a word
+    assert told.startswith('1 take a render made for a shot deleted here ("Close-up of Mara\'s weathered hands')
+    assert "is not in the project: undo the delete before saving to keep it" in told
+    assert f"the files stay in takes/{deleted.id}/" in told
+    window.undo_stack.undo()  # the shot comes back; the save then keeps its take
+    assert window.files.save()
+    assert window.statusBar().currentMessage() == (
+        f"Saved {folder / PROJECT_FILE}; added 1 take a render recorded in project.json meanwhile (shot 3)")
+    assert load_project(folder).story.shots[2].accepted_take == "take2"
+
+    # Deleted again and saved straight away: the save says what it leaves out, once.
+    window.edits.select_shots([deleted.id])
+    window.edits.delete()
+    render = load_project(folder)
+    add_take(render, 2)
+    render.story.shots[2].takes[-1].id = "another"
+    render.save()
+    assert window.files.save()
+    said = window.statusBar().currentMessage()
+    assert "; 1 take a render made for a shot deleted here (" in said and "is left out of the project" in said
+    assert window.files.save() and window.statusBar().currentMessage() == f"Saved {folder / PROJECT_FILE}"
+
+
+def test_takes_for_many_deleted_shots_are_counted_and_the_list_is_cut_short():
+    from storyboard.outside_takes import deleted_shot_words
+    from storymem_engine.story import Shot, Take
+
+    shots = [Shot(id=f"s{n}", prompt=f"Shot number {n} with a long prompt that goes on and on") for n in range(5)]
+    found = [(shot, Take(id=f"t{k}", request={}, clip="")) for shot in shots for k in range(2)]
+    words = deleted_shot_words(found, saving=True)
+    assert words.startswith('10 takes a render made for 5 shots deleted here ("Shot number 0 with a long …", ')
+    assert words.endswith("are left out of the project; the files stay in takes/s0/, takes/s1/, takes/s2/, …")
+    assert deleted_shot_words([]) == ""
