@@ -220,11 +220,14 @@ class ClipPlayer(QWidget):
         if self.slider.value() != number:
             self.slider.setValue(number)
 
-    def _show_handle_frame(self, number: int) -> None:
-        """A trim handle held on ``number``: that frame shows, paused, as an editor shows the frame under a handle."""
+    def _show_handle_frame(self, which: str, number: int) -> None:
+        """A trim handle held on ``number``: that frame shows, paused, as an editor shows the frame under a handle
+        (``which`` "": a drag given up, the frame shown as any other)."""
         self.stop_autoplay()
         self.play_button.setChecked(False)
         self.show_frame(number)
+        if which:  # "trimmed off" would be wrong here: the frame is where the point goes
+            self.counter.setText(f"{number + 1} / {len(self.frames)}  ({which} point)")
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.screen_label and event.type() == QEvent.Type.MouseButtonDblClick:

@@ -1,12 +1,12 @@
 """The part of a clip on the cut, drawn as editors shade a clip's in-to-out range: the take's frames between its in
 and out points in amber over the whole clip's grey. Under the player's scrub slider and under a card's thumbnail,
 one drawing for both. Under the preview's player the bar's two ends are handles: drag one to move the in or out
-point, as on an editor's clip, with the frame under the handle shown while dragging."""
+point, as on an editor's clip, with the frame under the handle shown while dragging (Esc lets go unchanged)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRect, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QWidget
 
 CLIP_GREY, KEPT_AMBER, HANDLE = QColor("#3f3f46"), QColor("#fbbf24"), QColor("#e4e4e7")
@@ -24,7 +24,7 @@ class TrimBar(QWidget):
     """The bar under the player's slider: the part on the cut in amber when trimmed, and, when ``draggable``, the
     in and out handles over the whole clip."""
 
-    handle_moved = Signal(int)  # while dragging: the frame under the handle, for the player to show
+    handle_moved = Signal(str, int)  # while dragging: "in"/"out" and the frame under it; "" and the frame after Esc
     point_dragged = Signal(str, int)  # on release: "in" and the new first frame, or "out" and the new last frame
 
     def __init__(self, parent: QWidget | None = None, draggable: bool = False) -> None:
@@ -82,7 +82,17 @@ class TrimBar(QWidget):
         start, stop = self._points()
         self._drag = (which, start if which == "in" else stop - 1)
         self._pressed_on = self._drag[1]
-        self.handle_moved.emit(self._drag[1])
+        self.grabKeyboard()  # Esc lets go without moving the point, wherever the focus is
+        self.handle_moved.emit(*self._drag)
+        self.update()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self._drag is None or event.key() != Qt.Key.Key_Escape:
+            super().keyPressEvent(event)
+            return
+        self._drag = None
+        self.releaseKeyboard()
+        self.handle_moved.emit("", self._pressed_on)  # the frame the handle was on shows again
         self.update()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
@@ -99,7 +109,7 @@ class TrimBar(QWidget):
         frame = min(edge, stop - 1) if which == "in" else max(edge - 1, start)
         if frame != self._drag[1]:
             self._drag = (which, frame)
-            self.handle_moved.emit(frame)
+            self.handle_moved.emit(which, frame)
             self.update()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
@@ -108,6 +118,7 @@ class TrimBar(QWidget):
             return
         which, frame = self._drag
         self._drag = None
+        self.releaseKeyboard()
         self.update()
         if frame != self._pressed_on:
             self.point_dragged.emit(which, frame)

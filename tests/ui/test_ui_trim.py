@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QWidget
 from ui_helpers import add_take, show_active, statuses
 
 WAIT_MS = 15_000
@@ -171,7 +172,7 @@ def test_dragging_the_ends_of_the_players_bar_moves_the_in_and_out_points(window
 
     # The out handle sits at the bar's right end; let go after frame 9 (the counter's 9): frames 1-9 stay.
     shown: list[int] = []
-    bar.handle_moved.connect(shown.append)
+    bar.handle_moved.connect(lambda _which, frame: shown.append(frame))
     _drag(bar, width - 1, at(9), qtbot)
     assert (take.trim_in, take.trim_out) == (0, 9)
     assert shown[0] == 11 and shown[-1] == 8  # the frame under the handle showed all along
@@ -195,6 +196,16 @@ def test_dragging_the_ends_of_the_players_bar_moves_the_in_and_out_points(window
     # A press away from the handles does nothing either.
     _drag(bar, at(3), at(1), qtbot)
     assert (take.trim_in, take.trim_out) == (8, 0) and window.undo_stack.count() == count
+
+    # Esc while dragging lets go with the point where it was, and the frame it was on shown again.
+    y = bar.height() // 2
+    QTest.mousePress(bar, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(at(8), y))
+    QTest.mouseMove(bar, QPoint(at(2), y))
+    assert player.counter.text() == "3 / 12  (in point)"  # where the in point would go
+    QTest.keyClick(bar, Qt.Key.Key_Escape)
+    QTest.mouseRelease(bar, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(at(2), y))
+    assert (take.trim_in, take.trim_out) == (8, 0) and window.undo_stack.count() == count
+    assert player.counter.text() == "9 / 12" and QWidget.keyboardGrabber() is None
 
     for _ in range(3):
         window.undo_stack.undo()
