@@ -155,7 +155,8 @@ def _timeline(project, args: argparse.Namespace, out: Path, settings) -> str:
     except errors as exc:
         raise _Failed(str(exc)) from None
     extra = f", media in {result.media_folder}" if result.media_folder else ""
-    return f"wrote {out} ({result.clips} clips, {result.gaps} gaps, {result.cards} cards{extra})"
+    music = f"; {result.soundtrack}" if result.soundtrack else ""
+    return f"wrote {out} ({result.clips} clips, {result.gaps} gaps, {result.cards} cards{extra}){music}"
 
 
 def _gui_application() -> None:

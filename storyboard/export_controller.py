@@ -51,7 +51,7 @@ class ExportController:
 
     def export_film(self, path: Path | None = None, rows: list[int] | None = None, burn_in: bool = False) -> bool:
         # numpy and PyAV load on first export, not at launch (the window opens ~100 ms sooner).
-        from storyboard.film_export import FilmError, export_film, total_frames
+        from storyboard.film_export import FilmError, export_film, film_soundtrack, total_frames
 
         window = self.window
         which = "" if rows is None else shots_in_words(rows)
@@ -66,6 +66,7 @@ class ExportController:
         cancelled_error, video_error = _video_exceptions()
         try:
             total = total_frames(window.project, settings.frames, rows)
+            film_soundtrack(window.project, settings.frames, rows)  # a missing one is told before anything starts
         except FilmError as exc:
             dialogs.error(window, "Cannot export film", str(exc))
             return False

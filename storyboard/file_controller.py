@@ -289,7 +289,10 @@ class FileController:
             dialogs.warning(
                 self.window, "Missing take files",
                 f"{len(missing)} file(s) named in this project are not in {folder}, or are empty:\n{listed}{more}\n\n"
-                "Those takes show as missing; the project itself opened fine.",
+                "Those takes show as missing; the project itself opened fine." + (
+                    "\n\nThe film exports refuse a missing soundtrack: put it back, or choose or remove it in "
+                    "File > Soundtrack." if project.story.soundtrack is not None
+                    and project.story.soundtrack.file in missing else ""),
             )
         return True
 

@@ -10,15 +10,19 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from storyboard.animatic import render_card
 from storyboard.frames import clip_geometry, iter_clip_frames
-from storymem_engine.project import Project
-from storymem_engine.shot_timing import FPS, card_frames
+from storymem_engine.project import Project, missing_or_empty
+from storymem_engine.shot_timing import FPS, card_frames, shot_frames
 from storymem_engine.story import Shot
 from storymem_engine.take_files import why_unreadable
+
+if TYPE_CHECKING:
+    from storymem_engine.soundtrack import AudioTrack
 
 
 class FilmError(Exception):
@@ -195,7 +199,27 @@ def export_film(
         raise FilmError(f"video writing is not available in this build ({exc})") from None
     segments = plan_film(project, default_frames, rows=rows)
     size = film_size(segments, default_size)
-    return write_video(path, film_frames(segments, size, burn_in), fps=FPS, progress=progress, cancel=cancel)
+    return write_video(path, film_frames(segments, size, burn_in), fps=FPS, progress=progress, cancel=cancel,
+                       audio=film_soundtrack(project, default_frames, rows))
+
+
+def film_soundtrack(project: Project, default_frames: int, rows: Sequence[int] | None = None) -> AudioTrack | None:
+    """The music under the film (None without a soundtrack). A film of selected shots hears what plays under its
+    first shot in the whole film, and on from there."""
+    from storymem_engine.soundtrack import AudioTrack
+
+    music = project.story.soundtrack
+    if music is None:
+        return None
+    fix = "put it back, or choose another or remove it in File > Soundtrack"
+    try:
+        path = project.resolve(music.file)
+    except ValueError as exc:
+        raise FilmError(f"the soundtrack {music.name}: {exc}; {fix}") from None
+    if missing_or_empty(path):
+        raise FilmError(f"the soundtrack {music.name} ({music.file}) is missing or empty: {fix}")
+    before = sum(shot_frames(shot, default_frames) for shot in project.story.shots[:min(rows)]) if rows else 0
+    return AudioTrack(path, music.start_s + before / FPS, music.gain_db)
 
 
 def total_frames(project: Project, default_frames: int, rows: Sequence[int] | None = None) -> int:

@@ -81,7 +81,8 @@ def export_timeline_dialog(window: MainWindow, fmt: str, frames: int, size: tupl
         return False
     parts = [f"{result.clips} clips"] + [f"{result.gaps} gaps"] * bool(result.gaps) + \
         [f"{result.cards} cards"] * bool(result.cards)
-    window.statusBar().showMessage(f"Exported timeline ({', '.join(parts)}) to {path}", 8000)
+    music = f"; {result.soundtrack}" if result.soundtrack else ""
+    window.statusBar().showMessage(f"Exported timeline ({', '.join(parts)}) to {path}{music}", 12000 if music else 8000)
     return True
 
 

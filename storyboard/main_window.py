@@ -41,6 +41,7 @@ from storyboard.render_settings_dialog import RenderSettingsDialog
 from storyboard.settings_dialog import SettingsDialog
 from storyboard.settings_values import names_existing, text_value
 from storyboard.shot_numbers import shots_in_words
+from storyboard.soundtrack_controller import SoundtrackController
 from storyboard.take_trim import TakeTrim
 from storyboard.timeline_model import ShotRole, TimelineModel
 from storyboard.timeline_view import TimelineView
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.casting = CastController(self)
         self.playback = Playback(self)
         self.trim = TakeTrim(self)
+        self.soundtrack = SoundtrackController(self)
         self.preview.player.trim_bar.point_dragged.connect(self.trim.drag)
         self.frame_actions = FrameActions(self)
         build_menus(self)
@@ -322,6 +324,10 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         self._status_timer.start()
 
+    def schedule_status(self) -> None:
+        """The status bar's summary is written again once the event loop turns (the soundtrack changed)."""
+        self._update_status()
+
     def _is_unsaved(self) -> bool:
         """Whether the open project lives in the app's unsaved-projects folder (realpath once per project path)."""
         if self._unsaved[0] != self.project_path:
@@ -341,11 +347,16 @@ class MainWindow(QMainWindow):
         runtime = clock(running_time(self.project.story, frames))
         rows = self.edits.selected_rows() if selected > 1 else []
         chosen = f" ({clock(seconds(sum(shot_frames(shots[r], frames) for r in rows)))})" if rows else ""
-        self.shot_count_label.setText(f"{_count(len(shots), 'shot')} · {_count(scenes, 'scene')} · {runtime} · "
+        music = self.project.story.soundtrack
+        heard = f" · ♪ {music.name}" if music is not None else ""
+        self.shot_count_label.setText(f"{_count(len(shots), 'shot')} · {_count(scenes, 'scene')} · {runtime}{heard} · "
                                       f"{_count(with_takes, 'accepted take')} · {selected} selected{chosen} · "
                                       f"{where}")
-        self.shot_count_label.setToolTip(f"Running time of the cut at {FPS} fps: each shot's accepted take, else its "
-                                         "animatic card (the film export's length)")
+        self.shot_count_label.setToolTip(
+            f"Running time of the cut at {FPS} fps: each shot's accepted take, else its animatic card (the film "
+            "export's length)" + (f"\nSoundtrack: {music.name}, from {clock(music.start_s)} into it, "
+                                  f"{music.gain_db:+.1f} dB: heard in the exported films; the preview is silent "
+                                  "(File > Soundtrack)" if music is not None else ""))
 
     # ------------------------------------------------------------ settings
     def render_settings(self) -> RenderSettings:

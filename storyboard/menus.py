@@ -54,6 +54,8 @@ def build_menus(window: MainWindow) -> None:
     _action(window, file_menu, "save", "&Save", files.save, [Keys.Save])
     _action(window, file_menu, "save_as", "Save &as…", files.save_as, [Keys.SaveAs])
     file_menu.addSeparator()
+    _action(window, file_menu, "soundtrack", "Soundtrac&k…", window.soundtrack.open_dialog).setStatusTip(
+        "Music under the film: heard in the exported films (the preview is silent)")
     _action(window, file_menu, "import_story", "&Import story JSON…", files.import_story)
     _action(window, file_menu, "export_story", "E&xport story JSON…", files.export_story)
     _action(window, file_menu, "export_film", "Export &film (MP4)…", exports.export_film, ["Ctrl+E"])

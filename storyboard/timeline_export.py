@@ -38,13 +38,16 @@ class TimelineFormat:
     adapter: str
     rate: int  # the rate the file counts in
     relative_paths: bool  # media may be referenced relative to the exported file
+    # The soundtrack goes on an audio track A1. OpenTimelineIO's FCP X writer fails on an audio track and its
+    # CMX 3600 writer drops it (an EDL here lists the video events only): those two leave it out and say so.
+    audio: bool = True
 
 
 FORMATS: dict[str, TimelineFormat] = {f.key: f for f in (
     TimelineFormat("otio", "OpenTimelineIO", ".otio", "otio_json", FPS, True),
     TimelineFormat("fcp7", "Final Cut Pro 7 XML", ".xml", "fcp_xml", 3 * FPS, False),
-    TimelineFormat("fcpx", "Final Cut Pro X XML", ".fcpxml", "fcpx_xml", FPS, False),
-    TimelineFormat("edl", "CMX 3600 EDL", ".edl", "cmx_3600", 3 * FPS, False),
+    TimelineFormat("fcpx", "Final Cut Pro X XML", ".fcpxml", "fcpx_xml", FPS, False, audio=False),
+    TimelineFormat("edl", "CMX 3600 EDL", ".edl", "cmx_3600", 3 * FPS, False, audio=False),
 )}
 EMPTY_SHOTS = ("gap", "card")
 EDL_REEL_LENGTH = 8  # CMX 3600 reel names are at most 8 characters
@@ -65,6 +68,7 @@ class TimelineResult:
     cards: int = 0
     media_folder: Path | None = None
     copied: list[Path] = field(default_factory=list)
+    soundtrack: str = ""  # what became of the project's soundtrack, in words ("" without one)
 
 
 def media_folder_for(path: Path) -> Path:
@@ -86,11 +90,76 @@ def export_timeline(project: Project, path: Path, options: TimelineOptions, defa
         raise HandoffError(f"cannot write {path}: the folder does not exist")
     plan = plan_handoff(project, default_frames)
     result = TimelineResult(path)
+    music = _soundtrack(project, plan, fmt, result)
     media = _media_files(plan, path, options, default_size, result, progress, cancel)
     timeline = build_timeline(plan, project.story.name, {n: _reference(p, path, fmt) for n, p in media.items()},
                               fmt)
+    if music is not None:
+        source = _collect_music(music.path, media_folder_for(path), result) if options.collect_media else music.path
+        _add_soundtrack(timeline, music, _reference(source, path, fmt), fmt)
     atomic_write_text(path, _serialize(timeline, fmt))
     return result
+
+
+@dataclass(frozen=True)
+class _Music:
+    path: Path
+    name: str
+    start: int  # frames (16 fps) into the music where the film starts
+    frames: int  # the music's length in frames
+    film: int  # the film's length in frames
+
+
+def _soundtrack(project: Project, plan: list[HandoffShot], fmt: TimelineFormat,
+                result: TimelineResult) -> _Music | None:
+    """The soundtrack as the timeline's audio clip: checked first (a missing file is refused, as a missing clip is),
+    or left out, with the reason in ``result.soundtrack``."""
+    music = project.story.soundtrack
+    if music is None:
+        return None
+    if not fmt.audio:
+        result.soundtrack = (f"the soundtrack is left out: the {fmt.label} written here holds the video only "
+                             "(add the music in the editor, or export .otio or FCP 7 XML)")
+        return None
+    from storymem_engine.soundtrack import SoundtrackError, probe_audio
+
+    try:
+        path = project.resolve(music.file)
+        length = probe_audio(path).duration_s
+    except (ValueError, SoundtrackError) as exc:
+        raise HandoffError(f"the soundtrack {music.name} ({music.file}): {exc}; put it back, or choose another "
+                           "or remove it in File > Soundtrack") from None
+    start, frames = round(music.start_s * FPS), int(length * FPS)
+    if start >= frames:
+        result.soundtrack = (f"the soundtrack is left out: it is {length:.1f} s long and the film would start it at "
+                             f"{music.start_s:.1f} s")
+        return None
+    result.soundtrack = f"the soundtrack {music.name} on audio track A1"
+    return _Music(path, music.name, start, frames, sum(item.frames for item in plan))
+
+
+def _collect_music(source: Path, folder: Path, result: TimelineResult) -> Path:
+    folder.mkdir(exist_ok=True)
+    result.media_folder = folder
+    target = folder / f"soundtrack{source.suffix}"
+    if not (target.is_file() and target.stat().st_size == source.stat().st_size):
+        partial = target.with_name(f".{target.name}.part")
+        shutil.copy2(source, partial)
+        os.replace(partial, target)
+        result.copied.append(target)
+    return target
+
+
+def _add_soundtrack(timeline: otio.schema.Timeline, music: _Music, target: str, fmt: TimelineFormat) -> None:
+    """Audio track A1: the music from its start point, as long as the film (or until the music ends)."""
+    import opentimelineio as otio
+
+    track = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+    reference = otio.schema.ExternalReference(target_url=target, available_range=_span(music.frames, 0, fmt.rate))
+    used = min(music.film, music.frames - music.start)
+    track.append(otio.schema.Clip(name=f"Soundtrack - {one_line(music.name)}", media_reference=reference,
+                                  source_range=_span(used, music.start, fmt.rate)))
+    timeline.tracks.append(track)
 
 
 def _media_files(plan: list[HandoffShot], path: Path, options: TimelineOptions, default_size: tuple[int, int],
@@ -171,11 +240,9 @@ def build_timeline(plan: list[HandoffShot], name: str, targets: dict[int, str],
     import opentimelineio as otio
 
     rate = fmt.rate
-    scale = rate // FPS
 
     def span(frames: int, start: int = 0) -> otio.opentime.TimeRange:
-        return otio.opentime.TimeRange(otio.opentime.RationalTime(start * scale, rate),
-                                       otio.opentime.RationalTime(frames * scale, rate))
+        return _span(frames, start, rate)
 
     timeline = otio.schema.Timeline(name=one_line(name) or "Story")
     timeline.global_start_time = otio.opentime.RationalTime(0, rate)
@@ -202,6 +269,15 @@ def build_timeline(plan: list[HandoffShot], name: str, targets: dict[int, str],
                 comment=f"Shot {item.number}: {'scene cut' if item.shot.cut else 'scene starts'}"))
         track.append(element)
     return timeline
+
+
+def _span(frames: int, start: int, rate: int) -> otio.opentime.TimeRange:
+    """``frames`` 16-fps frames from frame ``start``, counted at ``rate`` (a multiple of 16)."""
+    import opentimelineio as otio
+
+    scale = rate // FPS
+    return otio.opentime.TimeRange(otio.opentime.RationalTime(start * scale, rate),
+                                   otio.opentime.RationalTime(frames * scale, rate))
 
 
 def _format_notes(clip: otio.schema.Clip, reference: otio.schema.ExternalReference, item: HandoffShot,

@@ -15,7 +15,7 @@ from storyboard.timeline_model import TimelineModel
 from storymem_engine.cast import CastMember
 from storymem_engine.project import Project
 from storymem_engine.render_settings import RenderSettings
-from storymem_engine.story import Shot, Story, Take
+from storymem_engine.story import Shot, Soundtrack, Story, Take
 
 # Fields whose edits merge while the user keeps typing (one undo step per burst).
 MERGING_FIELDS = ("prompt", "notes", "seed", "frames", "steps", "guidance", "duration_s")
@@ -263,4 +263,22 @@ class SetCastCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.story.cast = copy.deepcopy(self.before)
+        self.changed()
+
+
+class SetSoundtrackCommand(QUndoCommand):
+    """Set, change or remove the soundtrack (File > Soundtrack). A copied music file stays on disk when undone."""
+
+    def __init__(self, story: Story, soundtrack: Soundtrack | None, text: str, changed: Callable[[], None]) -> None:
+        super().__init__(text)
+        self.story = story
+        self.before, self.after = story.soundtrack, soundtrack
+        self.changed = changed
+
+    def redo(self) -> None:
+        self.story.soundtrack = self.after
+        self.changed()
+
+    def undo(self) -> None:
+        self.story.soundtrack = self.before
         self.changed()

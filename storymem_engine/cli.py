@@ -281,6 +281,7 @@ def _open_project(out: Path, story):
         story.memory_pins = previous.story.memory_pins
         story.memory_exclusions = previous.story.memory_exclusions
         story.cast = previous.story.cast  # the editor's cast renders from the CLI the same
+        story.soundtrack = previous.story.soundtrack  # and the film the render writes has its music
     return project
 
 
@@ -404,6 +405,7 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
 
     project = _open_project(out, story)
     project.settings = settings
+    soundtrack = film_soundtrack(project)  # checked now: a bad one would only fail the film after every shot
     run = settings
     if args.engine == "tiny":
         # As in the editor: the tiny engine is a try-out, so size, frames and steps left at the production defaults
@@ -456,7 +458,7 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
     skipped = []
     takes = director.run(progress=console, on_shot=lambda i, t, s: (console.shot_done(i, t, s), skipped.append(s)),
                          on_reason=console.regenerating)
-    film_frames = write_film(project, takes, out / "film.mp4")
+    film_frames = write_film(project, takes, out / "film.mp4", soundtrack)
     write_manifest(project, director, takes, skipped, film_frames, out / "manifest.json")
     if args.gpus > 1:
         from storymem_engine.multi_gpu import finish
@@ -476,12 +478,30 @@ def _parallel_settings(args) -> dict:
     return {"parallel": args.parallel, "device": local_device(), "shard_weights": args.shard_weights}
 
 
-def write_film(project, takes, path: Path) -> int:
+def film_soundtrack(project):
+    """The AudioTrack of the soundtrack set in the editor, for the render's film (None without one); CliError
+    naming the file when it is gone or no music."""
+    music = project.story.soundtrack
+    if music is None:
+        return None
+    from storymem_engine.soundtrack import AudioTrack, SoundtrackError, probe_audio
+
+    try:
+        path = project.resolve(music.file)
+        probe_audio(path)
+    except (ValueError, SoundtrackError) as exc:
+        raise CliError(f"the project's soundtrack {music.name} ({music.file}): {exc}. Put the file back, or remove "
+                       "or replace it in the editor (File > Soundtrack)") from None
+    return AudioTrack(path, music.start_s, music.gain_db)
+
+
+def write_film(project, takes, path: Path, soundtrack=None) -> int:
     from storymem_engine.video import concat_videos
 
-    # A take trimmed in the editor gives the film its frames between its in and out points, as the app's export.
+    # A take trimmed in the editor gives the film its frames between its in and out points, as the app's export;
+    # the soundtrack set in the editor plays under it.
     return concat_videos([project.resolve(t.clip) for t in takes], path, fps=16,
-                         ranges=[t.trim_range for t in takes])
+                         ranges=[t.trim_range for t in takes], audio=soundtrack)
 
 
 def write_manifest(project, director, takes, skipped, film_frames: int, path: Path) -> None:

@@ -128,9 +128,11 @@ class Project:
         return target
 
     def missing_files(self) -> list[str]:
-        """Take and cast files named in the project that are not on disk or are empty (for a clear message on
-        open: their cards say MISSING)."""
+        """Take, cast and soundtrack files named in the project that are not on disk or are empty (for a clear
+        message on open: their cards say MISSING)."""
         missing = [image.path for member in self.story.cast for image in member.images if self.file_missing(image.path)]
+        if self.story.soundtrack is not None and self.file_missing(self.story.soundtrack.file):
+            missing.append(self.story.soundtrack.file)
         for shot in self.story.shots:
             for take in shot.takes:
                 missing += [rel for rel in [take.clip, *take.keyframes] if self.file_missing(rel)]
@@ -152,6 +154,8 @@ def resolve_inside(folder: Path, relative: str) -> Path:
 
 
 def _check_paths(project: Project) -> None:
+    if project.story.soundtrack is not None:
+        resolve_inside(project.folder, project.story.soundtrack.file)
     for member in project.story.cast:
         for image in member.images:
             resolve_inside(project.folder, image.path)

@@ -29,6 +29,7 @@ MAX_SIDE = 2048  # pixels per side; Wan2.2 A14B is trained at 480p/720p, 2048 is
 MAX_STEPS = 1000
 MAX_GUIDANCE = 100.0
 MAX_DURATION_S = 3600.0
+MIN_GAIN_DB, MAX_GAIN_DB = -60.0, 20.0  # a soundtrack's volume change: from near silence to 10x louder
 # Crew vocabulary for the shot list, the PDF storyboard and the timeline notes; "" means not set.
 SHOT_SIZES = ("", "extreme wide", "wide", "full", "medium wide", "medium", "medium close-up", "close-up",
               "extreme close-up", "insert", "over the shoulder", "point of view", "aerial")
@@ -364,6 +365,30 @@ class Shot:
 
 
 @dataclass
+class Soundtrack:
+    """Music under the film: a file copied into the project's music/ folder, heard from ``start_s`` into it at
+    ``gain_db``. The film's export mixes it in (storymem_engine/soundtrack.py); the editor's preview is silent."""
+
+    file: str  # project-relative (music/<id><suffix>): the project folder travels whole
+    name: str  # the file's name as the user chose it, for the status bar and messages
+    start_s: float = 0.0
+    gain_db: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "name": self.name, "start_s": self.start_s, "gain_db": self.gain_db}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Soundtrack:
+        data = _dict(data, "story, soundtrack")
+        if not data.get("file"):
+            raise StoryError("story, soundtrack: missing field 'file'")
+        return cls(file=_text(data["file"], "story, soundtrack, file"),
+                   name=_text(data.get("name", ""), "story, soundtrack, name"),
+                   start_s=_float(data.get("start_s", 0.0), "story, soundtrack, start_s", 0.0, MAX_DURATION_S),
+                   gain_db=_float(data.get("gain_db", 0.0), "story, soundtrack, gain_db", MIN_GAIN_DB, MAX_GAIN_DB))
+
+
+@dataclass
 class Story:
     name: str
     overview: str = ""
@@ -375,6 +400,7 @@ class Story:
     extra: dict[str, Any] = field(default_factory=dict)
     scene_extra: dict[int, dict[str, Any]] = field(default_factory=dict)
     cast: list[CastMember] = field(default_factory=list)  # the user's reference images (cast.py)
+    soundtrack: Soundtrack | None = None
 
     def shot_index(self, shot_id: str) -> int:
         for i, shot in enumerate(self.shots):
@@ -392,6 +418,7 @@ class Story:
             "extra": self.extra,
             "scene_extra": {str(k): v for k, v in self.scene_extra.items()},
             "cast": [m.to_dict() for m in self.cast],
+            "soundtrack": self.soundtrack.to_dict() if self.soundtrack is not None else None,
         }
 
     @classmethod
@@ -417,6 +444,7 @@ class Story:
             extra=_json_dict(data.get("extra", {}), "story, extra"),
             scene_extra=scene_extra,
             cast=_cast(data.get("cast", [])),
+            soundtrack=None if data.get("soundtrack") is None else Soundtrack.from_dict(data["soundtrack"]),
         )
 
 

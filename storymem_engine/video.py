@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from storymem_engine.soundtrack import AudioTrack, SoundtrackError, SoundtrackMuxer, check_track
 from storymem_engine.take_files import why_unreadable
 
 ProgressFn = Callable[[int], None]
@@ -92,16 +93,26 @@ def write_video(
     crf: int = 18,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
+    audio: AudioTrack | None = None,
 ) -> int:
     """Encode uint8 RGB frames [H, W, 3] to an H.264 MP4 at `path`; returns the number of frames written.
 
     `progress(done_frames)` is called after each frame; `cancel()` returning True raises VideoCancelled.
     On any error or cancel the temporary file is removed and an existing file at `path` is left as it was.
+    `audio`: music for the film, added as an AAC 48 kHz stereo stream cut to the film's length (see
+    storymem_engine.soundtrack); a soundtrack that cannot be used is a VideoError before anything is written.
     """
     import av
 
     target = Path(path)
     rate = _fps_fraction(fps)
+    if audio is not None:
+        # A bad soundtrack fails at once: before a frame is asked of the source (a renderer's generator) and
+        # before the temp file exists.
+        try:
+            check_track(audio)
+        except SoundtrackError as exc:
+            raise VideoError(f"cannot write {target}: {exc}") from exc
     iterator = _iter_frames(frames)
     # Peek the first frame before creating anything: size checks should not leave temp files behind.
     try:
@@ -118,10 +129,16 @@ def write_video(
 
     if not target.parent.is_dir():
         raise VideoError(f"folder does not exist for {target}")
+
+    def check_cancel() -> None:
+        if cancel is not None and cancel():
+            raise VideoCancelled(f"writing {target} was cancelled after {written} frames")
+
     # The temp file sits next to the target so the final os.replace is a same-filesystem atomic rename.
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part.mp4", dir=target.parent)
     os.close(fd)
     container = None
+    soundtrack: SoundtrackMuxer | None = None
     written = 0
     try:
         container = av.open(tmp, mode="w", format="mp4", options={"movflags": "+faststart"})
@@ -130,36 +147,48 @@ def write_video(
         stream.height = height
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(crf)}
+        if audio is not None:
+            soundtrack = SoundtrackMuxer(container, audio, rate, check_cancel)
 
         frame_array: np.ndarray | None = first
         index = 0
         while frame_array is not None:
-            if cancel is not None and cancel():
-                raise VideoCancelled(f"writing {target} was cancelled after {written} frames")
+            check_cancel()
             frame_array = _check_frame(frame_array, index, (width, height))
             frame = av.VideoFrame.from_ndarray(frame_array, format="rgb24")
             for packet in stream.encode(frame):
                 container.mux(packet)
             written += 1
             index += 1
+            if soundtrack is not None:
+                soundtrack.advance(written)
             if progress is not None:
                 progress(written)
             frame_array = next(iterator, None)
 
         for packet in stream.encode(None):
             container.mux(packet)
+        if soundtrack is not None:
+            soundtrack.finish(written)
         container.close()
         container = None
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException as exc:
+        if soundtrack is not None:
+            try:
+                soundtrack.close()
+            except Exception:
+                pass  # already failing: the original error is the one to report
         if container is not None:
             try:
                 container.close()
             except Exception:
                 pass  # already failing: the original error is the one to report
         _remove_quietly(tmp)
+        if isinstance(exc, SoundtrackError):
+            raise VideoError(f"cannot write {target}: {exc}") from exc
         if isinstance(exc, av.FFmpegError):
             raise VideoError(f"encoding {target} failed: {exc}") from exc
         raise
@@ -281,12 +310,14 @@ def concat_videos(
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
     ranges: Sequence[tuple[int, int]] | None = None,
+    audio: AudioTrack | None = None,
 ) -> int:
     """Join clips in order into one film by decoding and re-encoding; returns the frames written.
 
     All clips must have the same size; a mismatch is a VideoError naming the clip. Clips are decoded one
     frame at a time so a minute-long film never has to fit in memory. ``ranges``: per clip, the frames
-    [start, stop) it gives the film (a take's in and out points; (0, 0) for all of them).
+    [start, stop) it gives the film (a take's in and out points; (0, 0) for all of them). ``audio``: the film's
+    music, as for write_video.
     """
     clips = [Path(p) for p in paths]
     spans = list(ranges) if ranges is not None else [(0, 0)] * len(clips)
@@ -317,4 +348,4 @@ def concat_videos(
             if empty:
                 raise VideoError(f"no frames could be decoded from {clip}")
 
-    return write_video(out_path, frames(), fps=fps, progress=progress, cancel=cancel)
+    return write_video(out_path, frames(), fps=fps, progress=progress, cancel=cancel, audio=audio)

@@ -104,6 +104,8 @@ def near_valid_projects(draw):
     if draw(st.booleans()):
         ids = [s.get("id") for s in shots]
         story["cast"] = [draw(cast_members(n, ids, odds)) for n in range(draw(st.integers(0, 2)))]
+    if draw(st.booleans()):
+        story["soundtrack"] = _maybe(draw, soundtracks(odds), st.one_of(json_values, st.none()), odds)
     data = {"schema": _maybe(draw, st.just(1), numbers, odds), "story": story}
     if draw(st.booleans()):
         data["settings"] = _maybe(draw, render_settings(odds), json_values, odds)
@@ -137,6 +139,16 @@ def cast_members(draw, n: int, shot_ids: list, odds: int = 6):
             "from_shot": _maybe(draw, st.sampled_from(["", *[i for i in shot_ids if isinstance(i, str)]]), numbers,
                                 odds),
             "shots": _maybe(draw, st.lists(st.sampled_from(shot_ids or ["x"]), max_size=3), json_values, odds)}
+
+
+@st.composite
+def soundtracks(draw, odds: int = 6):
+    """File > Soundtrack as the editor saves it, one field now and then hostile (a path leaving the folder...)."""
+    hostile_files = st.one_of(st.sampled_from(["../song.mp3", "/etc/passwd", ""]), odd_text, numbers)
+    return {"file": _maybe(draw, st.just("music/a1b2.mp3"), hostile_files, odds),
+            "name": _maybe(draw, plain_text, st.one_of(odd_text, numbers), odds),
+            "start_s": _maybe(draw, st.floats(0, 600), numbers, odds),
+            "gain_db": _maybe(draw, st.floats(-60, 20), numbers, odds)}
 
 
 @st.composite

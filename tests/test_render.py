@@ -91,6 +91,43 @@ def test_rerun_skips_shots_whose_takes_exist_and_its_film_keeps_the_editors_trim
     assert probe_video(out / "film.mp4").frames == after["film_frames"]
 
 
+def test_a_rerun_plays_the_soundtrack_set_in_the_editor_and_refuses_a_missing_one_first(queen_render, story_paths,
+                                                                                         tiny_env):
+    import wave
+
+    out, _ = queen_render
+    saved = (out / "project.json").read_text()
+    (out / "music").mkdir(exist_ok=True)
+    with wave.open(str(out / "music" / "m1.wav"), "wb") as song:  # 20 s of a quiet hum, longer than the film
+        song.setnchannels(1)
+        song.setsampwidth(2)
+        song.setframerate(8000)
+        song.writeframes((np.sin(np.arange(160_000) / 3) * 8000).astype("<i2").tobytes())
+    project = json.loads(saved)
+    project["story"]["soundtrack"] = {"file": "music/m1.wav", "name": "Hum.wav", "start_s": 1.0, "gain_db": -3.0}
+    (out / "project.json").write_text(json.dumps(project))
+    try:
+        result = run_main("render", str(story_paths["queen"]), "--out", str(out), *TINY, env=tiny_env)
+        assert result.returncode == 0, result.stderr
+        film = out / "film.mp4"
+        import av
+
+        with av.open(str(film)) as container:
+            (audio,) = container.streams.audio
+            assert (audio.codec_context.name, audio.rate, audio.channels) == ("aac", 48000, 2)
+        assert json.loads((out / "project.json").read_text())["story"]["soundtrack"]["name"] == "Hum.wav"
+
+        before = film.read_bytes()
+        (out / "music" / "m1.wav").unlink()  # moved away: the rerun says so before it renders anything
+        result = run_main("render", str(story_paths["queen"]), "--out", str(out), *TINY, env=tiny_env)
+        assert result.returncode == 2
+        assert "the project's soundtrack Hum.wav (music/m1.wav)" in result.stderr
+        assert "File > Soundtrack" in result.stderr and "Traceback" not in result.stderr
+        assert film.read_bytes() == before
+    finally:
+        (out / "project.json").write_text(saved)
+
+
 def test_a_rerun_without_options_renders_at_the_projects_own_settings(queen_render, story_paths, tiny_env):
     """The size, frames and steps a project was rendered with are saved in it: a rerun that leaves them out (or
     the editor) keeps them instead of falling back to 832x480 / 81 / 40 and regenerating every shot."""

@@ -83,3 +83,30 @@ def a_take_shown(window, qtbot, tmp_path, recorded_dialogs, frames: int = 12):
     player = window.preview.player
     qtbot.waitUntil(lambda: player.play_button.isEnabled(), timeout=15_000)
     return player
+
+
+def write_music(path: Path, seconds: float, rate: int = 44100, ramp: bool = False) -> Path:
+    """A 16-bit mono WAV of a 440 Hz tone (stdlib wave); ``ramp``: its loudness grows from 0 to full over the file,
+    so how loud a film's first moment is says where in the music it starts."""
+    import wave
+
+    t = np.arange(int(seconds * rate)) / rate
+    level = t / seconds if ramp else np.full_like(t, 0.5)
+    samples = (level * np.sin(2 * np.pi * 440 * t) * 32767).astype("<i2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return path
+
+
+def film_audio(path: Path) -> np.ndarray:
+    """The film's soundtrack decoded back: float samples of its first channel (empty without an audio stream)."""
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate([frame.to_ndarray()[0] for frame in container.decode(audio=0)])
