@@ -286,14 +286,15 @@ class FileController:
         if missing:
             listed = "\n".join(missing[:MISSING_LISTED])
             more = f"\n… and {len(missing) - MISSING_LISTED} more" if len(missing) > MISSING_LISTED else ""
-            dialogs.warning(
-                self.window, "Missing take files",
-                f"{len(missing)} file(s) named in this project are not in {folder}, or are empty:\n{listed}{more}\n\n"
-                "Those takes show as missing; the project itself opened fine." + (
-                    "\n\nThe film exports refuse a missing soundtrack: put it back, or choose or remove it in "
-                    "File > Soundtrack." if project.story.soundtrack is not None
-                    and project.story.soundtrack.file in missing else ""),
-            )
+            music = project.story.soundtrack
+            music_gone = music is not None and music.file in missing
+            said = ["Those takes and cast images show as missing; the project itself opened fine."] * (
+                len(missing) > music_gone)
+            said += ["The film exports refuse a missing soundtrack: put it back, or choose another or remove it in "
+                     "File > Soundtrack."] * music_gone
+            dialogs.warning(self.window, "Missing files",
+                            f"{len(missing)} file(s) named in this project are not in {folder}, or are empty:\n"
+                            f"{listed}{more}\n\n" + "\n\n".join(said))
         return True
 
     # ------------------------------------------------------------ save

@@ -170,4 +170,5 @@ def test_the_menu_dialog_sets_and_removes_and_a_missing_file_is_named_on_open(wi
     project.resolve(project.story.soundtrack.file).unlink()
     assert window.files.open_path(window.project_path)
     kind, title, text = recorded_dialogs.messages[-1]
-    assert kind == "warning" and "music/" in text and "The film exports refuse a missing soundtrack" in text
+    assert (kind, title) == ("warning", "Missing files") and "music/" in text
+    assert "The film exports refuse a missing soundtrack" in text and "takes" not in text  # the takes are all there
