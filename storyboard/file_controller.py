@@ -15,8 +15,8 @@ from storyboard.shot_numbers import shots_in_words
 from storyboard.unsaved_projects import discard, hold_open, is_unsaved, left_behind, new_unsaved_folder
 from storymem_engine.project import (
     AUTOSAVE_FILE,
+    MEDIA_DIRS,
     PROJECT_FILE,
-    TAKES_DIR,
     Project,
     ProjectBusy,
     ProjectError,
@@ -327,12 +327,12 @@ class FileController:
         old_path = self.window.project_path
         moving = old_path is not None and folder.resolve() != old_path.resolve()
         created = not folder.exists()
-        had_takes = (folder / TAKES_DIR).exists()
+        had_media = any((folder / name).exists() for name in MEDIA_DIRS)
         lock = self._writer_lock(folder)
         if lock is False:
             return False
         try:
-            return self._write_locked(folder, project, old_folder, old_path, moving, created, had_takes)
+            return self._write_locked(folder, project, old_folder, old_path, moving, created, had_media)
         finally:
             if lock is not None:
                 lock.release()
@@ -384,20 +384,20 @@ class FileController:
         return f"{count} a render recorded in project.json meanwhile ({shots_in_words(rows)})", lost_words
 
     def _write_locked(self, folder: Path, project: Project, old_folder: Path, old_path: Path | None, moving: bool,
-                      created: bool, had_takes: bool) -> bool:
+                      created: bool, had_media: bool) -> bool:
         # Only over its own project.json: a Save As over another project (confirmed) replaces that one.
         folded, lost = self._fold_in_outside_takes(folder, saving=True) if old_path is not None and not moving \
             else ("", "")
         try:
-            if moving:
-                takes = old_path / TAKES_DIR
-                if takes.is_dir():
-                    shutil.copytree(takes, folder / TAKES_DIR, dirs_exist_ok=True)
+            if moving:  # the takes, the cast's images and the music go with the project
+                for name in MEDIA_DIRS:
+                    if (old_path / name).is_dir():
+                        shutil.copytree(old_path / name, folder / name, dirs_exist_ok=True)
             project.folder = folder
             project.save()
         except Exception as exc:  # noqa: BLE001 - any failure is a dialog; the window and the work stay
             project.folder = old_folder
-            cleaned = self._undo_partial_copy(folder, created, had_takes) if moving else ""
+            cleaned = self._undo_partial_copy(folder, created, had_media) if moving else ""
             dialogs.error(self.window, "Save failed",
                           f"Could not save to {folder}:\n{describe_error(exc)}\n\n"
                           f"The previous saved version is unchanged.{cleaned}")
@@ -421,14 +421,19 @@ class FileController:
         return True
 
     @staticmethod
-    def _undo_partial_copy(folder: Path, created: bool, had_takes: bool) -> str:
-        """Remove the takes a failed Save As copied, so no half project is left behind."""
-        if (folder / PROJECT_FILE).exists() or had_takes:
+    def _undo_partial_copy(folder: Path, created: bool, had_media: bool) -> str:
+        """Remove the files a failed Save As copied, so no half project is left behind."""
+        if (folder / PROJECT_FILE).exists() or had_media:
             return ""
         try:
-            shutil.rmtree(folder if created else folder / TAKES_DIR, ignore_errors=False)
+            if created:
+                shutil.rmtree(folder)
+            else:
+                for name in MEDIA_DIRS:
+                    if (folder / name).exists():
+                        shutil.rmtree(folder / name)
         except OSError:
-            return f"\nA partial copy of the takes is left in {folder}; you can delete it."
+            return f"\nA partial copy of the project's files is left in {folder}; you can delete it."
         return "\nThe partial copy was removed."
 
     # ------------------------------------------------------------ autosave

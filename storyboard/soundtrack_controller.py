@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from storyboard import dialogs
 from storyboard.soundtrack_dialog import REMOVE, SoundtrackDialog
 from storyboard.undo_commands import SetSoundtrackCommand
+from storymem_engine.project import MUSIC_DIR
 from storymem_engine.shot_timing import running_time
 from storymem_engine.story import Soundtrack
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
 
-MUSIC_DIR = "music"
 AUDIO_FILTER = "Music (*.mp3 *.wav *.m4a *.aac *.flac *.ogg *.opus *.aif *.aiff *.webm *.mka);;All files (*)"
 
 

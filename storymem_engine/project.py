@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from storymem_engine.atomic import atomic_write_text
+from storymem_engine.cast import REFERENCES_DIR
 from storymem_engine.render_settings import RenderSettings
 from storymem_engine.story import SAFE_ID, Story, StoryError, Take, read_json_file
 
@@ -22,6 +23,9 @@ SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
 AUTOSAVE_FILE = "project.autosave.json"
 TAKES_DIR = "takes"
+MUSIC_DIR = "music"  # File > Soundtrack's copy of the music
+# Every folder of files a project names (takes, cast references, music): a Save As elsewhere copies them all.
+MEDIA_DIRS = (TAKES_DIR, REFERENCES_DIR, MUSIC_DIR)
 # One writer per project: a CLI render and the editor's generation queue hold this lock while they write.
 LOCK_FILE = ".storymem.lock"
 

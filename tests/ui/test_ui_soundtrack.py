@@ -172,3 +172,50 @@ def test_the_menu_dialog_sets_and_removes_and_a_missing_file_is_named_on_open(wi
     kind, title, text = recorded_dialogs.messages[-1]
     assert (kind, title) == ("warning", "Missing files") and "music/" in text
     assert "The film exports refuse a missing soundtrack" in text and "takes" not in text  # the takes are all there
+
+
+def test_save_as_elsewhere_takes_the_music_and_the_cast_images_along(window, tmp_path, recorded_dialogs):
+    """Save As to a new folder copied takes/ only: the cast's images and the soundtrack stayed behind, and the
+    copy opened with them missing."""
+    from PySide6.QtGui import QColor, QImage
+
+    project = _saved_with_takes(window, tmp_path, recorded_dialogs)
+    assert window.soundtrack.set_music(write_music(tmp_path / "song.wav", 2.0), 0.0, 0.0)
+    face = QImage(64, 48, QImage.Format.Format_RGB888)
+    face.fill(QColor("#c08040"))
+    face.save(str(tmp_path / "mara.png"))
+    assert window.casting.add_files([str(tmp_path / "mara.png")], name="Mara")
+    first = window.project_path
+    recorded_dialogs.paths.append(str(tmp_path / "copy.storymem"))
+    assert window.files.save_as()
+    assert window.project_path != first and project.missing_files() == []
+    reopened = load_project(window.project_path)
+    assert reopened.missing_files() == []
+    assert reopened.resolve(reopened.story.soundtrack.file).read_bytes() == (first / project.story.soundtrack.file
+                                                                            ).read_bytes()
+    film = tmp_path / "film.mp4"
+    assert window.exports.export_film(film) and len(film_audio(film)) > 0
+
+
+def test_music_and_cast_added_to_a_never_saved_project_survive_its_first_save_as(window, tmp_path, recorded_dialogs):
+    """A never-saved project keeps its files in the app's data folder, which its first Save As then deletes: the
+    cast's images and the music went with it."""
+    from PySide6.QtCore import QStandardPaths
+    from PySide6.QtGui import QColor, QImage
+
+    QStandardPaths.setTestModeEnabled(True)
+    try:
+        assert window.project_path is None
+        assert window.soundtrack.set_music(write_music(tmp_path / "song.wav", 2.0), 0.0, 0.0)
+        assert window.files.is_unsaved()  # placed in the app's folder to hold the copy
+        face = QImage(64, 48, QImage.Format.Format_RGB888)
+        face.fill(QColor("#4080c0"))
+        face.save(str(tmp_path / "kite.png"))
+        assert window.casting.add_files([str(tmp_path / "kite.png")], name="Kite")
+        unsaved = window.project_path
+        recorded_dialogs.paths.append(str(tmp_path / "first.storymem"))
+        assert window.files.save_as()
+        assert not unsaved.exists() and window.project.missing_files() == []
+        assert load_project(window.project_path).missing_files() == []
+    finally:
+        QStandardPaths.setTestModeEnabled(False)
