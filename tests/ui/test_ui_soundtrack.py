@@ -139,6 +139,13 @@ def test_timelines_put_the_music_on_an_audio_track_or_say_they_cannot(window, tm
         assert len(audio) == 1 and audio[0][0].name == "Soundtrack - song.wav"
         used = audio[0][0].source_range
         assert used.start_time.to_seconds() == 1.5 and used.duration.to_seconds() == 3.0
+    # --collect-media takes the music along too, and the timeline points at that copy.
+    path = tmp_path / "kept.otio"
+    assert window.exports.export_timeline("otio", path, TimelineOptions("otio", collect_media=True))
+    timeline = read_timeline(path)
+    (music,) = [track for track in timeline.tracks if track.kind == "Audio"][0]
+    assert music.media_reference.target_url == "kept_media/soundtrack.wav"
+    assert (tmp_path / "kept_media" / "soundtrack.wav").read_bytes() == (tmp_path / "song.wav").read_bytes()
     path = tmp_path / "cut.edl"
     assert window.exports.export_timeline("edl", path, TimelineOptions("edl"))
     assert "the soundtrack is left out: the CMX 3600 EDL written here holds the video only" in (
