@@ -135,7 +135,8 @@ def _film(project, out: Path, settings, burn_in: bool = False) -> str:
         frames = export_film(project, out, settings.frames, settings.size, burn_in=burn_in)
     except (FilmError, VideoError) as exc:
         raise _Failed(str(exc)) from None
-    return f"wrote {out} ({frames} frames at 16 fps)"
+    music = f", with the soundtrack {project.story.soundtrack.name}" if project.story.soundtrack is not None else ""
+    return f"wrote {out} ({frames} frames at 16 fps{music})"
 
 
 def _timeline(project, args: argparse.Namespace, out: Path, settings) -> str:

@@ -100,7 +100,9 @@ class ExportController:
             dialog.deleteLater()
             self.progress = None
         what = f"{which} ({count} frames)" if which else f"{count} frames"
-        window.statusBar().showMessage(f"Exported {what} to {path}", 8000)
+        music = window.project.story.soundtrack
+        heard = f", with the soundtrack {music.name}" if music is not None else ""
+        window.statusBar().showMessage(f"Exported {what} to {path}{heard}", 8000)
         return True
 
     def export_shot_list(self, path: Path | None = None) -> bool:

@@ -145,6 +145,8 @@ def _title_pages(project: Project, plan: list[HandoffShot], body: QRectF, device
     scenes = len({item.shot.scene_num for item in plan})
     facts = (f"{len(plan)} shots in {scenes} scene{'s' if scenes != 1 else ''}  ·  running time "
              f"{clock(frames / FPS)} ({frames} frames at {FPS} fps)  ·  {date.today().isoformat()}")
+    if story.soundtrack is not None:  # the crew times the cut to it
+        facts += f"  ·  music: {story.soundtrack.name} from {clock(story.soundtrack.start_s)}"
     title_lines = wrap(Block(story.name or "Untitled story", bold=True), TITLE_PT, body.width(), device)
     fact_lines = wrap(Block(facts, color="#44403c"), 11.0, body.width(), device)
     top = sum(line.gap + line.height for line in title_lines + fact_lines) + mm(10)

@@ -98,6 +98,7 @@ def test_exported_films_carry_the_music_from_where_their_shots_sit(window, tmp_p
     assert window.soundtrack.set_music(song, 2.0, 0.0)
     film = tmp_path / "film.mp4"
     assert window.exports.export_film(film)
+    assert window.statusBar().currentMessage().endswith("film.mp4, with the soundtrack ramp.wav")
     audio = film_audio(film)
     assert abs(len(audio) / 48000 - 3.0) < 0.05  # three 1-s shots: the music cut at the film's end
     # From 2 s into the ramp: its first moment is 20% loud (a 440 Hz tone's RMS is 0.707 of its peak).
@@ -226,3 +227,21 @@ def test_music_and_cast_added_to_a_never_saved_project_survive_its_first_save_as
         assert load_project(window.project_path).missing_files() == []
     finally:
         QStandardPaths.setTestModeEnabled(False)
+
+
+def test_the_pdf_and_the_headless_film_export_name_the_music(window, tmp_path, recorded_dialogs):
+    from pypdf import PdfReader
+
+    from storyboard.export_cli import main as export_main
+    from storyboard.pdf_storyboard import PdfOptions
+
+    _saved_with_takes(window, tmp_path, recorded_dialogs)
+    assert window.soundtrack.set_music(write_music(tmp_path / "Waltz.wav", 5.0), 65.0 / 60, 0.0)
+    assert window.files.save()
+    board = tmp_path / "board.pdf"
+    assert window.exports.export_pdf(board, PdfOptions())
+    words = " ".join(PdfReader(str(board)).pages[0].extract_text().split())  # pypdf puts tabs between words
+    assert "music: Waltz.wav from 0:01.1" in words
+    film = tmp_path / "cli.mp4"
+    assert export_main([str(window.project_path), "--format", "mp4", "--out", str(film)]) == 0
+    assert len(film_audio(film)) > 0
