@@ -206,7 +206,7 @@ def export_film(
 def film_soundtrack(project: Project, default_frames: int, rows: Sequence[int] | None = None) -> AudioTrack | None:
     """The music under the film (None without a soundtrack). A film of selected shots hears what plays under its
     first shot in the whole film, and on from there."""
-    from storymem_engine.soundtrack import AudioTrack
+    from storymem_engine.soundtrack import AudioTrack, SoundtrackError, probe_audio
 
     music = project.story.soundtrack
     if music is None:
@@ -219,6 +219,13 @@ def film_soundtrack(project: Project, default_frames: int, rows: Sequence[int] |
     if missing_or_empty(path):
         raise FilmError(f"the soundtrack {music.name} ({music.file}) is missing or empty: {fix}")
     before = sum(shot_frames(shot, default_frames) for shot in project.story.shots[:min(rows)]) if rows else 0
+    if before:
+        try:
+            length = probe_audio(path).duration_s
+        except SoundtrackError as exc:
+            raise FilmError(f"{exc}: {fix}") from None
+        if music.start_s + before / FPS >= length:
+            return None  # these shots come after the music has ended: silent in the whole film as well
     return AudioTrack(path, music.start_s + before / FPS, music.gain_db)
 
 

@@ -111,6 +111,12 @@ class SoundtrackDialog(QDialog):
             self.fit.setText(f"The music covers the whole film ({clock(self.film_length)}) and fades out at its "
                              "end.")
 
+    def accept(self) -> None:
+        if self.length is not None and self.start.value() >= self.length:
+            self.start.setFocus()  # the note under the fields says why: the film would start after the music
+            return
+        super().accept()
+
     def values(self) -> tuple[Path | None, float, float]:
         """(the new file chosen, or None to keep the current one; start in seconds; volume in dB)."""
         return self.source, self.start.value(), self.gain.value()

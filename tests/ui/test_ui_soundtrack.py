@@ -82,8 +82,13 @@ def test_the_dialog_says_how_the_music_covers_the_film_and_offers_remove(window,
     assert dialog.fit.text() == "The music ends 0:15.0 into the film (0:30.0); silence after it."
     dialog.start.setValue(100.0)
     assert "would start after its end" in dialog.fit.text()
+    dialog.accept()  # refused: every film would fail
+    assert dialog.result() != SoundtrackDialog.DialogCode.Accepted
     dialog.gain.setValue(-3.0)
     assert dialog.values() == (song, 100.0, -3.0)
+    dialog.start.setValue(10.0)
+    dialog.accept()
+    assert dialog.result() == SoundtrackDialog.DialogCode.Accepted
 
     current = SoundtrackDialog(Soundtrack("music/x.wav", "x.wav", 2.0, -1.0), 60.0, 30.0, lambda: None, window)
     qtbot.addWidget(current)
@@ -109,6 +114,12 @@ def test_exported_films_carry_the_music_from_where_their_shots_sit(window, tmp_p
     part = tmp_path / "part.mp4"
     assert window.exports.export_film(part, rows=[1, 2])
     assert abs(_rms(film_audio(part)[2000:6800]) - 0.3 * 0.707) < 0.03
+    # A shot after the music has ended is silent in the whole film, so it is in its own export too.
+    assert window.soundtrack.set_music(None, 8.5, 0.0)  # the music ends 1.5 s into the film
+    late = tmp_path / "late.mp4"
+    assert window.exports.export_film(late, rows=[2])
+    assert len(film_audio(late)) == 0 and recorded_dialogs.messages == []
+    window.undo_stack.undo()
     review = tmp_path / "review.mp4"
     assert window.exports.export_film(review, burn_in=True)
     assert len(film_audio(review)) == len(audio)
