@@ -206,7 +206,7 @@ class MainWindow(QMainWindow):
         suffix = "" if self.project_path is not None and not self._is_unsaved() else " (not saved yet)"
         self.setWindowTitle(f"{self.display_name()}[*]{suffix} — {APP_NAME}")
         self.setWindowModified(not self.undo_stack.isClean())
-        self._update_status()
+        self.schedule_status()
 
     def _undo_state_changed(self, *_args) -> None:
         self.update_title()
@@ -243,7 +243,7 @@ class MainWindow(QMainWindow):
 
     def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
         self._show_selection()
-        self._update_status()
+        self.schedule_status()
 
     def _show_selection(self) -> None:
         """The inspector's title and note: the shown shot, and whether its settings go to other selected shots."""
@@ -282,7 +282,7 @@ class MainWindow(QMainWindow):
         self._preview_key = self._take_key(shot)
         self.full_screen.refresh_caption()  # the shot now playing, when the timeline is out of sight
         self._refresh_memory(row)
-        self._update_status()
+        self.schedule_status()
 
     @staticmethod
     def _take_key(shot: Shot | None) -> tuple:
@@ -302,7 +302,7 @@ class MainWindow(QMainWindow):
         else:
             self.preview.refresh_trim()  # an in or out point set or undone: no new decode
         self._refresh_memory(row)
-        self._update_status()
+        self.schedule_status()
 
     def _structure_changed(self, *_args) -> None:
         row = self.current_row()
@@ -314,19 +314,16 @@ class MainWindow(QMainWindow):
             self._refresh_memory(row)
             self._show_shot_cast(row)
         self._show_cast()  # a member's range follows the order: its description may change
-        self._update_status()
+        self.schedule_status()
 
     def _refresh_memory(self, row: int | None) -> None:
         # A no-op unless the shot's bank, memory, pins or exclusions changed.
         render = self.render_settings()
         self.memory_strip.show_for(self.project, row, render.memory_size, render.memory_sink)
 
-    def _update_status(self) -> None:
-        self._status_timer.start()
-
     def schedule_status(self) -> None:
-        """The status bar's summary is written again once the event loop turns (the soundtrack changed)."""
-        self._update_status()
+        """The status bar's summary is written again once the event loop turns (many changes, one write)."""
+        self._status_timer.start()
 
     def _is_unsaved(self) -> bool:
         """Whether the open project lives in the app's unsaved-projects folder (realpath once per project path)."""
