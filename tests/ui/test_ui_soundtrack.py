@@ -193,17 +193,22 @@ def test_the_menu_dialog_sets_and_removes_and_a_missing_file_is_named_on_open(wi
     assert "The film exports refuse a missing soundtrack" in text and "takes" not in text  # the takes are all there
 
 
-def test_save_as_elsewhere_takes_the_music_and_the_cast_images_along(window, tmp_path, recorded_dialogs):
-    """Save As to a new folder copied takes/ only: the cast's images and the soundtrack stayed behind, and the
-    copy opened with them missing."""
+def _add_music_and_a_cast_member(window, tmp_path) -> None:
+    """A soundtrack and a cast member with one image, both copied into the project (File > Soundtrack, Cast)."""
     from PySide6.QtGui import QColor, QImage
 
-    project = _saved_with_takes(window, tmp_path, recorded_dialogs)
     assert window.soundtrack.set_music(write_music(tmp_path / "song.wav", 2.0), 0.0, 0.0)
     face = QImage(64, 48, QImage.Format.Format_RGB888)
     face.fill(QColor("#c08040"))
     face.save(str(tmp_path / "mara.png"))
     assert window.casting.add_files([str(tmp_path / "mara.png")], name="Mara")
+
+
+def test_save_as_elsewhere_takes_the_music_and_the_cast_images_along(window, tmp_path, recorded_dialogs):
+    """Save As to a new folder copied takes/ only: the cast's images and the soundtrack stayed behind, and the
+    copy opened with them missing."""
+    project = _saved_with_takes(window, tmp_path, recorded_dialogs)
+    _add_music_and_a_cast_member(window, tmp_path)
     first = window.project_path
     recorded_dialogs.paths.append(str(tmp_path / "copy.storymem"))
     assert window.files.save_as()
@@ -220,17 +225,12 @@ def test_music_and_cast_added_to_a_never_saved_project_survive_its_first_save_as
     """A never-saved project keeps its files in the app's data folder, which its first Save As then deletes: the
     cast's images and the music went with it."""
     from PySide6.QtCore import QStandardPaths
-    from PySide6.QtGui import QColor, QImage
 
     QStandardPaths.setTestModeEnabled(True)
     try:
         assert window.project_path is None
-        assert window.soundtrack.set_music(write_music(tmp_path / "song.wav", 2.0), 0.0, 0.0)
-        assert window.files.is_unsaved()  # placed in the app's folder to hold the copy
-        face = QImage(64, 48, QImage.Format.Format_RGB888)
-        face.fill(QColor("#4080c0"))
-        face.save(str(tmp_path / "kite.png"))
-        assert window.casting.add_files([str(tmp_path / "kite.png")], name="Kite")
+        _add_music_and_a_cast_member(window, tmp_path)
+        assert window.files.is_unsaved()  # placed in the app's folder to hold the copies
         unsaved = window.project_path
         recorded_dialogs.paths.append(str(tmp_path / "first.storymem"))
         assert window.files.save_as()
