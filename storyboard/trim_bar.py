@@ -37,6 +37,9 @@ class TrimBar(QWidget):
         self._pressed_on = -1  # the frame the held handle was on: let go there, nothing changed
 
     def set_span(self, start: int, stop: int, frames: int) -> None:
+        if self._drag is not None and frames != self.span[2]:  # another clip came in mid-drag: let go of it
+            self._drag = None
+            self.releaseKeyboard()
         self.span = (start, stop, frames)
         tip = f"On the cut: frames {start + 1}–{stop} of {frames}" if stop else ""
         if self.draggable and frames:

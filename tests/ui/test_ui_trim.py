@@ -211,3 +211,13 @@ def test_dragging_the_ends_of_the_players_bar_moves_the_in_and_out_points(window
         window.undo_stack.undo()
     assert (take.trim_in, take.trim_out) == (0, 0) and bar.span == (0, 0, 12)
 
+    # Another clip shown mid-drag (the selection moved, a take came in): the drag ends there, the new take untouched.
+    QTest.mousePress(bar, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(width - 1, y))
+    QTest.mouseMove(bar, QPoint(at(6), y))  # shot 1's out point on its way to frame 6
+    window.edits.select_shots([project.story.shots[1].id])
+    qtbot.waitUntil(lambda: bar.span[2] == 9, timeout=WAIT_MS)
+    QTest.mouseRelease(bar, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(0, y))
+    assert QWidget.keyboardGrabber() is None
+    second = project.story.shots[1].accepted()
+    assert (second.trim_in, second.trim_out) == (0, 0) and window.undo_stack.count() == count
+
