@@ -16,7 +16,7 @@ import numpy as np
 
 from storyboard.animatic import render_card
 from storyboard.frames import clip_geometry, iter_clip_frames
-from storymem_engine.project import Project, missing_or_empty
+from storymem_engine.project import Project
 from storymem_engine.shot_timing import FPS, card_frames, shot_frames
 from storymem_engine.story import Shot
 from storymem_engine.take_files import why_unreadable
@@ -206,27 +206,21 @@ def export_film(
 def film_soundtrack(project: Project, default_frames: int, rows: Sequence[int] | None = None) -> AudioTrack | None:
     """The music under the film (None without a soundtrack). A film of selected shots hears what plays under its
     first shot in the whole film, and on from there."""
-    from storymem_engine.soundtrack import AudioTrack, SoundtrackError, probe_audio
+    from storymem_engine.soundtrack import AudioTrack, SoundtrackError, project_music
 
-    music = project.story.soundtrack
-    if music is None:
-        return None
-    fix = "put it back, or choose another or remove it in File > Soundtrack"
     try:
-        path = project.resolve(music.file)
-    except ValueError as exc:
-        raise FilmError(f"the soundtrack {music.name}: {exc}; {fix}") from None
-    if missing_or_empty(path):
-        raise FilmError(f"the soundtrack {music.name} ({music.file}) is missing or empty: {fix}")
+        found = project_music(project)
+    except SoundtrackError as exc:
+        raise FilmError(f"the soundtrack {exc}: put it back, or choose another or remove it in File > Soundtrack"
+                        ) from None
+    if found is None:
+        return None
+    music, path, info = found
     before = sum(shot_frames(shot, default_frames) for shot in project.story.shots[:min(rows)]) if rows else 0
-    if before:
-        try:
-            length = probe_audio(path).duration_s
-        except SoundtrackError as exc:
-            raise FilmError(f"{exc}: {fix}") from None
-        if music.start_s + before / FPS >= length:
-            return None  # these shots come after the music has ended: silent in the whole film as well
-    return AudioTrack(path, music.start_s + before / FPS, music.gain_db)
+    start = music.start_s + before / FPS
+    if before and start >= info.duration_s:
+        return None  # these shots come after the music has ended: silent in the whole film as well
+    return AudioTrack(path, start, music.gain_db)
 
 
 def total_frames(project: Project, default_frames: int, rows: Sequence[int] | None = None) -> int:

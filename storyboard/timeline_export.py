@@ -114,21 +114,20 @@ def _soundtrack(project: Project, plan: list[HandoffShot], fmt: TimelineFormat,
                 result: TimelineResult) -> _Music | None:
     """The soundtrack as the timeline's audio clip: checked first (a missing file is refused, as a missing clip is),
     or left out, with the reason in ``result.soundtrack``."""
-    music = project.story.soundtrack
-    if music is None:
+    if project.story.soundtrack is None:
         return None
     if not fmt.audio:
         result.soundtrack = (f"the soundtrack is left out: the {fmt.label} written here holds the video only "
                              "(add the music in the editor, or export .otio or FCP 7 XML)")
         return None
-    from storymem_engine.soundtrack import SoundtrackError, probe_audio
+    from storymem_engine.soundtrack import SoundtrackError, project_music
 
     try:
-        path = project.resolve(music.file)
-        length = probe_audio(path).duration_s
-    except (ValueError, SoundtrackError) as exc:
-        raise HandoffError(f"the soundtrack {music.name} ({music.file}): {exc}; put it back, or choose another "
-                           "or remove it in File > Soundtrack") from None
+        music, path, info = project_music(project)
+    except SoundtrackError as exc:
+        raise HandoffError(f"the soundtrack {exc}; put it back, or choose another or remove it in File > "
+                           "Soundtrack") from None
+    length = info.duration_s
     start, frames = round(music.start_s * FPS), int(length * FPS)
     if start >= frames:
         result.soundtrack = (f"the soundtrack is left out: it is {length:.1f} s long and the film would start it at "

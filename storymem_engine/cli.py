@@ -481,17 +481,16 @@ def _parallel_settings(args) -> dict:
 def film_soundtrack(project):
     """The AudioTrack of the soundtrack set in the editor, for the render's film (None without one); CliError
     naming the file when it is gone or no music."""
-    music = project.story.soundtrack
-    if music is None:
-        return None
-    from storymem_engine.soundtrack import AudioTrack, SoundtrackError, probe_audio
+    from storymem_engine.soundtrack import AudioTrack, SoundtrackError, project_music
 
     try:
-        path = project.resolve(music.file)
-        probe_audio(path)
-    except (ValueError, SoundtrackError) as exc:
-        raise CliError(f"the project's soundtrack {music.name} ({music.file}): {exc}. Put the file back, or remove "
-                       "or replace it in the editor (File > Soundtrack)") from None
+        found = project_music(project)
+    except SoundtrackError as exc:
+        raise CliError(f"the project's soundtrack {exc}. Put the file back, or remove or replace it in the editor "
+                       "(File > Soundtrack)") from None
+    if found is None:
+        return None
+    music, path, _info = found
     return AudioTrack(path, music.start_s, music.gain_db)
 
 

@@ -16,11 +16,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from storymem_engine.story import MAX_GAIN_DB, MIN_GAIN_DB  # the range a project may store
+from storymem_engine.story import MAX_GAIN_DB, MIN_GAIN_DB, Soundtrack  # the range a project may store
+
+if TYPE_CHECKING:
+    from storymem_engine.project import Project
 
 AUDIO_CODEC = "aac"  # FFmpeg's native encoder: always built in, unlike libfdk_aac
 AUDIO_RATE = 48000
@@ -161,6 +164,20 @@ def probe_audio(path: Path | str) -> AudioInfo:
     if not math.isfinite(duration) or duration <= 0:
         raise SoundtrackError(f"soundtrack {source} has a length of 0 seconds")
     return AudioInfo(duration_s=duration, sample_rate=sample_rate, channels=channels, codec=codec)
+
+
+def project_music(project: Project) -> tuple[Soundtrack, Path, AudioInfo] | None:
+    """The project's soundtrack (File > Soundtrack), its file and what the file holds; None without one.
+    SoundtrackError "<name> (<file as the project lists it>): <why>" when the file leaves the project, is gone, or
+    holds no music: each writer of a film or a timeline puts its own words around it."""
+    music = project.story.soundtrack
+    if music is None:
+        return None
+    try:
+        path = project.resolve(music.file)
+        return music, path, probe_audio(path)
+    except (ValueError, SoundtrackError) as exc:
+        raise SoundtrackError(f"{music.name} ({music.file}): {exc}") from None
 
 
 def check_track(track: AudioTrack) -> AudioInfo:
