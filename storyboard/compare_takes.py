@@ -1,4 +1,4 @@
-"""Playback > Compare takes (Ctrl+Shift+K): two takes of the shown shot side by side, each between its in and out
+"""Playback > Compare takes (Ctrl+Shift+T): two takes of the shown shot side by side, each between its in and out
 points, scrubbing and playing frame for frame together, with Accept under each: after a regenerate, the old take and
 the new one judged at once instead of one after the other."""
 

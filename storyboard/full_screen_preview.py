@@ -58,7 +58,8 @@ class FullScreenPreview(QWidget):
         if take is None:
             words += " · animatic card (no take yet)"
         else:
-            words += f" · take {shot.takes.index(take) + 1}" + (f" · {trim_words(take)}" if take.trimmed else "")
+            trimmed = trim_words(take)  # "" for a take that plays whole
+            words += f" · take {shot.takes.index(take) + 1}" + (f" · {trimmed}" if trimmed else "")
         self.caption.setText(words)
 
     def toggle(self) -> None:
