@@ -37,14 +37,15 @@ class SoundtrackController:
         return self.window.project.story.soundtrack
 
     def open_dialog(self) -> bool:
+        from storymem_engine.soundtrack import SoundtrackError, project_music
+
         window = self.window
         current = self.current
-        length = None
-        if current is not None:
-            try:
-                length = music_length(window.project.resolve(current.file))
-            except Exception:  # noqa: BLE001 - a missing or damaged file: the dialog then offers another
-                length = None
+        try:
+            found = project_music(window.project)
+        except SoundtrackError:  # a missing or damaged file: the dialog then offers another
+            found = None
+        length = found[2].duration_s if found is not None else None
         film = running_time(window.project.story, window.exports.cut_defaults()[0])
         dialog = SoundtrackDialog(current, length, film, self.ask_for_music, window)
         answer = dialog.exec()
