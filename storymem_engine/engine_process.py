@@ -38,13 +38,30 @@ HEARTBEAT_S = 1.0
 SILENCE_S = 30.0
 CANCEL_SILENCE_S = 5.0
 
+# How engine processes start: "spawn" in the app (see above). A CPU test suite sets "forkserver": each child is
+# then forked from one server that imported the engine's libraries once, and starts in well under a second
+# instead of importing torch, diffusers, transformers, open_clip and peft again (~4 s on 2 cores, most of a tiny
+# generation). The app keeps spawn: a library that touches CUDA while the server imports it would leave every
+# forked child unable to use the GPU, and a second or two at the start of a queue is nothing next to loading Wan.
+START_METHOD = "spawn"
+FORKSERVER_PRELOAD = ("storymem_engine.engine", "storymem_engine.director", "storymem_engine.pipeline",
+                      "transformers", "open_clip", "peft")
 
-def serve(commands: Connection, events: Connection, gpus: int = 1, parallel: str = "ulysses") -> None:
+
+def serve(commands: Connection, events: Connection, gpus: int = 1, parallel: str = "ulysses",
+          environ: dict[str, str] | None = None, cwd: str | None = None) -> None:
     """The child's main loop: one job at a time, until ``quit`` or the parent goes away.
 
     With ``gpus`` > 1 this process is the launcher of a torch.distributed group instead (engine_group.py): every
     shot is split across that many GPUs, and rank 0 of the group runs ``serve_queue`` over a socket.
+    ``environ`` and ``cwd``: the editor's, for a child forked from a forkserver (which has its own, from when it
+    started); a spawned child has them already.
     """
+    if environ is not None:
+        os.environ.clear()
+        os.environ.update(environ)
+    if cwd is not None:
+        os.chdir(cwd)
     from storymem_engine.models import configure_cuda_allocator
 
     configure_cuda_allocator()
@@ -167,12 +184,16 @@ class EngineProcess:
             self.close()
         self._reap()
         self._layout = layout
-        ctx = multiprocessing.get_context("spawn")
+        ctx = multiprocessing.get_context(START_METHOD)
         commands_out, commands_in = ctx.Pipe(duplex=False)
         events_out, events_in = ctx.Pipe(duplex=False)
+        forked = START_METHOD == "forkserver"
+        if forked:
+            ctx.set_forkserver_preload(list(FORKSERVER_PRELOAD))
         # daemon: ended by multiprocessing when the editor exits, even after an unhandled error.
-        process = ctx.Process(target=serve, args=(commands_out, events_in, gpus, parallel), name="storymem-engine",
-                              daemon=True)
+        process = ctx.Process(target=serve, name="storymem-engine", daemon=True,
+                              args=(commands_out, events_in, gpus, parallel, dict(os.environ) if forked else None,
+                                    os.getcwd() if forked else None))
         process.start()
         commands_out.close()  # the child's ends: closing ours makes recv() see EOF when the child dies
         events_in.close()

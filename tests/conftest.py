@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from storymem_engine import engine_process
+
 # The property tests draw the same examples on every run (a red CI names a bug, never a lucky draw); a hunt for new
 # cases: HYPOTHESIS_PROFILE=explore.
 hypothesis_settings.register_profile("ci", derandomize=True, database=None)
@@ -18,6 +20,11 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# The app's engine processes start by spawning (every one imports torch, diffusers, transformers, open_clip and peft
+# anew, ~4 s here); the suite starts ~60 of them, so they fork from one server that imported those once. The spawn
+# path stays covered by the tests that run the app in a process of its own (test_selftest.py, the screenshots).
+engine_process.START_METHOD = "forkserver"
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
