@@ -12,6 +12,7 @@ from storyboard.attach_dialog import AttachDialog
 from storyboard.undo_commands import SetCastCommand
 from storymem_engine.cast import MAX_IMAGES_PER_MEMBER, CastMember
 from storymem_engine.reference_images import ReferenceImageError, copy_into_project
+from storymem_engine.words import counted
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
@@ -99,8 +100,8 @@ class CastController:
         self._push(cast, f"Add cast member “{member.name}”" if new else
                    f"Replace the images of “{member.name}”" if replace else f"Add images to “{member.name}”")
         window.statusBar().showMessage(
-            f"{added} image(s) added to “{member.name}” (attached to every shot: double-click it to change)"
-            if new else f"{added} image(s) added to “{member.name}”", 8000)
+            f"{counted(added, 'image')} added to “{member.name}” (attached to every shot: double-click it to change)"
+            if new else f"{counted(added, 'image')} added to “{member.name}”", 8000)
         return True
 
     # ------------------------------------------------------------ other edits

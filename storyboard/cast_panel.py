@@ -28,6 +28,7 @@ from storyboard.frame_loader import FrameLoader
 from storyboard.note_label import NOTE_STYLE
 from storymem_engine.cast import CastMember, describe_attachment
 from storymem_engine.project import Project, file_stamp
+from storymem_engine.words import counted
 
 THUMB = QSize(120, 90)
 MEMBER_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -156,7 +157,7 @@ class CastPanel(QGroupBox):
 
     def _tooltip(self, member: CastMember) -> str:
         story = self._project.story
-        return (f"{member.name}: {len(member.images)} image(s), {describe_attachment(story, member)}\n"
+        return (f"{member.name}: {counted(len(member.images), 'image')}, {describe_attachment(story, member)}\n"
                 + "\n".join(i.path for i in member.images))
 
     def _set_icon(self, item: QListWidgetItem, member: CastMember) -> None:
@@ -220,7 +221,7 @@ class CastPanel(QGroupBox):
             button.setEnabled(bool(member_id))
         member = next((m for m in self._project.story.cast if m.id == member_id), None) if self._project else None
         where = describe_attachment(self._project.story, member) if member is not None else ""
-        self.selection_note.setText(f"{member.name}: {len(member.images)} image(s), attached to {where}"
+        self.selection_note.setText(f"{member.name}: {counted(len(member.images), 'image')}, attached to {where}"
                                     if member is not None else "")
 
     def _context_menu(self, at) -> None:

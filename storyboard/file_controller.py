@@ -26,6 +26,7 @@ from storymem_engine.project import (
 )
 from storymem_engine.reference_images import export_official_references, official_references
 from storymem_engine.story import Shot, Story, StoryError, load_story, save_story
+from storymem_engine.words import counted
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
@@ -292,9 +293,10 @@ class FileController:
                 len(missing) > music_gone)
             said += ["The film exports refuse a missing soundtrack: put it back, or choose another or remove it in "
                      "File > Soundtrack."] * music_gone
+            one = len(missing) == 1
             dialogs.warning(self.window, "Missing files",
-                            f"{len(missing)} file(s) named in this project are not in {folder}, or are empty:\n"
-                            f"{listed}{more}\n\n" + "\n\n".join(said))
+                            f"{counted(len(missing), 'file')} named in this project {'is' if one else 'are'} not in "
+                            f"{folder}, or {'is' if one else 'are'} empty:\n{listed}{more}\n\n" + "\n\n".join(said))
         return True
 
     # ------------------------------------------------------------ save
@@ -504,7 +506,7 @@ class FileController:
         except Exception as exc:  # noqa: BLE001 - a dialog, never a crash of the window
             dialogs.error(self.window, "Export failed", f"Could not write {path}:\n{describe_error(exc)}")
             return False
-        beside = (f" and {len(references)} MR2V reference image(s) in {references[0].parent.name}/ (the official "
-                  "run's --output_dir, with --m2v_first_shot)") if references else ""
+        beside = (f" and {counted(len(references), 'MR2V reference image')} in {references[0].parent.name}/ (the "
+                  "official run's --output_dir, with --m2v_first_shot)") if references else ""
         self.window.statusBar().showMessage(f"Exported story to {path}{beside}", 10_000)
         return True

@@ -20,6 +20,7 @@ from storymem_engine.project import Project
 from storymem_engine.shot_timing import FPS, card_frames, shot_frames
 from storymem_engine.story import Shot
 from storymem_engine.take_files import why_unreadable
+from storymem_engine.words import counted
 
 if TYPE_CHECKING:
     from storymem_engine.soundtrack import AudioTrack
@@ -65,8 +66,8 @@ def plan_film(project: Project, default_frames: int, fps: int = FPS,
             raise FilmError(f"shot {number}: cannot read {take.clip}: {why_unreadable(exc)} (regenerate the shot "
                             "or accept another take)") from None
         if count < take.frames:  # another file in its place (an image opens as a one-frame video): not this take
-            raise FilmError(f"shot {number}: {take.clip} holds {count} frame(s) where the take made {take.frames} "
-                            "(regenerate the shot or accept another take)")
+            raise FilmError(f"shot {number}: {take.clip} holds {counted(count, 'frame')} where the take made "
+                            f"{take.frames} (regenerate the shot or accept another take)")
         start, stop = take.cut_range() if take.trimmed else (0, count)
         segments.append(FilmSegment(number, shot, clip, stop - start, width, height,
                                     draft=take.request.get("profile") == "draft", start=start))

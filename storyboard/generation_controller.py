@@ -24,6 +24,7 @@ from storyboard.worker import GenerationJob, WorkerThread
 from storymem_engine.project import TAKES_DIR, ProjectError, acquire_writer_lock, record_take
 from storymem_engine.shot_modes import unmade_continued
 from storymem_engine.story import Take
+from storymem_engine.words import counted
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
@@ -194,7 +195,8 @@ class GenerationController(QObject):
         for shot_id in shot_ids:
             self.window.model.set_live_status(shot_id, "queued")
         self.update_actions(running=True)
-        self.window.statusBar().showMessage(f"Queued {len(shot_ids)} shot(s) on the {engine['engine']} engine{draft}…")
+        self.window.statusBar().showMessage(
+            f"Queued {counted(len(shot_ids), 'shot')} on the {engine['engine']} engine{draft}…")
         self.worker.submit(job)
         return True
 
@@ -483,7 +485,8 @@ class GenerationController(QObject):
         if self._cancel_asked:
             message = f"Generation cancelled after {_duration(took)} ({kept} kept)"
         elif self.failures:
-            message = f"Generation stopped after {_duration(took)}: {len(self.failures)} shot(s) failed ({kept})"
+            failed = counted(len(self.failures), "shot")
+            message = f"Generation stopped after {_duration(took)}: {failed} failed ({kept})"
         else:
             message = f"Generation finished in {_duration(took)} ({kept})"
         self.window.statusBar().showMessage(message, 15_000)

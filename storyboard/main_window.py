@@ -52,6 +52,7 @@ from storymem_engine.project import PROJECT_FILE, Project
 from storymem_engine.render_settings import RenderSettings
 from storymem_engine.shot_timing import FPS, clock, running_time, seconds, shot_frames
 from storymem_engine.story import Shot, Story
+from storymem_engine.words import counted
 
 APP_NAME = "StoryMem Studio"
 AUTOSAVE_MS = 60_000
@@ -346,8 +347,8 @@ class MainWindow(QMainWindow):
         chosen = f" ({clock(seconds(sum(shot_frames(shots[r], frames) for r in rows)))})" if rows else ""
         music = self.project.story.soundtrack
         heard = f" · ♪ {music.name}" if music is not None else ""
-        self.shot_count_label.setText(f"{_count(len(shots), 'shot')} · {_count(scenes, 'scene')} · {runtime}{heard} · "
-                                      f"{_count(with_takes, 'accepted take')} · {selected} selected{chosen} · "
+        self.shot_count_label.setText(f"{counted(len(shots), 'shot')} · {counted(scenes, 'scene')} · {runtime}{heard}"
+                                      f" · {counted(with_takes, 'accepted take')} · {selected} selected{chosen} · "
                                       f"{where}")
         self.shot_count_label.setToolTip(
             f"Running time of the cut at {FPS} fps: each shot's accepted take, else its animatic card (the film "
@@ -453,7 +454,3 @@ class MainWindow(QMainWindow):
             event.accept()
         else:
             event.ignore()
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' if n != 1 else ''}"

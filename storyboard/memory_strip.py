@@ -35,6 +35,7 @@ from storyboard.note_label import NOTE_STYLE
 from storymem_engine.cast import member_of_key
 from storymem_engine.memory import Keyframe, select_memory
 from storymem_engine.project import Project, file_stamp
+from storymem_engine.words import counted
 
 THUMB = QSize(112, 64)
 FRAME = 4  # the "in memory" frame drawn around a thumbnail
@@ -293,9 +294,9 @@ class MemoryStrip(QGroupBox):
             hidden = (f" {self.hidden_unused} older unused keyframes are not listed: select an earlier shot "
                       "to pin one." if self.hidden_unused else "")
             cast = sum(1 for e in chosen if e.keyframe.key.startswith("ref:"))
-            what, source = ("memory image(s)", f"{cast} from the cast; ") if cast else ("keyframe(s)", "")
+            what, source = ("memory image", f"{cast} from the cast; ") if cast else ("keyframe", "")
             self.note.setText(
-                f"Shot {index + 1} is conditioned on {len(chosen)} of {total} {what} "
+                f"Shot {index + 1} is conditioned on {len(chosen)} of {counted(total, what)} "
                 f"({source}memory {size}, sink {sink}{extra}). Pins and exclusions apply to every shot.{hidden}"
             )
 

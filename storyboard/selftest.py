@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from storymem_engine.words import counted
+
 SIZE = "64x48"
 FRAMES = 9
 STEPS = 2
@@ -121,7 +123,8 @@ def _generate_one_shot(scratch: Path, timeout_s: float) -> str:
         saved = load_project(folder).story.shots[0]
         if saved.accepted_take != take.id:
             raise SelftestError("project.json on disk does not record the new take")
-        return f"1 shot, {len(frames)} frames {SIZE}, {take.engine or 'tiny engine'}, {len(take.keyframes)} keyframe(s)"
+        keyframes = counted(len(take.keyframes), "keyframe")
+        return f"1 shot, {len(frames)} frames {SIZE}, {take.engine or 'tiny engine'}, {keyframes}"
     finally:
         window.generation.stop()
         _finish_background_decodes(window)

@@ -28,6 +28,7 @@ from storyboard.note_label import NOTE_STYLE, NoteLabel
 from storyboard.render_settings_form import RenderSettingsForm
 from storymem_engine.multi_gpu import gpu_note, split_needs, visible_gpus
 from storymem_engine.tiny import DRAFT_FRAMES, DRAFT_STEPS
+from storymem_engine.words import counted
 
 
 def check_models_folder(folder: str, clip: bool = True) -> str:
@@ -57,7 +58,7 @@ def check_models_folder(folder: str, clip: bool = True) -> str:
         optional = f"\n\nCould not check the optional files (Draft profile, MM2V): {exc}"
     if not missing:
         return f"All model files found in {folder}.{optional}"
-    return (f"{len(missing)} file(s) missing in {folder}:\n" + "\n".join(missing)
+    return (f"{counted(len(missing), 'file')} missing in {folder}:\n" + "\n".join(missing)
             + "\n\nDownload them with:\n" + "\n".join(commands) + optional)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from storymem_engine.quality import QualityGate, make_quality
 from storymem_engine.similarity import FrameSimilarity, check_frames, make_similarity
+from storymem_engine.words import counted
 
 
 @dataclass
@@ -154,5 +155,5 @@ def extract_keyframes(
     if not indices:
         message = "every keyframe of this shot repeats an image already in memory"
     elif duplicates:
-        message = f"{len(duplicates)} keyframe(s) dropped as repeats of memory images"
+        message = f"{counted(len(duplicates), 'keyframe')} dropped as repeats of memory images"
     return KeyframeResult(indices, thr, backends, duplicates, message)

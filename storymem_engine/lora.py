@@ -494,7 +494,8 @@ def load_storymem_lora_pair(
         if found is None
     ]
     if missing:
-        raise LoraError(f"missing StoryMem LoRA file(s) in {base}: {', '.join(missing)}")
+        files = "file" if len(missing) == 1 else "files"
+        raise LoraError(f"missing StoryMem LoRA {files} in {base}: {', '.join(missing)}")
     assert high is not None and low is not None
     high_modules = load_storymem_lora(transformer, high, adapter_name=adapter_name, scale=scale)
     try:

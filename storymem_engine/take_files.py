@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from storymem_engine.words import counted
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -99,7 +101,7 @@ def first_picture(path: Path, frames: int = 0, whole: bool = True) -> tuple[np.n
     if count and held < listed:
         return first, f"cut off: it holds {held} of its {listed} frames"
     if count and held < frames:
-        return first, f"it holds {held} frame(s) where the take made {frames}"
+        return first, f"it holds {counted(held, 'frame')} where the take made {frames}"
     return first, ""
 
 

@@ -148,7 +148,7 @@ def test_story_export_and_import_carry_the_references_as_the_official_mr2v_run_r
     assert win.files.export_story()
     folder = script.with_suffix("")
     assert sorted(p.name for p in folder.iterdir()) == ["00_00_keyframe0.jpg", "00_00_keyframe1.jpg"]
-    assert "MR2V reference image(s)" in win.statusBar().currentMessage()
+    assert "and 2 MR2V reference images in story/" in win.statusBar().currentMessage()
 
     QStandardPaths.setTestModeEnabled(True)  # the imported story's project lives in the app's folder
     win.undo_stack.setClean()

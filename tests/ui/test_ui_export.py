@@ -148,7 +148,7 @@ def test_export_into_missing_folder_and_missing_clip_are_clear(window, film_proj
     # Another file in its place: an image opens as a one-frame video, and the film came out short without a word.
     cut.write_bytes((film_project.folder / shots[0].accepted().keyframes[0]).read_bytes())
     assert not window.exports.export_film(tmp_path / "film.mp4")
-    assert recorded_dialogs.texts("error")[4] == ("shot 1: takes/shot-001/take0/clip.mp4 holds 1 frame(s) where the "
+    assert recorded_dialogs.texts("error")[4] == ("shot 1: takes/shot-001/take0/clip.mp4 holds 1 frame where the "
                                                   "take made 9 (regenerate the shot or accept another take)")
 
 
