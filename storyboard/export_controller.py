@@ -51,7 +51,7 @@ class ExportController:
 
     def export_film(self, path: Path | None = None, rows: list[int] | None = None, burn_in: bool = False) -> bool:
         # numpy and PyAV load on first export, not at launch (the window opens ~100 ms sooner).
-        from storyboard.film_export import FilmError, export_film, film_soundtrack, total_frames
+        from storyboard.film_export import FilmError, plan_export, write_film
 
         window = self.window
         which = "" if rows is None else shots_in_words(rows)
@@ -65,12 +65,11 @@ class ExportController:
         settings = window.generation_settings()  # untaken shots become cards as long as their clip would be
         cancelled_error, video_error = _video_exceptions()
         try:
-            total = total_frames(window.project, settings.frames, rows)
-            film_soundtrack(window.project, settings.frames, rows)  # a missing one is told before anything starts
+            plan = plan_export(window.project, settings.frames, settings.size, rows)
         except FilmError as exc:
             dialogs.error(window, "Cannot export film", str(exc))
             return False
-        self.progress = dialog = QProgressDialog(f"Exporting {Path(path).name}…", "Cancel", 0, total, window)
+        self.progress = dialog = QProgressDialog(f"Exporting {Path(path).name}…", "Cancel", 0, plan.frames, window)
         dialog.setWindowTitle("Export film")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.setMinimumDuration(0)
@@ -79,12 +78,11 @@ class ExportController:
         dialog.show()
 
         def progress(done: int) -> None:
-            dialog.setValue(min(done, total))
+            dialog.setValue(min(done, plan.frames))
             QApplication.processEvents()
 
         try:
-            count = export_film(window.project, Path(path), settings.frames, settings.size,
-                                progress=progress, cancel=dialog.wasCanceled, rows=rows, burn_in=burn_in)
+            count = write_film(plan, Path(path), progress=progress, cancel=dialog.wasCanceled, burn_in=burn_in)
         except cancelled_error:
             window.statusBar().showMessage("Film export cancelled; nothing was written", 8000)
             return False
@@ -101,7 +99,9 @@ class ExportController:
             self.progress = None
         what = f"{which} ({count} frames)" if which else f"{count} frames"
         music = window.project.story.soundtrack
-        heard = f", with the soundtrack {music.name}" if music is not None else ""
+        after = "this shot" if rows is not None and len(rows) == 1 else "these shots"
+        heard = ("" if music is None else f", with the soundtrack {music.name}" if plan.audio is not None
+                 else f", silent: the soundtrack {music.name} ends before {after}")
         window.statusBar().showMessage(f"Exported {what} to {path}{heard}", 8000)
         return True
 

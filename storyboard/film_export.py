@@ -181,27 +181,44 @@ def stamped(frame: np.ndarray, stamp: tuple[np.ndarray, np.ndarray], bottom: boo
     return out
 
 
-def export_film(
-    project: Project,
-    path: Path,
-    default_frames: int,
-    default_size: tuple[int, int],
-    progress: Callable[[int], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
-    rows: Sequence[int] | None = None,
-    burn_in: bool = False,
-) -> int:
-    """Write the film (of ``rows`` only, when given; ``burn_in``: a review copy with shot, take and timecode on
-    every frame); returns its frame count. Raises FilmError, the engine's VideoCancelled / VideoError, or OSError
-    (read-only folder, full disk)."""
+@dataclass
+class FilmPlan:
+    """Everything a film export needs, read once before any frame is written: a missing clip or soundtrack is
+    told before a progress dialog opens, and the export's message says what the file really holds."""
+
+    segments: list[FilmSegment]
+    size: tuple[int, int]
+    audio: AudioTrack | None  # None: no soundtrack, or these shots come after it ends
+
+    @property
+    def frames(self) -> int:
+        return sum(seg.frames for seg in self.segments)
+
+
+def plan_export(project: Project, default_frames: int, default_size: tuple[int, int],
+                rows: Sequence[int] | None = None) -> FilmPlan:
+    """The film of ``rows`` (all shots when None); raises FilmError naming the shot or the soundtrack."""
+    segments = plan_film(project, default_frames, rows=rows)
+    return FilmPlan(segments, film_size(segments, default_size), film_soundtrack(project, default_frames, rows))
+
+
+def write_film(plan: FilmPlan, path: Path, progress: Callable[[int], None] | None = None,
+               cancel: Callable[[], bool] | None = None, burn_in: bool = False) -> int:
+    """Write a planned film (``burn_in``: a review copy with shot, take and timecode on every frame); returns its
+    frame count. Raises FilmError, the engine's VideoCancelled / VideoError, or OSError (read-only folder, full
+    disk)."""
     try:
         from storymem_engine.video import write_video
     except ImportError as exc:
         raise FilmError(f"video writing is not available in this build ({exc})") from None
-    segments = plan_film(project, default_frames, rows=rows)
-    size = film_size(segments, default_size)
-    return write_video(path, film_frames(segments, size, burn_in), fps=FPS, progress=progress, cancel=cancel,
-                       audio=film_soundtrack(project, default_frames, rows))
+    return write_video(path, film_frames(plan.segments, plan.size, burn_in), fps=FPS, progress=progress,
+                       cancel=cancel, audio=plan.audio)
+
+
+def export_film(project: Project, path: Path, default_frames: int, default_size: tuple[int, int],
+                rows: Sequence[int] | None = None, burn_in: bool = False) -> int:
+    """Plan and write the film in one call (the command line's export); returns its frame count."""
+    return write_film(plan_export(project, default_frames, default_size, rows), path, burn_in=burn_in)
 
 
 def film_soundtrack(project: Project, default_frames: int, rows: Sequence[int] | None = None) -> AudioTrack | None:
@@ -222,7 +239,3 @@ def film_soundtrack(project: Project, default_frames: int, rows: Sequence[int] |
     if before and start >= info.duration_s:
         return None  # these shots come after the music has ended: silent in the whole film as well
     return AudioTrack(path, start, music.gain_db)
-
-
-def total_frames(project: Project, default_frames: int, rows: Sequence[int] | None = None) -> int:
-    return sum(seg.frames for seg in plan_film(project, default_frames, rows=rows))

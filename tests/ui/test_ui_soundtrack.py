@@ -119,6 +119,8 @@ def test_exported_films_carry_the_music_from_where_their_shots_sit(window, tmp_p
     late = tmp_path / "late.mp4"
     assert window.exports.export_film(late, rows=[2])
     assert len(film_audio(late)) == 0 and recorded_dialogs.messages == []
+    said = window.statusBar().currentMessage()
+    assert said.endswith("late.mp4, silent: the soundtrack ramp.wav ends before this shot")
     window.undo_stack.undo()
     review = tmp_path / "review.mp4"
     assert window.exports.export_film(review, burn_in=True)
