@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from storymem_engine.atomic import FILE_MODE
 from storymem_engine.soundtrack import AudioTrack, SoundtrackError, SoundtrackMuxer, check_track
 from storymem_engine.take_files import why_unreadable
 
@@ -136,6 +137,7 @@ def write_video(
 
     # The temp file sits next to the target so the final os.replace is a same-filesystem atomic rename.
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part.mp4", dir=target.parent)
+    os.fchmod(fd, FILE_MODE)  # mkstemp's 0600 would keep everyone else from playing the film or the take
     os.close(fd)
     container = None
     soundtrack: SoundtrackMuxer | None = None

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from storymem_engine.atomic import FILE_MODE
 from storymem_engine.video import (
     VideoCancelled,
     VideoError,
@@ -54,6 +55,8 @@ def test_write_read_probe_round_trip(tmp_path: Path) -> None:
     assert info.faststart is True
     assert info.profile  # libx264 with yuv420p picks High
     assert _leftovers(tmp_path) == []
+    # Readable by others as any saved file is (a shared folder, a film handed on), not the temp file's 0600.
+    assert out.stat().st_mode & 0o777 == FILE_MODE
 
 
 def test_write_accepts_a_generator_of_frames(tmp_path: Path) -> None:
