@@ -307,8 +307,7 @@ class FileController:
 
     def save_as(self) -> bool:
         chosen = dialogs.save_file(self.window, "Save project as", "StoryMem project (*.storymem)",
-                                   self.window.dialog_start(self.window.display_name() + PROJECT_SUFFIX,
-                                                            inside_project=False))
+                                   self.window.dialog_start(self._offered_name(), inside_project=False))
         if not chosen:
             return False
         self.window.remember_folder(Path(chosen).parent)
@@ -317,11 +316,28 @@ class FileController:
             dialogs.error(self.window, "Choose another folder", "That folder is where the app keeps unsaved projects; "
                                                                 "save the project somewhere of your own.")
             return False
+        holder = next((p for p in folder.parents if (p / PROJECT_FILE).is_file()), None)
+        if holder is not None:
+            dialogs.error(self.window, "Choose another folder",
+                          f"{folder.name} would be inside the project {holder.name}, among its takes. Save it next "
+                          f"to that project instead, in {holder.parent}.")
+            return False
         if folder != self.window.project_path and (folder / PROJECT_FILE).exists():
             if not dialogs.ask_yes_no(self.window, "Replace project?",
                                       f"{folder} already holds a project. Replace its project.json?"):
                 return False
         return self._write(folder)
+
+    def _offered_name(self) -> str:
+        """The name Save As offers: the project's own name would be its folder, which a file dialog opens instead
+        of offering (a plain name typed there then saved the copy inside the project), so a saved project offers
+        "<name> copy"."""
+        name = self.window.display_name()
+        if self.window.project_path is None or self.is_unsaved():
+            return name + PROJECT_SUFFIX
+        parent = self.window.project_path.parent
+        candidates = (f"{name} copy" + (f" {n}" if n > 1 else "") for n in range(1, 1000))
+        return next(c for c in candidates if not (parent / (c + PROJECT_SUFFIX)).exists()) + PROJECT_SUFFIX
 
     def _write(self, folder: Path) -> bool:
         project = self.project

@@ -38,6 +38,28 @@ def test_save_reopen_gives_identical_story(window, recorded_dialogs, tmp_path):
     assert recorded_dialogs.messages == []
 
 
+def test_save_as_of_a_saved_project_offers_a_copy_beside_it_never_inside(window, recorded_dialogs, tmp_path,
+                                                                         monkeypatch):
+    from storyboard import dialogs
+
+    folder = save_as(window, recorded_dialogs, tmp_path / "Fox.storymem")
+    offered: list[str] = []
+    monkeypatch.setattr(dialogs, "save_file", lambda _p, _t, _f, start="": offered.append(start) or None)
+    assert not window.files.save_as()
+    # The project's own name is its folder, which a file dialog would open instead of offering.
+    assert offered == [str(tmp_path / "Fox copy.storymem")]
+    (tmp_path / "Fox copy.storymem").mkdir()
+    assert not window.files.save_as() and offered[-1] == str(tmp_path / "Fox copy 2.storymem")
+
+    # A name typed while the dialog showed the project's own folder: refused, nothing written there.
+    monkeypatch.setattr(dialogs, "save_file", lambda *_a, **_k: str(folder / "Fox v2"))
+    assert not window.files.save_as()
+    assert recorded_dialogs.texts("error") == [
+        f"Fox v2.storymem would be inside the project Fox.storymem, among its takes. Save it next to that project "
+        f"instead, in {tmp_path}."]
+    assert not (folder / "Fox v2.storymem").exists() and window.project_path == folder
+
+
 def test_ctrl_s_on_a_saved_project_writes_in_place(window, recorded_dialogs, tmp_path):
     folder = save_as(window, recorded_dialogs, tmp_path / "a.storymem")
     window.edits.edit_field(ids(window)[0], "prompt", "changed", burst=1)
