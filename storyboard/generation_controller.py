@@ -503,12 +503,11 @@ class GenerationController(QObject):
             actions["generate_cancel"].setEnabled(running)
 
     def maybe_stop(self) -> bool:
-        """On close: True when nothing runs. While a queue runs, ask; on yes cancel it and close the window once
-        the engine has stopped, keeping the UI responsive meanwhile (so this returns False for now). An engine
-        that does not answer the cancel is ended by the worker (a few seconds without a heartbeat), and
-        FORCE_CLOSE_MS after the request at the latest."""
+        """On close: True when no queue runs (the window stops the engine once closing is certain). While a queue
+        runs, ask; on yes cancel it and close the window once the engine has stopped, keeping the UI responsive
+        meanwhile (so this returns False for now). An engine that does not answer the cancel is ended by the
+        worker (a few seconds without a heartbeat), and FORCE_CLOSE_MS after the request at the latest."""
         if not self.busy:
-            self.stop()
             return True
         if self._closing:
             return False

@@ -444,10 +444,12 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.generation.worker is not None and not self.generation.busy:
-            self.statusBar().showMessage("Stopping the engine process…")  # a few seconds with models loaded
-            self.statusBar().repaint()
+        # The engine stops only once closing is certain: Cancel at the save question keeps its models loaded.
         if self.generation.maybe_stop() and self.files.maybe_save():
+            if self.generation.worker is not None:
+                self.statusBar().showMessage("Stopping the engine process…")  # a few seconds with models loaded
+                self.statusBar().repaint()
+            self.generation.stop()
             self.full_screen.leave()
             self.autosave_timer.stop()
             window_geometry.save(self)

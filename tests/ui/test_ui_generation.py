@@ -297,7 +297,7 @@ def test_failed_shot_stops_the_queue_or_goes_on_as_chosen(gen_window, qtbot, rec
     assert len(recorded_dialogs.texts("error")) == 2
 
 
-def test_models_stay_loaded_between_queues_until_unloaded(gen_window, qtbot):
+def test_models_stay_loaded_between_queues_until_unloaded(gen_window, qtbot, recorded_dialogs):
     win = gen_window
     shots = win.project.story.shots
     win.edits.select_shots([shots[0].id])
@@ -319,6 +319,12 @@ def test_models_stay_loaded_between_queues_until_unloaded(gen_window, qtbot):
     # Same settings: the same engine process, with its models already loaded.
     assert engine.pid == pid and win.generation.engine_reused
     assert phases and "loading models" not in phases
+    # Quit, then Cancel at the save question: nothing changes, the models stay loaded.
+    win.edits.edit_field(shots[2].id, "notes", "unsaved note")
+    recorded_dialogs.save_discard_cancel.append("cancel")
+    assert not win.close()
+    assert win.generation.worker is not None and engine.pid == pid
+    assert "Stopping the engine" not in win.statusBar().currentMessage()
     # The next shot needs the I2V experts: they load, in place of the T2V ones (one pair in memory at a time).
     phases.clear()
     win.edits.select_shots([shots[1].id])
