@@ -29,6 +29,7 @@ from storyboard.undo_commands import (
     duplicate_shot,
 )
 from storymem_engine.story import Shot
+from storymem_engine.words import counted
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
@@ -94,16 +95,14 @@ class EditController:
 
     def add_shot(self) -> None:
         shot = self._new_shot(None)
-        self._push(InsertShotsCommand(self.model, len(self.model.shots), [shot], "Add shot"))
-        self.select_shots([shot.id])
+        self._push(InsertShotsCommand(self.model, len(self.model.shots), [shot], "Add shot", self.select_shots))
         self.window.inspector.edit_prompt()
 
     def insert_after(self) -> None:
         rows = self.selected_rows()
         row = rows[-1] if rows else len(self.model.shots) - 1
         shot = self._new_shot(row if rows or self.model.shots else None)
-        self._push(InsertShotsCommand(self.model, row + 1, [shot], "Insert shot"))
-        self.select_shots([shot.id])
+        self._push(InsertShotsCommand(self.model, row + 1, [shot], "Insert shot", self.select_shots))
         self.window.inspector.edit_prompt()
 
     def duplicate(self) -> None:
@@ -112,20 +111,13 @@ class EditController:
             return
         clones = [duplicate_shot(self.model.shot_at(r)) for r in rows]
         text = "Duplicate shot" if len(clones) == 1 else f"Duplicate {len(clones)} shots"
-        self._push(InsertShotsCommand(self.model, rows[-1] + 1, clones, text))
-        self.select_shots([c.id for c in clones])
+        self._push(InsertShotsCommand(self.model, rows[-1] + 1, clones, text, self.select_shots))
 
     def delete(self) -> None:
         rows = self.selected_rows()
         if not rows:
             return
-        self._push(DeleteShotsCommand(self.model, rows))
-        self._select_after_removal(rows)
-
-    def _select_after_removal(self, rows: list[int]) -> None:
-        """The shot now where the first removed one was (the last one when the removed ones ended the story)."""
-        if self.model.shots:
-            self.select_shots([self.model.shot_at(min(rows[0], len(self.model.shots) - 1)).id])
+        self._push(DeleteShotsCommand(self.model, rows, self.select_shots))
 
     # ------------------------------------------------------------ clipboard
     @staticmethod
@@ -135,7 +127,7 @@ class EditController:
         focus = QApplication.focusWidget()
         return focus if isinstance(focus, QLineEdit | QPlainTextEdit) else None
 
-    def copy(self) -> bool:
+    def copy(self, verb: str = "Copied") -> bool:
         field = self._text_field()
         if field is not None:
             field.copy()
@@ -145,7 +137,7 @@ class EditController:
             return False
         QGuiApplication.clipboard().setMimeData(shots_to_mime([self.model.shot_at(r) for r in rows]))
         self.window.statusBar().showMessage(
-            f"Copied {_shots(len(rows))} (prompts and settings; takes stay with their shots)", 5000)
+            f"{verb} {counted(len(rows), 'shot')} (prompts and settings; takes stay with their shots)", 5000)
         return True
 
     def cut(self) -> None:
@@ -154,11 +146,10 @@ class EditController:
             field.cut()
             return
         rows = self.selected_rows()
-        if self.copy():
-            command = DeleteShotsCommand(self.model, rows)
+        if self.copy("Cut"):
+            command = DeleteShotsCommand(self.model, rows, self.select_shots)
             command.setText("Cut shot" if len(rows) == 1 else f"Cut {len(rows)} shots")
             self._push(command)
-            self._select_after_removal(rows)
 
     def paste(self) -> bool:
         """Insert the copied shots after the selection (at the end when nothing is selected), as new shots."""
@@ -178,12 +169,12 @@ class EditController:
             return False
         rows = self.selected_rows()
         row = rows[-1] + 1 if rows else len(self.model.shots)
-        self._push(InsertShotsCommand(self.model, row, shots,
-                                      "Paste shot" if len(shots) == 1 else f"Paste {len(shots)} shots"))
-        self.select_shots([shot.id for shot in shots])
-        self.window.statusBar().showMessage(f"Pasted {_shots(len(shots))} as shot {row + 1}"
-                                            + (f"-{row + len(shots)}" if len(shots) > 1 else "")
-                                            + " (no takes yet: generate them)", 6000)
+        one = len(shots) == 1
+        self._push(InsertShotsCommand(self.model, row, shots, "Paste shot" if one else f"Paste {len(shots)} shots",
+                                      self.select_shots))
+        where = shots_in_words(list(range(row, row + len(shots))))
+        self.window.statusBar().showMessage(f"Pasted {counted(len(shots), 'shot')} as {where} (no takes yet: generate "
+                                            f"{'it' if one else 'them'})", 6000)
         return True
 
     def nudge(self, step: int) -> None:
@@ -218,7 +209,9 @@ class EditController:
         if not later:
             text = ""
         elif cut:
-            text = f"{said} now start{'s' * (len(later) == 1)} a new scene: from memory alone (M2V)."
+            # A scene cut, not a new scene number (the Scene field groups shots; the cut is how one is generated).
+            marks = "is a scene cut" if len(later) == 1 else "are scene cuts"
+            text = f"{said} now {marks}: made from memory alone (M2V)."
         else:
             text = f"{said} now continue{'s' * (len(later) == 1)} the shot before."
         if 0 in changed:
@@ -330,7 +323,3 @@ class EditController:
 
     def _push(self, command) -> None:
         self.window.undo_stack.push(command)
-
-
-def _shots(count: int) -> str:
-    return "1 shot" if count == 1 else f"{count} shots"

@@ -48,6 +48,8 @@ def build_help_menu(window: MainWindow) -> None:
 def shortcut_rows(window: MainWindow) -> list[tuple[str, str, str]]:
     """(where, what, keys) for every menu action with a shortcut, in menu order, then the panels' own keys."""
     rows = []
+    # Undo and Redo carry the next step in their text ("Redo Mark scene cut (shot 4)"): named plainly here.
+    fixed = {window.actions_by_name[name]: name.title() for name in ("undo", "redo") if name in window.actions_by_name}
 
     def walk(menu: QMenu, where: str) -> None:
         for action in menu.actions():
@@ -55,7 +57,10 @@ def shortcut_rows(window: MainWindow) -> list[tuple[str, str, str]]:
                 walk(action.menu(), f"{where} > {action.menu().title().replace('&', '')}")
             elif action.text() and action.shortcuts():
                 keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
-                rows.append((where, action.text().replace("&", "").rstrip("…"), keys))
+                # Timeline keys (menus.py, timeline_only): in a prompt Ctrl+K, Ctrl+D or Del edit the text instead.
+                typing = action.shortcutContext() == Qt.ShortcutContext.WidgetWithChildrenShortcut
+                rows.append((where + " · not while typing" * typing,
+                             fixed.get(action) or action.text().replace("&", "").rstrip("…"), keys))
 
     for action in window.menuBar().actions():
         if action.menu() is not None:

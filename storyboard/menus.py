@@ -83,6 +83,11 @@ def build_menus(window: MainWindow) -> None:
         window.addAction(action)
         edit_menu.addAction(action)
         window.actions_by_name[name] = action
+    # After the stack's own slot: the step's message (e.g. "Shot 4 now starts fresh") would otherwise stay up
+    # saying the opposite of what the timeline shows.
+    stack = window.undo_stack
+    undo.triggered.connect(lambda: window.statusBar().showMessage(f"Undone: {stack.redoText()}", 5000))
+    redo.triggered.connect(lambda: window.statusBar().showMessage(f"Redone: {stack.undoText()}", 5000))
     _action(window, edit_menu, "undo_history", "Undo &history…", lambda: open_undo_history(window), ["Ctrl+Alt+Z"])
     edit_menu.addSeparator()
     _action(window, edit_menu, "add_shot", "&Add shot at end", edits.add_shot, ["Ctrl+Shift+A"])

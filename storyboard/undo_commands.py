@@ -23,38 +23,57 @@ MERGE_WINDOW_S = 2.0
 _FIELD_IDS = {name: 1000 + i for i, name in enumerate(MERGING_FIELDS)}
 
 
+# Selects shots on the timeline by id (EditController.select_shots): undo and redo of adding or removing shots
+# select what they changed, so the selection the user sees is what Del, Ctrl+K and the inspector act on.
+Select = Callable[[list[str]], None]
+
+
+def _near(model: TimelineModel, row: int) -> list[str]:
+    """The id of the shot at ``row``, or of the nearest one (none in an empty story)."""
+    shots = model.shots
+    return [shots[max(0, min(row, len(shots) - 1))].id] if shots else []
+
+
 class InsertShotsCommand(QUndoCommand):
     """Insert shots at a row (used by add, insert after, duplicate, paste)."""
 
-    def __init__(self, model: TimelineModel, row: int, shots: Sequence[Shot], text: str) -> None:
+    def __init__(self, model: TimelineModel, row: int, shots: Sequence[Shot], text: str,
+                 select: Select = lambda _ids: None) -> None:
         super().__init__(text)
         self.model = model
         self.row = row
         self.shots = list(shots)
+        self.select = select
 
     def redo(self) -> None:
         self.model.insert_shots(self.row, self.shots)
+        self.select([shot.id for shot in self.shots])
 
     def undo(self) -> None:
         for shot in self.shots:
             self.model.remove_shot(self.model.row_of(shot.id))
+        self.select(_near(self.model, self.row - 1))  # the shot they were added after
 
 
 class DeleteShotsCommand(QUndoCommand):
-    def __init__(self, model: TimelineModel, rows: Sequence[int]) -> None:
+    def __init__(self, model: TimelineModel, rows: Sequence[int], select: Select = lambda _ids: None) -> None:
         rows = sorted(set(rows))
         super().__init__("Delete shot" if len(rows) == 1 else f"Delete {len(rows)} shots")
         self.model = model
         self.removed: list[tuple[int, Shot]] = [(r, model.shot_at(r)) for r in rows]
+        self.select = select
 
     def redo(self) -> None:
         for row, shot in reversed(self.removed):
             assert self.model.shot_at(row) is shot
             self.model.remove_shot(row)
+        # The shot now where the first removed one was (the last one when the removed ones ended the story).
+        self.select(_near(self.model, self.removed[0][0]))
 
     def undo(self) -> None:
         for row, shot in self.removed:
             self.model.insert_shots(row, [shot])
+        self.select([shot.id for _row, shot in self.removed])
 
 
 class MoveShotsCommand(QUndoCommand):

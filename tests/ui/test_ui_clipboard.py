@@ -39,7 +39,7 @@ def test_copy_and_paste_shots_as_new_shots_with_one_undo_step(window):
     assert not {p.id for p in pasted} & {s.id for s in shots if s not in pasted}  # new shots, not the same ones
     assert window.edits.selected_rows() == [5, 6] and window.inspector.title() == "Shot 6  ·  2 selected"
     assert window.undo_stack.count() == count + 1 and window.undo_stack.undoText() == "Paste 2 shots"
-    assert "Pasted 2 shots as shot 6-7" in window.statusBar().currentMessage()
+    assert "Pasted 2 shots as shots 6–7 (no takes yet: generate them)" in window.statusBar().currentMessage()
     window.undo_stack.undo()
     assert prompts(window) == before
     keep_text_only()  # as the app quits: the prompts stay on the clipboard as text
@@ -76,7 +76,7 @@ def test_pasted_shots_carry_no_takes_and_go_into_another_project(window, tmp_pat
     pasted = window.project.story.shots[1]
     assert pasted.prompt.startswith("Wide shot of a white lighthouse")
     assert pasted.takes == [] and pasted.accepted_take is None
-    assert "(no takes yet: generate them)" in window.statusBar().currentMessage()
+    assert "Pasted 1 shot as shot 2 (no takes yet: generate it)" == window.statusBar().currentMessage()
 
 
 def test_ctrl_c_in_a_prompt_copies_its_text_not_the_shot(window):

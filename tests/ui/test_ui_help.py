@@ -8,6 +8,8 @@ from storyboard.help_menu import PANEL_KEYS
 
 
 def test_f1_lists_every_shortcut_the_menus_have_and_the_panels_keys(window, qtbot):
+    window.edits.toggle_scene_cut()
+    window.undo_stack.undo()  # Redo's menu text is now "Redo Mark scene cut…": the list names it plainly
     window.actions_by_name["shortcuts"].trigger()  # F1 (key clicks need a focused window: offscreen has none)
     dialog = next(w for w in QApplication.topLevelWidgets() if w.windowTitle() == "Keyboard shortcuts"
                   and w.isVisible())
@@ -16,11 +18,13 @@ def test_f1_lists_every_shortcut_the_menus_have_and_the_panels_keys(window, qtbo
     assert ("Generate", "Generate all", "Ctrl+Alt+G") in rows
     assert ("Settings", "Preferences", "Ctrl+,") in rows  # Qt's standard key is empty on Linux
     assert ("File", "Quit", "Ctrl+Q") in rows  # the same (it had no key at all)
-    assert ("Playback", "Play / pause", "Space") in rows and ("Edit", "Paste", "Ctrl+V") in rows
+    assert ("Playback · not while typing", "Play / pause", "Space") in rows
+    assert ("Edit · not while typing", "Paste", "Ctrl+V") in rows  # in a prompt it pastes text
+    assert ("Edit · not while typing", "Toggle scene cut", "Ctrl+K") in rows
     menu_keys = [k for row in rows[:-len(PANEL_KEYS)] for k in row[2].split(", ")]
     assert len(menu_keys) == len(set(menu_keys)), "one key, two menu actions"
     assert ("Help", "Keyboard shortcuts", "F1") in rows
-    assert ("Edit", "Redo", "Ctrl+Shift+Z, Ctrl+Y") in rows
+    assert ("Edit", "Redo", "Ctrl+Shift+Z, Ctrl+Y") in rows and ("Edit", "Undo", "Ctrl+Z") in rows
     assert rows[-len(PANEL_KEYS):] == list(PANEL_KEYS)
     # Every action with a shortcut is listed once: the list cannot drift from the menus.
     with_keys = [a for a in window.actions_by_name.values() if a.shortcuts()]

@@ -40,13 +40,24 @@ def test_add_insert_duplicate_delete_with_undo_redo(window):
     assert start_ids[3] not in ids(window) and start_ids[4] not in ids(window)
     after = ids(window)
 
-    for _ in range(4):
+    window.undo_stack.undo()  # the deleted shots come back selected: what Del would now act on is in view
+    assert ids(window)[window.edits.selected_rows()[0]] == start_ids[3]
+    assert [ids(window)[r] for r in _highlighted(window)] == start_ids[3:5]
+    for _ in range(3):
         window.undo_stack.undo()
     assert ids(window) == start_ids and prompts(window) == start_prompts
     assert not window.isWindowModified()
+    # The added shot undone: the shot it followed is selected, never an invisible current shot.
+    assert _highlighted(window) == [5] and window.edits.selected_rows() == [5]
     for _ in range(4):
         window.undo_stack.redo()
     assert ids(window) == after
+    # As after the delete itself: the shot now where the first deleted one was.
+    assert [ids(window)[r] for r in _highlighted(window)] == [start_ids[5]]
+
+
+def _highlighted(window) -> list[int]:
+    return sorted(i.row() for i in window.timeline.selectionModel().selectedIndexes())
 
 
 def test_reorder_by_move_command_and_keys(window, qtbot):
@@ -176,17 +187,22 @@ def test_ctrl_k_marks_and_unmarks_scene_cuts_on_the_selected_shots(window, qtbot
     QTest.keyClick(window.timeline, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
     assert cuts(window)[2:4] == [True, True]  # one of them was not: every one is a cut now
     assert window.undo_stack.undoText() == "Mark scene cut (shot 4)"
-    assert window.statusBar().currentMessage() == "Shot 4 now starts a new scene: from memory alone (M2V)."
+    assert window.statusBar().currentMessage() == "Shot 4 now is a scene cut: made from memory alone (M2V)."
     window.edits.select_shots([window.project.story.shots[r].id for r in (2, 3)])
     assert window.inspector.cut.isChecked()
     QTest.keyClick(window.timeline, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)  # all were: none is now
     assert cuts(window)[2:4] == [False, False] and window.undo_stack.count() == 2  # two presses, two steps
     assert window.statusBar().currentMessage() == "Shots 3–4 now continue the shot before."
     assert not window.inspector.cut.isChecked()  # the inspector shows the shot as it is now
-    window.undo_stack.undo()
+    window.actions_by_name["undo"].trigger()
     assert cuts(window)[2:4] == [True, True]
-    window.undo_stack.undo()
+    # The step's own message would now say the opposite of the timeline: the undo says what it undid.
+    assert window.statusBar().currentMessage() == "Undone: Remove scene cut (shots 3–4)"
+    window.actions_by_name["undo"].trigger()
     assert cuts(window) == start and not window.isWindowModified()
+    window.actions_by_name["redo"].trigger()
+    assert window.statusBar().currentMessage() == "Redone: Mark scene cut (shot 4)"
+    window.undo_stack.undo()
 
     window.edits.select_shots([window.project.story.shots[0].id])
     assert window.edits.toggle_scene_cut() and not window.project.story.shots[0].cut
