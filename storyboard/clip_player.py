@@ -35,6 +35,7 @@ class ClipPlayer(QWidget):
         # Playing the cut: whatever is shown next (a decoded clip, an animatic card) starts at once. A pause, a
         # stop at the cut's end or a clip that cannot play ends it.
         self.autoplay = False
+        self.play_on_for_cut = False  # Play on was ticked by Playback.play_cut, not by the user
         # The next shot's clip, decoded while this one plays (a real 81-frame clip takes ~0.5-1 s to decode: the cut
         # froze that long at each shot). One slot: (path, ticket, decoded clip or None while it decodes).
         self._next: tuple[Path, int, DecodedClip | None] | None = None
@@ -111,6 +112,9 @@ class ClipPlayer(QWidget):
     def stop_autoplay(self) -> None:
         self.autoplay = False
         self._next = None  # its frames go with it (~100 MB for an 832x480 shot)
+        if self.play_on_for_cut:  # ticked by Play the cut alone: Space plays one clip again, as it says
+            self.play_on_for_cut = False
+            self.play_on.setChecked(False)
 
     def prefetch(self, path: Path) -> None:
         """Decode ``path`` now so that load() shows it at once (the cut's next shot)."""

@@ -52,7 +52,9 @@ class Playback:
         if row is None:
             row = 0
             window.edits.select_shots([shots[0].id])
-        self.player.play_on.setChecked(True)
+        if not self.player.play_on.isChecked():
+            self.player.play_on.setChecked(True)
+            self.player.play_on_for_cut = True
         self.player.autoplay = True
         window.preview.set_shot(window.project, shots[row])  # from its first frame, its card when it has no take
         self._prefetch(row + 1)

@@ -38,6 +38,13 @@ def test_the_cut_plays_on_shot_after_shot_with_cards_for_shots_without_a_take(wi
     assert len(player.frames) == 2 and player.frames[0] is player.frames[1]
     qtbot.waitUntil(lambda: "End of the cut (6 shots)" in window.statusBar().currentMessage(), timeout=WAIT_MS)
     assert window.current_row() == 5 and not player.play_button.isChecked() and not player.autoplay
+    # Play on was ticked for the cut alone: Space plays the shown clip again, not the rest of the cut.
+    assert not player.play_on.isChecked()
+    player.play_on.setChecked(True)  # ticked by the user: the cut leaves it as it found it
+    window.edits.select_shots([window.project.story.shots[4].id])
+    window.playback.play_cut()
+    qtbot.waitUntil(lambda: "End of the cut (6 shots)" in window.statusBar().currentMessage(), timeout=WAIT_MS)
+    assert player.play_on.isChecked()
 
 
 def test_space_pauses_the_cut_where_it_is_and_plays_the_selected_shot(window, qtbot, tmp_path, recorded_dialogs):
@@ -54,7 +61,7 @@ def test_space_pauses_the_cut_where_it_is_and_plays_the_selected_shot(window, qt
     window.playback.play_cut()
     qtbot.waitUntil(lambda: window.current_row() == 1 and player.play_button.isChecked(), timeout=WAIT_MS)
     QTest.keyClick(window.timeline, Qt.Key.Key_Space)
-    assert not player.play_button.isChecked() and not player.autoplay
+    assert not player.play_button.isChecked() and not player.autoplay and not player.play_on.isChecked()
     QTest.qWait(800)  # longer than shot 2's 9 frames: the cut stays paused on it
     assert window.current_row() == 1
     # A shot without a take shows its message again once the cut is not playing.
