@@ -249,15 +249,19 @@ class EditController:
 
     def delete_take(self, shot_id: str, take_id: str) -> None:
         """Remove a take from its shot (undoable; its files stay in the project folder)."""
-        shot = self.model.shot_at(self.model.row_of(shot_id))
-        if all(t.id != take_id for t in shot.takes):
+        row = self.model.row_of(shot_id)
+        shot = self.model.shot_at(row)
+        number = next((i for i, t in enumerate(shot.takes, start=1) if t.id == take_id), None)
+        if number is None:
             return
         command = DeleteTakeCommand(self.model, shot_id, take_id)
         self._push(command)
-        accepted = shot.accepted_take
+        # Takes by the numbers the takes list shows (it numbers them again after the delete), never by their ids.
+        accepted = next((i for i, t in enumerate(shot.takes, start=1) if t.id == shot.accepted_take), None)
         after = (f"; take {accepted} is accepted now" if command.was_accepted and accepted
                  else "; the shot has no accepted take now" if command.was_accepted else "")
-        self.window.statusBar().showMessage(f"Deleted take {take_id}{after} (Edit > Undo brings it back)", 8000)
+        self.window.statusBar().showMessage(f"Deleted take {number} of shot {row + 1}{after} (Edit > Undo brings it "
+                                            "back)", 8000)
 
     # ------------------------------------------------------------ memory pins and exclusions
     def set_memory_pinned(self, keys: Sequence[str], pinned: bool) -> bool:

@@ -66,7 +66,8 @@ def test_delete_take_undo_redo_and_accepted_fallback(window, recorded_dialogs, t
     assert take_ids(panel) == ["take0", "broken"] and panel.current_take().id == "take0"
     assert (project.folder / newer.clip).is_file()
     assert window.isWindowModified() and window.undo_stack.undoText() == "Delete take"
-    assert "take0 is accepted now" in window.statusBar().currentMessage()
+    assert window.statusBar().currentMessage() == ("Deleted take 2 of shot 1; take 1 is accepted now (Edit > Undo "
+                                                   "brings it back)")  # the numbers the takes list shows
     # Shot 1's memory is now take0's keyframes: shot 2, made from other memory, is stale.
     assert statuses(window)[:2] == ["done", "stale"]
 
