@@ -102,7 +102,11 @@ class ExportController:
         after = "this shot" if rows is not None and len(rows) == 1 else "these shots"
         heard = ("" if music is None else f", with the soundtrack {music.name}" if plan.audio is not None
                  else f", silent: the soundtrack {music.name} ends before {after}")
-        window.statusBar().showMessage(f"Exported {what} to {path}{heard}", 8000)
+        cards = [seg.number - 1 for seg in plan.segments if seg.clip is None]
+        # Said, not silent: a shot still generating, or never made, is in the file as its animatic card.
+        carded = (f"; {shots_in_words(cards)} {'is its animatic card' if len(cards) == 1 else 'are animatic cards'} "
+                  "(no accepted take yet)") if cards else ""
+        window.statusBar().showMessage(f"Exported {what} to {path}{heard}{carded}", 10_000)
         return True
 
     def export_shot_list(self, path: Path | None = None) -> bool:

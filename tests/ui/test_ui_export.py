@@ -40,6 +40,8 @@ def test_export_film_is_playable_h264_with_animatic_cards(window, film_project, 
     assert (info.codec, info.pix_fmt, info.width, info.height) == ("h264", "yuv420p", 64, 48)
     assert info.faststart and info.fps == 16
     assert info.frames == 9 + 8 + 13 + 8 + 8 + 5
+    assert window.statusBar().currentMessage() == (f"Exported 51 frames to {out}; shots 2, 4–6 are animatic cards "
+                                                   "(no accepted take yet)")
     frames = read_video(out)
     assert frames[0, :, :, 0].mean() < 40 and frames[8, :, :, 0].mean() > 200  # the take's red ramp
     card = frames[9 + 3]
@@ -57,7 +59,8 @@ def test_export_of_the_selected_shots_is_their_film_alone(window, film_project, 
     window.actions_by_name["export_selected_film"].trigger()
     assert recorded_dialogs.messages == []
     assert probe_video(out).frames == 13 + 8  # shot 3's take, shot 4's card
-    assert window.statusBar().currentMessage() == f"Exported shots 3–4 (21 frames) to {out}"
+    assert window.statusBar().currentMessage() == (f"Exported shots 3–4 (21 frames) to {out}; shot 4 is its "
+                                                   "animatic card (no accepted take yet)")
     assert offered[0].endswith("film shots 3–4.mp4")  # the project's name and the shots
 
 
