@@ -71,6 +71,7 @@ class GenerationController(QObject):
         self._closing = False  # the window asked to close; it does once the running queue has stopped
         self._last_progress: tuple | None = None  # the newest progress event and when it came
         self._cancel_asked = False
+        self._engine_name = ""  # the running queue's engine ("tiny", "wan")
         self._taken = 0
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
@@ -162,7 +163,8 @@ class GenerationController(QObject):
             dialogs.error(self.window, "Project busy", str(exc))
             return False
         render = self.window.generation_settings(engine["engine"])  # "use tiny" may have been answered just now
-        draft = f" at draft settings ({render.width}x{render.height}, {render.frames} frames, {render.steps} steps)" \
+        # The tiny engine's own small defaults, or whatever the user set instead: said as they are.
+        draft = f" ({render.width}x{render.height}, {render.frames} frames, {render.steps} steps)" \
             if engine["engine"] == "tiny" else ""
         if finalize:
             draft += ", finalizing drafts at the final profile"
@@ -195,8 +197,12 @@ class GenerationController(QObject):
         for shot_id in shot_ids:
             self.window.model.set_live_status(shot_id, "queued")
         self.update_actions(running=True)
+        # Said with the queue, or the next message would replace it unread: where the takes go until Save As.
+        kept = "; its takes stay in the app's data folder until File > Save As" if self.window.files.is_unsaved() \
+            else ""
+        self._engine_name = engine["engine"]
         self.window.statusBar().showMessage(
-            f"Queued {counted(len(shot_ids), 'shot')} on the {engine['engine']} engine{draft}…")
+            f"Queued {counted(len(shot_ids), 'shot')} on the {engine['engine']} engine{draft}{kept}…")
         self.worker.submit(job)
         return True
 
@@ -321,7 +327,8 @@ class GenerationController(QObject):
             self.window, "No models yet",
             "StoryMem needs the Wan2.2 A14B + StoryMem models (about 120 GB, a CUDA GPU) and no models folder is "
             "set.\n\nThe tiny engine is a try-out: random-weight models at draft settings, a few seconds per shot, "
-            "noise-like video. It shows the whole flow (takes, memory, export).",
+            "noise-like video. It shows the whole flow (takes, memory, export).\n\nYour choice is remembered: "
+            "Settings > Engine switches to Wan2.2 once the models are downloaded.",
             [("tiny", "Use the tiny engine (try-out)"), ("models", "Set the models folder…")])
         if answer == "models":
             self.window.open_settings()
@@ -334,9 +341,7 @@ class GenerationController(QObject):
             s.save()
         except Exception:  # noqa: BLE001 - preferences that cannot be written only mean asking again
             pass
-        self.window.apply_settings()
-        self.window.statusBar().showMessage("Using the tiny engine from now on; Settings > Engine switches to "
-                                            "Wan2.2 once the models are downloaded.", 10_000)
+        self.window.apply_settings()  # the dialog said it is remembered; the queue's message follows at once
         return "tiny"
 
     def _ensure_saved(self) -> bool:
@@ -373,10 +378,11 @@ class GenerationController(QObject):
     def _engine_ready(self, label: str, reused: bool, preset_reason: str = "") -> None:
         self.engine_reused = reused
         self.preset_reason = preset_reason
-        if not reused:
-            offload = f" Offload: {preset_reason}" if preset_reason else ""
-            self.window.statusBar().showMessage(
-                f"Starting the engine: {label} (models load with the first shot)…{offload}")
+        if not reused and not self._cancel_asked:  # a Cancel while it starts stays in view
+            # The tiny engine loads nothing the offload presets are about: its reason would only puzzle.
+            offload = f" Offload: {preset_reason}" if preset_reason and self._engine_name != "tiny" else ""
+            self.window.statusBar().showMessage(f"Starting the engine: {label}; its models load with the first "
+                                                f"shot…{offload}")
 
     def _started_shot(self, shot_id: str) -> None:
         if self._has(shot_id):

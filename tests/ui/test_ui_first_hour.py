@@ -23,7 +23,11 @@ def test_the_tiny_engine_generates_at_draft_settings_and_says_so(window, tiny_ca
             (832, 480), 81, 40)
         window.edits.select_shots([window.project.story.shots[0].id])
         assert window.generation.generate_shot()
-        assert "draft settings (128x80, 17 frames, 4 steps)" in window.statusBar().currentMessage()
+        # The tiny engine's draft settings, said as they are; the never-saved project's note rides along (a message
+        # of its own was replaced by this one before anyone could read it).
+        assert window.statusBar().currentMessage() == (
+            "Queued 1 shot on the tiny engine (128x80, 17 frames, 4 steps); its takes stay in the app's data folder "
+            "until File > Save As…")
         assert recorded_dialogs.messages == [] and recorded_dialogs.questions == []  # no "save first" + file dialog
         qtbot.waitUntil(lambda: not window.generation.busy, timeout=WAIT_MS)
         take = window.project.story.shots[0].accepted()
@@ -53,6 +57,18 @@ def test_cancel_is_reported_as_cancelled_not_finished(gen_window, qtbot):
     message = win.statusBar().currentMessage()
     assert message.startswith("Generation cancelled after") and "0 new takes kept" in message
     assert "finished" not in message
+
+
+def test_a_cancel_while_the_engine_starts_stays_in_view(gen_window, qtbot):
+    win = gen_window
+    said: list[str] = []
+    win.statusBar().messageChanged.connect(said.append)
+    assert win.generation.generate_all()
+    win.generation.cancel()  # before the engine process has said it is up
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    after_cancel = said[said.index("Cancelling after the current step…"):]
+    assert not any(m.startswith("Starting the engine") for m in after_cancel), after_cancel
+    assert win.statusBar().currentMessage().startswith("Generation cancelled after")
 
 
 def test_the_card_clock_counts_while_models_load(gen_window, monkeypatch):
@@ -250,6 +266,9 @@ def test_with_no_models_configured_the_tiny_engine_choice_is_asked_once_and_reme
     assert win.generation.generate_shot()
     asked = len(recorded_dialogs.questions)
     assert "tiny engine is a try-out" in recorded_dialogs.questions[-1]
+    assert "Your choice is remembered: Settings > Engine switches to Wan2.2" in recorded_dialogs.questions[-1]
+    # gen_window set 9 frames and 2 steps: the queue says those, not "draft settings".
+    assert win.statusBar().currentMessage() == "Queued 1 shot on the tiny engine (64x48, 9 frames, 2 steps)…"
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert win.settings.engine == "tiny" and AppSettings.load().engine == "tiny"
     # gen_window chose 9 frames and 2 steps itself: kept; the inspector shows what a shot really gets.
