@@ -337,9 +337,11 @@ class MainWindow(QMainWindow):
         scenes = sum(1 for i, s in enumerate(shots) if i == 0 or shots[i - 1].scene_num != s.scene_num)
         with_takes = sum(1 for s in shots if s.accepted() is not None)
         selected = len(self.timeline.selectionModel().selectedIndexes())
-        where = str(self.project_path / PROJECT_FILE) if self.project_path else "not saved yet"
+        # The folder's name only: a full path left the status messages beside it no room (cut off mid-word).
+        where = self.project_path.name if self.project_path else "not saved yet"
         if self._is_unsaved():
             where = "not saved yet (kept in the app's data folder)"
+        saved_at = f"\nSaved in {self.project_path / PROJECT_FILE}" if self.project_path else ""
         # The cut's running time as the film export times it: accepted takes, else the animatic cards.
         frames = self.exports.cut_defaults()[0]
         runtime = clock(running_time(self.project.story, frames))
@@ -354,7 +356,7 @@ class MainWindow(QMainWindow):
             f"Running time of the cut at {FPS} fps: each shot's accepted take, else its animatic card (the film "
             "export's length)" + (f"\nSoundtrack: {music.name}, from {clock(music.start_s)} into it, "
                                   f"{music.gain_db:+.1f} dB: heard in the exported films; the preview is silent "
-                                  "(File > Soundtrack)" if music is not None else ""))
+                                  "(File > Soundtrack)" if music is not None else "") + saved_at)
 
     # ------------------------------------------------------------ settings
     def render_settings(self) -> RenderSettings:
