@@ -206,6 +206,8 @@ class MainWindow(QMainWindow):
     def update_title(self) -> None:
         suffix = "" if self.project_path is not None and not self._is_unsaved() else " (not saved yet)"
         self.setWindowTitle(f"{self.display_name()}[*]{suffix} — {APP_NAME}")
+        if self.undo_history_dialog is not None:  # saved somewhere now, or a never-saved project opened
+            self.undo_history_dialog.refresh_saved_mark()
         self.setWindowModified(not self.undo_stack.isClean())
         self.schedule_status()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QStyle, QUndoView, QVBoxLayout
 
 from storyboard.note_label import NoteLabel
@@ -25,11 +26,12 @@ class UndoHistoryDialog(QDialog):
         self.setObjectName("undo_history")
         self.setWindowTitle("Undo history")
         self.view = QUndoView(window.undo_stack)
+        self.window = window
         self.view.setEmptyLabel(OPENED)
-        self.view.setCleanIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton))
         self.view.setIconSize(QSize(14, 14))  # the save icon's own size made its row twice as tall
-        hint = NoteLabel("Click a step to go back to just after it; the steps after it stay until the next edit. "
-                         "The save icon marks the step the project was saved at.")
+        self.hint = NoteLabel("")
+        hint = self.hint
+        self.refresh_saved_mark()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.hide)
         layout = QVBoxLayout(self)
@@ -38,6 +40,15 @@ class UndoHistoryDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(420, 480)
 
+    def refresh_saved_mark(self) -> None:
+        """A never-saved project is "clean" as opened too: a save icon there would claim a save that never was."""
+        saved = self.window.project_path is not None and not self.window.files.is_unsaved()
+        self.view.setCleanIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton) if saved
+                               else QIcon())
+        self.hint.setText("Click a step to go back to just after it; the steps after it stay until the next edit. "
+                          + ("The save icon marks the step the project was saved at." if saved
+                             else "This project is not saved yet (File > Save As)."))
+
 
 def open_undo_history(window: MainWindow) -> UndoHistoryDialog:
     """Show the window's one undo history (modeless: it stays open beside the editor and follows every edit)."""
@@ -45,6 +56,7 @@ def open_undo_history(window: MainWindow) -> UndoHistoryDialog:
     if dialog is None:
         dialog = UndoHistoryDialog(window)
         window.undo_history_dialog = dialog
+    dialog.refresh_saved_mark()
     dialog.show()
     dialog.raise_()
     dialog.activateWindow()

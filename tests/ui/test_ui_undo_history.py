@@ -30,3 +30,15 @@ def test_the_history_lists_each_step_and_a_click_goes_back_to_it(window, qtbot):
     view.setCurrentIndex(view.model().index(3, 0))  # and forward again
     assert shots[0].prompt == "A gull on the lighthouse rail." and not shots[1].cut
     assert window.actions_by_name["undo_history"].shortcut().toString() == "Ctrl+Alt+Z"
+
+
+def test_the_save_icon_marks_a_save_only_once_the_project_has_one(window, recorded_dialogs, tmp_path):
+    from storyboard.undo_history import open_undo_history
+
+    dialog = open_undo_history(window)  # the sample, never saved: "As opened" is no save
+    assert dialog.view.cleanIcon().isNull() and "not saved yet" in dialog.hint.text()
+    window.edits.toggle_scene_cut()
+    recorded_dialogs.paths.append(str(tmp_path / "kite"))
+    assert window.files.save_as()
+    assert not dialog.view.cleanIcon().isNull() and "saved at" in dialog.hint.text()
+    dialog.hide()
