@@ -245,6 +245,10 @@ class FileController:
         path = Path(path)
         if path.is_dir() or path.name == PROJECT_FILE:
             return self.open_project(path if path.is_dir() else path.parent)
+        if path.suffix == PROJECT_SUFFIX:  # a project moved or deleted since (a recent entry, a command line)
+            dialogs.error(self.window, "Cannot open project", f"{path} is not there any more: it was moved, renamed "
+                                                              "or deleted.")
+            return False
         return self.import_story(path, ask=False)
 
     def open_project(self, folder: Path) -> bool:
