@@ -205,8 +205,14 @@ def build_menus(window: MainWindow) -> None:
 def zoom_timeline(window: MainWindow, steps: int) -> None:
     """Narrower cards show more of a long story at once (``steps`` 0: the normal size)."""
     timeline = window.timeline
+    before = timeline.card_width()
     width = timeline.zoom(steps) if steps else timeline.set_card_width(CARD_SIZE.width())
     shown = max(timeline.viewport().width() // (width + 2 * timeline.spacing()), 1)
+    if steps and width == before:  # nothing changed: say why, rather than announce the same width again
+        limit = "widest (the normal size)" if steps > 0 else "narrowest"
+        window.statusBar().showMessage(f"Timeline cards are at their {limit}: {width} px, about {shown} in view",
+                                       5000)
+        return
     window.statusBar().showMessage(f"Timeline cards {width} px wide: about {shown} in view (Ctrl+0: normal size)",
                                    5000)
 
