@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -101,6 +102,8 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
             if isinstance(value, bool):
                 value = "on" if value else "off"
             return f"{text} (default: {value}; rendering into an earlier project: that project's setting)"
+        if action.default is None or action.required:  # "(default: None)" says nothing
+            return text
         return super()._get_help_string(action)
 
 
@@ -175,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--skip-memory-check", action="store_true",
                         help="load even when the preset needs more RAM/VRAM than this machine has (swap)")
     render.add_argument("--rope-stride", type=_positive(int, 64), default=1,
-                        help="memory RoPE stride S (default 1, as the public release)")
+                        help="memory RoPE stride S (1 is the public release's)")
     render.add_argument("--vae-tiling", action=argparse.BooleanOptionalAction,
                         help="tile the VAE (less VRAM; the official run encodes whole frames; "
                              "group_offload and sequential tile anyway)")
@@ -386,6 +389,12 @@ def check_out_folder(text: str, story, replace_story: bool):
     out = Path(text).expanduser()
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {text}: exists and is not a folder")
+    # Checked before any model loads: the first write (the lock, project.json) would otherwise fail as a raw errno.
+    nearest = next((p for p in (out, *out.absolute().parents) if p.exists()), None)
+    if nearest is not None and not os.access(nearest, os.W_OK | os.X_OK):
+        where = "" if nearest == out else f" (in {nearest})"
+        raise CliError(f"--out {text}: cannot write there{where}: the folder is read-only or not yours; "
+                       "render into a folder you can write")
     if not out.is_dir() or not [p for p in out.iterdir() if p.name != LOCK_FILE]:
         return out, None  # new, or empty but for a writer's lock (which `writing` then reports)
     if not (out / PROJECT_FILE).is_file():
@@ -441,7 +450,11 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
     if s.offload == "auto":
         print(f"Offload: {offload_reason or engine.preset_reason}", file=sys.stderr)
     if s.profile == "draft":
-        print(f"Profile draft: 4 steps, CFG off; every take is marked {DRAFT_NOTE!r}.", file=sys.stderr)
+        # The distilled profile fixes its own steps and guidance: a --steps or --guidance given is not used.
+        ignored = " and ".join(flag for flag, value in (("--steps", args.steps), ("--guidance", args.guidance))
+                               if value is not None)
+        unused = f" ({ignored} not used: the draft profile sets its own)" if ignored else ""
+        print(f"Profile draft: 4 steps, CFG off{unused}; every take is marked {DRAFT_NOTE!r}.", file=sys.stderr)
     if args.engine == "tiny":
         print("Tiny engine: random-weight models, the output is noise-like test video, not a real render.",
               file=sys.stderr)
@@ -529,11 +542,15 @@ def write_manifest(project, director, takes, skipped, film_frames: int, path: Pa
 
 
 def main(argv: list[str]) -> int:
-    from storymem_engine.models import ModelFilesMissing, configure_cuda_allocator
+    try:  # Ctrl+C while torch imports (the first second) is a cancel like any other, not a traceback
+        from storymem_engine.models import ModelFilesMissing, configure_cuda_allocator
 
-    configure_cuda_allocator()  # before anything imports torch
-    from storymem_engine.engine import EngineError, GenerationCancelled
-    from storymem_engine.video import VideoError
+        configure_cuda_allocator()  # before anything imports torch
+        from storymem_engine.engine import EngineError, GenerationCancelled
+        from storymem_engine.video import VideoError
+    except KeyboardInterrupt:
+        print("\ncancelled before anything started.", file=sys.stderr)
+        return 130
 
     try:
         args = build_parser().parse_args(argv)
@@ -547,7 +564,11 @@ def main(argv: list[str]) -> int:
     except (GenerationCancelled, KeyboardInterrupt):
         print("\ncancelled: finished shots are kept; rerun the same command to continue.", file=sys.stderr)
         return 130
-    except (EngineError, VideoError, OSError, ValueError, RuntimeError) as exc:
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: what and where, without "[Errno 30]"
+        what = exc.strerror or one_line(exc)
+        print(f"\nerror: {what}: {exc.filename}" if exc.filename else f"\nerror: {what}", file=sys.stderr)
+        return 1
+    except (EngineError, VideoError, ValueError, RuntimeError) as exc:
         # LoraError and ClipWeightsError are ValueError/RuntimeError: a bad model file is one line too.
         print(f"\nerror: {one_line(exc)}", file=sys.stderr)
         return 1

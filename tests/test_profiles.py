@@ -83,6 +83,7 @@ def test_render_draft_then_final_finalizes_every_shot_from_the_cli(tmp_path, tin
     result = run_main("render", str(script), "--out", str(out), *tiny, "--profile", "draft", env=env)
     assert result.returncode == 0, result.stderr
     assert DRAFT_NOTE in result.stderr
+    assert "Profile draft: 4 steps, CFG off (--steps not used: the draft profile sets its own)" in result.stderr
     drafts = json.loads((out / "manifest.json").read_text())["shots"]
     assert [s["profile"] for s in drafts] == ["draft", "draft"] and drafts[0]["profile_note"] == DRAFT_NOTE
     assert all(load_project(out).story.shots[i].accepted().request["steps"] == 4 for i in range(2))
