@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from pathlib import Path
 
 APP_ORG = "StoryMem"
 APP_NAME = "StoryMem Studio"
+
+
+# The headless commands main.py routes before the editor sees its arguments (main.py: HEADLESS_COMMANDS, export).
+COMMANDS = ("info", "render", "export")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -28,7 +33,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--selftest", action="store_true",
                         help="generate one tiny shot through the app's real generation path (offscreen, "
                         "random-weight models, no downloads), print one line and exit 0 (ok) or 1 (failed)")
-    return parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if args.path and not Path(args.path).exists():
+        # "main.py rendr story.json": a misspelt command, not a file to open in the window.
+        close = difflib.get_close_matches(args.path, COMMANDS, n=1, cutoff=0.6)
+        if close:
+            parser.error(f"{args.path!r} is neither a command nor a file: did you mean main.py {close[0]}?")
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
 
 
 def display_problem() -> str:

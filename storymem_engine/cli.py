@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_info(args) -> int:
-    story = load_story(args.story)
+    story = _load_script(args.story, args.command)
     summary = {
         "story_name": story.name,
         "scenes": len({s.scene_num for s in story.shots}),
@@ -301,7 +301,7 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
             multi_gpu.check_gpus(args.gpus)
         except multi_gpu.GpuCountError as exc:
             raise CliError(str(exc)) from None
-    story = load_story(args.story)
+    story = _load_script(args.story, args.command)
     if args.first_shot == "m2v" and not args.reference:
         raise CliError("--first-shot m2v needs --reference IMG [IMG ...]")
     if args.reference and args.first_shot != "m2v":
@@ -374,6 +374,20 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
         multi_gpu.start_rank()
     with writing(out):
         return _render(args, story, out, settings, offload, offload_reason)
+
+
+def _load_script(text: str, command: str):
+    """The story script ``info`` or ``render`` was given; a project (the editor's folder, or its project.json) is
+    told apart from a script, which its own message ("not a regular file", "missing field 'story_name'") hid."""
+    from storymem_engine.project import PROJECT_FILE
+
+    path = Path(text).expanduser()
+    folder = path if path.is_dir() else path.parent if path.name == PROJECT_FILE else None
+    if folder is not None and (folder / PROJECT_FILE).is_file():
+        raise CliError(f"{text} is a StoryMem project, not a story script: {command} takes a story's JSON (see "
+                       f"main.py {command} --help); main.py export {folder} writes a project's film, shot list or "
+                       "timeline")
+    return load_story(text)
 
 
 def check_out_folder(text: str, story, replace_story: bool):
@@ -508,12 +522,15 @@ def film_soundtrack(project):
 
 
 def write_film(project, takes, path: Path, soundtrack=None) -> int:
+    from storymem_engine.film_labels import draft_labeller
     from storymem_engine.video import concat_videos
 
     # A take trimmed in the editor gives the film its frames between its in and out points, as the app's export;
-    # the soundtrack set in the editor plays under it.
+    # the soundtrack set in the editor plays under it, and a draft take says so on each of its frames, as there.
+    label = draft_labeller()
     return concat_videos([project.resolve(t.clip) for t in takes], path, fps=16,
-                         ranges=[t.trim_range for t in takes], audio=soundtrack)
+                         ranges=[t.trim_range for t in takes], audio=soundtrack,
+                         transforms=[label if t.request.get("profile") == "draft" else None for t in takes])
 
 
 def write_manifest(project, director, takes, skipped, film_frames: int, path: Path) -> None:

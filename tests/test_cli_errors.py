@@ -197,3 +197,23 @@ def test_render_help_shows_each_default_once_and_no_none():
     assert result.returncode == 0
     assert "(default: None)" not in result.stdout
     assert "memory RoPE stride S (1 is the public release's)" in " ".join(result.stdout.split())
+
+
+def test_a_project_given_where_a_story_script_goes_is_named_as_one(tmp_path, story_paths):
+    from storymem_engine.project import Project
+    from storymem_engine.story import load_story
+
+    folder = tmp_path / "queen.storymem"
+    Project(folder=folder, story=load_story(story_paths["queen"])).save()
+    for given in (folder, folder / "project.json"):
+        result = run_main("info", str(given))
+        assert result.returncode == 2
+        assert result.stderr == (f"error: {given} is a StoryMem project, not a story script: info takes a story's "
+                                 f"JSON (see main.py info --help); main.py export {folder} writes a project's film, "
+                                 "shot list or timeline\n")
+
+
+def test_a_misspelt_command_is_not_opened_as_a_file(story_paths):
+    result = run_main("rendr", str(story_paths["black"]), "--out", "x")
+    assert result.returncode == 2
+    assert "error: 'rendr' is neither a command nor a file: did you mean main.py render?" in result.stderr
