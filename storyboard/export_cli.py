@@ -125,18 +125,22 @@ def _write(project, args: argparse.Namespace, out: Path, settings) -> str:
 
 
 def _film(project, out: Path, settings, burn_in: bool = False) -> str:
-    from storyboard.film_export import FilmError, export_film
+    from storyboard.film_export import FilmError, plan_export, write_film
+    from storyboard.shot_numbers import cards_note
 
     try:
         from storymem_engine.video import VideoError
     except ImportError as exc:
         raise _Failed(f"video writing is not available in this build ({exc})") from None
     try:
-        frames = export_film(project, out, settings.frames, settings.size, burn_in=burn_in)
+        plan = plan_export(project, settings.frames, settings.size)
+        frames = write_film(plan, out, burn_in=burn_in)
     except (FilmError, VideoError) as exc:
         raise _Failed(str(exc)) from None
-    music = f", with the soundtrack {project.story.soundtrack.name}" if project.story.soundtrack is not None else ""
-    return f"wrote {out} ({frames} frames at 16 fps{music})"
+    music = f", with the soundtrack {project.story.soundtrack.name}" if plan.audio is not None else ""
+    # As the timelines say "2 clips, 5 gaps".
+    carded = cards_note([seg.number - 1 for seg in plan.segments if seg.clip is None])
+    return f"wrote {out} ({frames} frames at 16 fps{music}){carded}"
 
 
 def _timeline(project, args: argparse.Namespace, out: Path, settings) -> str:

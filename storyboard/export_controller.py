@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QProgressDialog
 
 from storyboard import dialogs
 from storyboard.shot_list_csv import write_shot_list
-from storyboard.shot_numbers import shots_in_words
+from storyboard.shot_numbers import cards_note, shots_in_words
 from storyboard.timeline_model import ShotRole
 
 if TYPE_CHECKING:
@@ -102,10 +102,8 @@ class ExportController:
         after = "this shot" if rows is not None and len(rows) == 1 else "these shots"
         heard = ("" if music is None else f", with the soundtrack {music.name}" if plan.audio is not None
                  else f", silent: the soundtrack {music.name} ends before {after}")
-        cards = [seg.number - 1 for seg in plan.segments if seg.clip is None]
         # Said, not silent: a shot still generating, or never made, is in the file as its animatic card.
-        carded = (f"; {shots_in_words(cards)} {'is its animatic card' if len(cards) == 1 else 'are animatic cards'} "
-                  "(no accepted take yet)") if cards else ""
+        carded = cards_note([seg.number - 1 for seg in plan.segments if seg.clip is None])
         window.statusBar().showMessage(f"Exported {what} to {path}{heard}{carded}", 10_000)
         return True
 

@@ -19,3 +19,12 @@ def shots_in_words(rows: list[int]) -> str:
     if len(runs) > MAX_PARTS:
         return f"{len(rows)} shots"
     return "shots " + ", ".join(f"{run[0] + 1}–{run[-1] + 1}" if len(run) > 1 else f"{run[0] + 1}" for run in runs)
+
+
+def cards_note(rows: list[int]) -> str:
+    """"; shots 2, 4–6 are animatic cards (…)" for an exported film's shots without a take ("" when none): a film
+    of cards is never passed off as a finished one."""
+    if not rows:
+        return ""
+    return f"; {shots_in_words(rows)} {'is its animatic card' if len(rows) == 1 else 'are animatic cards'} " \
+           "(no accepted take yet)"

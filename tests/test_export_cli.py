@@ -115,7 +115,8 @@ def test_film_and_pdf_as_a_user_runs_them_without_torch(project, tmp_path):
                           env={k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False 0 0", done.stdout
-    assert f"wrote {film} (42 frames at 16 fps)" in done.stdout  # 9 + 8 + 8 + 9 + 8
+    # 9 + 8 + 8 + 9 + 8; the shots without a take are said to be cards, as the timelines count their gaps.
+    assert f"wrote {film} (42 frames at 16 fps); shots 2–3, 5 are animatic cards (no accepted take yet)" in done.stdout
     from storyboard.frames import decode_clip
 
     first = decode_clip(film, limit=1)[0]
