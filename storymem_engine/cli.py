@@ -416,9 +416,25 @@ def check_out_folder(text: str, story, replace_story: bool):
                        "render into a new or empty folder")
     previous = load_project(out)
     if story_to_script(previous.story) != story_to_script(story) and not replace_story:
-        raise CliError(f"--out {text}: holds another story ({previous.story.name!r}, {len(previous.story.shots)} "
-                       "shots); render into a new folder, or add --replace-story to render this story there")
+        raise CliError(f"--out {text}: holds a different story ({_story_difference(previous.story, story)}); "
+                       "render into a new folder, or add --replace-story to render this script there (the "
+                       "project's own prompts, notes and shot settings give way to the script's; its takes stay)")
     return out, previous
+
+
+def _story_difference(held, script) -> str:
+    """The first way the project's story differs from the script: an edited prompt in the editor made the same
+    title and shot count read as "another story"."""
+    if held.name != script.name:
+        return f"the project's is {held.name!r}, the script's {script.name!r}"
+    if len(held.shots) != len(script.shots):
+        return f"the project has {len(held.shots)} shots, the script {len(script.shots)}"
+    for number, (a, b) in enumerate(zip(held.shots, script.shots, strict=True), start=1):
+        for field, words in (("prompt", "prompt"), ("cut", "scene cut"), ("scene_num", "scene"),
+                             ("first_frame_prompt", "first-frame prompt")):
+            if getattr(a, field) != getattr(b, field):
+                return f"shot {number}'s {words} differs, edited in the editor or in the script"
+    return "its overview or other script fields differ"
 
 
 def _render(args, story, out: Path, settings: RenderSettings, offload: str, offload_reason: str = "") -> int:
