@@ -71,7 +71,7 @@ class ModelFilesMissing(FileNotFoundError):
     def __init__(self, missing: list[str], commands: list[str]) -> None:
         self.missing = missing
         self.commands = commands
-        lines = ["StoryMem models are incomplete. Missing files:"]
+        lines = ["StoryMem models are incomplete. Missing or unusable files:"]
         lines += [f"  - {m}" for m in missing]
         lines += ["Download them with:"] + [f"  {c}" for c in commands]
         super().__init__("\n".join(lines))
@@ -199,7 +199,10 @@ def missing_model_files(folder, continuation: str = "mi2v", first_shot: str = "t
     missing += [layout.root / rel for rel in storymem_lora_missing(folder, continuation)]
     if clip:
         missing += clip_files_missing(layout.clip)
-    found = [p.relative_to(layout.root).as_posix() for p in missing]
+    # A file that is there but cannot be used (a cut-off or foreign index) is listed too: say so, or a user who sees
+    # it on disk reads "missing" as a mistake.
+    found = [p.relative_to(layout.root).as_posix() + (" (there, but unreadable or incomplete)" if p.is_file() else "")
+             for p in missing]
     return found + (distill_lora_missing(folder, _distill_kinds(first_shot)) if draft else [])
 
 

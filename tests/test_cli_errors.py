@@ -111,12 +111,13 @@ def test_missing_model_files_names_exactly_what_is_gone(tiny_models, tmp_path):
         "b": "diffusion_pytorch_model-00002-of-00002.safetensors"}}))
     assert missing_model_files(copy) == [
         "Wan2.2-I2V-A14B-Diffusers/transformer_2/diffusion_pytorch_model-00002-of-00002.safetensors"]
-    # An index cut off by a failed download, or another tool's file, is named itself: fetch it again.
+    # An index cut off by a failed download, or another tool's file, is named itself, as there but unusable: fetch
+    # it again.
     index = "Wan2.2-I2V-A14B-Diffusers/transformer_2/diffusion_pytorch_model.safetensors.index.json"
     for broken in ('{"weight_map": {"a": "diffusion_pytorch_mo', "[]", '{"weight_map": []}',
                    '{"weight_map": {"a": 5}}'):
         (copy / index).write_text(broken)
-        assert missing_model_files(copy) == [index], broken
+        assert missing_model_files(copy) == [index + " (there, but unreadable or incomplete)"], broken
 
 
 def test_a_preset_this_machine_cannot_hold_is_refused_before_anything_loads(story_paths, tiny_models, tmp_path):
