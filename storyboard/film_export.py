@@ -16,6 +16,7 @@ import numpy as np
 
 from storyboard.animatic import render_card
 from storyboard.frames import clip_geometry, iter_clip_frames
+from storymem_engine.film_labels import draft_stamp, stamped, text_stamp
 from storymem_engine.project import Project
 from storymem_engine.shot_timing import FPS, card_frames, shot_frames
 from storymem_engine.story import Shot
@@ -139,46 +140,6 @@ def _clip_frames(seg: FilmSegment, width: int, height: int) -> Iterator[np.ndarr
         name = take.clip if take is not None else seg.clip.name
         raise FilmError(f"shot {seg.number}: cannot read {name} after frame {done} of {seg.frames}: {reason} (the "
                         "clip may be cut off: regenerate the shot or accept another take)")
-
-
-def draft_stamp(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """The "DRAFT" label for the top-left corner."""
-    return text_stamp("DRAFT · distilled", width, height, "#fbbf24", 210)
-
-
-def text_stamp(text: str, width: int, height: int, color: str, box_width: int) -> tuple[np.ndarray, np.ndarray]:
-    """A label on a dark box at least ``box_width`` wide at 480p (scaled with the frame), wider when the text needs
-    it: RGB [h, w, 3] and its alpha [h, w, 1] in 0..1."""
-    from PySide6.QtCore import QRect, Qt
-    from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
-
-    unit = max(height / 480.0, 0.2)
-    font = QFont("DejaVu Sans")
-    font.setPixelSize(max(int(18 * unit), 7))
-    font.setBold(True)
-    needed = QFontMetrics(font).horizontalAdvance(text) + int(16 * unit)
-    w, h = min(width, max(int(box_width * unit), needed, 30)), min(height, max(int(30 * unit), 10))
-    image = QImage(w, h, QImage.Format.Format_RGBA8888)
-    image.fill(QColor(0, 0, 0, 150))
-    painter = QPainter(image)
-    painter.setFont(font)
-    painter.setPen(QColor(color))
-    painter.drawText(QRect(0, 0, w, h), Qt.AlignmentFlag.AlignCenter, text)
-    painter.end()
-    raw = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * h)
-    rgba = raw.reshape(h, image.bytesPerLine())[:, : w * 4].reshape(h, w, 4).astype(np.float32)
-    return rgba[..., :3], rgba[..., 3:] / 255.0
-
-
-def stamped(frame: np.ndarray, stamp: tuple[np.ndarray, np.ndarray], bottom: bool = False) -> np.ndarray:
-    """The frame with the stamp over its top-left corner (its bottom-left with ``bottom``)."""
-    rgb, alpha = stamp
-    h, w = alpha.shape[:2]
-    out = frame.copy()
-    rows = slice(out.shape[0] - h, out.shape[0]) if bottom else slice(0, h)
-    corner = out[rows, :w].astype(np.float32)
-    out[rows, :w] = (corner * (1 - alpha) + rgb * alpha).round().astype(np.uint8)
-    return out
 
 
 @dataclass

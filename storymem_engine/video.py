@@ -24,6 +24,7 @@ from storymem_engine.take_files import why_unreadable
 
 ProgressFn = Callable[[int], None]
 CancelFn = Callable[[], bool]
+FrameFn = Callable[[np.ndarray], np.ndarray]
 PathLike = str | os.PathLike[str]
 
 
@@ -313,18 +314,24 @@ def concat_videos(
     cancel: CancelFn | None = None,
     ranges: Sequence[tuple[int, int]] | None = None,
     audio: AudioTrack | None = None,
+    transforms: Sequence[FrameFn | None] | None = None,
 ) -> int:
     """Join clips in order into one film by decoding and re-encoding; returns the frames written.
 
     All clips must have the same size; a mismatch is a VideoError naming the clip. Clips are decoded one
     frame at a time so a minute-long film never has to fit in memory. ``ranges``: per clip, the frames
     [start, stop) it gives the film (a take's in and out points; (0, 0) for all of them). ``audio``: the film's
-    music, as for write_video.
+    music, as for write_video. ``transforms``: per clip, None or a function each of its frames passes through
+    on the way into the film (a draft take's label, see storymem_engine.film_labels); it returns a frame of the
+    same size.
     """
     clips = [Path(p) for p in paths]
     spans = list(ranges) if ranges is not None else [(0, 0)] * len(clips)
     if len(spans) != len(clips):
         raise ValueError(f"{len(spans)} frame ranges for {len(clips)} clips")
+    changes = list(transforms) if transforms is not None else [None] * len(clips)
+    if len(changes) != len(clips):
+        raise ValueError(f"{len(changes)} frame transforms for {len(clips)} clips")
     if not clips:
         raise VideoError(f"no clips to join into {out_path}")
     for clip in clips:
@@ -334,7 +341,7 @@ def concat_videos(
     def frames() -> Iterator[np.ndarray]:
         size: tuple[int, int] | None = None
         first_clip: Path | None = None
-        for clip, (start, stop) in zip(clips, spans, strict=True):
+        for clip, (start, stop), change in zip(clips, spans, changes, strict=True):
             empty = True
             for frame in islice(iter_video_frames(clip), start, stop or None):
                 empty = False
@@ -346,7 +353,7 @@ def concat_videos(
                         f"clip {clip} is {width}x{height}, but {first_clip} is {size[0]}x{size[1]}; "
                         "all clips must have the same size"
                     )
-                yield frame
+                yield frame if change is None else change(frame)
             if empty:
                 raise VideoError(f"no frames could be decoded from {clip}")
 

@@ -82,6 +82,30 @@ def test_concat_three_clips(tmp_path: Path) -> None:
     assert read_video(film).shape == (21, 48, 64, 3)
 
 
+def test_concat_passes_the_chosen_clips_frames_through_their_transform(tmp_path: Path) -> None:
+    clips = []
+    for i in range(3):
+        clip = tmp_path / f"clip{i}.mp4"
+        write_video(clip, _frames(4, seed=i))
+        clips.append(clip)
+
+    def white_corner(frame: np.ndarray) -> np.ndarray:
+        out = frame.copy()
+        out[:16, :16] = 255
+        return out
+
+    plain, marked = tmp_path / "plain.mp4", tmp_path / "marked.mp4"
+    assert concat_videos(clips, plain) == 12
+    assert concat_videos(clips, marked, transforms=[None, white_corner, None]) == 12
+    a, b = read_video(plain).astype(int), read_video(marked).astype(int)
+    assert (b[4:8, 2:14, 2:14] > 240).all()  # the second clip's frames, white in the corner
+    changed = [np.abs(a[i, :16, :16] - b[i, :16, :16]).mean() for i in range(12)]
+    assert min(changed[4:8]) > 20 and max(changed[:4] + changed[8:]) < 2  # and only those
+    assert np.abs(a[:, 24:] - b[:, 24:]).mean() < 2  # the rest of the picture is the clips'
+    with pytest.raises(ValueError, match="2 frame transforms for 3 clips"):
+        concat_videos(clips, tmp_path / "x.mp4", transforms=[None, None])
+
+
 def test_concat_rejects_mismatched_sizes(tmp_path: Path) -> None:
     a = tmp_path / "a.mp4"
     b = tmp_path / "b_wide.mp4"
