@@ -107,6 +107,16 @@ def _opt_int(value: Any, where: str, low: int, high: int) -> int | None:
     return None if value is None else _int(value, where, low, high)
 
 
+def _repeated(ids: list[str]) -> tuple[int, int, str] | None:
+    """(first number, second number, id) of the first id two items share, numbered from 1 as the UI shows them."""
+    seen: dict[str, int] = {}
+    for number, item in enumerate(ids, 1):
+        if item in seen:
+            return seen[item], number, item
+        seen[item] = number
+    return None
+
+
 def _opt_float(value: Any, where: str, low: float, high: float) -> float | None:
     return None if value is None else _float(value, where, low, high)
 
@@ -330,15 +340,17 @@ class Shot:
         where = f"{where} ({shot_id})" if where != "shot" else f"shot {shot_id}"
         mode = _text(data.get("mode", "auto"), f"{where}, mode")
         if mode not in SHOT_MODES:
-            raise StoryError(f"{where}: unknown mode {mode!r} (expected one of {SHOT_MODES})")
+            raise StoryError(f"{where}: unknown mode {mode[:40]!r} (expected one of {', '.join(SHOT_MODES)})")
         cut = data.get("cut", False)
         if not isinstance(cut, bool):
             raise StoryError(f"{where}, cut: expected true or false, got {cut!r}"[:200])
         if "prompt" not in data:
             raise StoryError(f"{where}: missing field 'prompt'")
         takes = [Take.from_dict(t, f"{where}, take") for t in _list(data.get("takes", []), f"{where}, takes")]
-        if len({t.id for t in takes}) != len(takes):
-            raise StoryError(f"{where}: two takes share an id")
+        repeat = _repeated([t.id for t in takes])
+        if repeat is not None:
+            raise StoryError(f"{where}: takes {repeat[0]} and {repeat[1]} have the same id {repeat[2]!r} (each take "
+                             "needs its own)")
         accepted = data.get("accepted_take")
         if accepted is not None and accepted not in {t.id for t in takes}:
             raise StoryError(f"{where}: accepted_take {accepted!r} is not one of its takes"[:200])
@@ -346,10 +358,12 @@ class Shot:
             id=shot_id,
             prompt=_text(data["prompt"], f"{where}, prompt"),
             cut=cut,
-            scene_num=_int(data.get("scene_num", 1), f"{where}, scene_num", 0, MAX_SCENE_NUM),
+            scene_num=_int(data.get("scene_num", 1), f"{where}, scene_num", 1, MAX_SCENE_NUM),  # numbered from 1
             first_frame_prompt=_text(data.get("first_frame_prompt", ""), f"{where}, first_frame_prompt"),
             mode=mode,
             seed=_opt_int(data.get("seed"), f"{where}, seed", 0, MAX_SEED),
+            # Not refused at 4n+1 here: a project saved that way still opens, and generating that shot says why
+            # it cannot (the engine's check), instead of the whole project staying shut.
             frames=_opt_int(data.get("frames"), f"{where}, frames", 1, MAX_FRAMES),
             steps=_opt_int(data.get("steps"), f"{where}, steps", 1, MAX_STEPS),
             guidance=_opt_float(data.get("guidance"), f"{where}, guidance", 0.0, MAX_GUIDANCE),
@@ -427,8 +441,10 @@ class Story:
         if "name" not in data:
             raise StoryError("story: missing field 'name'")
         shots = [Shot.from_dict(s, f"shot {n}") for n, s in enumerate(_list(data.get("shots", []), "story, shots"), 1)]
-        if len({s.id for s in shots}) != len(shots):
-            raise StoryError("story: two shots share an id")
+        repeat = _repeated([s.id for s in shots])
+        if repeat is not None:
+            raise StoryError(f"story: shots {repeat[0]} and {repeat[1]} have the same id {repeat[2]!r} (each shot "
+                             "needs its own)")
         scene_extra = {}
         for key, value in _dict(data.get("scene_extra", {}), "story, scene_extra").items():
             if not re.fullmatch(r"-?[0-9]{1,7}", key):
@@ -472,8 +488,10 @@ def _cast(value: Any) -> list[CastMember]:
             to_shot=_opt_id(raw.get("to_shot", ""), f"{where}, to_shot"),
             shots=[_id(s, f"{where}, shots") for s in _list(raw.get("shots", []), f"{where}, shots")],
         ))
-    if len({m.id for m in cast}) != len(cast):
-        raise StoryError("story, cast: two members share an id")
+    repeat = _repeated([m.id for m in cast])
+    if repeat is not None:
+        raise StoryError(f"story, cast: members {repeat[0]} and {repeat[1]} have the same id {repeat[2]!r} (each "
+                         "member needs its own)")
     return cast
 
 
@@ -501,7 +519,7 @@ def story_from_script(data: Any, source: str = "<story>") -> Story:
         if key not in data:
             raise StoryError(f"{source}: missing field '{key}'")
     if not isinstance(data["scenes"], list) or not data["scenes"]:
-        raise StoryError(f"{source}, field 'scenes': expected a non-empty list of scenes")
+        raise StoryError(f"{source}: field 'scenes': expected a non-empty list of scenes")
     found = unsaveable_path(data)
     if found is not None:
         path, what = found
@@ -510,9 +528,9 @@ def story_from_script(data: Any, source: str = "<story>") -> Story:
             path = f"scene {int(match[1]) + 1}, shot {int(match[3]) + 1}, field '{match[2]}'"
         raise StoryError(f"{source}: {path} contains {what}, which cannot be saved; fix it in the file")
     story = Story(
-        name=_text(data["story_name"], f"{source}, field 'story_name'"),
+        name=_text(data["story_name"], f"{source}: field 'story_name'"),
         # null is "no overview", not the text "None"
-        overview=_text(data.get("story_overview"), f"{source}, field 'story_overview'", default=""),
+        overview=_text(data.get("story_overview"), f"{source}: field 'story_overview'", default=""),
         extra={k: v for k, v in data.items() if k not in ("story_name", "story_overview", "scenes")},
     )
     seen_scenes: set[int] = set()
@@ -522,7 +540,7 @@ def story_from_script(data: Any, source: str = "<story>") -> Story:
             raise StoryError(f"{where_scene}: expected an object")
         if "scene_num" not in scene:
             raise StoryError(f"{where_scene}: missing field 'scene_num'")
-        scene_num = _int(scene["scene_num"], f"{where_scene}, field 'scene_num'", 0, MAX_SCENE_NUM)
+        scene_num = _int(scene["scene_num"], f"{where_scene}, field 'scene_num'", 1, MAX_SCENE_NUM)
         where_scene = f"{source}: scene {scene_num}"
         if scene_num in seen_scenes:
             raise StoryError(f"{where_scene}: scene_num {scene_num} appears twice")
@@ -607,6 +625,37 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# json.JSONDecodeError's messages are clipped phrases ("Unterminated string starting at"): these say them in words.
+_JSON_PROBLEMS = {
+    "Expecting value": "expected a value: a number, \"text\", true, false, null, an object or a list",
+    "Expecting property name enclosed in double quotes": "expected a field name in double quotes",
+    "Expecting ',' delimiter": "expected a comma",
+    "Expecting ':' delimiter": "expected a colon after the field name",
+    "Extra data": "more text after the end of the JSON",
+    "Invalid control character at": "a control character such as a tab inside a string; write a tab as \\t",
+    "Invalid \\escape": "an invalid backslash escape in a string",
+    "Invalid \\uXXXX escape": "an invalid \\u escape in a string",
+    "Unexpected UTF-8 BOM (decode using utf-8-sig)": "the file starts with a byte order mark; save it as UTF-8 "
+                                                     "without one",
+}
+
+
+def _json_problem(exc: json.JSONDecodeError) -> str:
+    """What is wrong where a JSON file stops parsing, in words, for "not valid JSON at line L, column C (...)"."""
+    text, pos = exc.doc, exc.pos
+    # The scanner reports a string missing its closing quote only when the file ends inside it.
+    if exc.msg.startswith("Unterminated string"):
+        return "unterminated string: the file ends before its closing quote"
+    if pos >= len(text.rstrip()):
+        return "the file ends before the JSON does; it may have been cut off"
+    if text[pos] in "}]" and text[:pos].rstrip().endswith(","):
+        return f"a comma before the closing {text[pos]}"
+    if exc.msg.startswith("Invalid control character") and text[pos] in "\r\n":
+        # What a missing closing quote looks like in a file of many lines: the string runs into the next one.
+        return "a line break inside a string: its closing quote may be missing, or write the line break as \\n"
+    return _JSON_PROBLEMS.get(exc.msg, exc.msg.removesuffix(" at"))
+
+
 def _json_depth(value: Any) -> int:
     depth, level = 0, [value]
     while level:
@@ -640,10 +689,12 @@ def read_json_file(path: Path, what: str, error: type[StoryError] = StoryError) 
         raise error(f"{path}: {what} not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot read {what} ({exc})") from None
+    if not text.strip():
+        raise error(f"{path}: {what} is empty")
     try:
         data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
-        raise error(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        raise error(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno} ({_json_problem(exc)})") from None
     except RecursionError:
         raise error(f"{path}: JSON nested too deeply") from None
     except ValueError as exc:  # NaN/Infinity, 1e999, integers past Python's 4,300-digit limit

@@ -96,8 +96,24 @@ def test_render_out_refuses_a_project_of_another_story_unless_asked(story_paths,
     project.save()
     before = (project.folder / PROJECT_FILE).read_text()
     result = run_main("render", str(story_paths["black"]), "--out", str(project.folder), *TINY, env=env)
-    assert result.returncode == 2 and "--replace-story" in result.stderr and "'mine', 4 shots" in result.stderr
+    assert result.returncode == 2 and "--replace-story" in result.stderr
+    assert "holds a different story (the project's is 'mine', the script's" in result.stderr
     assert (project.folder / PROJECT_FILE).read_text() == before
+
+
+def test_a_prompt_edited_in_the_editor_is_named_as_the_difference(story_paths, tmp_path):
+    """Same title, same shots: "another story" read as a contradiction; the message says what differs."""
+    from storymem_engine.cli import CliError, check_out_folder
+    from storymem_engine.story import load_story
+
+    project = Project(tmp_path / "queen.storymem", load_story(story_paths["queen"]))
+    project.story.shots[1].prompt += " (edited)"
+    project.save()
+    with pytest.raises(CliError) as refused:
+        check_out_folder(str(project.folder), load_story(story_paths["queen"]), replace_story=False)
+    assert "holds a different story (shot 2's prompt differs, edited in the editor or in the script)" in str(
+        refused.value)
+    assert "its takes stay" in str(refused.value)
 
 
 # --- 4. one writer per project ---------------------------------------------------------------------------
@@ -130,6 +146,8 @@ def test_a_second_writer_is_told_the_project_is_busy(story_paths, tmp_path, tiny
     '{"schema": 1, "story": {"name": "p", "shots": [{"id": "a", "prompt": "p", "guidance": NaN}]}}',
     '{"schema": 1, "story": {"name": "p", "shots": [{"id": "a", "prompt": "p", "scene_num": 1.5}]}}',
     '{"schema": 1, "story": {"name": "p", "shots": [{"id": "a", "prompt": "p", "scene_num": true}]}}',
+    '{"schema": 1, "story": {"name": "p", "shots": [{"id": "a", "prompt": "p", "scene_num": 0}]}}',
+    '{"schema": 1, "story": {"name": "p", "shots": [{"id": "a", "prompt": "p", "frames": 0}]}}',
 ])
 def test_malformed_projects_are_refused_with_the_projects_error(tmp_path, text):
     (tmp_path / PROJECT_FILE).write_text(text)

@@ -79,7 +79,7 @@ def near_valid_projects(draw):
                                                                     odd_text), odds),
                 "prompt": _maybe(draw, plain_text, st.one_of(odd_text, numbers), odds),
                 "cut": _maybe(draw, st.booleans(), cut_values, odds),
-                "scene_num": _maybe(draw, st.integers(0, 9), numbers, odds)}
+                "scene_num": _maybe(draw, st.integers(1, 9), numbers, odds)}  # scenes are numbered from 1
         valid = {"seed": st.integers(0, 2**63 - 1), "frames": st.sampled_from([9, 81]), "steps": st.integers(1, 50),
                  "guidance": st.floats(0, 20), "duration_s": st.floats(0, 60), "mode": st.sampled_from(["auto", "m2v"]),
                  "notes": plain_text, "shot_size": st.sampled_from(SHOT_SIZES),

@@ -66,7 +66,7 @@ def test_malformed_story_names_file_scene_shot_and_field(story_paths, tmp_path, 
 def test_not_json_and_missing_file_are_clear(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text('{"story_name": "x", ', encoding="utf-8")
-    with pytest.raises(StoryError, match=r"broken.json: not valid JSON \(line 1"):
+    with pytest.raises(StoryError, match=r"broken.json: not valid JSON at line 1, column 21 \(the file ends before"):
         load_story(broken)
     with pytest.raises(StoryError, match="nope.json: story file not found"):
         load_story(tmp_path / "nope.json")

@@ -21,12 +21,15 @@ def save_as(window, recorded_dialogs, target: Path) -> Path:
     return window.project_path
 
 
-def test_save_reopen_gives_identical_story(window, recorded_dialogs, tmp_path):
+def test_save_reopen_gives_identical_story(window, recorded_dialogs, tmp_path, qtbot):
     window.edits.move([ids(window)[0]], 3)
     window.edits.edit_field(ids(window)[1], "notes", "handheld")
     assert window.isWindowModified()
     folder = save_as(window, recorded_dialogs, tmp_path / "kite")
     assert folder == tmp_path / "kite.storymem" and (folder / PROJECT_FILE).is_file()
+    # The status bar names the project's folder; its full path (long) is in the tooltip.
+    qtbot.waitUntil(lambda: window.shot_count_label.text().endswith(" selected · kite.storymem"))
+    assert window.shot_count_label.toolTip().endswith(f"Saved in {folder / PROJECT_FILE}")
     assert not window.isWindowModified() and "kite[*]" in window.windowTitle()
     saved = window.project.story.to_dict()
 
@@ -165,8 +168,9 @@ def test_malformed_and_unreadable_files_are_clear_errors(window, recorded_dialog
     assert not window.files.open_path(tmp_path / "binary.json")
     errors = recorded_dialogs.texts("error")
     assert len(errors) == 4
-    assert "not valid JSON (line 1" in errors[0]
-    assert "not found" in errors[1]
+    assert "not valid JSON at line 1, column 3 (expected a field name in double quotes)" in errors[0]
+    assert errors[1] == f"{tmp_path / 'nowhere.storymem'} is not there any more: it was moved, renamed or deleted."
+    assert recorded_dialogs.messages[1][1] == "Cannot open project"  # a project, not a story to import
     assert "video_prompts" in errors[2]
     assert "binary.json" in errors[3]
     assert prompts(window) == start  # the open project is untouched
