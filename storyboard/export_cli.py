@@ -15,6 +15,12 @@ from pathlib import Path
 from typing import NoReturn
 
 FORMATS = ("mp4", "csv", "otio", "fcp7", "fcpx", "edl", "pdf")
+SUFFIXES = {"mp4": ".mp4", "csv": ".csv", "otio": ".otio", "fcp7": ".xml", "fcpx": ".fcpxml", "edl": ".edl",
+            "pdf": ".pdf"}
+TIMELINES = ("otio", "fcp7", "fcpx", "edl")
+# Each option and the formats it changes: given with another format it would be silently left out.
+OPTION_FORMATS = {"burn_in": ("mp4",), "empty_shots": TIMELINES, "collect_media": TIMELINES, "layout": ("pdf",),
+                  "page_size": ("pdf",)}
 BAD_INPUT, WRITE_FAILED = 2, 1
 _APP: list[object] = []  # the QGuiApplication, kept alive while painting
 
@@ -35,13 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "(CMX 3600) timeline, pdf storyboard")
     parser.add_argument("--out", required=True, help="the file to write")
     parser.add_argument("--force", action="store_true", help="replace --out when it exists")
-    parser.add_argument("--empty-shots", choices=("gap", "card"), default="gap",
+    parser.add_argument("--empty-shots", choices=("gap", "card"),
                         help="timelines: a shot without a take becomes a gap (default) or its animatic card clip")
     parser.add_argument("--collect-media", action="store_true",
                         help="timelines: copy the clips into <out name>_media/ beside the file and point there")
-    parser.add_argument("--layout", choices=("landscape", "portrait"), default="landscape",
+    parser.add_argument("--layout", choices=("landscape", "portrait"),
                         help="pdf: 3x2 panels on landscape pages (default) or 2x3 on portrait pages")
-    parser.add_argument("--page-size", choices=("A4", "Letter"), default="A4", help="pdf: paper (default A4)")
+    parser.add_argument("--page-size", choices=("A4", "Letter"), help="pdf: paper (default A4)")
     parser.add_argument("--burn-in", action="store_true",
                         help="mp4: a review copy, each frame labelled with its shot, take and timecode")
     return parser
@@ -71,8 +77,16 @@ def _export(args: argparse.Namespace) -> int:
     from storymem_engine.render_settings import RenderSettings
 
     folder, out = Path(args.project), Path(args.out)
-    if args.burn_in and args.format != "mp4":  # silently left out, the user would get a plain file
-        raise _Failed(f"--burn-in labels the frames of a film: use it with --format mp4, not {args.format}")
+    for option, formats in OPTION_FORMATS.items():
+        if getattr(args, option) not in (None, False) and args.format not in formats:
+            flag = "--" + option.replace("_", "-")
+            raise _Failed(f"{flag} is for --format {' / '.join(formats)}, not {args.format}: it would be left out")
+    args.empty_shots, args.layout, args.page_size = (args.empty_shots or "gap", args.layout or "landscape",
+                                                     args.page_size or "A4")
+    other = next((f for f, suffix in SUFFIXES.items() if out.suffix.lower() == suffix and f != args.format), None)
+    if other is not None:  # an MP4 in a file named .otio opens in nothing
+        raise _Failed(f"{out} is named as {other}, but --format is {args.format}: name it "
+                      f"{out.with_suffix(SUFFIXES[args.format]).name}, or choose --format {other}")
     if not folder.is_dir():
         raise _Failed(f"{folder} is not a project folder")
     if not (folder / PROJECT_FILE).is_file():

@@ -78,7 +78,14 @@ def test_bad_input_is_one_error_line_and_exit_2(project, tmp_path, capsys):
         "invalid choice": [str(project.folder), "--format", "mov", "--out", out],
         "required: --out": [str(project.folder), "--format", "otio"],
         "folder": [str(project.folder), "--format", "otio", "--out", str(tmp_path / "no" / "x.otio")],
-        "use it with --format mp4, not otio": [str(project.folder), "--format", "otio", "--out", out, "--burn-in"],
+        "--burn-in is for --format mp4, not otio: it would be left out": [
+            str(project.folder), "--format", "otio", "--out", out, "--burn-in"],
+        "--layout is for --format pdf, not mp4": [str(project.folder), "--format", "mp4", "--out", str(tmp_path / "f"),
+                                                  "--layout", "portrait"],
+        "--collect-media is for --format otio / fcp7 / fcpx / edl, not pdf": [
+            str(project.folder), "--format", "pdf", "--out", str(tmp_path / "b"), "--collect-media"],
+        f"{out} is named as otio, but --format is mp4: name it x.mp4, or choose --format otio": [
+            str(project.folder), "--format", "mp4", "--out", out],
     }
     for expected, argv in cases.items():
         with pytest.raises(SystemExit) if expected in ("invalid choice", "required: --out") else nullcontext():
@@ -86,10 +93,10 @@ def test_bad_input_is_one_error_line_and_exit_2(project, tmp_path, capsys):
         assert expected in _error_line(capsys), expected
 
     (project.folder / "project.json").write_text('{"schema": 1, "story": {"name": "x", "shots": [42]}')
-    assert app_main(["export", str(project.folder), "--format", "pdf", "--out", out]) == 2
+    assert app_main(["export", str(project.folder), "--format", "pdf", "--out", str(tmp_path / "x.pdf")]) == 2
     assert "not valid JSON" in _error_line(capsys)
     (project.folder / "project.json").write_text('{"schema": 1, "story": {"name": "x", "shots": [42]}}')
-    assert app_main(["export", str(project.folder), "--format", "edl", "--out", out]) == 2
+    assert app_main(["export", str(project.folder), "--format", "edl", "--out", str(tmp_path / "x.edl")]) == 2
     assert "expected an object" in _error_line(capsys)
     assert not (tmp_path / "x.otio").exists()
 
