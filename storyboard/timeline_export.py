@@ -84,7 +84,7 @@ def export_timeline(project: Project, path: Path, options: TimelineOptions, defa
     if fmt is None:
         raise HandoffError(f"unknown timeline format {options.format!r} (expected one of {', '.join(FORMATS)})")
     if options.empty_shots not in EMPTY_SHOTS:
-        raise HandoffError(f"empty shots must be one of {EMPTY_SHOTS}, got {options.empty_shots!r}")
+        raise HandoffError(f"empty shots must be one of {', '.join(EMPTY_SHOTS)}, got {options.empty_shots!r}")
     path = Path(path)
     if not path.parent.is_dir():
         raise HandoffError(f"cannot write {path}: the folder does not exist")

@@ -77,7 +77,7 @@ class GenerationRequest:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"unknown shot mode {self.mode!r} (expected one of {MODES})")
+            raise ValueError(f"unknown shot mode {self.mode!r} (expected one of {', '.join(MODES)})")
         if self.profile not in PROFILES:
             raise ValueError(f"unknown quality profile {self.profile!r} (expected one of {', '.join(PROFILES)})")
 

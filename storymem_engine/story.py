@@ -18,6 +18,7 @@ from typing import Any
 
 from storymem_engine.cast import ATTACH_MODES, MAX_CAST, MAX_IMAGES_PER_MEMBER, CastImage, CastMember
 from storymem_engine.request import MODES, PROFILES, GenerationRequest
+from storymem_engine.words import counted
 
 SHOT_MODES = ("auto", "t2v", "m2v", "mi2v", "mm2v")
 # Shot and take ids name folders (takes/<shot>/<take>): a safe character set, so no id can leave the project.
@@ -553,7 +554,7 @@ def story_from_script(data: Any, source: str = "<story>") -> Story:
             raise StoryError(f"{where_scene}, field 'cut': expected a list with one entry per shot")
         if len(cuts) != len(prompts):
             raise StoryError(
-                f"{where_scene}, field 'cut': {len(cuts)} entries for {len(prompts)} video_prompts"
+                f"{where_scene}, field 'cut': {counted(len(cuts), 'entry', 'entries')} for {len(prompts)} video_prompts"
             )
         ffp = scene.get("first_frame_prompt", [])
         if not isinstance(ffp, list):

@@ -46,7 +46,7 @@ def test_string_cuts_and_unknown_fields_survive():
     [
         (lambda d: d.pop("scenes"), "missing field 'scenes'"),
         (lambda d: d["scenes"][1]["cut"].__setitem__(2, "maybe"), "scene 2, shot 3, field 'cut'"),
-        (lambda d: d["scenes"][0]["cut"].pop(), "scene 1, field 'cut': 1 entries for 2 video_prompts"),
+        (lambda d: d["scenes"][0]["cut"].pop(), "scene 1, field 'cut': 1 entry for 2 video_prompts"),
         (lambda d: d["scenes"][2]["video_prompts"].__setitem__(0, ""), "scene 3, shot 1, field 'video_prompts'"),
         (lambda d: d["scenes"][0].pop("scene_num"), "scene 1: missing field 'scene_num'"),
         (lambda d: d["scenes"][1].__setitem__("first_frame_prompt", "x"), "field 'first_frame_prompt'"),
