@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -217,7 +218,8 @@ class ConsoleProgress:
 
     Written to a file or a pipe (a Slurm job's log, ``2> render.log``), a redraw would pile every step of a shot
     into one line, so it writes plain lines instead: one when the phase changes, and at least every
-    ``LOG_EVERY_S`` of a shot, so a log shows a live job without a line per step.
+    ``LOG_EVERY_S``, so a log shows a live job without a line per step. Between progress events (models loading
+    for minutes, one long step, the film being written) a heartbeat thread writes that line ("still ...").
     """
 
     LOG_EVERY_S = 60.0
@@ -228,6 +230,34 @@ class ConsoleProgress:
         self.live = _is_terminal(stream) if live is None else live
         self.index = 0
         self._logged: tuple[str, float] | None = None  # (phase, elapsed) of the last plain line of this shot
+        self._lock = threading.Lock()  # the heartbeat and the render write lines
+        self._last_line = time.monotonic()
+        self._doing = "starting"  # what the last line said is going on, for the heartbeat
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    def __enter__(self) -> ConsoleProgress:
+        if not self.live:  # a terminal's bar is redrawn anyway; a log needs the promised line a minute
+            self._heartbeat = threading.Thread(target=self._beat, name="progress-heartbeat", daemon=True)
+            self._heartbeat.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
+
+    def doing(self, what: str) -> None:
+        """A step outside the shots (writing the film): said now, and by the heartbeat while it lasts."""
+        self._line(what)
+        self._doing = what
+
+    def _beat(self) -> None:
+        while not self._stop.wait(min(self.LOG_EVERY_S / 4, 5.0)):
+            with self._lock:
+                silent = time.monotonic() - self._last_line
+                if silent >= self.LOG_EVERY_S:
+                    self._write_locked(f"still {self._doing} ({silent:.0f}s since the last line)\n")
 
     def __call__(self, p) -> None:
         eta = (p.elapsed / p.step * (p.total - p.step)) if p.step else float("nan")
@@ -240,6 +270,7 @@ class ConsoleProgress:
         if self._logged is not None and self._logged[0] == p.phase and p.elapsed - self._logged[1] < self.LOG_EVERY_S:
             return
         self._logged = (p.phase, p.elapsed)
+        self._doing = f"{shot}: {p.phase}"
         self._write(f"{shot} {p.step:>3}/{p.total} {p.phase:<18} {p.elapsed:6.1f}s {eta_text}\n")
 
     def regenerating(self, index: int, reason: str) -> None:
@@ -257,8 +288,13 @@ class ConsoleProgress:
         self._write(f"\r{text}{' ' * 50}\n" if self.live else f"{text}\n")
 
     def _write(self, text: str) -> None:
+        with self._lock:
+            self._write_locked(text)
+
+    def _write_locked(self, text: str) -> None:
         self.stream.write(text)
         self.stream.flush()
+        self._last_line = time.monotonic()
 
 
 def _is_terminal(stream) -> bool:
@@ -495,13 +531,14 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
     if args.keyframe_similarity == "hsv":
         print("Keyframes are picked without CLIP (model-free HSV similarity): the memory may hold fewer, "
               "different images than the method expects.", file=sys.stderr)
-    console = ConsoleProgress(len(story.shots))
     start = time.monotonic()
     project.save()
     skipped = []
-    takes = director.run(progress=console, on_shot=lambda i, t, s: (console.shot_done(i, t, s), skipped.append(s)),
-                         on_reason=console.regenerating)
-    film_frames = write_film(project, takes, out / "film.mp4", soundtrack)
+    with ConsoleProgress(len(story.shots)) as console:
+        takes = director.run(progress=console, on_reason=console.regenerating,
+                             on_shot=lambda i, t, s: (console.shot_done(i, t, s), skipped.append(s)))
+        console.doing("writing film.mp4")
+        film_frames = write_film(project, takes, out / "film.mp4", soundtrack)
     write_manifest(project, director, takes, skipped, film_frames, out / "manifest.json")
     if args.gpus > 1:
         from storymem_engine.multi_gpu import finish

@@ -42,3 +42,35 @@ def test_a_terminal_redraws_one_line_per_shot():
     text = _run(True, SHOT)
     assert text.count("\n") == 2 and text.count("\r") == len(SHOT) + 2
     assert "shot 1/2 [######                  ]   1/4 high-noise expert" in text
+
+
+def test_a_log_hears_from_the_job_while_no_progress_comes(monkeypatch):
+    """Models loading for minutes, one long step, the film being written: no event comes, the heartbeat writes
+    the promised line (LOG_EVERY_S shortened here from a minute)."""
+    import time
+
+    monkeypatch.setattr(ConsoleProgress, "LOG_EVERY_S", 0.2)
+    stream = io.StringIO()
+    with ConsoleProgress(2, stream=stream, live=False) as console:
+        console(Progress("s", 0, 4, "loading models", 0.1))
+        time.sleep(0.6)
+        console.doing("writing film.mp4")
+        time.sleep(0.6)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("shot 1/2   0/4 loading models")
+    assert lines[1].startswith("still shot 1/2: loading models (") and lines[1].endswith("s since the last line)")
+    assert "writing film.mp4" in lines and lines[-1].startswith("still writing film.mp4 (")
+    written = len(stream.getvalue())
+    time.sleep(0.4)
+    assert len(stream.getvalue()) == written  # the heartbeat ends with the render
+
+
+def test_a_terminal_gets_no_heartbeat_lines(monkeypatch):
+    import time
+
+    monkeypatch.setattr(ConsoleProgress, "LOG_EVERY_S", 0.1)
+    stream = io.StringIO()
+    with ConsoleProgress(1, stream=stream, live=True) as console:
+        console(Progress("s", 0, 4, "loading models", 0.1))
+        time.sleep(0.4)
+    assert "still" not in stream.getvalue()
