@@ -56,6 +56,18 @@ def display_problem() -> str:
             "xvfb-run, or use the headless commands (main.py --help)")
 
 
+def _quiet_offscreen_warnings() -> None:
+    """The selftest's and the screenshot's one line of output, without the offscreen platform's "This plugin does
+    not support raise()" notes (it has no window manager to ask); every other Qt message still goes to stderr."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_kind, _context, message: str) -> None:
+        if not message.startswith("This plugin does not support"):
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the editor. ``argv`` are the arguments after the program name (default sys.argv[1:])."""
     args = parse_args(sys.argv[1:] if argv is None else list(argv))
@@ -79,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     elif problem and not args.selftest and QApplication.instance() is None:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    if args.selftest or args.screenshot:
+        _quiet_offscreen_warnings()
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "storymem-studio"])
     app.setOrganizationName(APP_ORG)
     app.setApplicationName(APP_NAME)
