@@ -515,6 +515,17 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
           file=sys.stderr)
     if s.offload == "auto":
         print(f"Offload: {offload_reason or engine.preset_reason}", file=sys.stderr)
+    if args.reference:
+        from storymem_engine.director import image_size
+        from storymem_engine.request import size_for_aspect
+
+        # As the official run: the same area at the reference image's aspect; the film follows the first shot.
+        image_w, image_h = image_size(Path(args.reference[0]))
+        size = size_for_aspect(s.width, s.height, image_h, image_w)
+        if size != (s.width, s.height):
+            print(f"Size: {size[0]}x{size[1]}, the area of {s.width}x{s.height} at the aspect of "
+                  f"{Path(args.reference[0]).name} ({image_w}x{image_h}), as the official M2V run sizes its shots",
+                  file=sys.stderr)
     if s.profile == "draft":
         # The distilled profile fixes its own steps and guidance: a --steps or --guidance given is not used.
         ignored = " and ".join(flag for flag, value in (("--steps", args.steps), ("--guidance", args.guidance))

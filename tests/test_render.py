@@ -168,7 +168,7 @@ def test_mr2v_first_shot_uses_reference_images_as_memory(tmp_path, story_paths, 
     from PIL import Image
 
     ref = tmp_path / "hero.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(ref)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 128, 3), dtype=np.uint8)).save(ref)
     story = tmp_path / "two.json"
     story.write_text(json.dumps({"story_name": "two", "story_overview": "", "scenes": [
         {"scene_num": 1, "video_prompts": ["a hero", "the hero walks"], "first_frame_prompt": ["", ""],
@@ -180,8 +180,10 @@ def test_mr2v_first_shot_uses_reference_images_as_memory(tmp_path, story_paths, 
     shots = json.loads((out / "manifest.json").read_text())["shots"]
     assert [s["mode"] for s in shots] == ["m2v", "mi2v"]
     assert shots[0]["memory"] == ["references/reference_0.png"]
-    # Same area as 64x48, aspect of the first memory image (4:3 here, as 64x48 already is).
-    assert shots[0]["size"] == [64, 48]
+    # About the area of 64x48 at the aspect of the first memory image (2:1), sides multiples of 16; and said.
+    assert shots[0]["size"] == [64, 32]
+    assert ("Size: 64x32, the area of 64x48 at the aspect of hero.png (128x64), as the official M2V run sizes its "
+            "shots") in result.stderr
     assert read_video(out / "film.mp4").shape[0] == 9 + 8
 
 
