@@ -235,6 +235,7 @@ class ConsoleProgress:
         self._doing = "starting"  # what the last line said is going on, for the heartbeat
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        self._again: tuple[int | None, int] = (None, 0)  # (shot index, take number) of a take accepted again
 
     def __enter__(self) -> ConsoleProgress:
         if not self.live:  # a terminal's bar is redrawn anyway; a log needs the promised line a minute
@@ -277,8 +278,14 @@ class ConsoleProgress:
         if reason != "it has no finished take":  # a first render needs no explanation per shot
             self._line(f"shot {index + 1}/{self.total_shots}: generating again, {reason}")
 
+    def reaccepted(self, index: int, number: int) -> None:
+        """The shot's take ``number`` (from 1) is current and accepted again: said with the shot's line."""
+        self._again = (index, number)
+
     def shot_done(self, index: int, take, skipped: bool) -> None:
         word = "kept (unchanged)" if skipped else f"done, {take.frames} frames"
+        if skipped and self._again[0] == index:
+            word = f"kept: its take {self._again[1]} matches these settings and is accepted again (nothing generated)"
         self._line(f"shot {index + 1}/{self.total_shots} {word}")
         self.index = index + 1
         self._logged = None
@@ -546,8 +553,10 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
     project.save()
     skipped = []
     with ConsoleProgress(len(story.shots)) as console:
+        shots = project.story.shots
         takes = director.run(progress=console, on_reason=console.regenerating,
-                             on_shot=lambda i, t, s: (console.shot_done(i, t, s), skipped.append(s)))
+                             on_shot=lambda i, t, s: (console.shot_done(i, t, s), skipped.append(s)),
+                             on_reaccepted=lambda i, t: console.reaccepted(i, shots[i].takes.index(t) + 1))
         console.doing("writing film.mp4")
         film_frames = write_film(project, takes, out / "film.mp4", soundtrack)
     write_manifest(project, director, takes, skipped, film_frames, out / "manifest.json")

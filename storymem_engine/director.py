@@ -48,6 +48,11 @@ from storymem_engine.story import Take
 from storymem_engine.take_files import take_file_problem, unreadable, why_unreadable
 
 MOTION = 5
+# The request's fields in the words the CLI's flags and the inspector use, for "its ... changed".
+_REQUEST_WORDS = {"width": "size", "height": "size", "num_frames": "frames", "first_frame": "first frame",
+                  "motion_frames": "motion frames", "boundary_ratio": "expert boundary",
+                  "negative_prompt": "negative prompt", "rope_stride": "rope stride", "lora_variant": "LoRA",
+                  "seed_rule": "seed rule", "vae_tiling": "VAE tiling"}
 
 
 @dataclass
@@ -289,7 +294,23 @@ class Director:
         if made.get("memory_keys") != wanted.get("memory_keys"):
             return "the memory it would get changed (earlier shots have other keyframes now)"
         changed = sorted(k for k in set(made) | set(wanted) if made.get(k) != wanted.get(k))
-        return "its request changed: " + ", ".join(changed)
+        words = dict.fromkeys(_REQUEST_WORDS.get(k, k.replace("_", " ")) for k in changed)  # size once, not twice
+        return "its " + ", ".join(words) + " changed"
+
+    def matching_take(self, index: int) -> Take | None:
+        """Another finished take of the shot that is current for these settings (the user accepted an older one in
+        the editor, say): a rerun accepts it again instead of generating its twin. The accepted take is left as it
+        was when none matches."""
+        shot = self.project.story.shots[index]
+        accepted = shot.accepted_take
+        for take in reversed(shot.takes):  # the newest first
+            if take.id == accepted or take.status != "done":
+                continue
+            shot.accepted_take = take.id
+            if not self.why_regenerate(index):
+                return take
+        shot.accepted_take = accepted
+        return None
 
     # -------------------------------------------------------------- generation
     def draft_shots(self) -> list[int]:
@@ -411,12 +432,21 @@ class Director:
 
     def run(self, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
             on_shot: Callable[[int, Take, bool], None] | None = None,
-            on_reason: Callable[[int, str], None] | None = None) -> list[Take]:
-        """Generate every shot in order; shots whose accepted take is current are skipped."""
+            on_reason: Callable[[int, str], None] | None = None,
+            on_reaccepted: Callable[[int, Take], None] | None = None) -> list[Take]:
+        """Generate every shot in order; shots whose accepted take is current are skipped, and a shot with another
+        take that is current gets that one accepted again (``on_reaccepted``)."""
         takes = []
         for index, shot in enumerate(self.project.story.shots):
             reason = self.why_regenerate(index)
-            if not reason:
+            matching = self.matching_take(index) if reason else None
+            if matching is not None:
+                if self.settings.save_project:
+                    self.project.save()
+                if on_reaccepted is not None:
+                    on_reaccepted(index, matching)
+                take, skipped = matching, True
+            elif not reason:
                 take = shot.accepted()
                 skipped = True
             else:

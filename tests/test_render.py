@@ -227,3 +227,29 @@ def test_a_rerun_says_why_each_shot_is_generated_again(tmp_path, story_paths, ti
     assert again[1]["seed"] == shots[1]["seed"] and again[1]["seed_rule"] == "scene"  # a rerun reproduces
     assert "shot 3/8: generating again, the memory it would get changed" in result.stderr or \
         "shot 3/8 kept" in result.stderr
+
+
+def test_a_rerun_accepts_again_a_take_that_matches_instead_of_making_its_twin(tmp_path, tiny_env):
+    """An older take accepted in the editor, then a render at the settings of a newer take: that newer take is
+    accepted again (nothing generated, no duplicate take), and the log says so."""
+    from conftest import two_shot_script
+
+    from storymem_engine.project import load_project
+
+    script, out = two_shot_script(tmp_path, second_is_cut=True), tmp_path / "two"
+    assert run_main("render", str(script), "--out", str(out), *TINY, env=tiny_env).returncode == 0
+    first = [shot.accepted_take for shot in load_project(out).story.shots]
+    assert run_main("render", str(script), "--out", str(out), *TINY, "--seed", "5", env=tiny_env).returncode == 0
+    project = load_project(out)
+    for shot, take_id in zip(project.story.shots, first, strict=True):
+        shot.accepted_take = take_id  # as Accept take on the older take does in the editor
+    project.save()
+    result = run_main("render", str(script), "--out", str(out), *TINY, "--seed", "5", env=tiny_env)
+    assert result.returncode == 0, result.stderr
+    for number in (1, 2):
+        assert (f"shot {number}/2 kept: its take 2 matches these settings and is accepted again (nothing "
+                "generated)") in result.stderr
+    again = load_project(out).story.shots
+    assert [len(shot.takes) for shot in again] == [2, 2]
+    assert [shot.accepted_take for shot in again] == [shot.takes[1].id for shot in again]
+    assert "generating again" not in result.stderr
