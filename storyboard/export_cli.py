@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -148,13 +149,30 @@ def _film(project, out: Path, settings, burn_in: bool = False) -> str:
         raise _Failed(f"video writing is not available in this build ({exc})") from None
     try:
         plan = plan_export(project, settings.frames, settings.size)
-        frames = write_film(plan, out, burn_in=burn_in)
+        frames = write_film(plan, out, progress=_FilmProgress(plan.frames), burn_in=burn_in)
     except (FilmError, VideoError) as exc:
         raise _Failed(str(exc)) from None
     music = f", with the soundtrack {project.story.soundtrack.name}" if plan.audio is not None else ""
     # As the timelines say "2 clips, 5 gaps".
     carded = cards_note([seg.number - 1 for seg in plan.segments if seg.clip is None])
     return f"wrote {out} ({frames} frames at 16 fps{music}){carded}"
+
+
+class _FilmProgress:
+    """A line on stderr every EVERY_S while the film encodes (a real 12-shot film takes about a minute): the job is
+    seen alive in a terminal or a log, and stdout keeps only the result line."""
+
+    EVERY_S = 10.0
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.started = self.said = time.monotonic()
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self.said >= self.EVERY_S and done < self.total:
+            self.said = now
+            print(f"writing frame {done}/{self.total} ({now - self.started:.0f}s)", file=sys.stderr, flush=True)
 
 
 def _timeline(project, args: argparse.Namespace, out: Path, settings) -> str:

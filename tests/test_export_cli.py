@@ -136,3 +136,16 @@ def test_film_and_pdf_as_a_user_runs_them_without_torch(project, tmp_path):
 
     again = run_main("export", str(project.folder), "--format", "pdf", "--out", str(pdf))
     assert again.returncode == 2 and again.stderr.strip() == f"error: {pdf} exists; pass --force to replace it"
+
+
+def test_a_film_export_shows_it_is_alive_on_stderr_and_keeps_stdout_for_the_result(project, tmp_path, capsys,
+                                                                                   monkeypatch):
+    from storyboard import export_cli
+
+    monkeypatch.setattr(export_cli._FilmProgress, "EVERY_S", 0.0)  # a line per frame here; every 10 s in use
+    film = tmp_path / "film.mp4"
+    assert app_main(["export", str(project.folder), "--format", "mp4", "--out", str(film)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"wrote {film} (42 frames at 16 fps)")
+    lines = captured.err.splitlines()
+    assert lines[0].startswith("writing frame 1/42 (") and lines[-1].startswith("writing frame 41/42 (")
