@@ -336,7 +336,7 @@ class MainWindow(QMainWindow):
 
     def _write_status(self) -> None:
         shots = self.project.story.shots
-        scenes = sum(1 for i, s in enumerate(shots) if i == 0 or shots[i - 1].scene_num != s.scene_num)
+        scenes = len({s.scene_num for s in shots})  # scene 1 split by a moved shot is still one scene
         with_takes = sum(1 for s in shots if s.accepted() is not None)
         selected = len(self.timeline.selectionModel().selectedIndexes())
         # The folder's name only: a full path left the status messages beside it no room (cut off mid-word).

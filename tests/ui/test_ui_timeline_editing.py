@@ -319,3 +319,10 @@ def test_ctrl_alt_a_selects_the_scene_of_the_current_shot(window, qtbot):
     assert window.inspector.title() == "Shot 1  ·  4 selected"
     window.edits.select_shots([shots[5].id])
     assert window.edits.select_scene() and window.edits.selected_rows() == [4, 5]
+
+
+def test_a_shot_moved_into_another_scene_does_not_count_a_scene_twice(window, qtbot):
+    shots = window.project.story.shots  # the sample: scene 1 (shots 1-4), scene 2 (shots 5-6)
+    window.edits.move([shots[4].id], 2)  # a scene-2 shot between scene-1 shots: scene 1 shows twice
+    assert [s.scene_num for s in window.project.story.shots] == [1, 1, 2, 1, 1, 2]
+    qtbot.waitUntil(lambda: window.shot_count_label.text().startswith("6 shots · 2 scenes · "))
