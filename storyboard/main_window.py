@@ -191,6 +191,8 @@ class MainWindow(QMainWindow):
         self._show_cast()
         if modified:
             self.undo_stack.resetClean()
+        else:  # clear() on an empty stack keeps a resetClean() of the last project: this one would look edited
+            self.undo_stack.setClean()
         if self.model.rowCount():
             self.edits.select_shots([self.model.shot_at(0).id])
         else:

@@ -195,6 +195,7 @@ def test_missing_clip_files_are_listed_on_open(window, recorded_dialogs, tmp_pat
 
 
 def test_import_and_export_story_json(window, recorded_dialogs, tmp_path):
+    from storymem_engine.project import Project
     from storymem_engine.story import load_story
 
     out = tmp_path / "exported.json"
@@ -211,6 +212,13 @@ def test_import_and_export_story_json(window, recorded_dialogs, tmp_path):
     recorded_dialogs.paths.append(str(Path(__file__).parents[2] / "resources" / "sample_story.json"))
     assert window.actions_by_name["import_story"].trigger() is None
     assert window.model.rowCount() == 6 and window.isWindowModified()
+    # The next project opened is as saved: the import's "changed" mark does not carry over (it asked to save on
+    # close and autosaved an untouched project).
+    saved = tmp_path / "saved.storymem"
+    Project(folder=saved, story=window.project.story).save()
+    recorded_dialogs.save_discard_cancel.append("discard")
+    assert window.files.open_path(saved)
+    assert not window.isWindowModified() and not window.files.autosave()
 
 
 def test_close_with_unsaved_changes_asks(window, recorded_dialogs, tmp_path):
