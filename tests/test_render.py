@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import run_main
+from conftest import run_main, two_shot_script
 
 from storymem_engine.video import probe_video, read_video
 
@@ -232,8 +232,6 @@ def test_a_rerun_says_why_each_shot_is_generated_again(tmp_path, story_paths, ti
 def test_a_rerun_accepts_again_a_take_that_matches_instead_of_making_its_twin(tmp_path, tiny_env):
     """An older take accepted in the editor, then a render at the settings of a newer take: that newer take is
     accepted again (nothing generated, no duplicate take), and the log says so."""
-    from conftest import two_shot_script
-
     from storymem_engine.project import load_project
 
     script, out = two_shot_script(tmp_path, second_is_cut=True), tmp_path / "two"
