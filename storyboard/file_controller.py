@@ -61,6 +61,9 @@ class FileController:
         self._autosaved_at: int | None = None  # undo index of the last autosave
         self._autosave_failed = False
         self._open_lock = None  # held while an unsaved project (in the app's folder) is open here
+        # (folder, lock) held while a saved project is open here: a second window on it would save over this one's
+        # edits (and this one over its), each without a word.
+        self._saved_lock: tuple[Path, object] | None = None
         self._discard_later: Path | None = None  # an unsaved folder saved elsewhere while a queue still writes it
         # (shot id, take id) of every take this editor has had for the open project: as opened, or from its
         # Generate. A take on disk outside this set was recorded by someone else (storyboard/outside_takes.py).
@@ -81,6 +84,7 @@ class FileController:
         return self.window.project
 
     def project_shown(self, project: Project) -> None:
+        self._hold_saved(self.window.project_path)
         self._known_takes = take_keys(project.story)
         self._told_lost = set()
         self._checked_stamp = None
@@ -174,6 +178,44 @@ class FileController:
             return False
         return True
 
+    def _can_hold(self, folder: Path) -> bool:
+        """Whether this window may open the saved project in ``folder``: no other app window holds it."""
+        if self._saved_lock is not None and self._saved_lock[0] == folder:
+            return True  # open here already (reopened)
+        try:
+            lock = hold_open(folder)
+        except OSError:  # a read-only folder: no lock can be made there, and no save either
+            return True
+        if lock is None:
+            return False
+        lock.release()
+        return True
+
+    def _hold_saved(self, folder: Path | None) -> None:
+        """Hold the open lock of the saved project shown (``folder``), releasing the one of a project left."""
+        if self._saved_lock is not None and self._saved_lock[0] == folder:
+            return
+        if self._saved_lock is not None:
+            self._saved_lock[1].release()
+            self._saved_lock = None
+        if folder is None or is_unsaved(folder) or not folder.is_dir():
+            return
+        try:
+            lock = hold_open(folder)
+        except OSError:
+            return
+        if lock is not None:
+            self._saved_lock = (folder, lock)
+
+    def _folder_gone(self) -> bool:
+        """The saved project's folder was moved, renamed or deleted while open here."""
+        path = self.window.project_path
+        return path is not None and not self.is_unsaved() and not (path / PROJECT_FILE).is_file()
+
+    def _gone_words(self) -> str:
+        return (f"the project folder {self.window.project_path} is not there any more (moved, renamed or deleted "
+                "while open).")
+
     def _leave_unsaved(self, delete: bool) -> None:
         lock, self._open_lock = self._open_lock, None
         if lock is not None:
@@ -260,6 +302,11 @@ class FileController:
                 dialogs.error(self.window, "Cannot open project", f"{folder} is open in another StoryMem Studio "
                                                                   "window.")
                 return False
+        elif not self._can_hold(folder):
+            dialogs.error(self.window, "Cannot open project",
+                          f"{folder} is open in another StoryMem Studio window: edit it there. Two windows saving "
+                          "one project would each overwrite the other's changes.")
+            return False
         project, restored = None, False
         autosave = newer_autosave(folder)
         if autosave is not None and dialogs.ask_yes_no(
@@ -348,6 +395,10 @@ class FileController:
         old_folder = project.folder
         old_path = self.window.project_path
         moving = old_path is not None and folder.resolve() != old_path.resolve()
+        if not moving and self._folder_gone():
+            dialogs.error(self.window, "Save failed", f"Could not save: {self._gone_words()}\n\nUse File > Save As "
+                          "to save your work in a folder of your choice.")
+            return False
         created = not folder.exists()
         had_media = any((folder / name).exists() for name in MEDIA_DIRS)
         lock = self._writer_lock(folder)
@@ -431,6 +482,7 @@ class FileController:
         if is_unsaved(old_path) and moving:
             self._leave_unsaved(delete=True)  # moved out of the app's folder: the copy there goes
         self.window.project_path = folder
+        self._hold_saved(folder)
         self._known_takes |= take_keys(project.story)  # saved by this editor: deleting one later is on purpose
         self._watch()
         self.window.undo_stack.setClean()
@@ -470,6 +522,12 @@ class FileController:
                 return False
             self._autosaved_at = stack.index()
             return True
+        if self._folder_gone():  # saving there would make the folder again, holding only the autosave
+            if not self._autosave_failed:
+                self.window.statusBar().showMessage(f"Autosave stopped: {self._gone_words()} File > Save As keeps "
+                                                    "your work.", 30_000)
+            self._autosave_failed = True
+            return False
         try:
             # An unsaved project's project.json is its working copy (offered back after a crash).
             self.project.save(PROJECT_FILE if self.is_unsaved() else AUTOSAVE_FILE)

@@ -363,3 +363,35 @@ def test_a_project_folder_or_story_dropped_from_the_file_manager_opens(window, r
     image.write_bytes(b"\x89PNG\r\n\x1a\n")
     assert not drop(image) and not drop(tmp_path)
     assert recorded_dialogs.messages == []
+
+
+def test_a_project_open_in_another_window_is_not_opened_twice(window, recorded_dialogs, tmp_path, qtbot):
+    """Two windows saving one project would each overwrite the other's saved edits without a word."""
+    from storyboard.app_settings import AppSettings
+    from storyboard.main_window import MainWindow
+
+    folder = save_as(window, recorded_dialogs, tmp_path / "shared")
+    other = MainWindow(AppSettings())
+    qtbot.addWidget(other)
+    assert not other.files.open_path(folder)
+    assert recorded_dialogs.texts("error") == [
+        f"{folder} is open in another StoryMem Studio window: edit it there. Two windows saving one project would "
+        "each overwrite the other's changes."]
+    assert window.files.open_path(folder)  # reopened in the window that has it: fine
+    assert window.files.new_project()  # left: the other window may open it now
+    assert other.files.open_path(folder) and other.project_path == folder
+    other.undo_stack.setClean()
+
+
+def test_a_folder_moved_while_open_is_not_made_again_by_a_save(window, recorded_dialogs, tmp_path):
+    folder = save_as(window, recorded_dialogs, tmp_path / "Move")
+    window.edits.edit_field(ids(window)[0], "prompt", "edited after the move")
+    folder.rename(tmp_path / "Moved.storymem")
+    assert not window.files.autosave()
+    assert window.statusBar().currentMessage().startswith(
+        f"Autosave stopped: the project folder {folder} is not there any more (moved, renamed or deleted while open).")
+    window.actions_by_name["save"].trigger()
+    assert recorded_dialogs.texts("error")[-1].startswith(f"Could not save: the project folder {folder} is not there")
+    assert not folder.exists()  # neither made again nor left holding an autosave without the takes
+    assert save_as(window, recorded_dialogs, tmp_path / "Rescued") == tmp_path / "Rescued.storymem"
+    assert load_project(tmp_path / "Rescued.storymem").story.shots[0].prompt == "edited after the move"
