@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,7 +44,14 @@ def describe_error(exc: BaseException) -> str:
         more = f" (and {len(exc.args[0]) - 1} more)" if len(exc.args[0]) > 1 else ""
         return f"could not copy {dst}: {why}{more}"
     if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+        if not exc.filename:
+            return exc.strerror
+        where = Path(exc.filename)
+        if where.name.startswith(".") and where.suffix in (".tmp", ".part"):
+            where = where.parent  # an atomic write's temp file: the user knows the folder, not ".project.json.x1.tmp"
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return f"{exc.strerror}: {where} (a folder you cannot write: File > Save As saves the project elsewhere)"
+        return f"{exc.strerror}: {where}"
     return f"{type(exc).__name__}: {exc}"
 
 

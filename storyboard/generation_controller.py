@@ -154,7 +154,11 @@ class GenerationController(QObject):
             return False
         engine = self._engine_settings()
         if engine is None or not self._draft_can_run(engine, shot_ids, finalize) \
-                or not self._gpus_available(shot_ids, finalize) or not self._ensure_saved():
+                or not self._gpus_available(shot_ids, finalize):
+            return False
+        if not self._ensure_saved():  # takes are written into the project: nothing may start unsaved
+            self.window.statusBar().showMessage("Generation not started: the project could not be saved first.",
+                                                15_000)
             return False
         try:
             # One writer per project: a CLI render into this folder and this queue must not interleave takes.

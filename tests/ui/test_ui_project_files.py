@@ -147,11 +147,13 @@ def test_read_only_save_reported_even_as_root(window, recorded_dialogs, tmp_path
     window.edits.edit_field(ids(window)[0], "prompt", "x")
 
     def read_only(*_args, **_kwargs):
-        raise PermissionError(errno.EROFS, "Read-only file system")
+        raise PermissionError(errno.EROFS, "Read-only file system", str(folder / ".project.json.x1y2.tmp"))
 
     monkeypatch.setattr(atomic.tempfile, "mkstemp", read_only)
     assert not window.files.save()
-    assert "Read-only file system" in recorded_dialogs.texts("error")[0]
+    # The folder, not the atomic write's temp file, and the way out.
+    assert (f"Read-only file system: {folder} (a folder you cannot write: File > Save As saves the project "
+            "elsewhere)") in recorded_dialogs.texts("error")[0]
     assert load_project(folder).story.shots[0].prompt != "x"
 
 
