@@ -563,3 +563,20 @@ def test_generating_shots_without_a_prompt_asks_first(gen_window, qtbot, recorde
     assert recorded_dialogs.questions[-1].startswith("Shot 2 has no prompt: the model would make it from nothing.")
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert statuses(win)[:2] == ["done", "done"]
+
+
+def test_generate_says_it_did_not_start_when_the_project_cannot_be_saved(gen_window, recorded_dialogs, monkeypatch):
+    import errno
+
+    from storymem_engine import atomic
+
+    win = gen_window
+    win.edits.edit_field(win.project.story.shots[0].id, "notes", "unsaved")  # the queue saves first
+
+    def read_only(*_args, **_kwargs):
+        raise PermissionError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", read_only)
+    assert not win.generation.generate_all()
+    assert recorded_dialogs.kinds() == ["error"] and win.generation.worker is None
+    assert win.statusBar().currentMessage() == "Generation not started: the project could not be saved first."
