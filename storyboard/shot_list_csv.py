@@ -11,9 +11,11 @@ from storymem_engine.render_settings import RenderSettings
 from storymem_engine.shot_timing import FPS, shot_frames
 from storymem_engine.story import Story
 
-# "seconds" is the shot's length on the cut (its take between its in and out points, else its animatic card) at
-# 16 fps; "duration_s" is the animatic length the user set, blank when it follows the frames; "clip_in" and
-# "clip_out" are the first and last frame of the clip on the cut, counted from 1 as the player counts.
+# "clip" is relative to the project folder. "seed", "frames", "steps" and "guidance" are the shot's own settings
+# (blank: the project's). "seconds" is the shot's length on the cut (its take between its in and out points, else
+# its animatic card) at 16 fps; "duration_s" is the animatic length the user set, blank when it follows the
+# frames; "clip_in" and "clip_out" are the first and last frame of the clip on the cut, counted from 1 as the
+# player counts.
 COLUMNS = ("shot", "scene", "cut", "id", "prompt", "shot_size", "camera_move", "seconds", "mode", "seed", "frames",
            "steps", "guidance", "duration_s", "status", "accepted_take", "clip", "clip_in", "clip_out", "notes")
 
@@ -39,11 +41,21 @@ def shot_list_rows(story: Story, statuses: list[str],
 
 def write_shot_list(story: Story, statuses: list[str], path: Path,
                     default_frames: int = RenderSettings.frames) -> None:
+    """UTF-8 with a byte order mark: Excel reads a file without one in the local code page ("CafÃ©"); LibreOffice,
+    Numbers, Sheets and Python's utf-8-sig read it either way."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(shot_list_rows(story, statuses, default_frames))
-    atomic_write_text(Path(path), buffer.getvalue())
+    rows = shot_list_rows(story, statuses, default_frames)
+    writer.writerows({key: _as_text(value) for key, value in row.items()} for row in rows)
+    atomic_write_text(Path(path), "\ufeff" + buffer.getvalue())
+
+
+def _as_text(value: object) -> object:
+    """A prompt or a note starting with =, + or @ is text, not a formula a spreadsheet would run."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "@"):
+        return "'" + value
+    return value
 
 
 def _blank(value: object) -> object:

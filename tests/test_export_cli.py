@@ -47,14 +47,14 @@ def test_timeline_and_csv_formats_in_process(project, tmp_path, capsys):
 
     out = tmp_path / "shots.csv"
     assert app_main(["export", str(project.folder), "--format", "csv", "--out", str(out)]) == 0
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
     # shot 4 was made from a memory the story no longer holds (the test take names a made-up key): stale
     assert [r["status"] for r in rows] == ["done", "empty", "empty", "stale", "empty"]
     assert rows[0]["seconds"] == "0.562" and rows[0]["shot_size"] == "wide"
     # A clip gone says so as the app's card does (it said "True").
     (project.folder / project.story.shots[0].accepted().clip).unlink()
     assert app_main(["export", str(project.folder), "--format", "csv", "--out", str(out), "--force"]) == 0
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
     assert [r["status"] for r in rows] == ["missing", "empty", "empty", "stale", "empty"]
     # Plain timelines and the CSV paint nothing: no Qt application (the UI tests later need a QApplication).
     assert QGuiApplication.instance() is before

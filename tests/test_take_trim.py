@@ -118,7 +118,7 @@ def test_timeline_exports_use_the_frames_between_the_points(trimmed, tmp_path, f
 def test_the_shot_list_says_the_trimmed_length_and_the_clips_in_and_out(trimmed, tmp_path):
     out = tmp_path / "shots.csv"
     write_shot_list(trimmed.story, ["done", "done"], out)
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
     assert [(r["seconds"], r["clip_in"], r["clip_out"]) for r in rows] == [("0.375", "4", "9"), ("0.562", "1", "9")]
 
 

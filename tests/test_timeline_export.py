@@ -230,7 +230,7 @@ def test_shot_size_and_camera_move_are_read_strictly():
 def test_shot_list_has_the_crew_fields_and_seconds(project, tmp_path):
     out = tmp_path / "shots.csv"
     write_shot_list(project.story, ["done"] * 6, out, 81)
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
     assert [r["seconds"] for r in rows] == [f"{f / 16:.3f}" for _n, f in EXPECTED]
     assert (rows[0]["shot_size"], rows[0]["camera_move"], rows[1]["shot_size"]) == ("wide", "dolly in", "close-up")
     assert rows[1]["prompt"].startswith("Mara climbs the spiral stairs — «à bientôt»")

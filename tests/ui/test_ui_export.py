@@ -159,10 +159,18 @@ def test_shot_list_csv(window, film_project, recorded_dialogs, tmp_path):
     out = tmp_path / "shots.csv"
     recorded_dialogs.paths.append(str(tmp_path / "shots"))  # the suffix is added
     assert window.actions_by_name["export_csv"].trigger() is None
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
     assert [r["shot"] for r in rows] == ["1", "2", "3", "4", "5", "6"]
     assert rows[0]["status"] == "done" and rows[1]["status"] == "empty"
     assert rows[2]["clip"].endswith("clip.mp4") and rows[4]["scene"] == "2" and rows[3]["cut"] == "no"
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfshot,")  # Excel reads UTF-8 only with the mark
+
+    window.project.story.shots[0].prompt = "=HYPERLINK(\"http://x\") a sign reads Café"
+    window.project.story.shots[1].notes = "+1 stop, @ dawn"
+    assert window.exports.export_shot_list(out)
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    assert rows[0]["prompt"] == "'=HYPERLINK(\"http://x\") a sign reads Café"  # text, never a formula
+    assert rows[1]["notes"] == "'+1 stop, @ dawn" and rows[2]["prompt"] == window.project.story.shots[2].prompt
 
 
 def test_film_plan_sizes_and_durations(window):
