@@ -436,11 +436,17 @@ class MainWindow(QMainWindow):
     def ask_export_path(self, title: str, name_filter: str, suffix: str, name: str = "") -> Path | None:
         """Ask where to write (``name``: the file name offered, else the project's); never overwrite an existing
         file without asking."""
-        chosen = dialogs.save_file(self, title, name_filter,
-                                   self.dialog_start((name or self.display_name()) + suffix))
+        file_name = (name or self.display_name()) + suffix
+        # The folder the last export went to (an "exports" folder beside the project, a shared drive), else the
+        # project's own.
+        last = text_value(QSettings(), "paths/last_export_folder")
+        start = str(Path(last) / file_name) if last and names_existing(last, folder=True) else \
+            self.dialog_start(file_name)
+        chosen = dialogs.save_file(self, title, name_filter, start)
         if not chosen:
             return None
         self.remember_folder(chosen)
+        QSettings().setValue("paths/last_export_folder", str(Path(chosen).parent))
         path = Path(chosen)
         if path.suffix.lower() != suffix:
             path = path.with_name(path.name + suffix)

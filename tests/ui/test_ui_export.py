@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import errno
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,3 +192,17 @@ def test_animatic_card_renders_at_export_size(qapp):
     card = render_card("Mara flies the kite at dawn.", 6, 2, True, 832, 480)
     assert card.shape == (480, 832, 3) and card.dtype == np.uint8
     assert len(np.unique(card.reshape(-1, 3), axis=0)) > 20
+
+
+def test_the_next_export_offers_the_folder_the_last_one_went_to(window, film_project, tmp_path, monkeypatch):
+    from storyboard import dialogs
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    offered = []
+    answers = iter([str(exports / "cut.mp4"), None])
+    monkeypatch.setattr(dialogs, "save_file", lambda _p, _t, _f, start: offered.append(start) or next(answers))
+    assert window.exports.export_film()
+    assert not window.exports.export_shot_list()  # cancelled at the file dialog
+    assert Path(offered[0]).parent == Path(window.project_path)  # the first export: the project's own folder
+    assert offered[1] == str(exports / f"{window.display_name()}.csv")  # then where the last one went
