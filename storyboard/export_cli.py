@@ -192,7 +192,7 @@ def _timeline(project, args: argparse.Namespace, out: Path, settings) -> str:
     except errors as exc:
         raise _Failed(str(exc)) from None
     extra = f", media in {result.media_folder}" if result.media_folder else ""
-    music = f"; {result.soundtrack}" if result.soundtrack else ""
+    music = "".join(f"; {note}" for note in [result.soundtrack, *result.notes] if note)
     return f"wrote {out} ({result.clips} clips, {result.gaps} gaps, {result.cards} cards{extra}){music}"
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storyboard.handoff import HandoffError, HandoffShot, metadata_of, note_lines, one_line, plan_handoff
+from storyboard.shot_numbers import shots_in_words
 from storymem_engine.atomic import atomic_write_text
 from storymem_engine.project import Project
 from storymem_engine.shot_timing import FPS
@@ -69,6 +70,7 @@ class TimelineResult:
     media_folder: Path | None = None
     copied: list[Path] = field(default_factory=list)
     soundtrack: str = ""  # what became of the project's soundtrack, in words ("" without one)
+    notes: list[str] = field(default_factory=list)  # what an editor opening the file must know, in words
 
 
 def media_folder_for(path: Path) -> Path:
@@ -98,7 +100,26 @@ def export_timeline(project: Project, path: Path, options: TimelineOptions, defa
         source = _collect_music(music.path, media_folder_for(path), result) if options.collect_media else music.path
         _add_soundtrack(timeline, music, _reference(source, path, fmt), fmt)
     atomic_write_text(path, _serialize(timeline, fmt))
+    result.notes = _what_the_file_cannot_say(plan, options, fmt)
     return result
+
+
+def _what_the_file_cannot_say(plan: list[HandoffShot], options: TimelineOptions, fmt: TimelineFormat) -> list[str]:
+    """What the file cannot say itself: a 48 fps count (no header carries it in an EDL), and gaps at the end, which
+    every writer but OpenTimelineIO's own drops (the timeline ends with the last clip)."""
+    notes = []
+    if fmt.rate != FPS:
+        notes.append(f"timed at {fmt.rate} fps ({fmt.rate // FPS} ticks per 16 fps frame): open it at {fmt.rate} fps")
+    trailing = 0
+    for item in reversed(plan):
+        if item.take is not None:
+            break
+        trailing += 1
+    if trailing and options.empty_shots == "gap" and fmt.key != "otio" and trailing < len(plan):
+        last = shots_in_words(list(range(len(plan) - trailing, len(plan))))
+        notes.append(f"{last} without a take at the end {'is' if trailing == 1 else 'are'} not in it: the "
+                     f"{fmt.label} ends with its last clip (export empty shots as cards to keep them)")
+    return notes
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,12 @@ def test_timeline_and_csv_formats_in_process(project, tmp_path, capsys):
     for fmt, suffix in (("otio", "otio"), ("fcp7", "xml"), ("fcpx", "fcpxml"), ("edl", "edl")):
         out = tmp_path / f"cut.{suffix}"
         assert app_main(["export", str(project.folder), "--format", fmt, "--out", str(out)]) == 0, fmt
-        assert f"wrote {out} (2 clips, 3 gaps, 0 cards)" in capsys.readouterr().out
+        said = capsys.readouterr().out
+        assert f"wrote {out} (2 clips, 3 gaps, 0 cards)" in said
+        # What the file cannot say itself: its 48 fps count, and shot 5 (no take) after the last clip, which every
+        # writer but OpenTimelineIO's drops.
+        assert ("timed at 48 fps (3 ticks per 16 fps frame): open it at 48 fps" in said) == (fmt in ("fcp7", "edl"))
+        assert ("shot 5 without a take at the end is not in it" in said) == (fmt != "otio")
     timeline = otio.adapters.read_from_file(str(tmp_path / "cut.otio"))
     assert [i.name for i in timeline.video_tracks()[0]][:2] == ["Shot 1 - Take 1", "Shot 2 - no take"]
 
