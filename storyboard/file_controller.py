@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +12,7 @@ from PySide6.QtCore import QFileSystemWatcher, QTimer
 
 from storyboard import dialogs
 from storyboard.outside_takes import deleted_shot_words, take_keys, takes_for_deleted_shots, takes_recorded_outside
-from storyboard.recent import add_recent
+from storyboard.recent import add_recent, recent_projects
 from storyboard.shot_numbers import shots_in_words
 from storyboard.unsaved_projects import discard, hold_open, is_unsaved, left_behind, new_unsaved_folder
 from storymem_engine.project import (
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 PROJECT_SUFFIX = ".storymem"
 SAMPLE_STORY = Path(__file__).resolve().parent.parent / "resources" / "sample_story.json"
+RECENT_CHECKED = 10  # recent projects looked at for an autosave left newer than their save, at start
 MISSING_LISTED = 12
 
 
@@ -153,8 +155,17 @@ class FileController:
             return self.save()
         if answer == "discard":
             self._leave_unsaved(delete=True)
+            self._drop_autosave()  # discarded on purpose: the next start must not offer it back as a crash's
             return True
         return False
+
+    def _drop_autosave(self) -> None:
+        path = self.window.project_path
+        if path is not None and not self.is_unsaved():
+            try:
+                (path / AUTOSAVE_FILE).unlink(missing_ok=True)
+            except OSError:
+                pass
 
     # ------------------------------------------------------------ unsaved projects (storyboard/unsaved_projects.py)
     def place_unsaved(self) -> bool:
@@ -256,6 +267,25 @@ class FileController:
             ):
                 return self.open_project(folder)
             discard(folder)
+        return self._offer_autosaved()
+
+    def _offer_autosaved(self) -> bool:
+        """At start, after the unsaved ones: a recent saved project whose autosave is newer than its save (the app
+        crashed or was killed with changes unsaved) is offered back once, restored."""
+        for text in recent_projects()[:RECENT_CHECKED]:
+            folder = Path(text)
+            autosave = newer_autosave(folder) if (folder / PROJECT_FILE).is_file() else None
+            if autosave is None or is_unsaved(folder) or not self._can_hold(folder):
+                continue
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(autosave.stat().st_mtime))
+            if dialogs.ask_yes_no(
+                self.window, "Restore unsaved changes?",
+                f"{folder} has changes autosaved at {when} that were never saved: StoryMem Studio closed without "
+                "saving them.\n\nOpen the project with those changes? (No opens the sample; File > Open asks "
+                "again, and the autosave is kept.)", default=True,
+            ):
+                return self.open_project(folder, restore=True)
+            return False
         return False
 
     # ------------------------------------------------------------ new / open
@@ -301,7 +331,8 @@ class FileController:
             return False
         return self.import_story(path, ask=False)
 
-    def open_project(self, folder: Path) -> bool:
+    def open_project(self, folder: Path, restore: bool | None = None) -> bool:
+        """Open a project folder; a newer autosave is restored when ``restore`` (asked when None)."""
         folder = Path(folder)
         lock = None
         if is_unsaved(folder):
@@ -317,12 +348,12 @@ class FileController:
             return False
         project, restored = None, False
         autosave = newer_autosave(folder)
-        if autosave is not None and dialogs.ask_yes_no(
+        if autosave is not None and (restore or restore is None and dialogs.ask_yes_no(
             self.window, "Restore autosave",
             f"{folder.name} has autosaved changes newer than its last save.\n"
             "Restore them? (No opens the last saved version; the autosave is kept.)",
             default=True,
-        ):
+        )):
             try:
                 project = load_project(folder, AUTOSAVE_FILE)
                 restored = True

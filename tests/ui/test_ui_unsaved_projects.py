@@ -97,3 +97,41 @@ def test_declining_the_offer_deletes_the_left_behind_project(window, app_folder,
     recorded_dialogs.yes_no.append(False)
     assert not window.files.offer_left_behind()
     assert not folder.exists()
+
+
+def test_a_saved_project_with_changes_only_in_its_autosave_is_offered_at_start(window, app_folder, qtbot,
+                                                                               recorded_dialogs, tmp_path):
+    """A crash with a saved project open: the next start offers its autosaved changes, not the sample alone."""
+    import os
+
+    from storyboard.app_settings import AppSettings
+    from storyboard.main_window import MainWindow
+    from storymem_engine.project import AUTOSAVE_FILE, PROJECT_FILE
+
+    recorded_dialogs.paths.append(str(tmp_path / "Crash"))
+    assert window.files.save_as()
+    folder = window.project_path
+    window.edits.edit_field(window.project.story.shots[1].id, "prompt", "the edit made before the crash")
+    assert window.files.autosave()
+    saved_at = (folder / PROJECT_FILE).stat().st_mtime
+    os.utime(folder / AUTOSAVE_FILE, (saved_at + 5, saved_at + 5))
+    # A crash: the process dies holding nothing (the OS frees the open lock).
+    window.files._hold_saved(None)
+    window.project_path = None
+
+    second = MainWindow(AppSettings(engine="tiny"))
+    qtbot.addWidget(second)
+    recorded_dialogs.yes_no.append(True)
+    assert second.files.offer_left_behind()
+    assert recorded_dialogs.questions[-1].startswith(f"{folder} has changes autosaved at ")
+    assert second.project_path == folder and second.isWindowModified()
+    assert second.project.story.shots[1].prompt == "the edit made before the crash"
+    # Discarded on close: gone for good, so the next start offers nothing.
+    recorded_dialogs.save_discard_cancel.append("discard")
+    assert second.files.maybe_save()
+    assert not (folder / AUTOSAVE_FILE).exists()
+    second.files._hold_saved(None)
+    third = MainWindow(AppSettings(engine="tiny"))
+    qtbot.addWidget(third)
+    asked = len(recorded_dialogs.questions)
+    assert not third.files.offer_left_behind() and len(recorded_dialogs.questions) == asked
