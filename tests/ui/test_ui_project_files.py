@@ -204,6 +204,15 @@ def test_import_and_export_story_json(window, recorded_dialogs, tmp_path):
     recorded_dialogs.paths.append(str(out))
     assert window.files.export_story()
     assert load_story(out).to_dict()["shots"][0]["prompt"] == prompts(window)[0]
+    assert window.statusBar().currentMessage().endswith(": prompts, scenes and cuts (notes, shot settings and takes "
+                                                        "stay in the project)")
+
+    # A story its own importer would refuse is asked about before anything is written.
+    first = window.project.story.shots[0].prompt
+    window.project.story.shots[0].prompt = ""
+    assert not window.files.export_story()  # answered No: no file dialog even opens
+    assert "does not fit the story script format" in recorded_dialogs.questions[-1]
+    window.project.story.shots[0].prompt = first
 
     out.write_text("keep me")
     recorded_dialogs.paths.append(str(out))
