@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the qapp fixture's QApplication, on a machine without a display
 import subprocess
 import sys
 from contextlib import nullcontext
@@ -144,7 +146,9 @@ def test_film_and_pdf_as_a_user_runs_them_without_torch(project, tmp_path):
 
 
 def test_a_film_export_shows_it_is_alive_on_stderr_and_keeps_stdout_for_the_result(project, tmp_path, capsys,
-                                                                                   monkeypatch):
+                                                                                   monkeypatch, qapp):
+    """In process, with the QApplication the UI tests share (``qapp``): the export paints its cards with it rather
+    than making a QGuiApplication, after which no QApplication could be made in this process."""
     from storyboard import export_cli
 
     monkeypatch.setattr(export_cli._FilmProgress, "EVERY_S", 0.0)  # a line per frame here; every 10 s in use
