@@ -238,8 +238,12 @@ class Director:
                               f"shot's last {DROPPED_FRAMES[mode]}: nothing new would be left; give it 9 or more")
         width, height = s.width, s.height
         # Same area as the chosen size, aspect of the image the shot starts from, as the reference: the
-        # motion frames (MM2V), else the previous last frame (MI2V), else the first memory image.
-        shape_source = motion[0] if motion else first_frame or (memory[0].path if memory else None)
+        # motion frames (MM2V), else the previous last frame (MI2V), else the first memory image. Cast references
+        # lead a shot's memory; the first keyframe of the film decides instead when there is one, or a cast member
+        # attached to shot 7 alone made shot 7 (and the shots continuing it) portrait in a landscape film. With
+        # only references (the first shot, MR2V) the first reference decides, as the official MR2V run does.
+        film_memory = [m.path for m in memory if not m.key.startswith("ref:")]
+        shape_source = motion[0] if motion else first_frame or (film_memory or [m.path for m in memory] or [None])[0]
         if shape_source:
             image_w, image_h = image_size(self.project.resolve(shape_source))
             width, height = size_for_aspect(s.width, s.height, image_h, image_w)

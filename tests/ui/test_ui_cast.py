@@ -76,11 +76,15 @@ def test_images_dropped_from_the_file_manager_join_the_member_under_the_cursor(g
 def test_attaching_marks_exactly_the_affected_shots_stale_and_generation_uses_the_references(
         gen_window, qtbot, tmp_path):
     win = gen_window
+    win.project.story.shots[1].cut = True  # a scene cut (M2V): its shape comes from its memory, not a last frame
+    win.model.refresh_all()
     assert win.generation.generate_all()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert statuses(win) == ["done", "done", "done"]
     shots = win.project.story.shots
-    assert win.casting.add_files(_images(tmp_path, "Mara", 1))
+    portrait = _images(tmp_path, "Mara", 1)
+    Image.new("RGB", (48, 96), (60, 180, 200)).save(portrait[0])  # a portrait reference in a landscape film
+    assert win.casting.add_files(portrait)
     member = win.project.story.cast[0]
     # Attached to every shot: shots 2 and 3 remembered other images; shot 1 (T2V) would now be MR2V.
     assert statuses(win)[1:] == ["stale", "stale"]
@@ -97,6 +101,8 @@ def test_attaching_marks_exactly_the_affected_shots_stale_and_generation_uses_th
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     take = shots[1].accepted()
     assert take.request["memory_keys"][0] == f"ref:{member.id}:{member.images[0].id}"
+    # The film's shape, not the portrait reference's: a later shot follows the film's keyframes.
+    assert (take.request["width"], take.request["height"]) == (64, 48)
     assert statuses(win) == ["done", "done", "done"]
     # Detaching makes exactly that shot stale again; undo brings the attachment back.
     assert win.casting.set_attachment(member.id, "none", "", "", [])
