@@ -274,7 +274,7 @@ class EditController:
         else:
             pins = [k for k in story.memory_pins if k not in keys]
             exclusions = list(story.memory_exclusions)
-        if pinned and not self._pins_fit(pins, exclusions):
+        if pinned and not self.pins_fit(pins, exclusions):
             return False
         verb = "Pin" if pinned else "Unpin"
         return self._push_memory(pins, exclusions,
@@ -297,7 +297,7 @@ class EditController:
     def clear_memory_choices(self) -> bool:
         return self._push_memory([], [], "Clear memory pins and exclusions")
 
-    def _pins_fit(self, pins: list[str], exclusions: list[str]) -> bool:
+    def pins_fit(self, pins: list[str], exclusions: list[str]) -> bool:
         """Every shot's memory must hold its pins; otherwise say so (the engine would refuse the shot).
 
         A shot's bank is the keyframes of the accepted takes before it, so the pins it holds only grow

@@ -152,6 +152,10 @@ class GenerationController(QObject):
         shot_ids = self._with_unmade_continued(shot_ids)
         if shot_ids is None or not self._prompts_written(shot_ids):
             return False
+        story = self.window.project.story
+        # A memory made smaller than the pins (Render settings) would fail the shot after the models load.
+        if not self.window.edits.pins_fit(story.memory_pins, story.memory_exclusions):
+            return False
         engine = self._engine_settings()
         if engine is None or not self._draft_can_run(engine, shot_ids, finalize) \
                 or not self._gpus_available(shot_ids, finalize):

@@ -202,6 +202,9 @@ def test_pins_that_do_not_fit_are_refused_with_a_message(bank_window, recorded_d
     win._show_shot(win.current_row())
     assert "unpin some" in strip.note.text() and strip.keyframes == []
     assert all(strip.state_of(k) == "pinned" for k in bank[:4])
+    # Generate says so before anything starts (the engine would fail the shot after the models load).
+    assert not win.generation.generate_all() and win.generation.worker is None
+    assert "would have 4 pinned keyframes, but its memory holds 3" in recorded_dialogs.texts("warning")[-1]
     win.undo_stack.setClean()
 
 
