@@ -99,6 +99,7 @@ class CastController:
             cast.append(member)
         self._push(cast, f"Add cast member “{member.name}”" if new else
                    f"Replace the images of “{member.name}”" if replace else f"Add images to “{member.name}”")
+        window.cast_panel.select_member(member.id)  # its buttons (Add images, Attach, Remove) ready at once
         window.statusBar().showMessage(
             f"{counted(added, 'image')} added to “{member.name}” (attached to every shot: double-click it to change)"
             if new else f"{counted(added, 'image')} added to “{member.name}”", 8000)

@@ -201,6 +201,13 @@ class CastPanel(QGroupBox):
         self.list.blockSignals(False)
 
     # ------------------------------------------------------------ asking
+    def select_member(self, member_id: str) -> None:
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(MEMBER_ROLE) == member_id:
+                self.list.setCurrentItem(item)
+                return
+
     def selected_member(self) -> str:
         items = self.list.selectedItems()
         return items[0].data(MEMBER_ROLE) if items else ""
@@ -221,7 +228,8 @@ class CastPanel(QGroupBox):
             button.setEnabled(bool(member_id))
         member = next((m for m in self._project.story.cast if m.id == member_id), None) if self._project else None
         where = describe_attachment(self._project.story, member) if member is not None else ""
-        self.selection_note.setText(f"{member.name}: {counted(len(member.images), 'image')}, attached to {where}"
+        attached = where if where == "not attached" else f"attached to {where}"
+        self.selection_note.setText(f"{member.name}: {counted(len(member.images), 'image')}, {attached}"
                                     if member is not None else "")
 
     def _context_menu(self, at) -> None:

@@ -4,6 +4,7 @@ settings new projects start with. Values live in QSettings through AppSettings."
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -42,6 +43,9 @@ def check_models_folder(folder: str, clip: bool = True) -> str:
         from storymem_engine.models import download_commands, missing_model_files
     except ImportError:
         return "The model check is not available in this build (storymem_engine.models is missing)."
+    if not Path(folder).is_dir():  # 22 "missing" files and their downloads would hide the one thing wrong
+        return (f"{folder} is a file, not a folder." if Path(folder).exists() else
+                f"No such folder: {folder}. Choose the folder the models were downloaded into.")
     try:
         missing = missing_model_files(folder, clip=clip)
         commands = download_commands(folder, clip=clip)
@@ -100,6 +104,9 @@ class SettingsDialog(QDialog):
             f"The tiny engine is a try-out: left at their defaults, size, frames and steps become draft settings "
             f"(about 128x80, {DRAFT_FRAMES} frames, {DRAFT_STEPS} steps), a few seconds per shot.")
         self.engine_note.setObjectName("engine_note")
+        # About the tiny engine only: shown while it is the one chosen.
+        self.engine_note.setVisible(settings.engine == "tiny")
+        self.engine.currentTextChanged.connect(lambda name: self.engine_note.setVisible(name == "tiny"))
         self.keyframe_similarity = QComboBox()
         self.keyframe_similarity.addItem("CLIP ViT-B/32 (the method; weights in the models folder)", "clip")
         self.keyframe_similarity.addItem("Model-free HSV (no CLIP weights; takes say so)", "hsv")

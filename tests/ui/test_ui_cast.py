@@ -34,6 +34,13 @@ def test_build_a_cast_with_undo_and_bad_files_refused(gen_window, tmp_path, reco
     assert recorded_dialogs.messages[-1][1] == "Some images were not added" and "notes.png" in \
         recorded_dialogs.messages[-1][2]
     assert win.lower_tabs.tabText(1) == "Cast (1)" and win.cast_panel.list.count() == 1
+    # The new member is selected: Add images, Attach and Remove are ready without a click.
+    panel = win.cast_panel
+    assert panel.selected_member() == member.id and panel.attach_button.isEnabled()
+    assert panel.selection_note.text() == "Mara 0: 2 images, attached to every shot"
+    assert win.casting.set_attachment(member.id, "none", "", "", [])
+    assert panel.selection_note.text() == "Mara 0: 2 images, not attached"  # not "attached to not attached"
+    win.undo_stack.undo()
     # Rename in place (F2 in the panel), then undo both steps.
     win.cast_panel.list.item(0).setText("Mara")
     assert win.project.story.cast[0].name == "Mara"

@@ -44,6 +44,7 @@ def test_about_names_the_version_the_engine_and_where_unsaved_work_is(window, mo
     assert text.startswith("StoryMem Studio 0.1.0")
     assert "Engine: Wan2.2 A14B + StoryMem, models folder: not set" in text
     assert f"Unsaved projects: {unsaved_root()}" in text
+    assert "Settings: " in text and text.split("Settings: ")[1].split("\n")[0].endswith(".ini")  # the test's file
 
 
 def test_each_menu_gives_every_item_its_own_alt_letter(window):

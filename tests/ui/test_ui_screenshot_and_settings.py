@@ -101,6 +101,11 @@ def test_models_folder_check_lists_missing_files(qtbot, tmp_path):
     assert "model_index.json" in message  # names exactly which files
     assert dialog.check_result.toPlainText() == message
     assert check_models_folder("") == "No models folder set."
+    # A folder that is not there says only that (not 22 "missing" files and their downloads).
+    assert check_models_folder(str(tmp_path / "nowhere")) == (
+        f"No such folder: {tmp_path / 'nowhere'}. Choose the folder the models were downloaded into.")
+    (tmp_path / "afile.txt").write_text("x")
+    assert check_models_folder(str(tmp_path / "afile.txt")) == f"{tmp_path / 'afile.txt'} is a file, not a folder."
 
 
 def test_models_check_without_the_engine_module_is_clear(monkeypatch):
@@ -185,7 +190,7 @@ def test_models_check_names_the_optional_draft_and_mm2v_loras(qtbot, tmp_path, t
 
 
 def test_settings_fit_a_laptop_screen_in_tabs_named_as_the_messages_name_them(qtbot):
-    dialog = SettingsDialog(AppSettings())
+    dialog = SettingsDialog(AppSettings(engine="tiny"))
     qtbot.addWidget(dialog)
     hint = dialog.sizeHint()
     assert hint.width() <= 1280 and hint.height() <= 720, hint  # was 1650 px wide: one row of every setting
@@ -195,6 +200,10 @@ def test_settings_fit_a_laptop_screen_in_tabs_named_as_the_messages_name_them(qt
     qtbot.waitExposed(dialog)
     note = dialog.engine_note  # as tall as its lines at the width it got: no gap of three empty lines above it
     assert note.height() == note.heightForWidth(note.width()) < 3 * note.fontMetrics().lineSpacing()
+    dialog.engine.setCurrentText("wan")  # the note is about the tiny engine: gone with it
+    assert note.isHidden()
+    dialog.engine.setCurrentText("tiny")
+    assert not note.isHidden()
     # A corrected new-project default shows where it was corrected.
     dialog.defaults.size.setCurrentText("830x481")
     dialog.accept()
