@@ -116,10 +116,20 @@ class GenerationController(QObject):
         story order; the drafts stay as older takes."""
         from storymem_engine.director import is_draft
 
-        shots = [shot.id for shot in self.window.project.story.shots if is_draft(shot.accepted())]
+        story = self.window.project.story
+        shots = [shot.id for shot in story.shots if is_draft(shot.accepted())]
         if not shots:
             dialogs.info(self.window, "No drafts to finalize", "No shot's accepted take is a draft.")
             return False
+        # A shot set to Draft in the inspector would go on saying Draft, and its next Generate make a draft again:
+        # finalizing sets it to Final (one undo step).
+        drafted = [shot.id for shot in story.shots if shot.id in shots and shot.profile == "draft"]
+        if drafted:
+            from storyboard.undo_commands import EditShotCommand
+
+            command = EditShotCommand(self.window.model, drafted, "profile", "final")
+            command.setText(f"Set {shots_in_words([self.window.model.row_of(i) for i in drafted])} to Final")
+            self.window.undo_stack.push(command)
         return self._start(shots, finalize=True)
 
     def unload_models(self) -> bool:
