@@ -314,9 +314,12 @@ class GenerationController(QObject):
         found = visible_gpu_count()
         if wanted < 2 or found >= wanted or os.environ.get(CPU_TEST_ENV) == "1":
             return True
+        # The Settings dialog already shows what fits (1 greyed out without a GPU): pressing OK there saves it.
+        fix = ("open Settings > GPUs and press OK: it shows 1 there, and saves it" if found < 2 else
+               f"set GPUs per shot to {found} in Settings > GPUs")
         dialogs.error(self.window, "Not enough GPUs",
                       f"Settings > GPUs per shot is {wanted}, and this machine has {found} NVIDIA "
-                      f"GPU{'' if found == 1 else 's'} it may use. Set GPUs per shot to {max(1, found)} in Settings.")
+                      f"GPU{'' if found == 1 else 's'} it may use: {fix}.")
         return False
 
     def _draft_can_run(self, engine: dict[str, Any], shot_ids: list[str], finalize: bool) -> bool:

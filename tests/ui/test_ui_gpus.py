@@ -66,8 +66,8 @@ def test_gpus_per_shot_above_what_the_machine_has_is_refused_before_anything_sta
     gen_window.settings.gpus_per_shot = 2
     assert not gen_window.generation.generate_all()
     assert recorded_dialogs.texts("error") == [
-        "Settings > GPUs per shot is 2, and this machine has 0 NVIDIA GPUs it may use. Set GPUs per shot to 1 in "
-        "Settings."]
+        "Settings > GPUs per shot is 2, and this machine has 0 NVIDIA GPUs it may use: open Settings > GPUs and "
+        "press OK: it shows 1 there, and saves it."]
     assert gen_window.generation.worker is None or not gen_window.generation.worker.worker.engine.alive
 
     monkeypatch.setenv(multi_gpu.CPU_TEST_ENV, "1")
