@@ -324,7 +324,7 @@ class MemoryStrip(QGroupBox):
             item.setIcon(self._icon(image_key, image, entry.state, reference=kf.key.startswith("ref:")))
             what = f"cast reference “{cast[0].name}”" if cast else f"{source}, keyframe {kf.frame_index + 1}"
             note = _image_note(image_key, image, kf.key.startswith("ref:"))
-            item.setToolTip(f"{what}: {STATE_TEXT[entry.state]}\n{kf.path}\nkey {kf.key}{note}")
+            item.setToolTip(f"{what}: {STATE_TEXT[entry.state]}\n{kf.path}{note}")  # its path says which file
             if entry.state in ("unused", "excluded"):
                 item.setForeground(EXCLUDED_COLOR if entry.state == "excluded" else UNUSED_TEXT)
             self.list.addItem(item)

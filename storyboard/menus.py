@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -16,6 +17,7 @@ from storyboard.help_menu import build_help_menu
 from storyboard.recent import clear_recent, recent_projects
 from storyboard.settings_values import names_existing
 from storyboard.undo_history import open_undo_history
+from storymem_engine.project import PROJECT_FILE
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
@@ -287,9 +289,15 @@ def fill_recent_menu(window: MainWindow) -> None:
     menu = window.recent_menu
     menu.clear()
     paths = recent_projects()
+    menu.setToolTipsVisible(True)
     for path in paths:
-        action = menu.addAction(path)
-        action.setEnabled(names_existing(path))
+        # A project gone (moved, deleted) or left without its project.json says why it is greyed out.
+        there = names_existing(str(Path(path) / PROJECT_FILE)) if names_existing(path, folder=True) else \
+            names_existing(path)
+        action = menu.addAction(path if there else f"{path}  (not found)")
+        action.setEnabled(there)
+        if not there:
+            action.setToolTip("Moved, renamed or deleted since it was opened: File > Open finds it where it is now")
         action.triggered.connect(lambda _checked=False, p=path: window.open_recent(p))
     if not paths:
         menu.addAction("(none)").setEnabled(False)

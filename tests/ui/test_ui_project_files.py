@@ -262,6 +262,11 @@ def test_save_as_copies_takes_and_open_action_and_recent_menu(window, recorded_d
     fill_recent_menu(window)
     entries = [a.text() for a in window.recent_menu.actions() if a.text()]
     assert entries[:2] == [str(first), str(second)]
+    # A project gone since says so instead of being greyed out without a reason.
+    (second / PROJECT_FILE).unlink()
+    fill_recent_menu(window)
+    gone = next(a for a in window.recent_menu.actions() if a.text().startswith(str(second)))
+    assert gone.text() == f"{second}  (not found)" and not gone.isEnabled() and "Moved, renamed" in gone.toolTip()
 
 
 def test_replacing_an_existing_project_folder_asks(window, recorded_dialogs, tmp_path):
