@@ -22,10 +22,12 @@ class RenderSettingsDialog(QDialog):
         self.draft_note = NoteLabel()
         self.draft_note.setObjectName("draft_note")
         if engine == "tiny":
-            d = settings.drafted()
-            self.draft_note.setText(f"The tiny engine (a try-out) renders this project at {d.width}x{d.height}, "
-                                    f"{d.frames} frames, {d.steps} steps: values left at the production defaults "
-                                    "become draft settings.")
+            # Follows the fields: what the tiny engine will really run as they are set now.
+            form = self.form
+            for signal in (form.size.currentTextChanged, form.frames.valueChanged, form.steps.valueChanged,
+                           form.profile.currentIndexChanged):
+                signal.connect(self._tiny_note)
+            self._tiny_note()
         else:
             self.draft_note.hide()
         self.problems = problems_label()
@@ -38,6 +40,13 @@ class RenderSettingsDialog(QDialog):
         layout.addWidget(self.draft_note)
         layout.addWidget(self.problems)
         layout.addWidget(buttons)
+
+    def _tiny_note(self) -> None:
+        d = self.form.values().drafted()
+        steps = "4 distilled steps, CFG off (the Draft profile)" if d.profile == "draft" else f"{d.steps} steps"
+        self.draft_note.setText(f"The tiny engine (a try-out) renders this project at {d.width}x{d.height}, "
+                                f"{d.frames} frames, {steps}: values left at the production defaults become draft "
+                                "settings.")
 
     def accept(self) -> None:
         if not show_corrections(self.form, self.problems):

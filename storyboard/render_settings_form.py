@@ -106,6 +106,9 @@ class RenderSettingsForm(QWidget):
 
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
+        # The Draft profile sets its own steps and guidance (4, CFG off): the fields would only seem to apply.
+        self.profile.currentIndexChanged.connect(self._profile_fields)
+        self._profile_fields()
         form.addRow("Quality profile", self.profile)
         form.addRow("Size (WxH)", self.size)
         form.addRow("Frames per shot", self.frames)
@@ -124,6 +127,11 @@ class RenderSettingsForm(QWidget):
         form.addRow("Text encoder", self.text_encoder_on_cpu)
         form.addRow("VAE", self.vae_tiling)
         self._show_needs()
+
+    def _profile_fields(self) -> None:
+        final = self.profile.currentData() != "draft"
+        for field in (self.steps, self.guidance):
+            field.setEnabled(final)
 
     def correct(self) -> list[str]:
         """Put the nearest valid size, frame count and memory sink in the fields; what was changed, in words."""

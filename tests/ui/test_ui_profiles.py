@@ -60,8 +60,15 @@ def test_the_profile_is_a_project_setting_and_draft_is_greyed_out_without_the_di
     assert "Draft is not available" in combo.toolTip()
     open_dialog = RenderSettingsDialog(window.render_settings(), "p", "tiny", window)
     qtbot.addWidget(open_dialog)
-    open_dialog.form.profile.setCurrentIndex(open_dialog.form.profile.findData("draft"))
+    form, note = open_dialog.form, open_dialog.draft_note
+    assert "at 128x80, 17 frames, 4 steps:" in note.text() and form.steps.isEnabled()
+    form.frames.setValue(33)  # the tiny engine's note follows the fields
+    assert "128x80, 33 frames, 4 steps" in note.text()
+    form.profile.setCurrentIndex(form.profile.findData("draft"))
     assert open_dialog.values().profile == "draft"
+    # The profile sets its own steps and guidance: those fields stop seeming to apply.
+    assert "4 distilled steps, CFG off (the Draft profile)" in note.text()
+    assert not form.steps.isEnabled() and not form.guidance.isEnabled()
 
 
 def test_finalize_with_no_drafts_says_so(window, recorded_dialogs):
