@@ -287,6 +287,11 @@ def show_corrections(form: RenderSettingsForm, label: QLabel) -> bool:
     if fixes:
         label.setText("Corrected to the nearest valid values: " + "; ".join(fixes) + ". Press OK to keep them.")
         label.show()
+        # The dialog grows by the message's lines: kept at its size, the layout squeezed the notes above (the
+        # offload preset's), cutting their first and last lines off.
+        window = label.window()
+        window.layout().activate()
+        window.resize(window.width(), max(window.height(), window.sizeHint().height()))
     return bool(fixes)
 
 

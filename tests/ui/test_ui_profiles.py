@@ -112,3 +112,18 @@ def test_draft_on_the_tiny_engine_then_finalize_makes_the_same_shots_final(gen_w
     assert [t.request["seed"] for t in finals] == [t.request["seed"] for t in drafts]
     assert all(len(s.takes) == 2 and s.takes[0] is d for s, d in zip(shots, drafts, strict=True))
     assert not win.generation.finalize()  # nothing left to finalize
+
+
+def test_a_correction_message_grows_the_dialog_instead_of_cutting_the_notes_above_it(window, qtbot):
+    from storyboard.render_settings_dialog import RenderSettingsDialog
+
+    dialog = RenderSettingsDialog(window.render_settings(), "p", "tiny", window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.form.size.setCurrentText("100x100")
+    dialog.accept()  # corrected to 96x96: the message shows and the dialog stays open
+    assert dialog.isVisible() and "size 100x100 -> 96x96" in dialog.problems.text()
+    qtbot.wait(50)
+    note = dialog.form.offload_needs
+    assert note.height() >= note.heightForWidth(note.width())  # every line of the offload note in view
