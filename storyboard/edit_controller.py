@@ -200,10 +200,8 @@ class EditController:
         cut = not all(self.model.shot_at(row).cut for row in rows)
         changed = [row for row in rows if self.model.shot_at(row).cut != cut]
         which = shots_in_words(changed)
-        # One command (scene cut edits never merge: two quick presses stay two undo steps), one repaint.
-        command = EditShotCommand(self.model, [self.model.shot_at(row).id for row in changed], "cut", cut)
-        command.setText(f"{'Mark' if cut else 'Remove'} scene cut ({which})")
-        self._push(command)
+        self.edit_fields([self.model.shot_at(row).id for row in changed], "cut", cut,
+                         f"{'Mark' if cut else 'Remove'} scene cut ({which})")
         later = [row for row in changed if row > 0]  # shot 1 opens the story, whatever its mark says
         said = shots_in_words(later).capitalize() if later else ""
         if not later:
@@ -229,6 +227,13 @@ class EditController:
 
     def edit_field(self, shot_id: str, name: str, value: Any, burst: int = 0) -> None:
         self._push(EditShotCommand(self.model, shot_id, name, value, burst))
+
+    def edit_fields(self, shot_ids: Sequence[str], name: str, value: Any, text: str) -> None:
+        """One field of several shots set to one value, as one undo step named ``text`` (never merged: two quick
+        presses stay two steps), one repaint."""
+        command = EditShotCommand(self.model, list(shot_ids), name, value)
+        command.setText(text)
+        self._push(command)
 
     def edit_selected(self, shot_id: str, name: str, value: Any, burst: int = 0) -> None:
         """An inspector edit of the shown shot: a setting goes to every selected shot when the shown one is among

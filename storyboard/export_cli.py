@@ -154,7 +154,7 @@ def _film(project, out: Path, settings, burn_in: bool = False) -> str:
         raise _Failed(str(exc)) from None
     music = f", with the soundtrack {project.story.soundtrack.name}" if plan.audio is not None else ""
     # As the timelines say "2 clips, 5 gaps".
-    carded = cards_note([seg.number - 1 for seg in plan.segments if seg.clip is None])
+    carded = cards_note(plan.card_rows)
     return f"wrote {out} ({frames} frames at 16 fps{music}){carded}"
 
 
@@ -192,7 +192,7 @@ def _timeline(project, args: argparse.Namespace, out: Path, settings) -> str:
     except errors as exc:
         raise _Failed(str(exc)) from None
     extra = f", media in {result.media_folder}" if result.media_folder else ""
-    music = "".join(f"; {note}" for note in [result.soundtrack, *result.notes] if note)
+    music = result.remarks
     return f"wrote {out} ({result.clips} clips, {result.gaps} gaps, {result.cards} cards{extra}){music}"
 
 

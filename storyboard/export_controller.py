@@ -103,7 +103,7 @@ class ExportController:
         heard = ("" if music is None else f", with the soundtrack {music.name}" if plan.audio is not None
                  else f", silent: the soundtrack {music.name} ends before {after}")
         # Said, not silent: a shot still generating, or never made, is in the file as its animatic card.
-        carded = cards_note([seg.number - 1 for seg in plan.segments if seg.clip is None])
+        carded = cards_note(plan.card_rows)
         window.statusBar().showMessage(f"Exported {what} to {path}{heard}{carded}", 10_000)
         return True
 

@@ -18,6 +18,7 @@ from storyboard.animatic import render_card
 from storyboard.frames import clip_geometry, iter_clip_frames
 from storymem_engine.film_labels import draft_stamp, stamped, text_stamp
 from storymem_engine.project import Project
+from storymem_engine.request import is_draft
 from storymem_engine.shot_timing import FPS, card_frames, shot_frames
 from storymem_engine.story import Shot
 from storymem_engine.take_files import why_unreadable
@@ -71,7 +72,7 @@ def plan_film(project: Project, default_frames: int, fps: int = FPS,
                             f"{take.frames} (regenerate the shot or accept another take)")
         start, stop = take.cut_range() if take.trimmed else (0, count)
         segments.append(FilmSegment(number, shot, clip, stop - start, width, height,
-                                    draft=take.request.get("profile") == "draft", start=start))
+                                    draft=is_draft(take), start=start))
     if not segments:
         raise FilmError("the timeline has no shots" if chosen is None else "no shot is selected")
     return segments
@@ -154,6 +155,11 @@ class FilmPlan:
     @property
     def frames(self) -> int:
         return sum(seg.frames for seg in self.segments)
+
+    @property
+    def card_rows(self) -> list[int]:
+        """The shots (0-based rows) in the film as their animatic card: no accepted take yet."""
+        return [seg.number - 1 for seg in self.segments if seg.clip is None]
 
 
 def plan_export(project: Project, default_frames: int, default_size: tuple[int, int],

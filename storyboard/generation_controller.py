@@ -114,7 +114,7 @@ class GenerationController(QObject):
     def finalize(self) -> bool:
         """Make every shot whose accepted take is a draft again at the final profile with the draft's seed, in
         story order; the drafts stay as older takes."""
-        from storymem_engine.director import is_draft
+        from storymem_engine.request import is_draft
 
         story = self.window.project.story
         shots = [shot.id for shot in story.shots if is_draft(shot.accepted())]
@@ -125,11 +125,8 @@ class GenerationController(QObject):
         # finalizing sets it to Final (one undo step).
         drafted = [shot.id for shot in story.shots if shot.id in shots and shot.profile == "draft"]
         if drafted:
-            from storyboard.undo_commands import EditShotCommand
-
-            command = EditShotCommand(self.window.model, drafted, "profile", "final")
-            command.setText(f"Set {shots_in_words([self.window.model.row_of(i) for i in drafted])} to Final")
-            self.window.undo_stack.push(command)
+            rows = [self.window.model.row_of(i) for i in drafted]
+            self.window.edits.edit_fields(drafted, "profile", "final", f"Set {shots_in_words(rows)} to Final")
         return self._start(shots, finalize=True)
 
     def unload_models(self) -> bool:

@@ -81,7 +81,7 @@ def export_timeline_dialog(window: MainWindow, fmt: str, frames: int, size: tupl
         return False
     parts = [f"{result.clips} clips"] + [f"{result.gaps} gaps"] * bool(result.gaps) + \
         [f"{result.cards} cards"] * bool(result.cards)
-    music = "".join(f"; {note}" for note in [result.soundtrack, *result.notes] if note)
+    music = result.remarks
     window.statusBar().showMessage(f"Exported timeline ({', '.join(parts)}) to {path}{music}", 12000 if music else 8000)
     return True
 

@@ -72,6 +72,11 @@ class TimelineResult:
     soundtrack: str = ""  # what became of the project's soundtrack, in words ("" without one)
     notes: list[str] = field(default_factory=list)  # what an editor opening the file must know, in words
 
+    @property
+    def remarks(self) -> str:
+        """"; <soundtrack>; <note>..." for the export's message ("" when there is nothing to add)."""
+        return "".join(f"; {note}" for note in [self.soundtrack, *self.notes] if note)
+
 
 def media_folder_for(path: Path) -> Path:
     return path.with_name(f"{path.stem}_media")

@@ -596,6 +596,7 @@ def film_soundtrack(project):
 
 def write_film(project, takes, path: Path, soundtrack=None) -> int:
     from storymem_engine.film_labels import draft_labeller
+    from storymem_engine.request import is_draft
     from storymem_engine.video import concat_videos
 
     # A take trimmed in the editor gives the film its frames between its in and out points, as the app's export;
@@ -603,7 +604,7 @@ def write_film(project, takes, path: Path, soundtrack=None) -> int:
     label = draft_labeller()
     return concat_videos([project.resolve(t.clip) for t in takes], path, fps=16,
                          ranges=[t.trim_range for t in takes], audio=soundtrack,
-                         transforms=[label if t.request.get("profile") == "draft" else None for t in takes])
+                         transforms=[label if is_draft(t) else None for t in takes])
 
 
 def write_manifest(project, director, takes, skipped, film_frames: int, path: Path) -> None:

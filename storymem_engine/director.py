@@ -40,6 +40,7 @@ from storymem_engine.request import (
     SEED_RULES,
     GenerationRequest,
     check_frames,
+    is_draft,
     size_for_aspect,
     unrecorded_fields,
 )
@@ -132,10 +133,6 @@ def image_size(path: Path) -> tuple[int, int]:
 
 # Request fields a profile sets: a final take asked to be a draft keeps them (see why_regenerate).
 PROFILE_FIELDS = ("steps", "guidance", "shift")
-
-
-def is_draft(take: Take | None) -> bool:
-    return take is not None and take.request.get("profile") == "draft"
 
 
 def index_in_scene(story, index: int) -> int:

@@ -39,6 +39,11 @@ def profile_note(request: dict[str, Any] | None) -> str:
     return DRAFT_NOTE if (request or {}).get("profile") == "draft" else ""
 
 
+def is_draft(take: Any) -> bool:
+    """Whether a take (a story.Take, or None) was made at the Draft profile: labelled as one in every film."""
+    return take is not None and take.request.get("profile") == "draft"
+
+
 # How a shot's default seed is derived from the story seed: "scene" = seed + the shot's index within
 # its scene (the reference: renders compare with official ones), "story" = seed + its index in the story.
 SEED_RULES = ("scene", "story")
