@@ -70,10 +70,10 @@ class FileController:
         self.window = window
         self._autosaved_at: int | None = None  # undo index of the last autosave
         self._autosave_failed = False
-        self._open_lock = None  # held while an unsaved project (in the app's folder) is open here
-        # (folder, lock) held while a saved project is open here: a second window on it would save over this one's
-        # edits (and this one over its), each without a word.
-        self._saved_lock: tuple[Path, object] | None = None
+        # (folder, open lock) of the project shown, saved or unsaved: a second window on a saved one would save over
+        # this one's edits (and this one over its), each without a word, and an unsaved one held by no window is
+        # one a crash left behind (storyboard/unsaved_projects.py).
+        self._held: tuple[Path, object] | None = None
         self._discard_later: Path | None = None  # an unsaved folder saved elsewhere while a queue still writes it
         # (shot id, take id) of every take this editor has had for the open project: as opened, or from its
         # Generate. A take on disk outside this set was recorded by someone else (storyboard/outside_takes.py).
@@ -94,7 +94,7 @@ class FileController:
         return self.window.project
 
     def project_shown(self, project: Project) -> None:
-        self._hold_saved(self.window.project_path)
+        self.hold(self.window.project_path)
         self._known_takes = take_keys(project.story)
         self._told_lost = set()
         self._checked_stamp = None
@@ -154,7 +154,7 @@ class FileController:
         if answer == "save":
             return self.save()
         if answer == "discard":
-            self._leave_unsaved(delete=True)
+            self._discard_unsaved()
             self._drop_autosave()  # discarded on purpose: the next start must not offer it back as a crash's
             return True
         return False
@@ -180,8 +180,8 @@ class FileController:
                           f"Could not write {folder}:\n{describe_error(exc)}\n\nUse File > Save As to choose "
                           "a folder.")
             return False
-        self._open_lock = hold_open(folder)
         self.window.project_path = folder
+        self.hold(folder)
         self.window.update_title()
         self.window.statusBar().showMessage(
             "The project is kept in the app's data folder until you save it (File > Save As).", 10_000)
@@ -198,8 +198,8 @@ class FileController:
         return True
 
     def _can_hold(self, folder: Path) -> bool:
-        """Whether this window may open the saved project in ``folder``: no other app window holds it."""
-        if self._saved_lock is not None and self._saved_lock[0] == folder:
+        """Whether this window may open the project in ``folder``: no other app window holds it."""
+        if self._held is not None and self._held[0] == folder:
             return True  # open here already (reopened)
         try:
             lock = hold_open(folder)
@@ -210,21 +210,21 @@ class FileController:
         lock.release()
         return True
 
-    def _hold_saved(self, folder: Path | None) -> None:
-        """Hold the open lock of the saved project shown (``folder``), releasing the one of a project left."""
-        if self._saved_lock is not None and self._saved_lock[0] == folder:
+    def hold(self, folder: Path | None) -> None:
+        """Hold the open lock of the project shown (``folder``; None lets go), releasing the one of a project left."""
+        if self._held is not None and self._held[0] == folder:
             return
-        if self._saved_lock is not None:
-            self._saved_lock[1].release()
-            self._saved_lock = None
-        if folder is None or is_unsaved(folder) or not folder.is_dir():
+        if self._held is not None:
+            self._held[1].release()
+            self._held = None
+        if folder is None or not folder.is_dir():
             return
         try:
             lock = hold_open(folder)
-        except OSError:
+        except OSError:  # a read-only folder: nothing can save there either
             return
         if lock is not None:
-            self._saved_lock = (folder, lock)
+            self._held = (folder, lock)
 
     def _folder_gone(self) -> bool:
         """The saved project's folder was moved, renamed or deleted while open here."""
@@ -235,12 +235,12 @@ class FileController:
         return (f"the project folder {self.window.project_path} is not there any more (moved, renamed or deleted "
                 "while open).")
 
-    def _leave_unsaved(self, delete: bool) -> None:
-        lock, self._open_lock = self._open_lock, None
-        if lock is not None:
-            lock.release()
+    def _discard_unsaved(self) -> None:
+        """The never-saved project shown is dropped (discarded, or saved elsewhere): its folder in the app's data
+        folder goes, once no queue writes it."""
         folder = self.window.project_path
-        if delete and is_unsaved(folder):
+        if is_unsaved(folder):
+            self.hold(None)
             if self.window.generation.busy:
                 self._discard_later = folder
             else:
@@ -293,7 +293,6 @@ class FileController:
         if not self.maybe_save():
             return False
         story = Story(name="Untitled story", shots=[Shot(prompt="", cut=True, scene_num=1)])
-        self._leave_unsaved(delete=False)
         self.window.set_project(Project(folder=Path(), story=story), None)
         self.window.inspector.edit_prompt()  # the first thing to do in a new project is to write shot 1
         return True
@@ -304,7 +303,6 @@ class FileController:
         except StoryError as exc:
             dialogs.error(self.window, "Sample story", str(exc))
             return self.new_project()
-        self._leave_unsaved(delete=False)
         self.window.set_project(Project(folder=Path(), story=story), None)
         return True
 
@@ -334,14 +332,10 @@ class FileController:
     def open_project(self, folder: Path, restore: bool | None = None) -> bool:
         """Open a project folder; a newer autosave is restored when ``restore`` (asked when None)."""
         folder = Path(folder)
-        lock = None
-        if is_unsaved(folder):
-            lock = hold_open(folder)
-            if lock is None:
-                dialogs.error(self.window, "Cannot open project", f"{folder} is open in another StoryMem Studio "
-                                                                  "window.")
-                return False
-        elif not self._can_hold(folder):
+        if is_unsaved(folder) and not self._can_hold(folder):
+            dialogs.error(self.window, "Cannot open project", f"{folder} is open in another StoryMem Studio window.")
+            return False
+        if not self._can_hold(folder):
             dialogs.error(self.window, "Cannot open project",
                           f"{folder} is open in another StoryMem Studio window: edit it there. Two windows saving "
                           "one project would each overwrite the other's changes.")
@@ -363,15 +357,11 @@ class FileController:
             try:
                 project = load_project(folder)
             except ProjectError as exc:
-                if lock is not None:
-                    lock.release()
                 dialogs.error(self.window, "Cannot open project", str(exc))
                 return False
-        self._leave_unsaved(delete=False)
-        self._open_lock = lock
         self.window.set_project(project, folder, modified=restored)
         self._autosaved_at = None
-        if lock is None:
+        if not is_unsaved(folder):
             add_recent(str(folder))
         missing = project.missing_files()
         if missing:
@@ -519,9 +509,9 @@ class FileController:
         except OSError:
             pass
         if is_unsaved(old_path) and moving:
-            self._leave_unsaved(delete=True)  # moved out of the app's folder: the copy there goes
+            self._discard_unsaved()  # moved out of the app's folder: the copy there goes
         self.window.project_path = folder
-        self._hold_saved(folder)
+        self.hold(folder)
         self._known_takes |= take_keys(project.story)  # saved by this editor: deleting one later is on purpose
         self._watch()
         self.window.undo_stack.setClean()
@@ -598,7 +588,6 @@ class FileController:
         except StoryError as exc:
             dialogs.error(self.window, "Cannot import story", str(exc))
             return False
-        self._leave_unsaved(delete=False)
         self.window.set_project(Project(folder=Path(), story=story), None, modified=True)
         references = official_references(Path(path))
         if references:

@@ -62,8 +62,7 @@ def test_an_unsaved_project_left_by_a_crash_is_offered_back(window, app_folder, 
     assert window.files.autosave()
     folder = window.project_path
     # A crash: the process dies holding nothing (the OS frees the open lock), the folder stays.
-    window.files._open_lock.release()
-    window.files._open_lock = None
+    window.files.hold(None)
     window.project_path = None  # this window is gone as far as the folder knows
 
     second = MainWindow(AppSettings(engine="tiny"))
@@ -91,8 +90,7 @@ def test_declining_the_offer_deletes_the_left_behind_project(window, app_folder,
     assert window.files.autosave()  # a never-saved project's first autosave places it in the app's folder
     folder = Path(window.project_path)
     assert is_unsaved(folder) and (folder / "project.json").is_file()
-    window.files._open_lock.release()
-    window.files._open_lock = None
+    window.files.hold(None)
     window.project_path = None
     recorded_dialogs.yes_no.append(False)
     assert not window.files.offer_left_behind()
@@ -116,7 +114,7 @@ def test_a_saved_project_with_changes_only_in_its_autosave_is_offered_at_start(w
     saved_at = (folder / PROJECT_FILE).stat().st_mtime
     os.utime(folder / AUTOSAVE_FILE, (saved_at + 5, saved_at + 5))
     # A crash: the process dies holding nothing (the OS frees the open lock).
-    window.files._hold_saved(None)
+    window.files.hold(None)
     window.project_path = None
 
     second = MainWindow(AppSettings(engine="tiny"))
@@ -130,7 +128,7 @@ def test_a_saved_project_with_changes_only_in_its_autosave_is_offered_at_start(w
     recorded_dialogs.save_discard_cancel.append("discard")
     assert second.files.maybe_save()
     assert not (folder / AUTOSAVE_FILE).exists()
-    second.files._hold_saved(None)
+    second.files.hold(None)
     third = MainWindow(AppSettings(engine="tiny"))
     qtbot.addWidget(third)
     asked = len(recorded_dialogs.questions)
