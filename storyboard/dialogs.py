@@ -62,11 +62,15 @@ def ask_save_discard_cancel(parent: QWidget | None, text: str) -> str:
     }.get(answer, "cancel")
 
 
-def choose(parent: QWidget | None, title: str, text: str, options: list[tuple[str, str]]) -> str | None:
-    """One button per (key, label) plus Cancel; the chosen key, None for Cancel. The first option is the default."""
+def choose(parent: QWidget | None, title: str, text: str, options: list[tuple[str, str]],
+           cancel_label: str = "") -> str | None:
+    """One button per (key, label) plus Cancel (named ``cancel_label`` where "Cancel" would be ambiguous, as
+    beside "Cancel the generation"); the chosen key, None for Cancel. The first option is the default."""
     if not _interactive:
         return None
     box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Cancel, parent)
+    if cancel_label:
+        box.button(QMessageBox.StandardButton.Cancel).setText(cancel_label)
     buttons = {box.addButton(label, QMessageBox.ButtonRole.AcceptRole): key for key, label in options}
     box.setDefaultButton(next(iter(buttons)))
     box.exec()

@@ -215,10 +215,7 @@ class EditController:
         if 0 in changed:
             text += (" " if text else "") + (f"Shot 1 is marked {'a scene cut' if cut else 'as continuing'} now: it "
                                              "opens the story either way (the mark counts once it moves).")
-        settings = self.window.render_settings()
-        story = self.model.project.story
-        stale = [row for row in changed
-                 if is_stale(story, row, settings.memory_size, settings.memory_sink, settings.continuation)]
+        stale = sorted(self._stale_rows() & set(changed))
         if stale:
             text += (f" {shots_in_words(stale).capitalize()} had a take, now stale: Generate > Regenerate stale "
                      "shots redoes it.")
@@ -259,14 +256,31 @@ class EditController:
         number = next((i for i, t in enumerate(shot.takes, start=1) if t.id == take_id), None)
         if number is None:
             return
+        stale_before = self._stale_rows()
         command = DeleteTakeCommand(self.model, shot_id, take_id)
         self._push(command)
-        # Takes by the numbers the takes list shows (it numbers them again after the delete), never by their ids.
+        # Takes by the numbers the takes list shows (it numbers them again after the delete), never by their ids:
+        # "deleted take 2; take 2 is accepted" read as a contradiction, so a renumbered one says what it was.
         accepted = next((i for i, t in enumerate(shot.takes, start=1) if t.id == shot.accepted_take), None)
-        after = (f"; take {accepted} is accepted now" if command.was_accepted and accepted
-                 else "; the shot has no accepted take now" if command.was_accepted else "")
+        if not command.was_accepted:
+            after = ""
+        elif accepted is None:
+            after = "; the shot has no accepted take now"
+        elif accepted >= number:
+            after = f"; the newest take left is accepted now (take {accepted + 1} before, take {accepted} now)"
+        else:
+            after = f"; the newest take left, take {accepted}, is accepted now"
+        stale = sorted(self._stale_rows() - stale_before - {row})
+        later = (f" {shots_in_words(stale).capitalize()} turned stale: made from the deleted take." if stale
+                 else "")
         self.window.statusBar().showMessage(f"Deleted take {number} of shot {row + 1}{after} (Edit > Undo brings it "
-                                            "back)", 8000)
+                                            f"back).{later}", 10000)
+
+    def _stale_rows(self) -> set[int]:
+        settings = self.window.render_settings()
+        story = self.model.project.story
+        return {row for row in range(len(story.shots))
+                if is_stale(story, row, settings.memory_size, settings.memory_sink, settings.continuation)}
 
     # ------------------------------------------------------------ memory pins and exclusions
     def set_memory_pinned(self, keys: Sequence[str], pinned: bool) -> bool:

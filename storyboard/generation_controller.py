@@ -535,8 +535,10 @@ class GenerationController(QObject):
             return True
         if self._closing:
             return False
-        if not dialogs.ask_yes_no(self.window, "Generation running",
-                                  "A generation is running. Cancel it and close?"):
+        # Named buttons: "Yes"/"No" to "cancel it and close?" read either way round.
+        if dialogs.choose(self.window, "Generation running",
+                          "A generation is running. Closing stops it after the current step (finished takes are "
+                          "kept).", [("stop", "Stop generating and close")], cancel_label="Keep generating") != "stop":
             return False
         self._closing = True
         self.worker.worker.queue_finished.connect(self._close_after_stop)

@@ -14,10 +14,12 @@ from storymem_engine.story import Story
 # "clip" is relative to the project folder. "seed", "frames", "steps" and "guidance" are the shot's own settings
 # (blank: the project's). "seconds" is the shot's length on the cut (its take between its in and out points, else
 # its animatic card) at 16 fps; "duration_s" is the animatic length the user set, blank when it follows the
-# frames; "clip_in" and "clip_out" are the first and last frame of the clip on the cut, counted from 1 as the
-# player counts.
+# frames; "take_seed" and "take_mode" are what the accepted take was made with (the seed and mode that make it
+# again, where "seed" is blank and "mode" says auto); "clip_in" and "clip_out" are the first and last frame of
+# the clip on the cut, counted from 1 as the player counts.
 COLUMNS = ("shot", "scene", "cut", "id", "prompt", "shot_size", "camera_move", "seconds", "mode", "seed", "frames",
-           "steps", "guidance", "duration_s", "status", "accepted_take", "clip", "clip_in", "clip_out", "notes")
+           "steps", "guidance", "duration_s", "status", "accepted_take", "take_seed", "take_mode", "clip", "clip_in",
+           "clip_out", "notes")
 
 
 def shot_list_rows(story: Story, statuses: list[str],
@@ -34,6 +36,8 @@ def shot_list_rows(story: Story, statuses: list[str],
             "steps": _blank(shot.steps), "guidance": _blank(shot.guidance),
             "duration_s": _blank(shot.duration_s), "status": status,
             "accepted_take": take.id if take else "", "clip": take.clip if take else "",
+            "take_seed": _blank(take.request.get("seed")) if take else "",
+            "take_mode": _blank(take.request.get("mode")) if take else "",
             "clip_in": start + 1 if stop else "", "clip_out": stop or "", "notes": shot.notes,
         })
     return rows

@@ -51,7 +51,7 @@ def recorded_dialogs(monkeypatch) -> DialogRecorder:
         rec.questions.append(text)
         return rec.save_discard_cancel.pop(0) if rec.save_discard_cancel else "discard"
 
-    def choose(_p, title, text, options):
+    def choose(_p, title, text, options, cancel_label=""):
         rec.questions.append(text)
         return rec.choices.pop(0) if rec.choices else None
 

@@ -159,11 +159,16 @@ def test_export_into_missing_folder_and_missing_clip_are_clear(window, film_proj
 def test_shot_list_csv(window, film_project, recorded_dialogs, tmp_path):
     out = tmp_path / "shots.csv"
     recorded_dialogs.paths.append(str(tmp_path / "shots"))  # the suffix is added
+    window.project.story.shots[2].accepted().request.update(seed=1807072729, mode="m2v")
     assert window.actions_by_name["export_csv"].trigger() is None
     rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
     assert [r["shot"] for r in rows] == ["1", "2", "3", "4", "5", "6"]
     assert rows[0]["status"] == "done" and rows[1]["status"] == "empty"
     assert rows[2]["clip"].endswith("clip.mp4") and rows[4]["scene"] == "2" and rows[3]["cut"] == "no"
+    # The seed and mode that made the accepted take, where the shot's own say "blank" and "auto".
+    assert rows[2]["seed"] == "" and rows[2]["mode"] == "auto"
+    assert (rows[2]["take_seed"], rows[2]["take_mode"]) == ("1807072729", "m2v")
+    assert rows[1]["take_seed"] == rows[1]["take_mode"] == ""
     assert out.read_bytes().startswith(b"\xef\xbb\xbfshot,")  # Excel reads UTF-8 only with the mark
 
     window.project.story.shots[0].prompt = "=HYPERLINK(\"http://x\") a sign reads Café"

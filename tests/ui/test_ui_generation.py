@@ -172,10 +172,10 @@ def test_close_while_generating_cancels_and_joins(gen_window, qtbot, recorded_di
     assert win.generation.generate_all()
     qtbot.waitUntil(lambda: "generating" in win.model.live_status.values(), timeout=WAIT_MS)
     thread = win.generation.worker.thread
-    recorded_dialogs.yes_no.append(False)
-    assert not win.close()  # said no: keeps running
+    recorded_dialogs.choices.append(None)  # Keep generating
+    assert not win.close()
     assert win.generation.busy
-    recorded_dialogs.yes_no.append(True)
+    recorded_dialogs.choices.append("stop")  # Stop generating and close
     started = time.monotonic()
     assert not win.close()  # said yes: returns at once, the UI keeps running while the engine stops
     assert time.monotonic() - started < 1.0

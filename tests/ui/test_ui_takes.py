@@ -66,8 +66,9 @@ def test_delete_take_undo_redo_and_accepted_fallback(window, recorded_dialogs, t
     assert take_ids(panel) == ["take0", "broken"] and panel.current_take().id == "take0"
     assert (project.folder / newer.clip).is_file()
     assert window.isWindowModified() and window.undo_stack.undoText() == "Delete take"
-    assert window.statusBar().currentMessage() == ("Deleted take 2 of shot 1; take 1 is accepted now (Edit > Undo "
-                                                   "brings it back)")  # the numbers the takes list shows
+    assert window.statusBar().currentMessage() == (  # the numbers the takes list shows
+        "Deleted take 2 of shot 1; the newest take left, take 1, is accepted now (Edit > Undo brings it back). "
+        "Shot 2 turned stale: made from the deleted take.")
     # Shot 1's memory is now take0's keyframes: shot 2, made from other memory, is stale.
     assert statuses(window)[:2] == ["done", "stale"]
 
@@ -104,6 +105,23 @@ def test_delete_take_undo_redo_and_accepted_fallback(window, recorded_dialogs, t
     assert [t.id for t in shot0.takes] == ["take0", "newer", "broken"] and shot0.accepted_take == "newer"
     assert window.isWindowModified()
     window.undo_stack.setClean()
+
+
+def test_deleting_an_accepted_take_names_the_renumbered_one_accepted_instead(window, recorded_dialogs, tmp_path):
+    recorded_dialogs.paths.append(str(tmp_path / "p"))
+    assert window.files.save_as()
+    project = window.project
+    add_take(project, 0, keyframes=2)  # "take0", accepted
+    shot0 = project.story.shots[0]
+    extra_take(project, shot0, "newer", seed=7, mode="t2v")
+    shot0.accepted_take = "take0"
+    window.model.refresh_all()
+    window.edits.delete_take(shot0.id, "take0")
+    assert shot0.accepted_take == "newer"
+    # Not "deleted take 1; take 1 is accepted": the takes list numbers "newer" 1 now, and the message says so.
+    assert window.statusBar().currentMessage() == (
+        "Deleted take 1 of shot 1; the newest take left is accepted now (take 2 before, take 1 now) (Edit > Undo "
+        "brings it back).")
 
 
 def test_take_details_show_the_request(window, recorded_dialogs, tmp_path):
