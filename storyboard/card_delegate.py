@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from storyboard.shot_fields import first_words
@@ -15,11 +15,16 @@ from storymem_engine.tiny import TINY_LABEL
 
 CARD_SIZE = QSize(196, 176)
 THUMB_HEIGHT = 110
-# View > Zoom timeline: card widths, narrowest first (the height stays: the strip never changes height). The
-# narrowest still fits "#12" beside a GENERATING badge; below NARROW the footer drops the scene's name (its band
-# keeps the colour) and "continues" shortens to its arrow.
-CARD_WIDTHS = (132, 160, CARD_SIZE.width())
+# View > Zoom timeline: card widths, narrowest first (the height stays: the strip never changes height). Below
+# NARROW the footer drops the scene's name (its band keeps the colour) and "continues" shortens to its arrow;
+# below TINY the status badge is a dot of its colour (the tooltip names it): "#12" and GENERATING do not fit.
+# At the narrowest about 14 cards show on a 1440-px window, a 54-shot story in four screens.
+CARD_WIDTHS = (96, 132, 160, CARD_SIZE.width())
 NARROW = 150
+TINY = 120
+SELECTED_COLOR = QColor("#60a5fa")
+# The selection while the keyboard is elsewhere (typing a prompt): greyer, so the focused strip stands out.
+SELECTED_AWAY_COLOR = QColor("#64748b")
 
 STATUS_COLORS = {
     "empty": QColor("#6b7280"),
@@ -74,8 +79,12 @@ class ShotCardDelegate(QStyledItemDelegate):
         previous = index.model().index(index.row() - 1, 0).data(ShotRole.SHOT) if index.row() > 0 else None
         scene_starts = previous is None or previous.scene_num != shot.scene_num
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        view = option.widget
+        focused = view is not None and view.hasFocus()
         paint_card(painter, option.rect, shot, number, status, thumb, scene_starts, selected,
-                   index.data(ShotRole.PROGRESS) if status == "generating" else None, index.data(ShotRole.CAST) or [])
+                   index.data(ShotRole.PROGRESS) if status == "generating" else None, index.data(ShotRole.CAST) or [],
+                   focused=focused, current=focused and bool(option.state & QStyle.StateFlag.State_HasFocus),
+                   opens=previous is None)
 
 
 CAST_COLOR = QColor("#7c3aed")
@@ -112,13 +121,23 @@ def paint_card(
     selected: bool,
     progress: tuple[float, str] | None = None,
     cast: list[str] | tuple[str, ...] = (),
+    focused: bool = True,
+    current: bool = False,
+    opens: bool = False,
 ) -> None:
+    """``focused``: the strip has the keyboard; ``current``: this is the card the arrow keys move from (a white
+    ring inside the border); ``opens``: the story's first shot, which opens it whatever its cut mark says."""
     painter.save()
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     card = rect.adjusted(6, 4, -4, -4)
-    painter.setPen(QPen(QColor("#60a5fa") if selected else QColor("#3f3f46"), 3 if selected else 1))
+    border = SELECTED_COLOR if focused else SELECTED_AWAY_COLOR
+    painter.setPen(QPen(border if selected else QColor("#3f3f46"), 3 if selected else 1))
     painter.setBrush(QColor("#1f2937") if selected else QColor("#18181b"))
     painter.drawRoundedRect(card, 6, 6)
+    if current:
+        painter.setPen(QPen(QColor("white"), 1, Qt.PenStyle.DashLine))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(card.adjusted(3, 3, -3, -3), 4, 4)
 
     # Scene band: full colour with a label where a new scene starts, a thin line otherwise.
     band = QRect(card.left() + 1, card.top() + 1, card.width() - 2, 18 if scene_starts else 4)
@@ -167,8 +186,10 @@ def paint_card(
     else:
         painter.setPen(QColor("#d4d4d8"))
         painter.setFont(small)
-        painter.drawText(area.adjusted(6, 4, -6, -4), Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft,
-                         first_words(shot.prompt))
+        inner = area.adjusted(6, 4, -6, -4)
+        painter.drawText(inner, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+                         "\n".join(wrapped_lines(first_words(shot.prompt), painter.fontMetrics(), inner.width(),
+                                                  inner.height())))
 
     if cast:
         _paint_cast_chips(painter, area, list(cast), small)
@@ -190,7 +211,8 @@ def paint_card(
 
     # Cut marker: a red bar on the card's left edge and a "CUT" tag; continuation shows a link.
     footer = QRect(card.left() + 6, area.bottom() + 6, card.width() - 12, card.bottom() - area.bottom() - 8)
-    if shot.cut:
+    cut = shot.cut or opens  # nothing before shot 1 to continue: it is made as a cut, and shown as one
+    if cut:
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(CUT_COLOR)
         painter.drawRect(QRect(card.left() - 5, card.top() + 2, 5, card.height() - 4))
@@ -201,22 +223,48 @@ def paint_card(
     painter.setPen(QColor("white"))
     painter.drawText(footer, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, f"#{number}")
     painter.setFont(small)
-    painter.setPen(CUT_COLOR if shot.cut else QColor("#a1a1aa"))
+    painter.setPen(CUT_COLOR if cut else QColor("#a1a1aa"))
     line2 = QRect(footer.left(), footer.top() + 22, footer.width(), 16)
     narrow = rect.width() < NARROW
-    painter.drawText(line2, Qt.AlignmentFlag.AlignLeft, "✂ CUT" if shot.cut else "↪" if narrow else "↪ continues")
+    painter.drawText(line2, Qt.AlignmentFlag.AlignLeft, ("✂" if rect.width() < TINY else "✂ CUT") if cut
+                     else "↪" if narrow else "↪ continues")
     if not narrow:
         painter.setPen(QColor("#a1a1aa"))
         painter.drawText(line2, Qt.AlignmentFlag.AlignRight, f"scene {shot.scene_num}")
 
     # Status badge.
     painter.setFont(small)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(STATUS_COLORS.get(status, QColor("#6b7280")))
+    if rect.width() < TINY:
+        painter.drawEllipse(QRect(footer.right() - 13, footer.top() + 3, 13, 13))
+        painter.restore()
+        return
     label = status.upper()
     width = painter.fontMetrics().horizontalAdvance(label) + 14
     badge = QRect(footer.right() - width, footer.top() + 1, width, 17)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(STATUS_COLORS.get(status, QColor("#6b7280")))
     painter.drawRoundedRect(badge, 8, 8)
     painter.setPen(QColor("white"))
     painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
     painter.restore()
+
+
+def wrapped_lines(text: str, metrics: QFontMetrics, width: int, height: int) -> list[str]:
+    """``text`` in the lines that fit ``width`` x ``height``, the last one ending in "…" where the text goes on
+    (Qt's word wrap cuts the last line off mid-height instead), a word wider than a line elided on its own."""
+    most = max(1, height // metrics.lineSpacing())
+    lines: list[str] = []
+    words = text.split()
+    for n, word in enumerate(words):
+        line = f"{lines[-1]} {word}" if lines else word
+        if lines and metrics.horizontalAdvance(line) <= width:
+            lines[-1] = line
+        elif len(lines) == most:
+            rest = " ".join([lines[-1], *words[n:]])
+            lines[-1] = metrics.elidedText(rest, Qt.TextElideMode.ElideRight, width)
+            if not lines[-1].endswith("…"):
+                lines[-1] = metrics.elidedText(lines[-1] + " …", Qt.TextElideMode.ElideRight, width)
+            return lines
+        else:
+            lines.append(metrics.elidedText(word, Qt.TextElideMode.ElideRight, width))
+    return lines

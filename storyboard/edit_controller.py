@@ -96,14 +96,19 @@ class EditController:
     def add_shot(self) -> None:
         shot = self._new_shot(None)
         self._push(InsertShotsCommand(self.model, len(self.model.shots), [shot], "Add shot", self.select_shots))
-        self.window.inspector.edit_prompt()
+        self._write_new(len(self.model.shots) - 1, "Added")
 
     def insert_after(self) -> None:
         rows = self.selected_rows()
         row = rows[-1] if rows else len(self.model.shots) - 1
         shot = self._new_shot(row if rows or self.model.shots else None)
         self._push(InsertShotsCommand(self.model, row + 1, [shot], "Insert shot", self.select_shots))
+        self._write_new(row + 1, "Inserted")
+
+    def _write_new(self, row: int, verb: str) -> None:
         self.window.inspector.edit_prompt()
+        self.window.statusBar().showMessage(f"{verb} shot {row + 1}: type its prompt (Esc goes back to the cards, "
+                                            "Edit > Undo removes it).", 8000)
 
     def duplicate(self) -> None:
         rows = self.selected_rows()
@@ -112,12 +117,22 @@ class EditController:
         clones = [duplicate_shot(self.model.shot_at(r)) for r in rows]
         text = "Duplicate shot" if len(clones) == 1 else f"Duplicate {len(clones)} shots"
         self._push(InsertShotsCommand(self.model, rows[-1] + 1, clones, text, self.select_shots))
+        one = len(clones) == 1
+        made = list(range(rows[-1] + 1, rows[-1] + 1 + len(clones)))
+        self.window.statusBar().showMessage(
+            f"Duplicated {shots_in_words(rows)} as {shots_in_words(made)} (no takes yet: generate "
+            f"{'it' if one else 'them'}; Edit > Undo removes {'it' if one else 'them'}).", 8000)
 
     def delete(self) -> None:
         rows = self.selected_rows()
         if not rows:
             return
+        takes = sum(len(self.model.shot_at(r).takes) for r in rows)
         self._push(DeleteShotsCommand(self.model, rows, self.select_shots))
+        one = len(rows) == 1
+        held = f" and {'its' if one else 'their'} {counted(takes, 'take')}" if takes else ""
+        self.window.statusBar().showMessage(f"Deleted {shots_in_words(rows)}{held} (Edit > Undo brings "
+                                            f"{'it' if one else 'them'} back).", 8000)
 
     # ------------------------------------------------------------ clipboard
     @staticmethod
@@ -190,6 +205,17 @@ class EditController:
             return
         self._push(command)
         self.select_shots(shot_ids)
+        old = sorted(command.before.index(i) for i in shot_ids)
+        rows = sorted(self.model.row_of(i) for i in shot_ids)
+        one = len(rows) == 1
+        text = (f"{shots_in_words(old).capitalize()} {'is' if one else 'are'} {shots_in_words(rows)} now (Edit > Undo "
+                f"puts {'it' if one else 'them'} back).")
+        joined = sorted(self.model.row_of(i) for i in command.new_scenes)
+        if joined:
+            scenes = sorted(set(command.new_scenes.values()))
+            text += (f" {shots_in_words(joined).capitalize()} continue{'s' * (len(joined) == 1)} the shot before, so "
+                     f"{'it' if len(joined) == 1 else 'they'} joined scene {' and '.join(map(str, scenes))}.")
+        self.window.statusBar().showMessage(text, 8000)
 
     def toggle_scene_cut(self) -> bool:
         """Make the selected shots scene cuts, or, when every one already is, let them continue the shot before:

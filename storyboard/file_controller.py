@@ -592,6 +592,12 @@ class FileController:
         references = official_references(Path(path))
         if references:
             self._import_references(references, Path(path))
+        scenes = len({shot.scene_num for shot in story.shots})
+        cast = (f"; its {counted(len(references), 'reference image')} lead every shot's memory (the Cast tab)"
+                if story.cast else "")
+        self.window.statusBar().showMessage(
+            f"Imported {Path(path).name}: {counted(len(story.shots), 'shot')} in {counted(scenes, 'scene')}{cast}. "
+            "File > Save As keeps it as a project.", 15_000)
         return True
 
     def _import_references(self, references: list[Path], script: Path) -> None:

@@ -91,6 +91,8 @@ def show_shortcuts(window: MainWindow) -> QDialog:
     dialog.resize(min(900, table.horizontalHeader().length() + 60), 560)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()  # modeless: it can stay open beside the editor while learning the keys
+    dialog.raise_()
+    dialog.activateWindow()  # Esc closes it at once, as the other tool windows
     return dialog
 
 

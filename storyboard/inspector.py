@@ -165,6 +165,8 @@ class ShotInspector(QGroupBox):
             widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a wheel passing over a field does not focus it
         for widget in (self.prompt, self.notes):
             widget.installEventFilter(self._passthrough)
+            # Tab moves on, as in any form: a tab typed into a prompt is invisible, yet it made the take stale.
+            widget.setTabChangesFocus(True)
         for spin in (self.seed, self.frames, self.steps, self.guidance, self.duration, self.scene):
             spin.lineEdit().installEventFilter(self._passthrough)
 

@@ -163,6 +163,8 @@ class MainWindow(QMainWindow):
         self.splitters = (top, right)  # their handles' places are remembered with the window (window_geometry)
         self.top_scroll.setWidgetResizable(True)
         self.top_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        # Not a stop on the Tab chain: it took the keys at start, where the timeline's shortcuts never reached.
+        self.top_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 2)
@@ -197,6 +199,8 @@ class MainWindow(QMainWindow):
             self.edits.select_shots([self.model.shot_at(0).id])
         else:
             self._show_shot(None)
+        # The keys start on the cards: arrows, Del, Ctrl+K and Space act on shot 1 without a click first.
+        self.timeline.setFocus(Qt.FocusReason.OtherFocusReason)
         self.update_title()
 
     def display_name(self) -> str:

@@ -84,6 +84,24 @@ class TimelineView(QListView):
         if not self._range.key_press(event):
             super().keyPressEvent(event)
 
+    def moveCursor(self, action: QAbstractItemView.CursorAction, modifiers) -> QModelIndex:
+        """Page Up and Page Down move a screenful of cards (Qt's list pages up and down, which a strip lacks)."""
+        pages = {QAbstractItemView.CursorAction.MovePageUp: -1, QAbstractItemView.CursorAction.MovePageDown: 1}
+        model = self.model()
+        if action not in pages or model is None or model.rowCount() == 0:
+            return super().moveCursor(action, modifiers)
+        per_page = max(1, self.viewport().width() // max(1, self.card_width()))
+        row = max(self.currentIndex().row(), 0) + pages[action] * per_page
+        return model.index(max(0, min(row, model.rowCount() - 1)), 0)
+
+    def focusInEvent(self, event) -> None:
+        super().focusInEvent(event)
+        self.viewport().update()  # every selected card's border says whether the strip has the keys
+
+    def focusOutEvent(self, event) -> None:
+        super().focusOutEvent(event)
+        self.viewport().update()
+
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if not self._range.mouse_press(event):
             super().mousePressEvent(event)

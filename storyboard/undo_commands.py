@@ -77,21 +77,39 @@ class DeleteShotsCommand(QUndoCommand):
 
 
 class MoveShotsCommand(QUndoCommand):
-    """Move shots (kept in their relative order) before ``dest`` (moveRows convention)."""
+    """Move shots (kept in their relative order) before ``dest`` (moveRows convention).
+
+    A moved shot that continues the shot before it (no scene cut) joins that shot's scene: dropped inside another
+    scene it is part of it, not a lone "scene 4" between two halves of scene 1 that Ctrl+Alt+A could not select
+    whole. A scene cut keeps its scene, as it opens one. Undo puts the scene numbers back with the order.
+    """
 
     def __init__(self, model: TimelineModel, shot_ids: Sequence[str], dest: int) -> None:
         super().__init__("Move shot" if len(shot_ids) == 1 else f"Move {len(shot_ids)} shots")
         self.model = model
         self.before = model.shot_ids()
         self.after = order_after_move(self.before, list(shot_ids), dest)
+        shots = {shot.id: shot for shot in model.shots}
+        self.old_scenes = {shot_id: shots[shot_id].scene_num for shot_id in shot_ids}
+        self.new_scenes: dict[str, int] = {}
+        scenes = {shot_id: shot.scene_num for shot_id, shot in shots.items()}
+        for row, shot_id in enumerate(self.after):
+            if shot_id in self.old_scenes and row > 0 and not shots[shot_id].cut:
+                scenes[shot_id] = scenes[self.after[row - 1]]
+                if scenes[shot_id] != self.old_scenes[shot_id]:
+                    self.new_scenes[shot_id] = scenes[shot_id]
 
     def is_noop(self) -> bool:
         return self.before == self.after
 
     def redo(self) -> None:
         self.model.set_order(self.after)
+        if self.new_scenes:
+            self.model.set_shots_field("scene_num", self.new_scenes)
 
     def undo(self) -> None:
+        if self.new_scenes:
+            self.model.set_shots_field("scene_num", {i: self.old_scenes[i] for i in self.new_scenes})
         self.model.set_order(self.before)
 
 

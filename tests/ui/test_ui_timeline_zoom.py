@@ -28,12 +28,11 @@ def test_zoom_keys_change_the_card_width_and_the_next_start_keeps_it(window, qtb
     show_active(window)
     window.timeline.setFocus()
     before = _cards_in_view(window)
-    QTest.keyClick(window.timeline, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
-    QTest.keyClick(window.timeline, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
-    QTest.keyClick(window.timeline, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)  # the narrowest stays
+    for _ in range(len(CARD_WIDTHS)):  # one more than there are levels: the narrowest stays
+        QTest.keyClick(window.timeline, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
     assert window.timeline.card_width() == CARD_WIDTHS[0]
-    assert _cards_in_view(window) >= before + 3
-    assert window.statusBar().currentMessage().startswith("Timeline cards are at their narrowest: 132 px")
+    assert _cards_in_view(window) >= 2 * before  # a long story at about half the screens
+    assert window.statusBar().currentMessage().startswith("Timeline cards are at their narrowest: 96 px")
     assert window.timeline._drag_pixmap(window.model.index(0)).width() == CARD_WIDTHS[0]
     QTest.keyClick(window.timeline, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
     assert window.timeline.card_width() == CARD_WIDTHS[1]
