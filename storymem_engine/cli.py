@@ -358,6 +358,12 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
         raise CliError("--clip-weights is only used with --keyframe-similarity clip")
     if args.clip_weights and not Path(args.clip_weights).exists():
         raise CliError(f"CLIP weights not found: {args.clip_weights}")
+    if args.engine == "tiny" and args.models:
+        from storymem_engine.tiny import not_tiny_folder
+
+        why = not_tiny_folder(Path(args.models))
+        if why:
+            raise CliError(f"--models {why}")
     if args.engine == "wan":
         if not args.models:
             raise CliError("--engine wan needs --models DIR (or try --engine tiny to check the install)")

@@ -32,7 +32,7 @@ from storymem_engine.models import (
 from storymem_engine.multi_gpu import PARALLEL_MODES
 from storymem_engine.request import DROPPED_FRAMES, MODE_SCHEDULE, GenerationRequest
 from storymem_engine.shot_modes import continuation_mismatch
-from storymem_engine.tiny import TINY_LABEL, ensure_tiny_models
+from storymem_engine.tiny import TINY_LABEL, TinyFolderError, ensure_tiny_models
 
 PHASE_LOADING = "loading models"
 PHASE_ENCODING = "encoding"
@@ -204,7 +204,10 @@ class StoryMemEngine:
 
     def _models_folder(self) -> Path:
         if self.settings.engine == "tiny":
-            return ensure_tiny_models(Path(self.settings.models_dir) if self.settings.models_dir else None)
+            try:
+                return ensure_tiny_models(Path(self.settings.models_dir) if self.settings.models_dir else None)
+            except TinyFolderError as exc:
+                raise EngineError(str(exc)) from None
         if not self.settings.models_dir:
             raise EngineError("No models folder is set (Settings > Models folder, or --models DIR).")
         return Path(self.settings.models_dir)

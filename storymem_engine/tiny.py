@@ -248,25 +248,52 @@ def _build(target: Path) -> None:
             save_file(distill_lora_state(in_ch, seed=200 + 10 * in_ch + j), layout.distill / name)
 
 
+class TinyFolderError(RuntimeError):
+    """The folder given for the tiny models holds something else (a user's real models): never replaced."""
+
+
+def not_tiny_folder(folder: Path) -> str:
+    """Why the tiny models cannot be built in ``folder`` ("" when they can: a new or empty folder, or tiny models
+    already): a folder holding anything else is someone's (``--models`` pointed at the real Wan download)."""
+    folder = Path(folder)
+    if (folder / ".complete").is_file() or not os.path.lexists(folder):
+        return ""
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    if next(folder.iterdir(), None) is None:
+        return ""
+    return (f"{folder} holds other files, not the tiny engine's models: the tiny engine builds its own random-weight "
+            "models and never writes into a folder that holds anything (leave --models out with --engine tiny, or "
+            "give a new folder)")
+
+
 def ensure_tiny_models(folder: Path | None = None) -> Path:
-    """Build the tiny model folder once (a few seconds) and return it."""
+    """Build the tiny model folder once (a few seconds) and return it. A folder holding anything but tiny models
+    raises TinyFolderError: building used to replace it whole, and ``--models`` may name a 120 GB download."""
     from filelock import FileLock
 
     folder = Path(folder) if folder else default_tiny_dir()
     if (folder / ".complete").is_file():
         return folder
+    why = not_tiny_folder(folder)
+    if why:
+        raise TinyFolderError(why)
     folder.parent.mkdir(parents=True, exist_ok=True)
     # One builder at a time (the ranks of a multi-GPU engine, two app windows): a second one waits, then finds the
     # folder complete, instead of replacing it under a process that is already loading from it.
     with FileLock(str(folder.parent / f".{folder.name}.lock")):
         if (folder / ".complete").is_file():
             return folder
+        why = not_tiny_folder(folder)
+        if why:
+            raise TinyFolderError(why)
         tmp = Path(tempfile.mkdtemp(prefix=".tiny-", dir=folder.parent))
         try:
             _build(tmp)
             (tmp / ".complete").write_text(TINY_VERSION + "\n")
+            os.chmod(tmp, 0o755)  # mkdtemp's 0700 made a folder the user named readable by nobody else
             if folder.exists():
-                shutil.rmtree(folder)
+                folder.rmdir()  # empty (checked above under the lock): os.replace needs it gone
             os.replace(tmp, folder)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

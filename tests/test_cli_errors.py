@@ -218,3 +218,25 @@ def test_a_misspelt_command_is_not_opened_as_a_file(story_paths):
     result = run_main("rendr", str(story_paths["black"]), "--out", "x")
     assert result.returncode == 2
     assert "error: 'rendr' is neither a command nor a file: did you mean main.py render?" in result.stderr
+
+
+def test_the_tiny_engine_never_builds_over_a_folder_holding_anything(story_paths, tmp_path):
+    """`--engine tiny --models <the real Wan download>` (swapping the engine "to check the install") replaced the
+    folder whole with tiny random weights: it is refused, and the engine refuses the same below the CLI."""
+    from storymem_engine.tiny import TinyFolderError, ensure_tiny_models
+
+    models = tmp_path / "Wan models"
+    (models / "StoryMem").mkdir(parents=True)
+    (models / "StoryMem" / "backbone_high_noise.pth").write_bytes(b"weights the user downloaded")
+    (models / "MY_NOTES.txt").write_text("keep me")
+    out = tmp_path / "out"
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), "--engine", "tiny", "--models",
+                      str(models))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "holds other files, not the tiny engine's models" in result.stderr and str(models) in result.stderr
+    assert not out.exists()
+    with pytest.raises(TinyFolderError, match="holds other files"):
+        ensure_tiny_models(models)
+    assert (models / "MY_NOTES.txt").read_text() == "keep me"
+    assert sorted(p.name for p in models.iterdir()) == ["MY_NOTES.txt", "StoryMem"]
+    assert (models / "StoryMem" / "backbone_high_noise.pth").read_bytes() == b"weights the user downloaded"
