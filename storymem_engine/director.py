@@ -342,6 +342,8 @@ class Director:
         memory = [load(p) for p in request.memory]
         first = load(request.first_frame) if request.first_frame else None
         motion = np.stack([load(p) for p in request.motion_frames]) if request.motion_frames else None
+        # CLIP before the shot: damaged weights stop it now, not after minutes of sampling thrown away.
+        similarity = self.engine.keyframe_similarity()
         start = time.monotonic()
         frames = self.engine.generate(request, memory, first, motion, progress=progress, cancel=cancel)
         if frames.shape[0] != request.output_frames:
@@ -351,7 +353,7 @@ class Director:
             progress(Progress(shot.id, request.steps, request.steps, PHASE_KEYFRAMES, time.monotonic() - start))
         # De-duplicate against every keyframe saved so far, as the reference, not only this shot's memory.
         bank = self._dedup_images(index, dict(zip(request.memory, memory, strict=True)))
-        result = extract_keyframes(frames, bank, self.settings.keyframes, similarity=self.engine.keyframe_similarity())
+        result = extract_keyframes(frames, bank, self.settings.keyframes, similarity=similarity)
         if cancel is not None and cancel():
             raise GenerationCancelled(f"generation of {shot.id} was cancelled")
 

@@ -27,6 +27,7 @@ from storymem_engine.models import (
     check_offload,
     distill_download_command,
     distill_lora_missing,
+    lora_download_command,
     next_lower_preset,
 )
 from storymem_engine.multi_gpu import PARALLEL_MODES
@@ -360,7 +361,14 @@ class StoryMemEngine:
             path = find_lora_file(layout.lora, name)
             if path is None:
                 raise LoraError(f"missing StoryMem LoRA file in {layout.lora}: {name}.safetensors or {name}.pth")
-            load_storymem_lora(expert, path)
+            try:
+                load_storymem_lora(expert, path)
+            except LoraError as exc:
+                if str(path) in str(exc):
+                    raise
+                # "LoRA key 'x' is not a lora_A/lora_B weight" named neither the file nor the way out.
+                raise LoraError(f"{path} is not the StoryMem LoRA: {exc}. Download it again: "
+                                f"{lora_download_command(layout.root, layout.continuation)}") from exc
             install_memory_rope(expert, self.settings.rope_stride)
         if self.settings.offload in FP8_PRESETS:
             store_in_fp8(expert, dtype)

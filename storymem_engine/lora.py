@@ -107,7 +107,8 @@ def _read_lora_file(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     except LoraError:
         raise
     except Exception as exc:
-        raise LoraError(f"cannot read LoRA file {path}: {exc}") from exc
+        # An empty or cut-off .pth raises EOFError with no words of its own.
+        raise LoraError(f"cannot read LoRA file {path}: {exc or type(exc).__name__ + ' (empty or cut off)'}") from exc
     if not isinstance(data, Mapping):
         raise LoraError(f"LoRA file {path} does not hold a state dict (got {type(data).__name__})")
     import torch

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from storymem_engine.model_files import file_problem
+
 T2V_REPO = "Wan-AI/Wan2.2-T2V-A14B-Diffusers"
 I2V_REPO = "Wan-AI/Wan2.2-I2V-A14B-Diffusers"
 LORA_REPO = "Kevin-thu/StoryMem"
@@ -108,16 +110,21 @@ class ModelLayout:
         return self.distill / high, self.distill / low
 
 
+def _usable(path: Path) -> bool:
+    """There, and whole as far as its size and header tell (model_files.py): a cut-off download is not there."""
+    return path.is_file() and not file_problem(path)
+
+
 def _weights_missing(folder: Path, stem: str) -> list[Path]:
     """Missing weight files of one component: a single file, or the index and every shard it names."""
     single = folder / f"{stem}.safetensors"
     index = folder / f"{stem}.safetensors.index.json"
     if single.is_file():
-        return []
+        return [] if _usable(single) else [single]
     if index.is_file():
         try:
             shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-            return [folder / s for s in shards if not (folder / s).is_file()]
+            return [folder / s for s in shards if not _usable(folder / s)]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):  # a cut-off or foreign index: fetch it again
             return [index]
     return [index if folder.name in ("transformer", "transformer_2", "text_encoder") else single]
@@ -126,16 +133,16 @@ def _weights_missing(folder: Path, stem: str) -> list[Path]:
 def _diffusers_repo_missing(repo: Path, experts_only: bool = False) -> list[Path]:
     """Missing files of a Wan repo; ``experts_only``: just what the T2V repo contributes (its two experts and
     scheduler: text encoder, tokenizer and VAE come from the I2V repo, the same files in both)."""
-    missing = [p for p in (repo / "model_index.json", repo / "scheduler" / "scheduler_config.json") if not p.is_file()]
+    missing = [p for p in (repo / "model_index.json", repo / "scheduler" / "scheduler_config.json") if not _usable(p)]
     components = _COMPONENTS[:2] if experts_only else _COMPONENTS
     tok = repo / "tokenizer"
-    if not experts_only and not (tok / "tokenizer_config.json").is_file():
+    if not experts_only and not _usable(tok / "tokenizer_config.json"):
         missing.append(tok / "tokenizer_config.json")
-    if not experts_only and not ((tok / "tokenizer.json").is_file() or (tok / "spiece.model").is_file()):
+    if not experts_only and not (_usable(tok / "tokenizer.json") or _usable(tok / "spiece.model")):
         missing.append(tok / "spiece.model")
     for comp in components:
         folder = repo / comp
-        if not (folder / "config.json").is_file():
+        if not _usable(folder / "config.json"):
             missing.append(folder / "config.json")
         stem = "model" if comp == "text_encoder" else "diffusion_pytorch_model"
         missing += _weights_missing(folder, stem)
@@ -151,9 +158,10 @@ def lora_file(folder: Path, name: str) -> Path | None:
 
 def clip_files_missing(folder: Path) -> list[Path]:
     """Missing files of an open_clip model folder: its config and one weights file."""
-    missing = [] if (folder / CLIP_CONFIG).is_file() else [folder / CLIP_CONFIG]
-    if not any((folder / name).is_file() for name in CLIP_WEIGHTS):
-        missing.append(folder / CLIP_WEIGHTS[0])
+    missing = [] if _usable(folder / CLIP_CONFIG) else [folder / CLIP_CONFIG]
+    if not any(_usable(folder / name) for name in CLIP_WEIGHTS):
+        there = [folder / name for name in CLIP_WEIGHTS if (folder / name).is_file()]
+        missing.append(there[0] if there else folder / CLIP_WEIGHTS[0])
     return missing
 
 
@@ -167,8 +175,8 @@ def distill_lora_missing(models_dir, kinds: tuple[str, ...] = ("t2v", "m2v")) ->
     ``kinds``: the pipelines drafted ("m2v" for every continuing shot, "t2v" for a T2V first shot).
     """
     layout = ModelLayout(Path(models_dir))
-    missing = [p for kind in kinds for p in layout.distill_files(kind) if not p.is_file()]
-    return [p.relative_to(layout.root).as_posix() for p in missing]
+    missing = [p for kind in kinds for p in layout.distill_files(kind) if not _usable(p)]
+    return [_named(p, layout.root) for p in missing]
 
 
 def distill_download_command(models_dir, kinds: tuple[str, ...] = ("t2v", "m2v")) -> str:
@@ -181,8 +189,9 @@ def distill_download_command(models_dir, kinds: tuple[str, ...] = ("t2v", "m2v")
 def storymem_lora_missing(models_dir, continuation: str = "mi2v") -> list[str]:
     """The StoryMem LoRA files (high- and low-noise) of a continuation missing from `models_dir`, relative to it."""
     layout = ModelLayout(Path(models_dir), continuation)
-    return [(layout.lora / f"{name}.pth").relative_to(layout.root).as_posix()
-            for name in LORA_FILES if lora_file(layout.lora, name) is None]
+    found = {name: lora_file(layout.lora, name) for name in LORA_FILES}
+    return [_named(found[name] or layout.lora / f"{name}.pth", layout.root)
+            for name in LORA_FILES if found[name] is None or not _usable(found[name])]
 
 
 def missing_model_files(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,
@@ -196,14 +205,19 @@ def missing_model_files(folder, continuation: str = "mi2v", first_shot: str = "t
     missing = _diffusers_repo_missing(layout.i2v)
     if first_shot == "t2v":
         missing += _diffusers_repo_missing(layout.t2v, experts_only=True)
-    missing += [layout.root / rel for rel in storymem_lora_missing(folder, continuation)]
+    found = [_named(p, layout.root) for p in missing] + storymem_lora_missing(folder, continuation)
     if clip:
-        missing += clip_files_missing(layout.clip)
-    # A file that is there but cannot be used (a cut-off or foreign index) is listed too: say so, or a user who sees
-    # it on disk reads "missing" as a mistake.
-    found = [p.relative_to(layout.root).as_posix() + (" (there, but unreadable or incomplete)" if p.is_file() else "")
-             for p in missing]
+        found += [_named(p, layout.root) for p in clip_files_missing(layout.clip)]
     return found + (distill_lora_missing(folder, _distill_kinds(first_shot)) if draft else [])
+
+
+def _named(path: Path, root: Path) -> str:
+    """A file the engine needs, relative to the models folder. One that is there but cannot be used (cut off, empty,
+    a foreign index) says why, or a user who sees it on disk reads "missing" as a mistake."""
+    name = path.relative_to(root).as_posix()
+    if not path.is_file():
+        return name
+    return f"{name} (there, but {file_problem(path) or 'unreadable or incomplete'})"
 
 
 def download_commands(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,
@@ -214,13 +228,18 @@ def download_commands(folder, continuation: str = "mi2v", first_shot: str = "t2v
         # Only its experts and scheduler: the text encoder and VAE are shared with the I2V repo.
         cmds.insert(0, f'hf download {T2V_REPO} --include "transformer/*" "transformer_2/*" "scheduler/*" '
                        f'model_index.json --local-dir "{layout.t2v}"')
-    lora_dir = layout.root / "StoryMem"
-    cmds.append(f'hf download {LORA_REPO} --include "{LORA_FOLDERS[continuation]}/*" --local-dir "{lora_dir}"')
+    cmds.append(lora_download_command(folder, continuation))
     if clip:
         cmds.append(f'hf download {CLIP_REPO} {CLIP_CONFIG} {CLIP_WEIGHTS[0]} --local-dir "{layout.clip}"')
     if draft:
         cmds.append(distill_download_command(folder, _distill_kinds(first_shot)))
     return cmds
+
+
+def lora_download_command(folder, continuation: str = "mi2v") -> str:
+    """The `hf download` command that fetches a continuation's StoryMem LoRA pair into the models folder."""
+    lora_dir = Path(folder) / "StoryMem"
+    return f'hf download {LORA_REPO} --include "{LORA_FOLDERS[continuation]}/*" --local-dir "{lora_dir}"'
 
 
 def check_models(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,

@@ -209,15 +209,23 @@ class ClipWeightsError(RuntimeError):
 def _load_clip_model(source: str, mtime_ns: int, device: str) -> Any:
     # Cached per file version: extraction runs after every shot and a load takes seconds.
     import open_clip
+    import torch
 
     try:
-        if os.path.isdir(source):
-            # A model folder as the Hub holds it (open_clip_config.json + weights), read with no network.
-            model = open_clip.create_model(f"local-dir:{source}", force_quick_gelu=True, device=device)
-        else:
-            model = open_clip.create_model(CLIP_MODEL_NAME, pretrained=source, force_quick_gelu=True, device=device)
+        # The model is built with random weights before its file is read: on a private random state, so when CLIP
+        # loads (before the first shot, or after it) changes nothing else a run draws.
+        with torch.random.fork_rng(devices=[]):
+            if os.path.isdir(source):
+                # A model folder as the Hub holds it (open_clip_config.json + weights), read with no network.
+                model = open_clip.create_model(f"local-dir:{source}", force_quick_gelu=True, device=device)
+            else:
+                model = open_clip.create_model(CLIP_MODEL_NAME, pretrained=source, force_quick_gelu=True,
+                                               device=device)
     except Exception as exc:  # open_clip raises RuntimeError/KeyError/ValueError/pickle errors alike
-        raise ClipWeightsError(f"could not load CLIP {CLIP_MODEL_NAME} weights from {source}: {exc}") from exc
+        why = str(exc) or type(exc).__name__
+        if len(why) > 300:  # a wrong file's load_state_dict lists every key it lacks: thousands of characters
+            why = why[:300].rstrip() + " …"
+        raise ClipWeightsError(f"could not load CLIP {CLIP_MODEL_NAME} weights from {source}: {why}") from exc
     model.eval()
     for param in model.parameters():
         param.requires_grad_(False)

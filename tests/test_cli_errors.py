@@ -3,7 +3,9 @@
 import json
 
 import pytest
+import torch
 from conftest import run_main
+from safetensors.torch import save_file
 
 from storymem_engine.models import missing_model_files
 
@@ -105,7 +107,7 @@ def test_missing_model_files_names_exactly_what_is_gone(tiny_models, tmp_path):
     ]
     # With an index present, exactly the missing shards are named.
     shard_dir = copy / "Wan2.2-I2V-A14B-Diffusers/transformer_2"
-    (shard_dir / "diffusion_pytorch_model-00001-of-00002.safetensors").write_bytes(b"")
+    save_file({"a": torch.zeros(4)}, str(shard_dir / "diffusion_pytorch_model-00001-of-00002.safetensors"))
     (shard_dir / "diffusion_pytorch_model.safetensors.index.json").write_text(json.dumps({"weight_map": {
         "a": "diffusion_pytorch_model-00001-of-00002.safetensors",
         "b": "diffusion_pytorch_model-00002-of-00002.safetensors"}}))
@@ -114,10 +116,41 @@ def test_missing_model_files_names_exactly_what_is_gone(tiny_models, tmp_path):
     # An index cut off by a failed download, or another tool's file, is named itself, as there but unusable: fetch
     # it again.
     index = "Wan2.2-I2V-A14B-Diffusers/transformer_2/diffusion_pytorch_model.safetensors.index.json"
-    for broken in ('{"weight_map": {"a": "diffusion_pytorch_mo', "[]", '{"weight_map": []}',
-                   '{"weight_map": {"a": 5}}'):
+    (copy / index).write_text('{"weight_map": {"a": "diffusion_pytorch_mo')
+    assert missing_model_files(copy) == [index + " (there, but not valid JSON (damaged or cut off))"]
+    for broken in ("[]", '{"weight_map": []}', '{"weight_map": {"a": 5}}'):
         (copy / index).write_text(broken)
         assert missing_model_files(copy) == [index + " (there, but unreadable or incomplete)"], broken
+
+
+def test_a_model_file_cut_off_or_empty_is_named_before_anything_loads(story_paths, tiny_models, tmp_path):
+    """Only "is it there" passed a download cut off or a zero-byte placeholder, which then failed minutes into a
+    load in a library's words (CLIP: after a whole shot, thrown away). Headers and configs are read instead."""
+    import shutil
+
+    copy = tmp_path / "models"
+    shutil.copytree(tiny_models, copy)
+    weights = copy / "Wan2.2-I2V-A14B-Diffusers/transformer/diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # a download cut off halfway
+    (copy / "Wan2.2-I2V-A14B-Diffusers/vae/config.json").write_text('{"z_dim": 1')  # cut off
+    (copy / "CLIP-ViT-B-32/open_clip_model.safetensors").write_bytes(b"")  # a zero-byte placeholder
+    lora = copy / "StoryMem/Wan2.2-MI2V-A14B/backbone_high_noise.pth"
+    lora.write_bytes(lora.read_bytes()[:-100])  # a zip without its end
+    missing = missing_model_files(copy)
+    assert missing[0].startswith("Wan2.2-I2V-A14B-Diffusers/transformer/diffusion_pytorch_model.safetensors (there, "
+                                 "but cut off: ")
+    assert "(the download did not finish)" in missing[0]
+    assert "Wan2.2-I2V-A14B-Diffusers/vae/config.json (there, but not valid JSON (damaged or cut off))" in missing
+    assert ("StoryMem/Wan2.2-MI2V-A14B/backbone_high_noise.pth (there, but cut off (a PyTorch archive without its "
+            "end: the download did not finish))") in missing
+    assert ("CLIP-ViT-B-32/open_clip_model.safetensors (there, but empty (0 bytes): the download did not finish)"
+            in missing)
+    assert len(missing) == 4
+    out = tmp_path / "out"
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), "--models", str(copy),
+                      "--skip-memory-check")
+    assert result.returncode == 2 and "cut off" in result.stderr and "hf download" in result.stderr
+    assert not out.exists()
 
 
 def test_a_preset_this_machine_cannot_hold_is_refused_before_anything_loads(story_paths, tiny_models, tmp_path):
