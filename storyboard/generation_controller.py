@@ -260,24 +260,31 @@ class GenerationController(QObject):
         engine = s.engine
         if engine == "wan" and not s.models_folder:
             engine = self._first_engine_choice()
+            if engine == "settings":  # a models folder was just chosen: go on with it (asked again if incomplete)
+                return self._engine_settings()
             if engine is None:
                 return None
         elif engine == "wan":
-            from storymem_engine.models import CLIP_FOLDER, missing_model_files
+            from storymem_engine.models import CLIP_FOLDER, missing_model_files, models_folder_problem
 
             clip = s.keyframe_similarity == "clip"
-            missing = missing_model_files(s.models_folder, render.continuation, clip=clip)
-            if missing:
+            problem = models_folder_problem(s.models_folder)
+            missing = [] if problem else missing_model_files(s.models_folder, render.continuation, clip=clip)
+            if problem or missing:
                 listed = "\n".join(missing[:12]) + (f"\n… and {len(missing) - 12} more" if len(missing) > 12 else "")
-                only_clip = all(m.startswith(CLIP_FOLDER + "/") for m in missing)
+                only_clip = all(m.startswith(CLIP_FOLDER + "/") for m in missing) and not problem
                 clip_hint = ("Only the CLIP weights that pick keyframes are missing: download them, or choose "
                              "Settings > Keyframe similarity > Model-free HSV (takes then say so).\n\n"
                              if only_clip else "")
-                if not dialogs.ask_yes_no(
+                what = problem or f"The Wan2.2 + StoryMem models are incomplete in “{s.models_folder}”:\n{listed}"
+                answer = dialogs.choose(
                     self.window, "Models missing",
-                    f"The Wan2.2 + StoryMem models are incomplete in “{s.models_folder}”:\n{listed}\n\n"
-                    f"{clip_hint}Settings > Check models shows the download commands. Use the tiny engine instead? "
-                    "(random weights: it checks the install, its video is noise-like)"):
+                    f"{what}\n\n{clip_hint}Settings > Check models shows the download commands. Or use the tiny "
+                    "engine for now (random weights: it checks the install, its video is noise-like).",
+                    [("settings", "Open Settings…"), ("tiny", "Use the tiny engine this time")])
+                if answer == "settings":
+                    return self._engine_settings() if self.window.open_settings() else None
+                if answer != "tiny":
                     return None
                 engine = "tiny"
         return dict(engine=engine, models_dir=(s.models_folder or None) if engine == "wan" else None,
@@ -349,8 +356,9 @@ class GenerationController(QObject):
             "Settings > Engine switches to Wan2.2 once the models are downloaded.",
             [("tiny", "Use the tiny engine (try-out)"), ("models", "Set the models folder…")])
         if answer == "models":
-            self.window.open_settings()
-            return None
+            accepted = self.window.open_settings()
+            s = self.window.settings  # OK replaced the settings object
+            return "settings" if accepted and (s.models_folder or s.engine != "wan") else None
         if answer != "tiny":
             return None
         s = self.window.settings

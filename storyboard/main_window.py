@@ -402,13 +402,16 @@ class MainWindow(QMainWindow):
         self.inspector.set_defaults(drafted.frames, drafted.steps, drafted.guidance)
         self.inspector.set_continuation(render.continuation)
 
-    def open_settings(self) -> None:
+    def open_settings(self) -> bool:
+        """The Settings dialog; True when it was closed with OK (its values applied and saved)."""
         dialog = SettingsDialog(self.settings, self, draft_unavailable=self.draft_unavailable())
-        if dialog.exec():
-            self.settings = dialog.values()
-            self.settings.save()
-            self.apply_settings()
-            self._show_shot(self.current_row())
+        if not dialog.exec():
+            return False
+        self.settings = dialog.values()
+        self.settings.save()
+        self.apply_settings()
+        self._show_shot(self.current_row())
+        return True
 
     def open_render_settings(self) -> None:
         dialog = RenderSettingsDialog(self.render_settings(), self.display_name(), self.settings.engine, self,

@@ -40,15 +40,16 @@ def check_models_folder(folder: str, clip: bool = True) -> str:
     if not folder:
         return "No models folder set."
     try:
-        from storymem_engine.models import download_commands, missing_model_files
+        from storymem_engine.models import download_commands, missing_model_files, models_folder_problem
     except ImportError:
         return "The model check is not available in this build (storymem_engine.models is missing)."
-    if not Path(folder).is_dir():  # 22 "missing" files and their downloads would hide the one thing wrong
-        return (f"{folder} is a file, not a folder." if Path(folder).exists() else
-                f"No such folder: {folder}. Choose the folder the models were downloaded into.")
+    problem = models_folder_problem(folder)
+    if problem:
+        return problem
+    folder = str(Path(folder).expanduser())
     try:
         missing = missing_model_files(folder, clip=clip)
-        commands = download_commands(folder, clip=clip)
+        commands = download_commands(folder, clip=clip, missing=missing)
     except Exception as exc:  # noqa: BLE001 - the check reports, it never crashes the dialog
         return f"Could not check {folder}: {exc}"
     try:
@@ -64,6 +65,11 @@ def check_models_folder(folder: str, clip: bool = True) -> str:
         return f"All model files found in {folder}.{optional}"
     return (f"{counted(len(missing), 'file')} missing in {folder}:\n" + "\n".join(missing)
             + "\n\nDownload them with:\n" + "\n".join(commands) + optional)
+
+
+def _expanded(folder: str) -> str:
+    """A folder typed as "~/models" is the home's (a shell expands it; a settings field must too)."""
+    return str(Path(folder).expanduser()) if folder.startswith("~") else folder
 
 
 def _mm2v_note(folder: str) -> str:
@@ -92,7 +98,9 @@ class SettingsDialog(QDialog):
         self.check_button.clicked.connect(self.run_check)
         self.check_result = QPlainTextEdit()
         self.check_result.setReadOnly(True)
-        self.check_result.setMaximumHeight(110)
+        self.check_result.setMinimumHeight(110)
+        self.check_result.setMaximumHeight(260)  # a list of missing files and its long download lines, unwrapped
+        self.check_result.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.check_result.setPlaceholderText("Check models lists every file the engine needs that is missing.")
         self.check_result.setObjectName("model_check")
         self.engine = QComboBox()
@@ -238,7 +246,7 @@ class SettingsDialog(QDialog):
         return replace(
             self.original.with_render_defaults(self.defaults.values()),
             engine=self.engine.currentText(),
-            models_folder=self.models_folder.text().strip(),
+            models_folder=_expanded(self.models_folder.text().strip()),
             continue_after_failure=self.continue_after_failure.isChecked(),
             keyframe_similarity=self.keyframe_similarity.currentData(),
             memory_rope_stride=self.rope_stride.value(),

@@ -358,6 +358,8 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
         raise CliError("--clip-weights is only used with --keyframe-similarity clip")
     if args.clip_weights and not Path(args.clip_weights).exists():
         raise CliError(f"CLIP weights not found: {args.clip_weights}")
+    if args.models:
+        args.models = str(Path(args.models).expanduser())  # "--models=~/models" reaches us unexpanded
     if args.engine == "tiny" and args.models:
         from storymem_engine.tiny import not_tiny_folder
 

@@ -221,19 +221,34 @@ def _named(path: Path, root: Path) -> str:
 
 
 def download_commands(folder, continuation: str = "mi2v", first_shot: str = "t2v", clip: bool = True,
-                      draft: bool = False) -> list[str]:
+                      draft: bool = False, missing: list[str] | None = None) -> list[str]:
+    """The `hf download` commands for the models; ``missing`` (missing_model_files' list): only those that fetch
+    one of them, so a user missing the CLIP weights is not sent to download 120 GB again."""
     layout = ModelLayout(Path(folder), continuation)
-    cmds = [f'hf download {I2V_REPO} --local-dir "{layout.i2v}"']
+    cmds: list[tuple[str, str]] = []  # (the folder it fills, relative, with "/"; the command)
     if first_shot == "t2v":
         # Only its experts and scheduler: the text encoder and VAE are shared with the I2V repo.
-        cmds.insert(0, f'hf download {T2V_REPO} --include "transformer/*" "transformer_2/*" "scheduler/*" '
-                       f'model_index.json --local-dir "{layout.t2v}"')
-    cmds.append(lora_download_command(folder, continuation))
+        cmds.append((layout.t2v.name + "/", f'hf download {T2V_REPO} --include "transformer/*" "transformer_2/*" '
+                                           f'"scheduler/*" model_index.json --local-dir "{layout.t2v}"'))
+    cmds.append((layout.i2v.name + "/", f'hf download {I2V_REPO} --local-dir "{layout.i2v}"'))
+    cmds.append((layout.lora.relative_to(layout.root).as_posix() + "/", lora_download_command(folder, continuation)))
     if clip:
-        cmds.append(f'hf download {CLIP_REPO} {CLIP_CONFIG} {CLIP_WEIGHTS[0]} --local-dir "{layout.clip}"')
+        cmds.append((CLIP_FOLDER + "/",
+                     f'hf download {CLIP_REPO} {CLIP_CONFIG} {CLIP_WEIGHTS[0]} --local-dir "{layout.clip}"'))
     if draft:
-        cmds.append(distill_download_command(folder, _distill_kinds(first_shot)))
-    return cmds
+        cmds.append((DISTILL_FOLDER + "/", distill_download_command(folder, _distill_kinds(first_shot))))
+    return [cmd for place, cmd in cmds if missing is None or any(m.startswith(place) for m in missing)]
+
+
+def models_folder_problem(folder) -> str:
+    """What is wrong with the models folder itself ("" when it is a folder): 22 "missing" files and their downloads
+    would hide the one thing wrong."""
+    path = Path(folder).expanduser()
+    if path.is_dir():
+        return ""
+    if path.exists():
+        return f"{folder} is a file, not a folder."
+    return f"No such folder: {folder}. Choose the folder the models were downloaded into."
 
 
 def lora_download_command(folder, continuation: str = "mi2v") -> str:
@@ -251,7 +266,7 @@ def check_models(folder, continuation: str = "mi2v", first_shot: str = "t2v", cl
         raise ValueError(f"unknown continuation {continuation!r} (expected mi2v or mm2v)")
     missing = missing_model_files(folder, continuation, first_shot, clip, draft)
     if missing:
-        raise ModelFilesMissing(missing, download_commands(folder, continuation, first_shot, clip, draft))
+        raise ModelFilesMissing(missing, download_commands(folder, continuation, first_shot, clip, draft, missing))
     return ModelLayout(Path(folder), continuation)
 
 

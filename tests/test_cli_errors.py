@@ -273,3 +273,19 @@ def test_the_tiny_engine_never_builds_over_a_folder_holding_anything(story_paths
     assert (models / "MY_NOTES.txt").read_text() == "keep me"
     assert sorted(p.name for p in models.iterdir()) == ["MY_NOTES.txt", "StoryMem"]
     assert (models / "StoryMem" / "backbone_high_noise.pth").read_bytes() == b"weights the user downloaded"
+
+
+def test_the_download_commands_are_only_those_that_fetch_what_is_missing(tiny_models, tmp_path):
+    """Only the CLIP weights missing: one command, not the four that fetch 120 GB again."""
+    import shutil
+
+    from storymem_engine.models import check_models, download_commands
+
+    copy = tmp_path / "models"
+    shutil.copytree(tiny_models, copy)
+    (copy / "CLIP-ViT-B-32/open_clip_model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError) as raised:
+        check_models(copy)
+    assert raised.value.commands == [download_commands(copy)[-1]]
+    assert "timm/vit_base_patch32" in raised.value.commands[0]
+    assert len(download_commands(copy)) == 4  # with nothing said missing: every one

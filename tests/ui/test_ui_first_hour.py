@@ -279,14 +279,31 @@ def test_with_no_models_configured_the_tiny_engine_choice_is_asked_once_and_reme
 
 
 def test_with_no_models_the_other_choice_opens_settings_at_the_models_folder(gen_window, monkeypatch,
-                                                                            recorded_dialogs):
+                                                                            recorded_dialogs, tmp_path, qtbot):
     win = gen_window
     win.settings.engine, win.settings.models_folder = "wan", ""
     opened = []
-    monkeypatch.setattr(win, "open_settings", lambda: opened.append(True))
+    monkeypatch.setattr(win, "open_settings", lambda: opened.append(True) or False)
     recorded_dialogs.choices.append("models")
-    assert not win.generation.generate_all()
+    assert not win.generation.generate_all()  # Settings cancelled: nothing starts
     assert opened == [True] and win.settings.engine == "wan" and win.generation.worker is None
     recorded_dialogs.choices.append(None)  # Cancel: nothing happens, nothing is remembered
     assert not win.generation.generate_all()
     assert win.settings.engine == "wan" and opened == [True]
+
+    # A folder that is not there: said as such (not 22 "missing" files), with Settings one click away; OK there
+    # goes on with the Generate that was asked for.
+    win.settings.models_folder = str(tmp_path / "models nowhere")
+    recorded_dialogs.choices.append(None)
+    assert not win.generation.generate_all()
+    assert recorded_dialogs.questions[-1].startswith(f"No such folder: {tmp_path / 'models nowhere'}. Choose the ")
+
+    def settings_ok():
+        win.settings.engine = "tiny"  # what the user switched to there
+        return True
+
+    monkeypatch.setattr(win, "open_settings", settings_ok)
+    recorded_dialogs.choices.append("settings")
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert win.project.story.shots[0].accepted() is not None

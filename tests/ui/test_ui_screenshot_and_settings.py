@@ -93,7 +93,7 @@ def test_settings_round_trip_through_qsettings(qtbot):
         "group_offload", 8, 2, (1280, 720), 30)
 
 
-def test_models_folder_check_lists_missing_files(qtbot, tmp_path):
+def test_models_folder_check_lists_missing_files(qtbot, tmp_path, monkeypatch):
     dialog = SettingsDialog(AppSettings(models_folder=str(tmp_path)))
     qtbot.addWidget(dialog)
     message = dialog.run_check()
@@ -106,6 +106,12 @@ def test_models_folder_check_lists_missing_files(qtbot, tmp_path):
         f"No such folder: {tmp_path / 'nowhere'}. Choose the folder the models were downloaded into.")
     (tmp_path / "afile.txt").write_text("x")
     assert check_models_folder(str(tmp_path / "afile.txt")) == f"{tmp_path / 'afile.txt'} is a file, not a folder."
+    # "~/models" typed in the field is the home's, as a shell reads it, checked and saved so.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "models").mkdir()
+    assert "No such folder" not in check_models_folder("~/models")
+    dialog.models_folder.setText("~/models")
+    assert dialog.values().models_folder == str(tmp_path / "models")
 
 
 def test_models_check_without_the_engine_module_is_clear(monkeypatch):
