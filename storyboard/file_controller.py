@@ -17,6 +17,8 @@ from storyboard.shot_numbers import shots_in_words
 from storyboard.unsaved_projects import discard, hold_open, is_unsaved, left_behind, new_unsaved_folder
 from storymem_engine.project import (
     AUTOSAVE_FILE,
+    BACKUP_FILE,
+    DAMAGED_FILE,
     MEDIA_DIRS,
     PROJECT_FILE,
     Project,
@@ -25,6 +27,7 @@ from storymem_engine.project import (
     acquire_writer_lock,
     load_project,
     newer_autosave,
+    open_backup,
 )
 from storymem_engine.reference_images import export_official_references, official_references
 from storymem_engine.story import Shot, Story, StoryError, load_story, save_story, story_from_script, story_to_script
@@ -74,6 +77,7 @@ class FileController:
         # this one's edits (and this one over its), each without a word, and an unsaved one held by no window is
         # one a crash left behind (storyboard/unsaved_projects.py).
         self._held: tuple[Path, object] | None = None
+        self._backup_note = ""  # said once the project opened from its backup is shown
         self._discard_later: Path | None = None  # an unsaved folder saved elsewhere while a queue still writes it
         # (shot id, take id) of every take this editor has had for the open project: as opened, or from its
         # Generate. A take on disk outside this set was recorded by someone else (storyboard/outside_takes.py).
@@ -306,6 +310,32 @@ class FileController:
         self.window.set_project(Project(folder=Path(), story=story), None)
         return True
 
+    def _open_backup(self, folder: Path, exc: ProjectError) -> Project | None:
+        """project.json does not open: the save before it (BACKUP_FILE) is offered when it does."""
+        backup = folder / BACKUP_FILE
+        try:
+            load_project(folder, BACKUP_FILE)
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(backup.stat().st_mtime))
+        except (ProjectError, OSError):
+            dialogs.error(self.window, "Cannot open project", str(exc))
+            return None
+        if not dialogs.ask_yes_no(
+            self.window, "Cannot open project",
+            f"{exc}\n\nThe save before that one ({when}) is in {BACKUP_FILE} and opens. Open it? The damaged "
+            f"{PROJECT_FILE} is kept beside it as {DAMAGED_FILE}; edits made after that save are in neither.",
+            default=True,
+        ):
+            return None
+        try:
+            project = open_backup(folder)
+        except (ProjectError, OSError) as exc2:
+            dialogs.error(self.window, "Cannot open project", f"{exc}\n\nOpening {BACKUP_FILE} failed too: "
+                                                              f"{describe_error(exc2)}")
+            return None
+        self._backup_note = (f"Opened the save before the last one ({when}); the damaged file is {DAMAGED_FILE} in "
+                             "the project folder.")
+        return project
+
     def open_dialog(self) -> bool:
         if not self.maybe_save():
             return False
@@ -357,12 +387,16 @@ class FileController:
             try:
                 project = load_project(folder)
             except ProjectError as exc:
-                dialogs.error(self.window, "Cannot open project", str(exc))
-                return False
+                project = self._open_backup(folder, exc)
+                if project is None:
+                    return False
         self.window.set_project(project, folder, modified=restored)
         self._autosaved_at = None
         if not is_unsaved(folder):
             add_recent(str(folder))
+        note, self._backup_note = self._backup_note, ""
+        if note:
+            self.window.statusBar().showMessage(note, 30_000)
         missing = project.missing_files()
         if missing:
             listed = "\n".join(missing[:MISSING_LISTED])

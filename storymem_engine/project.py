@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,10 @@ from storymem_engine.story import SAFE_ID, Story, StoryError, Take, read_json_fi
 SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
 AUTOSAVE_FILE = "project.autosave.json"
+# project.json as it was before the last save: a project.json damaged since (a disk, a sync tool, a hand edit) opens
+# from it, the damaged file kept beside as DAMAGED_FILE.
+BACKUP_FILE = "project.backup.json"
+DAMAGED_FILE = "project.damaged.json"
 TAKES_DIR = "takes"
 MUSIC_DIR = "music"  # File > Soundtrack's copy of the music
 # Every folder of files a project names (takes, cast references, music): a Save As elsewhere copies them all.
@@ -127,6 +132,8 @@ class Project:
     def save(self, file_name: str = PROJECT_FILE) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / file_name
+        if file_name == PROJECT_FILE:
+            keep_previous_save(self.folder)
         atomic_write_text(target, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
         remove_stale_temp_files(self.folder)
         return target
@@ -219,6 +226,40 @@ def load_project(folder: str | os.PathLike[str], file_name: str = PROJECT_FILE) 
     return project
 
 
+def keep_previous_save(folder: Path) -> None:
+    """project.json as it is becomes BACKUP_FILE, before a save replaces it: a hard link to the old file (the save
+    writes a new one and renames it over), no copy of a large project per save. Never fails a save."""
+    current = Path(folder) / PROJECT_FILE
+    if not current.is_file():
+        return
+    tmp = Path(folder) / f".{BACKUP_FILE}.{os.getpid()}.tmp"
+    try:
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(current, tmp)
+        except OSError:  # a file system without hard links (FAT, some shares)
+            shutil.copy2(current, tmp)
+        os.replace(tmp, Path(folder) / BACKUP_FILE)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def open_backup(folder: Path) -> Project:
+    """Open a project whose project.json is damaged from BACKUP_FILE: the damaged file is moved aside to
+    DAMAGED_FILE (never deleted: it may be the only copy of something), the backup copied in its place."""
+    folder = Path(folder)
+    project = load_project(folder, BACKUP_FILE)
+    damaged = folder / DAMAGED_FILE
+    n = 2
+    while damaged.exists():
+        damaged = folder / f"project.damaged-{n}.json"
+        n += 1
+    if (folder / PROJECT_FILE).exists():
+        os.replace(folder / PROJECT_FILE, damaged)
+    atomic_write_text(folder / PROJECT_FILE, (folder / BACKUP_FILE).read_text(encoding="utf-8"))
+    return project
+
+
 def remove_stale_temp_files(folder: Path, older_than_s: float = 60.0) -> list[Path]:
     """Delete temp files our atomic writes leave when killed mid-save (``.project.json.<random>.tmp``).
 
@@ -229,7 +270,7 @@ def remove_stale_temp_files(folder: Path, older_than_s: float = 60.0) -> list[Pa
 
     removed = []
     now = time.time()
-    for name in (PROJECT_FILE, AUTOSAVE_FILE, "manifest.json"):
+    for name in (PROJECT_FILE, AUTOSAVE_FILE, BACKUP_FILE, "manifest.json"):
         for tmp in Path(folder).glob(f".{name}.*.tmp"):
             try:
                 if tmp.is_file() and not tmp.is_symlink() and now - tmp.stat().st_mtime > older_than_s:

@@ -12,7 +12,14 @@ from ui_helpers import add_take, ids, prompts
 
 from storyboard.recent import recent_projects
 from storymem_engine import atomic
-from storymem_engine.project import AUTOSAVE_FILE, PROJECT_FILE, load_project, newer_autosave
+from storymem_engine.project import (
+    AUTOSAVE_FILE,
+    BACKUP_FILE,
+    DAMAGED_FILE,
+    PROJECT_FILE,
+    load_project,
+    newer_autosave,
+)
 
 
 def save_as(window, recorded_dialogs, target: Path) -> Path:
@@ -176,6 +183,39 @@ def test_malformed_and_unreadable_files_are_clear_errors(window, recorded_dialog
     assert "video_prompts" in errors[2]
     assert "binary.json" in errors[3]
     assert prompts(window) == start  # the open project is untouched
+
+
+def test_a_damaged_project_file_opens_from_the_save_before_it(window, recorded_dialogs, tmp_path):
+    """project.json cut off (a disk, a sync tool, a hand edit): the save before it is offered, the damaged file
+    kept aside, never deleted."""
+    recorded_dialogs.paths.append(str(tmp_path / "Damaged"))
+    assert window.files.save_as()
+    folder = window.project_path
+    window.edits.edit_field(window.project.story.shots[0].id, "prompt", "the second save")
+    assert window.files.save()
+    assert (folder / BACKUP_FILE).is_file()  # the first save, kept by the second
+    saved = (folder / PROJECT_FILE).read_text()
+    (folder / PROJECT_FILE).write_text(saved[: len(saved) // 2])
+    window.files.hold(None)  # as a second window would find it
+
+    recorded_dialogs.yes_no.append(False)  # No: nothing changes on disk
+    assert not window.files.open_project(folder)
+    assert "not valid JSON" in recorded_dialogs.questions[-1] and BACKUP_FILE in recorded_dialogs.questions[-1]
+    assert not (folder / DAMAGED_FILE).exists()
+    recorded_dialogs.yes_no.append(True)
+    assert window.files.open_project(folder)
+    assert window.project.story.shots[0].prompt != "the second save"  # the save before it
+    assert (folder / DAMAGED_FILE).read_text() == saved[: len(saved) // 2]  # kept, byte for byte
+    assert load_project(folder).story.shots[0].prompt == window.project.story.shots[0].prompt
+    assert not window.isWindowModified()
+    assert window.statusBar().currentMessage().startswith("Opened the save before the last one (")
+    # No backup (or a damaged one too): the error alone, as before.
+    (folder / PROJECT_FILE).write_text("{")
+    (folder / BACKUP_FILE).write_text("{")
+    window.files.hold(None)
+    asked = len(recorded_dialogs.questions)
+    assert not window.files.open_project(folder)
+    assert len(recorded_dialogs.questions) == asked and "not valid JSON" in recorded_dialogs.texts("error")[-1]
 
 
 def test_missing_clip_files_are_listed_on_open(window, recorded_dialogs, tmp_path):
