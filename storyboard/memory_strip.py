@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from storyboard.frame_loader import FrameLoader
 from storyboard.memory import bank_generation, memory_bank
 from storyboard.note_label import NOTE_STYLE
+from storyboard.shot_numbers import shots_in_words
 from storymem_engine.cast import member_of_key
 from storymem_engine.memory import Keyframe, select_memory
 from storymem_engine.project import Project, file_stamp
@@ -285,6 +286,8 @@ class MemoryStrip(QGroupBox):
         elif not entries and index == 0:
             self.note.setText("Shot 1 opens the story: it has no memory, and is generated from its prompt alone "
                               "(or from the cast members attached to it).")
+        elif not entries and silent_shots_words(story, index):
+            self.note.setText(f"Shot {index + 1} has no memory:{silent_shots_words(story, index)}")
         elif not entries:
             self.note.setText(f"Shot {index + 1} has no memory yet: no earlier shot has an accepted take.")
         else:
@@ -298,6 +301,7 @@ class MemoryStrip(QGroupBox):
             self.note.setText(
                 f"Shot {index + 1} is conditioned on {len(chosen)} of {counted(total, what)} "
                 f"({source}memory {size}, sink {sink}{extra}). Pins and exclusions apply to every shot.{hidden}"
+                f"{silent_shots_words(story, index)}{set_aside_words(story)}"
             )
 
     def _fill(self, entries: list[StripEntry], total: int, error: str, project: Project | None,
@@ -464,3 +468,29 @@ class MemoryStrip(QGroupBox):
             go = menu.addAction(f"Go to shot {entry.shot_number}")
             go.triggered.connect(lambda: self.shot_requested.emit(shot_id))
         return menu
+
+
+def silent_shots_words(story, index: int) -> str:
+    """Earlier shots whose accepted take added no keyframe (all repeats of the memory, none past the quality gate):
+    otherwise they are just absent from the strip."""
+    silent = [(row, take) for row, take in enumerate(shot.accepted() for shot in story.shots[:index])
+              if take is not None and take.status == "done" and not take.keyframes]
+    if not silent:
+        return ""
+    rows = [row for row, _take in silent]
+    why = f": {silent[0][1].keyframes_note}" if len(silent) == 1 and silent[0][1].keyframes_note else ""
+    return f" {shots_in_words(rows).capitalize()} added no keyframes{why}."
+
+
+def set_aside_words(story) -> str:
+    """Pins and exclusions of keyframes whose take is no longer accepted: kept (accepting it again brings them
+    back), but applying to nothing now, which the strip would not show."""
+    accepted = {take.id for take in (shot.accepted() for shot in story.shots) if take is not None}
+    idle = [key for key in [*story.memory_pins, *story.memory_exclusions]
+            if not key.startswith("ref:") and key.split(":")[0] not in accepted]
+    if not idle:
+        return ""
+    one = len(idle) == 1
+    return (f" {counted(len(idle), 'pin or exclusion', 'pins and exclusions')} belong{'s' * one} to "
+            f"{'a take' if one else 'takes'} no longer accepted: {'it applies' if one else 'they apply'} again if "
+            f"{'it is' if one else 'those are'} accepted (Clear pins & exclusions drops {'it' if one else 'them'}).")

@@ -380,7 +380,7 @@ class Director:
             last_frame=rel(folder / "last.png"), motion_frames=motion_paths, frames=int(frames.shape[0]),
             created=datetime.now(UTC).isoformat(timespec="seconds"), status="done",
             engine=self.engine.label, backends={**result.backends, **self.engine.take_backends()},
-            trim_in=trim[0], trim_out=trim[1],
+            trim_in=trim[0], trim_out=trim[1], keyframes_note=result.message,
         )
         shot.takes.append(take)
         shot.accepted_take = take.id

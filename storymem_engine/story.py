@@ -213,6 +213,9 @@ class Take:
     # first frames come from the whole take, as it was generated (the method's memory is what was made).
     trim_in: int = 0
     trim_out: int = 0
+    # Why the take added fewer keyframes to the memory than it could, or none ("" when nothing to say): a shot
+    # that adds none is otherwise just absent from every later shot's memory, without a word.
+    keyframes_note: str = ""
 
     def cut_range(self) -> tuple[int, int]:
         """(first frame, frame after the last) of the clip on the cut; (0, 0) for a take that did not record its
@@ -247,6 +250,7 @@ class Take:
             "backends": dict(self.backends),
             "trim_in": self.trim_in,
             "trim_out": self.trim_out,
+            "keyframes_note": self.keyframes_note,
         }
 
     @classmethod
@@ -277,6 +281,7 @@ class Take:
                       for k, v in _dict(data.get("backends", {}), f"{where}, backends").items()},
             trim_in=trim_in,
             trim_out=trim_out,
+            keyframes_note=_text(data.get("keyframes_note", ""), f"{where}, keyframes_note"),
         )
 
 

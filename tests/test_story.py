@@ -84,3 +84,15 @@ def test_a_malformed_shot_in_a_project_is_named_by_its_timeline_number(tmp_path)
     # The number the user sees on the card, then the id (two shots may share a prompt).
     with pytest.raises(StoryError, match=r"shot 2 \(second\), takes: expected a list, got str"):
         load_project(tmp_path)
+
+
+def test_a_take_keeps_why_it_added_no_keyframes():
+    """The memory strip names a shot whose take added none and why: the reason survives a save and an old project
+    without it still opens."""
+    from storymem_engine.story import Take
+
+    take = Take(id="t1", request={}, clip="takes/a/t1/clip.mp4",
+                keyframes_note="no frame passed the hpsv3 quality gate (threshold 3)")
+    assert Take.from_dict(json.loads(json.dumps(take.to_dict()))).keyframes_note == take.keyframes_note
+    old = {k: v for k, v in take.to_dict().items() if k != "keyframes_note"}
+    assert Take.from_dict(old).keyframes_note == ""

@@ -265,3 +265,28 @@ def test_the_strip_and_cards_follow_the_bank_outside_a_timeline_paint(bank_windo
     win.edits.select_shots([story.shots[0].id])
     win.undo_stack.undo()
     assert win.memory_strip.note.text().startswith("Shot 5 is conditioned on")
+
+
+def test_the_strip_says_which_shots_added_no_keyframes_and_which_pins_rest(bank_window):
+    """A shot whose take added no keyframe was just absent from every later strip; pins on a take no longer
+    accepted applied to nothing, without a word."""
+    win = bank_window
+    story = win.project.story
+    strip = win.memory_strip
+    take = story.shots[1].accepted()
+    take.keyframes, take.keyframes_note = [], "every keyframe of this shot repeats an image already in memory"
+    pinned = strip_keys(strip)[0]
+    assert win.edits.set_memory_pinned([pinned], True)
+    win.model.refresh_all()
+    win.edits.select_shots([story.shots[2].id])
+    win.edits.select_shots([story.shots[3].id])
+    assert ("Shot 2 added no keyframes: every keyframe of this shot repeats an image already in memory."
+            in strip.note.text())
+    # Shot 1's take is no longer accepted: its pin is kept (accepting it again brings it back), and said so.
+    story.shots[0].accepted_take = None
+    win.model.refresh_all()
+    win.edits.select_shots([story.shots[2].id])
+    assert strip.note.text().startswith("Shot 3 has no memory: Shot 2 added no keyframes")
+    win.edits.select_shots([story.shots[3].id])
+    assert "1 pin or exclusion belongs to a take no longer accepted: it applies again" in strip.note.text()
+    assert story.memory_pins == [pinned]
