@@ -139,8 +139,13 @@ def _clip_frames(seg: FilmSegment, width: int, height: int) -> Iterator[np.ndarr
     if done < seg.frames:
         take = seg.shot.accepted()
         name = take.clip if take is not None else seg.clip.name
-        raise FilmError(f"shot {seg.number}: cannot read {name} after frame {done} of {seg.frames}: {reason} (the "
-                        "clip may be cut off: regenerate the shot or accept another take)")
+        # Counted in the clip's own frames, as the card's DAMAGED tooltip counts ("holds 11 of its 17 frames"); a
+        # trimmed take adds the count on the cut.
+        trimmed = take is not None and take.trimmed
+        whole = take.frames if trimmed else seg.start + seg.frames
+        on_cut = f" (frame {done} of the {seg.frames} on the cut)" if trimmed else ""
+        raise FilmError(f"shot {seg.number}: cannot read {name} after frame {seg.start + done} of its {whole}{on_cut}: "
+                        f"{reason} (the clip may be cut off: regenerate the shot or accept another take)")
 
 
 @dataclass

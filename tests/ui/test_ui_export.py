@@ -144,15 +144,22 @@ def test_export_into_missing_folder_and_missing_clip_are_clear(window, film_proj
     write_clip(cut, 40, 64, 48)
     cut.write_bytes(cut.read_bytes()[: cut.stat().st_size * 9 // 10])
     assert not window.exports.export_film(tmp_path / "film.mp4")
-    assert re.fullmatch(r"shot 1: cannot read takes/shot-001/take0/clip\.mp4 after frame [1-9]\d of 40: .+ "
+    assert re.fullmatch(r"shot 1: cannot read takes/shot-001/take0/clip\.mp4 after frame [1-9]\d of its 40: .+ "
                         r"\(the clip may be cut off: regenerate the shot or accept another take\)",
                         recorded_dialogs.texts("error")[3])
     assert not (tmp_path / "film.mp4").exists()
+    # Trimmed: counted in the clip's frames as the card counts them, and on the cut.
+    take = shots[0].accepted()
+    take.frames, take.trim_in, take.trim_out = 40, 2, 39
+    assert not window.exports.export_film(tmp_path / "film.mp4")
+    assert re.match(r"shot 1: cannot read takes/shot-001/take0/clip\.mp4 after frame (\d+) of its 40 \(frame (\d+) "
+                    r"of the 37 on the cut\)", recorded_dialogs.texts("error")[4])
+    take.frames, take.trim_in, take.trim_out = 9, 0, 0
 
     # Another file in its place: an image opens as a one-frame video, and the film came out short without a word.
     cut.write_bytes((film_project.folder / shots[0].accepted().keyframes[0]).read_bytes())
     assert not window.exports.export_film(tmp_path / "film.mp4")
-    assert recorded_dialogs.texts("error")[4] == ("shot 1: takes/shot-001/take0/clip.mp4 holds 1 frame where the "
+    assert recorded_dialogs.texts("error")[5] == ("shot 1: takes/shot-001/take0/clip.mp4 holds 1 frame where the "
                                                   "take made 9 (regenerate the shot or accept another take)")
 
 
