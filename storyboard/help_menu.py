@@ -21,6 +21,8 @@ PANEL_KEYS = (
     ("Timeline", "Edit the selected shot's prompt", "Enter / double-click"),
     ("Timeline", "Select a run of shots from the current one", "Shift+click, Shift+←/→/Home/End"),
     ("Timeline", "Add or remove one shot from the selection", "Ctrl+click"),
+    ("Timeline", "A screenful of cards back or on (Shift: select them)", "Page Up / Page Down"),
+    ("Prompt, notes", "On to the next field, back to the one before", "Tab, Shift+Tab"),
     ("Prompt, notes", "Back to the timeline", "Esc"),
     ("Memory strip", "Pin / unpin the selected keyframe", "P"),
     ("Memory strip", "Exclude / include the selected keyframe", "X"),

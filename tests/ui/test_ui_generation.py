@@ -153,13 +153,15 @@ def test_engine_error_shows_message_logs_and_keeps_earlier_takes(gen_window, qtb
 
 def test_wan_with_missing_models_lists_them_and_offers_tiny(gen_window, qtbot, recorded_dialogs, tmp_path):
     win = gen_window
+    (tmp_path / "no-models").mkdir()
     win.settings.engine, win.settings.models_folder = "wan", str(tmp_path / "no-models")
-    recorded_dialogs.yes_no.append(False)
+    recorded_dialogs.choices.append(None)  # Cancel
     assert not win.generation.generate_all()
-    assert "tiny engine" in recorded_dialogs.questions[-1] and "missing" in recorded_dialogs.questions[-1].lower()
+    assert "tiny engine" in recorded_dialogs.questions[-1] and "incomplete" in recorded_dialogs.questions[-1]
+    assert "model_index.json" in recorded_dialogs.questions[-1]
     assert not win.generation.busy
 
-    recorded_dialogs.yes_no.append(True)  # take the offer: this run uses the tiny engine
+    recorded_dialogs.choices.append("tiny")  # take the offer: this run uses the tiny engine
     win.edits.select_shots([win.project.story.shots[0].id])
     assert win.generation.generate_shot()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
