@@ -512,6 +512,10 @@ class StoryMemEngine:
         def on_step(_pipe, i, t, kwargs):
             check_cancel()
             report(i + 1, PHASE_HIGH if t >= boundary else PHASE_LOW)
+            if i + 1 == request.steps:
+                # The VAE decode follows the last step inside the pipeline call (seconds at 832x480): the status
+                # said "step 40/40 · low-noise expert" meanwhile.
+                report(i + 1, PHASE_DECODING)
             return {}
 
         # The reference draws the noise on the GPU: a CUDA generator there, so a seed gives the
@@ -532,9 +536,7 @@ class StoryMemEngine:
             condition = self._condition(request, memory, first_frame, motion_frames)
             check_cancel()
             report(0, PHASE_HIGH)
-            frames = pipe.generate_with_memory(condition, len(memory), **common)
-            report(request.steps, PHASE_DECODING)
-            return frames
+            return pipe.generate_with_memory(condition, len(memory), **common)
 
     # ------------------------------------------------------------------ draft profile
     def _check_draft_files(self, kind: str) -> None:

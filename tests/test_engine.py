@@ -44,6 +44,8 @@ def test_progress_reports_every_step_with_expert_phases(engine):
     steps = [p.step for p in seen if p.phase in ("high-noise expert", "low-noise expert") and p.step > 0]
     assert steps == [1, 2, 3, 4]
     assert {p.phase for p in seen} >= {"encoding", "high-noise expert", "low-noise expert", "decoding"}
+    # The last step is followed by "decoding" (reported from its step callback: the VAE runs inside the call).
+    assert [(p.step, p.phase) for p in seen][-2:] == [(4, "low-noise expert"), (4, "decoding")]
     assert all(p.total == 4 and p.shot_id == "s" for p in seen)
 
 
