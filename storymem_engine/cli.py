@@ -405,6 +405,12 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
     if args.gpus > 1 and offload == "sequential":
         raise CliError("--gpus: the 'sequential' offload preset cannot be split across GPUs; use --offload "
                        "group_offload or model_offload")
+    if args.engine == "wan" and args.skip_memory_check:
+        from storymem_engine.accounting import this_machine
+
+        if this_machine().vram_gib is None:  # else the project was written, then the engine failed to start
+            raise CliError("--engine wan needs a CUDA GPU and none was found (--skip-memory-check skips the memory "
+                           "check, not the GPU); --engine tiny checks the install on this machine")
     if args.engine == "wan" and not args.skip_memory_check:
         from storymem_engine.accounting import InsufficientMemory, preflight, this_machine
 

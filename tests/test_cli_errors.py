@@ -289,3 +289,16 @@ def test_the_download_commands_are_only_those_that_fetch_what_is_missing(tiny_mo
     assert raised.value.commands == [download_commands(copy)[-1]]
     assert "timm/vit_base_patch32" in raised.value.commands[0]
     assert len(download_commands(copy)) == 4  # with nothing said missing: every one
+
+
+def test_skipping_the_memory_check_without_a_gpu_writes_nothing(story_paths, tiny_models, tmp_path):
+    """--skip-memory-check on a machine with no CUDA GPU wrote the project, then failed to start the engine."""
+    from storymem_engine.accounting import this_machine
+
+    if this_machine().vram_gib is not None:
+        pytest.skip("this machine has a CUDA GPU")
+    out = tmp_path / "out"
+    result = run_main("render", str(story_paths["black"]), "--out", str(out), "--models", str(tiny_models),
+                      "--skip-memory-check")
+    assert result.returncode == 2 and "needs a CUDA GPU and none was found" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
