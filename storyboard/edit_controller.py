@@ -241,7 +241,7 @@ class EditController:
         if 0 in changed:
             text += (" " if text else "") + (f"Shot 1 is marked {'a scene cut' if cut else 'as continuing'} now: it "
                                              "opens the story either way (the mark counts once it moves).")
-        stale = sorted(self._stale_rows() & set(changed))
+        stale = self._stale_rows(changed)
         if stale:
             text += (f" {shots_in_words(stale).capitalize()} had a take, now stale: Generate > Regenerate stale "
                      "shots redoes it.")
@@ -282,7 +282,8 @@ class EditController:
         number = next((i for i, t in enumerate(shot.takes, start=1) if t.id == take_id), None)
         if number is None:
             return
-        stale_before = self._stale_rows()
+        later_rows = range(row + 1, len(self.model.shots))  # only shots after it build on its take
+        stale_before = self._stale_rows(later_rows)
         command = DeleteTakeCommand(self.model, shot_id, take_id)
         self._push(command)
         # Takes by the numbers the takes list shows (it numbers them again after the delete), never by their ids:
@@ -296,17 +297,18 @@ class EditController:
             after = f"; the newest take left is accepted now (take {accepted + 1} before, take {accepted} now)"
         else:
             after = f"; the newest take left, take {accepted}, is accepted now"
-        stale = sorted(self._stale_rows() - stale_before - {row})
+        stale = [r for r in self._stale_rows(later_rows) if r not in stale_before]
         later = (f" {shots_in_words(stale).capitalize()} turned stale: made from the deleted take." if stale
                  else "")
         self.window.statusBar().showMessage(f"Deleted take {number} of shot {row + 1}{after} (Edit > Undo brings it "
                                             f"back).{later}", 10000)
 
-    def _stale_rows(self) -> set[int]:
+    def _stale_rows(self, rows: Sequence[int]) -> list[int]:
+        """Those of ``rows`` whose accepted take is stale, sorted."""
         settings = self.window.render_settings()
         story = self.model.project.story
-        return {row for row in range(len(story.shots))
-                if is_stale(story, row, settings.memory_size, settings.memory_sink, settings.continuation)}
+        return sorted(row for row in rows
+                      if is_stale(story, row, settings.memory_size, settings.memory_sink, settings.continuation))
 
     # ------------------------------------------------------------ memory pins and exclusions
     def set_memory_pinned(self, keys: Sequence[str], pinned: bool) -> bool:

@@ -362,13 +362,11 @@ class FileController:
     def open_project(self, folder: Path, restore: bool | None = None) -> bool:
         """Open a project folder; a newer autosave is restored when ``restore`` (asked when None)."""
         folder = Path(folder)
-        if is_unsaved(folder) and not self._can_hold(folder):
-            dialogs.error(self.window, "Cannot open project", f"{folder} is open in another StoryMem Studio window.")
-            return False
         if not self._can_hold(folder):
-            dialogs.error(self.window, "Cannot open project",
-                          f"{folder} is open in another StoryMem Studio window: edit it there. Two windows saving "
-                          "one project would each overwrite the other's changes.")
+            why = "" if is_unsaved(folder) else (": edit it there. Two windows saving one project would each "
+                                                  "overwrite the other's changes")
+            dialogs.error(self.window, "Cannot open project", f"{folder} is open in another StoryMem Studio "
+                                                              f"window{why}.")
             return False
         project, restored = None, False
         autosave = newer_autosave(folder)
