@@ -178,11 +178,31 @@ class TimelineModel(QAbstractListModel):
         self.refresh_all()
 
     def remove_shot(self, row: int) -> Shot:
-        self.beginRemoveRows(QModelIndex(), row, row)
-        shot = self.shots.pop(row)
-        self.endRemoveRows()
+        return self.remove_rows([row])[0]
+
+    def remove_rows(self, rows: Sequence[int]) -> list[Shot]:
+        """Remove shots at ``rows`` (any order), each run of neighbours in one change, and repaint once: deleting
+        100 shots of a 1,000-shot story took 1-2 s as 100 single removals, each refreshing the window's panels."""
+        removed: dict[int, Shot] = {}
+        for first, last in reversed(_runs(sorted(set(rows)))):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            removed.update(zip(range(first, last + 1), self.shots[first:last + 1], strict=True))
+            del self.shots[first:last + 1]
+            self.endRemoveRows()
         self.refresh_all()
-        return shot
+        return [removed[row] for row in sorted(removed)]
+
+    def insert_rows(self, placed: Sequence[tuple[int, Shot]]) -> None:
+        """Put shots back at the rows they had (ascending: each row counted with the earlier ones in place), each
+        run of neighbours in one change, and repaint once (the undo of remove_rows)."""
+        placed = sorted(placed, key=lambda item: item[0])
+        rows = [row for row, _shot in placed]
+        by_row = dict(placed)
+        for first, last in _runs(rows):
+            self.beginInsertRows(QModelIndex(), first, last)
+            self.shots[first:first] = [by_row[row] for row in range(first, last + 1)]
+            self.endInsertRows()
+        self.refresh_all()
 
     def set_order(self, shot_ids: Sequence[str]) -> None:
         """Reorder to exactly ``shot_ids`` in one layout change (persistent indexes and selection follow).
@@ -303,3 +323,14 @@ def _wrap(text: str, width: int = 80) -> str:
     import textwrap
 
     return "\n".join(textwrap.fill(line, width) if line else "" for line in text.split("\n"))
+
+
+def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted rows as (first, last) runs of neighbours: [2, 3, 4, 7] -> [(2, 4), (7, 7)]."""
+    runs: list[tuple[int, int]] = []
+    for row in rows:
+        if runs and row == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], row)
+        else:
+            runs.append((row, row))
+    return runs

@@ -50,8 +50,7 @@ class InsertShotsCommand(QUndoCommand):
         self.select([shot.id for shot in self.shots])
 
     def undo(self) -> None:
-        for shot in self.shots:
-            self.model.remove_shot(self.model.row_of(shot.id))
+        self.model.remove_rows([self.model.row_of(shot.id) for shot in self.shots])
         self.select(_near(self.model, self.row - 1))  # the shot they were added after
 
 
@@ -64,15 +63,13 @@ class DeleteShotsCommand(QUndoCommand):
         self.select = select
 
     def redo(self) -> None:
-        for row, shot in reversed(self.removed):
-            assert self.model.shot_at(row) is shot
-            self.model.remove_shot(row)
+        assert all(self.model.shot_at(row) is shot for row, shot in self.removed)
+        self.model.remove_rows([row for row, _shot in self.removed])
         # The shot now where the first removed one was (the last one when the removed ones ended the story).
         self.select(_near(self.model, self.removed[0][0]))
 
     def undo(self) -> None:
-        for row, shot in self.removed:
-            self.model.insert_shots(row, [shot])
+        self.model.insert_rows(self.removed)
         self.select([shot.id for _row, shot in self.removed])
 
 

@@ -113,3 +113,20 @@ def test_timeline_edits_say_what_they_did(window):
     assert message() == "Deleted shot 4 (Edit > Undo brings it back)."
     window.edits.insert_after()
     assert message().startswith("Inserted shot 5: type its prompt")  # after the shot selected once 4 went
+
+
+def test_deleting_many_shots_is_one_change_per_run_and_undo_puts_each_back(window):
+    """100 single removals each refreshed the window's panels: 1-2 s for 100 of 1,000 shots."""
+    window.project.story.shots.extend(Shot(prompt=f"extra shot {n}") for n in range(30))
+    window.set_project(window.project, None)
+    before = ids(window)
+    removed, inserted = [], []
+    window.model.rowsRemoved.connect(lambda *_: removed.append(1))
+    window.model.rowsInserted.connect(lambda *_: inserted.append(1))
+    chosen = [*range(5, 25), 27, 30]
+    window.edits.select_shots([before[r] for r in chosen])
+    window.edits.delete()
+    assert len(removed) == 3 and ids(window) == [i for r, i in enumerate(before) if r not in chosen]
+    window.undo_stack.undo()
+    assert len(inserted) == 3 and ids(window) == before
+    assert window.edits.selected_rows() == chosen
