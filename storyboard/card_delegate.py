@@ -93,7 +93,7 @@ CAST_COLOR = QColor("#7c3aed")
 def _paint_cast_chips(painter: QPainter, area: QRect, names: list[str], font: QFont) -> None:
     """The attached cast members as small violet chips with their initials, bottom right of the thumbnail."""
     shown = names[:3]
-    labels = ["".join(w[0] for w in name.split()[:2]).upper() or "?" for name in shown]
+    labels = [initials(name) for name in shown]
     if len(names) > len(shown):
         labels.append(f"+{len(names) - len(shown)}")
     painter.setFont(font)
@@ -108,6 +108,13 @@ def _paint_cast_chips(painter: QPainter, area: QRect, names: list[str], font: QF
         painter.setPen(QColor("white"))
         painter.drawText(chip, Qt.AlignmentFlag.AlignCenter, label)
         right -= width + 3
+
+
+def initials(name: str) -> str:
+    """A member's initials for its chip: the first letter or digit of its first two words ("References (lh/)" is
+    "RL", not "R(")."""
+    words = ["".join(ch for ch in word if ch.isalnum()) for word in name.split()]
+    return "".join(word[0] for word in words if word)[:2].upper() or "?"
 
 
 def paint_card(

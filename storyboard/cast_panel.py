@@ -221,6 +221,14 @@ class CastPanel(QGroupBox):
         name = item.text().strip()
         if name:
             self.rename_requested.emit(item.data(MEMBER_ROLE), name)
+            return
+        # A blank name is no name: the member keeps its own, shown again (the label stayed empty).
+        member = next((m for m in self._project.story.cast if m.id == item.data(MEMBER_ROLE)), None) \
+            if self._project is not None else None
+        if member is not None:
+            self.list.blockSignals(True)
+            item.setText(member.name)
+            self.list.blockSignals(False)
 
     def _update_buttons(self) -> None:
         member_id = self.selected_member()

@@ -472,6 +472,7 @@ class MainWindow(QMainWindow):
             self.full_screen.leave()
             self.autosave_timer.stop()
             window_geometry.save(self)
+            self.files.hold(None)  # another window of this app may open the project now
             event.accept()
         else:
             event.ignore()

@@ -110,9 +110,10 @@ def prompt_changed(story: Story, index: int) -> bool:
 
 def _memory_seen_and_now(story: Story, index: int, size: int, sink: int) -> tuple[list[str], list[str]] | None:
     """(keys the accepted take was conditioned on, keys the shot would get now); None when the take
-    cannot go stale through memory (no take, no recorded ``memory_keys``, or T2V, which uses none)."""
+    cannot go stale through memory (no take, or no recorded ``memory_keys``). A T2V first shot recorded none: a
+    cast member attached to it since gives it memory, and it is made from the references then (MR2V)."""
     take = story.shots[index].accepted()
-    if take is None or "memory_keys" not in take.request or take.request.get("mode") == "t2v":
+    if take is None or "memory_keys" not in take.request:
         return None
     seen = [str(k) for k in take.request.get("memory_keys") or []]
     return seen, [k.key for k in memory_for(story, index, size, sink)]

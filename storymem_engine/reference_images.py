@@ -36,6 +36,8 @@ def check_reference_image(path: Path) -> tuple[int, int]:
     if not path.is_file():
         raise ReferenceImageError(f"{name}: not a file")
     size = path.stat().st_size
+    if size == 0:
+        raise ReferenceImageError(f"{name}: an empty file (0 bytes)")
     if size > MAX_REFERENCE_BYTES:
         raise ReferenceImageError(f"{name}: {size / 2**20:.0f} MB is too large for a reference image "
                                   f"(at most {MAX_REFERENCE_BYTES // 2**20} MB)")
@@ -54,8 +56,8 @@ def check_reference_image(path: Path) -> tuple[int, int]:
             image.load()  # a truncated file fails here, not in the middle of a generation
     except ReferenceImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise ReferenceImageError(f"{name}: not an image this app can read ({type(exc).__name__})") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        raise ReferenceImageError(f"{name}: not an image this app can read (PNG, JPEG, WebP or BMP)") from None
     except Exception as exc:  # noqa: BLE001 - PIL's decoders raise IndexError, EOFError, struct.error on damage
         raise ReferenceImageError(f"{name}: cannot be read ({why_unreadable(exc)})") from None
     return width, height
@@ -69,8 +71,33 @@ def copy_into_project(folder: Path, member: CastMember, source: Path) -> CastIma
     relative = f"{REFERENCES_DIR}/{member.id}/{image_id}{suffix}"
     target = Path(folder) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    upright = _as_seen(source)
+    if upright is None:
+        shutil.copyfile(source, target)
+        return CastImage(id=image_id, path=relative)
+    relative = f"{REFERENCES_DIR}/{member.id}/{image_id}.png"
+    upright.save(Path(folder) / relative)
     return CastImage(id=image_id, path=relative)
+
+
+def _as_seen(source: Path):
+    """The picture as a viewer shows it, where its bytes alone would be used otherwise (None: copy the file): a
+    phone photo's EXIF rotation applied (every reader here takes pixels as stored, so a portrait came out sideways),
+    a cut-out's transparent parts white (dropping the alpha left them black, often the whole background)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(source) as image:
+        rotated = image.getexif().get(0x0112, 1) not in (1, None)
+        transparent = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+        if not rotated and not transparent:
+            return None
+        picture = ImageOps.exif_transpose(image) if rotated else image.copy()
+    if transparent:
+        rgba = picture.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return picture.convert("RGB")
 
 
 def export_official_references(project, script_path: Path) -> list[Path]:

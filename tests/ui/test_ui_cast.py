@@ -93,8 +93,11 @@ def test_attaching_marks_exactly_the_affected_shots_stale_and_generation_uses_th
     Image.new("RGB", (48, 96), (60, 180, 200)).save(portrait[0])  # a portrait reference in a landscape film
     assert win.casting.add_files(portrait)
     member = win.project.story.cast[0]
-    # Attached to every shot: shots 2 and 3 remembered other images; shot 1 (T2V) would now be MR2V.
-    assert statuses(win)[1:] == ["stale", "stale"]
+    # Attached to every shot: shots 2 and 3 remembered other images; shot 1 (T2V) would now be MR2V, made from the
+    # reference, so it is stale too (it stayed done, and Regenerate stale built shots 2-3 on the T2V take).
+    assert statuses(win) == ["stale", "stale", "stale"]
+    tip = " ".join(win.model.index(0).data(Qt.ItemDataRole.ToolTipRole).split())
+    assert "cast reference “Mara 0” is new to its memory" in tip
     assert win.casting.set_attachment(member.id, "shots", "", "", [shots[1].id])
     assert statuses(win) == ["done", "stale", "done"]  # exactly the shot whose memory changed
     tip = " ".join(win.model.index(1).data(Qt.ItemDataRole.ToolTipRole).split())
@@ -213,3 +216,27 @@ def test_the_attach_dialog_shows_each_shot_by_its_first_words_with_the_whole_pro
     item = dialog.shots.item(0)
     assert item.text().startswith("Shot 1: Wide shot of a white lighthouse") and item.text().endswith(" …")
     assert item.toolTip() == story.shots[0].prompt
+
+
+def test_a_phone_photo_stands_upright_and_a_cut_out_is_on_white(gen_window, tmp_path, recorded_dialogs):
+    """EXIF rotation applied (every reader takes the stored pixels: a portrait photo was used sideways), a cut-out's
+    transparent background white (dropping the alpha made it black), an empty file named as empty."""
+    from storyboard.card_delegate import initials
+
+    win = gen_window
+    photo = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown rotated 90 degrees: a portrait
+    Image.new("RGB", (64, 32), (200, 40, 40)).save(photo, exif=exif)
+    cutout = tmp_path / "cutout.png"
+    Image.new("RGBA", (40, 40), (0, 0, 0, 0)).save(cutout)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    assert win.casting.add_files([str(photo), str(cutout), str(empty)])
+    images = win.project.story.cast[0].images
+    with Image.open(win.project_path / images[0].path) as upright:
+        assert upright.size == (32, 64)
+    with Image.open(win.project_path / images[1].path) as flat:
+        assert flat.mode == "RGB" and flat.getpixel((20, 20)) == (255, 255, 255)
+    assert "empty.png: an empty file (0 bytes)" in recorded_dialogs.messages[-1][2]
+    assert initials("References (lh/)") == "RL" and initials("Zoë Ma") == "ZM" and initials("(?)") == "?"

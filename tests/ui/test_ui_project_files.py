@@ -451,3 +451,17 @@ def test_a_folder_moved_while_open_is_not_made_again_by_a_save(window, recorded_
     assert not folder.exists()  # neither made again nor left holding an autosave without the takes
     assert save_as(window, recorded_dialogs, tmp_path / "Rescued") == tmp_path / "Rescued.storymem"
     assert load_project(tmp_path / "Rescued.storymem").story.shots[0].prompt == "edited after the move"
+
+
+def test_a_project_closed_in_one_window_opens_in_another(window, recorded_dialogs, tmp_path, qtbot):
+    from storyboard.app_settings import AppSettings
+    from storyboard.main_window import MainWindow
+
+    recorded_dialogs.paths.append(str(tmp_path / "Shared"))
+    assert window.files.save_as()
+    folder = window.project_path
+    second = MainWindow(AppSettings())
+    qtbot.addWidget(second)
+    assert not second.files.open_project(folder)  # open in the first window
+    assert window.close()
+    assert second.files.open_project(folder)  # its lock went with the window, not with the process
