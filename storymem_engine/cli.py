@@ -210,7 +210,22 @@ def cmd_info(args) -> int:
         "cuts": [s.cut for s in story.shots],
     }
     print(json.dumps(summary, ensure_ascii=False))
+    _unused_references_note(args)
     return 0
+
+
+def _unused_references_note(args) -> None:
+    """The MR2V references File > Export story JSON writes beside a script (<stem>/00_00_keyframe<n>.jpg), which
+    the app's Import story picks up: said when a render is not given them, rather than ignored without a word."""
+    from storymem_engine.reference_images import official_references
+
+    script = Path(args.story)
+    found = official_references(script) if script.is_file() and not getattr(args, "reference", None) else []
+    if found:
+        folder = found[0].parent
+        print(f"note: {folder.name}/ beside the script holds {len(found)} MR2V reference image"
+              f"{'s' * (len(found) != 1)} (00_00_keyframe<n>.jpg), not used here; render from them with "
+              f"--first-shot m2v --reference {folder}/00_00_keyframe*.jpg", file=sys.stderr)
 
 
 class ConsoleProgress:
@@ -536,6 +551,7 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
           file=sys.stderr)
     if s.offload == "auto":
         print(f"Offload: {offload_reason or engine.preset_reason}", file=sys.stderr)
+    _unused_references_note(args)
     if args.reference:
         from storymem_engine.director import image_size
         from storymem_engine.request import size_for_aspect
@@ -557,9 +573,12 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
         print("Tiny engine: random-weight models, the output is noise-like test video, not a real render.",
               file=sys.stderr)
         if run != settings:
-            print(f"Tiny engine: draft settings for what was left at its default ({settings.width}x{settings.height}, "
-                  f"{settings.frames} frames, {settings.steps} steps), seconds per shot; give --size, --frames or "
-                  "--steps to choose.", file=sys.stderr)
+            drafted = [text for text, changed in (
+                (f"{run.width}x{run.height}", (run.width, run.height) != (settings.width, settings.height)),
+                (f"{run.frames} frames", run.frames != settings.frames),
+                (f"{run.steps} steps", run.steps != settings.steps)) if changed]
+            print(f"Tiny engine: draft values where you gave none ({', '.join(drafted)}), seconds per shot; give "
+                  "--size, --frames or --steps to choose.", file=sys.stderr)
     if args.keyframe_similarity == "hsv":
         print("Keyframes are picked without CLIP (model-free HSV similarity): the memory may hold fewer, "
               "different images than the method expects.", file=sys.stderr)

@@ -21,7 +21,7 @@ from storymem_engine.reference_images import (
     official_references,
 )
 from storymem_engine.request import size_for_aspect
-from storymem_engine.story import Shot, Story, StoryError, Take
+from storymem_engine.story import Shot, Story, StoryError, Take, save_story
 
 
 def _image(path, size=(48, 64), color=(200, 40, 40), mode="RGB"):
@@ -197,3 +197,17 @@ def test_a_project_with_a_cast_renders_from_the_cli_with_the_references(tmp_path
     assert shots[0]["mode"] == "m2v" and shots[0]["memory_keys"] == [key]  # MR2V from the reference
     assert shots[1]["memory_keys"][0] == key
     assert load_project(out).story.cast == [member]
+
+
+def test_info_and_render_say_when_the_references_beside_a_script_go_unused(project, tmp_path):
+    """Export story JSON writes them and Import story reads them back; main.py ignored them without a word."""
+    _member(project, tmp_path, count=2, to_shot="s0")
+    script = tmp_path / "out" / "cast_story.json"
+    script.parent.mkdir()
+    save_story(project.story, script)
+    export_official_references(project, script)
+    result = run_main("info", str(script))
+    assert result.returncode == 0 and json.loads(result.stdout)["shots"] == len(project.story.shots)
+    assert (f"note: cast_story/ beside the script holds 2 MR2V reference images (00_00_keyframe<n>.jpg), not used "
+            f"here; render from them with --first-shot m2v --reference {script.with_suffix('')}/00_00_keyframe*.jpg"
+            in result.stderr)

@@ -55,7 +55,8 @@ def test_the_tiny_engine_check_the_install_hint_points_to_runs_in_seconds_not_mi
                       env=tiny_cli_env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Settings: 128x80, 9 frames, 4 steps" in result.stderr  # ...except what was given (--frames 9)
-    assert "Tiny engine: draft settings for what was left at its default (832x480, 9 frames, 40 steps)" in result.stderr
+    # Only the values drafted are named (--frames 9 was given: not "draft settings ... 9 frames").
+    assert "Tiny engine: draft values where you gave none (128x80, 4 steps)" in result.stderr
     manifest = json.loads((tmp_path / "check" / "manifest.json").read_text())
     assert [shot["size"] for shot in manifest["shots"]] == [[128, 80], [128, 80]]
     # The project keeps the settings as asked: a later render with the real models is not a 128x80 one.
