@@ -83,6 +83,9 @@ class FileController:
         # Generate. A take on disk outside this set was recorded by someone else (storyboard/outside_takes.py).
         self._known_takes: set[tuple[str, str]] = set()
         self._checked_stamp: tuple[int, int, int] | None = None  # project.json when last looked at for such takes
+        # project.json when it last held no take this editor lacks (read, or written by its save): a save skips the
+        # re-read while it is unchanged.
+        self._settled_stamp: tuple[int, int, int] | None = None
         self._told_lost: set[tuple[str, str]] = set()  # such takes for shots deleted here, already told of
         # The open project's folder, watched: a render's takes appear as it records them, not only when the window
         # is activated or saved (project.json is replaced by a rename, which a watch on the file itself would lose).
@@ -101,7 +104,7 @@ class FileController:
         self.hold(self.window.project_path)
         self._known_takes = take_keys(project.story)
         self._told_lost = set()
-        self._checked_stamp = None
+        self._checked_stamp = self._settled_stamp = None
         self._watch()
 
     def _watch(self) -> None:
@@ -118,14 +121,8 @@ class FileController:
         folder = self.window.project_path
         if folder is None or self.is_unsaved():
             return False
-        try:
-            found = (folder / PROJECT_FILE).stat()
-        except OSError:
-            return False
-        # The inode too: project.json is replaced whole (atomic rename), and a coarse clock can give two writes
-        # within a second the same mtime.
-        stamp = (found.st_ino, found.st_mtime_ns, found.st_size)
-        if stamp == self._checked_stamp:
+        stamp = _stamp(folder)
+        if stamp is None or stamp == self._checked_stamp:
             return False
         self._checked_stamp = stamp
         added, lost = self._fold_in_outside_takes(folder)
@@ -493,6 +490,7 @@ class FileController:
         it recorded for shots deleted here, which are not (told once)."""
         if not (folder / PROJECT_FILE).is_file():
             return "", ""
+        stamp = _stamp(folder)
         try:
             on_disk = load_project(folder)
         except Exception:  # noqa: BLE001 - an unreadable project.json is replaced by the save, as before
@@ -500,9 +498,11 @@ class FileController:
         live = self.project.story
         known = self._known_takes | take_keys(live)
         found = takes_recorded_outside(on_disk.story, live, known)
+        pending = takes_for_deleted_shots(on_disk.story, live, known)
+        # Nothing left out (a take for a shot deleted here comes in if the delete is undone): a save may skip this.
+        self._settled_stamp = stamp if not pending else None
         # Told once each: a save then writes project.json without them (the shot stays deleted).
-        lost = [(shot, take) for shot, take in takes_for_deleted_shots(on_disk.story, live, known)
-                if (shot.id, take.id) not in self._told_lost]
+        lost = [(shot, take) for shot, take in pending if (shot.id, take.id) not in self._told_lost]
         self._told_lost |= {(shot.id, take.id) for shot, take in lost}
         lost_words = deleted_shot_words(lost, saving)
         if not found:
@@ -520,8 +520,11 @@ class FileController:
     def _write_locked(self, folder: Path, project: Project, old_folder: Path, old_path: Path | None, moving: bool,
                       created: bool, had_media: bool) -> bool:
         # Only over its own project.json: a Save As over another project (confirmed) replaces that one.
-        folded, lost = self._fold_in_outside_takes(folder, saving=True) if old_path is not None and not moving \
-            else ("", "")
+        # Unchanged since this editor last read or wrote it: nothing to fold in (a re-read of a 1,000-shot project
+        # was most of a Ctrl+S).
+        unchanged = self._settled_stamp is not None and _stamp(folder) == self._settled_stamp
+        folded, lost = self._fold_in_outside_takes(folder, saving=True) \
+            if old_path is not None and not moving and not unchanged else ("", "")
         try:
             if moving:  # the takes, the cast's images and the music go with the project
                 for name in MEDIA_DIRS:
@@ -529,6 +532,8 @@ class FileController:
                         shutil.copytree(old_path / name, folder / name, dirs_exist_ok=True)
             project.folder = folder
             project.save()
+            # Our own write: nothing in it to fold in, at the next look or save.
+            self._checked_stamp = self._settled_stamp = _stamp(folder)
         except Exception as exc:  # noqa: BLE001 - any failure is a dialog; the window and the work stay
             project.folder = old_folder
             cleaned = self._undo_partial_copy(folder, created, had_media) if moving else ""
@@ -664,3 +669,13 @@ class FileController:
         self.window.statusBar().showMessage(f"Exported story to {path}{beside}: prompts, scenes and cuts (notes, shot "
                                             "settings and takes stay in the project)", 10_000)
         return True
+
+
+def _stamp(folder: Path) -> tuple[int, int, int] | None:
+    """project.json's (inode, mtime, size), None when it cannot be read. The inode too: project.json is replaced
+    whole (atomic rename), and a coarse clock can give two writes within a second the same mtime."""
+    try:
+        found = (folder / PROJECT_FILE).stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns, found.st_size
