@@ -114,13 +114,15 @@ def _export(args: argparse.Namespace) -> int:
 
 def _write(project, args: argparse.Namespace, out: Path, settings) -> str:
     if args.format == "csv":
+        from storyboard.memory import bank_frozen
         from storyboard.shot_list_csv import write_shot_list
         from storyboard.shot_status import clip_missing_on_disk, shot_status
 
         story = project.story
-        statuses = [shot_status(story, i, {}, settings.memory_size, settings.memory_sink,
-                                lambda take: clip_missing_on_disk(project, take), settings.continuation)
-                    for i in range(len(story.shots))]
+        with bank_frozen(story):  # the bank checked once, not once per shot
+            statuses = [shot_status(story, i, {}, settings.memory_size, settings.memory_sink,
+                                    lambda take: clip_missing_on_disk(project, take), settings.continuation)
+                        for i in range(len(story.shots))]
         write_shot_list(story, statuses, out, settings.frames)
         return f"wrote {out} ({len(statuses)} shots)"
     if args.format in ("mp4", "pdf") or args.empty_shots == "card":

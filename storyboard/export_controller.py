@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QProgressDialog
 
 from storyboard import dialogs
+from storyboard.memory import bank_frozen
 from storyboard.shot_list_csv import write_shot_list
 from storyboard.shot_numbers import cards_note, shots_in_words
 from storyboard.timeline_model import ShotRole
@@ -114,7 +115,8 @@ class ExportController:
             if path is None:
                 return False
         model = window.model
-        statuses = [model.index(r).data(ShotRole.STATUS) for r in range(model.rowCount())]
+        with bank_frozen(window.project.story):  # the bank checked once, not once per shot (quadratic)
+            statuses = [model.index(r).data(ShotRole.STATUS) for r in range(model.rowCount())]
         try:
             write_shot_list(window.project.story, statuses, Path(path), self.cut_defaults()[0])
         except OSError as exc:

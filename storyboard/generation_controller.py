@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QStandardPaths, QTimer
 
 from storyboard import dialogs
-from storyboard.memory import is_stale
+from storyboard.memory import bank_frozen, is_stale
 from storyboard.shot_numbers import shots_in_words
 from storyboard.worker import GenerationJob, WorkerThread
 from storymem_engine.project import TAKES_DIR, ProjectError, acquire_writer_lock, record_take
@@ -100,9 +100,10 @@ class GenerationController(QObject):
         theirs that does not decode (director.why_regenerate)."""
         story = self.window.project.story
         s = self.window.render_settings()
-        first = next((i for i, shot in enumerate(story.shots)
-                      if shot.accepted() is None or self.window.model.clip_problem(shot.accepted())
-                      or is_stale(story, i, s.memory_size, s.memory_sink, s.continuation)), None)
+        with bank_frozen(story):  # the bank checked once, not once per shot (quadratic in a long story)
+            first = next((i for i, shot in enumerate(story.shots)
+                          if shot.accepted() is None or self.window.model.clip_problem(shot.accepted())
+                          or is_stale(story, i, s.memory_size, s.memory_sink, s.continuation)), None)
         if first is None:
             dialogs.info(self.window, "Nothing to generate", "Every shot has an accepted take that is up to date.")
             return False
