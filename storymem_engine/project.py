@@ -165,16 +165,18 @@ def resolve_inside(folder: Path, relative: str) -> Path:
 
 
 def _check_paths(project: Project) -> None:
+    """Every path the project names stays inside its folder. Through project.resolve: the paths resolved here are
+    the ones the missing-files check on open resolves again (each a realpath; 0.3 s of an open at 1,000 shots)."""
     if project.story.soundtrack is not None:
-        resolve_inside(project.folder, project.story.soundtrack.file)
+        project.resolve(project.story.soundtrack.file)
     for member in project.story.cast:
         for image in member.images:
-            resolve_inside(project.folder, image.path)
+            project.resolve(image.path)
     for shot in project.story.shots:
         for take in shot.takes:
             for rel in [take.clip, take.last_frame, *take.keyframes, *take.motion_frames]:
                 if rel:
-                    resolve_inside(project.folder, rel)
+                    project.resolve(rel)
 
 
 def project_from_dict(folder: Path, data: Any, source: str) -> Project:
