@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QFileSystemWatcher, QTimer
 
 from storyboard import dialogs
+from storyboard.media_copy import CopyCancelled, copy_media
 from storyboard.outside_takes import deleted_shot_words, take_keys, takes_for_deleted_shots, takes_recorded_outside
 from storyboard.recent import add_recent, recent_projects
 from storyboard.shot_numbers import shots_in_words
@@ -527,13 +528,17 @@ class FileController:
             if old_path is not None and not moving and not unchanged else ("", "")
         try:
             if moving:  # the takes, the cast's images and the music go with the project
-                for name in MEDIA_DIRS:
-                    if (old_path / name).is_dir():
-                        shutil.copytree(old_path / name, folder / name, dirs_exist_ok=True)
+                copy_media(old_path, folder, self.window)
             project.folder = folder
             project.save()
             # Our own write: nothing in it to fold in, at the next look or save.
             self._checked_stamp = self._settled_stamp = _stamp(folder)
+        except CopyCancelled:
+            project.folder = old_folder
+            cleaned = self._undo_partial_copy(folder, created, had_media).strip()
+            self.window.statusBar().showMessage(f"Save As cancelled: the project is still {old_path}. {cleaned}",
+                                                15_000)
+            return False
         except Exception as exc:  # noqa: BLE001 - any failure is a dialog; the window and the work stay
             project.folder = old_folder
             cleaned = self._undo_partial_copy(folder, created, had_media) if moving else ""

@@ -465,3 +465,32 @@ def test_a_project_closed_in_one_window_opens_in_another(window, recorded_dialog
     assert not second.files.open_project(folder)  # open in the first window
     assert window.close()
     assert second.files.open_project(folder)  # its lock went with the window, not with the process
+
+
+def test_save_as_copies_a_big_project_with_progress_and_cancel_leaves_no_half_copy(window, recorded_dialogs,
+                                                                                   tmp_path, monkeypatch):
+    """A long story's takes are gigabytes: the window froze until all were copied, with no way out."""
+    from PySide6.QtWidgets import QProgressDialog
+
+    from storyboard import media_copy
+
+    recorded_dialogs.paths.append(str(tmp_path / "First"))
+    assert window.files.save_as()
+    add_take(window.project, 0)
+    add_take(window.project, 1)
+    assert window.files.save()
+    monkeypatch.setattr(media_copy, "QUIET_BYTES", 0)  # these takes are small: as if they were not
+    shown = []
+    monkeypatch.setattr(QProgressDialog, "setValue", lambda self, v: shown.append((self.labelText(), v)))
+    monkeypatch.setattr(QProgressDialog, "wasCanceled", lambda self: len(shown) >= 1)  # Cancel after one file
+    recorded_dialogs.paths.append(str(tmp_path / "Second"))
+    assert not window.files.save_as()
+    assert shown[0][0].startswith("Copying the takes and images to Second.storymem")
+    assert not (tmp_path / "Second.storymem").exists()  # no half copy left behind
+    assert window.project_path == tmp_path / "First.storymem"
+    assert window.statusBar().currentMessage().startswith(f"Save As cancelled: the project is still {tmp_path}")
+    monkeypatch.setattr(QProgressDialog, "wasCanceled", lambda self: False)
+    recorded_dialogs.paths.append(str(tmp_path / "Second"))
+    assert window.files.save_as()
+    copy = tmp_path / "Second.storymem"
+    assert all((copy / t.clip).is_file() for s in window.project.story.shots for t in s.takes)
