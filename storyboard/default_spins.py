@@ -57,6 +57,9 @@ class DefaultDoubleSpinBox(QDoubleSpinBox):
         self.setRange(0.0, high)
         self.setSingleStep(step)
         self.setSpecialValueText("default")
+        # A value is taken when typing ends (Enter, leaving the field): the "2" of "2.5" was taken at once, the field
+        # redrawn as "2.00 s" and the "." refused; a leading "0" of "0.5" snapped to the default.
+        self.setKeyboardTracking(False)
 
     def set_default(self, value: float) -> None:
         self.default_value = value

@@ -74,7 +74,7 @@ class _Failed(Exception):
 
 
 def _export(args: argparse.Namespace) -> int:
-    from storymem_engine.project import PROJECT_FILE, ProjectError, load_project
+    from storymem_engine.project import PROJECT_FILE, ProjectError, is_project_file, load_project
     from storymem_engine.render_settings import RenderSettings
 
     folder, out = Path(args.project), Path(args.out)
@@ -92,6 +92,12 @@ def _export(args: argparse.Namespace) -> int:
         raise _Failed(f"{folder} is not a project folder")
     if not (folder / PROJECT_FILE).is_file():
         raise _Failed(f"{folder} is not a project folder (no {PROJECT_FILE} in it)")
+    if is_project_file(out):  # even with --force: the project would not open again
+        raise _Failed(f"{out} is a StoryMem project's own file; --out names another file")
+    try:
+        out.exists()
+    except OSError as exc:  # a name too long for the file system
+        raise _Failed(f"cannot write {out.name[:60]}…: {exc.strerror or exc}") from None
     if out.is_dir():
         raise _Failed(f"{out} is a folder; --out names the file to write")
     if out.exists() and not args.force:

@@ -48,7 +48,7 @@ from storyboard.timeline_view import TimelineView
 from storyboard.undo_commands import SetRenderSettingsCommand
 from storyboard.undo_history import UndoHistoryDialog
 from storyboard.unsaved_projects import is_unsaved
-from storymem_engine.project import PROJECT_FILE, Project
+from storymem_engine.project import PROJECT_FILE, Project, is_project_file
 from storymem_engine.render_settings import RenderSettings
 from storymem_engine.shot_timing import FPS, clock, running_time, seconds, shot_frames
 from storymem_engine.story import Shot, Story
@@ -437,7 +437,11 @@ class MainWindow(QMainWindow):
 
     def remember_folder(self, chosen: str | Path) -> None:
         path = Path(chosen)
-        QSettings().setValue("paths/last_folder", str(path if path.is_dir() else path.parent))
+        try:
+            folder = path if path.is_dir() else path.parent
+        except OSError:  # a name too long for the file system: the write that follows says so
+            folder = path.parent
+        QSettings().setValue("paths/last_folder", str(folder))
 
     # ------------------------------------------------------------ export paths
     def ask_export_path(self, title: str, name_filter: str, suffix: str, name: str = "") -> Path | None:
@@ -457,7 +461,16 @@ class MainWindow(QMainWindow):
         path = Path(chosen)
         if path.suffix.lower() != suffix:
             path = path.with_name(path.name + suffix)
-        if path.exists() and not dialogs.ask_yes_no(self, "Replace file?", f"{path} exists. Replace it?"):
+        if is_project_file(path):
+            # Replacing it (a story script saved as project.json) left the project unopenable.
+            dialogs.error(self, title, f"{path} is a StoryMem project's own file: choose another name.")
+            return None
+        try:
+            exists = path.exists()
+        except OSError as exc:  # a name too long: said now, not as a traceback
+            dialogs.error(self, title, f"Cannot write {path.name[:60]}…: {exc.strerror or exc}")
+            return None
+        if exists and not dialogs.ask_yes_no(self, "Replace file?", f"{path} exists. Replace it?"):
             return None
         return path
 

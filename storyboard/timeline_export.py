@@ -111,7 +111,8 @@ def export_timeline(project: Project, path: Path, options: TimelineOptions, defa
 
 def _what_the_file_cannot_say(plan: list[HandoffShot], options: TimelineOptions, fmt: TimelineFormat) -> list[str]:
     """What the file cannot say itself: a 48 fps count (no header carries it in an EDL), and gaps at the end, which
-    every writer but OpenTimelineIO's own drops (the timeline ends with the last clip)."""
+    the FCP 7 XML and EDL writers drop (the timeline ends with the last clip; OpenTimelineIO's own file and the FCP X
+    XML keep them as gaps in the spine)."""
     notes = []
     if fmt.rate != FPS:
         notes.append(f"timed at {fmt.rate} fps ({fmt.rate // FPS} ticks per 16 fps frame): open it at {fmt.rate} fps")
@@ -120,7 +121,7 @@ def _what_the_file_cannot_say(plan: list[HandoffShot], options: TimelineOptions,
         if item.take is not None:
             break
         trailing += 1
-    if trailing and options.empty_shots == "gap" and fmt.key != "otio" and trailing < len(plan):
+    if trailing and options.empty_shots == "gap" and fmt.key not in ("otio", "fcpx") and trailing < len(plan):
         last = shots_in_words(list(range(len(plan) - trailing, len(plan))))
         notes.append(f"{last} without a take at the end {'is' if trailing == 1 else 'are'} not in it: the "
                      f"{fmt.label} ends with its last clip (export empty shots as cards to keep them)")

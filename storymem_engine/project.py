@@ -228,6 +228,17 @@ def load_project(folder: str | os.PathLike[str], file_name: str = PROJECT_FILE) 
     return project
 
 
+def is_project_file(path: Path) -> bool:
+    """``path`` is one of a project folder's own files (project.json, its autosave, backup): an export or a story
+    script written there would replace the project."""
+    path = Path(path)
+    try:
+        return (path.name in (PROJECT_FILE, AUTOSAVE_FILE, BACKUP_FILE, DAMAGED_FILE)
+                and (path.parent / PROJECT_FILE).is_file())
+    except OSError:
+        return False
+
+
 def keep_previous_save(folder: Path) -> None:
     """project.json as it is becomes BACKUP_FILE, before a save replaces it: a hard link to the old file (the save
     writes a new one and renames it over), no copy of a large project per save. Never fails a save."""

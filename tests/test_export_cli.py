@@ -45,10 +45,13 @@ def test_timeline_and_csv_formats_in_process(project, tmp_path, capsys):
         assert app_main(["export", str(project.folder), "--format", fmt, "--out", str(out)]) == 0, fmt
         said = capsys.readouterr().out
         assert f"wrote {out} (2 clips, 3 gaps, 0 cards)" in said
-        # What the file cannot say itself: its 48 fps count, and shot 5 (no take) after the last clip, which every
-        # writer but OpenTimelineIO's drops.
+        # What the file cannot say itself: its 48 fps count, and shot 5 (no take) after the last clip, which the
+        # FCP 7 and EDL writers drop (OpenTimelineIO's file and the FCP X spine keep it as a gap: not said of them).
         assert ("timed at 48 fps (3 ticks per 16 fps frame): open it at 48 fps" in said) == (fmt in ("fcp7", "edl"))
-        assert ("shot 5 without a take at the end is not in it" in said) == (fmt != "otio")
+        assert ("shot 5 without a take at the end is not in it" in said) == (fmt in ("fcp7", "edl"))
+        if fmt == "fcpx":  # the spine ends with shot 5's gap
+            spine = out.read_text().split("<spine>")[1].split("</spine>")[0].strip().splitlines()
+            assert spine[-1].strip().startswith('<gap name="Gap" duration="1/2s" offset="17/8s"')
     timeline = otio.adapters.read_from_file(str(tmp_path / "cut.otio"))
     assert [i.name for i in timeline.video_tracks()[0]][:2] == ["Shot 1 - Take 1", "Shot 2 - no take"]
 
@@ -158,3 +161,11 @@ def test_a_film_export_shows_it_is_alive_on_stderr_and_keeps_stdout_for_the_resu
     assert captured.out.startswith(f"wrote {film} (42 frames at 16 fps)")
     lines = captured.err.splitlines()
     assert lines[0].startswith("writing frame 1/42 (") and lines[-1].startswith("writing frame 41/42 (")
+
+
+def test_export_never_replaces_the_project_file_even_with_force(project, capsys):
+    out = project.folder / "project.json"
+    saved = out.read_bytes()
+    assert app_main(["export", str(project.folder), "--format", "mp4", "--out", str(out), "--force"]) == 2
+    assert _error_line(capsys) == f"error: {out} is a StoryMem project's own file; --out names another file"
+    assert out.read_bytes() == saved

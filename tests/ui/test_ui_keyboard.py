@@ -130,3 +130,34 @@ def test_deleting_many_shots_is_one_change_per_run_and_undo_puts_each_back(windo
     window.undo_stack.undo()
     assert len(inserted) == 3 and ids(window) == before
     assert window.edits.selected_rows() == chosen
+
+
+def test_typed_decimals_stick_in_the_inspector(window):
+    """Each keystroke was taken: "2" became 2.00 s at once and the "." of "2.5" was refused; "0.5" snapped to the
+    default at its "0"."""
+    show_active(window)
+    shot = window.project.story.shots[0]
+    for spin, typed, field, value in ((window.inspector.duration, "2.5", "duration_s", 2.5),
+                                      (window.inspector.duration, "0.5", "duration_s", 0.5),
+                                      (window.inspector.guidance, "4.5", "guidance", 4.5)):
+        spin.setFocus()
+        spin.lineEdit().selectAll()
+        QTest.keyClicks(spin.lineEdit(), typed)
+        QTest.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+        assert getattr(shot, field) == value, typed
+
+
+def test_an_export_never_replaces_the_project_file(window, recorded_dialogs, tmp_path):
+    """A story script saved as <project>/project.json ("Replace file?" Yes) left the project unopenable."""
+    recorded_dialogs.paths.append(str(tmp_path / "Kite"))
+    assert window.files.save_as()
+    project_json = window.project_path / "project.json"
+    saved = project_json.read_text()
+    recorded_dialogs.paths.append(str(project_json))
+    assert not window.files.export_story()
+    assert recorded_dialogs.texts("error")[-1] == (f"{project_json} is a StoryMem project's own file: choose "
+                                                   "another name.")
+    assert project_json.read_text() == saved
+    recorded_dialogs.paths.append(str(tmp_path / ("x" * 300)))  # a name too long: a message, not a traceback
+    assert not window.files.export_story()
+    assert "File name too long" in recorded_dialogs.texts("error")[-1]
