@@ -73,6 +73,25 @@ class AttachDialog(QDialog):
         layout.addWidget(self.shots, 1)
         layout.addWidget(self.none)
         layout.addWidget(buttons)
+        # The list shows the shots the chosen option attaches; it is edited only under "Only these shots" (it
+        # stayed editable, still ticked as before, with a range chosen).
+        for button in (self.every, self.range, self.listed, self.none):
+            button.toggled.connect(self._follow)
+        for spin in (self.first, self.last):
+            spin.valueChanged.connect(self._follow)
+        self._follow()
+
+    def _follow(self) -> None:
+        listed = self.listed.isChecked()
+        self.shots.setEnabled(listed)
+        for spin in (self.first, self.last):
+            spin.setEnabled(self.range.isChecked())
+        if listed:
+            return
+        low, high = sorted((self.first.value() - 1, self.last.value() - 1))
+        for n in range(self.shots.count()):
+            on = self.every.isChecked() or self.range.isChecked() and low <= n <= high
+            self.shots.item(n).setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
 
     def values(self) -> dict:
         """The member's attach fields: attach, from_shot, to_shot, shots (ids of the story's shots)."""

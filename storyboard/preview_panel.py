@@ -28,6 +28,7 @@ from storymem_engine.render_settings import RenderSettings
 from storymem_engine.request import profile_note
 from storymem_engine.story import Shot, Take, keyframe_note
 from storymem_engine.tiny import TINY_LABEL
+from storymem_engine.words import counted
 
 
 def _take_line(number: int, take: Take, accepted: bool, status: str) -> str:
@@ -35,7 +36,7 @@ def _take_line(number: int, take: Take, accepted: bool, status: str) -> str:
     seed = take.request.get("seed")
     start, stop = take.cut_range()
     frames = f"{stop - start} of {take.frames} frames" if take.trimmed else f"{take.frames} frames"
-    details = [f"Take {number}", str(take.request.get("mode", "")).upper(), profile_note(take.request),
+    details = [f"Take {number}", mode_words(take.request), profile_note(take.request),
                keyframe_note(take.backends), f"seed {seed}" if seed is not None else "", frames,
                status, _created(take.created) if take.created else "", take.engine if take.engine == TINY_LABEL else ""]
     return ("★ " if accepted else "   ") + "  ·  ".join(d for d in details if d)
@@ -56,12 +57,22 @@ SEED_RULE_WORDS = {"scene": "story seed + index in scene", "story": "story seed 
                    "shot": "set on the shot", "fresh": "drawn for this take"}
 
 
+def mode_words(request: dict[str, Any]) -> str:
+    """The mode a take was made in, as the README names them: an M2V shot made from cast images alone (the first
+    shot with a member attached) is MR2V."""
+    mode = str(request.get("mode", "")).upper()
+    keys = [str(k) for k in request.get("memory_keys") or []]
+    if mode == "M2V" and keys and all(k.startswith("ref:") for k in keys):
+        return "MR2V"
+    return mode
+
+
 def take_details(take: Take) -> list[tuple[str, str]]:
     """What a take was made from, as (label, value) rows; fields its request lacks are left out."""
     r: dict[str, Any] = take.request or {}
     rows: list[tuple[str, str]] = []
     if r.get("mode"):
-        rows.append(("mode", str(r["mode"]).upper()))
+        rows.append(("mode", mode_words(r)))
     if r.get("seed") is not None:
         rule = SEED_RULE_WORDS.get(str(r.get("seed_rule", "")), "")
         rows.append(("seed", f"{r['seed']} ({rule})" if rule else str(r["seed"])))
@@ -77,8 +88,14 @@ def take_details(take: Take) -> list[tuple[str, str]]:
     if r.get("guidance") is not None:
         rows.append(("guidance", f"{float(r['guidance']):g}"))
     if "memory_keys" in r or "memory" in r:
-        count = len(r.get("memory_keys") or r.get("memory") or [])
-        rows.append(("memory", f"{count} keyframe{'' if count == 1 else 's'}"))
+        keys = [str(k) for k in r.get("memory_keys") or []]
+        cast = sum(1 for k in keys if k.startswith("ref:"))
+        count = len(keys) - cast if keys else len(r.get("memory") or [])
+        parts = ([counted(count, "keyframe")] if count or not cast else []) + (
+            [counted(cast, "cast image")] if cast else [])
+        rows.append(("memory", ", ".join(parts)))
+    if take.keyframes_note:
+        rows.append(("keyframes", f"{'none added' if not take.keyframes else 'fewer added'}: {take.keyframes_note}"))
     engine = take.engine or r.get("engine")
     if engine:
         rows.append(("engine", str(engine)))

@@ -217,6 +217,23 @@ def test_the_attach_dialog_shows_each_shot_by_its_first_words_with_the_whole_pro
     assert item.text().startswith("Shot 1: Wide shot of a white lighthouse") and item.text().endswith(" …")
     assert item.toolTip() == story.shots[0].prompt
 
+    # The list shows what the option chosen attaches, and is edited only under "Only these shots".
+    def ticked():
+        return [n for n in range(dialog.shots.count())
+                if dialog.shots.item(n).checkState() == Qt.CheckState.Checked]
+
+    assert dialog.every.isChecked() and ticked() == list(range(6)) and not dialog.shots.isEnabled()
+    dialog.range.setChecked(True)
+    dialog.first.setValue(2)
+    dialog.last.setValue(3)
+    assert ticked() == [1, 2] and not dialog.shots.isEnabled() and dialog.first.isEnabled()
+    dialog.listed.setChecked(True)
+    assert dialog.shots.isEnabled() and not dialog.first.isEnabled() and ticked() == [1, 2]
+    dialog.shots.item(5).setCheckState(Qt.CheckState.Checked)
+    assert dialog.values()["shots"] == [story.shots[n].id for n in (1, 2, 5)]
+    dialog.none.setChecked(True)
+    assert ticked() == [] and dialog.values()["attach"] == "none"
+
 
 def test_a_phone_photo_stands_upright_and_a_cut_out_is_on_white(gen_window, tmp_path, recorded_dialogs):
     """EXIF rotation applied (every reader takes the stored pixels: a portrait photo was used sideways), a cut-out's

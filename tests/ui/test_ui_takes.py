@@ -187,3 +187,19 @@ def test_generated_takes_show_their_request_and_delete_falls_back(gen_window, qt
     panel.takes.setCurrentRow(0)
     assert "MISSING clip" in panel.takes.item(0).text() and not panel.accept_button.isEnabled()
     win.undo_stack.setClean()
+
+
+def test_take_details_name_mr2v_and_cast_images_and_why_no_keyframes(qapp):
+    """An MR2V first shot read "mode M2V · memory 8 keyframes" where all 8 were cast images."""
+    from storyboard.preview_panel import take_details
+    from storymem_engine.story import Take
+
+    mr2v = Take(id="t", clip="c.mp4", request={"mode": "m2v", "memory_keys": ["ref:m:1", "ref:m:2"]},
+                keyframes_note="no frame passed the hpsv3 quality gate (threshold 3)")
+    rows = dict(take_details(mr2v))
+    assert rows["mode"] == "MR2V" and rows["memory"] == "2 cast images"
+    assert rows["keyframes"] == "none added: no frame passed the hpsv3 quality gate (threshold 3)"
+    mixed = Take(id="u", clip="c.mp4", request={"mode": "m2v", "memory_keys": ["ref:m:1", "t:0", "t:1"]},
+                 keyframes=["k.png"])
+    rows = dict(take_details(mixed))
+    assert rows["mode"] == "M2V" and rows["memory"] == "2 keyframes, 1 cast image" and "keyframes" not in rows
