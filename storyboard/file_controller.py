@@ -28,7 +28,7 @@ from storymem_engine.project import (
     acquire_writer_lock,
     load_project,
     newer_autosave,
-    open_backup,
+    restore_backup,
 )
 from storymem_engine.reference_images import export_official_references, official_references
 from storymem_engine.story import Shot, Story, StoryError, load_story, save_story, story_from_script, story_to_script
@@ -312,7 +312,7 @@ class FileController:
         """project.json does not open: the save before it (BACKUP_FILE) is offered when it does."""
         backup = folder / BACKUP_FILE
         try:
-            load_project(folder, BACKUP_FILE)
+            project = load_project(folder, BACKUP_FILE)  # what restore_backup makes project.json again
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(backup.stat().st_mtime))
         except (ProjectError, OSError):
             dialogs.error(self.window, "Cannot open project", str(exc))
@@ -325,8 +325,8 @@ class FileController:
         ):
             return None
         try:
-            project = open_backup(folder)
-        except (ProjectError, OSError) as exc2:
+            restore_backup(folder)
+        except OSError as exc2:
             dialogs.error(self.window, "Cannot open project", f"{exc}\n\nOpening {BACKUP_FILE} failed too: "
                                                               f"{describe_error(exc2)}")
             return None

@@ -281,13 +281,14 @@ class MemoryStrip(QGroupBox):
         self._signature = signature
         self._fill(entries, total, error, project, keep_scroll=same_shot)
         chosen = [e for e in entries if e.state in ("memory", "pinned")]
+        silent = silent_shots_words(story, index)
         if error:
             self.note.setText(f"<span style='color:#f87171'>Shot {index + 1}: {error}</span>")
         elif not entries and index == 0:
             self.note.setText("Shot 1 opens the story: it has no memory, and is generated from its prompt alone "
                               "(or from the cast members attached to it).")
-        elif not entries and silent_shots_words(story, index):
-            self.note.setText(f"Shot {index + 1} has no memory:{silent_shots_words(story, index)}")
+        elif not entries and silent:
+            self.note.setText(f"Shot {index + 1} has no memory:{silent}")
         elif not entries:
             self.note.setText(f"Shot {index + 1} has no memory yet: no earlier shot has an accepted take.")
         else:
@@ -301,7 +302,7 @@ class MemoryStrip(QGroupBox):
             self.note.setText(
                 f"Shot {index + 1} is conditioned on {len(chosen)} of {counted(total, what)} "
                 f"({source}memory {size}, sink {sink}{extra}). Pins and exclusions apply to every shot.{hidden}"
-                f"{silent_shots_words(story, index)}{set_aside_words(story)}"
+                f"{silent}{set_aside_words(story)}"
             )
 
     def _fill(self, entries: list[StripEntry], total: int, error: str, project: Project | None,

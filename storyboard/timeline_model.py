@@ -170,15 +170,9 @@ class TimelineModel(QAbstractListModel):
 
     # ------------------------------------------------------------ edits used by undo commands
     def insert_shots(self, row: int, shots: Sequence[Shot]) -> None:
-        if not shots:
-            return
-        self.beginInsertRows(QModelIndex(), row, row + len(shots) - 1)
-        self.shots[row:row] = list(shots)
-        self.endInsertRows()
-        self.refresh_all()
-
-    def remove_shot(self, row: int) -> Shot:
-        return self.remove_rows([row])[0]
+        """``shots`` together from ``row`` on (add, insert, duplicate, paste)."""
+        if shots:
+            self.insert_rows(list(enumerate(shots, start=row)))
 
     def remove_rows(self, rows: Sequence[int]) -> list[Shot]:
         """Remove shots at ``rows`` (any order), each run of neighbours in one change, and repaint once: deleting

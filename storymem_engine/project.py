@@ -257,11 +257,11 @@ def keep_previous_save(folder: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def open_backup(folder: Path) -> Project:
-    """Open a project whose project.json is damaged from BACKUP_FILE: the damaged file is moved aside to
-    DAMAGED_FILE (never deleted: it may be the only copy of something), the backup copied in its place."""
+def restore_backup(folder: Path) -> None:
+    """A project whose project.json is damaged goes back to BACKUP_FILE (checked to load first): the damaged file is
+    moved aside to DAMAGED_FILE (never deleted: it may be the only copy of something), the backup copied in its
+    place."""
     folder = Path(folder)
-    project = load_project(folder, BACKUP_FILE)
     damaged = folder / DAMAGED_FILE
     n = 2
     while damaged.exists():
@@ -270,7 +270,6 @@ def open_backup(folder: Path) -> Project:
     if (folder / PROJECT_FILE).exists():
         os.replace(folder / PROJECT_FILE, damaged)
     atomic_write_text(folder / PROJECT_FILE, (folder / BACKUP_FILE).read_text(encoding="utf-8"))
-    return project
 
 
 def remove_stale_temp_files(folder: Path, older_than_s: float = 60.0) -> list[Path]:
