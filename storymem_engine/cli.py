@@ -13,7 +13,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from storymem_engine.models import LORA_FOLDERS
+from storymem_engine.models import LORA_FOLDERS, models_folder_problem
 from storymem_engine.multi_gpu import MAX_GPUS, PARALLEL_MODES, one_line
 from storymem_engine.render_settings import MAX_MEMORY, RenderSettings
 from storymem_engine.request import DRAFT_NOTE, PROFILES
@@ -384,8 +384,9 @@ def cmd_render(args, argv: list[str] | None = None) -> int:
     if args.engine == "wan":
         if not args.models:
             raise CliError("--engine wan needs --models DIR (or try --engine tiny to check the install)")
-        if not Path(args.models).is_dir():
-            raise CliError(f"--models {args.models}: no such folder (README: Getting the models)")
+        problem = models_folder_problem(args.models, "See README: Getting the models.")
+        if problem:
+            raise CliError(f"--models: {problem}")
 
     out, previous = check_out_folder(args.out, story, args.replace_story)
     settings = render_settings(args, previous.settings if previous is not None else None)

@@ -240,15 +240,15 @@ def download_commands(folder, continuation: str = "mi2v", first_shot: str = "t2v
     return [cmd for place, cmd in cmds if missing is None or any(m.startswith(place) for m in missing)]
 
 
-def models_folder_problem(folder) -> str:
+def models_folder_problem(folder, what_to_do: str = "Choose the folder the models were downloaded into.") -> str:
     """What is wrong with the models folder itself ("" when it is a folder): 22 "missing" files and their downloads
-    would hide the one thing wrong."""
+    would hide the one thing wrong. ``what_to_do`` ends the no-such-folder case (the app and the CLI differ)."""
     path = Path(folder).expanduser()
     if path.is_dir():
         return ""
     if path.exists():
         return f"{folder} is a file, not a folder."
-    return f"No such folder: {folder}. Choose the folder the models were downloaded into."
+    return f"No such folder: {folder}. {what_to_do}"
 
 
 def lora_download_command(folder, continuation: str = "mi2v") -> str:

@@ -30,7 +30,12 @@ def test_a_models_folder_that_does_not_exist_says_so(story_paths, tmp_path):
     result = run_main("render", str(story_paths["black"]), "--out", str(tmp_path / "out"), "--models",
                       str(tmp_path / "nowhere"))
     assert result.returncode == 2
-    assert "nowhere: no such folder" in result.stderr and "missing" not in result.stderr.lower()
+    assert "No such folder: " in result.stderr and "nowhere." in result.stderr
+    assert "missing" not in result.stderr.lower()
+    a_file = tmp_path / "models.zip"
+    a_file.write_bytes(b"PK")
+    result = run_main("render", str(story_paths["black"]), "--out", str(tmp_path / "out"), "--models", str(a_file))
+    assert result.returncode == 2 and "models.zip is a file, not a folder" in result.stderr
 
 
 def test_no_display_is_one_line_that_says_what_to_do(tmp_path):
