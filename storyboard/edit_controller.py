@@ -128,11 +128,17 @@ class EditController:
         if not rows:
             return
         takes = sum(len(self.model.shot_at(r).takes) for r in rows)
+        queued = sum(1 for r in rows if self.model.live_status.get(self.model.shot_at(r).id) in ("queued",
+                                                                                               "generating"))
         self._push(DeleteShotsCommand(self.model, rows, self.select_shots))
         one = len(rows) == 1
         held = f" and {'its' if one else 'their'} {counted(takes, 'take')}" if takes else ""
+        # The running queue renders the story as it was given (a later shot's memory may hold this one's take).
+        still = (f"; {'it is' if queued == 1 else f'{queued} of them are'} still made by the running queue "
+                 "(Cancel generation stops it) and Undo brings the take back with the shot") if queued else ""
         self.window.statusBar().showMessage(f"Deleted {shots_in_words(rows)}{held} (Edit > Undo brings "
-                                            f"{'it' if one else 'them'} back).", 8000)
+                                            f"{'it' if one else 'them'} back){still}.", 8000 if not queued
+                                            else 15_000)
 
     # ------------------------------------------------------------ clipboard
     @staticmethod

@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer
 from storyboard import dialogs
 from storyboard.memory import bank_frozen, is_stale
 from storyboard.shot_numbers import shots_in_words
+from storyboard.undo_commands import removed_shot
 from storyboard.worker import GenerationJob, WorkerThread
 from storymem_engine.project import TAKES_DIR, ProjectError, acquire_writer_lock, record_take
 from storymem_engine.shot_modes import unmade_continued
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 LOG_FILE = "generation.log"
 # Closing while a step runs waits for it (a real step can take a minute); this long at the most.
 FORCE_CLOSE_MS = 120_000
+READ_S = 6.0  # how long a message of the user's own action holds the status bar before progress takes it back
 
 
 def log_folder() -> Path:
@@ -73,6 +75,10 @@ class GenerationController(QObject):
         self._cancel_asked = False
         self._engine_name = ""  # the running queue's engine ("tiny", "wan")
         self._taken = 0
+        self._orphans = 0  # takes made for shots deleted while queued (kept on the deleted shot, for its Undo)
+        self._progress_text = ""  # the progress line this controller last put in the status bar
+        self._message_at = 0.0  # when another message (the user's action's) last took the status bar
+        window.statusBar().messageChanged.connect(self._said)
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
         self._ticker.timeout.connect(self._tick)
@@ -208,7 +214,7 @@ class GenerationController(QObject):
         self.failures = []
         self._last_progress = None
         self._cancel_asked = False
-        self._taken = 0
+        self._taken = self._orphans = 0
         self._ticker.start()
         for shot_id in shot_ids:
             self.window.model.set_live_status(shot_id, "queued")
@@ -399,8 +405,21 @@ class GenerationController(QObject):
         return worker
 
     # ------------------------------------------------------------ worker signals (UI thread)
+    def _job_shown(self) -> bool:
+        """Whether the window shows the project the queue renders (every imported story numbers its shots alike:
+        shot-001 of another project is another shot)."""
+        return self.window.project is self.job_project
+
     def _has(self, shot_id: str) -> bool:
-        return shot_id in self.window.model.shot_ids()
+        return self._job_shown() and shot_id in self.window.model.shot_ids()
+
+    def _where(self, shot_id: str) -> str:
+        """The shot as the user would name it now: on the timeline, deleted meanwhile, or in a project not shown."""
+        if self._has(shot_id):
+            return f"shot {self.window.model.row_of(shot_id) + 1}"
+        if self._job_shown():
+            return "a deleted shot"
+        return f"a shot of “{self.job_project.story.name or 'the project'}” (generating in the background)"
 
     def _engine_ready(self, label: str, reused: bool, preset_reason: str = "") -> None:
         self.engine_reused = reused
@@ -412,7 +431,8 @@ class GenerationController(QObject):
                                                 f"shot…{offload}")
 
     def _started_shot(self, shot_id: str) -> None:
-        if self._has(shot_id):
+        # Also for a shot deleted meanwhile: an Undo brings it back as it is, generating.
+        if self._job_shown():
             self.window.model.set_live_status(shot_id, "generating")
 
     def _progress(self, shot_id: str, step: int, total: int, phase: str, elapsed: float, eta: float) -> None:
@@ -430,26 +450,49 @@ class GenerationController(QObject):
             self._show_progress(shot_id, step, total, phase, elapsed + waited, left)
 
     def _show_progress(self, shot_id: str, step: int, total: int, phase: str, elapsed: float, eta: float) -> None:
-        if not self._has(shot_id):
-            return
-        row = self.window.model.row_of(shot_id)
         n = self.pending.index(shot_id) + 1 if shot_id in self.pending else 0
         eta_text = f" · ETA {_duration(eta)}" if eta >= 0 else ""
-        self.window.statusBar().showMessage(
-            f"Shot {row + 1} ({n}/{len(self.pending)}): step {step}/{total} · {phase} · "
-            f"{_duration(elapsed)}{eta_text}")
-        # Before the first step (loading models, encoding) the phase says more than "0/40".
-        counter = f"{step}/{total}" if step else phase
-        self.window.model.set_progress(shot_id, step / total if total else 0.0,
-                                       f"{counter} · {_duration(elapsed)}{eta_text}")
+        where = self._where(shot_id)
+        self._say_progress(f"{where[0].upper()}{where[1:]} ({n}/{len(self.pending)}): step {step}/{total} · "
+                           f"{phase} · {_duration(elapsed)}{eta_text}")
+        if self._has(shot_id):
+            # Before the first step (loading models, encoding) the phase says more than "0/40".
+            counter = f"{step}/{total}" if step else phase
+            self.window.model.set_progress(shot_id, step / total if total else 0.0,
+                                           f"{counter} · {_duration(elapsed)}{eta_text}")
+
+    def _said(self, message: str) -> None:
+        if message and message != self._progress_text:
+            self._message_at = time.monotonic()
+
+    def _say_progress(self, text: str) -> None:
+        """Progress comes every step: a message the user's own action just put there (Deleted…, Saved…, Undone…)
+        stays readable for READ_S first (the cards show the progress meanwhile)."""
+        bar = self.window.statusBar()
+        shown = bar.currentMessage()
+        if shown and shown != self._progress_text and time.monotonic() - self._message_at < READ_S:
+            return
+        self._progress_text = text
+        bar.showMessage(text)
 
     def _take_ready(self, shot_id: str, take_dict: dict) -> None:
         self._taken += 1
         take = Take.from_dict(take_dict)
         self._record_on_disk(shot_id, take)
         model = self.window.model
-        if self.window.project is not self.job_project or not self._has(shot_id):
-            return  # another project is open, or the shot was deleted: the take stays in the saved file
+        if not self._job_shown():
+            return  # another project is open: the take is in the saved file, its folder
+        if not self._has(shot_id):
+            # Deleted while queued or generating: the take goes with the deleted shot, so the Undo that brings the
+            # shot back brings the take too (it was lost from the project: saved files no longer named it).
+            shot = removed_shot(self.window.undo_stack, shot_id)
+            model.set_live_status(shot_id, None)
+            if shot is not None:
+                if all(t.id != take.id for t in shot.takes):
+                    shot.takes.append(take)
+                shot.accepted_take = take.id
+                self._orphans += 1
+            return
         self.window.files.saw_take(shot_id, take.id)
         shot = model.shot_at(model.row_of(shot_id))
         shot.takes.append(take)
@@ -478,16 +521,15 @@ class GenerationController(QObject):
     def _failed(self, shot_id: str, message: str, details: str = "") -> None:
         self.failures.append((shot_id, message))
         path = log_failure(shot_id, message, details)
-        if self._has(shot_id):
+        where = self._where(shot_id)
+        if self._job_shown():
             self.window.model.set_live_status(shot_id, "failed")
-            where = f"shot {self.window.model.row_of(shot_id) + 1}"
-        else:
-            where = "a deleted shot"
         dialogs.error(self.window, "Generation failed",
                       f"Generating {where} failed; earlier takes are kept.\n\n{message}\n\n(Logged to {path})")
 
     def _done_with(self, shot_id: str) -> None:
-        if self._has(shot_id) and self.window.model.live_status.get(shot_id) in ("queued", "generating"):
+        # A deleted shot's too: its Undo must not bring back a card queued or generating for good.
+        if self._job_shown() and self.window.model.live_status.get(shot_id) in ("queued", "generating"):
             self.window.model.set_live_status(shot_id, None)
 
     def writes_into(self, folder: Path) -> bool:
@@ -514,6 +556,10 @@ class GenerationController(QObject):
         self._ticker.stop()
         took = time.monotonic() - self.worker.started_at if self.worker else 0.0
         kept = f"{self._taken} new take{'' if self._taken == 1 else 's'}"
+        if self._orphans:
+            kept += (f"; {counted(self._orphans, 'take')} of shots deleted meanwhile: Edit > Undo brings "
+                     f"{'that shot' if self._orphans == 1 else 'those shots'} back with "
+                     f"{'its take' if self._orphans == 1 else 'their takes'}")
         # Shots dropped after a failure are "cancelled" too; only the user's Cancel makes the queue a cancelled one.
         if self._cancel_asked:
             message = f"Generation cancelled after {_duration(took)} ({kept} kept)"

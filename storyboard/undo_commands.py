@@ -34,6 +34,20 @@ def _near(model: TimelineModel, row: int) -> list[str]:
     return [shots[max(0, min(row, len(shots) - 1))].id] if shots else []
 
 
+def removed_shot(stack, shot_id: str) -> Shot | None:
+    """The Shot object an undo step holds while it is off the timeline (deleted, cut, or an added shot undone), so
+    what happens to it meanwhile (a take the queue finished for it) comes back with it."""
+    commands = [stack.command(i) for i in range(stack.count())]
+    while commands:
+        command = commands.pop()
+        commands.extend(command.child(i) for i in range(command.childCount()))
+        held = [shot for _row, shot in getattr(command, "removed", ())] + list(getattr(command, "shots", ()))
+        found = next((shot for shot in held if isinstance(shot, Shot) and shot.id == shot_id), None)
+        if found is not None:
+            return found
+    return None
+
+
 class InsertShotsCommand(QUndoCommand):
     """Insert shots at a row (used by add, insert after, duplicate, paste)."""
 

@@ -582,3 +582,46 @@ def test_generate_says_it_did_not_start_when_the_project_cannot_be_saved(gen_win
     assert not win.generation.generate_all()
     assert recorded_dialogs.kinds() == ["error"] and win.generation.worker is None
     assert win.statusBar().currentMessage() == "Generation not started: the project could not be saved first."
+
+
+def test_a_shot_deleted_while_queued_comes_back_with_its_take_and_no_stuck_badge(gen_window, qtbot):
+    from storymem_engine.project import load_project
+
+    win = gen_window
+    shots = list(win.project.story.shots)
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: win.model.live_status.get(shots[0].id) == "generating", timeout=WAIT_MS)
+    win.edits.select_shots([shots[2].id])
+    win.edits.delete()
+    said = win.statusBar().currentMessage()
+    assert "still made by the running queue" in said and "Undo brings the take back" in said
+    qtbot.wait(1500)  # progress comes every step and every second: the user's message stays readable meanwhile
+    assert win.generation.busy and win.statusBar().currentMessage() == said
+    assert win.files.save()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert "1 take of shots deleted meanwhile: Edit > Undo brings that shot back" in \
+        win.statusBar().currentMessage()
+    win.undo_stack.undo()
+    back = win.project.story.shots[2]
+    assert back is shots[2] and back.accepted() is not None  # the take the queue made for it came back too
+    assert statuses(win) == ["done", "done", "done"]  # not queued or generating forever
+    assert win.files.save()
+    assert load_project(win.project_path).story.shots[2].accepted_take == back.accepted_take
+
+
+def test_another_project_opened_while_generating_shows_none_of_the_queue_on_its_cards(gen_window, qtbot):
+    from storymem_engine.project import Project
+    from storymem_engine.story import Shot, Story
+
+    win = gen_window
+    generating = [s.id for s in win.project.story.shots]
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: "generating" in win.model.live_status.values(), timeout=WAIT_MS)
+    # Every imported story numbers its shots alike: the open project's shot-001 is not the queue's.
+    other = Story(name="Other", shots=[Shot(id=i, prompt=f"other {n}", cut=n == 0) for n, i in enumerate(generating)])
+    win.set_project(Project(folder=Path(), story=other), None)
+    seen: set[str] = set()
+    win.model.dataChanged.connect(lambda *_: seen.update(win.model.live_status.values()))
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert seen <= {""} and win.model.live_status == {} and win.model.live_progress == {}
+    assert all(s.takes == [] for s in win.project.story.shots)
