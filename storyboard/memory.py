@@ -187,16 +187,24 @@ def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3, contin
     """Why shot ``index`` is stale, in the user's words ("" when it is not)."""
     keys = _memory_seen_and_now(story, index, size, sink)
     if keys is None or keys[0] == keys[1]:
+        # Every cause, not the first: undoing the one named left the card stale for a reason never shown.
+        causes = []
         if continuation_changed(story, index):
-            return (f"Stale: it continues shot {index}, which now ends differently (moved, or a new accepted take) "
-                    "than the frames this take started from. Generate > Regenerate stale shots redoes it.")
+            if index == 0:
+                causes.append("its take continued a shot before it, and it opens the story now")
+            elif story.shots[index - 1].accepted() is None:  # a shot inserted before it, or a take deleted
+                causes.append(f"it continues shot {index}, which has no take yet")
+            else:
+                causes.append(f"it continues shot {index}, which now ends differently (moved, or a new accepted "
+                              "take) than the frames this take started from")
         if prompt_changed(story, index):
-            return "Stale: the prompt was edited after this take was made. Generate > Regenerate stale shots redoes it."
+            causes.append("the prompt was edited after this take was made")
         edited = shot_edited(story, index, continuation)
         if edited:
-            return (f"Stale: the shot changed after this take was made ({'; '.join(edited)}). Generate > "
-                    "Regenerate stale shots redoes it.")
-        return ""
+            causes.append(f"the shot changed after this take was made ({'; '.join(edited)})")
+        if not causes:
+            return ""
+        return f"Stale: {'; and '.join(causes)}. Generate > Regenerate stale shots redoes it."
     seen, now = keys
     owner: dict[str, tuple[int, bool]] = {}  # take id -> (shot number, accepted)
     for n, shot in enumerate(story.shots, start=1):

@@ -117,3 +117,20 @@ def test_the_editors_cached_bank_follows_every_edit_of_the_same_story():
     same_as_the_engine()
     story.memory_exclusions.append("t4:0")
     assert "t4:0" not in [k.key for k in memory_for(story, 6, 20, 1)]
+
+
+def test_a_stale_shot_names_every_cause_and_a_take_less_shot_before_it_as_such():
+    from storyboard.memory import stale_reason
+    from storymem_engine.story import Shot, Story, Take
+
+    made = Take(id="ta", request={"mode": "t2v"}, clip="a.mp4", last_frame="a.png")
+    first = Shot(id="a", prompt="the queen", cut=True, takes=[made], accepted_take="ta")
+    continued = Take(id="tb", clip="b.mp4", request={"mode": "mi2v", "prompt": "she turns", "first_frame": "a.png"})
+    second = Shot(id="b", prompt="she turns, edited", cut=False, takes=[continued], accepted_take="tb")
+    story = Story(name="s", shots=[first, second])
+    assert stale_reason(story, 1) == ("Stale: the prompt was edited after this take was made. Generate > Regenerate "
+                                      "stale shots redoes it.")
+    story.shots.insert(1, Shot(id="new", prompt="a shot inserted before it", cut=False))
+    # Both causes: undoing the prompt edit alone must not leave a card stale for a reason it never showed.
+    assert stale_reason(story, 2) == ("Stale: it continues shot 2, which has no take yet; and the prompt was edited "
+                                      "after this take was made. Generate > Regenerate stale shots redoes it.")
