@@ -418,6 +418,11 @@ class MainWindow(QMainWindow):
                                       draft_unavailable=self.draft_unavailable())
         if dialog.exec() and dialog.values() != self.render_settings():
             self.undo_stack.push(SetRenderSettingsCommand(self.project, dialog.values(), self.render_settings_changed))
+            if self.generation.busy and self.generation.job_project is self.project:
+                # The queue renders the snapshot it was given: otherwise the inspector's new defaults read as the
+                # values the shot being made now gets.
+                self.statusBar().showMessage("Render settings changed: the running generation keeps the settings it "
+                                             "started with; they apply from the next Generate.", 15_000)
 
     def render_settings_changed(self) -> None:
         self.apply_settings()

@@ -153,7 +153,7 @@ def extract_keyframes(
 
     message = ""
     if not indices:
-        message = "every keyframe of this shot repeats an image already in memory"
+        message = "every keyframe it picked repeats an image already in memory"
     elif duplicates:
         message = f"{counted(len(duplicates), 'keyframe')} dropped as repeats of memory images"
     return KeyframeResult(indices, thr, backends, duplicates, message)

@@ -584,7 +584,8 @@ def test_generate_says_it_did_not_start_when_the_project_cannot_be_saved(gen_win
     assert win.statusBar().currentMessage() == "Generation not started: the project could not be saved first."
 
 
-def test_a_shot_deleted_while_queued_comes_back_with_its_take_and_no_stuck_badge(gen_window, qtbot):
+def test_a_shot_deleted_while_queued_comes_back_with_its_take_and_no_stuck_badge(gen_window, qtbot, monkeypatch):
+    from storyboard.render_settings_dialog import RenderSettingsDialog
     from storymem_engine.project import load_project
 
     win = gen_window
@@ -598,10 +599,20 @@ def test_a_shot_deleted_while_queued_comes_back_with_its_take_and_no_stuck_badge
     qtbot.wait(1500)  # progress comes every step and every second: the user's message stays readable meanwhile
     assert win.generation.busy and win.statusBar().currentMessage() == said
     assert win.files.save()
+
+    def more_steps(dialog):
+        dialog.form.steps.setValue(3)
+        dialog.accept()
+        return dialog.result()
+
+    monkeypatch.setattr(RenderSettingsDialog, "exec", more_steps)
+    win.open_render_settings()
+    assert "the running generation keeps the settings it started with" in win.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert "1 take of shots deleted meanwhile: Edit > Undo brings that shot back" in \
         win.statusBar().currentMessage()
-    win.undo_stack.undo()
+    win.undo_stack.undo()  # the render settings
+    win.undo_stack.undo()  # the delete
     back = win.project.story.shots[2]
     assert back is shots[2] and back.accepted() is not None  # the take the queue made for it came back too
     assert statuses(win) == ["done", "done", "done"]  # not queued or generating forever

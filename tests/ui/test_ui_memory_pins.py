@@ -274,13 +274,13 @@ def test_the_strip_says_which_shots_added_no_keyframes_and_which_pins_rest(bank_
     story = win.project.story
     strip = win.memory_strip
     take = story.shots[1].accepted()
-    take.keyframes, take.keyframes_note = [], "every keyframe of this shot repeats an image already in memory"
+    take.keyframes, take.keyframes_note = [], "every keyframe it picked repeats an image already in memory"
     pinned = strip_keys(strip)[0]
     assert win.edits.set_memory_pinned([pinned], True)
     win.model.refresh_all()
     win.edits.select_shots([story.shots[2].id])
     win.edits.select_shots([story.shots[3].id])
-    assert ("Shot 2 added no keyframes: every keyframe of this shot repeats an image already in memory."
+    assert ("Shot 2 added no keyframes: every keyframe it picked repeats an image already in memory."
             in strip.note.text())
     # Shot 1's take is no longer accepted: its pin is kept (accepting it again brings it back), and said so.
     story.shots[0].accepted_take = None
