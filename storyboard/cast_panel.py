@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from storyboard.elided_label import ElidedLabel
 from storyboard.file_drops import local_files, may_be_images
 from storyboard.frame_loader import FrameLoader
 from storyboard.note_label import NOTE_STYLE
@@ -93,8 +94,10 @@ class CastPanel(QGroupBox):
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setStyleSheet(NOTE_STYLE)
-        self.selection_note = QLabel()
+        # Elided: a long member name in one line set the panel's minimum width (past a 1280-px window's edge).
+        self.selection_note = ElidedLabel()
         self.selection_note.setObjectName("cast_selection")
+        self.selection_note.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.add_button = QPushButton("Add member…")
         self.add_button.setToolTip("Images of one character, place or prop (front, side, back...): they join the "
                                    "memory of the shots it is attached to.\nYou can also drop image files here.")
@@ -111,8 +114,8 @@ class CastPanel(QGroupBox):
         buttons = QHBoxLayout()
         for button in (self.add_button, self.add_images_button, self.attach_button, self.remove_button):
             buttons.addWidget(button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.selection_note)
+        buttons.addStretch(0)
+        buttons.addWidget(self.selection_note, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(self.list, 1)

@@ -417,7 +417,7 @@ class GenerationController(QObject):
         """The shot as the user would name it now: on the timeline, deleted meanwhile, or in a project not shown."""
         if self._has(shot_id):
             return f"shot {self.window.model.row_of(shot_id) + 1}"
-        if self._job_shown():
+        if self._job_shown() or self.job_project is None:
             return "a deleted shot"
         return f"a shot of “{self.job_project.story.name or 'the project'}” (generating in the background)"
 

@@ -64,7 +64,8 @@ class ShotInspector(QGroupBox):
         self.prompt.setUndoRedoEnabled(False)
         self.prompt.setPlaceholderText("Describe the shot: who, where, what happens, camera.")
         self.prompt.setMinimumHeight(76)  # four lines; with the form, the window fits a 1440x900 screen
-        self.cut = QCheckBox("Scene cut (start fresh instead of continuing the previous shot)")
+        # Short: the longer label set the inspector's minimum width (past a 1280-px window with the preview beside).
+        self.cut = QCheckBox("Scene cut (starts fresh, not continuing)")
         self.cut.setToolTip("A scene cut is made from memory alone (M2V); without one the shot continues the shot "
                             "before.\nCtrl+K on the timeline toggles it for every selected shot.")
         self.mode = QComboBox()
@@ -130,7 +131,12 @@ class ShotInspector(QGroupBox):
         self.selection_note.setObjectName("selection_note")
         self.selection_note.hide()
 
+        for combo in (self.mode, self.profile, self.shot_size, self.camera_move):
+            # Sized to a short text, not to their longest item (the open list still shows it whole).
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(18)
         form = QFormLayout()
+        self.form = form
         form.addRow(self.selection_note)
         form.addRow("Prompt", self.prompt)
         form.addRow("", self.cut)
@@ -255,6 +261,7 @@ class ShotInspector(QGroupBox):
             self.take_seed.setText(
                 "" if seed is None else f"Accepted take's seed: {seed}" + (
                     " (drawn for this take)" if take.request.get("seed_rule") == "fresh" else ""))
+            self.form.setRowVisible(self.take_seed, seed is not None)  # no blank row between Seed and Frames
             self.frames.setValue(shot.frames or 0)
             self.steps.setValue(shot.steps or 0)
             self.guidance.setValue(shot.guidance or 0.0)

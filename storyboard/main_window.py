@@ -347,9 +347,12 @@ class MainWindow(QMainWindow):
         selected = len(self.timeline.selectionModel().selectedIndexes())
         # The folder's name only: a full path left the status messages beside it no room (cut off mid-word).
         where = self.project_path.name if self.project_path else "not saved yet"
-        if self._is_unsaved():
-            where = "not saved yet (kept in the app's data folder)"
         saved_at = f"\nSaved in {self.project_path / PROJECT_FILE}" if self.project_path else ""
+        if self._is_unsaved():
+            # Short: the longer words left a status message beside it room for half a sentence at 1280 px.
+            where = "not saved yet"
+            saved_at = (f"\nNot saved yet: kept in the app's data folder ({self.project_path}) until File > Save "
+                        "As")
         # The cut's running time as the film export times it: accepted takes, else the animatic cards.
         frames = self.exports.cut_defaults()[0]
         runtime = clock(running_time(self.project.story, frames))

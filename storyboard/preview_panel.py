@@ -153,6 +153,10 @@ class PreviewPanel(QGroupBox):
         self.takes = QListWidget()
         self.takes.setObjectName("takes")
         self.takes.setMaximumHeight(90)
+        # A row longer than the list ends in "…" (its tooltip has it whole): a sideways scroll bar took one of its
+        # two or three visible rows on a small screen.
+        self.takes.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.takes.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.takes.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.takes.customContextMenuRequested.connect(self._context_menu)
         self.accept_button = QPushButton("Accept take")

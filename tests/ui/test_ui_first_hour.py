@@ -79,6 +79,7 @@ def test_the_card_clock_counts_while_models_load(gen_window, monkeypatch):
     shot = win.project.story.shots[0]
     controller = win.generation
     monkeypatch.setattr(controller.__class__, "busy", property(lambda self: True))
+    controller.job_project = win.project  # the queue's project is the one shown
     now = [1000.0]
     monkeypatch.setattr(gc.time, "monotonic", lambda: now[0])
     controller._progress(shot.id, 0, 4, "loading models", 0.0, -1.0)

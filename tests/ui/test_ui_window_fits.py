@@ -147,3 +147,27 @@ def test_the_players_controls_stay_below_the_clip_when_the_take_details_wrap(win
     assert details.height() >= details.heightForWidth(details.width())
     # ... and the panels still do not scroll at the first size (the trim bar's handles made them scroll by 3 px).
     assert window.top_scroll.verticalScrollBar().maximum() == 0
+
+
+def test_panels_above_the_timeline_fit_a_1280_px_window_whatever_a_name_or_setting_says(window, qtbot, tmp_path):
+    from PySide6.QtGui import QImage
+
+    image = tmp_path / "queen.png"
+    QImage(64, 64, QImage.Format.Format_RGB888).save(str(image))
+    assert window.casting.add_files([str(image)], name="Queen Alessandra of the Long Name, Regent of the Northern "
+                                  "Marches")
+    window.cast_panel.list.setCurrentRow(0)
+    assert "Queen Alessandra" in window.cast_panel.selection_note.text()
+    shot = window.project.story.shots[0]
+    window.edits.edit_field(shot.id, "profile", "draft")  # the longest profile name
+    # The inspector's widest row and the cast panel's note set how narrow the panels can be: a 1280-px window
+    # (less its margins and the splitter handles) must hold both without a sideways scroll bar.
+    needed = window.top_scroll.widget().minimumSizeHint().width()
+    assert needed <= 1250, needed
+    window.show()
+    qtbot.waitExposed(window)
+    window.resize(1280, 680)
+    qtbot.waitUntil(lambda: window.width() == 1280)
+    window.lower_tabs.setCurrentWidget(window.cast_panel)
+    qtbot.wait(50)
+    assert window.top_scroll.horizontalScrollBar().maximum() == 0
