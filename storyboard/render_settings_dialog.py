@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QVBoxLayout, QWidget
 
+from storyboard.dialog_body import DialogBody, fit_screen
 from storyboard.note_label import NoteLabel
 from storyboard.render_settings_form import RenderSettingsForm
 from storyboard.settings_dialog import problems_label, show_corrections
@@ -35,11 +36,9 @@ class RenderSettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(note)
-        layout.addWidget(self.form)
-        layout.addWidget(self.draft_note)
-        layout.addWidget(self.problems)
+        layout.addWidget(DialogBody(note, self.form, self.draft_note, self.problems), 1)
         layout.addWidget(buttons)
+        fit_screen(self)
 
     def _tiny_note(self) -> None:
         d = self.form.values().drafted()

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.app_settings import ENGINES, AppSettings
+from storyboard.dialog_body import DialogBody, fit_screen
 from storyboard.note_label import NOTE_STYLE, NoteLabel
 from storyboard.render_settings_form import RenderSettingsForm
 from storymem_engine.multi_gpu import gpu_note, split_needs, visible_gpus
@@ -210,9 +211,9 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         self.problems = problems_label()
         layout = QVBoxLayout(self)
-        layout.addWidget(self.tabs)
-        layout.addWidget(self.problems)
+        layout.addWidget(DialogBody(self.tabs, self.problems), 1)
         layout.addWidget(buttons)
+        fit_screen(self)
         self.gpus_per_shot.valueChanged.connect(self._show_gpu_needs)
         self.shard_weights.toggled.connect(self._show_gpu_needs)
         self.defaults.offload.currentTextChanged.connect(self._show_gpu_needs)
@@ -299,7 +300,8 @@ def show_corrections(form: RenderSettingsForm, label: QLabel) -> bool:
         # offload preset's), cutting their first and last lines off.
         window = label.window()
         window.layout().activate()
-        window.resize(window.width(), max(window.height(), window.sizeHint().height()))
+        room = window.screen().availableGeometry().height() - 60  # past that the settings scroll (DialogBody)
+        window.resize(window.width(), max(window.height(), min(window.sizeHint().height(), room)))
     return bool(fixes)
 
 

@@ -171,3 +171,24 @@ def test_panels_above_the_timeline_fit_a_1280_px_window_whatever_a_name_or_setti
     window.lower_tabs.setCurrentWidget(window.cast_panel)
     qtbot.wait(50)
     assert window.top_scroll.horizontalScrollBar().maximum() == 0
+
+
+def test_the_tall_settings_dialogs_keep_ok_and_cancel_on_a_short_screen(window, qtbot):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from storyboard.render_settings_dialog import RenderSettingsDialog
+    from storyboard.settings_dialog import SettingsDialog
+
+    room = window.screen().availableGeometry()
+    for dialog in (SettingsDialog(window.settings, window),
+                   RenderSettingsDialog(window.render_settings(), "P", "tiny", window)):
+        qtbot.addWidget(dialog)
+        # Their settings scroll below ~640 px (a 1280x720 laptop less its panels, a 175 % display): a dialog may be
+        # made that short, and it opens no taller than the screen, its buttons inside it.
+        assert dialog.minimumSizeHint().height() <= 300
+        dialog.show()
+        qtbot.waitExposed(dialog)
+        assert dialog.height() <= room.height()
+        buttons = dialog.findChild(QDialogButtonBox)
+        assert buttons.mapTo(dialog, buttons.rect().bottomLeft()).y() <= dialog.height()
+        dialog.close()
