@@ -15,6 +15,7 @@ from storymem_engine.tiny import TINY_LABEL
 
 CARD_SIZE = QSize(196, 176)
 THUMB_HEIGHT = 110
+PROGRESS_STRIP = 20  # px of the live progress strip at the bottom of the thumbnail area
 # View > Zoom timeline: card widths, narrowest first (the height stays: the strip never changes height). Below
 # NARROW the footer drops the scene's name (its band keeps the colour) and "continues" shortens to its arrow;
 # below TINY the status badge is a dot of its colour (the tooltip names it): "#12" and GENERATING do not fit.
@@ -162,6 +163,8 @@ def paint_card(
 
     # Thumbnail of the accepted take's first frame, or the prompt's first words.
     area = QRect(card.left() + 6, card.top() + 24, card.width() - 12, THUMB_HEIGHT - 12)
+    # The words and the cast chips keep clear of the progress strip (it covered the last line and dimmed the chips).
+    above = area.adjusted(0, 0, 0, -PROGRESS_STRIP) if progress is not None else area
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(QColor("#27272a"))
     painter.drawRect(area)
@@ -193,18 +196,18 @@ def paint_card(
     else:
         painter.setPen(QColor("#d4d4d8"))
         painter.setFont(small)
-        inner = area.adjusted(6, 4, -6, -4)
+        inner = above.adjusted(6, 4, -6, -4)
         painter.drawText(inner, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                          "\n".join(wrapped_lines(first_words(shot.prompt), painter.fontMetrics(), inner.width(),
                                                   inner.height())))
 
     if cast:
-        _paint_cast_chips(painter, area, list(cast), small)
+        _paint_cast_chips(painter, above, list(cast), small)
 
     if progress is not None:
         # Live progress over the thumbnail area: a bar and "step n/N · phase · ETA".
         fraction, text = progress
-        strip = QRect(area.left(), area.bottom() - 19, area.width(), 20)
+        strip = QRect(area.left(), area.bottom() - PROGRESS_STRIP + 1, area.width(), PROGRESS_STRIP)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 170))
         painter.drawRect(strip)
