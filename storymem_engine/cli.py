@@ -10,7 +10,7 @@ import shutil
 import sys
 import threading
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from storymem_engine.models import LORA_FOLDERS, models_folder_problem
@@ -23,6 +23,7 @@ from storymem_engine.story import (
     MAX_SEED,
     MAX_SIDE,
     MAX_STEPS,
+    Shot,
     StoryError,
     load_story,
     story_to_script,
@@ -326,6 +327,11 @@ def _is_terminal(stream) -> bool:
         return False
 
 
+# A shot's fields a story script does not carry (story_to_script writes the others): the editor's own.
+EDITOR_FIELDS = tuple(f.name for f in fields(Shot) if f.name not in ("id", "prompt", "cut", "scene_num",
+                                                                      "first_frame_prompt"))
+
+
 def _open_project(out: Path, story):
     """Reuse takes of an earlier render into the same folder (shot ids are positional on import)."""
     from storymem_engine.project import PROJECT_FILE, Project, load_project
@@ -336,9 +342,11 @@ def _open_project(out: Path, story):
         earlier = {s.id: s for s in previous.story.shots}
         for shot in story.shots:
             if shot.id in earlier:
-                shot.takes = earlier[shot.id].takes
-                shot.accepted_take = earlier[shot.id].accepted_take
-                shot.profile = earlier[shot.id].profile  # a shot set to Draft in the editor stays one
+                # Everything the editor keeps beside the script (takes, notes, own seed and lock, mode, frames,
+                # steps, guidance, animatic length, shot size, camera move, profile) stays: a rerun of the same
+                # script wiped them while it said "kept (unchanged)".
+                for name in EDITOR_FIELDS:
+                    setattr(shot, name, getattr(earlier[shot.id], name))
         story.memory_pins = previous.story.memory_pins
         story.memory_exclusions = previous.story.memory_exclusions
         story.cast = previous.story.cast  # the editor's cast renders from the CLI the same

@@ -91,6 +91,27 @@ def test_rerun_skips_shots_whose_takes_exist_and_its_film_keeps_the_editors_trim
     assert probe_video(out / "film.mp4").frames == after["film_frames"]
 
 
+def test_a_rerun_keeps_what_the_editor_set_on_each_shot(queen_render, story_paths, tiny_env, tmp_path):
+    import shutil
+
+    out = tmp_path / "queen"
+    shutil.copytree(queen_render[0], out)
+    project = json.loads((out / "project.json").read_text())
+    first, last = project["story"]["shots"][0], project["story"]["shots"][-1]
+    first.update(notes="crane in from the balcony", shot_size="wide", camera_move="dolly in", duration_s=2.5,
+                 seed_locked=True)
+    last["seed"] = 77  # its own seed: the take was made with another, so the rerun makes it again with this one
+    (out / "project.json").write_text(json.dumps(project))
+    result = run_main("render", str(story_paths["queen"]), "--out", str(out), *TINY, env=tiny_env)
+    assert result.returncode == 0, result.stderr
+    shots = json.loads((out / "project.json").read_text())["story"]["shots"]
+    assert (shots[0]["notes"], shots[0]["shot_size"], shots[0]["camera_move"], shots[0]["duration_s"],
+            shots[0]["seed_locked"]) == ("crane in from the balcony", "wide", "dolly in", 2.5, True)
+    assert shots[-1]["seed"] == 77
+    made = next(t for t in shots[-1]["takes"] if t["id"] == shots[-1]["accepted_take"])
+    assert made["request"]["seed"] == 77 and "(1 generated)" in result.stderr
+
+
 def test_a_rerun_plays_the_soundtrack_set_in_the_editor_and_refuses_a_missing_one_first(queen_render, story_paths,
                                                                                          tiny_env):
     import wave
