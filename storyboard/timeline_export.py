@@ -167,8 +167,9 @@ def _soundtrack(project: Project, plan: list[HandoffShot], fmt: TimelineFormat,
 def _collect_music(source: Path, folder: Path, result: TimelineResult) -> Path:
     folder.mkdir(exist_ok=True)
     result.media_folder = folder
-    target = folder / f"soundtrack{source.suffix}"
-    if not (target.is_file() and target.stat().st_size == source.stat().st_size):
+    # Named as the project's copy (by its content): an earlier export's copy of other music stays beside it.
+    target = folder / f"soundtrack_{source.name}"
+    if not _ours(target, source):
         partial = target.with_name(f".{target.name}.part")
         shutil.copy2(source, partial)
         os.replace(partial, target)
@@ -232,15 +233,24 @@ def _check_clip(item: HandoffShot, checked: dict[Path, str]) -> None:
         raise HandoffError(f"shot {item.number}: the accepted take's clip {item.take.clip} {problem}{remedy}")
 
 
+def _ours(target: Path, source: Path) -> bool:
+    """True when ``target`` is an earlier export's copy of ``source`` (same size and age: kept, not copied again);
+    False when there is none. Any other file under that name is not the export's to replace."""
+    if not target.exists():
+        return False
+    mine, theirs = source.stat(), target.stat()
+    if target.is_file() and mine.st_size == theirs.st_size and int(mine.st_mtime) == int(theirs.st_mtime):
+        return True
+    raise HandoffError(f"{target} is already there and is not a copy of {source.name}: move it away (or export "
+                       "under another name), so the export leaves it as it is")
+
+
 def _collect(item: HandoffShot, folder: Path, result: TimelineResult) -> Path:
     """Copy the take's clip into the media folder once (a copy of the same size and age is kept)."""
     assert item.clip is not None and item.take is not None
     target = folder / f"{item.shot.id}_{item.take.id}.mp4"
-    source = item.clip.stat()
-    if target.is_file():
-        existing = target.stat()
-        if existing.st_size == source.st_size and int(existing.st_mtime) == int(source.st_mtime):
-            return target
+    if _ours(target, item.clip):
+        return target
     partial = target.with_name(f".{target.name}.part")
     shutil.copy2(item.clip, partial)
     os.replace(partial, target)  # a reader never sees half a clip under the real name

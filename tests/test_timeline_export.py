@@ -156,6 +156,12 @@ def test_collect_media_copies_clips_beside_the_export(project, tmp_path):
     fcp = read_timeline(_export(project, tmp_path, "fcp7", collect_media=True))
     first = fcp.video_tracks()[0][0].media_reference.target_url
     assert first == (media / "shot-0001_take1.mp4").resolve().as_uri()  # XML: absolute, never relative
+    # Another file under a copy's name (the user's, not an earlier export's copy) is left as it is.
+    theirs = media / "shot-0003_take2.mp4"
+    theirs.write_bytes(b"the editor's own render")
+    with pytest.raises(HandoffError, match="shot-0003_take2.mp4 is already there and is not a copy of clip"):
+        _export(project, tmp_path, "otio", collect_media=True)
+    assert theirs.read_bytes() == b"the editor's own render"
 
 
 def test_missing_clip_names_the_shot_and_writes_nothing(project, tmp_path):
