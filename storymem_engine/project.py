@@ -150,17 +150,30 @@ class Project:
         return missing
 
 
+MAX_NAME_BYTES = 255  # one file or folder name, on every common Linux file system
+
+
 def resolve_inside(folder: Path, relative: str) -> Path:
+    shown = repr(relative)[:120]
+    if "\0" in relative:  # every file call would raise ValueError ("embedded null byte")
+        raise ProjectError(f"path {shown} in the project holds a NUL character")
     rel = Path(relative)
     if rel.is_absolute():
-        raise ProjectError(f"path {relative!r} in the project must be relative to the project folder")
+        raise ProjectError(f"path {shown} in the project must be relative to the project folder")
+    if any(len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for part in rel.parts):
+        # resolve() lets it through; the first stat of it then raised "File name too long" mid-export.
+        raise ProjectError(f"path {shown} in the project has a name longer than a file system allows")
     try:
         full = (folder / rel).resolve()
         root = folder.resolve()
-    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError on Python 3.11), a name too long
-        raise ProjectError(f"path {relative!r} in the project cannot be resolved ({exc})") from None
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop (RuntimeError on Python 3.11)
+        raise ProjectError(f"path {shown} in the project cannot be resolved ({exc})") from None
     if full != root and root not in full.parents:
-        raise ProjectError(f"path {relative!r} leaves the project folder")
+        link = next((p for p in [folder / rel, *(folder / rel).parents] if p != folder and p.is_symlink()), None)
+        if link is not None:  # a link dangling or pointing outside: the message names it, not just "leaves"
+            raise ProjectError(f"path {shown} in the project goes through the link {link}, which points outside "
+                               "the project folder: replace the link with the file itself")
+        raise ProjectError(f"path {shown} leaves the project folder")
     return full
 
 
@@ -172,11 +185,14 @@ def _check_paths(project: Project) -> None:
     for member in project.story.cast:
         for image in member.images:
             project.resolve(image.path)
-    for shot in project.story.shots:
+    for number, shot in enumerate(project.story.shots, start=1):
         for take in shot.takes:
             for rel in [take.clip, take.last_frame, *take.keyframes, *take.motion_frames]:
                 if rel:
-                    project.resolve(rel)
+                    try:
+                        project.resolve(rel)
+                    except ProjectError as exc:  # which shot and take: the user has a place to look
+                        raise ProjectError(f"shot {number}, take {take.id}: {exc}") from None
 
 
 def project_from_dict(folder: Path, data: Any, source: str) -> Project:
@@ -208,6 +224,8 @@ def project_from_dict(folder: Path, data: Any, source: str) -> Project:
         _check_paths(project)
     except OSError as exc:  # a symlink loop, a name too long: the path cannot be resolved
         raise ProjectError(f"{source}: a take's file cannot be resolved ({exc})") from None
+    except ProjectError as exc:
+        raise ProjectError(f"{source}: {exc}") from None
     return project
 
 

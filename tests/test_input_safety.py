@@ -164,6 +164,23 @@ def test_a_clip_that_is_a_symlink_loop_is_refused(tmp_path):
         load_project(tmp_path)
 
 
+@pytest.mark.parametrize(("clip", "said"), [
+    ("takes/a\u0000b.mp4", "holds a NUL character"),
+    ("a" * 5000, "has a name longer than a file system allows"),
+    ("gone/clip.mp4", "goes through the link"),
+    ("../../etc/passwd", "leaves the project folder"),
+])
+def test_a_take_path_no_file_call_could_take_is_refused_naming_the_file_shot_and_take(tmp_path, clip, said):
+    (tmp_path / "gone").symlink_to("/nonexistent/folder")  # dangling, and outside the project
+    data = _project_data()
+    data["story"]["shots"][0]["takes"] = [{"id": "t1", "clip": clip}]
+    _write_json(tmp_path / PROJECT_FILE, data)
+    with pytest.raises(ProjectError) as raised:
+        load_project(tmp_path)
+    assert str(raised.value).startswith(f"{tmp_path / PROJECT_FILE}: shot 1, take t1: path ")
+    assert said in str(raised.value) and len(str(raised.value)) < 400
+
+
 def test_a_newer_autosave_with_an_impossible_number_is_refused(tmp_path):
     _write_json(tmp_path / PROJECT_FILE, _project_data())
     (tmp_path / AUTOSAVE_FILE).write_text(json.dumps(_project_data()).replace('"scene_num": 1', '"scene_num": -1e999'))
