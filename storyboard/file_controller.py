@@ -433,10 +433,27 @@ class FileController:
                           f"to that project instead, in {holder.parent}.")
             return False
         if folder != self.window.project_path and (folder / PROJECT_FILE).exists():
-            if not dialogs.ask_yes_no(self.window, "Replace project?",
-                                      f"{folder} already holds a project. Replace its project.json?"):
+            if not self._can_hold(folder):  # as Open says it: the other window's saves and these would alternate
+                dialogs.error(self.window, "Choose another folder", f"{folder} is open in another StoryMem Studio "
+                                                                    "window: saving over it there would lose the "
+                                                                    "changes of one of you. Choose another name.")
+                return False
+            if not dialogs.ask_yes_no(self.window, "Replace project?", self._replacing_words(folder)):
                 return False
         return self._write(folder)
+
+    @staticmethod
+    def _replacing_words(folder: Path) -> str:
+        """What saving over another project loses, in numbers: "Replace?" alone hid a story and its takes."""
+        try:
+            other = load_project(folder).story
+            held = (f"the project “{other.name}” ({counted(len(other.shots), 'shot')}, "
+                    f"{counted(sum(len(s.takes) for s in other.shots), 'take')})")
+        except (ProjectError, OSError):
+            held = "a project"
+        return (f"{folder} already holds {held}. Replace it with this one? Its story is then only in "
+                "project.backup.json (until the next save there) and its takes stay in the folder, no longer part "
+                "of any project.")
 
     def _offered_name(self) -> str:
         """The name Save As offers: the project's own name would be its folder, which a file dialog opens instead

@@ -439,6 +439,32 @@ def test_a_project_open_in_another_window_is_not_opened_twice(window, recorded_d
     other.undo_stack.setClean()
 
 
+def test_save_as_never_replaces_a_project_open_in_another_window_and_names_what_a_replace_loses(
+        window, recorded_dialogs, tmp_path, qtbot):
+    from storyboard.app_settings import AppSettings
+    from storyboard.main_window import MainWindow
+
+    folder = save_as(window, recorded_dialogs, tmp_path / "Theirs")
+    name, shots = window.project.story.name, len(window.project.story.shots)
+    other = MainWindow(AppSettings())
+    qtbot.addWidget(other)
+    other.files.new_project()
+    recorded_dialogs.paths.append(str(folder))
+    assert not other.files.save_as()
+    assert recorded_dialogs.texts("error")[-1] == (
+        f"{folder} is open in another StoryMem Studio window: saving over it there would lose the changes of one of "
+        "you. Choose another name.")
+    assert load_project(folder).story.shots[0].prompt == window.project.story.shots[0].prompt
+    assert window.files.new_project()  # closed there: a replace may be asked now, in numbers
+    recorded_dialogs.paths.append(str(folder))
+    recorded_dialogs.yes_no.append(False)
+    assert not other.files.save_as()
+    assert recorded_dialogs.questions[-1].startswith(
+        f"{folder} already holds the project “{name}” ({shots} shots, 0 takes). Replace it with "
+        "this one? Its story is then only in project.backup.json")
+    other.undo_stack.setClean()
+
+
 def test_a_folder_moved_while_open_is_not_made_again_by_a_save(window, recorded_dialogs, tmp_path):
     folder = save_as(window, recorded_dialogs, tmp_path / "Move")
     window.edits.edit_field(ids(window)[0], "prompt", "edited after the move")
