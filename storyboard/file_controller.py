@@ -261,14 +261,22 @@ class FileController:
                 project = load_project(folder)
             except ProjectError:
                 continue
-            takes = sum(len(shot.takes) for shot in project.story.shots)
-            if dialogs.ask_yes_no(
+            story = project.story
+            takes = sum(len(shot.takes) for shot in story.shots)
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime((folder / PROJECT_FILE).stat().st_mtime))
+            first = next((" ".join(s.prompt.split()[:8]) for s in story.shots if s.prompt.strip()), "")
+            opening = f", opening “{first}…”" if first else ""
+            # Three answers: a No that deleted it for good was one click from losing the work it was there to save.
+            answer = dialogs.choose(
                 self.window, "Reopen unsaved project?",
-                f"“{project.story.name}” ({len(project.story.shots)} shots, {takes} takes) was not saved when "
-                f"StoryMem Studio last closed.\n\nReopen it? (No deletes it and its takes.)", default=True,
-            ):
+                f"“{story.name}” ({counted(len(story.shots), 'shot')}, {counted(takes, 'take')}, last changed "
+                f"{when}{opening}) was not saved when StoryMem Studio last closed.\n\nReopen it now, keep it for "
+                "later (asked again at the next start), or delete it and its takes?",
+                [("reopen", "Reopen"), ("delete", "Delete it")], cancel_label="Later")
+            if answer == "reopen":
                 return self.open_project(folder)
-            discard(folder)
+            if answer == "delete":
+                discard(folder)
         return self._offer_autosaved()
 
     def _offer_autosaved(self) -> bool:

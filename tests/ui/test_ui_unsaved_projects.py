@@ -67,9 +67,12 @@ def test_an_unsaved_project_left_by_a_crash_is_offered_back(window, app_folder, 
 
     second = MainWindow(AppSettings(engine="tiny"))
     qtbot.addWidget(second)
-    recorded_dialogs.yes_no.append(True)
+    recorded_dialogs.choices.append(None)  # Later: kept, and asked again at the next start
+    assert not second.files.offer_left_behind() and folder.is_dir()
+    recorded_dialogs.choices.append("reopen")
     assert second.files.offer_left_behind()
     assert "was not saved when StoryMem Studio last closed" in recorded_dialogs.questions[-1]
+    assert "(6 shots, 1 take, last changed " in recorded_dialogs.questions[-1]
     assert second.project_path == folder and "(not saved yet)" in second.windowTitle()
     assert second.project.story.shots[1].prompt == "the edit made before the crash"
     assert second.project.story.shots[0].accepted() is not None
@@ -85,14 +88,14 @@ def test_an_unsaved_project_left_by_a_crash_is_offered_back(window, app_folder, 
     assert not folder.exists()
 
 
-def test_declining_the_offer_deletes_the_left_behind_project(window, app_folder, recorded_dialogs, qtbot):
+def test_delete_in_the_offer_deletes_the_left_behind_project(window, app_folder, recorded_dialogs, qtbot):
     window.edits.edit_field(window.project.story.shots[0].id, "prompt", "a draft nobody wants")
     assert window.files.autosave()  # a never-saved project's first autosave places it in the app's folder
     folder = Path(window.project_path)
     assert is_unsaved(folder) and (folder / "project.json").is_file()
     window.files.hold(None)
     window.project_path = None
-    recorded_dialogs.yes_no.append(False)
+    recorded_dialogs.choices.append("delete")
     assert not window.files.offer_left_behind()
     assert not folder.exists()
 
