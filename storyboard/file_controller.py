@@ -567,6 +567,7 @@ class FileController:
         except Exception as exc:  # noqa: BLE001 - any failure is a dialog; the window and the work stay
             project.folder = old_folder
             cleaned = self._undo_partial_copy(folder, created, had_media) if moving else ""
+            self.window.statusBar().clearMessage()  # an earlier "Saved …" beside the failure read as this save's
             dialogs.error(self.window, "Save failed",
                           f"Could not save to {folder}:\n{describe_error(exc)}\n\n"
                           f"The previous saved version is unchanged.{cleaned}")
@@ -595,6 +596,8 @@ class FileController:
         """Remove the files a failed Save As copied, so no half project is left behind."""
         if (folder / PROJECT_FILE).exists() or had_media:
             return ""
+        if not folder.exists():
+            return ""  # never made (a read-only parent): nothing was copied, nothing to tell
         try:
             if created:
                 shutil.rmtree(folder)

@@ -133,6 +133,11 @@ class Project:
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.folder / file_name
         if file_name == PROJECT_FILE:
+            if target.is_file() and not target.stat().st_mode & 0o222:
+                # The atomic rename would replace it whatever its mode (even for its owner): a file made read-only
+                # is one the user protected.
+                raise ProjectError(f"{target} is read-only: make it writable again, or save the project "
+                                   "elsewhere (File > Save As)")
             keep_previous_save(self.folder)
         atomic_write_text(target, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
         remove_stale_temp_files(self.folder)

@@ -358,6 +358,23 @@ def test_a_failed_save_as_removes_its_partial_copy_and_names_the_file(window, re
     assert window.project_path == first
 
 
+def test_a_project_file_made_read_only_is_never_replaced_by_a_save(window, recorded_dialogs, tmp_path):
+    folder = save_as(window, recorded_dialogs, tmp_path / "Protected")
+    assert window.statusBar().currentMessage().startswith("Saved ")
+    saved = (folder / PROJECT_FILE).read_bytes()
+    (folder / PROJECT_FILE).chmod(0o444)
+    window.edits.edit_field(ids(window)[0], "prompt", "an edit the protected file must not take")
+    assert not window.files.save()
+    assert recorded_dialogs.texts("error")[-1].endswith(
+        f"{folder / PROJECT_FILE} is read-only: make it writable again, or save the project elsewhere (File > Save "
+        "As)\n\nThe previous saved version is unchanged.")
+    assert (folder / PROJECT_FILE).read_bytes() == saved and (folder / PROJECT_FILE).stat().st_mode & 0o777 == 0o444
+    assert not window.statusBar().currentMessage().startswith("Saved ")  # the earlier save's words are gone
+    assert window.files.is_modified()
+    (folder / PROJECT_FILE).chmod(0o644)
+    assert window.files.save()
+
+
 def test_copy_errors_read_as_a_sentence_not_a_python_list():
     import shutil
 
