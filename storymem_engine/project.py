@@ -252,12 +252,16 @@ def load_project(folder: str | os.PathLike[str], file_name: str = PROJECT_FILE) 
 
 
 def is_project_file(path: Path) -> bool:
-    """``path`` is one of a project folder's own files (project.json, its autosave, backup): an export or a story
-    script written there would replace the project."""
+    """``path`` is one of a project folder's own files (project.json, its autosave, backup) or lies in its takes,
+    references or music: an export or a story script written there would replace the project or one of its takes."""
     path = Path(path)
     try:
-        return (path.name in (PROJECT_FILE, AUTOSAVE_FILE, BACKUP_FILE, DAMAGED_FILE)
-                and (path.parent / PROJECT_FILE).is_file())
+        if path.name in (PROJECT_FILE, AUTOSAVE_FILE, BACKUP_FILE, DAMAGED_FILE) and \
+                (path.parent / PROJECT_FILE).is_file():
+            return True
+        # A film written over a take's clip.mp4 (export --force) left the shot DAMAGED.
+        return any(part.name in MEDIA_DIRS and (part.parent / PROJECT_FILE).is_file()
+                   for part in path.absolute().parents)
     except OSError:
         return False
 

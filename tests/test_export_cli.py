@@ -169,3 +169,8 @@ def test_export_never_replaces_the_project_file_even_with_force(project, capsys)
     assert app_main(["export", str(project.folder), "--format", "mp4", "--out", str(out), "--force"]) == 2
     assert _error_line(capsys) == f"error: {out} is a StoryMem project's own file; --out names another file"
     assert out.read_bytes() == saved
+    clip = project.folder / next(s.accepted() for s in project.story.shots if s.accepted()).clip
+    taken = clip.read_bytes()  # nor one of its takes: the shot was left DAMAGED
+    assert app_main(["export", str(project.folder), "--format", "mp4", "--out", str(clip), "--force"]) == 2
+    assert _error_line(capsys) == f"error: {clip} is a StoryMem project's own file; --out names another file"
+    assert clip.read_bytes() == taken
