@@ -360,8 +360,9 @@ class FileController:
         if path.is_dir() or path.name == PROJECT_FILE:
             return self.open_project(path if path.is_dir() else path.parent)
         if path.suffix == PROJECT_SUFFIX:  # a project moved or deleted since (a recent entry, a command line)
-            dialogs.error(self.window, "Cannot open project", f"{path} is not there any more: it was moved, renamed "
-                                                              "or deleted.")
+            gone = (f"{path} is a file, not a project folder: a project is a folder holding {PROJECT_FILE}."
+                    if path.exists() else f"{path} is not there any more: it was moved, renamed or deleted.")
+            dialogs.error(self.window, "Cannot open project", gone)
             return False
         return self.import_story(path, ask=False)
 

@@ -182,6 +182,10 @@ def test_malformed_and_unreadable_files_are_clear_errors(window, recorded_dialog
     assert recorded_dialogs.messages[1][1] == "Cannot open project"  # a project, not a story to import
     assert "video_prompts" in errors[2]
     assert "binary.json" in errors[3]
+    (tmp_path / "afile.storymem").write_text("not a folder")
+    assert not window.files.open_path(tmp_path / "afile.storymem")
+    assert recorded_dialogs.texts("error")[-1] == (f"{tmp_path / 'afile.storymem'} is a file, not a project folder: a "
+                                                   "project is a folder holding project.json.")
     assert prompts(window) == start  # the open project is untouched
 
 
