@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -537,9 +538,13 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
         run = replace(settings.drafted(), **chosen)
     references = []
     for i, ref in enumerate(args.reference):
-        target = out / "references" / f"reference_{i}{Path(ref).suffix.lower()}"
+        # Named by content: a rerun with another image replaced the one earlier takes record they were made from
+        # (and one given from references/ itself was a SameFileError).
+        digest = hashlib.sha256(Path(ref).read_bytes()).hexdigest()[:12]
+        target = out / "references" / f"reference_{i}_{digest}{Path(ref).suffix.lower()}"
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ref, target)
+        if not target.is_file():
+            shutil.copyfile(ref, target)
         references.append(project.relative(target))
 
     engine = StoryMemEngine(EngineSettings(

@@ -35,9 +35,9 @@ def why_unreadable(exc: BaseException) -> str:
         return str(reason)
     if isinstance(exc, OSError | ValueError):
         return str(exc) or type(exc).__name__
-    # A decoder's own slip on damaged data (PIL: IndexError, EOFError, struct.error): its words mean nothing here.
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return f"damaged or cut off ({detail})"
+    # A decoder's own slip on damaged data (PIL: IndexError, EOFError, struct.error): its words mean nothing to the
+    # user ("tuple index out of range"), so they are left out.
+    return "damaged or cut off"
 
 
 def unreadable(path: Path, frames: int = 0) -> str:

@@ -200,12 +200,25 @@ def test_mr2v_first_shot_uses_reference_images_as_memory(tmp_path, story_paths, 
     assert result.returncode == 0, result.stderr
     shots = json.loads((out / "manifest.json").read_text())["shots"]
     assert [s["mode"] for s in shots] == ["m2v", "mi2v"]
-    assert shots[0]["memory"] == ["references/reference_0.png"]
+    (copied,) = (out / "references").iterdir()  # named by its content: another image never replaces it
+    assert copied.name.startswith("reference_0_") and copied.read_bytes() == ref.read_bytes()
+    assert shots[0]["memory"] == [f"references/{copied.name}"]
     # About the area of 64x48 at the aspect of the first memory image (2:1), sides multiples of 16; and said.
     assert shots[0]["size"] == [64, 32]
     assert ("Size: 64x32, the area of 64x48 at the aspect of hero.png (128x64), as the official M2V run sizes its "
             "shots") in result.stderr
     assert read_video(out / "film.mp4").shape[0] == 9 + 8
+    # A rerun given the copy itself keeps everything; one given another image makes the shots again from it, and
+    # the image the first takes were made from stays beside it.
+    again = run_main("render", str(story), "--out", str(out), *TINY, "--first-shot", "m2v", "--reference",
+                     str(copied), env=tiny_env)
+    assert again.returncode == 0 and "(0 generated)" in again.stderr, again.stderr
+    other = tmp_path / "villain.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 128, 3), dtype=np.uint8)).save(other)
+    again = run_main("render", str(story), "--out", str(out), *TINY, "--first-shot", "m2v", "--reference",
+                     str(other), env=tiny_env)
+    assert again.returncode == 0 and "(2 generated)" in again.stderr, again.stderr
+    assert copied.read_bytes() == ref.read_bytes() and len(list((out / "references").iterdir())) == 2
 
 
 def test_model_free_keyframes_only_when_asked_and_every_take_says_so(tmp_path, story_paths, tiny_env):
