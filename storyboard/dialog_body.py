@@ -36,9 +36,13 @@ class DialogBody(QScrollArea):
         return QSize(least.width() + self._bar(), min(least.height(), SHORTEST))
 
 
+def screen_room(widget: QWidget) -> QSize:
+    """The most a dialog may measure on the widget's screen: its free area less the window frame and a margin."""
+    room = widget.screen().availableGeometry().size()
+    return QSize(room.width() - 40, room.height() - 60)
+
+
 def fit_screen(dialog: QWidget) -> None:
     """Size the dialog to what it asks, cut to the screen's free area (Qt's own cut stops at two thirds of it)."""
-    room = dialog.screen().availableGeometry().size()
     dialog.layout().activate()
-    wanted = dialog.sizeHint()
-    dialog.resize(min(wanted.width(), room.width() - 40), min(wanted.height(), room.height() - 60))
+    dialog.resize(dialog.sizeHint().boundedTo(screen_room(dialog)))

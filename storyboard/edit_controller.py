@@ -128,8 +128,7 @@ class EditController:
         if not rows:
             return
         takes = sum(len(self.model.shot_at(r).takes) for r in rows)
-        queued = sum(1 for r in rows if self.model.live_status.get(self.model.shot_at(r).id) in ("queued",
-                                                                                               "generating"))
+        queued = sum(1 for r in rows if self.model.in_queue(self.model.shot_at(r).id))
         self._push(DeleteShotsCommand(self.model, rows, self.select_shots))
         one = len(rows) == 1
         held = f" and {'its' if one else 'their'} {counted(takes, 'take')}" if takes else ""

@@ -262,16 +262,15 @@ class FileController:
             except ProjectError:
                 continue
             story = project.story
-            takes = sum(len(shot.takes) for shot in story.shots)
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime((folder / PROJECT_FILE).stat().st_mtime))
+            when = _changed_at(folder / PROJECT_FILE)
             first = next((" ".join(s.prompt.split()[:8]) for s in story.shots if s.prompt.strip()), "")
             opening = f", opening “{first}…”" if first else ""
             # Three answers: a No that deleted it for good was one click from losing the work it was there to save.
             answer = dialogs.choose(
                 self.window, "Reopen unsaved project?",
-                f"“{story.name}” ({counted(len(story.shots), 'shot')}, {counted(takes, 'take')}, last changed "
-                f"{when}{opening}) was not saved when StoryMem Studio last closed.\n\nReopen it now, keep it for "
-                "later (asked again at the next start), or delete it and its takes?",
+                f"“{story.name}” ({_in_numbers(story)}, last changed {when}{opening}) was not saved when StoryMem "
+                "Studio last closed.\n\nReopen it now, keep it for later (asked again at the next start), or delete "
+                "it and its takes?",
                 [("reopen", "Reopen"), ("delete", "Delete it")], cancel_label="Later")
             if answer == "reopen":
                 return self.open_project(folder)
@@ -287,7 +286,7 @@ class FileController:
             autosave = newer_autosave(folder) if (folder / PROJECT_FILE).is_file() else None
             if autosave is None or is_unsaved(folder) or not self._can_hold(folder):
                 continue
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(autosave.stat().st_mtime))
+            when = _changed_at(autosave)
             if dialogs.ask_yes_no(
                 self.window, "Restore unsaved changes?",
                 f"{folder} has changes autosaved at {when} that were never saved: StoryMem Studio closed without "
@@ -321,7 +320,7 @@ class FileController:
         backup = folder / BACKUP_FILE
         try:
             project = load_project(folder, BACKUP_FILE)  # what restore_backup makes project.json again
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(backup.stat().st_mtime))
+            when = _changed_at(backup)
         except (ProjectError, OSError):
             dialogs.error(self.window, "Cannot open project", str(exc))
             return None
@@ -456,8 +455,7 @@ class FileController:
         """What saving over another project loses, in numbers: "Replace?" alone hid a story and its takes."""
         try:
             other = load_project(folder).story
-            held = (f"the project “{other.name}” ({counted(len(other.shots), 'shot')}, "
-                    f"{counted(sum(len(s.takes) for s in other.shots), 'take')})")
+            held = f"the project “{other.name}” ({_in_numbers(other)})"
         except (ProjectError, OSError):
             held = "a project"
         return (f"{folder} already holds {held}. Replace it with this one? Its story is then only in "
@@ -703,6 +701,16 @@ class FileController:
         self.window.statusBar().showMessage(f"Exported story to {path}{beside}: prompts, scenes and cuts (notes, shot "
                                             "settings and takes stay in the project)", 10_000)
         return True
+
+
+def _changed_at(path: Path) -> str:
+    """When the file was last written, as the questions about it say it (local time, to the minute)."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+
+
+def _in_numbers(story: Story) -> str:
+    """"6 shots, 1 take": what a question about a whole project puts at stake."""
+    return f"{counted(len(story.shots), 'shot')}, {counted(sum(len(s.takes) for s in story.shots), 'take')}"
 
 
 def _stamp(folder: Path) -> tuple[int, int, int] | None:

@@ -529,7 +529,7 @@ class GenerationController(QObject):
 
     def _done_with(self, shot_id: str) -> None:
         # A deleted shot's too: its Undo must not bring back a card queued or generating for good.
-        if self._job_shown() and self.window.model.live_status.get(shot_id) in ("queued", "generating"):
+        if self._job_shown() and self.window.model.in_queue(shot_id):
             self.window.model.set_live_status(shot_id, None)
 
     def writes_into(self, folder: Path) -> bool:

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard.app_settings import ENGINES, AppSettings
-from storyboard.dialog_body import DialogBody, fit_screen
+from storyboard.dialog_body import DialogBody, fit_screen, screen_room
 from storyboard.note_label import NOTE_STYLE, NoteLabel
 from storyboard.render_settings_form import RenderSettingsForm
 from storymem_engine.multi_gpu import gpu_note, split_needs, visible_gpus
@@ -300,7 +300,7 @@ def show_corrections(form: RenderSettingsForm, label: QLabel) -> bool:
         # offload preset's), cutting their first and last lines off.
         window = label.window()
         window.layout().activate()
-        room = window.screen().availableGeometry().height() - 60  # past that the settings scroll (DialogBody)
+        room = screen_room(window).height()  # past that the settings scroll (DialogBody)
         window.resize(window.width(), max(window.height(), min(window.sizeHint().height(), room)))
     return bool(fixes)
 

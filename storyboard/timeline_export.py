@@ -167,7 +167,8 @@ def _soundtrack(project: Project, plan: list[HandoffShot], fmt: TimelineFormat,
 def _collect_music(source: Path, folder: Path, result: TimelineResult) -> Path:
     folder.mkdir(exist_ok=True)
     result.media_folder = folder
-    # Named as the project's copy (by its content): an earlier export's copy of other music stays beside it.
+    # Named as the project's copy (a new name for each music set): an earlier export's copy of other music stays
+    # beside it.
     target = folder / f"soundtrack_{source.name}"
     if not _ours(target, source):
         partial = target.with_name(f".{target.name}.part")

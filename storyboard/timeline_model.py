@@ -258,6 +258,10 @@ class TimelineModel(QAbstractListModel):
             return "missing"
         return "damaged" if self.clip_damaged(take) else ""
 
+    def in_queue(self, shot_id: str) -> bool:
+        """The running queue has the shot still to make, or is making it."""
+        return self.live_status.get(shot_id) in ("queued", "generating")
+
     def set_live_status(self, shot_id: str, status: str | None) -> None:
         if status != "generating":
             self.live_progress.pop(shot_id, None)

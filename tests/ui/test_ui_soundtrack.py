@@ -158,7 +158,7 @@ def test_timelines_put_the_music_on_an_audio_track_or_say_they_cannot(window, tm
     assert window.exports.export_timeline("otio", path, TimelineOptions("otio", collect_media=True))
     timeline = read_timeline(path)
     (music,) = [track for track in timeline.tracks if track.kind == "Audio"][0]
-    copied = music.media_reference.target_url  # named by its content, as in the project's music/
+    copied = music.media_reference.target_url  # named as the project's own copy in music/
     assert copied.startswith("kept_media/soundtrack_") and copied.endswith(".wav")
     assert (tmp_path / copied).read_bytes() == (tmp_path / "song.wav").read_bytes()
     path = tmp_path / "cut.edl"
