@@ -106,19 +106,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         dialogs.set_interactive(False)  # nothing may block a headless screenshot
     window = MainWindow()
-    if args.path:
-        opened = window.files.open_path(Path(args.path))
-    else:  # unsaved work a crash left behind comes back first
-        opened = (not args.screenshot and window.files.offer_left_behind()) or window.files.open_sample()
-    if args.screenshot:
+    path = Path(args.path) if args.path else None
+    if args.screenshot:  # nothing asked: the project given, else the sample
         from storyboard.screenshot import save_window_screenshot
 
+        opened = window.files.open_path(path) if path else window.files.open_sample()
         ok = save_window_screenshot(window, Path(args.screenshot))
         window.close()
         if not opened:
             print(f"error: could not open {args.path}", file=sys.stderr)
             return 2
         return 0 if ok else 1
+    window.files.open_at_start(path)
     from storyboard import window_geometry
 
     window_geometry.restore(window)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QFileSystemWatcher, QTimer
 
 from storyboard import dialogs
+from storyboard.file_names import file_name_from
 from storyboard.media_copy import CopyCancelled, copy_media
 from storyboard.outside_takes import deleted_shot_words, take_keys, takes_for_deleted_shots, takes_recorded_outside
 from storyboard.recent import add_recent, recent_projects
@@ -256,27 +257,37 @@ class FileController:
 
     def offer_left_behind(self) -> bool:
         """At start: unsaved projects a crash left behind are offered back (True when one was reopened)."""
-        for folder in left_behind():
-            try:
-                project = load_project(folder)
-            except ProjectError:
-                continue
-            story = project.story
-            when = _changed_at(folder / PROJECT_FILE)
-            first = next((" ".join(s.prompt.split()[:8]) for s in story.shots if s.prompt.strip()), "")
-            opening = f", opening “{first}…”" if first else ""
+        for folder, story in left_behind_projects():
             # Three answers: a No that deleted it for good was one click from losing the work it was there to save.
             answer = dialogs.choose(
                 self.window, "Reopen unsaved project?",
-                f"“{story.name}” ({_in_numbers(story)}, last changed {when}{opening}) was not saved when StoryMem "
-                "Studio last closed.\n\nReopen it now, keep it for later (asked again at the next start), or delete "
-                "it and its takes?",
+                f"{left_behind_words(folder, story)} was not saved when StoryMem Studio last closed.\n\nReopen it now, "
+                "keep it for later (asked again at the next start; File > Open recent lists it), or delete it and "
+                "its takes?",
                 [("reopen", "Reopen"), ("delete", "Delete it")], cancel_label="Later")
             if answer == "reopen":
                 return self.open_project(folder)
             if answer == "delete":
                 discard(folder)
         return self._offer_autosaved()
+
+    def open_at_start(self, path: Path | None) -> None:
+        """The window's first project: ``path`` (a command line, a double-click), else unsaved work a crash left
+        (asked), else the sample. A path that cannot be opened says why and the sample opens: never a blank window."""
+        if path is not None and self.open_path(path):
+            self._mention_left_behind()
+        elif not self.offer_left_behind():
+            self.open_sample()
+
+    def _mention_left_behind(self) -> None:
+        """A project was asked for: unsaved work a crash left is not offered in its place, but said."""
+        found = left_behind_projects()
+        if found:
+            folder, story = found[0]
+            more = f" (and {counted(len(found) - 1, 'other')})" if len(found) > 1 else ""
+            self.window.statusBar().showMessage(
+                f"“{story.name}”{more}, not saved when StoryMem Studio last closed, is kept: File > Open recent "
+                "reopens it", 30_000)
 
     def _offer_autosaved(self) -> bool:
         """At start, after the unsaved ones: a recent saved project whose autosave is newer than its save (the app
@@ -403,19 +414,37 @@ class FileController:
             self.window.statusBar().showMessage(note, 30_000)
         missing = project.missing_files()
         if missing:
-            listed = "\n".join(missing[:MISSING_LISTED])
-            more = f"\n… and {len(missing) - MISSING_LISTED} more" if len(missing) > MISSING_LISTED else ""
-            music = project.story.soundtrack
-            music_gone = music is not None and music.file in missing
-            said = ["Those takes and cast images show as missing; the project itself opened fine."] * (
-                len(missing) > music_gone)
-            said += ["The film exports refuse a missing soundtrack: put it back, or choose another or remove it in "
-                     "File > Soundtrack."] * music_gone
-            one = len(missing) == 1
-            dialogs.warning(self.window, "Missing files",
-                            f"{counted(len(missing), 'file')} named in this project {'is' if one else 'are'} not in "
-                            f"{folder}, or {'is' if one else 'are'} empty:\n{listed}{more}\n\n" + "\n\n".join(said))
+            self._say_missing(project, folder, missing)
         return True
+
+    def _say_missing(self, project: Project, folder: Path, missing: list[str]) -> None:
+        """Which files named in the project are gone, and how each kind comes back."""
+        story = project.story
+        gone = set(missing)
+        listed = "\n".join(missing[:MISSING_LISTED])
+        more = f"\n… and {len(missing) - MISSING_LISTED} more" if len(missing) > MISSING_LISTED else ""
+        clips = {t.clip for s in story.shots for t in s.takes} & gone
+        take_files = {p for s in story.shots for t in s.takes
+                      for p in [t.clip, t.last_frame, *t.keyframes, *t.motion_frames]} & gone
+        cast_images = {image.path for member in story.cast for image in member.images} & gone
+        said = [f"The project itself opened fine. Files put back where the list says, inside {folder}, are found "
+                "when the project is opened again."]
+        if clips:
+            said.append("Takes whose clips are gone show MISSING on their cards: Generate > Regenerate stale shots "
+                        "(Ctrl+Shift+R) makes those shots again.")
+        if take_files - clips:
+            said.append("A take's keyframes or last frames gone: the shots after it that remember or continue it "
+                        "cannot be generated until that shot is made again (Generate shot, Ctrl+G).")
+        if cast_images:
+            said.append("Cast members whose images are gone say \"missing\" in the Cast tab: add the images again, "
+                        "or remove the member.")
+        if story.soundtrack is not None and story.soundtrack.file in gone:
+            said.append("The film exports refuse a missing soundtrack: put it back, or choose another or remove it "
+                        "in File > Soundtrack.")
+        one = len(missing) == 1
+        dialogs.warning(self.window, "Missing files",
+                        f"{counted(len(missing), 'file')} named in this project {'is' if one else 'are'} not in "
+                        f"{folder}, or {'is' if one else 'are'} empty:\n{listed}{more}\n\n" + "\n\n".join(said))
 
     # ------------------------------------------------------------ save
     def save(self) -> bool:
@@ -433,6 +462,10 @@ class FileController:
         if is_unsaved(folder):
             dialogs.error(self.window, "Choose another folder", "That folder is where the app keeps unsaved projects; "
                                                                 "save the project somewhere of your own.")
+            return False
+        if folder.exists() and not folder.is_dir():  # the write said only "Not a directory"
+            dialogs.error(self.window, "Choose another name", f"{folder} is a file: a project is a folder (holding "
+                                                               f"{PROJECT_FILE} and the takes). Choose another name.")
             return False
         holder = next((p for p in folder.parents if (p / PROJECT_FILE).is_file()), None)
         if holder is not None:
@@ -466,7 +499,7 @@ class FileController:
         """The name Save As offers: the project's own name would be its folder, which a file dialog opens instead
         of offering (a plain name typed there then saved the copy inside the project), so a saved project offers
         "<name> copy"."""
-        name = self.window.display_name()
+        name = file_name_from(self.window.display_name())
         if self.window.project_path is None or self.is_unsaved():
             return name + PROJECT_SUFFIX
         parent = self.window.project_path.parent
@@ -701,6 +734,24 @@ class FileController:
         self.window.statusBar().showMessage(f"Exported story to {path}{beside}: prompts, scenes and cuts (notes, shot "
                                             "settings and takes stay in the project)", 10_000)
         return True
+
+
+def left_behind_projects() -> list[tuple[Path, Story]]:
+    """The unsaved projects a crash left (no app window holds them), newest first, with their stories."""
+    found = []
+    for folder in left_behind():
+        try:
+            found.append((folder, load_project(folder).story))
+        except ProjectError:
+            continue
+    return found
+
+
+def left_behind_words(folder: Path, story: Story) -> str:
+    """“Name” (6 shots, 1 take, last changed 2026-12-01 10:02, opening “A lighthouse…”)."""
+    first = next((" ".join(s.prompt.split()[:8]) for s in story.shots if s.prompt.strip()), "")
+    opening = f", opening “{first}…”" if first else ""
+    return f"“{story.name}” ({_in_numbers(story)}, last changed {_changed_at(folder / PROJECT_FILE)}{opening})"
 
 
 def _changed_at(path: Path) -> str:

@@ -22,7 +22,7 @@ from storyboard.memory import bank_frozen, is_stale
 from storyboard.shot_numbers import shots_in_words
 from storyboard.undo_commands import removed_shot
 from storyboard.worker import GenerationJob, WorkerThread
-from storymem_engine.project import TAKES_DIR, ProjectError, acquire_writer_lock, record_take
+from storymem_engine.project import TAKES_DIR, ProjectBusy, ProjectError, acquire_writer_lock, record_take
 from storymem_engine.shot_modes import unmade_continued
 from storymem_engine.story import Take
 from storymem_engine.words import counted
@@ -174,15 +174,18 @@ class GenerationController(QObject):
         if engine is None or not self._draft_can_run(engine, shot_ids, finalize) \
                 or not self._gpus_available(shot_ids, finalize):
             return False
+        # One writer per project: a CLI render into this folder and this queue must not interleave takes. Held
+        # before the save below, which otherwise refused in its own words ("save again") what Generate had asked.
+        # (A folder gone since it opened is not made again here: the save says it is gone.)
+        folder = self.window.project_path
+        if folder is not None and folder.is_dir() and not self._hold_writer(folder):
+            return False
         if not self._ensure_saved():  # takes are written into the project: nothing may start unsaved
+            self._release_lock()
             self.window.statusBar().showMessage("Generation not started: the project could not be saved first.",
                                                 15_000)
             return False
-        try:
-            # One writer per project: a CLI render into this folder and this queue must not interleave takes.
-            self._lock = acquire_writer_lock(self.window.project.folder)
-        except (ProjectError, OSError) as exc:
-            dialogs.error(self.window, "Project busy", str(exc))
+        if not self.writes_into(self.window.project.folder) and not self._hold_writer(self.window.project.folder):
             return False
         render = self.window.generation_settings(engine["engine"])  # "use tiny" may have been answered just now
         # The tiny engine's own small defaults, or whatever the user set instead: said as they are.
@@ -540,6 +543,22 @@ class GenerationController(QObject):
             return Path(self._lock.lock_file).parent.resolve() == folder.resolve()
         except OSError:
             return False
+
+    def _hold_writer(self, folder: Path) -> bool:
+        """Take the project's writer lock for a queue; False, having said why, when a render holds it."""
+        self._release_lock()
+        try:
+            self._lock = acquire_writer_lock(folder)
+        except ProjectBusy:
+            dialogs.error(self.window, "A render is writing this project",
+                          f"{folder} is being written right now by a render (main.py render) or another window's "
+                          "Generate: its takes and this queue's would write over each other.\n\nGenerate again "
+                          "when it has finished. Nothing was started; your changes stay here.")
+            return False
+        except (ProjectError, OSError) as exc:
+            dialogs.error(self.window, "Project busy", str(exc))
+            return False
+        return True
 
     def _release_lock(self) -> None:
         lock, self._lock = self._lock, None

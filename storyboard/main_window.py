@@ -8,7 +8,6 @@ from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QSettings, QStan
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import (
     QFrame,
-    QLabel,
     QMainWindow,
     QMenu,
     QScrollArea,
@@ -27,6 +26,7 @@ from storyboard.edit_controller import EditController
 from storyboard.export_controller import ExportController
 from storyboard.file_controller import PROJECT_SUFFIX, FileController
 from storyboard.file_drops import local_files, openable_drop
+from storyboard.file_names import file_name_from
 from storyboard.find_replace_dialog import FindReplaceDialog
 from storyboard.frame_actions import FrameActions
 from storyboard.full_screen_preview import FullScreenPreview
@@ -42,6 +42,7 @@ from storyboard.settings_dialog import SettingsDialog
 from storyboard.settings_values import names_existing, text_value
 from storyboard.shot_numbers import shots_in_words
 from storyboard.soundtrack_controller import SoundtrackController
+from storyboard.status_summary import StatusSummary
 from storyboard.take_trim import TakeTrim
 from storyboard.timeline_model import ShotRole, TimelineModel
 from storyboard.timeline_view import TimelineView
@@ -79,8 +80,7 @@ class MainWindow(QMainWindow):
         self.memory_strip = MemoryStrip()
         self.cast_panel = CastPanel()
         self._build_layout()
-        self.shot_count_label = QLabel()
-        self.statusBar().addPermanentWidget(self.shot_count_label)
+        self.shot_count_label = StatusSummary(self.statusBar())
         # The counts in the status bar are written once per event-loop pass, after the timeline has painted: one
         # drop in a 1,000-shot story asked for them 4 times (~1 ms each) before the cards could move.
         self._status_timer = QTimer(self)
@@ -447,6 +447,9 @@ class MainWindow(QMainWindow):
         path = Path(chosen)
         try:
             folder = path if path.is_dir() else path.parent
+            # A project's project.json opened, a take's image attached: the next dialog starts beside the project,
+            # not inside it (a Save As there was refused as "inside the project").
+            folder = next((p.parent for p in (folder, *folder.parents) if (p / PROJECT_FILE).is_file()), folder)
         except OSError:  # a name too long for the file system: the write that follows says so
             folder = path.parent
         QSettings().setValue("paths/last_folder", str(folder))
@@ -455,7 +458,7 @@ class MainWindow(QMainWindow):
     def ask_export_path(self, title: str, name_filter: str, suffix: str, name: str = "") -> Path | None:
         """Ask where to write (``name``: the file name offered, else the project's); never overwrite an existing
         file without asking."""
-        file_name = (name or self.display_name()) + suffix
+        file_name = file_name_from(name or self.display_name()) + suffix
         # The folder the last export went to (an "exports" folder beside the project, a shared drive), else the
         # project's own.
         last = text_value(QSettings(), "paths/last_export_folder")

@@ -25,29 +25,28 @@ def copy_media(source: Path, target: Path, parent: QWidget | None) -> None:
              for path in sorted((source / name).rglob("*")) if path.is_file()]
     sizes = [path.stat().st_size for path in files]
     total = sum(sizes)
-    if total < QUIET_BYTES:
-        for name in MEDIA_DIRS:
-            if (source / name).is_dir():
-                shutil.copytree(source / name, target / name, dirs_exist_ok=True)
-        return
-    megabytes = max(total // 2**20, 1)
-    dialog = QProgressDialog(f"Copying the takes and images to {target.name} ({megabytes:,} MB)…", "Cancel", 0,
-                             megabytes, parent)
-    dialog.setWindowTitle("Save As")
-    dialog.setWindowModality(Qt.WindowModality.WindowModal)
-    dialog.setMinimumDuration(0)
+    dialog = None
+    if total >= QUIET_BYTES:
+        megabytes = max(total // 2**20, 1)
+        dialog = QProgressDialog(f"Copying the takes and images to {target.name} ({megabytes:,} MB)…", "Cancel", 0,
+                                 megabytes, parent)
+        dialog.setWindowTitle("Save As")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(0)
     done = 0
     try:
         for path, size in zip(files, sizes, strict=True):
-            if dialog.wasCanceled():
+            if dialog is not None and dialog.wasCanceled():
                 raise CopyCancelled
             destination = target / path.relative_to(source)
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, destination)
             done += size
-            dialog.setValue(done // 2**20)
-            QApplication.processEvents()
-        if dialog.wasCanceled():
+            if dialog is not None:
+                dialog.setValue(done // 2**20)
+                QApplication.processEvents()
+        if dialog is not None and dialog.wasCanceled():
             raise CopyCancelled
     finally:
-        dialog.close()
+        if dialog is not None:
+            dialog.close()

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
 from storyboard.card_delegate import CARD_SIZE
 from storyboard.compare_takes import open_compare_takes
+from storyboard.file_controller import left_behind_projects, left_behind_words
 from storyboard.find_replace_dialog import open_find_replace
 from storyboard.help_menu import build_help_menu
 from storyboard.recent import clear_recent, recent_projects
@@ -290,6 +291,15 @@ def fill_recent_menu(window: MainWindow) -> None:
     menu.clear()
     paths = recent_projects()
     menu.setToolTipsVisible(True)
+    # Unsaved projects a crash left: asked about only at a start without a file; here they can always be found.
+    left = left_behind_projects()
+    for folder, story in left:
+        action = menu.addAction(f"“{story.name}”  (not saved: left when StoryMem Studio closed)")
+        action.setToolTip(f"{left_behind_words(folder, story)}\nKept in the app's data folder ({folder}); reopen it "
+                          "and File > Save As keeps it where you choose")
+        action.triggered.connect(lambda _checked=False, p=str(folder): window.open_recent(p))
+    if left and paths:
+        menu.addSeparator()
     for path in paths:
         # A project gone (moved, deleted) or left without its project.json says why it is greyed out.
         there = names_existing(str(Path(path) / PROJECT_FILE)) if names_existing(path, folder=True) else \
@@ -299,8 +309,8 @@ def fill_recent_menu(window: MainWindow) -> None:
         if not there:
             action.setToolTip("Moved, renamed or deleted since it was opened: File > Open finds it where it is now")
         action.triggered.connect(lambda _checked=False, p=path: window.open_recent(p))
-    if not paths:
-        menu.addAction("(none)").setEnabled(False)
-    else:
+    if paths:
         menu.addSeparator()
         menu.addAction("Clear list", clear_recent)
+    elif not left:
+        menu.addAction("(none)").setEnabled(False)

@@ -46,7 +46,7 @@ from storymem_engine.request import (
 )
 from storymem_engine.shot_modes import ModeError, resolve_mode
 from storymem_engine.story import Take
-from storymem_engine.take_files import take_file_problem, unreadable, why_unreadable
+from storymem_engine.take_files import MISSING, take_file_problem, unreadable, why_unreadable
 
 MOTION = 5
 # The request's fields in the words the CLI's flags and the inspector use, for "its ... changed".
@@ -230,6 +230,13 @@ class Director:
                         f"shot {index + 1} continues the last 5 frames of shot {index} (MM2V), whose take holds "
                         f"{len(motion)}: generate shot {index} with more frames (an MM2V shot keeps 5 fewer than it "
                         f"makes), or make shot {index + 1} a scene cut")
+            for path in [first_frame, *motion]:
+                problem = take_file_problem(self.project.resolve(path)) if path else MISSING
+                if problem:  # deleted or damaged since: "image not found: /home/..." named no shot to redo
+                    raise EngineError(
+                        f"shot {index + 1} continues shot {index}, whose take's last frame"
+                        f"{'s' if motion else ''} {path or '(none recorded)'} {problem}: regenerate shot {index}, "
+                        f"or make shot {index + 1} a scene cut")
         if frames <= DROPPED_FRAMES[mode]:
             raise EngineError(f"shot {index + 1} makes {frames} frames in {mode.upper()}, which repeats the previous "
                               f"shot's last {DROPPED_FRAMES[mode]}: nothing new would be left; give it 9 or more")
@@ -267,7 +274,7 @@ class Director:
         take = self.project.story.shots[index].accepted()
         if take is None or take.status != "done":
             return "it has no finished take"
-        for path in [take.clip, *take.keyframes]:
+        for path in [take.clip, take.last_frame, *take.keyframes, *take.motion_frames]:
             # Not file_missing: that one sees a project in "." as never saved, and `render --out .` is one.
             if not path:
                 continue

@@ -151,7 +151,9 @@ class Project:
             missing.append(self.story.soundtrack.file)
         for shot in self.story.shots:
             for take in shot.takes:
-                missing += [rel for rel in [take.clip, *take.keyframes] if self.file_missing(rel)]
+                # last.png and the motion frames too: the next shot continues from them (MI2V, MM2V).
+                missing += [rel for rel in [take.clip, take.last_frame, *take.keyframes, *take.motion_frames]
+                            if rel and self.file_missing(rel)]
         return missing
 
 

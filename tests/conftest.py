@@ -25,6 +25,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # anew, ~4 s here); the suite starts ~60 of them, so they fork from one server that imported those once. The spawn
 # path stays covered by the tests that run the app in a process of its own (test_selftest.py, the screenshots).
 engine_process.START_METHOD = "forkserver"
+# The same server forks the `main.py` runs of the CLI tests (run_main): it imports the CLI's libraries too.
+engine_process.FORKSERVER_PRELOAD = (*engine_process.FORKSERVER_PRELOAD, "storymem_engine.cli", "diffusers")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -32,12 +34,32 @@ STBENCH = SHARED / "stbench"
 
 
 def run_main(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300):
-    """Run `python main.py ...` as a user would, offline, returning the CompletedProcess."""
+    """Run `python main.py ...` as a user would, offline, returning the CompletedProcess.
+
+    The process is forked from the suite's forkserver, which imported torch, diffusers and transformers once
+    (main_child.py says what stays the user's own)."""
+    import multiprocessing
     import subprocess
+    import tempfile
+
+    import main_child
 
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT, env=full_env, timeout=timeout)
+    command = [sys.executable, str(ROOT / "main.py"), *args]
+    with tempfile.TemporaryDirectory() as folder:
+        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(engine_process.FORKSERVER_PRELOAD))
+        child = context.Process(target=main_child.run, args=(str(ROOT), list(args), full_env, str(cwd or ROOT),
+                                                              str(out), str(err)))
+        child.start()
+        child.join(timeout)
+        if child.exitcode is None:
+            child.kill()
+            child.join()
+            raise subprocess.TimeoutExpired(command, timeout, out.read_text(), err.read_text())
+        return subprocess.CompletedProcess(command, child.exitcode, out.read_text(errors="replace"),
+                                           err.read_text(errors="replace"))
 
 
 @pytest.fixture(scope="session")

@@ -83,6 +83,23 @@ def test_new_upstream_take_makes_downstream_shots_stale(engine, story_paths, tmp
     assert saved["story"]["shots"][0]["accepted_take"] == story.shots[0].takes[1].id
 
 
+def test_a_deleted_last_frame_names_the_shot_to_make_again_not_a_path_not_found(engine, story_paths, tmp_path):
+    from storymem_engine.engine import EngineError
+
+    story = load_story(story_paths["queen"])
+    story.shots = story.shots[:2]  # shot 2 continues shot 1's last frame (MI2V)
+    project = Project(tmp_path / "p.storymem", story)
+    director = Director(project, engine, DirectorSettings(width=64, height=48, frames=9, steps=2))
+    director.run()
+    last = story.shots[0].accepted().last_frame
+    (project.folder / last).unlink()  # a cleanup tool, a sync gone wrong
+    assert project.missing_files() == [last]  # said when the project opens
+    assert director.why_regenerate(0) == f"its file {last} is missing or empty"  # a rerun makes shot 1 again
+    with pytest.raises(EngineError, match=f"shot 2 continues shot 1, whose take's last frame {last} is missing or "
+                                          "empty: regenerate shot 1, or make shot 2 a scene cut"):
+        director.request_for(1)
+
+
 def test_engine_never_imports_qt_and_package_import_is_light():
     code = (
         "import sys, storymem_engine, storymem_engine.story, storymem_engine.project, storymem_engine.memory,"

@@ -442,8 +442,16 @@ def test_generate_while_a_render_writes_into_the_project_says_it_is_busy(gen_win
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     with writing(win.project_path):  # as `main.py render --out <this project>` holds it
         assert not win.generation.generate_all()
-        assert "being written by another render" in recorded_dialogs.texts("error")[-1]
+        assert recorded_dialogs.messages[-1][1] == "A render is writing this project"
+        assert "Generate again when it has finished. Nothing was started" in recorded_dialogs.texts("error")[-1]
         assert win.model.live_status == {}
+        # With unsaved changes too: Generate's words, not the save's ("save again").
+        win.edits.edit_field(win.project.story.shots[1].id, "prompt", "a gull on the rail at night")
+        asked = len(recorded_dialogs.messages)
+        assert not win.generation.generate_all()
+        assert len(recorded_dialogs.messages) == asked + 1
+        assert "Generate again when it has finished" in recorded_dialogs.texts("error")[-1]
+        assert win.isWindowModified()  # nothing saved while the render writes
     assert win.generation.generate_shot()  # free again
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     with writing(win.project_path):  # the editor let go when its queue ended

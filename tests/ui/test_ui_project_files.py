@@ -70,6 +70,30 @@ def test_save_as_of_a_saved_project_offers_a_copy_beside_it_never_inside(window,
     assert not (folder / "Fox v2.storymem").exists() and window.project_path == folder
 
 
+def test_save_as_offers_a_name_any_system_can_hold_and_starts_beside_an_opened_project(window, recorded_dialogs,
+                                                                                        tmp_path, monkeypatch):
+    from storyboard import dialogs
+
+    folder = save_as(window, recorded_dialogs, tmp_path / "Fox.storymem")
+    window.files.new_project()
+    # File > Open of Fox's project.json remembered Fox's own folder: a new project's Save As started inside it,
+    # where it was then refused as "inside the project".
+    window.remember_folder(folder / PROJECT_FILE)
+    window.project.story.name = "The Queen: Part 1/2"  # an imported script's title
+    offered: list[str] = []
+    monkeypatch.setattr(dialogs, "save_file", lambda _p, _t, _f, start="": offered.append(start) or None)
+    assert not window.files.save_as()
+    assert offered == [str(tmp_path / "The Queen - Part 1-2.storymem")]  # no ':' (Windows, Finder), no '/'
+
+    # A file where the project folder would go: said so, not "Not a directory".
+    (tmp_path / "notes.storymem").write_text("mine")
+    monkeypatch.setattr(dialogs, "save_file", lambda *_a, **_k: str(tmp_path / "notes.storymem"))
+    assert not window.files.save_as()
+    assert recorded_dialogs.texts("error")[-1].startswith(f"{tmp_path / 'notes.storymem'} is a file: a project is a "
+                                                          "folder")
+    assert (tmp_path / "notes.storymem").read_text() == "mine" and window.project_path is None
+
+
 def test_ctrl_s_on_a_saved_project_writes_in_place(window, recorded_dialogs, tmp_path):
     folder = save_as(window, recorded_dialogs, tmp_path / "a.storymem")
     window.edits.edit_field(ids(window)[0], "prompt", "changed", burst=1)
@@ -236,6 +260,11 @@ def test_missing_clip_files_are_listed_on_open(window, recorded_dialogs, tmp_pat
     assert "2 files named in this project are not in" in warning
     assert window.project.story.shots[1].accepted().clip in warning and keyframe in warning
     assert "or are empty" in warning
+    # What brings each back: the files put back, or the shots made again (and which command does it).
+    assert f"Files put back where the list says, inside {folder}, are found when the project is opened again" in warning
+    assert "Takes whose clips are gone show MISSING on their cards: Generate > Regenerate stale shots" in warning
+    assert "keyframes or last frames gone" in warning and "Generate shot, Ctrl+G" in warning
+    assert "Cast" not in warning and "soundtrack" not in warning  # only what is gone is spoken of
     window.edits.select_shots([window.project.story.shots[1].id])
     assert "missing" in window.preview.player.screen_label.text().lower()
 

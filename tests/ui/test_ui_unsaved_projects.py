@@ -136,3 +136,44 @@ def test_a_saved_project_with_changes_only_in_its_autosave_is_offered_at_start(w
     qtbot.addWidget(third)
     asked = len(recorded_dialogs.questions)
     assert not third.files.offer_left_behind() and len(recorded_dialogs.questions) == asked
+
+
+def test_started_with_a_project_the_crash_left_one_is_said_and_in_open_recent(window, app_folder, recorded_dialogs,
+                                                                              qtbot, tmp_path):
+    from storyboard.app_settings import AppSettings
+    from storyboard.main_window import MainWindow
+    from storyboard.menus import fill_recent_menu
+
+    window.project.story.name = "Lighthouse keeper"
+    window.edits.edit_field(window.project.story.shots[0].id, "prompt", "the draft left by the crash")
+    assert window.files.autosave()
+    folder = Path(window.project_path)
+    window.files.hold(None)  # a crash: the OS frees the open lock, the folder stays
+    window.project_path = None
+    recorded_dialogs.paths.append(str(tmp_path / "Other"))
+    assert window.files.save_as()  # some other project, saved: the one double-clicked later
+    other = window.project_path
+    window.files.hold(None)
+
+    second = MainWindow(AppSettings(engine="tiny"))
+    qtbot.addWidget(second)
+    second.files.open_at_start(other)  # `main.py <project>`: that project opens, nothing is asked in its place
+    assert second.project_path == other and recorded_dialogs.choices == []
+    assert ("“Lighthouse keeper”, not saved when StoryMem Studio last closed, is kept: File > Open recent reopens it"
+            == second.statusBar().currentMessage())
+    fill_recent_menu(second)
+    entry = second.recent_menu.actions()[0]
+    assert entry.text().startswith("“Lighthouse keeper”  (not saved")
+    assert "the draft left by the crash" in entry.toolTip()
+    entry.trigger()
+    assert second.project_path == folder and second.project.story.shots[0].prompt == "the draft left by the crash"
+    fill_recent_menu(second)  # open here now: no longer listed as left behind
+    assert not second.recent_menu.actions()[0].text().startswith("“Lighthouse keeper”")
+
+
+def test_a_project_that_cannot_be_opened_at_start_says_why_and_the_sample_opens(window, app_folder, recorded_dialogs,
+                                                                               tmp_path):
+    gone = tmp_path / "Gone.storymem"
+    window.files.open_at_start(gone)
+    assert recorded_dialogs.messages[-1][1] == "Cannot open project"
+    assert window.project.story.shots and window.project_path is None  # the sample, not an empty window

@@ -192,3 +192,22 @@ def test_the_tall_settings_dialogs_keep_ok_and_cancel_on_a_short_screen(window, 
         buttons = dialog.findChild(QDialogButtonBox)
         assert buttons.mapTo(dialog, buttons.rect().bottomLeft()).y() <= dialog.height()
         dialog.close()
+
+
+def test_a_long_status_message_is_read_whole_and_the_summary_comes_back_after_it(window, qtbot):
+    window.show()
+    qtbot.waitExposed(window)
+    window.resize(1280, 700)
+    summary = window.shot_count_label
+    qtbot.waitUntil(lambda: window.width() == 1280 and summary.text().endswith("not saved yet"))
+    full = summary.text()
+    assert summary.shown_text() == full  # nothing said: the whole summary
+    bar = window.statusBar()
+    message = ("1 image added to “Captain Eleanor Marguerite Ashworth-Villanueva of the Northern Lighthouse” "
+               "(attached to every shot: Shots 1–8 are stale)")
+    bar.showMessage(message, 5000)
+    # The message's words end left of where the summary (now ending in "…") begins.
+    qtbot.waitUntil(lambda: summary.x() > bar.fontMetrics().horizontalAdvance(message))
+    assert summary.shown_text().endswith("…") and summary.text() == full
+    bar.clearMessage()
+    qtbot.waitUntil(lambda: summary.shown_text() == full)
