@@ -287,7 +287,8 @@ class EditController:
         number = next((i for i, t in enumerate(shot.takes, start=1) if t.id == take_id), None)
         if number is None:
             return
-        later_rows = range(row + 1, len(self.model.shots))  # only shots after it build on its take
+        # The shots after it build on its take; the shot itself gets an earlier take, made from other memory maybe.
+        later_rows = range(row, len(self.model.shots))
         stale_before = self._stale_rows(later_rows)
         command = DeleteTakeCommand(self.model, shot_id, take_id)
         self._push(command)
@@ -303,8 +304,11 @@ class EditController:
         else:
             after = f"; the newest take left, take {accepted}, is accepted now"
         stale = [r for r in self._stale_rows(later_rows) if r not in stale_before]
-        later = (f" {shots_in_words(stale).capitalize()} turned stale: made from the deleted take." if stale
-                 else "")
+        own = (f" Take {accepted} is stale: it was made before the shot's memory or settings last changed."
+               if row in stale and accepted is not None else "")
+        stale = [r for r in stale if r != row]
+        later = own + (f" {shots_in_words(stale).capitalize()} turned stale: made from the deleted take." if stale
+                       else "")
         self.window.statusBar().showMessage(f"Deleted take {number} of shot {row + 1}{after} (Edit > Undo brings it "
                                             f"back).{later}", 10000)
 

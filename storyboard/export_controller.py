@@ -105,6 +105,14 @@ class ExportController:
                  else f", silent: the soundtrack {music.name} ends before {after}")
         # Said, not silent: a shot still generating, or never made, is in the file as its animatic card.
         carded = cards_note(plan.card_rows)
+        # Stale takes are in the film as they are: said, as the cards are, so a film to review is not taken as final.
+        with bank_frozen(window.project.story):
+            stale = [r for r in (rows if rows is not None else range(window.model.rowCount()))
+                     if window.model.index(r).data(ShotRole.STATUS) == "stale"]
+        if stale:
+            one = len(stale) == 1
+            carded += (f"; {shots_in_words(stale)} {'is' if one else 'are'} stale (made from earlier memory or "
+                       "settings: Generate > Regenerate stale shots)")
         window.statusBar().showMessage(f"Exported {what} to {path}{heard}{carded}", 10_000)
         return True
 

@@ -76,6 +76,7 @@ class GenerationController(QObject):
         self._engine_name = ""  # the running queue's engine ("tiny", "wan")
         self._taken = 0
         self._orphans = 0  # takes made for shots deleted while queued (kept on the deleted shot, for its Undo)
+        self._untrimmed: list[str] = []  # shots whose trimmed take a new one replaced (the trim stays on the old)
         self._progress_text = ""  # the progress line this controller last put in the status bar
         self._message_at = 0.0  # when another message (the user's action's) last took the status bar
         window.statusBar().messageChanged.connect(self._said)
@@ -170,6 +171,8 @@ class GenerationController(QObject):
         # A memory made smaller than the pins (Render settings) would fail the shot after the models load.
         if not self.window.edits.pins_fit(story.memory_pins, story.memory_exclusions):
             return False
+        if not self._marks_replaced_asked(shot_ids, skip_current):
+            return False
         engine = self._engine_settings()
         if engine is None or not self._draft_can_run(engine, shot_ids, finalize) \
                 or not self._gpus_available(shot_ids, finalize):
@@ -218,6 +221,7 @@ class GenerationController(QObject):
         self._last_progress = None
         self._cancel_asked = False
         self._taken = self._orphans = 0
+        self._untrimmed = []
         self._ticker.start()
         for shot_id in shot_ids:
             self.window.model.set_live_status(shot_id, "queued")
@@ -230,6 +234,44 @@ class GenerationController(QObject):
             f"Queued {counted(len(shot_ids), 'shot')} on the {engine['engine']} engine{draft}{kept}…")
         self.worker.submit(job)
         return True
+
+    def _marks_replaced_asked(self, shot_ids: list[str], skip_current: bool) -> bool:
+        """A shot made again gets a new accepted take: keyframes pinned or excluded from the take it has now then
+        apply to nothing, and the shots after it remember without the pinned ones. Asked first (a Regenerate stale
+        after an exclusion remade the pinned keyframe's shot and dropped the pin without a word)."""
+        story = self.window.project.story
+        marks = [key for key in [*story.memory_pins, *story.memory_exclusions] if not key.startswith("ref:")]
+        if not marks:
+            return True
+        s = self.window.render_settings()
+        rows = {shot.id: row for row, shot in enumerate(story.shots)}
+        hit: list[int] = []
+        with bank_frozen(story):
+            for shot_id in shot_ids:
+                row = rows[shot_id]
+                take = story.shots[row].accepted()
+                if take is None or not any(key.split(":")[0] == take.id for key in marks):
+                    continue
+                if skip_current and not (self.window.model.clip_problem(take) or is_stale(
+                        story, row, s.memory_size, s.memory_sink, s.continuation)):
+                    continue  # up to date: Regenerate stale leaves it as it is
+                hit.append(row)
+        if not hit:
+            return True
+        taken = {story.shots[row].accepted().id for row in hit}
+        pins = sum(1 for key in story.memory_pins if key.split(":")[0] in taken)
+        excluded = sum(1 for key in story.memory_exclusions if key.split(":")[0] in taken)
+        held = " and ".join(words for words in (counted(pins, "pinned keyframe") if pins else "",
+                                                counted(excluded, "excluded keyframe") if excluded else "") if words)
+        one = len(hit) == 1
+        return dialogs.choose(
+            self.window, "Pinned keyframes will be replaced",
+            f"{shots_in_words(hit).capitalize()} will be made again. {'Its' if one else 'Their'} accepted "
+            f"{'take holds' if one else 'takes hold'} {held} of the memory: once the new "
+            f"{'take is' if one else 'takes are'} accepted, {'it applies' if pins + excluded == 1 else 'they apply'} "
+            "to nothing, and the shots after remember without the pinned ones.\n\nAccepting the earlier take again "
+            "(Takes list) brings them back.",
+            [("generate", "Generate anyway")], cancel_label="Cancel") == "generate"
 
     def _with_unmade_continued(self, shot_ids: list[str]) -> list[str] | None:
         """The queue with the earlier shots its continuing shots need (asked first), in story order; None when the
@@ -498,6 +540,9 @@ class GenerationController(QObject):
             return
         self.window.files.saw_take(shot_id, take.id)
         shot = model.shot_at(model.row_of(shot_id))
+        before = shot.accepted()
+        if before is not None and (before.trim_in or before.trim_out) and not (take.trim_in or take.trim_out):
+            self._untrimmed.append(shot_id)
         shot.takes.append(take)
         model.set_live_status(shot_id, None)
         model.set_shot_field(shot_id, "accepted_take", take.id)
@@ -575,6 +620,8 @@ class GenerationController(QObject):
         self._ticker.stop()
         took = time.monotonic() - self.worker.started_at if self.worker else 0.0
         kept = f"{self._taken} new take{'' if self._taken == 1 else 's'}"
+        if self._taken and self._job_shown():
+            kept += self._after_words()
         if self._orphans:
             kept += (f"; {counted(self._orphans, 'take')} of shots deleted meanwhile: Edit > Undo brings "
                      f"{'that shot' if self._orphans == 1 else 'those shots'} back with "
@@ -588,6 +635,26 @@ class GenerationController(QObject):
         else:
             message = f"Generation finished in {_duration(took)} ({kept})"
         self.window.statusBar().showMessage(message, 15_000)
+
+    def _after_words(self) -> str:
+        """What the new takes changed beyond themselves: they were accepted, trims stayed on the takes they
+        replaced, shots after them that are stale now (a regenerated shot 3 leaves shot 4 continuing its old end)."""
+        model = self.window.model
+        story = self.window.project.story
+        words = ", accepted" if self._taken == 1 else ", each accepted"
+        untrimmed = sorted(model.row_of(i) for i in dict.fromkeys(self._untrimmed) if self._has(i))
+        if untrimmed:
+            one = len(untrimmed) == 1
+            words += (f"; {shots_in_words(untrimmed)} {'plays' if one else 'play'} whole: the "
+                      f"{'trim stays' if one else 'trims stay'} on the earlier {'take' if one else 'takes'}")
+        s = self.window.render_settings()
+        with bank_frozen(story):
+            stale = [row for row, shot in enumerate(story.shots) if shot.accepted() is not None
+                     and is_stale(story, row, s.memory_size, s.memory_sink, s.continuation)]
+        if stale:
+            words += (f"; {shots_in_words(stale)} {'is' if len(stale) == 1 else 'are'} stale now: Generate > "
+                      "Regenerate stale shots")
+        return words
 
     # ------------------------------------------------------------ menu state and closing
     def update_actions(self, running: bool | None = None) -> None:

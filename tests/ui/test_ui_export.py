@@ -41,8 +41,11 @@ def test_export_film_is_playable_h264_with_animatic_cards(window, film_project, 
     assert (info.codec, info.pix_fmt, info.width, info.height) == ("h264", "yuv420p", 64, 48)
     assert info.faststart and info.fps == 16
     assert info.frames == 9 + 8 + 13 + 8 + 8 + 5
+    # Shot 3's take (made by the fixture without memory) is stale: in the film as it is, and said to be, so a film to
+    # review is not taken for the final one.
     assert window.statusBar().currentMessage() == (f"Exported 51 frames to {out}; shots 2, 4–6 are animatic cards "
-                                                   "(no accepted take yet)")
+                                                   "(no accepted take yet); shot 3 is stale (made from earlier "
+                                                   "memory or settings: Generate > Regenerate stale shots)")
     frames = read_video(out)
     assert frames[0, :, :, 0].mean() < 40 and frames[8, :, :, 0].mean() > 200  # the take's red ramp
     card = frames[9 + 3]
@@ -61,7 +64,8 @@ def test_export_of_the_selected_shots_is_their_film_alone(window, film_project, 
     assert recorded_dialogs.messages == []
     assert probe_video(out).frames == 13 + 8  # shot 3's take, shot 4's card
     assert window.statusBar().currentMessage() == (f"Exported shots 3–4 (21 frames) to {out}; shot 4 is its "
-                                                   "animatic card (no accepted take yet)")
+                                                   "animatic card (no accepted take yet); shot 3 is stale (made from "
+                                                   "earlier memory or settings: Generate > Regenerate stale shots)")
     assert offered[0].endswith("film shots 3–4.mp4")  # the project's name and the shots
 
 

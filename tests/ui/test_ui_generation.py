@@ -47,6 +47,9 @@ def test_generate_all_then_regenerate_marks_downstream_stale(gen_window, qtbot, 
     from PySide6.QtCore import Qt
 
     assert "shot 1 has a new accepted take" in " ".join(win.model.index(1).data(Qt.ItemDataRole.ToolTipRole).split())
+    # Said when it ends, not only in a card's tooltip: the new take was accepted and what it left stale.
+    assert win.statusBar().currentMessage().endswith("(1 new take, accepted; shots 2–3 are stale now: Generate > "
+                                                     "Regenerate stale shots)")
 
     # Regenerate stale: shot 1 is up to date (skipped), shots 2 and 3 get new takes.
     assert win.generation.generate_stale()
@@ -644,3 +647,42 @@ def test_another_project_opened_while_generating_shows_none_of_the_queue_on_its_
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
     assert seen <= {""} and win.model.live_status == {} and win.model.live_progress == {}
     assert all(s.takes == [] for s in win.project.story.shots)
+
+
+def test_remaking_a_shot_asks_before_its_pinned_keyframes_apply_to_nothing_and_says_where_trims_stay(
+        gen_window, qtbot, recorded_dialogs, tmp_path):
+    from storyboard.undo_commands import TrimTakeCommand
+
+    win = gen_window
+    shots = win.project.story.shots
+    assert win.generation.generate_all()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    second = shots[1].accepted()
+    win.undo_stack.push(TrimTakeCommand(win.model, shots[1].id, second.id, (2, 7), "Set in point"))
+    pinned = f"{second.id}:0"
+    assert win.edits.set_memory_pinned([pinned], True)
+
+    # Shot 2 made again: its take holds the pin. Cancel: nothing starts, nothing changes.
+    win.edits.select_shots([shots[1].id])
+    recorded_dialogs.choices.append(None)
+    assert not win.generation.generate_shot()
+    asked = recorded_dialogs.questions[-1]
+    assert asked.startswith("Shot 2 will be made again. Its accepted take holds 1 pinned keyframe of the memory")
+    assert "Accepting the earlier take again (Takes list) brings them back" in asked
+    assert not win.generation.busy and len(shots[1].takes) == 1
+
+    # Shot 1 alone holds no pin: not asked.
+    win.edits.select_shots([shots[0].id])
+    questions = len(recorded_dialogs.questions)
+    assert win.generation.generate_shot()
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert len(recorded_dialogs.questions) == questions
+
+    # Regenerate stale (shots 2-3 stale now) remakes shot 2: asked; on "Generate anyway" its trim stays on the old take.
+    recorded_dialogs.choices.append("generate")
+    assert win.generation.generate_stale()
+    assert "Shot 2 will be made again" in recorded_dialogs.questions[-1]
+    qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert shots[1].accepted().id != second.id and (second.trim_in, second.trim_out) == (2, 7)
+    said = win.statusBar().currentMessage()
+    assert "(2 new takes, each accepted; shot 2 plays whole: the trim stays on the earlier take)" in said

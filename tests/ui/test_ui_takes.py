@@ -40,6 +40,26 @@ def extra_take(project, shot, take_id: str, seed: int, status: str = "done", mod
     return take
 
 
+def test_deleting_a_take_says_when_the_earlier_take_now_accepted_is_stale(window, recorded_dialogs, tmp_path):
+    recorded_dialogs.paths.append(str(tmp_path / "p"))
+    assert window.files.save_as()
+    project = window.project
+    story = project.story
+    add_take(project, 0, keyframes=2)
+    shot = story.shots[1]
+    extra_take(project, shot, "old", seed=3)  # made from memory shot 1 no longer gives
+    current = extra_take(project, shot, "new", seed=4)
+    current.request["memory_keys"] = [k.key for k in memory_for(story, 1)]
+    shot.accepted_take = "new"
+    window.model.refresh_all()
+    assert statuses(window)[1] == "done"
+    window.edits.delete_take(shot.id, "new")
+    assert statuses(window)[1] == "stale"
+    assert window.statusBar().currentMessage() == (
+        "Deleted take 2 of shot 2; the newest take left, take 1, is accepted now (Edit > Undo brings it back). "
+        "Take 1 is stale: it was made before the shot's memory or settings last changed.")
+
+
 def test_delete_take_undo_redo_and_accepted_fallback(window, recorded_dialogs, tmp_path, qtbot):
     recorded_dialogs.paths.append(str(tmp_path / "p"))
     assert window.files.save_as()
