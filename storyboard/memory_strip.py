@@ -299,10 +299,15 @@ class MemoryStrip(QGroupBox):
                       "to pin one." if self.hidden_unused else "")
             cast = sum(1 for e in chosen if e.keyframe.key.startswith("ref:"))
             what, source = ("memory image", f"{cast} from the cast; ") if cast else ("keyframe", "")
+            # The strip is what the shot's next take gets; its accepted take may have been made from other memory.
+            take = story.shots[index].accepted()
+            made = (take.request or {}).get("memory_keys") if take is not None else None
+            other = (" Its accepted take was made from other memory (the Takes list's tooltip names it)."
+                     if made is not None and set(made) != {e.keyframe.key for e in chosen} else "")
             self.note.setText(
-                f"Shot {index + 1} is conditioned on {len(chosen)} of {counted(total, what)} "
-                f"({source}memory {size}, sink {sink}{extra}). Pins and exclusions apply to every shot.{hidden}"
-                f"{silent}{set_aside_words(story)}"
+                f"Shot {index + 1}'s next take is conditioned on {len(chosen)} of {counted(total, what)} "
+                f"({source}memory {size}, sink {sink}{extra}). Pins and exclusions apply to every shot.{other}"
+                f"{hidden}{silent}{set_aside_words(story)}"
             )
 
     def _fill(self, entries: list[StripEntry], total: int, error: str, project: Project | None,

@@ -26,7 +26,7 @@ from storymem_engine.models import FP8_PRESETS
 from storymem_engine.project import Project
 from storymem_engine.render_settings import RenderSettings
 from storymem_engine.request import profile_note
-from storymem_engine.story import Shot, Take, keyframe_note
+from storymem_engine.story import Shot, Story, Take, keyframe_note
 from storymem_engine.tiny import TINY_LABEL
 from storymem_engine.words import counted
 
@@ -124,9 +124,32 @@ def take_summary(take: Take) -> str:
     return " · ".join(f"{label} {value}" for label, value in take_details(take)) or "no request recorded"
 
 
-def take_tooltip(take: Take, accepted: bool) -> str:
+def memory_used(story: Story, take: Take) -> str:
+    """The keyframes a take was made from, as the memory strip names them ("shot 1 · kf 1, 2; shot 3 · kf 1"), in
+    the order it remembered them; "" when it recorded none. Keyframes of takes deleted since are counted as such."""
+    keys = [str(k) for k in (take.request or {}).get("memory_keys") or []]
+    shot_of = {t.id: row for row, shot in enumerate(story.shots) for t in shot.takes}
+    by_shot: dict[int, list[str]] = {}
+    cast = gone = 0
+    for key in keys:
+        take_id, _, n = key.rpartition(":")
+        if key.startswith("ref:"):
+            cast += 1
+        elif take_id in shot_of and n.isdigit():
+            by_shot.setdefault(shot_of[take_id], []).append(str(int(n) + 1))
+        else:
+            gone += 1
+    parts = [f"shot {row + 1} · kf {', '.join(kfs)}" for row, kfs in by_shot.items()]
+    parts += [counted(cast, "cast image")] * bool(cast) + [f"{counted(gone, 'keyframe')} of deleted takes"] * bool(gone)
+    return "; ".join(parts)
+
+
+def take_tooltip(take: Take, accepted: bool, story: Story | None = None) -> str:
     lines = [f"Take {take.id}" + (" (accepted)" if accepted else "")]
     lines += [f"{label}: {value}" for label, value in take_details(take)]
+    used = memory_used(story, take) if story is not None else ""
+    if used:
+        lines.append(f"made from: {used}")
     prompt = str((take.request or {}).get("prompt", ""))
     if prompt:
         lines.append("prompt: " + (prompt if len(prompt) <= 200 else prompt[:200] + "…"))
@@ -204,7 +227,7 @@ class PreviewPanel(QGroupBox):
             accepted = take.id == shot.accepted_take
             item = QListWidgetItem(_take_line(number, take, accepted, self._status(take)))
             item.setData(Qt.ItemDataRole.UserRole, take.id)
-            item.setToolTip(take_tooltip(take, accepted))
+            item.setToolTip(take_tooltip(take, accepted, self.project.story if self.project else None))
             self.takes.addItem(item)
             if accepted:
                 current = item
@@ -266,7 +289,8 @@ class PreviewPanel(QGroupBox):
             self.details.setText("")
         else:
             self.details.setText(f"Take {take.id}: {take_summary(take)}")
-            self.details.setToolTip(take_tooltip(take, take.id == self.shot.accepted_take))
+            self.details.setToolTip(take_tooltip(take, take.id == self.shot.accepted_take,
+                                                 self.project.story if self.project else None))
 
     def _unplayable(self, path) -> None:
         """The player could not decode the current take's clip: its line in the list says so (it said "done")."""

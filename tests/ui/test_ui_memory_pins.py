@@ -69,6 +69,10 @@ def test_pin_and_exclude_change_what_the_next_generation_remembers(gen_window, q
     assert first not in chosen_keys(strip)
     assert statuses(win) == ["done", "stale", "stale", "stale"]
     assert "excluded" in tooltip(win, 3)
+    # The strip shows what the next take gets; the take on screen was made from the earlier memory, named in its
+    # tooltip as the strip names keyframes.
+    assert "Its accepted take was made from other memory" in strip.note.text()
+    assert "\nmade from: shot 1 · kf 1; shot " in win.preview.takes.item(0).toolTip()  # the sink, then the window
     assert win.isWindowModified() and win.undo_stack.undoText() == "Exclude keyframe"
 
     # Undo brings the sink keyframe back and nothing is stale; redo excludes it again.
@@ -264,7 +268,7 @@ def test_the_strip_and_cards_follow_the_bank_outside_a_timeline_paint(bank_windo
     assert win.memory_strip.note.text() == "Shot 2 has no memory yet: no earlier shot has an accepted take."
     win.edits.select_shots([story.shots[0].id])
     win.undo_stack.undo()
-    assert win.memory_strip.note.text().startswith("Shot 5 is conditioned on")
+    assert win.memory_strip.note.text().startswith("Shot 5's next take is conditioned on")
 
 
 def test_the_strip_says_which_shots_added_no_keyframes_and_which_pins_rest(bank_window):
