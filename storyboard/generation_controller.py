@@ -620,20 +620,19 @@ class GenerationController(QObject):
         self._ticker.stop()
         took = time.monotonic() - self.worker.started_at if self.worker else 0.0
         kept = f"{self._taken} new take{'' if self._taken == 1 else 's'}"
-        if self._taken and self._job_shown():
-            kept += self._after_words()
+        after = self._after_words() if self._taken > self._orphans and self._job_shown() else ""
         if self._orphans:
-            kept += (f"; {counted(self._orphans, 'take')} of shots deleted meanwhile: Edit > Undo brings "
-                     f"{'that shot' if self._orphans == 1 else 'those shots'} back with "
-                     f"{'its take' if self._orphans == 1 else 'their takes'}")
+            after += (f"; {counted(self._orphans, 'take')} of shots deleted meanwhile: Edit > Undo brings "
+                      f"{'that shot' if self._orphans == 1 else 'those shots'} back with "
+                      f"{'its take' if self._orphans == 1 else 'their takes'}")
         # Shots dropped after a failure are "cancelled" too; only the user's Cancel makes the queue a cancelled one.
         if self._cancel_asked:
-            message = f"Generation cancelled after {_duration(took)} ({kept} kept)"
+            message = f"Generation cancelled after {_duration(took)} ({kept} kept{after})"
         elif self.failures:
             failed = counted(len(self.failures), "shot")
-            message = f"Generation stopped after {_duration(took)}: {failed} failed ({kept})"
+            message = f"Generation stopped after {_duration(took)}: {failed} failed ({kept}{after})"
         else:
-            message = f"Generation finished in {_duration(took)} ({kept})"
+            message = f"Generation finished in {_duration(took)} ({kept}{after})"
         self.window.statusBar().showMessage(message, 15_000)
 
     def _after_words(self) -> str:
@@ -641,7 +640,7 @@ class GenerationController(QObject):
         replaced, shots after them that are stale now (a regenerated shot 3 leaves shot 4 continuing its old end)."""
         model = self.window.model
         story = self.window.project.story
-        words = ", accepted" if self._taken == 1 else ", each accepted"
+        words = ", accepted" if self._taken - self._orphans == 1 else ", each accepted"
         untrimmed = sorted(model.row_of(i) for i in dict.fromkeys(self._untrimmed) if self._has(i))
         if untrimmed:
             one = len(untrimmed) == 1

@@ -230,7 +230,7 @@ class Director:
                         f"shot {index + 1} continues the last 5 frames of shot {index} (MM2V), whose take holds "
                         f"{len(motion)}: generate shot {index} with more frames (an MM2V shot keeps 5 fewer than it "
                         f"makes), or make shot {index + 1} a scene cut")
-            for path in [first_frame, *motion]:
+            for path in motion or [first_frame]:
                 problem = take_file_problem(self.project.resolve(path)) if path else MISSING
                 if problem:  # deleted or damaged since: "image not found: /home/..." named no shot to redo
                     raise EngineError(
