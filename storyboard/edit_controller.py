@@ -14,7 +14,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit
 
 from storyboard import dialogs
-from storyboard.memory import is_stale
+from storyboard.memory import bank_frozen, is_stale
 from storyboard.reorder import shifted_rows
 from storyboard.shot_clipboard import ClipboardError, holds_shots, shots_from_mime, shots_to_mime
 from storyboard.shot_fields import SHARED_FIELDS, field_words
@@ -246,7 +246,7 @@ class EditController:
         if 0 in changed:
             text += (" " if text else "") + (f"Shot 1 is marked {'a scene cut' if cut else 'as continuing'} now: it "
                                              "opens the story either way (the mark counts once it moves).")
-        stale = self._stale_rows(changed)
+        stale = self.stale_rows(changed)
         if stale:
             text += (f" {shots_in_words(stale).capitalize()} had a take, now stale: Generate > Regenerate stale "
                      "shots redoes it.")
@@ -289,7 +289,7 @@ class EditController:
             return
         # The shots after it build on its take; the shot itself gets an earlier take, made from other memory maybe.
         later_rows = range(row, len(self.model.shots))
-        stale_before = self._stale_rows(later_rows)
+        stale_before = self.stale_rows(later_rows)
         command = DeleteTakeCommand(self.model, shot_id, take_id)
         self._push(command)
         # Takes by the numbers the takes list shows (it numbers them again after the delete), never by their ids:
@@ -303,7 +303,7 @@ class EditController:
             after = f"; the newest take left is accepted now (take {accepted + 1} before, take {accepted} now)"
         else:
             after = f"; the newest take left, take {accepted}, is accepted now"
-        stale = [r for r in self._stale_rows(later_rows) if r not in stale_before]
+        stale = [r for r in self.stale_rows(later_rows) if r not in stale_before]
         own = (f" Take {accepted} is stale: it was made before the shot's memory or settings last changed."
                if row in stale and accepted is not None else "")
         stale = [r for r in stale if r != row]
@@ -312,12 +312,13 @@ class EditController:
         self.window.statusBar().showMessage(f"Deleted take {number} of shot {row + 1}{after} (Edit > Undo brings it "
                                             f"back).{later}", 10000)
 
-    def _stale_rows(self, rows: Sequence[int]) -> list[int]:
-        """Those of ``rows`` whose accepted take is stale, sorted."""
+    def stale_rows(self, rows: Sequence[int]) -> list[int]:
+        """Those of ``rows`` whose accepted take is stale, sorted (the bank checked once for them all)."""
         settings = self.window.render_settings()
         story = self.model.project.story
-        return sorted(row for row in rows
-                      if is_stale(story, row, settings.memory_size, settings.memory_sink, settings.continuation))
+        with bank_frozen(story):
+            return sorted(row for row in rows
+                          if is_stale(story, row, settings.memory_size, settings.memory_sink, settings.continuation))
 
     # ------------------------------------------------------------ memory pins and exclusions
     def set_memory_pinned(self, keys: Sequence[str], pinned: bool) -> bool:

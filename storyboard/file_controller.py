@@ -424,8 +424,7 @@ class FileController:
         listed = "\n".join(missing[:MISSING_LISTED])
         more = f"\n… and {len(missing) - MISSING_LISTED} more" if len(missing) > MISSING_LISTED else ""
         clips = {t.clip for s in story.shots for t in s.takes} & gone
-        take_files = {p for s in story.shots for t in s.takes
-                      for p in [t.clip, t.last_frame, *t.keyframes, *t.motion_frames]} & gone
+        take_files = {p for s in story.shots for t in s.takes for p in t.files()} & gone
         cast_images = {image.path for member in story.cast for image in member.images} & gone
         said = [f"The project itself opened fine. Files put back where the list says, inside {folder}, are found "
                 "when the project is opened again."]

@@ -240,22 +240,17 @@ class GenerationController(QObject):
         apply to nothing, and the shots after it remember without the pinned ones. Asked first (a Regenerate stale
         after an exclusion remade the pinned keyframe's shot and dropped the pin without a word)."""
         story = self.window.project.story
-        marks = [key for key in [*story.memory_pins, *story.memory_exclusions] if not key.startswith("ref:")]
-        if not marks:
+        # A key is "<take id>:<n>" ("ref:..." for a cast image, which no generation replaces).
+        marked = {key.split(":")[0] for key in [*story.memory_pins, *story.memory_exclusions]
+                  if not key.startswith("ref:")}
+        if not marked:
             return True
-        s = self.window.render_settings()
         rows = {shot.id: row for row, shot in enumerate(story.shots)}
-        hit: list[int] = []
-        with bank_frozen(story):
-            for shot_id in shot_ids:
-                row = rows[shot_id]
-                take = story.shots[row].accepted()
-                if take is None or not any(key.split(":")[0] == take.id for key in marks):
-                    continue
-                if skip_current and not (self.window.model.clip_problem(take) or is_stale(
-                        story, row, s.memory_size, s.memory_sink, s.continuation)):
-                    continue  # up to date: Regenerate stale leaves it as it is
-                hit.append(row)
+        hit = [rows[shot_id] for shot_id in shot_ids
+               if (take := story.shots[rows[shot_id]].accepted()) is not None and take.id in marked]
+        if skip_current:  # an up-to-date shot is left as it is by Regenerate stale
+            stale = set(self.window.edits.stale_rows(hit))
+            hit = [row for row in hit if row in stale or self.window.model.clip_problem(story.shots[row].accepted())]
         if not hit:
             return True
         taken = {story.shots[row].accepted().id for row in hit}
@@ -639,17 +634,13 @@ class GenerationController(QObject):
         """What the new takes changed beyond themselves: they were accepted, trims stayed on the takes they
         replaced, shots after them that are stale now (a regenerated shot 3 leaves shot 4 continuing its old end)."""
         model = self.window.model
-        story = self.window.project.story
         words = ", accepted" if self._taken - self._orphans == 1 else ", each accepted"
         untrimmed = sorted(model.row_of(i) for i in dict.fromkeys(self._untrimmed) if self._has(i))
         if untrimmed:
             one = len(untrimmed) == 1
             words += (f"; {shots_in_words(untrimmed)} {'plays' if one else 'play'} whole: the "
                       f"{'trim stays' if one else 'trims stay'} on the earlier {'take' if one else 'takes'}")
-        s = self.window.render_settings()
-        with bank_frozen(story):
-            stale = [row for row, shot in enumerate(story.shots) if shot.accepted() is not None
-                     and is_stale(story, row, s.memory_size, s.memory_sink, s.continuation)]
+        stale = self.window.edits.stale_rows(range(model.rowCount()))
         if stale:
             words += (f"; {shots_in_words(stale)} {'is' if len(stale) == 1 else 'are'} stale now: Generate > "
                       "Regenerate stale shots")

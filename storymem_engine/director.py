@@ -274,10 +274,8 @@ class Director:
         take = self.project.story.shots[index].accepted()
         if take is None or take.status != "done":
             return "it has no finished take"
-        for path in [take.clip, take.last_frame, *take.keyframes, *take.motion_frames]:
+        for path in take.files():
             # Not file_missing: that one sees a project in "." as never saved, and `render --out .` is one.
-            if not path:
-                continue
             problem = take_file_problem(self.project.resolve(path), take.frames if path == take.clip else 0)
             if problem:
                 return f"its file {path} {problem}"

@@ -151,9 +151,7 @@ class Project:
             missing.append(self.story.soundtrack.file)
         for shot in self.story.shots:
             for take in shot.takes:
-                # last.png and the motion frames too: the next shot continues from them (MI2V, MM2V).
-                missing += [rel for rel in [take.clip, take.last_frame, *take.keyframes, *take.motion_frames]
-                            if rel and self.file_missing(rel)]
+                missing += [rel for rel in take.files() if self.file_missing(rel)]
         return missing
 
 
@@ -194,12 +192,11 @@ def _check_paths(project: Project) -> None:
             project.resolve(image.path)
     for number, shot in enumerate(project.story.shots, start=1):
         for take in shot.takes:
-            for rel in [take.clip, take.last_frame, *take.keyframes, *take.motion_frames]:
-                if rel:
-                    try:
-                        project.resolve(rel)
-                    except ProjectError as exc:  # which shot and take: the user has a place to look
-                        raise ProjectError(f"shot {number}, take {take.id}: {exc}") from None
+            for rel in take.files():
+                try:
+                    project.resolve(rel)
+                except ProjectError as exc:  # which shot and take: the user has a place to look
+                    raise ProjectError(f"shot {number}, take {take.id}: {exc}") from None
 
 
 def project_from_dict(folder: Path, data: Any, source: str) -> Project:

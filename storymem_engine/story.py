@@ -235,6 +235,11 @@ class Take:
         are told which frames to play."""
         return self.cut_range() if self.trimmed else (0, 0)
 
+    def files(self) -> list[str]:
+        """The project-relative files the take names: its clip, last frame, keyframes and motion frames (the next
+        shot continues from the last two), those it recorded."""
+        return [rel for rel in [self.clip, self.last_frame, *self.keyframes, *self.motion_frames] if rel]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
