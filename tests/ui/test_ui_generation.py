@@ -600,6 +600,8 @@ def test_a_shot_deleted_while_queued_comes_back_with_its_take_and_no_stuck_badge
     from storymem_engine.project import load_project
 
     win = gen_window
+    # A queue long enough to still run through the edits below on a fast machine (2 steps ran out in CI).
+    set_render(win, steps=24)
     shots = list(win.project.story.shots)
     assert win.generation.generate_all()
     qtbot.waitUntil(lambda: win.model.live_status.get(shots[0].id) == "generating", timeout=WAIT_MS)
@@ -607,7 +609,9 @@ def test_a_shot_deleted_while_queued_comes_back_with_its_take_and_no_stuck_badge
     win.edits.delete()
     said = win.statusBar().currentMessage()
     assert "still made by the running queue" in said and "Undo brings the take back" in said
-    qtbot.wait(1500)  # progress comes every step and every second: the user's message stays readable meanwhile
+    # Progress comes every step and every second: the user's message stays readable through the next ones.
+    before = win.generation._last_progress
+    qtbot.waitUntil(lambda: win.generation._last_progress is not before, timeout=WAIT_MS)
     assert win.generation.busy and win.statusBar().currentMessage() == said
     assert win.files.save()
 
