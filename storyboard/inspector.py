@@ -174,7 +174,7 @@ class ShotInspector(QGroupBox):
             # Tab moves on, as in any form: a tab typed into a prompt is invisible, yet it made the take stale.
             widget.setTabChangesFocus(True)
         for spin in (self.seed, self.frames, self.steps, self.guidance, self.duration, self.scene):
-            spin.lineEdit().installEventFilter(self._passthrough)
+            spin.installEventFilter(self._passthrough)
 
         self.prompt.textChanged.connect(lambda: self._emit("prompt", self.prompt.toPlainText()))
         self.notes.textChanged.connect(lambda: self._emit("notes", self.notes.toPlainText()))

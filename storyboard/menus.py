@@ -17,6 +17,7 @@ from storyboard.find_replace_dialog import open_find_replace
 from storyboard.help_menu import build_help_menu
 from storyboard.recent import clear_recent, recent_projects
 from storyboard.settings_values import names_existing
+from storyboard.shortcut_passthrough import REDO_KEYS
 from storyboard.undo_history import open_undo_history
 from storymem_engine.project import PROJECT_FILE
 
@@ -81,7 +82,7 @@ def build_menus(window: MainWindow) -> None:
     undo = window.undo_stack.createUndoAction(window, "&Undo")
     undo.setShortcuts([QKeySequence(Keys.Undo)])
     redo = window.undo_stack.createRedoAction(window, "&Redo")
-    redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+    redo.setShortcuts(list(REDO_KEYS))
     for name, action in (("undo", undo), ("redo", redo)):
         window.addAction(action)
         edit_menu.addAction(action)

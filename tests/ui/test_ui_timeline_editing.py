@@ -129,6 +129,28 @@ def test_prompt_typing_merges_into_one_undo_step(window, qtbot):
     assert editor.toPlainText() == original + " Seagulls circle overhead."
 
 
+def test_undo_and_redo_keys_reach_the_stack_from_a_number_field(window, qtbot):
+    """Ctrl+Z in the Seed box undid nothing (the spin box ate the shortcut); Ctrl+Y is Redo there as elsewhere."""
+    show_active(window, qtbot)
+    shot = window.project.story.shots[0]
+    seed = window.inspector.seed
+    seed.setFocus()
+    seed.lineEdit().selectAll()
+    QTest.keyClicks(seed, "4242")
+    QTest.keyClick(seed, Qt.Key.Key_Tab)
+    assert shot.seed == 4242
+    seed.setFocus()
+    QTest.keyClick(seed, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert shot.seed != 4242 and seed.value() != 4242
+    QTest.keyClick(seed, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert shot.seed == 4242 and seed.value() == 4242
+    editor = window.inspector.prompt
+    editor.setFocus()
+    QTest.keyClick(editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(editor, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)  # Redo from the prompt too
+    assert shot.seed == 4242
+
+
 def test_inspector_fields_are_undoable(window):
     shot = window.project.story.shots[3]
     window.edits.select_shots([shot.id])
