@@ -78,6 +78,7 @@ class CastPanel(QGroupBox):
         self.setAcceptDrops(True)
         self.list = QListWidget()
         self.list.setObjectName("cast_list")
+        self.list.setAccessibleName("Cast")
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setFlow(QListView.Flow.LeftToRight)
         self.list.setWrapping(False)

@@ -56,6 +56,7 @@ class ClipPlayer(QWidget):
         self.play_button = QPushButton("Play")
         self.play_button.setCheckable(True)
         self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setAccessibleName("Frame")
         self.slider.setToolTip("Scrub the clip (←/→ a frame). I and O set the take's in and out points on the cut "
                                "at the frame shown" + (", or drag the ends of the bar under this slider"
                                                        if trimmable else "") + "; right-click the picture for more.")

@@ -22,6 +22,9 @@ class DialogBody(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # The area itself is no field: as a Tab stop it took the dialog's first focus, drawn nowhere. Tabbing
+        # through the fields still scrolls each one into view (QScrollArea follows its children's focus).
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
     def _bar(self) -> int:
         return self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)

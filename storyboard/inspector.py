@@ -79,6 +79,7 @@ class ShotInspector(QGroupBox):
         self.scene = QSpinBox()
         self.scene.setRange(1, 999)
         self.seed = _spin(-1, 2**31 - 1, "default (story seed + index)")
+        self.seed.setAccessibleName("Seed")  # its row holds the Lock box too: the row's label names neither
         self.seed.setToolTip("Blank (default): the story seed plus the shot's index within its scene, as the official "
                              "StoryMem run (Generate > Render settings > Shot seeds). A number here fixes this "
                              "shot's seed.")

@@ -178,6 +178,7 @@ class MemoryStrip(QGroupBox):
         self.setObjectName("memory")
         self.list = QListWidget()
         self.list.setObjectName("memory_list")
+        self.list.setAccessibleName("Memory keyframes")
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setFlow(QListView.Flow.LeftToRight)
         self.list.setWrapping(False)

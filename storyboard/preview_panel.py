@@ -175,6 +175,7 @@ class PreviewPanel(QGroupBox):
         self.player = ClipPlayer(trimmable=True)
         self.takes = QListWidget()
         self.takes.setObjectName("takes")
+        self.takes.setAccessibleName("Takes")  # a screen reader said the box's title, "Preview"
         self.takes.setMaximumHeight(90)
         # A row longer than the list ends in "…" (its tooltip has it whole): a sideways scroll bar took one of its
         # two or three visible rows on a small screen.

@@ -93,6 +93,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.original = settings
         self.models_folder = QLineEdit(settings.models_folder)
+        self.models_folder.setAccessibleName("Models folder")  # its row holds Browse too: the label names neither
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.check_button = QPushButton("Check models")
@@ -104,6 +105,7 @@ class SettingsDialog(QDialog):
         self.check_result.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.check_result.setPlaceholderText("Check models lists every file the engine needs that is missing.")
         self.check_result.setObjectName("model_check")
+        self.check_result.setAccessibleName("What the models check found")
         self.engine = QComboBox()
         self.engine.addItems(ENGINES)
         self.engine.setCurrentText(settings.engine)

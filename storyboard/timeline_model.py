@@ -109,6 +109,12 @@ class TimelineModel(QAbstractListModel):
                              f"({damaged}). Generate the shot again, or accept another take.")
             reason = stale_reason(self.project.story, row, self.memory_size, self.memory_sink, self.continuation)
             return _wrap(f"{tip}\n\n{reason}" if reason else tip)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            # What a screen reader says of a card: the painted number, cut mark and badge, not the prompt alone.
+            status = self.data(index, ShotRole.STATUS)
+            cut = ", scene cut" if shot.cut else ""
+            return (f"Shot {row + 1}, scene {shot.scene_num}{cut}, "
+                    f"{'no take yet' if status == 'empty' else status}: {shot.prompt}")
         if role == ShotRole.SHOT:
             return shot
         if role == ShotRole.SHOT_ID:
