@@ -23,7 +23,7 @@ PANEL_KEYS = (
     ("Timeline", "Add or remove one shot from the selection", "Ctrl+click"),
     ("Timeline", "A screenful of cards back or on (Shift: select them)", "Page Up / Page Down"),
     ("Prompt, notes", "On to the next field, back to the one before", "Tab, Shift+Tab"),
-    ("Prompt, notes", "Back to the timeline", "Esc"),
+    ("Any panel", "Back to the timeline", "Esc"),
     ("Memory strip", "Pin / unpin the selected keyframe", "P"),
     ("Memory strip", "Exclude / include the selected keyframe", "X"),
     ("Preview", "Full screen and back", "double-click the picture, Esc"),

@@ -48,7 +48,6 @@ MODE_LABELS = {
 
 class ShotInspector(QGroupBox):
     edit_requested = Signal(str, str, object, int)  # shot id, field, value, burst
-    leave_requested = Signal()  # Esc in the prompt or notes: back to the timeline
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Shot", parent)
@@ -280,10 +279,6 @@ class ShotInspector(QGroupBox):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.FocusIn:
             self._burst += 1  # returning to a field starts a new undo step
-        if (event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Escape
-                and watched in (self.prompt, self.notes)):
-            self.leave_requested.emit()
-            return True
         if (event.type() == QEvent.Type.Wheel and isinstance(watched, QAbstractSpinBox | QComboBox)
                 and not watched.hasFocus()):
             # Scrolling the panels (a laptop screen) past Frames or Steps must not change the shot: the wheel

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QSettings, QStandardPaths, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QUndoStack
 from PySide6.QtWidgets import (
     QFrame,
     QMainWindow,
@@ -108,9 +108,8 @@ class MainWindow(QMainWindow):
         self.timeline.selectionModel().selectionChanged.connect(self._selection_changed)
         self.timeline.move_requested.connect(self.edits.move)
         self.inspector.edit_requested.connect(self.edits.edit_selected)
-        # Enter (or a double-click) on a card edits its prompt; Esc there comes back to the cards.
+        # Enter (or a double-click) on a card edits its prompt; Esc there, or in any panel, comes back to the cards.
         self.timeline.activated.connect(lambda _index: self.inspector.edit_prompt())
-        self.inspector.leave_requested.connect(lambda: self.timeline.setFocus(Qt.FocusReason.ShortcutFocusReason))
         self.preview.accept_requested.connect(self.edits.accept_take)
         self.preview.delete_requested.connect(self.edits.delete_take)
         self.preview.compare_requested.connect(lambda: open_compare_takes(self))
@@ -486,6 +485,15 @@ class MainWindow(QMainWindow):
         return path
 
     # ------------------------------------------------------------ closing
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Esc reaches the window when the field holding the keys has no use for it (a closed combo box, a spin
+        # box, a list, the prompt): the cards take the keys again, wherever Tab had gone.
+        if event.key() == Qt.Key.Key_Escape and event.modifiers() == Qt.KeyboardModifier.NoModifier \
+                and not self.timeline.hasFocus():
+            self.timeline.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            return
+        super().keyPressEvent(event)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         # The engine stops only once closing is certain: Cancel at the save question keeps its models loaded.
         if self.generation.maybe_stop() and self.files.maybe_save():

@@ -161,3 +161,19 @@ def test_an_export_never_replaces_the_project_file(window, recorded_dialogs, tmp
     recorded_dialogs.paths.append(str(tmp_path / ("x" * 300)))  # a name too long: a message, not a traceback
     assert not window.files.export_story()
     assert "File name too long" in recorded_dialogs.texts("error")[-1]
+
+
+def test_esc_brings_the_keys_back_to_the_cards_from_any_panel(window, qtbot, tmp_path, recorded_dialogs):
+    from ui_helpers import a_take_shown
+
+    a_take_shown(window, qtbot, tmp_path, recorded_dialogs)
+    show_active(window)
+    inspector, preview = window.inspector, window.preview
+    for field in (inspector.prompt, inspector.notes, inspector.seed, inspector.mode, inspector.cut, preview.takes,
+                  preview.player.slider, window.memory_strip.list):
+        field.setFocus()
+        assert QApplication.focusWidget() is field
+        QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
+        assert QApplication.focusWidget() is window.timeline, type(field).__name__
+    assert window.edits.selected_rows() == [0]  # the same card, nothing else changed
+    assert not window.undo_stack.count()
