@@ -27,6 +27,7 @@ from storyboard.elided_label import ElidedLabel
 from storyboard.file_drops import local_files, may_be_images
 from storyboard.frame_loader import FrameLoader
 from storyboard.note_label import NOTE_STYLE
+from storyboard.theme import show_keyboard_focus
 from storymem_engine.cast import CastMember, describe_attachment
 from storymem_engine.project import Project, file_stamp
 from storymem_engine.words import counted
@@ -79,6 +80,7 @@ class CastPanel(QGroupBox):
         self.list = QListWidget()
         self.list.setObjectName("cast_list")
         self.list.setAccessibleName("Cast")
+        show_keyboard_focus(self.list)
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setFlow(QListView.Flow.LeftToRight)
         self.list.setWrapping(False)

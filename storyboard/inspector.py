@@ -31,6 +31,7 @@ from storyboard.default_spins import DefaultDoubleSpinBox, DefaultSpinBox
 from storyboard.note_label import NOTE_STYLE, NoteLabel
 from storyboard.shortcut_passthrough import UndoShortcutPassthrough
 from storyboard.shot_fields import SHARED_FIELDS
+from storyboard.theme import show_keyboard_focus
 from storymem_engine.models import LORA_FOLDERS
 from storymem_engine.shot_timing import FPS, shot_frames
 from storymem_engine.story import CAMERA_MOVES, SHOT_SIZES, Shot
@@ -171,6 +172,7 @@ class ShotInspector(QGroupBox):
             widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a wheel passing over a field does not focus it
         for widget in (self.prompt, self.notes):
             widget.installEventFilter(self._passthrough)
+            show_keyboard_focus(widget)
             # Tab moves on, as in any form: a tab typed into a prompt is invisible, yet it made the take stale.
             widget.setTabChangesFocus(True)
         for spin in (self.seed, self.frames, self.steps, self.guidance, self.duration, self.scene):

@@ -33,6 +33,7 @@ from storyboard.frame_loader import FrameLoader
 from storyboard.memory import bank_generation, memory_bank
 from storyboard.note_label import NOTE_STYLE
 from storyboard.shot_numbers import shots_in_words
+from storyboard.theme import show_keyboard_focus
 from storymem_engine.cast import member_of_key
 from storymem_engine.memory import Keyframe, select_memory
 from storymem_engine.project import Project, file_stamp
@@ -179,6 +180,7 @@ class MemoryStrip(QGroupBox):
         self.list = QListWidget()
         self.list.setObjectName("memory_list")
         self.list.setAccessibleName("Memory keyframes")
+        show_keyboard_focus(self.list)
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setFlow(QListView.Flow.LeftToRight)
         self.list.setWrapping(False)

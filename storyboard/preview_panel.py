@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from storyboard.clip_player import ClipPlayer
 from storyboard.compare_takes import comparable
 from storyboard.note_label import NoteLabel
+from storyboard.theme import show_keyboard_focus
 from storyboard.trim_points import trim_words
 from storymem_engine.models import FP8_PRESETS
 from storymem_engine.project import Project
@@ -176,6 +177,7 @@ class PreviewPanel(QGroupBox):
         self.takes = QListWidget()
         self.takes.setObjectName("takes")
         self.takes.setAccessibleName("Takes")  # a screen reader said the box's title, "Preview"
+        show_keyboard_focus(self.takes)
         self.takes.setMaximumHeight(90)
         # A row longer than the list ends in "…" (its tooltip has it whole): a sideways scroll bar took one of its
         # two or three visible rows on a small screen.

@@ -70,3 +70,20 @@ def test_a_card_is_read_out_with_its_number_scene_cut_and_state(window):
     going_on = next(row for row, shot in enumerate(shots) if not shot.cut)
     assert said[going_on] == (f"Shot {going_on + 1}, scene {shots[going_on].scene_num}, no take yet: "
                               f"{shots[going_on].prompt}")
+
+
+def test_a_focused_text_box_or_list_is_ringed(window):
+    """Tabbing into the prompt or an empty takes list showed nothing: Fusion rings only line edits and spin boxes."""
+    from PySide6.QtGui import QColor
+    from ui_helpers import show_active
+
+    from storyboard.theme import FOCUS_RING
+
+    show_active(window)
+    for widget in (window.inspector.prompt, window.inspector.notes, window.preview.takes,
+                   window.memory_strip.list):
+        window.timeline.setFocus()
+        resting = widget.grab().toImage().pixelColor(widget.width() // 2, 0)
+        widget.setFocus(Qt.FocusReason.TabFocusReason)
+        focused = widget.grab().toImage().pixelColor(widget.width() // 2, 0)
+        assert resting != focused and focused == QColor(FOCUS_RING), widget.objectName()
