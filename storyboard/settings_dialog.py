@@ -198,14 +198,15 @@ class SettingsDialog(QDialog):
         _form_page(self.tabs, "GPUs", (
             ("GPUs", self.gpu_list), ("", self.gpu_note), ("GPUs per shot", self.gpus_per_shot),
             ("Split", self.parallel_mode), ("", self.shard_weights), ("", self.gpu_needs)))
-        self.defaults_page = QWidget()
-        defaults = QVBoxLayout(self.defaults_page)
+        defaults_page = QWidget()
+        defaults = QVBoxLayout(defaults_page)
         defaults_note = NoteLabel("What a new project starts with. An open project's own settings: Generate > "
                                   "Render settings.")
         defaults.addWidget(defaults_note)
         defaults.addWidget(self.defaults)
         defaults.addStretch(1)
-        self.tabs.addTab(self.defaults_page, "New projects")
+        self.defaults_tab = DialogBody(defaults_page)
+        self.tabs.addTab(self.defaults_tab, "New projects")
         advanced = _form_page(self.tabs, "Advanced", (("Memory RoPE stride S", self.rope_stride),))
         advanced.addRow(rope_help)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -213,7 +214,8 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         self.problems = problems_label()
         layout = QVBoxLayout(self)
-        layout.addWidget(DialogBody(self.tabs, self.problems), 1)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.problems)
         layout.addWidget(buttons)
         fit_screen(self)
         self.gpus_per_shot.valueChanged.connect(self._show_gpu_needs)
@@ -243,7 +245,7 @@ class SettingsDialog(QDialog):
         if not show_corrections(self.defaults, self.problems):
             super().accept()
         else:
-            self.tabs.setCurrentWidget(self.defaults_page)  # where the corrected values are
+            self.tabs.setCurrentWidget(self.defaults_tab)  # where the corrected values are
 
     def values(self) -> AppSettings:
         return replace(
@@ -308,9 +310,11 @@ def show_corrections(form: RenderSettingsForm, label: QLabel) -> bool:
 
 
 def _form_page(tabs: QTabWidget, title: str, rows: tuple) -> QFormLayout:
-    """A tab of (label, widget or layout) rows, kept together at the top of a tab shorter than the tallest."""
+    """A tab of (label, widget or layout) rows, kept together at the top of a tab shorter than the tallest.
+    Each tab scrolls on its own on a short screen: the whole tab widget in one scroll area put a scroll bar on
+    the short GPUs tab too, with nothing to scroll to."""
     page = QWidget()
-    tabs.addTab(page, title)
+    tabs.addTab(DialogBody(page), title)
     column = QVBoxLayout(page)
     form = QFormLayout()
     for label, field in rows:

@@ -211,3 +211,25 @@ def test_a_long_status_message_is_read_whole_and_the_summary_comes_back_after_it
     assert summary.shown_text().endswith("…") and summary.text() == full
     bar.clearMessage()
     qtbot.waitUntil(lambda: summary.shown_text() == full)
+
+
+def test_on_a_short_screen_only_the_tall_settings_tab_scrolls(window, qtbot):
+    """The whole tab widget sat in one scroll area: the short GPUs and Advanced tabs showed a scroll bar with
+    nothing to scroll to. Each tab scrolls on its own now, its OK and Cancel on screen."""
+    from PySide6.QtWidgets import QScrollArea
+
+    from storyboard.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(window.settings, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.resize(dialog.width(), 480)
+    qtbot.waitUntil(lambda: dialog.height() == 480)
+    scrolling = {}
+    for i in range(dialog.tabs.count()):
+        dialog.tabs.setCurrentIndex(i)
+        page = dialog.tabs.currentWidget()
+        assert isinstance(page, QScrollArea)
+        page.widget().layout().activate()
+        scrolling[dialog.tabs.tabText(i)] = page.verticalScrollBar().maximum() > 0
+    assert scrolling == {"Engine": True, "GPUs": False, "New projects": True, "Advanced": False}
