@@ -32,7 +32,7 @@ def comparable(shot: Shot | None) -> list[Take]:
 
 def _label(shot: Shot, take: Take) -> str:
     seed = take.request.get("seed")
-    parts = [f"Take {shot.takes.index(take) + 1}", f"seed {seed}" if seed is not None else "", trim_words(take)]
+    parts = [f"Take {take.number}", f"seed {seed}" if seed is not None else "", trim_words(take)]
     return ("★ " if take.id == shot.accepted_take else "") + " · ".join(p for p in parts if p)
 
 
@@ -148,7 +148,7 @@ class CompareTakesDialog(QDialog):
             return
         self.window_.edits.accept_take(self.shot.id, take.id)  # the undo stack's change refreshes the labels
         self.window_.statusBar().showMessage(
-            f"Accepted take {self.shot.takes.index(take) + 1} (Edit > Undo takes the other back)", 6000)
+            f"Accepted take {take.number} (Edit > Undo takes the other back)", 6000)
 
 
 def open_compare_takes(window: MainWindow) -> CompareTakesDialog | None:

@@ -284,7 +284,7 @@ class EditController:
         """Remove a take from its shot (undoable; its files stay in the project folder)."""
         row = self.model.row_of(shot_id)
         shot = self.model.shot_at(row)
-        number = next((i for i, t in enumerate(shot.takes, start=1) if t.id == take_id), None)
+        number = next((t.number for t in shot.takes if t.id == take_id), None)
         if number is None:
             return
         # The shots after it build on its take; the shot itself gets an earlier take, made from other memory maybe.
@@ -292,15 +292,11 @@ class EditController:
         stale_before = self.stale_rows(later_rows)
         command = DeleteTakeCommand(self.model, shot_id, take_id)
         self._push(command)
-        # Takes by the numbers the takes list shows (it numbers them again after the delete), never by their ids:
-        # "deleted take 2; take 2 is accepted" read as a contradiction, so a renumbered one says what it was.
-        accepted = next((i for i, t in enumerate(shot.takes, start=1) if t.id == shot.accepted_take), None)
+        accepted = shot.accepted().number if shot.accepted() is not None else None
         if not command.was_accepted:
             after = ""
         elif accepted is None:
             after = "; the shot has no accepted take now"
-        elif accepted >= number:
-            after = f"; the newest take left is accepted now (take {accepted + 1} before, take {accepted} now)"
         else:
             after = f"; the newest take left, take {accepted}, is accepted now"
         stale = [r for r in self.stale_rows(later_rows) if r not in stale_before]

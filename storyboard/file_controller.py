@@ -566,7 +566,7 @@ class FileController:
             return "", lost_words
         model = self.window.model
         for item in found:
-            model.shot_at(model.row_of(item.shot_id)).takes.append(item.take)
+            model.shot_at(model.row_of(item.shot_id)).add_take(item.take)
             self._known_takes.add((item.shot_id, item.take.id))
         # One repaint of every card for all of them (a render finished while away may have recorded many).
         model.set_shots_field("accepted_take", {item.shot_id: item.take.id for item in found if item.accepted})

@@ -109,7 +109,7 @@ def _burned_in(frames: Iterator[np.ndarray], seg: FilmSegment, start: int,
     """A segment's frames with "SHOT 3 · TAKE 2 · 00:00:05:03" bottom left (the film's timecode), as dailies are
     labelled for review."""
     take = seg.shot.accepted() if seg.clip is not None else None
-    which = f"SHOT {seg.number} · " + (f"TAKE {seg.shot.takes.index(take) + 1}" if take else "NO TAKE")
+    which = f"SHOT {seg.number} · " + (f"TAKE {take.number}" if take else "NO TAKE")
     for offset, frame in enumerate(frames):
         label = text_stamp(f"{which} · {timecode(start + offset)}", *size, "#f4f4f5", 300)
         yield stamped(frame, label, bottom=True)

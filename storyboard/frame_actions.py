@@ -35,7 +35,7 @@ class FrameActions:
             return "Show a take in the preview first: the frame kept is the one it shows."
         number = window.project.story.shot_index(preview.shot.id) + 1
         frame = player.slider.value()
-        name = f"Shot {number} take {preview.shot.takes.index(take) + 1} frame {frame + 1}"
+        name = f"Shot {number} take {take.number} frame {frame + 1}"
         return player.frames[frame], name
 
     def menu(self) -> QMenu:

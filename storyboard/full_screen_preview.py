@@ -59,7 +59,7 @@ class FullScreenPreview(QWidget):
             words += " · animatic card (no take yet)"
         else:
             trimmed = trim_words(take)  # "" for a take that plays whole
-            words += f" · take {shot.takes.index(take) + 1}" + (f" · {trimmed}" if trimmed else "")
+            words += f" · take {take.number}" + (f" · {trimmed}" if trimmed else "")
         self.caption.setText(words)
 
     def toggle(self) -> None:

@@ -529,7 +529,7 @@ class GenerationController(QObject):
             model.set_live_status(shot_id, None)
             if shot is not None:
                 if all(t.id != take.id for t in shot.takes):
-                    shot.takes.append(take)
+                    shot.add_take(take)
                 shot.accepted_take = take.id
                 self._orphans += 1
             return
@@ -538,7 +538,7 @@ class GenerationController(QObject):
         before = shot.accepted()
         if before is not None and (before.trim_in or before.trim_out) and not (take.trim_in or take.trim_out):
             self._untrimmed.append(shot_id)
-        shot.takes.append(take)
+        shot.add_take(take)
         model.set_live_status(shot_id, None)
         model.set_shot_field(shot_id, "accepted_take", take.id)
         self.window.files.invalidate_autosave()

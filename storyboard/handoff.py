@@ -39,7 +39,7 @@ class HandoffShot:
         """The clip name editors see: "Shot 3 - Take 2" (the take's position among the shot's takes)."""
         if self.take is None:
             return f"Shot {self.number} - no take"
-        return f"Shot {self.number} - Take {self.shot.takes.index(self.take) + 1}"
+        return f"Shot {self.number} - Take {self.take.number}"
 
     @property
     def seconds(self) -> float:

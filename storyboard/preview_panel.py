@@ -32,12 +32,12 @@ from storymem_engine.tiny import TINY_LABEL
 from storymem_engine.words import counted
 
 
-def _take_line(number: int, take: Take, accepted: bool, status: str) -> str:
+def _take_line(take: Take, accepted: bool, status: str) -> str:
     """A take's line in the list: "★ Take 2 · M2V · seed 7 · 81 frames · done · <made>"."""
     seed = take.request.get("seed")
     start, stop = take.cut_range()
     frames = f"{stop - start} of {take.frames} frames" if take.trimmed else f"{take.frames} frames"
-    details = [f"Take {number}", mode_words(take.request), profile_note(take.request),
+    details = [f"Take {take.number}", mode_words(take.request), profile_note(take.request),
                keyframe_note(take.backends), f"seed {seed}" if seed is not None else "", frames,
                status, _created(take.created) if take.created else "", take.engine if take.engine == TINY_LABEL else ""]
     return ("★ " if accepted else "   ") + "  ·  ".join(d for d in details if d)
@@ -146,7 +146,7 @@ def memory_used(story: Story, take: Take) -> str:
 
 
 def take_tooltip(take: Take, accepted: bool, story: Story | None = None) -> str:
-    lines = [f"Take {take.id}" + (" (accepted)" if accepted else "")]
+    lines = [f"Take {take.number}" + (" (accepted)" if accepted else "")]
     lines += [f"{label}: {value}" for label, value in take_details(take)]
     used = memory_used(story, take) if story is not None else ""
     if used:
@@ -226,9 +226,9 @@ class PreviewPanel(QGroupBox):
         self.takes.blockSignals(True)
         self.takes.clear()
         current: QListWidgetItem | None = None
-        for number, take in enumerate(shot.takes if shot else [], start=1):
+        for take in shot.takes if shot else []:
             accepted = take.id == shot.accepted_take
-            item = QListWidgetItem(_take_line(number, take, accepted, self._status(take)))
+            item = QListWidgetItem(_take_line(take, accepted, self._status(take)))
             item.setData(Qt.ItemDataRole.UserRole, take.id)
             item.setToolTip(take_tooltip(take, accepted, self.project.story if self.project else None))
             self.takes.addItem(item)
@@ -291,7 +291,7 @@ class PreviewPanel(QGroupBox):
         if take is None:
             self.details.setText("")
         else:
-            self.details.setText(f"Take {take.id}: {take_summary(take)}")
+            self.details.setText(f"Take {take.number}: {take_summary(take)}")
             self.details.setToolTip(take_tooltip(take, take.id == self.shot.accepted_take,
                                                  self.project.story if self.project else None))
 
@@ -307,7 +307,7 @@ class PreviewPanel(QGroupBox):
             return
         if shown == path:
             self._damaged.add(take.id)
-            item.setText(_take_line(self.takes.row(item) + 1, take, take.id == self.shot.accepted_take,
+            item.setText(_take_line(take, take.id == self.shot.accepted_take,
                                     "DAMAGED clip"))
             self._update_controls()
 
@@ -317,7 +317,7 @@ class PreviewPanel(QGroupBox):
         if take is None or self.project is None:
             return
         if take.status == "failed" or not take.clip:
-            self.player.clear(f"Take {take.id} failed: no clip")
+            self.player.clear(f"Take {take.number} failed: no clip")
             return
         try:
             path = self.project.resolve(take.clip)
@@ -336,7 +336,7 @@ class PreviewPanel(QGroupBox):
         cut = take.trim_range
         if self.player.frames and self.player.path is not None and self.player.cut != cut:
             self.player.set_cut(*cut)
-        item.setText(_take_line(self.takes.row(item) + 1, take, take.id == self.shot.accepted_take,
+        item.setText(_take_line(take, take.id == self.shot.accepted_take,
                                 self._status(take)))
         self._update_controls()
 

@@ -41,7 +41,7 @@ class TakeTrim:
         if shot is None or take is None:
             return "Select a shot with a take to trim it."
         if take.frames <= 0:
-            return f"Take {take.id} did not record how many frames it has, so it cannot be trimmed."
+            return f"Take {take.number} did not record how many frames it has, so it cannot be trimmed."
         try:
             shown = player.path is not None and player.path == self.window.project.resolve(take.clip)
         except ValueError:  # a clip path that leaves the project: the preview said so already
@@ -69,6 +69,6 @@ class TakeTrim:
         window.undo_stack.push(TrimTakeCommand(window.model, shot.id, take.id, points, text))
         said = trim_words(take) or f"all {take.frames} frames on the cut"
         jump = cut_jumps(window.project.story.shots, number - 1) if take is shot.accepted() else ""
-        window.statusBar().showMessage(f"Shot {number}, take {shot.takes.index(take) + 1}: {said}"
+        window.statusBar().showMessage(f"Shot {number}, take {take.number}: {said}"
                                        f"{'; ' + jump if jump else ''} (Edit > Undo puts it back)", 10000)
 

@@ -270,6 +270,7 @@ def duplicate_shot(shot: Shot) -> Shot:
     clone = copy.deepcopy(shot)
     clone.id = Shot(prompt="").id
     clone.takes = []
+    clone.last_take_number = 0
     clone.accepted_take = None
     clone.cut = shot.cut
     return clone

@@ -600,10 +600,9 @@ def _render(args, story, out: Path, settings: RenderSettings, offload: str, offl
     project.save()
     skipped = []
     with ConsoleProgress(len(story.shots)) as console:
-        shots = project.story.shots
         takes = director.run(progress=console, on_reason=console.regenerating,
                              on_shot=lambda i, t, s: (console.shot_done(i, t, s), skipped.append(s)),
-                             on_reaccepted=lambda i, t: console.reaccepted(i, shots[i].takes.index(t) + 1))
+                             on_reaccepted=lambda i, t: console.reaccepted(i, t.number))
         console.doing("writing film.mp4")
         film_frames = write_film(project, takes, out / "film.mp4", soundtrack)
     write_manifest(project, director, takes, skipped, film_frames, out / "manifest.json")

@@ -387,7 +387,7 @@ class Director:
             engine=self.engine.label, backends={**result.backends, **self.engine.take_backends()},
             trim_in=trim[0], trim_out=trim[1], keyframes_note=result.message,
         )
-        shot.takes.append(take)
+        shot.add_take(take)
         shot.accepted_take = take.id
         if self.settings.save_project:
             self.project.save()

@@ -196,7 +196,7 @@ def _check_paths(project: Project) -> None:
                 try:
                     project.resolve(rel)
                 except ProjectError as exc:  # which shot and take: the user has a place to look
-                    raise ProjectError(f"shot {number}, take {take.id}: {exc}") from None
+                    raise ProjectError(f"shot {number}, take {take.number}: {exc}") from None
 
 
 def project_from_dict(folder: Path, data: Any, source: str) -> Project:
@@ -331,7 +331,7 @@ def record_take(folder: str | os.PathLike[str], shot_id: str, take: Take) -> boo
     if shot is None:
         return False
     if all(t.id != take.id for t in shot.takes):
-        shot.takes.append(take)
+        shot.add_take(take)
     shot.accepted_take = take.id
     project.save()
     return True

@@ -30,6 +30,7 @@ MAX_SIDE = 2048  # pixels per side; Wan2.2 A14B is trained at 480p/720p, 2048 is
 MAX_STEPS = 1000
 MAX_GUIDANCE = 100.0
 MAX_DURATION_S = 3600.0
+MAX_TAKE_NUMBER = 1_000_000
 MIN_GAIN_DB, MAX_GAIN_DB = -60.0, 20.0  # a soundtrack's volume change: from near silence to 10x louder
 # Crew vocabulary for the shot list, the PDF storyboard and the timeline notes; "" means not set.
 SHOT_SIZES = ("", "extreme wide", "wide", "full", "medium wide", "medium", "medium close-up", "close-up",
@@ -216,6 +217,9 @@ class Take:
     # Why the take added fewer keyframes to the memory than it could, or none ("" when nothing to say): a shot
     # that adds none is otherwise just absent from every later shot's memory, without a word.
     keyframes_note: str = ""
+    # "Take 3" wherever the take is named: given when it joins its shot (Shot.add_take) and never changed, so
+    # deleting take 1 does not turn take 2 into take 1 (nor clash with clips handed off as "Take 2"). 0: not yet.
+    number: int = 0
 
     def cut_range(self) -> tuple[int, int]:
         """(first frame, frame after the last) of the clip on the cut; (0, 0) for a take that did not record its
@@ -256,6 +260,7 @@ class Take:
             "trim_in": self.trim_in,
             "trim_out": self.trim_out,
             "keyframes_note": self.keyframes_note,
+            "number": self.number,
         }
 
     @classmethod
@@ -287,6 +292,7 @@ class Take:
             trim_in=trim_in,
             trim_out=trim_out,
             keyframes_note=_text(data.get("keyframes_note", ""), f"{where}, keyframes_note"),
+            number=_int(data.get("number", 0), f"{where}, number", 0, MAX_TAKE_NUMBER),  # 0: saved before numbers
         )
 
 
@@ -314,6 +320,19 @@ class Shot:
     shot_size: str = ""  # one of SHOT_SIZES
     camera_move: str = ""  # one of CAMERA_MOVES
     profile: str = ""  # a quality profile (request.PROFILES) for this shot only; "" = the project's
+    # The highest take number given in this shot: a deleted take's number is not given again (its Undo, or a
+    # clip handed off under it, would then mean two takes).
+    last_take_number: int = 0
+
+    def add_take(self, take: Take) -> Take:
+        """Append the take, numbered after every take this shot has had; a number it already has is kept unless
+        another take here holds it (a take made from a copy of the shot, a file with repeated numbers)."""
+        held = {t.number for t in self.takes}
+        if take.number <= 0 or take.number in held:
+            take.number = min(max(self.last_take_number, *held, 0) + 1, MAX_TAKE_NUMBER)
+        self.last_take_number = max(self.last_take_number, take.number)
+        self.takes.append(take)
+        return take
 
     def accepted(self) -> Take | None:
         for take in self.takes:
@@ -341,6 +360,7 @@ class Shot:
             "shot_size": self.shot_size,
             "camera_move": self.camera_move,
             "profile": self.profile,
+            "last_take_number": self.last_take_number,
         }
 
     @classmethod
@@ -365,7 +385,7 @@ class Shot:
         accepted = data.get("accepted_take")
         if accepted is not None and accepted not in {t.id for t in takes}:
             raise StoryError(f"{where}: accepted_take {accepted!r} is not one of its takes"[:200])
-        return cls(
+        shot = cls(
             id=shot_id,
             prompt=_text(data["prompt"], f"{where}, prompt"),
             cut=cut,
@@ -380,13 +400,17 @@ class Shot:
             guidance=_opt_float(data.get("guidance"), f"{where}, guidance", 0.0, MAX_GUIDANCE),
             duration_s=_opt_float(data.get("duration_s"), f"{where}, duration_s", 0.0, MAX_DURATION_S),
             notes=_text(data.get("notes", ""), f"{where}, notes"),
-            takes=takes,
             accepted_take=accepted,
             seed_locked=_bool(data.get("seed_locked", False), f"{where}, seed_locked"),
             shot_size=_choice(data.get("shot_size", ""), f"{where}, shot_size", SHOT_SIZES),
             camera_move=_choice(data.get("camera_move", ""), f"{where}, camera_move", CAMERA_MOVES),
             profile=_choice(data.get("profile", ""), f"{where}, profile", ("", *PROFILES)),
+            last_take_number=_int(data.get("last_take_number", 0), f"{where}, last_take_number", 0,
+                                  MAX_TAKE_NUMBER),
         )
+        for take in takes:  # a project saved before take numbers: numbered in their order
+            shot.add_take(take)
+        return shot
 
 
 @dataclass

@@ -46,7 +46,7 @@ def add_take(project: Project, index: int, frames: int, take_number: int = 1, cl
         request["profile"] = profile
     take = Take(id=take_id, request=request, clip=clip, keyframes=[keyframe] if (project.folder / keyframe).is_file()
                 else [], frames=frames, engine="tiny (test)")
-    shot.takes.append(take)
+    shot.add_take(take)
     shot.accepted_take = take_id
     return take
 

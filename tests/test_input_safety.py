@@ -177,7 +177,7 @@ def test_a_take_path_no_file_call_could_take_is_refused_naming_the_file_shot_and
     _write_json(tmp_path / PROJECT_FILE, data)
     with pytest.raises(ProjectError) as raised:
         load_project(tmp_path)
-    assert str(raised.value).startswith(f"{tmp_path / PROJECT_FILE}: shot 1, take t1: path ")
+    assert str(raised.value).startswith(f"{tmp_path / PROJECT_FILE}: shot 1, take 1: path ")
     assert said in str(raised.value) and len(str(raised.value)) < 400
 
 

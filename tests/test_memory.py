@@ -99,7 +99,7 @@ def test_the_editors_cached_bank_follows_every_edit_of_the_same_story():
 
     story = Story(name="cache", shots=[Shot(prompt=f"shot {i}", id=f"s{i}") for i in range(6)])
     for i, shot in enumerate(story.shots[:5]):
-        shot.takes.append(Take(id=f"t{i}", request={}, clip="", keyframes=[f"t{i}/k{n}.png" for n in range(3)]))
+        shot.add_take(Take(id=f"t{i}", request={}, clip="", keyframes=[f"t{i}/k{n}.png" for n in range(3)]))
         shot.accepted_take = f"t{i}"
 
     def same_as_the_engine() -> None:
@@ -110,7 +110,7 @@ def test_the_editors_cached_bank_follows_every_edit_of_the_same_story():
     same_as_the_engine()
     story.shots.insert(0, story.shots.pop(3))  # a reorder
     same_as_the_engine()
-    story.shots[1].takes.append(Take(id="new", request={}, clip="", keyframes=["new/k0.png"]))
+    story.shots[1].add_take(Take(id="new", request={}, clip="", keyframes=["new/k0.png"]))
     story.shots[1].accepted_take = "new"  # a new accepted take
     same_as_the_engine()
     story.shots[2].takes.clear()  # its accepted take deleted (the id stays behind)

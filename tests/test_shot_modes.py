@@ -7,7 +7,7 @@ from storymem_engine.story import Shot, Story, Take
 def _story(cuts: list[bool], made: set[int]) -> Story:
     shots = [Shot(prompt=f"shot {n + 1}", cut=cut, scene_num=1) for n, cut in enumerate(cuts)]
     for n in made:
-        shots[n].takes.append(Take(id=f"t{n}", request={}, clip=f"takes/{n}/clip.mp4", frames=9))
+        shots[n].add_take(Take(id=f"t{n}", request={}, clip=f"takes/{n}/clip.mp4", frames=9))
         shots[n].accepted_take = f"t{n}"
     return Story(name="s", shots=shots)
 

@@ -96,3 +96,27 @@ def test_a_take_keeps_why_it_added_no_keyframes():
     assert Take.from_dict(json.loads(json.dumps(take.to_dict()))).keyframes_note == take.keyframes_note
     old = {k: v for k, v in take.to_dict().items() if k != "keyframes_note"}
     assert Take.from_dict(old).keyframes_note == ""
+
+
+def test_take_numbers_stay_with_their_takes_and_older_projects_are_numbered_in_order():
+    """"Take 2" stays take 2 after take 1 is deleted, a deleted take's number is not given again, a project saved
+    before take numbers numbers its takes in their order, and repeated numbers in a file are told apart."""
+    from storymem_engine.story import Shot, Take
+
+    shot = Shot(prompt="a lighthouse")
+    for name in ("a", "b", "c"):
+        shot.add_take(Take(id=name, request={}, clip=f"takes/{name}.mp4"))
+    assert [t.number for t in shot.takes] == [1, 2, 3]
+    shot.takes = [t for t in shot.takes if t.id != "c"]  # the newest deleted
+    assert shot.add_take(Take(id="d", request={}, clip="takes/d.mp4")).number == 4
+    again = Shot.from_dict(json.loads(json.dumps(shot.to_dict())))
+    assert [(t.id, t.number) for t in again.takes] == [("a", 1), ("b", 2), ("d", 4)] and again.last_take_number == 4
+
+    old = shot.to_dict()
+    del old["last_take_number"]
+    for take in old["takes"]:
+        del take["number"]
+    assert [t.number for t in Shot.from_dict(old).takes] == [1, 2, 3]
+    for take in old["takes"]:
+        take["number"] = 5
+    assert [t.number for t in Shot.from_dict(old).takes] == [5, 6, 7]

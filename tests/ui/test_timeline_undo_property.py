@@ -230,7 +230,7 @@ def _write_project_with_takes(folder: Path) -> None:
                                                                 settings.memory_sink)] if index else []}
             if mode == "mi2v":
                 request["first_frame"] = before.last_frame
-            shot.takes.append(Take(id=take_id, request=request, clip=f"{rel}/clip.mp4", frames=9,
+            shot.add_take(Take(id=take_id, request=request, clip=f"{rel}/clip.mp4", frames=9,
                                    keyframes=[f"{rel}/{name}" for name in names[:2]], last_frame=f"{rel}/last.png"))
             shot.accepted_take = take_id
     project.save()

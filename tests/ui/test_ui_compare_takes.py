@@ -22,7 +22,7 @@ def _shot_with_two_takes(window, tmp_path, recorded_dialogs):
     shot = project.story.shots[0]
     clip = f"takes/{shot.id}/second/clip.mp4"
     write_clip(project.folder / clip, 9, shade=200)
-    shot.takes.append(Take(id="second", request={"mode": "t2v", "seed": 7}, clip=clip, frames=9))
+    shot.add_take(Take(id="second", request={"mode": "t2v", "seed": 7}, clip=clip, frames=9))
     shot.takes[0].trim_in = 3  # the accepted take starts at its 4th frame on the cut
     window.set_project(project, window.project_path)
     window.edits.select_shots([shot.id])

@@ -23,7 +23,7 @@ def test_status_badges_thumbnails_and_memory(window, recorded_dialogs, tmp_path,
     for i in (0, 1, 2):
         add_take(window.project, i, keyframes=4)
         story.shots[i].accepted().request["memory_keys"] = [k.key for k in memory_for(story, i)]
-    story.shots[3].takes.append(Take(id="bad", request={}, clip="", status="failed"))
+    story.shots[3].add_take(Take(id="bad", request={}, clip="", status="failed"))
     window.model.refresh_all()
     assert statuses(window) == ["done", "done", "done", "failed", "empty", "empty"]
 
@@ -65,7 +65,7 @@ def test_preview_plays_scrubs_and_accepts_takes(window, recorded_dialogs, tmp_pa
     shot = project.story.shots[1]
     first = shot.accepted()
     write_clip(project.folder / "takes" / "second.mp4", 13)
-    shot.takes.append(Take(id="second", request={}, clip="takes/second.mp4", frames=13))
+    shot.add_take(Take(id="second", request={}, clip="takes/second.mp4", frames=13))
     window.model.refresh_all()
 
     window.edits.select_shots([shot.id])

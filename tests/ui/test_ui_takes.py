@@ -36,7 +36,7 @@ def extra_take(project, shot, take_id: str, seed: int, status: str = "done", mod
                                 memory_keys=memory, engine="tiny").to_dict()
     take = Take(id=take_id, request=request, clip=rel if status == "done" else "", frames=9, status=status,
                 created="2026-01-02T03:04:05+00:00", engine=TINY_LABEL)
-    shot.takes.append(take)
+    shot.add_take(take)
     return take
 
 
@@ -127,7 +127,7 @@ def test_delete_take_undo_redo_and_accepted_fallback(window, recorded_dialogs, t
     window.undo_stack.setClean()
 
 
-def test_deleting_an_accepted_take_names_the_renumbered_one_accepted_instead(window, recorded_dialogs, tmp_path):
+def test_a_take_keeps_its_number_when_an_earlier_one_is_deleted(window, recorded_dialogs, tmp_path):
     recorded_dialogs.paths.append(str(tmp_path / "p"))
     assert window.files.save_as()
     project = window.project
@@ -138,10 +138,20 @@ def test_deleting_an_accepted_take_names_the_renumbered_one_accepted_instead(win
     window.model.refresh_all()
     window.edits.delete_take(shot0.id, "take0")
     assert shot0.accepted_take == "newer"
-    # Not "deleted take 1; take 1 is accepted": the takes list numbers "newer" 1 now, and the message says so.
+    # Take 2 stays take 2 (it was renumbered 1: "deleted take 1; take 1 is accepted" read as a contradiction).
     assert window.statusBar().currentMessage() == (
-        "Deleted take 1 of shot 1; the newest take left is accepted now (take 2 before, take 1 now) (Edit > Undo "
-        "brings it back).")
+        "Deleted take 1 of shot 1; the newest take left, take 2, is accepted now (Edit > Undo brings it back).")
+    window.edits.select_shots([shot0.id])
+    assert window.preview.takes.item(0).text().split("·")[0].strip(" ★") == "Take 2"
+    assert window.preview.details.text().startswith("Take 2: ")
+    extra_take(project, shot0, "newest", seed=9, mode="t2v")  # a deleted take's number is not given again
+    window.undo_stack.undo()
+    assert [(t.id, t.number) for t in shot0.takes] == [("take0", 1), ("newer", 2), ("newest", 3)]
+    assert window.files.save()
+    from storymem_engine.project import load_project
+
+    again = load_project(window.project_path).story.shots[0]
+    assert [t.number for t in again.takes] == [1, 2, 3] and again.last_take_number == 3
 
 
 def test_take_details_show_the_request(window, recorded_dialogs, tmp_path):
@@ -156,11 +166,11 @@ def test_take_details_show_the_request(window, recorded_dialogs, tmp_path):
     window.edits.select_shots([shot.id])
     panel = window.preview
     details = panel.details.text()
-    for part in ("Take first", "mode M2V", "seed 7", "size 64×48", "frames 9", "steps 2", "guidance 3.5",
+    for part in ("Take 1", "mode M2V", "seed 7", "size 64×48", "frames 9", "steps 2", "guidance 3.5",
                  "memory 2 keyframes", f"engine {TINY_LABEL}", "created 2026-01-0"):
         assert part in details, part
     tip = panel.takes.item(1).toolTip()
-    assert tip.startswith("Take second") and "seed: 11" in tip and f"prompt: {shot.prompt[:20]}" in tip
+    assert tip.startswith("Take 2\n") and "seed: 11" in tip and f"prompt: {shot.prompt[:20]}" in tip
     assert "(accepted)" in panel.takes.item(0).toolTip()
     assert "M2V" in panel.takes.item(1).text() and "seed 11" in panel.takes.item(1).text()
     # Selecting another take shows its request; Accept is only offered for a take that is not accepted yet.

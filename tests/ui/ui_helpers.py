@@ -59,7 +59,7 @@ def add_take(project, shot_index: int, frames: int = 9, keyframes: int = 2, widt
         image.fill(QColor.fromHsv((shot_index * 50 + n * 20) % 360, 200, 200))
         image.save(str(folder / f"keyframe_{n}.png"))
         rels.append(f"takes/{shot.id}/{take_id}/keyframe_{n}.png")
-    shot.takes.append(Take(id=take_id, request={"mode": "m2v", "memory_keys": []},
+    shot.add_take(Take(id=take_id, request={"mode": "m2v", "memory_keys": []},
                            clip=f"takes/{shot.id}/{take_id}/clip.mp4", keyframes=rels, frames=frames))
     shot.accepted_take = take_id
 
