@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from storyboard.memory import prompt_changed
 from storyboard.note_label import NoteLabel
 from storyboard.prompt_replace import PromptReplace, count_matches, replaced_prompts
+from storyboard.shot_numbers import shots_in_words
 from storyboard.undo_commands import EditShotCommand
 
 if TYPE_CHECKING:
@@ -33,13 +34,15 @@ HINT = "A replaced prompt makes its shot's take stale; Edit > Undo puts every pr
 
 class FindReplaceDialog(QDialog):
     """Non-modal: the timeline stays usable while it is open. ``apply(spec, rows)`` does the replacing and returns
-    what it did in words; ``prompts()`` and ``selected()`` read the story as it is now."""
+    what it did in words; ``prompts()``, ``first_frames()`` (the script's first-frame prompts, no card shows them)
+    and ``selected()`` read the story as it is now."""
 
     def __init__(self, prompts: Callable[[], list[str]], selected: Callable[[], list[int]],
-                 apply: Callable[[PromptReplace, list[int]], str], parent: QWidget | None = None) -> None:
+                 apply: Callable[[PromptReplace, list[int]], str], parent: QWidget | None = None,
+                 first_frames: Callable[[], list[str]] = list) -> None:
         super().__init__(parent)
         self.setWindowTitle("Find and replace in prompts")
-        self._prompts, self._selected, self._apply = prompts, selected, apply
+        self._prompts, self._selected, self._apply, self._first_frames = prompts, selected, apply, first_frames
         self.find = QLineEdit()
         self.find.setPlaceholderText("text in the prompts, e.g. a character's name")
         self.replace = QLineEdit()
@@ -104,16 +107,29 @@ class FindReplaceDialog(QDialog):
             self.count.setText(f"Not found in {where}.")
         else:
             self.count.setText(f"{matches} match{'es' * (matches != 1)} in {shots} shot{'s' * (shots != 1)}.")
-        self.replace_all.setEnabled(matches > 0)
+        first_frames = self._first_frames()
+        hidden, _ = count_matches([first_frames[row] for row in rows if row < len(first_frames)], self.spec())
+        if hidden:  # a rename half done would go back out in the story script, where render reads it
+            self.count.setText(f"{self.count.text()} Also {hidden} in their first-frame prompts (from the story "
+                               "script; no card shows them): replaced with them.")
+        self.replace_all.setEnabled(matches + hidden > 0)
 
     def story_changed(self) -> None:
-        """An edit or an undo anywhere: the count follows the story while the dialog is open. Hidden first when the
-        window closes, so never while its widgets are being deleted."""
+        """An edit or an undo anywhere: the count follows the story while the dialog is open, and the last Replace
+        all's words go (after its Undo they said what no longer was). Hidden first when the window closes, so never
+        while its widgets are being deleted."""
         if self.isVisible():
+            self.result.setText(HINT)
+            self.refresh()
+
+    def selection_changed(self) -> None:
+        """In the selected shots: the count is for the shots selected now (Replace all changed more than it said)."""
+        if self.isVisible() and self.scope.currentData() == "selected":
             self.refresh()
 
     def run(self) -> None:
-        self.result.setText(self._apply(self.spec(), self.rows()))
+        said = self._apply(self.spec(), self.rows())  # its undo step clears the result first
+        self.result.setText(said)
         self.refresh()
 
 
@@ -123,8 +139,10 @@ def open_find_replace(window: MainWindow) -> FindReplaceDialog:
     dialog = window.find_replace_dialog
     if dialog is None:
         dialog = FindReplaceDialog(lambda: [shot.prompt for shot in window.model.shots], window.edits.selected_rows,
-                                   lambda spec, rows: replace_in_prompts(window, spec, rows), window)
+                                   lambda spec, rows: replace_in_prompts(window, spec, rows), window,
+                                   lambda: [shot.first_frame_prompt for shot in window.model.shots])
         window.undo_stack.indexChanged.connect(dialog.story_changed)
+        window.timeline.selectionModel().selectionChanged.connect(dialog.selection_changed)
         window.find_replace_dialog = dialog
     selected = window.inspector.prompt.textCursor().selectedText()
     if selected and "\u2029" not in selected:  # a word chosen in the prompt, as editors do (not a paragraph break)
@@ -145,19 +163,29 @@ def replace_in_prompts(window: MainWindow, spec: PromptReplace, rows: list[int])
     rows = [row for row in rows if row < len(model.shots)]
     shots = [model.shot_at(row) for row in rows]
     prompts = [shot.prompt for shot in shots]
+    first_frames = [shot.first_frame_prompt for shot in shots]
     changed = replaced_prompts(prompts, spec)
-    if not changed:
+    changed_first = replaced_prompts(first_frames, spec)
+    if not changed and not changed_first:
         return "Nothing to replace."
     matches, _ = count_matches(prompts, spec)
-    count = f"{len(changed)} shot{'s' * (len(changed) != 1)}"
+    hidden, _ = count_matches(first_frames, spec)
+    touched = len(set(changed) | set(changed_first))
+    count = f"{touched} shot{'s' * (touched != 1)}"
     stack = window.undo_stack
     # One model change for every prompt (1,000 prompts: 24 ms, 130 ms as a command per shot); inside a macro so
     # that it never merges with the typing or another Replace all before it.
     stack.beginMacro(f"Replace “{spec.find}” in {count}")
-    stack.push(EditShotCommand.per_shot(model, "prompt", {shots[i].id: prompt for i, prompt in changed.items()}))
+    for name, values in (("prompt", changed), ("first_frame_prompt", changed_first)):
+        if values:
+            stack.push(EditShotCommand.per_shot(model, name, {shots[i].id: text for i, text in values.items()}))
     stack.endMacro()
     stale = sum(1 for index in changed if prompt_changed(window.project.story, rows[index]))
+    emptied = [rows[i] for i, prompt in changed.items() if not prompt.strip()]
     text = f"Replaced {matches} match{'es' * (matches != 1)} in {count}." + (
+        f" Also {hidden} in their first-frame prompts (the story script's)." if hidden else "") + (
+        f" {shots_in_words(emptied).capitalize()} {'has' if len(emptied) == 1 else 'have'} no prompt now." if emptied
+        else "") + (
         f" {stale} of them had a take, now stale: Generate > Regenerate stale shots redoes them." if stale else "")
     window.statusBar().showMessage(text, 10000)
     return text
