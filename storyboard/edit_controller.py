@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QPlainTextEdit
 from storyboard import dialogs
 from storyboard.memory import bank_frozen, is_stale
 from storyboard.reorder import shifted_rows
-from storyboard.shot_clipboard import ClipboardError, holds_shots, shots_from_mime, shots_to_mime
+from storyboard.shot_clipboard import ClipboardError, holds_shots, land_in_scene, shots_from_mime, shots_to_mime
 from storyboard.shot_fields import SHARED_FIELDS, field_words
 from storyboard.shot_numbers import shots_in_words
 from storyboard.undo_commands import (
@@ -189,12 +189,16 @@ class EditController:
             return False
         rows = self.selected_rows()
         row = rows[-1] + 1 if rows else len(self.model.shots)
+        here = self.model.shots
+        land_in_scene(shots, here[max(row - 1, 0)].scene_num if here else 1, at_end=row == len(here))
         one = len(shots) == 1
         self._push(InsertShotsCommand(self.model, row, shots, "Paste shot" if one else f"Paste {len(shots)} shots",
                                       self.select_shots))
         where = shots_in_words(list(range(row, row + len(shots))))
-        self.window.statusBar().showMessage(f"Pasted {counted(len(shots), 'shot')} as {where} (no takes yet: generate "
-                                            f"{'it' if one else 'them'})", 6000)
+        scenes = sorted({shot.scene_num for shot in shots})
+        scene = f"scene {scenes[0]}" if len(scenes) == 1 else f"scenes {scenes[0]}–{scenes[-1]}"
+        self.window.statusBar().showMessage(f"Pasted {counted(len(shots), 'shot')} as {where}, in {scene} (no takes "
+                                            f"yet: generate {'it' if one else 'them'})", 6000)
         return True
 
     def nudge(self, step: int) -> None:
@@ -216,10 +220,17 @@ class EditController:
         text = (f"{shots_in_words(old).capitalize()} {'is' if one else 'are'} {shots_in_words(rows)} now (Edit > Undo "
                 f"puts {'it' if one else 'them'} back).")
         joined = sorted(self.model.row_of(i) for i in command.new_scenes)
-        if joined:
-            scenes = sorted(set(command.new_scenes.values()))
-            text += (f" {shots_in_words(joined).capitalize()} continue{'s' * (len(joined) == 1)} the shot before, so "
-                     f"{'it' if len(joined) == 1 else 'they'} joined scene {' and '.join(map(str, scenes))}.")
+        for cuts in (False, True):
+            rows = [r for r in joined if self.model.shot_at(r).cut == cuts]
+            if not rows:
+                continue
+            one = len(rows) == 1
+            scenes = " and ".join(map(str, sorted({self.model.shot_at(r).scene_num for r in rows})))
+            it = "it" if one else "they"
+            why = (f"landed inside scene {scenes}, so {it} joined it ({'a scene cut' if one else 'scene cuts'} still: "
+                   f"{it} start{'s' * one} afresh)" if cuts else
+                   f"continue{'s' * one} the shot before, so {it} joined scene {scenes}")
+            text += f" {shots_in_words(rows).capitalize()} {why}."
         self.window.statusBar().showMessage(text, 8000)
 
     def toggle_scene_cut(self) -> bool:

@@ -64,10 +64,23 @@ def shots_from_mime(mime: QMimeData) -> list[Shot]:
     for n, item in enumerate(items, start=1):
         if not isinstance(item, dict):
             raise ClipboardError(f"copied shot {n} is not an object")
+        fresh = Shot(prompt="").id
         try:
-            shot = Shot.from_dict(dict(item, id=Shot(prompt="").id, takes=[], accepted_take=None),
+            shot = Shot.from_dict(dict(item, id=fresh, takes=[], accepted_take=None, last_take_number=0),
                                   where=f"copied shot {n}")
-        except StoryError as exc:
-            raise ClipboardError(str(exc)) from None
+        except StoryError as exc:  # the id is the one just made up: it names nothing the user could find
+            raise ClipboardError(str(exc).replace(f" ({fresh})", "")) from None
         shots.append(shot)
     return shots
+
+
+def land_in_scene(shots: list[Shot], scene: int, at_end: bool) -> None:
+    """Pasted shots take the scene they land in, ``scene``: their own numbers, from wherever they were copied, put
+    "scene 3" between two halves of scene 1 (and a story script could not be written). At the end of the timeline
+    shots copied across scenes keep their scene changes, numbered on from there."""
+    previous = shots[0].scene_num if shots else 0
+    for shot in shots:
+        if at_end and shot.scene_num != previous:
+            scene += 1
+        previous = shot.scene_num
+        shot.scene_num = scene

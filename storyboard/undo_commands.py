@@ -92,7 +92,8 @@ class MoveShotsCommand(QUndoCommand):
 
     A moved shot that continues the shot before it (no scene cut) joins that shot's scene: dropped inside another
     scene it is part of it, not a lone "scene 4" between two halves of scene 1 that Ctrl+Alt+A could not select
-    whole. A scene cut keeps its scene, as it opens one. Undo puts the scene numbers back with the order.
+    whole. A scene cut keeps its scene, as it opens one, unless it lands inside a scene (the shots either side in
+    one scene): scene 1 in two runs could not be written as a story script. Undo puts the scene numbers back.
     """
 
     def __init__(self, model: TimelineModel, shot_ids: Sequence[str], dest: int) -> None:
@@ -105,10 +106,14 @@ class MoveShotsCommand(QUndoCommand):
         self.new_scenes: dict[str, int] = {}
         scenes = {shot_id: shot.scene_num for shot_id, shot in shots.items()}
         for row, shot_id in enumerate(self.after):
-            if shot_id in self.old_scenes and row > 0 and not shots[shot_id].cut:
-                scenes[shot_id] = scenes[self.after[row - 1]]
-                if scenes[shot_id] != self.old_scenes[shot_id]:
-                    self.new_scenes[shot_id] = scenes[shot_id]
+            if shot_id not in self.old_scenes or row == 0:
+                continue
+            left = scenes[self.after[row - 1]]
+            right = next((scenes[i] for i in self.after[row + 1:] if i not in self.old_scenes), None)
+            if not shots[shot_id].cut or right == left:
+                scenes[shot_id] = left
+            if scenes[shot_id] != self.old_scenes[shot_id]:
+                self.new_scenes[shot_id] = scenes[shot_id]
 
     def is_noop(self) -> bool:
         return self.before == self.after

@@ -39,7 +39,8 @@ def test_copy_and_paste_shots_as_new_shots_with_one_undo_step(window):
     assert not {p.id for p in pasted} & {s.id for s in shots if s not in pasted}  # new shots, not the same ones
     assert window.edits.selected_rows() == [5, 6] and window.inspector.title() == "Shot 6  ·  2 selected"
     assert window.undo_stack.count() == count + 1 and window.undo_stack.undoText() == "Paste 2 shots"
-    assert "Pasted 2 shots as shots 6–7 (no takes yet: generate them)" in window.statusBar().currentMessage()
+    said = window.statusBar().currentMessage()
+    assert "Pasted 2 shots as shots 6–7, in scene 2 (no takes yet: generate them)" in said
     window.undo_stack.undo()
     assert prompts(window) == before
     keep_text_only()  # as the app quits: the prompts stay on the clipboard as text
@@ -76,7 +77,30 @@ def test_pasted_shots_carry_no_takes_and_go_into_another_project(window, tmp_pat
     pasted = window.project.story.shots[1]
     assert pasted.prompt.startswith("Wide shot of a white lighthouse")
     assert pasted.takes == [] and pasted.accepted_take is None
-    assert "Pasted 1 shot as shot 2 (no takes yet: generate it)" == window.statusBar().currentMessage()
+    assert "Pasted 1 shot as shot 2, in scene 1 (no takes yet: generate it)" == window.statusBar().currentMessage()
+
+
+def test_pasted_shots_take_the_scene_they_land_in(window):
+    """Scene 2's shots pasted into scene 1 read SCENE 1, SCENE 2, SCENE 1 again, and the story script could not be
+    written; at the end of the timeline shots copied across scenes keep their scene change."""
+    from storymem_engine.story import story_from_script, story_to_script
+
+    story = window.project.story
+    assert [s.scene_num for s in story.shots] == [1, 1, 1, 1, 2, 2]
+    window.edits.select_shots([s.id for s in story.shots[3:6]])  # the end of scene 1 and scene 2
+    window.actions_by_name["copy"].trigger()
+    window.edits.select_shots([story.shots[0].id])
+    window.actions_by_name["paste"].trigger()
+    assert [s.scene_num for s in story.shots] == [1, 1, 1, 1, 1, 1, 1, 2, 2]
+    assert "in scene 1" in window.statusBar().currentMessage()
+    story_from_script(story_to_script(story), "the script")  # one run of shots per scene: Export story JSON fits
+    window.edits.select_shots([story.shots[-1].id])
+    window.actions_by_name["paste"].trigger()
+    assert [s.scene_num for s in story.shots][9:] == [2, 3, 3]
+    assert "in scenes 2–3" in window.statusBar().currentMessage()
+    window.undo_stack.undo()
+    window.undo_stack.undo()
+    assert [s.scene_num for s in story.shots] == [1, 1, 1, 1, 2, 2]
 
 
 def test_ctrl_c_in_a_prompt_copies_its_text_not_the_shot(window):
@@ -98,7 +122,7 @@ def test_what_is_not_our_shots_is_said_and_changes_nothing(window, recorded_dial
     QGuiApplication.clipboard().setMimeData(mime)
     assert not window.edits.paste()
     kind, title, text = recorded_dialogs.messages[-1]
-    assert (kind, title) == ("warning", "Cannot paste") and "copied shot 1" in text and "'warp'" in text
+    assert (kind, title) == ("warning", "Cannot paste") and "copied shot 1:" in text and "'warp'" in text
     assert prompts(window) == before and window.undo_stack.count() == count
 
 

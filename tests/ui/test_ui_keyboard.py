@@ -99,9 +99,12 @@ def test_a_continuing_shot_dropped_inside_another_scene_joins_it_and_undo_puts_i
     assert window.edits.select_scene() and window.edits.selected_rows() == [3, 4, 5]  # the scene whole
     window.undo_stack.undo()
     assert ids(window)[3] == moved and story.shots[3].scene_num == 1
-    # A scene cut keeps its scene: it opens one wherever it goes.
+    # A scene cut keeps its scene where scenes meet, as it opens one; inside a scene it joins it, still a cut (scene
+    # 1 in two runs could not be written as a story script).
     window.edits.move([story.shots[4].id], 2)
-    assert story.shots[2].scene_num == 2 and story.shots[2].cut
+    assert story.shots[2].scene_num == 1 and story.shots[2].cut
+    assert window.statusBar().currentMessage().endswith(
+        "Shot 3 landed inside scene 1, so it joined it (a scene cut still: it starts afresh).")
 
 
 def test_timeline_edits_say_what_they_did(window):

@@ -345,6 +345,6 @@ def test_ctrl_alt_a_selects_the_scene_of_the_current_shot(window, qtbot):
 
 def test_a_shot_moved_into_another_scene_does_not_count_a_scene_twice(window, qtbot):
     shots = window.project.story.shots  # the sample: scene 1 (shots 1-4), scene 2 (shots 5-6)
-    window.edits.move([shots[4].id], 2)  # a scene-2 shot between scene-1 shots: scene 1 shows twice
-    assert [s.scene_num for s in window.project.story.shots] == [1, 1, 2, 1, 1, 2]
+    window.edits.move([shots[4].id], 0)  # scene 2's opening cut first: scene 2 shows twice
+    assert [s.scene_num for s in window.project.story.shots] == [2, 1, 1, 1, 1, 2]
     qtbot.waitUntil(lambda: window.shot_count_label.text().startswith("6 shots · 2 scenes · "))
