@@ -98,6 +98,12 @@ def export_timeline(project: Project, path: Path, options: TimelineOptions, defa
     plan = plan_handoff(project, default_frames)
     result = TimelineResult(path)
     music = _soundtrack(project, plan, fmt, result)
+    if (options.empty_shots == "gap" and fmt.key not in GAPS_KEPT and music is None
+            and all(item.take is None for item in plan)):
+        # It said "0 clips, 6 gaps" over a file of a title alone: this writer keeps no gap after the last clip.
+        raise HandoffError(f"no shot has a take yet, and a {fmt.label} holds clips only (it drops the gaps of shots "
+                           "without one): it would be empty. Generate shots first, or export empty shots as cards "
+                           "(the animatic)")
     media = _media_files(plan, path, options, default_size, result, progress, cancel)
     timeline = build_timeline(plan, project.story.name, {n: _reference(p, path, fmt) for n, p in media.items()},
                               fmt)
@@ -107,6 +113,9 @@ def export_timeline(project: Project, path: Path, options: TimelineOptions, defa
     atomic_write_text(path, _serialize(timeline, fmt))
     result.notes = _what_the_file_cannot_say(plan, options, fmt)
     return result
+
+
+GAPS_KEPT = ("otio", "fcpx")  # formats whose writer keeps gaps after the last clip
 
 
 def _what_the_file_cannot_say(plan: list[HandoffShot], options: TimelineOptions, fmt: TimelineFormat) -> list[str]:
@@ -121,7 +130,7 @@ def _what_the_file_cannot_say(plan: list[HandoffShot], options: TimelineOptions,
         if item.take is not None:
             break
         trailing += 1
-    if trailing and options.empty_shots == "gap" and fmt.key not in ("otio", "fcpx") and trailing < len(plan):
+    if trailing and options.empty_shots == "gap" and fmt.key not in GAPS_KEPT:
         last = shots_in_words(list(range(len(plan) - trailing, len(plan))))
         notes.append(f"{last} without a take at the end {'is' if trailing == 1 else 'are'} not in it: the "
                      f"{fmt.label} ends with its last clip (export empty shots as cards to keep them)")

@@ -193,6 +193,12 @@ def test_a_project_without_any_take_exports_as_gaps(tmp_path):
     track = otio.adapters.read_from_file(str(out)).video_tracks()[0]
     assert [type(i).__name__ for i in track] == ["Gap"] * 4 and track.duration().value == 32
     assert all(i.metadata["storymem"]["prompt"] for i in track)
+    for fmt in ("edl", "fcp7"):  # they keep no gap after the last clip: an empty file said "0 clips, 4 gaps"
+        out = tmp_path / f"cut{FORMATS[fmt].suffix}"
+        with pytest.raises(HandoffError, match="no shot has a take yet.*it would be empty.*export empty shots as "
+                                               "cards"):
+            export_timeline(project, out, TimelineOptions(fmt), 81, (64, 48))
+        assert not out.exists()
 
 
 def test_thousand_shots_every_format(tmp_path):
