@@ -29,14 +29,14 @@ class HandoffShot:
     clip: Path | None  # the accepted take's clip (absolute, checked to exist); None: no take
     frames: int  # frames on the cut at FPS
     start: int  # first frame on the cut (record in)
-    opens_scene: bool  # a scene marker goes here: the first shot, a scene cut or a new scene number
+    opens_scene: bool  # a scene marker goes here: the first shot or a new scene number (a cut inside: its own)
     profile: str = "final"  # the quality profile (request.PROFILES) of the take, else the one it would get
     source_in: int = 0  # the clip's first frame on the cut (the take's in point)
     available: int = 0  # frames in the clip (more than ``frames`` when the take is trimmed); 0: ``frames``
 
     @property
     def name(self) -> str:
-        """The clip name editors see: "Shot 3 - Take 2" (the take's position among the shot's takes)."""
+        """The clip name editors see: "Shot 3 - Take 2" (the take's number, as the takes list shows it)."""
         if self.take is None:
             return f"Shot {self.number} - no take"
         return f"Shot {self.number} - Take {self.take.number}"
@@ -66,7 +66,7 @@ def plan_handoff(project: Project, default_frames: int) -> list[HandoffShot]:
             frames = _probe_frames(clip, number)  # an old take that did not record its length
         source_in = take.cut_range()[0] if take is not None else 0
         available = take.frames if take is not None and take.frames > 0 else frames
-        opens = number == 1 or shot.cut or shot.scene_num != previous_scene
+        opens = number == 1 or shot.scene_num != previous_scene
         plan.append(HandoffShot(number, shot, take, clip, frames, start, opens,
                                 profile_of(take, shot, project_profile), source_in, available))
         previous_scene = shot.scene_num

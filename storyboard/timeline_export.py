@@ -312,7 +312,11 @@ def build_timeline(plan: list[HandoffShot], name: str, targets: dict[int, str],
         if item.opens_scene:
             element.markers.append(otio.schema.Marker(
                 name=f"Scene {item.shot.scene_num}", marked_range=span(0), color=otio.schema.MarkerColor.RED,
-                comment=f"Shot {item.number}: {'scene cut' if item.shot.cut else 'scene starts'}"))
+                comment=f"Shot {item.number}: scene starts"))
+        elif item.shot.cut:  # "Scene 1" three times in scene 1 read as three scenes: a cut inside one says so
+            element.markers.append(otio.schema.Marker(
+                name=f"Scene {item.shot.scene_num} cut", marked_range=span(0), color=otio.schema.MarkerColor.YELLOW,
+                comment=f"Shot {item.number}: scene cut (starts afresh, not continuing the shot before)"))
         track.append(element)
     return timeline
 

@@ -246,3 +246,15 @@ def test_shot_list_has_the_crew_fields_and_seconds(project, tmp_path):
     assert [r["seconds"] for r in rows] == [f"{f / 16:.3f}" for _n, f in EXPECTED]
     assert (rows[0]["shot_size"], rows[0]["camera_move"], rows[1]["shot_size"]) == ("wide", "dolly in", "close-up")
     assert rows[1]["prompt"].startswith("Mara climbs the spiral stairs — «à bientôt»")
+
+
+def test_a_scene_has_one_scene_marker_and_a_cut_inside_it_its_own(tmp_path):
+    """The sample's scene 1 opens with a cut and has two more: 'Scene 1' three times read as three scenes."""
+    project = make_project(tmp_path / "Cuts.storymem", shots=6)
+    project.story.shots[1].cut = True  # a cut inside scene 1
+    project.save()
+    out = _export(project, tmp_path, "otio")
+    track = otio.adapters.read_from_file(str(out)).video_tracks()[0]
+    marks = [[(m.name, m.color) for m in item.markers] for item in track]
+    red, yellow = otio.schema.MarkerColor.RED, otio.schema.MarkerColor.YELLOW
+    assert marks == [[("Scene 1", red)], [("Scene 1 cut", yellow)], [], [("Scene 2", red)], [], []]
