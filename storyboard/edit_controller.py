@@ -95,14 +95,15 @@ class EditController:
 
     def add_shot(self) -> None:
         shot = self._new_shot(None)
-        self._push(InsertShotsCommand(self.model, len(self.model.shots), [shot], "Add shot", self.select_shots))
+        end = len(self.model.shots)
+        self._push(InsertShotsCommand(self.model, end, [shot], f"Add shot {end + 1}", self.select_shots))
         self._write_new(len(self.model.shots) - 1, "Added")
 
     def insert_after(self) -> None:
         rows = self.selected_rows()
         row = rows[-1] if rows else len(self.model.shots) - 1
         shot = self._new_shot(row if rows or self.model.shots else None)
-        self._push(InsertShotsCommand(self.model, row + 1, [shot], "Insert shot", self.select_shots))
+        self._push(InsertShotsCommand(self.model, row + 1, [shot], f"Insert shot {row + 2}", self.select_shots))
         self._write_new(row + 1, "Inserted")
 
     def _write_new(self, row: int, verb: str) -> None:
@@ -168,7 +169,7 @@ class EditController:
         rows = self.selected_rows()
         if self.copy("Cut"):
             command = DeleteShotsCommand(self.model, rows, self.select_shots)
-            command.setText("Cut shot" if len(rows) == 1 else f"Cut {len(rows)} shots")
+            command.setText(f"Cut shot {rows[0] + 1}" if len(rows) == 1 else f"Cut {len(rows)} shots")
             self._push(command)
 
     def paste(self) -> bool:
@@ -288,7 +289,9 @@ class EditController:
 
     def accept_take(self, shot_id: str, take_id: str) -> None:
         command = EditShotCommand(self.model, shot_id, "accepted_take", take_id)
-        command.setText("Accept take")
+        shot = self.model.shot_at(self.model.row_of(shot_id))
+        number = next((t.number for t in shot.takes if t.id == take_id), 0)
+        command.setText(f"Accept take {number} of shot {self.model.row_of(shot_id) + 1}")
         self._push(command)
 
     def delete_take(self, shot_id: str, take_id: str) -> None:

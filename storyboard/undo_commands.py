@@ -11,6 +11,7 @@ from PySide6.QtGui import QUndoCommand
 
 from storyboard.reorder import order_after_move
 from storyboard.shot_fields import field_words
+from storyboard.shot_numbers import shots_in_words
 from storyboard.timeline_model import TimelineModel
 from storymem_engine.cast import CastMember
 from storymem_engine.project import Project
@@ -71,7 +72,8 @@ class InsertShotsCommand(QUndoCommand):
 class DeleteShotsCommand(QUndoCommand):
     def __init__(self, model: TimelineModel, rows: Sequence[int], select: Select = lambda _ids: None) -> None:
         rows = sorted(set(rows))
-        super().__init__("Delete shot" if len(rows) == 1 else f"Delete {len(rows)} shots")
+        # Named by their numbers: the Undo history listed five "Delete shot" steps to choose between.
+        super().__init__(f"Delete {shots_in_words(rows)}")
         self.model = model
         self.removed: list[tuple[int, Shot]] = [(r, model.shot_at(r)) for r in rows]
         self.select = select
@@ -97,9 +99,10 @@ class MoveShotsCommand(QUndoCommand):
     """
 
     def __init__(self, model: TimelineModel, shot_ids: Sequence[str], dest: int) -> None:
-        super().__init__("Move shot" if len(shot_ids) == 1 else f"Move {len(shot_ids)} shots")
         self.model = model
         self.before = model.shot_ids()
+        moved = set(shot_ids)
+        super().__init__(f"Move {shots_in_words([r for r, i in enumerate(self.before) if i in moved])}")
         self.after = order_after_move(self.before, list(shot_ids), dest)
         shots = {shot.id: shot for shot in model.shots}
         self.old_scenes = {shot_id: shots[shot_id].scene_num for shot_id in shot_ids}
@@ -137,7 +140,8 @@ class EditShotCommand(QUndoCommand):
     def __init__(self, model: TimelineModel, shot_ids: str | Sequence[str], name: str, value: Any,
                  burst: int = 0) -> None:
         self.shot_ids = [shot_ids] if isinstance(shot_ids, str) else list(shot_ids)
-        many = f" of {len(self.shot_ids)} shots" if len(self.shot_ids) > 1 else ""
+        many = (f" of {len(self.shot_ids)} shots" if len(self.shot_ids) > 1 else
+                f" (shot {model.row_of(self.shot_ids[0]) + 1})")
         super().__init__(f"Edit {field_words(name)}{many}")
         self.model = model
         self.name = name
@@ -188,10 +192,12 @@ class DeleteTakeCommand(QUndoCommand):
     """
 
     def __init__(self, model: TimelineModel, shot_id: str, take_id: str) -> None:
-        super().__init__("Delete take")
+        super().__init__()
         self.model = model
         self.shot_id = shot_id
         shot = model.shot_at(model.row_of(shot_id))
+        number = next((t.number for t in shot.takes if t.id == take_id), 0)
+        self.setText(f"Delete take {number} of shot {model.row_of(shot_id) + 1}")
         self.position = next(i for i, t in enumerate(shot.takes) if t.id == take_id)
         self.take = shot.takes[self.position]
         self.was_accepted = shot.accepted_take == take_id

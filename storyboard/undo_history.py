@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QModelIndex, QSize
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QStyle, QUndoView, QVBoxLayout
 
@@ -39,6 +39,18 @@ class UndoHistoryDialog(QDialog):
         layout.addWidget(self.view)
         layout.addWidget(buttons)
         self.resize(420, 480)
+        self.view.selectionModel().currentChanged.connect(self._went_to)
+
+    def _went_to(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        """A step chosen here says so on the status bar: the last edit's message ("Deleted shot 1") stayed up after
+        the click had brought shot 1 back. Undo and Redo from the menu move the view too and say their own."""
+        if not self.isActiveWindow() or not current.isValid():
+            return
+        stack, row = self.window.undo_stack, current.row()
+        where = f"just after “{stack.text(row - 1)}”" if row else "the project as opened"
+        self.window.statusBar().showMessage(
+            f"Went back to {where} (step {row} of {stack.count()}): the steps after it stay until the next edit.",
+            8000)
 
     def refresh_saved_mark(self) -> None:
         """A never-saved project is "clean" as opened too: a save icon there would claim a save that never was."""

@@ -85,7 +85,7 @@ def test_delete_take_undo_redo_and_accepted_fallback(window, recorded_dialogs, t
     assert [t.id for t in shot0.takes] == ["take0", "broken"] and shot0.accepted_take == "take0"
     assert take_ids(panel) == ["take0", "broken"] and panel.current_take().id == "take0"
     assert (project.folder / newer.clip).is_file()
-    assert window.isWindowModified() and window.undo_stack.undoText() == "Delete take"
+    assert window.isWindowModified() and window.undo_stack.undoText() == "Delete take 2 of shot 1"
     assert window.statusBar().currentMessage() == (  # the numbers the takes list shows
         "Deleted take 2 of shot 1; the newest take left, take 1, is accepted now (Edit > Undo brings it back). "
         "Shot 2 turned stale: made from the deleted take.")

@@ -20,10 +20,14 @@ def test_the_history_lists_each_step_and_a_click_goes_back_to_it(window, qtbot):
     assert dialog is not None and dialog.isVisible()
     view = dialog.view
     rows = [view.model().index(r, 0).data() for r in range(view.model().rowCount())]
-    assert rows == ["As opened", "Add shot", "Edit prompt", "Remove scene cut (shots 2–3)"]
+    # Each step names its shots: five "Edit frames" or "Delete shot" steps were not told apart.
+    assert rows == ["As opened", "Add shot 7", "Edit prompt (shot 1)", "Remove scene cut (shots 2–3)"]
 
+    qtbot.waitUntil(dialog.isActiveWindow)
     view.setCurrentIndex(view.model().index(1, 0))  # just after "Add shot"
     assert window.undo_stack.index() == 1 and len(shots) == 7 and prompts(window)[:6] == start
+    # The status bar says where the click went ("Removed the scene cut…" stayed up, saying what no longer was).
+    assert window.statusBar().currentMessage().startswith("Went back to just after “Add shot 7” (step 1 of 3)")
     assert shots[1].cut and shots[2].cut
     view.setCurrentIndex(view.model().index(0, 0))
     assert prompts(window) == start and not window.isWindowModified()
