@@ -676,8 +676,8 @@ class FileController:
 
     # ------------------------------------------------------------ story JSON (benchmark format)
     def import_story(self, path: str | Path | None = None, ask: bool = True) -> bool:
-        if ask and not self.maybe_save():
-            return False
+        """The script is read before the open project's changes are asked about: a script that cannot be
+        imported closes nothing, so nothing is asked for it."""
         if path is None:
             path = dialogs.open_file(self.window, "Import story script", "Story script (*.json);;All files (*)",
                                      self.window.dialog_start(inside_project=False))
@@ -688,6 +688,8 @@ class FileController:
             story = load_story(path)
         except StoryError as exc:
             dialogs.error(self.window, "Cannot import story", str(exc))
+            return False
+        if ask and not self.maybe_save():
             return False
         self.window.set_project(Project(folder=Path(), story=story), None, modified=True)
         references = official_references(Path(path))

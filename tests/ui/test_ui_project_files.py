@@ -570,3 +570,20 @@ def test_save_as_copies_a_big_project_with_progress_and_cancel_leaves_no_half_co
     assert window.files.save_as()
     copy = tmp_path / "Second.storymem"
     assert all((copy / t.clip).is_file() for s in window.project.story.shots for t in s.takes)
+
+
+def test_a_script_that_cannot_be_imported_asks_nothing_about_the_open_changes(window, recorded_dialogs, tmp_path,
+                                                                              story_paths):
+    """It asked "Save the changes…?" first, then said the script could not be read and closed nothing."""
+    window.edits.edit_field(window.project.story.shots[0].id, "notes", "mine")
+    broken = tmp_path / "broken.json"
+    script = next(iter(story_paths.values()))
+    broken.write_text(script.read_text()[:200])  # cut off part way
+    recorded_dialogs.paths.append(str(broken))
+    assert not window.files.import_story()
+    assert recorded_dialogs.questions == [] and recorded_dialogs.messages[-1][1] == "Cannot import story"
+    assert window.project.story.shots[0].notes == "mine" and window.isWindowModified()
+    recorded_dialogs.paths.append(str(script))
+    recorded_dialogs.save_discard_cancel.append("cancel")  # a readable one asks, and Cancel keeps the story open
+    assert not window.files.import_story()
+    assert "Save the changes" in recorded_dialogs.questions[-1] and window.project.story.shots[0].notes == "mine"
