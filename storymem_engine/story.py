@@ -593,6 +593,9 @@ def story_from_script(data: Any, source: str = "<story>") -> Story:
         ffp = scene.get("first_frame_prompt", [])
         if not isinstance(ffp, list):
             raise StoryError(f"{where_scene}, field 'first_frame_prompt': expected a list of strings")
+        if len(ffp) > len(prompts):  # the extra ones were dropped without a word: a shot missing, or a typo
+            raise StoryError(f"{where_scene}, field 'first_frame_prompt': {counted(len(ffp), 'entry', 'entries')} "
+                             f"for {len(prompts)} video_prompts (one per shot at most)")
         extra = {
             k: v
             for k, v in scene.items()

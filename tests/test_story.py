@@ -50,6 +50,8 @@ def test_string_cuts_and_unknown_fields_survive():
         (lambda d: d["scenes"][2]["video_prompts"].__setitem__(0, ""), "scene 3, shot 1, field 'video_prompts'"),
         (lambda d: d["scenes"][0].pop("scene_num"), "scene 1: missing field 'scene_num'"),
         (lambda d: d["scenes"][1].__setitem__("first_frame_prompt", "x"), "field 'first_frame_prompt'"),
+        (lambda d: d["scenes"][0]["first_frame_prompt"].extend(["a", "b"]),
+         "scene 1, field 'first_frame_prompt': 4 entries for 2 video_prompts"),
     ],
 )
 def test_malformed_story_names_file_scene_shot_and_field(story_paths, tmp_path, mutate, expected):
