@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, QSize
+from PySide6.QtCore import QEvent, QObject, QSize, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QStyle, QUndoView, QVBoxLayout
 
@@ -39,12 +39,21 @@ class UndoHistoryDialog(QDialog):
         layout.addWidget(self.view)
         layout.addWidget(buttons)
         self.resize(420, 480)
-        self.view.selectionModel().currentChanged.connect(self._went_to)
+        # Only the user's own click or key here: the view's current row also moves on the menu's Undo (which says
+        # its own) and when the window goes (nothing to say, and no status bar left to say it on).
+        self.view.viewport().installEventFilter(self)
+        self.view.installEventFilter(self)
 
-    def _went_to(self, current: QModelIndex, _previous: QModelIndex) -> None:
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.MouseButtonRelease, QEvent.Type.KeyRelease):
+            QTimer.singleShot(0, self, self._went_to)  # once the view has moved the stack
+        return False
+
+    def _went_to(self) -> None:
         """A step chosen here says so on the status bar: the last edit's message ("Deleted shot 1") stayed up after
-        the click had brought shot 1 back. Undo and Redo from the menu move the view too and say their own."""
-        if not self.isActiveWindow() or not current.isValid():
+        the click had brought shot 1 back."""
+        current = self.view.currentIndex()
+        if not current.isValid():
             return
         stack, row = self.window.undo_stack, current.row()
         where = f"just after “{stack.text(row - 1)}”" if row else "the project as opened"
