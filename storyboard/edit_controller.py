@@ -228,8 +228,8 @@ class EditController:
             one = len(rows) == 1
             scenes = " and ".join(map(str, sorted({self.model.shot_at(r).scene_num for r in rows})))
             it = "it" if one else "they"
-            why = (f"landed inside scene {scenes}, so {it} joined it ({'a scene cut' if one else 'scene cuts'} still: "
-                   f"{it} start{'s' * one} afresh)" if cuts else
+            why = (f"joined scene {scenes}, so no scene is in two pieces ({'a scene cut' if one else 'scene cuts'} "
+                   f"still: {it} start{'s' * one} afresh)" if cuts else
                    f"continue{'s' * one} the shot before, so {it} joined scene {scenes}")
             text += f" {shots_in_words(rows).capitalize()} {why}."
         self.window.statusBar().showMessage(text, 8000)

@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from storyboard.reorder import order_after_move
+from storyboard.reorder import order_after_move, scenes_after_move
 from storyboard.shot_fields import field_words
 from storyboard.shot_numbers import shots_in_words
 from storyboard.timeline_model import TimelineModel
@@ -92,10 +92,7 @@ class DeleteShotsCommand(QUndoCommand):
 class MoveShotsCommand(QUndoCommand):
     """Move shots (kept in their relative order) before ``dest`` (moveRows convention).
 
-    A moved shot that continues the shot before it (no scene cut) joins that shot's scene: dropped inside another
-    scene it is part of it, not a lone "scene 4" between two halves of scene 1 that Ctrl+Alt+A could not select
-    whole. A scene cut keeps its scene, as it opens one, unless it lands inside a scene (the shots either side in
-    one scene): scene 1 in two runs could not be written as a story script. Undo puts the scene numbers back.
+    Moved shots may join the scene they land in (``scenes_after_move``); Undo puts the scene numbers back.
     """
 
     def __init__(self, model: TimelineModel, shot_ids: Sequence[str], dest: int) -> None:
@@ -107,16 +104,9 @@ class MoveShotsCommand(QUndoCommand):
         shots = {shot.id: shot for shot in model.shots}
         self.old_scenes = {shot_id: shots[shot_id].scene_num for shot_id in shot_ids}
         self.new_scenes: dict[str, int] = {}
-        scenes = {shot_id: shot.scene_num for shot_id, shot in shots.items()}
-        for row, shot_id in enumerate(self.after):
-            if shot_id not in self.old_scenes or row == 0:
-                continue
-            left = scenes[self.after[row - 1]]
-            right = next((scenes[i] for i in self.after[row + 1:] if i not in self.old_scenes), None)
-            if not shots[shot_id].cut or right == left:
-                scenes[shot_id] = left
-            if scenes[shot_id] != self.old_scenes[shot_id]:
-                self.new_scenes[shot_id] = scenes[shot_id]
+        scenes = scenes_after_move(self.after, {shot_id: shot.scene_num for shot_id, shot in shots.items()},
+                                   {shot_id for shot_id, shot in shots.items() if shot.cut}, moved)
+        self.new_scenes = {shot_id: n for shot_id, n in scenes.items() if n != self.old_scenes[shot_id]}
 
     def is_noop(self) -> bool:
         return self.before == self.after

@@ -104,7 +104,7 @@ def test_a_continuing_shot_dropped_inside_another_scene_joins_it_and_undo_puts_i
     window.edits.move([story.shots[4].id], 2)
     assert story.shots[2].scene_num == 1 and story.shots[2].cut
     assert window.statusBar().currentMessage().endswith(
-        "Shot 3 landed inside scene 1, so it joined it (a scene cut still: it starts afresh).")
+        "Shot 3 joined scene 1, so no scene is in two pieces (a scene cut still: it starts afresh).")
 
 
 def test_timeline_edits_say_what_they_did(window):

@@ -345,6 +345,27 @@ def test_ctrl_alt_a_selects_the_scene_of_the_current_shot(window, qtbot):
 
 def test_a_shot_moved_into_another_scene_does_not_count_a_scene_twice(window, qtbot):
     shots = window.project.story.shots  # the sample: scene 1 (shots 1-4), scene 2 (shots 5-6)
-    window.edits.move([shots[4].id], 0)  # scene 2's opening cut first: scene 2 shows twice
-    assert [s.scene_num for s in window.project.story.shots] == [2, 1, 1, 1, 1, 2]
+    window.edits.move([shots[4].id], 0)  # scene 2's opening cut first: scene 2 in two pieces, counted once
+    assert [s.scene_num for s in window.project.story.shots] == [1, 1, 1, 1, 1, 2]
     qtbot.waitUntil(lambda: window.shot_count_label.text().startswith("6 shots · 2 scenes · "))
+
+
+def test_no_move_leaves_a_scene_in_two_pieces():
+    """A scene cut moved to either end, away from the rest of its scene, split it ("scene_num 2 appears twice" on
+    Export story JSON); a whole scene moved keeps its number, and a cut where two scenes meet keeps its own."""
+    from storyboard.reorder import order_after_move, scenes_after_move
+
+    order = list("abcdef")
+    scenes = dict(zip(order, [1, 1, 1, 1, 2, 2], strict=True))
+    cuts = {"a", "e"}
+
+    def move(ids: str, dest: int) -> list[int]:
+        after = order_after_move(order, list(ids), dest)
+        new = {**scenes, **scenes_after_move(after, scenes, cuts, set(ids))}
+        return [new[i] for i in after]
+
+    assert move("e", 0) == [1, 1, 1, 1, 1, 2]  # scene 2's cut first: joins scene 1
+    assert move("a", 6) == [1, 1, 1, 2, 2, 2]  # scene 1's cut last: joins scene 2
+    assert move("ef", 0) == [2, 2, 1, 1, 1, 1]  # scene 2 whole, first
+    assert move("e", 2) == [1, 1, 1, 1, 1, 2]  # a cut inside scene 1
+    assert move("d", 6) == [1, 1, 1, 2, 2, 2]  # a continuing shot joins the shot before
