@@ -138,6 +138,7 @@ def metadata_of(item: HandoffShot) -> dict[str, Any]:
         "prompt": shot.prompt,
         "first_frame_prompt": shot.first_frame_prompt,
         "seed": seed_of(item),
+        "take": take.number if take is not None else 0,  # "Take 2", as the clip's name and the takes list say
         "take_id": take.id if take is not None else "",
         "profile": item.profile,
         "generation": generation_of(take),
@@ -167,7 +168,7 @@ def note_lines(item: HandoffShot) -> list[tuple[str, str]]:
     """(label, one-line value) pairs for formats that carry text notes rather than structured metadata."""
     meta = metadata_of(item)
     lines = [("PROMPT", one_line(meta["prompt"])), ("SCENE", str(meta["scene"])),
-             ("SEED", "" if meta["seed"] is None else str(meta["seed"])), ("TAKE", meta["take_id"]),
+             ("SEED", "" if meta["seed"] is None else str(meta["seed"])), ("TAKE", str(meta["take"] or "")),
              ("PROFILE", profile_text(meta["profile"], meta["generation"])),
              ("MEMORY", " ".join(meta["memory_keys"] or meta["memory_keyframes"])),
              ("SHOT SIZE", meta["shot_size"]), ("CAMERA", meta["camera_move"]),

@@ -11,7 +11,8 @@ from storymem_engine.render_settings import RenderSettings
 from storymem_engine.shot_timing import FPS, shot_frames
 from storymem_engine.story import Story
 
-# "clip" is relative to the project folder. "seed", "frames", "steps" and "guidance" are the shot's own settings
+# "accepted_take" is the take's number ("Take 2" in the takes list); "clip" is relative to the project folder.
+# "seed", "frames", "steps" and "guidance" are the shot's own settings
 # (blank: the project's). "seconds" is the shot's length on the cut (its take between its in and out points, else
 # its animatic card) at 16 fps; "duration_s" is the animatic length the user set, blank when it follows the
 # frames; "take_seed" and "take_mode" are what the accepted take was made with (the seed and mode that make it
@@ -35,7 +36,7 @@ def shot_list_rows(story: Story, statuses: list[str],
             "prompt": shot.prompt, "mode": shot.mode, "seed": _blank(shot.seed), "frames": _blank(shot.frames),
             "steps": _blank(shot.steps), "guidance": _blank(shot.guidance),
             "duration_s": _blank(shot.duration_s), "status": status,
-            "accepted_take": take.id if take else "", "clip": take.clip if take else "",
+            "accepted_take": take.number if take else "", "clip": take.clip if take else "",
             "take_seed": _blank(take.request.get("seed")) if take else "",
             "take_mode": _blank(take.request.get("mode")) if take else "",
             "clip_in": start + 1 if stop else "", "clip_out": stop or "", "notes": shot.notes,

@@ -77,7 +77,8 @@ def test_otio_clips_order_names_durations_markers_and_metadata(project, tmp_path
     meta = third.metadata["storymem"]
     shot = project.story.shots[2]
     assert meta["prompt"] == shot.prompt and meta["scene"] == 1 and meta["seed"] == 1002
-    assert meta["take_id"] == "take2" and meta["shot_id"] == shot.id and meta["notes"] == "Hands only.\nNo face."
+    assert meta["take"] == 2 and meta["take_id"] == "take2"
+    assert meta["shot_id"] == shot.id and meta["notes"] == "Hands only.\nNo face."
     assert meta["profile"] == "final" and meta["generation"]["engine"] == "tiny (test)"
     assert meta["generation"]["mode"] == "m2v" and meta["generation"]["steps"] == 2
     assert [i.metadata["storymem"]["profile"] for i in track] == ["final", "final", "final", "draft", "final",
@@ -121,7 +122,7 @@ def test_fcp7_notes_and_edl_comments_carry_the_shot(project, tmp_path):
     second = fcp.video_tracks()[0][1]
     comments = second.metadata["fcp_xml"]["comments"]
     assert comments["mastercomment1"] == "Ünïcode «prompt» 灯台 🌊 second line end"
-    assert "Seed 1001" in comments["mastercomment2"] and "Take take1" in comments["mastercomment2"]
+    assert "Seed 1001" in comments["mastercomment2"] and "Take 1" in comments["mastercomment2"]
     assert second.metadata["fcp_xml"]["logginginfo"]["scene"] == "1"
     assert second.metadata["fcp_xml"]["comments"]["clipcommenta"] == "Bring the rig. Check wind."
     assert [m.name for m in fcp.video_tracks()[0][0].markers] == ["Scene 1"]
@@ -130,7 +131,7 @@ def test_fcp7_notes_and_edl_comments_carry_the_shot(project, tmp_path):
     clips = list(edl.video_tracks()[0])
     lines = clips[1].metadata["cmx_3600"]["comments"]
     assert "PROMPT: Ünïcode «prompt» 灯台 🌊 second line end" in lines
-    assert "SEED: 1001" in lines and "TAKE: take1" in lines and "SCENE: 1" in lines
+    assert "SEED: 1001" in lines and "TAKE: 1" in lines and "SCENE: 1" in lines
     assert "PROFILE: final: tiny (test) m2v 64x48 9 frames 2 steps 3.5 cfg" in lines
     draft = clips[3].metadata["cmx_3600"]["comments"]
     assert "PROFILE: draft (distilled, memory fidelity unverified): tiny (test) m2v 64x48 9 frames 2 steps 3.5 cfg" \
@@ -246,6 +247,8 @@ def test_shot_list_has_the_crew_fields_and_seconds(project, tmp_path):
     assert [r["seconds"] for r in rows] == [f"{f / 16:.3f}" for _n, f in EXPECTED]
     assert (rows[0]["shot_size"], rows[0]["camera_move"], rows[1]["shot_size"]) == ("wide", "dolly in", "close-up")
     assert rows[1]["prompt"].startswith("Mara climbs the spiral stairs — «à bientôt»")
+    # The accepted take by the number the takes list and the clip names say, not its internal id.
+    assert [r["accepted_take"] for r in rows] == ["1", "", "2", "1", "", ""]
 
 
 def test_a_scene_has_one_scene_marker_and_a_cut_inside_it_its_own(tmp_path):
