@@ -116,7 +116,7 @@ class EditController:
         if not rows:
             return
         clones = [duplicate_shot(self.model.shot_at(r)) for r in rows]
-        text = "Duplicate shot" if len(clones) == 1 else f"Duplicate {len(clones)} shots"
+        text = f"Duplicate {shots_in_words(rows)}"
         self._push(InsertShotsCommand(self.model, rows[-1] + 1, clones, text, self.select_shots))
         one = len(clones) == 1
         made = list(range(rows[-1] + 1, rows[-1] + 1 + len(clones)))
@@ -193,9 +193,8 @@ class EditController:
         here = self.model.shots
         land_in_scene(shots, here[max(row - 1, 0)].scene_num if here else 1, at_end=row == len(here))
         one = len(shots) == 1
-        self._push(InsertShotsCommand(self.model, row, shots, "Paste shot" if one else f"Paste {len(shots)} shots",
-                                      self.select_shots))
         where = shots_in_words(list(range(row, row + len(shots))))
+        self._push(InsertShotsCommand(self.model, row, shots, f"Paste as {where}", self.select_shots))
         scenes = sorted({shot.scene_num for shot in shots})
         scene = f"scene {scenes[0]}" if len(scenes) == 1 else f"scenes {scenes[0]}–{scenes[-1]}"
         self.window.statusBar().showMessage(f"Pasted {counted(len(shots), 'shot')} as {where}, in {scene} (no takes "

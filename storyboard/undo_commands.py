@@ -130,9 +130,11 @@ class EditShotCommand(QUndoCommand):
     def __init__(self, model: TimelineModel, shot_ids: str | Sequence[str], name: str, value: Any,
                  burst: int = 0) -> None:
         self.shot_ids = [shot_ids] if isinstance(shot_ids, str) else list(shot_ids)
-        many = (f" of {len(self.shot_ids)} shots" if len(self.shot_ids) > 1 else
-                f" (shot {model.row_of(self.shot_ids[0]) + 1})")
-        super().__init__(f"Edit {field_words(name)}{many}")
+        row = {shot.id: r for r, shot in enumerate(model.shots)} if len(self.shot_ids) > 1 else {
+            self.shot_ids[0]: model.row_of(self.shot_ids[0])}
+        which = shots_in_words(sorted(row[i] for i in self.shot_ids))
+        super().__init__(f"Edit {field_words(name)} of {which}" if len(self.shot_ids) > 1 else
+                         f"Edit {field_words(name)} ({which})")
         self.model = model
         self.name = name
         self.old = {i: copy.deepcopy(getattr(model.shot_at(model.row_of(i)), name)) for i in self.shot_ids}

@@ -56,10 +56,12 @@ class UndoHistoryDialog(QDialog):
         if not current.isValid():
             return
         stack, row = self.window.undo_stack, current.row()
-        where = f"just after “{stack.text(row - 1)}”" if row else "the project as opened"
-        self.window.statusBar().showMessage(
-            f"Went back to {where} (step {row} of {stack.count()}): the steps after it stay until the next edit.",
-            8000)
+        where = f"just after “{stack.text(row - 1)}”" if row else "back at the project as opened"
+        later = stack.count() - row
+        after = (f": the {'step' if later == 1 else f'{later} steps'} after it stay{'s' * (later == 1)} until the "
+                 "next edit" if later else "")
+        # "Now", not "went back": a click may as well go forward (redo) to a later step.
+        self.window.statusBar().showMessage(f"Now {where} (step {row} of {stack.count()}){after}.", 8000)
 
     def refresh_saved_mark(self) -> None:
         """A never-saved project is "clean" as opened too: a save icon there would claim a save that never was."""

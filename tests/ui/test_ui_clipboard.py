@@ -38,7 +38,7 @@ def test_copy_and_paste_shots_as_new_shots_with_one_undo_step(window):
     assert (pasted[0].notes, pasted[0].seed, pasted[1].mode) == ("handheld", 77, "m2v")
     assert not {p.id for p in pasted} & {s.id for s in shots if s not in pasted}  # new shots, not the same ones
     assert window.edits.selected_rows() == [5, 6] and window.inspector.title() == "Shot 6  ·  2 selected"
-    assert window.undo_stack.count() == count + 1 and window.undo_stack.undoText() == "Paste 2 shots"
+    assert window.undo_stack.count() == count + 1 and window.undo_stack.undoText() == "Paste as shots 6–7"
     said = window.statusBar().currentMessage()
     assert "Pasted 2 shots as shots 6–7, in scene 2 (no takes yet: generate them)" in said
     window.undo_stack.undo()

@@ -276,7 +276,7 @@ def test_a_setting_changed_with_several_shots_selected_is_set_on_all_of_them(win
     inspector.shot_size.setCurrentIndex(inspector.shot_size.findData("close-up"))
     assert [s.frames for s in shots] == [None, 53, 53, 53, None, None]
     assert [s.shot_size for s in shots[1:4]] == ["close-up"] * 3 and shots[0].shot_size == ""
-    assert window.undo_stack.undoText() == "Edit shot size of 3 shots"
+    assert window.undo_stack.undoText() == "Edit shot size of shots 2–4"
     # The status bar: the cut's running time (81-frame cards and three of 53 frames), the selection's in brackets.
     qtbot.waitUntil(lambda: "6 shots · 2 scenes · 0:25.1 · 0 accepted takes · 3 selected (0:09.9) · " in
                     window.shot_count_label.text())

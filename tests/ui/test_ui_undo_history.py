@@ -28,7 +28,7 @@ def test_the_history_lists_each_step_and_a_click_goes_back_to_it(window, qtbot):
     assert window.undo_stack.index() == 1 and len(shots) == 7 and prompts(window)[:6] == start
     # The status bar says where the click went ("Removed the scene cut…" stayed up, saying what no longer was).
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith(
-        "Went back to just after “Add shot 7” (step 1 of 3)"))
+        "Now just after “Add shot 7” (step 1 of 3): the 2 steps after it stay until the next edit."))
     assert shots[1].cut and shots[2].cut
     view.setCurrentIndex(view.model().index(0, 0))
     assert prompts(window) == start and not window.isWindowModified()
