@@ -14,6 +14,7 @@ from storyboard import dialogs, export_options
 from storyboard.handoff import HandoffError
 from storyboard.pdf_storyboard import PdfError, PdfOptions, export_pdf
 from storyboard.timeline_export import FORMATS, TimelineOptions, export_timeline
+from storymem_engine.words import counted
 
 if TYPE_CHECKING:
     from storyboard.main_window import MainWindow
@@ -79,8 +80,8 @@ def export_timeline_dialog(window: MainWindow, fmt: str, frames: int, size: tupl
                                                            cancel), path)
     if result is None:
         return False
-    parts = [f"{result.clips} clips"] + [f"{result.gaps} gaps"] * bool(result.gaps) + \
-        [f"{result.cards} cards"] * bool(result.cards)
+    parts = [counted(result.clips, "clip")] + [counted(result.gaps, "gap")] * bool(result.gaps) + \
+        [counted(result.cards, "card")] * bool(result.cards)
     music = result.remarks
     window.statusBar().showMessage(f"Exported timeline ({', '.join(parts)}) to {path}{music}", 12000 if music else 8000)
     return True

@@ -112,10 +112,23 @@ def export_timeline(project: Project, path: Path, options: TimelineOptions, defa
         _add_soundtrack(timeline, music, _reference(source, path, fmt), fmt)
     atomic_write_text(path, _serialize(timeline, fmt))
     result.notes = _what_the_file_cannot_say(plan, options, fmt)
+    result.gaps -= dropped_at_end(plan, options, fmt)  # "5 gaps" while saying those shots are not in the file
     return result
 
 
 GAPS_KEPT = ("otio", "fcpx")  # formats whose writer keeps gaps after the last clip
+
+
+def dropped_at_end(plan: list[HandoffShot], options: TimelineOptions, fmt: TimelineFormat) -> int:
+    """How many gaps after the last clip the format's writer drops (none where it keeps them, or cards fill them)."""
+    if options.empty_shots != "gap" or fmt.key in GAPS_KEPT:
+        return 0
+    trailing = 0
+    for item in reversed(plan):
+        if item.take is not None:
+            break
+        trailing += 1
+    return trailing
 
 
 def _what_the_file_cannot_say(plan: list[HandoffShot], options: TimelineOptions, fmt: TimelineFormat) -> list[str]:
@@ -125,12 +138,8 @@ def _what_the_file_cannot_say(plan: list[HandoffShot], options: TimelineOptions,
     notes = []
     if fmt.rate != FPS:
         notes.append(f"timed at {fmt.rate} fps ({fmt.rate // FPS} ticks per 16 fps frame): open it at {fmt.rate} fps")
-    trailing = 0
-    for item in reversed(plan):
-        if item.take is not None:
-            break
-        trailing += 1
-    if trailing and options.empty_shots == "gap" and fmt.key not in GAPS_KEPT:
+    trailing = dropped_at_end(plan, options, fmt)
+    if trailing:
         last = shots_in_words(list(range(len(plan) - trailing, len(plan))))
         notes.append(f"{last} without a take at the end {'is' if trailing == 1 else 'are'} not in it: the "
                      f"{fmt.label} ends with its last clip (export empty shots as cards to keep them)")
