@@ -5,6 +5,10 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QAbstractScrollArea, QApplication
 
+FOCUS_RING = "#60a5fa"
+CHECK_BOX_EDGE = "#a1a1aa"  # Fusion draws the edge this colour made darker (x1.4)
+RESTING_FRAME = "#3f3f46"
+
 
 def apply_dark_theme(app: QApplication) -> None:
     app.setStyle("Fusion")
@@ -23,10 +27,14 @@ def apply_dark_theme(app: QApplication) -> None:
     palette.setColor(QPalette.ColorGroup.Disabled, role.ButtonText, QColor("#71717a"))
     palette.setColor(QPalette.ColorGroup.Disabled, role.WindowText, QColor("#71717a"))
     app.setPalette(palette)
+    # Fusion outlines a check box in the window colour made darker: on this dark window an unchecked Loop, Lock or
+    # Play on box was a dark square on a dark panel. Their own, lighter "window" colour gives them an edge (a check
+    # box paints no background of its own, so nothing else changes).
+    boxes = QPalette(palette)
+    boxes.setColor(role.Window, QColor(CHECK_BOX_EDGE))
+    for kind in ("QCheckBox", "QRadioButton"):
+        app.setPalette(boxes, kind)
 
-
-FOCUS_RING = "#60a5fa"
-RESTING_FRAME = "#3f3f46"
 
 
 def show_keyboard_focus(widget: QAbstractScrollArea) -> None:

@@ -37,6 +37,18 @@ def settle(ms: int = 400) -> None:
     loop.exec()
 
 
+def check_box_edge(window) -> int:
+    """How much lighter the unchecked Lock box's edge is than the panel behind it (the theme's dark window)."""
+    from PySide6.QtWidgets import QStyle, QStyleOptionButton
+
+    lock = window.inspector.seed_lock
+    option = QStyleOptionButton()
+    lock.initStyleOption(option)
+    box = lock.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, lock)
+    edge = lock.grab().toImage().pixelColor(box.left(), box.center().y())
+    return edge.lightness() - window.palette().window().color().lightness()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
@@ -98,7 +110,8 @@ def main() -> int:
     wait_until(lambda: not window.preview.player.loading, 10_000)
     settle()
     window.grab().save(str(out / "finished.png"), "PNG")
-    print(json.dumps({"generating": mid, "progress": progress and progress[1], "finished": statuses()}))
+    print(json.dumps({"generating": mid, "progress": progress and progress[1], "finished": statuses(),
+                      "check_box_edge": check_box_edge(window)}))
     window.generation.stop()
     window.files.maybe_save = lambda: True  # the project is saved; nothing to ask on close
     window.close()

@@ -32,6 +32,7 @@ def test_screenshots_while_generating_and_after(tmp_path, tiny_cache):
     assert seen["generating"][:3] == ["done", "done", "generating"] and "queued" in seen["generating"]
     assert seen["progress"] and "/60" in seen["progress"]  # the generating card shows its step
     assert seen["finished"] == ["done"] * 6
+    assert seen["check_box_edge"] >= 60  # an unchecked box was a dark square on the dark panel (9 lighter)
     for name in ("generating.png", "finished.png"):
         image = QImage(str(tmp_path / "shots" / name))
         assert image.width() >= 1000 and image.height() >= 600
