@@ -87,14 +87,13 @@ class CompareTakesDialog(QDialog):
             return
         for choice in self.choices:  # the star follows the accepted take
             for row in range(choice.count()):
-                shown = next((t for t in self.shot.takes if t.id == choice.itemData(row)), None)
+                shown = self.shot.take(choice.itemData(row))
                 if shown is not None:
                     choice.setItemText(row, _label(self.shot, shown))
         self._update_accepts()
 
     def take(self, side: int) -> Take | None:
-        take_id = self.choices[side].currentData()
-        return next((t for t in self.shot.takes if t.id == take_id), None)
+        return self.shot.take(self.choices[side].currentData())
 
     def _show(self, side: int) -> None:
         take = self.take(side)

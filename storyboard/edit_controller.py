@@ -97,7 +97,7 @@ class EditController:
         shot = self._new_shot(None)
         end = len(self.model.shots)
         self._push(InsertShotsCommand(self.model, end, [shot], f"Add shot {end + 1}", self.select_shots))
-        self._write_new(len(self.model.shots) - 1, "Added")
+        self._write_new(end, "Added")
 
     def insert_after(self) -> None:
         rows = self.selected_rows()
@@ -288,24 +288,25 @@ class EditController:
 
     def accept_take(self, shot_id: str, take_id: str) -> None:
         command = EditShotCommand(self.model, shot_id, "accepted_take", take_id)
-        shot = self.model.shot_at(self.model.row_of(shot_id))
-        number = next((t.number for t in shot.takes if t.id == take_id), 0)
-        command.setText(f"Accept take {number} of shot {self.model.row_of(shot_id) + 1}")
+        row = self.model.row_of(shot_id)
+        take = self.model.shot_at(row).take(take_id)
+        command.setText(f"Accept take {take.number if take else 0} of shot {row + 1}")
         self._push(command)
 
     def delete_take(self, shot_id: str, take_id: str) -> None:
         """Remove a take from its shot (undoable; its files stay in the project folder)."""
         row = self.model.row_of(shot_id)
         shot = self.model.shot_at(row)
-        number = next((t.number for t in shot.takes if t.id == take_id), None)
-        if number is None:
+        deleted = shot.take(take_id)
+        if deleted is None:
             return
+        number = deleted.number
         # The shots after it build on its take; the shot itself gets an earlier take, made from other memory maybe.
         later_rows = range(row, len(self.model.shots))
         stale_before = self.stale_rows(later_rows)
         command = DeleteTakeCommand(self.model, shot_id, take_id)
         self._push(command)
-        accepted = shot.accepted().number if shot.accepted() is not None else None
+        accepted = now.number if (now := shot.accepted()) is not None else None
         if not command.was_accepted:
             after = ""
         elif accepted is None:

@@ -15,6 +15,7 @@ from storyboard.file_names import file_name_from
 from storyboard.media_copy import CopyCancelled, copy_media
 from storyboard.outside_takes import deleted_shot_words, take_keys, takes_for_deleted_shots, takes_recorded_outside
 from storyboard.recent import add_recent, recent_projects
+from storyboard.shot_fields import first_words
 from storyboard.shot_numbers import shots_in_words
 from storyboard.unsaved_projects import discard, hold_open, is_unsaved, left_behind, new_unsaved_folder
 from storymem_engine.project import (
@@ -749,9 +750,9 @@ def left_behind_projects() -> list[tuple[Path, Story]]:
 
 
 def left_behind_words(folder: Path, story: Story) -> str:
-    """“Name” (6 shots, 1 take, last changed 2026-12-01 10:02, opening “A lighthouse…”)."""
-    first = next((" ".join(s.prompt.split()[:8]) for s in story.shots if s.prompt.strip()), "")
-    opening = f", opening “{first}…”" if first else ""
+    """“Name” (6 shots, 1 take, last changed 2026-12-01 10:02, opening “Wide shot of a white lighthouse …”)."""
+    first = next((first_words(s.prompt, 8) for s in story.shots if s.prompt.strip()), "")
+    opening = f", opening “{first}”" if first else ""
     return f"“{story.name}” ({_in_numbers(story)}, last changed {_changed_at(folder / PROJECT_FILE)}{opening})"
 
 

@@ -22,6 +22,7 @@ from storyboard.memory import bank_frozen, is_stale
 from storyboard.shot_numbers import shots_in_words
 from storyboard.undo_commands import removed_shot
 from storyboard.worker import GenerationJob, WorkerThread
+from storymem_engine.memory import take_of_key
 from storymem_engine.project import TAKES_DIR, ProjectBusy, ProjectError, acquire_writer_lock, record_take
 from storymem_engine.shot_modes import unmade_continued
 from storymem_engine.story import Take
@@ -240,9 +241,8 @@ class GenerationController(QObject):
         apply to nothing, and the shots after it remember without the pinned ones. Asked first (a Regenerate stale
         after an exclusion remade the pinned keyframe's shot and dropped the pin without a word)."""
         story = self.window.project.story
-        # A key is "<take id>:<n>" ("ref:..." for a cast image, which no generation replaces).
-        marked = {key.split(":")[0] for key in [*story.memory_pins, *story.memory_exclusions]
-                  if not key.startswith("ref:")}
+        # A cast image's key names no take: no generation replaces it.
+        marked = {take_of_key(key) for key in [*story.memory_pins, *story.memory_exclusions]} - {None}
         if not marked:
             return True
         rows = {shot.id: row for row, shot in enumerate(story.shots)}
@@ -254,8 +254,8 @@ class GenerationController(QObject):
         if not hit:
             return True
         taken = {story.shots[row].accepted().id for row in hit}
-        pins = sum(1 for key in story.memory_pins if key.split(":")[0] in taken)
-        excluded = sum(1 for key in story.memory_exclusions if key.split(":")[0] in taken)
+        pins = sum(1 for key in story.memory_pins if take_of_key(key) in taken)
+        excluded = sum(1 for key in story.memory_exclusions if take_of_key(key) in taken)
         held = " and ".join(words for words in (counted(pins, "pinned keyframe") if pins else "",
                                                 counted(excluded, "excluded keyframe") if excluded else "") if words)
         one = len(hit) == 1
@@ -528,7 +528,7 @@ class GenerationController(QObject):
             shot = removed_shot(self.window.undo_stack, shot_id)
             model.set_live_status(shot_id, None)
             if shot is not None:
-                if all(t.id != take.id for t in shot.takes):
+                if shot.take(take.id) is None:
                     shot.add_take(take)
                 shot.accepted_take = take.id
                 self._orphans += 1

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from itertools import accumulate
 
 from storymem_engine.cast import member_of_key
-from storymem_engine.memory import Keyframe, cast_keyframes, select_memory, take_keyframes
+from storymem_engine.memory import Keyframe, cast_keyframes, select_memory, take_keyframes, take_of_key
 from storymem_engine.shot_modes import ModeError, resolve_mode
 from storymem_engine.story import Story
 
@@ -224,8 +224,7 @@ def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3, contin
             add(f"the cast reference “{found[0].name}” is no longer in its memory" if found
                 else "a cast reference it remembered was removed or replaced")
             continue
-        take_id = key.split(":", 1)[0]
-        shot_number, accepted = owner.get(take_id, (0, False))
+        shot_number, accepted = owner.get(take_of_key(key), (0, False))
         if key in story.memory_exclusions:
             add(f"a keyframe of shot {shot_number} was excluded")
         elif not shot_number:
@@ -243,7 +242,7 @@ def stale_reason(story: Story, index: int, size: int = 10, sink: int = 3, contin
             found = member_of_key(story, key)
             add(f"the cast reference “{found[0].name if found else '?'}” is new to its memory")
             continue
-        shot_number = owner.get(key.split(":", 1)[0], (0, False))[0]
+        shot_number = owner.get(take_of_key(key), (0, False))[0]
         if key in story.memory_pins:
             add(f"a keyframe of shot {shot_number} was pinned")
         else:

@@ -35,7 +35,7 @@ from storyboard.note_label import NOTE_STYLE
 from storyboard.shot_numbers import shots_in_words
 from storyboard.theme import show_keyboard_focus
 from storymem_engine.cast import member_of_key
-from storymem_engine.memory import Keyframe, select_memory
+from storymem_engine.memory import Keyframe, select_memory, take_of_key
 from storymem_engine.project import Project, file_stamp
 from storymem_engine.words import counted
 
@@ -494,9 +494,9 @@ def silent_shots_words(story, index: int) -> str:
 def set_aside_words(story) -> str:
     """Pins and exclusions of keyframes whose take is no longer accepted: kept (accepting it again brings them
     back), but applying to nothing now, which the strip would not show."""
-    accepted = {take.id for take in (shot.accepted() for shot in story.shots) if take is not None}
-    idle = [key for key in [*story.memory_pins, *story.memory_exclusions]
-            if not key.startswith("ref:") and key.split(":")[0] not in accepted]
+    # None: a cast image's key, which belongs to no take.
+    held = {None} | {take.id for take in (shot.accepted() for shot in story.shots) if take is not None}
+    idle = [key for key in [*story.memory_pins, *story.memory_exclusions] if take_of_key(key) not in held]
     if not idle:
         return ""
     one = len(idle) == 1

@@ -274,8 +274,7 @@ class PreviewPanel(QGroupBox):
     def _take(self, item: QListWidgetItem | None) -> Take | None:
         if item is None or self.shot is None:
             return None
-        take_id = item.data(Qt.ItemDataRole.UserRole)
-        return next((t for t in self.shot.takes if t.id == take_id), None)
+        return self.shot.take(item.data(Qt.ItemDataRole.UserRole))
 
     def _can_accept(self, take: Take | None) -> bool:
         """A finished take other than the accepted one whose clip is there and plays: accepting a take whose clip is

@@ -103,10 +103,9 @@ class MoveShotsCommand(QUndoCommand):
         self.after = order_after_move(self.before, list(shot_ids), dest)
         shots = {shot.id: shot for shot in model.shots}
         self.old_scenes = {shot_id: shots[shot_id].scene_num for shot_id in shot_ids}
-        self.new_scenes: dict[str, int] = {}
         scenes = scenes_after_move(self.after, {shot_id: shot.scene_num for shot_id, shot in shots.items()},
                                    {shot_id for shot_id, shot in shots.items() if shot.cut}, moved)
-        self.new_scenes = {shot_id: n for shot_id, n in scenes.items() if n != self.old_scenes[shot_id]}
+        self.new_scenes: dict[str, int] = {i: n for i, n in scenes.items() if n != self.old_scenes[i]}
 
     def is_noop(self) -> bool:
         return self.before == self.after
@@ -130,14 +129,13 @@ class EditShotCommand(QUndoCommand):
     def __init__(self, model: TimelineModel, shot_ids: str | Sequence[str], name: str, value: Any,
                  burst: int = 0) -> None:
         self.shot_ids = [shot_ids] if isinstance(shot_ids, str) else list(shot_ids)
-        row = {shot.id: r for r, shot in enumerate(model.shots)} if len(self.shot_ids) > 1 else {
-            self.shot_ids[0]: model.row_of(self.shot_ids[0])}
+        row = {shot.id: r for r, shot in enumerate(model.shots)}
         which = shots_in_words(sorted(row[i] for i in self.shot_ids))
         super().__init__(f"Edit {field_words(name)} of {which}" if len(self.shot_ids) > 1 else
                          f"Edit {field_words(name)} ({which})")
         self.model = model
         self.name = name
-        self.old = {i: copy.deepcopy(getattr(model.shot_at(model.row_of(i)), name)) for i in self.shot_ids}
+        self.old = {i: copy.deepcopy(getattr(model.shot_at(row[i]), name)) for i in self.shot_ids}
         self.new = {i: value for i in self.shot_ids}
         self.burst = burst
         self.stamp = time.monotonic()
@@ -184,15 +182,14 @@ class DeleteTakeCommand(QUndoCommand):
     """
 
     def __init__(self, model: TimelineModel, shot_id: str, take_id: str) -> None:
-        super().__init__()
         self.model = model
         self.shot_id = shot_id
-        shot = model.shot_at(model.row_of(shot_id))
-        number = next((t.number for t in shot.takes if t.id == take_id), 0)
-        self.setText(f"Delete take {number} of shot {model.row_of(shot_id) + 1}")
+        row = model.row_of(shot_id)
+        shot = model.shot_at(row)
         self.position = next(i for i, t in enumerate(shot.takes) if t.id == take_id)
         self.take = shot.takes[self.position]
         self.was_accepted = shot.accepted_take == take_id
+        super().__init__(f"Delete take {self.take.number} of shot {row + 1}")
 
     def _shot(self) -> Shot:
         return self.model.shot_at(self.model.row_of(self.shot_id))
@@ -226,8 +223,7 @@ class TrimTakeCommand(QUndoCommand):
         self.new = points
 
     def _take(self) -> Take | None:
-        shot = self.model.shot_at(self.model.row_of(self.shot_id))
-        return next((t for t in shot.takes if t.id == self.take_id), None)
+        return self.model.shot_at(self.model.row_of(self.shot_id)).take(self.take_id)
 
     def _apply(self, points: tuple[int, int]) -> None:
         take = self._take()

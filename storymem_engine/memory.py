@@ -117,6 +117,11 @@ def cast_keyframes(story, index: int) -> list[Keyframe]:
             for n, (member, image) in enumerate(references_for(story, index))]
 
 
+def take_of_key(key: str) -> str | None:
+    """The take a memory key names ("<take id>:<frame>", as take_keyframes makes it); None for a cast image's."""
+    return None if key.startswith("ref:") else key.partition(":")[0]
+
+
 def take_keyframes(shot_id: str, take) -> list[Keyframe]:
     """The memory bank entries one accepted take contributes, in frame order."""
     return [Keyframe(key=f"{take.id}:{i}", path=rel, shot_id=shot_id, frame_index=i)

@@ -330,7 +330,7 @@ def record_take(folder: str | os.PathLike[str], shot_id: str, take: Take) -> boo
     shot = next((s for s in project.story.shots if s.id == shot_id), None)
     if shot is None:
         return False
-    if all(t.id != take.id for t in shot.takes):
+    if shot.take(take.id) is None:
         shot.add_take(take)
     shot.accepted_take = take.id
     project.save()

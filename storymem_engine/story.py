@@ -334,11 +334,12 @@ class Shot:
         self.takes.append(take)
         return take
 
+    def take(self, take_id: str | None) -> Take | None:
+        """The shot's take with that id, None when it has none."""
+        return next((take for take in self.takes if take.id == take_id), None)
+
     def accepted(self) -> Take | None:
-        for take in self.takes:
-            if take.id == self.accepted_take:
-                return take
-        return None
+        return self.take(self.accepted_take)
 
     def to_dict(self) -> dict[str, Any]:
         return {
