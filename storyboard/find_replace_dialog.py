@@ -99,14 +99,14 @@ class FindReplaceDialog(QDialog):
         """The count for what is typed now, over the shots as they are now (called again when the story changes)."""
         prompts = self._prompts()
         rows = [row for row in self.rows() if row < len(prompts)]
-        matches, shots = count_matches([prompts[row] for row in rows], self.spec())
+        matches, hit = count_matches([prompts[row] for row in rows], self.spec())
         where = "the selected shots" if self.scope.currentData() == "selected" else "the prompts"
         if not self.find.text():
             self.count.setText("Type the text to find.")
         elif not matches:
             self.count.setText(f"Not found in {where}.")
         else:
-            self.count.setText(f"{matches} match{'es' * (matches != 1)} in {shots} shot{'s' * (shots != 1)}.")
+            self.count.setText(f"{matches} match{'es' * (matches != 1)} in {shots_in_words([rows[i] for i in hit])}.")
         first_frames = self._first_frames()
         hidden, _ = count_matches([first_frames[row] for row in rows if row < len(first_frames)], self.spec())
         if hidden:  # a rename half done would go back out in the story script, where render reads it
@@ -170,8 +170,7 @@ def replace_in_prompts(window: MainWindow, spec: PromptReplace, rows: list[int])
         return "Nothing to replace."
     matches, _ = count_matches(prompts, spec)
     hidden, _ = count_matches(first_frames, spec)
-    touched = len(set(changed) | set(changed_first))
-    count = f"{touched} shot{'s' * (touched != 1)}"
+    count = shots_in_words([rows[i] for i in sorted(set(changed) | set(changed_first))])
     stack = window.undo_stack
     # One model change for every prompt (1,000 prompts: 24 ms, 130 ms as a command per shot); inside a macro so
     # that it never merges with the typing or another Replace all before it.

@@ -26,13 +26,13 @@ class PromptReplace:
         return re.compile(text, 0 if self.match_case else re.IGNORECASE)
 
 
-def count_matches(prompts: list[str], spec: PromptReplace) -> tuple[int, int]:
-    """(matches, prompts with a match)."""
+def count_matches(prompts: list[str], spec: PromptReplace) -> tuple[int, list[int]]:
+    """(matches, the indexes of the prompts with a match): the dialog names those shots, not only their count."""
     pattern = spec.pattern()
     if pattern is None:
-        return 0, 0
+        return 0, []
     counts = [len(pattern.findall(prompt)) for prompt in prompts]
-    return sum(counts), sum(1 for n in counts if n)
+    return sum(counts), [index for index, n in enumerate(counts) if n]
 
 
 def replaced_prompts(prompts: list[str], spec: PromptReplace) -> dict[int, str]:

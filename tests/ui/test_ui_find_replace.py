@@ -26,7 +26,7 @@ def test_renaming_a_character_in_every_prompt_is_one_undo_step(window, qtbot, tm
     assert dialog.isVisible() and dialog.focusWidget() is dialog.find  # typing goes to Find
     assert dialog.count.text() == "Type the text to find." and not dialog.replace_all.isEnabled()
     QTest.keyClicks(dialog.find, "mara")
-    assert dialog.count.text() == f"{maras} matches in 6 shots."  # case-insensitive by default
+    assert dialog.count.text() == f"{maras} matches in shots 1–6."  # case-insensitive by default
     dialog.match_case.setChecked(True)
     assert dialog.count.text() == "Not found in the prompts." and not dialog.replace_all.isEnabled()
     dialog.find.setText("Mara")
@@ -37,17 +37,17 @@ def test_renaming_a_character_in_every_prompt_is_one_undo_step(window, qtbot, tm
     assert after == [prompt.replace("Mara", "Ines") for prompt in before]
     assert window.inspector.prompt.toPlainText() == after[window.current_row()]
     assert dialog.count.text() == "Not found in the prompts."
-    assert dialog.result.text() == (f"Replaced {maras} matches in 6 shots. 1 of them had a take, now stale: "
+    assert dialog.result.text() == (f"Replaced {maras} matches in shots 1–6. 1 of them had a take, now stale: "
                                     "Generate > Regenerate stale shots redoes them.")
     assert statuses(window)[1] == "stale"
-    assert window.undo_stack.undoText() == "Replace “Mara” in 6 shots"
+    assert window.undo_stack.undoText() == "Replace “Mara” in shots 1–6"
 
     window.undo_stack.undo()  # Edit > Undo: every prompt back at once, the take current again
     assert [shot.prompt for shot in story.shots] == before and statuses(window)[1] == "done"
-    assert dialog.count.text() == f"{maras} matches in 6 shots."  # the count follows the story
+    assert dialog.count.text() == f"{maras} matches in shots 1–6."  # the count follows the story
     assert dialog.result.text() == HINT  # "Replaced ... now stale" no longer is
     dialog.find.setText("Mara's")  # new text: the last result no longer shows, as if it were about this text
-    assert dialog.result.text() == HINT and dialog.count.text() == "1 match in 1 shot."
+    assert dialog.result.text() == HINT and dialog.count.text() == "1 match in shot 3."
     dialog.close()
 
 
@@ -59,14 +59,14 @@ def test_replacing_in_the_selected_shots_leaves_the_others(window):
     assert dialog.scope.currentData() == "selected"  # several shots selected: in them
     dialog.find.setText("lighthouse")
     dialog.whole_words.setChecked(True)
-    assert dialog.count.text().startswith("2 matches in 2 shots.")  # and the sample's first-frame prompt
+    assert dialog.count.text().startswith("2 matches in shots 1, 4.")  # and the sample's first-frame prompt
     dialog.replace.setText("")  # remove it
     dialog.replace_all.click()
     assert [shot.prompt != old for shot, old in zip(story.shots, before, strict=True)] == \
         [True, False, False, True, False, False]
     assert "lighthouse" not in story.shots[0].prompt and "lighthouse" in story.shots[4].prompt
     dialog.scope.setCurrentIndex(0)
-    assert dialog.count.text().startswith("2 matches in 2 shots.")  # the rest of the story still has them
+    assert dialog.count.text().startswith("2 matches in shots 5–6.")  # the rest of the story still has them
     dialog.close()
 
 
@@ -98,7 +98,7 @@ def test_the_count_follows_the_selection_and_a_rename_reaches_the_first_frame_pr
     dialog.match_case.setChecked(True)
     two = dialog.count.text()
     window.edits.select_shots([shot.id for shot in story.shots[:4]])
-    assert dialog.count.text() != two and dialog.count.text().startswith("4 matches in 4 shots.")
+    assert dialog.count.text() != two and dialog.count.text().startswith("4 matches in shots 1–4.")
     hidden = sum(shot.first_frame_prompt.count("Mara") for shot in story.shots[:4])
     assert hidden and f"Also {hidden} in their first-frame prompts" in dialog.count.text()
     dialog.replace.setText("Ines")
