@@ -13,7 +13,6 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QListView,
     QListWidget,
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from storyboard.button_rows import ButtonRows
 from storyboard.elided_label import ElidedLabel
 from storyboard.file_drops import local_files, may_be_images
 from storyboard.frame_loader import FrameLoader
@@ -114,15 +114,12 @@ class CastPanel(QGroupBox):
         self.add_images_button.clicked.connect(lambda: self._emit_selected(self.add_images_requested))
         self.attach_button.clicked.connect(lambda: self._emit_selected(self.attach_requested))
         self.remove_button.clicked.connect(lambda: self._emit_selected(self.remove_requested))
-        buttons = QHBoxLayout()
-        for button in (self.add_button, self.add_images_button, self.attach_button, self.remove_button):
-            buttons.addWidget(button)
-        buttons.addStretch(0)
-        buttons.addWidget(self.selection_note, 1)
+        self.buttons = ButtonRows([(self.add_button, 0), (self.add_images_button, 0)],
+                                  [(self.attach_button, 0), (self.remove_button, 0), (self.selection_note, 1)])
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(self.list, 1)
-        layout.addLayout(buttons)
+        layout.addLayout(self.buttons)
         self.loader = FrameLoader(self)
         self.loader.image_ready.connect(self._image_ready)
         self._images: dict[str, QImage | None] = {}  # path -> image; None while it decodes, or when it cannot
@@ -132,6 +129,11 @@ class CastPanel(QGroupBox):
         self._update_buttons()
 
     # ------------------------------------------------------------ showing
+    def set_narrow(self, narrow: bool) -> None:
+        """In a column beside the preview: members wrap into rows, the buttons into two rows."""
+        self.buttons.set_narrow(narrow)
+        self.list.setWrapping(narrow)
+
     def show_cast(self, project: Project | None) -> None:
         """Refill from the story's cast; a no-op when nothing shown changed (keeps the selection)."""
         story = project.story if project is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QEvent, QItemSelection, QModelIndex, QObject, QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QUndoStack
 from PySide6.QtWidgets import (
     QFrame,
@@ -58,6 +58,11 @@ from storymem_engine.words import counted
 APP_NAME = "StoryMem Studio"
 AUTOSAVE_MS = 60_000
 CARD_ONLY_ROLES = {ShotRole.PROGRESS, ShotRole.THUMBNAIL}
+# From this height of the panels above the timeline the Memory and Cast tabs go under the preview; below it, beside
+# it. Stacked on a 1440x900 window the clip played 128 px tall and the keyframes were scrolled out of view (at
+# 1280x720 only their note showed): a take and its memory could not be seen together.
+TABS_UNDER_PREVIEW_FROM = 860
+PREVIEW_SHARE_BESIDE = 0.5  # of the column, beside the tabs
 
 
 class MainWindow(QMainWindow):
@@ -160,6 +165,7 @@ class MainWindow(QMainWindow):
         self.top_scroll.setObjectName("panels_scroll")
         self.top_scroll.setWidget(top)
         self.splitters = (top, right)  # their handles' places are remembered with the window (window_geometry)
+        self.top_scroll.viewport().installEventFilter(self)  # its height decides where the tabs go
         self.top_scroll.setWidgetResizable(True)
         self.top_scroll.setFrameShape(QFrame.Shape.NoFrame)
         # Not a stop on the Tab chain: it took the keys at start, where the timeline's shortcuts never reached.
@@ -174,6 +180,32 @@ class MainWindow(QMainWindow):
         layout.addWidget(timeline_label)
         layout.addWidget(self.timeline)
         self.setCentralWidget(central)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self.top_scroll.viewport():
+            # After this resize is laid out: a new orientation in the middle of it was laid out at the old size.
+            QTimer.singleShot(0, self.arrange_panels)
+        return super().eventFilter(watched, event)
+
+    def arrange_panels(self) -> None:
+        """The Memory and Cast tabs under the preview on a tall window, beside it on a short one (their buttons in
+        two rows there, in a column half as wide)."""
+        right = self.splitters[1]
+        beside = self.top_scroll.viewport().height() < TABS_UNDER_PREVIEW_FROM
+        wanted = Qt.Orientation.Horizontal if beside else Qt.Orientation.Vertical
+        for panel in (self.memory_strip, self.cast_panel):  # also when the window reopened divided this way
+            panel.set_narrow(beside)
+        right.setStretchFactor(1, 1 if beside else 0)  # a wider window widens both; a taller one, the clip
+        if right.orientation() == wanted:
+            return
+        right.setOrientation(wanted)
+        # Sizes kept from the other orientation would be widths used as heights: each starts from its own share.
+        if beside:
+            first = int(right.width() * PREVIEW_SHARE_BESIDE)
+            right.setSizes([first, right.width() - first])
+        else:
+            tabs = self.lower_tabs.sizeHint().height()
+            right.setSizes([max(right.height() - tabs, 1), tabs])
 
     # ------------------------------------------------------------ project
     def set_project(self, project: Project, path: Path | None, modified: bool = False) -> None:

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QListView,
     QListWidget,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from storyboard.button_rows import ButtonRows
 from storyboard.frame_loader import FrameLoader
 from storyboard.memory import bank_generation, memory_bank
 from storyboard.note_label import NOTE_STYLE
@@ -41,6 +41,7 @@ from storymem_engine.words import counted
 
 THUMB = QSize(112, 64)
 FRAME = 4  # the "in memory" frame drawn around a thumbnail
+UNLIMITED = 16_777_215  # QWIDGETSIZE_MAX, which PySide does not export
 ICON = QSize(THUMB.width() + 2 * FRAME, THUMB.height() + 2 * FRAME)
 KEY_ROLE = Qt.ItemDataRole.UserRole
 STATE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -228,17 +229,13 @@ class MemoryStrip(QGroupBox):
         self.legend.setStyleSheet(NOTE_STYLE)
         self.legend.setWordWrap(True)  # two lines rather than a window wider than a laptop screen
         self.legend.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.pin_button)
-        buttons.addWidget(self.exclude_button)
-        buttons.addWidget(self.clear_button)
-        buttons.addSpacing(12)
-        buttons.addWidget(self.show_unused)
-        buttons.addWidget(self.legend, 1)  # all the room left: one line unless the window is narrow
+        # The legend takes all the room left: one line unless the panel is narrow.
+        self.buttons = ButtonRows([(self.pin_button, 0), (self.exclude_button, 0), (self.clear_button, 0)],
+                                  [(self.show_unused, 0), (self.legend, 1)], gap=12)
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
-        layout.addWidget(self.list)
-        layout.addLayout(buttons)
+        layout.addWidget(self.list, 1)  # all the height there is beside the preview (set_narrow)
+        layout.addLayout(self.buttons)
 
         self.keyframes: list[str] = []  # project-relative paths of the keyframes in memory, oldest first
         self.entries: list[StripEntry] = []
@@ -388,6 +385,20 @@ class MemoryStrip(QGroupBox):
                 reference = str(item.data(KEY_ROLE)).startswith("ref:")
                 item.setIcon(self._icon(key, image, item.data(STATE_ROLE), reference=reference))
                 item.setToolTip(item.toolTip() + _image_note(key, image, reference))
+
+    def set_narrow(self, narrow: bool) -> None:
+        """In a column beside the preview: the keyframes wrap into rows filling its height (one row showed 2.5 of
+        a memory of 10), the buttons into two rows. Under the preview: one row, as tall as a keyframe."""
+        if narrow == self.buttons.narrow:
+            return
+        self.buttons.set_narrow(narrow)
+        self.list.setWrapping(narrow)
+        one_row = ICON.height() + 62
+        if narrow:
+            self.list.setMinimumHeight(one_row)
+            self.list.setMaximumHeight(UNLIMITED)
+        else:
+            self.list.setFixedHeight(one_row)
 
     def _apply_filter(self, *_args) -> None:
         show = self.show_unused.isChecked()

@@ -18,11 +18,12 @@ def test_the_window_fits_a_1366x768_laptop_with_the_timeline_in_view(window, qtb
     timeline = window.timeline
     assert timeline.mapTo(window, timeline.rect().bottomLeft()).y() < window.statusBar().y()
     assert window.top_scroll.verticalScrollBar().maximum() > 0
-    # At the first size (1440x900) nothing scrolls, and the memory legend is one line (it wrapped into four).
+    # At the first size (1440x900) nothing scrolls, and the memory legend is two lines at most (it wrapped into
+    # four), beside the preview.
     window.resize(1440, 900)
     qtbot.waitUntil(lambda: window.top_scroll.verticalScrollBar().maximum() == 0)
     legend = window.memory_strip.legend
-    assert legend.heightForWidth(legend.width()) < 2 * legend.fontMetrics().height()
+    assert legend.heightForWidth(legend.width()) < 3 * legend.fontMetrics().height()
     # Selecting several shots adds the inspector's two-line note; the panels must not start scrolling (and shift).
     window.edits.select_shots([shot.id for shot in window.project.story.shots[2:5]])
     assert window.inspector.selection_note.isVisibleTo(window)
@@ -233,3 +234,69 @@ def test_on_a_short_screen_only_the_tall_settings_tab_scrolls(window, qtbot):
         page.widget().layout().activate()
         scrolling[dialog.tabs.tabText(i)] = page.verticalScrollBar().maximum() > 0
     assert scrolling == {"Engine": True, "GPUs": False, "New projects": True, "Advanced": False}
+
+
+def test_a_take_and_the_memory_it_leaves_are_in_view_together_on_a_laptop_screen(window, qtbot, tmp_path,
+                                                                                   recorded_dialogs):
+    """Stacked under the preview at 1440x900 the clip played 128 px tall and the keyframes were scrolled out of view
+    (at 1280x720 only their note showed): on a short window the Memory and Cast tabs stand beside the preview."""
+    from PySide6.QtCore import QRect, Qt
+    from ui_helpers import add_take
+
+    recorded_dialogs.paths.append(str(tmp_path / "p.storymem"))
+    assert window.files.save_as()
+    for row in range(3):
+        add_take(window.project, row, keyframes=3)
+    window.set_project(window.project, window.project_path)
+    window.show()
+    qtbot.waitExposed(window)
+    strip, right = window.memory_strip, window.splitters[1]
+
+    def in_view(widget) -> bool:
+        port = window.top_scroll.viewport()
+        return QRect(widget.mapTo(port, widget.rect().topLeft()), widget.size()).intersects(port.rect())
+
+    for size in ((1440, 900), (1280, 720)):
+        window.resize(*size)
+        qtbot.waitUntil(lambda: right.orientation() == Qt.Orientation.Horizontal)
+        window.edits.select_shots([window.project.story.shots[3].id])  # conditioned on the three takes' keyframes
+        qtbot.waitUntil(lambda: strip.list.count() >= 6)
+        qtbot.wait(50)
+        assert in_view(window.preview.player.screen_label) and in_view(strip.list)
+        assert window.preview.player.screen_label.height() >= 200
+        assert strip.list.isWrapping() and window.cast_panel.buttons.narrow  # the hidden tab too
+        assert window.top_scroll.horizontalScrollBar().maximum() == 0
+    window.resize(1440, 900)
+    qtbot.waitUntil(lambda: window.top_scroll.verticalScrollBar().maximum() == 0)  # nothing scrolls at first size
+    # In rows filling the column's height: two rows of keyframes in view without scrolling the strip (one row
+    # showed two and a half).
+    shown = [strip.list.visualItemRect(strip.list.item(n)) for n in range(strip.list.count())]
+    assert sum(strip.list.viewport().rect().contains(rect) for rect in shown) >= 4
+
+    window.resize(1600, 1200)  # a tall screen: room for both under each other, the strip as wide as the column
+    qtbot.waitUntil(lambda: right.orientation() == Qt.Orientation.Vertical)
+    assert not strip.list.isWrapping() and not strip.buttons.narrow
+    assert window.lower_tabs.y() > window.preview.y() and window.lower_tabs.width() > 800
+
+
+def test_a_window_reopened_with_the_tabs_beside_the_preview_lays_them_out_for_the_narrow_column(window, qtbot):
+    """The splitter's saved state brings its orientation back: the panels in it still get their narrow layout."""
+    from PySide6.QtCore import Qt
+
+    from storyboard.app_settings import AppSettings
+
+    window.setProperty(window_geometry.MANAGED, True)
+    window.show()
+    qtbot.waitExposed(window)
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: window.splitters[1].orientation() == Qt.Orientation.Horizontal)
+    window_geometry.save(window)
+
+    again = MainWindow(AppSettings())
+    qtbot.addWidget(again)
+    window_geometry.restore(again)
+    assert again.splitters[1].orientation() == Qt.Orientation.Horizontal  # restored before any resize
+    again.show()
+    qtbot.waitExposed(again)
+    qtbot.waitUntil(lambda: again.memory_strip.list.isWrapping())
+    assert again.cast_panel.buttons.narrow and again.memory_strip.buttons.narrow
