@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QFileSystemWatcher, QTimer
 
 from storyboard import dialogs
-from storyboard.file_names import file_name_from
+from storyboard.file_names import UNTITLED_STORY, file_name_from
 from storyboard.media_copy import CopyCancelled, copy_media
 from storyboard.outside_takes import deleted_shot_words, take_keys, takes_for_deleted_shots, takes_recorded_outside
 from storyboard.recent import add_recent, recent_projects
@@ -313,7 +313,7 @@ class FileController:
     def new_project(self) -> bool:
         if not self.maybe_save():
             return False
-        story = Story(name="Untitled story", shots=[Shot(prompt="", cut=True, scene_num=1)])
+        story = Story(name=UNTITLED_STORY, shots=[Shot(prompt="", cut=True, scene_num=1)])
         self.window.set_project(Project(folder=Path(), story=story), None)
         self.window.inspector.edit_prompt()  # the first thing to do in a new project is to write shot 1
         return True
@@ -481,7 +481,16 @@ class FileController:
                 return False
             if not dialogs.ask_yes_no(self.window, "Replace project?", self._replacing_words(folder)):
                 return False
-        return self._write(folder)
+        story = self.window.project.story
+        before = story.name
+        if before in ("", UNTITLED_STORY):
+            # The name the user just chose, as the window's title shows it: the exports said "Untitled story" for
+            # good (File > Story name and overview changes it).
+            story.name = folder.name.removesuffix(PROJECT_SUFFIX) or UNTITLED_STORY
+        if self._write(folder):
+            return True
+        story.name = before  # not saved: nothing of the project changed
+        return False
 
     @staticmethod
     def _replacing_words(folder: Path) -> str:

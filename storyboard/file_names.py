@@ -9,7 +9,10 @@ import re
 _NOT_IN_NAMES = re.compile(r'[<>:"/\\|?*\x00-\x1f]+')
 
 
-def file_name_from(title: str, fallback: str = "Untitled story") -> str:
+UNTITLED_STORY = "Untitled story"  # a new project's story name, until the user or its first Save As names it
+
+
+def file_name_from(title: str, fallback: str = UNTITLED_STORY) -> str:
     """``title`` with each run of characters a file name cannot hold made one '-' (a ': ' reads as ' - ')."""
     name = _NOT_IN_NAMES.sub("-", title.replace(": ", " - "))
     name = re.sub(r"\s+", " ", name).strip(" .-")  # Windows drops trailing dots and spaces

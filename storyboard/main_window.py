@@ -26,7 +26,7 @@ from storyboard.edit_controller import EditController
 from storyboard.export_controller import ExportController
 from storyboard.file_controller import PROJECT_SUFFIX, FileController
 from storyboard.file_drops import local_files, openable_drop
-from storyboard.file_names import file_name_from
+from storyboard.file_names import UNTITLED_STORY, file_name_from
 from storyboard.find_replace_dialog import FindReplaceDialog
 from storyboard.frame_actions import FrameActions
 from storyboard.full_screen_preview import FullScreenPreview
@@ -43,10 +43,11 @@ from storyboard.settings_values import names_existing, text_value
 from storyboard.shot_numbers import shots_in_words
 from storyboard.soundtrack_controller import SoundtrackController
 from storyboard.status_summary import StatusSummary
+from storyboard.story_details_dialog import StoryDetailsDialog
 from storyboard.take_trim import TakeTrim
 from storyboard.timeline_model import ShotRole, TimelineModel
 from storyboard.timeline_view import TimelineView
-from storyboard.undo_commands import SetRenderSettingsCommand
+from storyboard.undo_commands import SetRenderSettingsCommand, SetStoryDetailsCommand
 from storyboard.undo_history import UndoHistoryDialog
 from storyboard.unsaved_projects import is_unsaved
 from storymem_engine.project import PROJECT_FILE, Project, is_project_file
@@ -69,7 +70,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: AppSettings | None = None) -> None:
         super().__init__()
         self.settings = settings or AppSettings.load()
-        self.project = Project(folder=Path(), story=Story(name="Untitled story"))
+        self.project = Project(folder=Path(), story=Story(name=UNTITLED_STORY))
         self.project_path: Path | None = None
         self.actions_by_name: dict[str, QAction] = {}
         self.recent_menu: QMenu | None = None
@@ -238,7 +239,7 @@ class MainWindow(QMainWindow):
         if self.project_path is not None and not self._is_unsaved():
             name = self.project_path.name
             return name[: -len(PROJECT_SUFFIX)] if name.endswith(PROJECT_SUFFIX) else name
-        return self.project.story.name or "Untitled story"
+        return self.project.story.name or UNTITLED_STORY
 
     def update_title(self) -> None:
         suffix = "" if self.project_path is not None and not self._is_unsaved() else " (not saved yet)"
@@ -457,6 +458,12 @@ class MainWindow(QMainWindow):
                 # values the shot being made now gets.
                 self.statusBar().showMessage("Render settings changed: the running generation keeps the settings it "
                                              "started with; they apply from the next Generate.", 15_000)
+
+    def open_story_details(self) -> None:
+        story = self.project.story
+        dialog = StoryDetailsDialog(story.name, story.overview, self)
+        if dialog.exec() and dialog.values() != (story.name, story.overview):
+            self.undo_stack.push(SetStoryDetailsCommand(story, *dialog.values(), self.update_title))
 
     def render_settings_changed(self) -> None:
         self.apply_settings()

@@ -57,6 +57,8 @@ def build_menus(window: MainWindow) -> None:
     file_menu.addSeparator()
     _action(window, file_menu, "save", "&Save", files.save, [Keys.Save])
     _action(window, file_menu, "save_as", "Save &as…", files.save_as, [Keys.SaveAs])
+    _action(window, file_menu, "story_details", "Story na&me and overview…", window.open_story_details).setStatusTip(
+        "What titles the storyboard PDF, the exported timelines and the story script")
     file_menu.addSeparator()
     _action(window, file_menu, "soundtrack", "Soundtrac&k…", window.soundtrack.open_dialog).setStatusTip(
         "Music under the film: heard in the exported films (the preview is silent)")

@@ -20,11 +20,13 @@ from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QColor, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen
 
 from storyboard.card_delegate import CUT_COLOR, scene_color
+from storyboard.file_names import UNTITLED_STORY
 from storyboard.handoff import HandoffShot, plan_handoff
 from storyboard.pdf_text import Block, Fitted, Line, draw_lines, fit, make_font, wrap
 from storymem_engine.atomic import FILE_MODE
 from storymem_engine.project import Project
 from storymem_engine.shot_timing import FPS, clock
+from storymem_engine.words import counted
 
 LAYOUTS = {"landscape": (3, 2), "portrait": (2, 3)}  # columns, rows
 PAGE_SIZES = {"A4": QPageSize.PageSizeId.A4, "Letter": QPageSize.PageSizeId.Letter}
@@ -143,11 +145,11 @@ def _title_pages(project: Project, plan: list[HandoffShot], body: QRectF, device
     story = project.story
     frames = sum(item.frames for item in plan)
     scenes = len({item.shot.scene_num for item in plan})
-    facts = (f"{len(plan)} shots in {scenes} scene{'s' if scenes != 1 else ''}  ·  running time "
+    facts = (f"{counted(len(plan), 'shot')} in {counted(scenes, 'scene')}  ·  running time "
              f"{clock(frames / FPS)} ({frames} frames at {FPS} fps)  ·  {date.today().isoformat()}")
     if story.soundtrack is not None:  # the crew times the cut to it
         facts += f"  ·  music: {story.soundtrack.name} from {clock(story.soundtrack.start_s)}"
-    title_lines = wrap(Block(story.name or "Untitled story", bold=True), TITLE_PT, body.width(), device)
+    title_lines = wrap(Block(story.name or UNTITLED_STORY, bold=True), TITLE_PT, body.width(), device)
     fact_lines = wrap(Block(facts, color="#44403c"), 11.0, body.width(), device)
     top = sum(line.gap + line.height for line in title_lines + fact_lines) + mm(10)
     box = body.adjusted(0, top, 0, 0)

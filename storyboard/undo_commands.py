@@ -330,3 +330,21 @@ class SetSoundtrackCommand(QUndoCommand):
     def undo(self) -> None:
         self.story.soundtrack = self.before
         self.changed()
+
+
+class SetStoryDetailsCommand(QUndoCommand):
+    """File > Story name and overview; ``changed`` retitles the window."""
+
+    def __init__(self, story: Story, name: str, overview: str, changed: Callable[[], None]) -> None:
+        super().__init__(f"Rename the story “{name}”" if name != story.name else "Change the story's overview")
+        self.story, self.changed = story, changed
+        self.before = (story.name, story.overview)
+        self.after = (name, overview)
+
+    def redo(self) -> None:
+        self.story.name, self.story.overview = self.after
+        self.changed()
+
+    def undo(self) -> None:
+        self.story.name, self.story.overview = self.before
+        self.changed()

@@ -587,3 +587,42 @@ def test_a_script_that_cannot_be_imported_asks_nothing_about_the_open_changes(wi
     recorded_dialogs.save_discard_cancel.append("cancel")  # a readable one asks, and Cancel keeps the story open
     assert not window.files.import_story()
     assert "Save the changes" in recorded_dialogs.questions[-1] and window.project.story.shots[0].notes == "mine"
+
+
+def test_a_new_story_takes_the_name_it_is_saved_under_and_can_be_renamed_with_undo(window, recorded_dialogs,
+                                                                                    tmp_path, monkeypatch):
+    """File > New then Save As "Lighthouse Keeper": the title bar said so, but project.json, the PDF and the
+    timelines said "Untitled story" for good, and nothing could change it."""
+    from pypdf import PdfReader
+
+    from storyboard.pdf_storyboard import PdfOptions
+    from storyboard.story_details_dialog import StoryDetailsDialog
+
+    assert window.files.new_project()
+    recorded_dialogs.paths.append(str(tmp_path / "Lighthouse Keeper.storymem"))
+    assert window.files.save_as()
+    saved = json.loads((tmp_path / "Lighthouse Keeper.storymem" / "project.json").read_text())
+    assert saved["story"]["name"] == "Lighthouse Keeper"
+
+    def fill(dialog):
+        assert dialog.name.text() == "Lighthouse Keeper"
+        dialog.name.setText("  The   Keeper's Kite ")
+        dialog.overview.setPlainText("Mara mends a kite.")
+        return 1
+
+    monkeypatch.setattr(StoryDetailsDialog, "exec", fill)
+    window.actions_by_name["story_details"].trigger()
+    story = window.project.story
+    assert (story.name, story.overview) == ("The Keeper's Kite", "Mara mends a kite.")
+    assert window.undo_stack.undoText() == "Rename the story “The Keeper's Kite”" and window.isWindowModified()
+    assert window.exports.export_pdf(tmp_path / "board.pdf", PdfOptions())
+    title_page = " ".join(PdfReader(str(tmp_path / "board.pdf")).pages[0].extract_text().split())
+    assert "The Keeper's Kite 1 shot in 1 scene" in title_page and "Mara mends a kite." in title_page
+    window.undo_stack.undo()
+    assert (story.name, story.overview) == ("Lighthouse Keeper", "")
+    # A story named by the user keeps its name when saved under another.
+    window.undo_stack.redo()
+    recorded_dialogs.paths.append(str(tmp_path / "copy.storymem"))
+    assert window.files.save_as()
+    assert json.loads((tmp_path / "copy.storymem" / "project.json").read_text())["story"]["name"] == \
+        "The Keeper's Kite"
