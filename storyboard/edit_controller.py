@@ -287,11 +287,21 @@ class EditController:
             f"Set the {field_words(name)} of {shots_in_words(rows)} (Edit > Undo puts each back)", 5000)
 
     def accept_take(self, shot_id: str, take_id: str) -> None:
+        """Accept a take (undoable) and say what it did: the later shots it made stale turned yellow in silence."""
         command = EditShotCommand(self.model, shot_id, "accepted_take", take_id)
         row = self.model.row_of(shot_id)
-        take = self.model.shot_at(row).take(take_id)
+        shot = self.model.shot_at(row)
+        take, before = shot.take(take_id), shot.accepted()
         command.setText(f"Accept take {take.number if take else 0} of shot {row + 1}")
+        later = range(row + 1, self.model.rowCount())
+        stale_before = set(self.stale_rows(later))
         self._push(command)
+        stale = [r for r in self.stale_rows(later) if r not in stale_before]
+        back = f" (Edit > Undo puts take {before.number} back)" if before is not None else " (Edit > Undo)"
+        self.window.statusBar().showMessage(
+            f"Accepted take {take.number if take else 0} of shot {row + 1}{back}" + (
+                f"; {shots_in_words(stale)} {'is' if len(stale) == 1 else 'are'} stale now (made from the take "
+                "accepted before): Generate > Regenerate stale shots" if stale else ""), 10_000)
 
     def delete_take(self, shot_id: str, take_id: str) -> None:
         """Remove a take from its shot (undoable; its files stay in the project folder)."""

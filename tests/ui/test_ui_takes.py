@@ -233,3 +233,26 @@ def test_take_details_name_mr2v_and_cast_images_and_why_no_keyframes(qapp):
                  keyframes=["k.png"])
     rows = dict(take_details(mixed))
     assert rows["mode"] == "M2V" and rows["memory"] == "2 keyframes, 1 cast image" and "keyframes" not in rows
+
+
+def test_accepting_a_take_says_what_it_did_and_which_later_shots_it_made_stale(gen_window, qtbot, recorded_dialogs):
+    """Enter on an older take turned shots 3-6 yellow with nothing on the status bar."""
+    win = gen_window
+    first = win.project.story.shots[0]
+    win.edits.select_shots([first.id])
+    for start in (win.generation.generate_from_here, win.generation.generate_shot):  # then shot 1 again
+        assert start()
+        qtbot.waitUntil(lambda: not win.generation.busy, timeout=WAIT_MS)
+    assert recorded_dialogs.texts("error") == [] and len(first.takes) == 2
+    panel = win.preview
+    panel.takes.setCurrentRow(0)
+    panel.takes.itemActivated.emit(panel.takes.item(0))  # back to take 1: shots 2-3 were made from it
+    assert first.accepted_take == first.takes[0].id
+    assert win.statusBar().currentMessage() == "Accepted take 1 of shot 1 (Edit > Undo puts take 2 back)"
+    panel.takes.setCurrentRow(1)
+    panel.accept_button.click()
+    assert win.statusBar().currentMessage() == (
+        "Accepted take 2 of shot 1 (Edit > Undo puts take 1 back); shots 2–3 are stale now (made from the take "
+        "accepted before): Generate > Regenerate stale shots")
+    assert statuses(win)[1:] == ["stale", "stale"]
+    win.undo_stack.setClean()
