@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
 from storyboard.frame_loader import DecodedClip, FrameLoader
 from storyboard.trim_bar import TrimBar
 
+PLAYS_WHEN_LOADED = "\n(plays when loaded)"
+
 
 class ClipPlayer(QWidget):
     unplayable = Signal(object)  # the Path of a clip that is there but could not be decoded
@@ -32,6 +34,7 @@ class ClipPlayer(QWidget):
         self.frames: list[QImage] = []
         self.path: Path | None = None  # the clip shown, or being decoded
         self.loading = False
+        self.play_when_loaded = False  # Space came while the clip decoded
         # Playing the cut: whatever is shown next (a decoded clip, an animatic card) starts at once. A pause, a
         # stop at the cut's end or a clip that cannot play ends it.
         self.autoplay = False
@@ -99,6 +102,7 @@ class ClipPlayer(QWidget):
         """Show ``message`` instead of a clip (a decode still running for an earlier clip is then ignored)."""
         self._ticket = 0
         self.loading = False
+        self.play_when_loaded = False
         self.play_button.setChecked(False)
         self.frames = []
         self.cut = (0, 0)
@@ -130,6 +134,12 @@ class ClipPlayer(QWidget):
             self.play_button.setChecked(False)
         elif self.play_button.isEnabled():
             self.play_button.setChecked(True)
+        elif self.loading:
+            # Pressed while the clip decodes (a real 81-frame take: about a second after → to it): it plays once
+            # decoded, instead of the key being lost; pressed again, it does not.
+            self.play_when_loaded = not self.play_when_loaded
+            loading = self.screen_label.text().removesuffix(PLAYS_WHEN_LOADED)
+            self.screen_label.setText(loading + (PLAYS_WHEN_LOADED if self.play_when_loaded else ""))
 
     def show_card(self, image: QImage, frames: int, fps: float) -> None:
         """A still held for ``frames`` frames: a shot without a take to play, as the exported film shows it."""
@@ -180,8 +190,10 @@ class ClipPlayer(QWidget):
             self.clear(clip.error)
             self.unplayable.emit(Path(clip.path))
             return
+        wanted = self.play_when_loaded
+        self.play_when_loaded = False
         self._show(clip.frames, clip.fps)
-        if self.autoplay:
+        if self.autoplay or wanted:
             self.play_button.setChecked(True)
 
     def _show(self, frames: list[QImage], fps: float) -> None:

@@ -124,3 +124,27 @@ def test_selecting_a_card_decodes_its_clip_once(window, qtbot, tmp_path, recorde
     window.edits.select_shots([window.project.story.shots[1].id])
     qtbot.waitUntil(lambda: player.play_button.isEnabled(), timeout=WAIT_MS)
     assert decoded == ["take1"]  # it was decoded twice, the first result thrown away
+
+
+def test_space_pressed_while_the_clip_still_loads_plays_it_once_loaded(window, qtbot, tmp_path, recorded_dialogs):
+    """→ then Space at once: the clip was still decoding (a real take: about a second), Play was disabled and the
+    key was lost."""
+    player = _cut_with_two_takes(window, tmp_path, recorded_dialogs)
+    qtbot.waitUntil(lambda: not player.loading, timeout=WAIT_MS)
+    show_active(window)
+    window.timeline.setFocus()
+    QTest.keyClick(window.timeline, Qt.Key.Key_Right)  # shot 2: its take starts decoding
+    assert player.loading and not player.play_button.isEnabled()
+    QTest.keyClick(window.timeline, Qt.Key.Key_Space)
+    assert player.screen_label.text().endswith("(plays when loaded)")
+    qtbot.waitUntil(lambda: player.play_button.isChecked(), timeout=WAIT_MS)
+    assert window.current_row() == 1 and player.counter.text().endswith("/ 9")
+    QTest.keyClick(window.timeline, Qt.Key.Key_Space)  # and Space pauses it, as ever
+    assert not player.play_button.isChecked()
+    # Pressed twice while loading: changed its mind, nothing plays.
+    QTest.keyClick(window.timeline, Qt.Key.Key_Left)
+    assert player.loading
+    QTest.keyClick(window.timeline, Qt.Key.Key_Space)
+    QTest.keyClick(window.timeline, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not player.loading, timeout=WAIT_MS)
+    assert window.current_row() == 0 and not player.play_button.isChecked()
