@@ -251,9 +251,11 @@ class EditController:
         elif cut:
             # A scene cut, not a new scene number (the Scene field groups shots; the cut is how one is generated).
             marks = "is a scene cut" if len(later) == 1 else "are scene cuts"
-            text = f"{said} now {marks}: made from memory alone (M2V)."
+            scenes = sorted({self.model.shot_at(row).scene_num for row in later})
+            text = (f"{said} {marks} now: made from memory alone (M2V), in scene {', '.join(map(str, scenes))} "
+                    "still (Ctrl+Shift+K, Edit > Start a new scene here, starts one at the current shot).")
         else:
-            text = f"{said} now continue{'s' * (len(later) == 1)} the shot before."
+            text = f"{said} continue{'s' * (len(later) == 1)} the shot before now."
         if 0 in changed:
             text += (" " if text else "") + (f"Shot 1 is marked {'a scene cut' if cut else 'as continuing'} now: it "
                                              "opens the story either way (the mark counts once it moves).")
@@ -262,6 +264,45 @@ class EditController:
             text += (f" {shots_in_words(stale).capitalize()} had a take, now stale: Generate > Regenerate stale "
                      "shots redoes it.")
         self.window.statusBar().showMessage(text, 10000)
+        return True
+
+    def start_scene_here(self) -> bool:
+        """The current shot and the rest of its scene become a new scene, numbered on from it (later scenes one
+        up), the shot a scene cut: one undo step. Ctrl+K alone only changes how a shot is generated, and a Scene
+        number typed into one shot left its scene in two pieces."""
+        row = self.window.current_row()
+        if row is None:
+            rows = self.selected_rows()
+            if not rows:
+                return False
+            row = rows[0]
+        shots = self.model.shots
+        scene = shots[row].scene_num
+        if row == 0 or shots[row - 1].scene_num != scene:
+            self.window.statusBar().showMessage(f"Shot {row + 1} already opens scene {scene}.", 5000)
+            return False
+        block = row
+        while block < len(shots) and shots[block].scene_num == scene:
+            block += 1
+        numbers = {shot.id: shot.scene_num + 1 for shot in shots if shot.scene_num > scene}
+        numbers.update({shot.id: scene + 1 for shot in shots[row:block]})
+        was_cut = shots[row].cut
+        stack = self.window.undo_stack
+        stack.beginMacro(f"Start scene {scene + 1} at shot {row + 1}")
+        stack.push(EditShotCommand.per_shot(self.model, "scene_num", numbers))
+        if not was_cut:  # a new scene starts fresh, from memory alone
+            stack.push(EditShotCommand(self.model, shots[row].id, "cut", True))
+        stack.endMacro()
+        later = len({n for n in numbers.values() if n > scene + 1})
+        text = f"Scene {scene + 1} is {shots_in_words(list(range(row, block)))} now"
+        if later:
+            text += f"; the {'scene' if later == 1 else f'{later} scenes'} after it numbered one up"
+        if not was_cut:
+            text += f"; shot {row + 1} is a scene cut (made from memory alone, M2V)"
+        stale = self.stale_rows([row]) if not was_cut else []
+        if stale:
+            text += ", its take stale: Generate > Regenerate stale shots redoes it"
+        self.window.statusBar().showMessage(text + ". Edit > Undo puts the scenes back.", 10_000)
         return True
 
     def edit_field(self, shot_id: str, name: str, value: Any, burst: int = 0) -> None:

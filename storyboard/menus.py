@@ -113,6 +113,10 @@ def build_menus(window: MainWindow) -> None:
             timeline_only=True).setStatusTip(
         "Mark the selected shots as scene cuts (each starts fresh, from memory alone), or, when all are, "
         "let them continue the shot before")
+    _action(window, edit_menu, "start_scene", "Start a &new scene here", edits.start_scene_here, ["Ctrl+Shift+K"],
+            timeline_only=True).setStatusTip(
+        "The current shot and the rest of its scene become the next scene (later scenes numbered one up), the "
+        "shot a scene cut")
     edit_menu.addSeparator()
     _action(window, edit_menu, "select_all", "Select all sh&ots", window.timeline.selectAll, [Keys.SelectAll],
             timeline_only=True)

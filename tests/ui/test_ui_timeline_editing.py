@@ -209,12 +209,14 @@ def test_ctrl_k_marks_and_unmarks_scene_cuts_on_the_selected_shots(window, qtbot
     QTest.keyClick(window.timeline, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
     assert cuts(window)[2:4] == [True, True]  # one of them was not: every one is a cut now
     assert window.undo_stack.undoText() == "Mark scene cut (shot 4)"
-    assert window.statusBar().currentMessage() == "Shot 4 now is a scene cut: made from memory alone (M2V)."
+    assert window.statusBar().currentMessage() == (
+        "Shot 4 is a scene cut now: made from memory alone (M2V), in scene 1 still (Ctrl+Shift+K, Edit > Start a "
+        "new scene here, starts one at the current shot).")
     window.edits.select_shots([window.project.story.shots[r].id for r in (2, 3)])
     assert window.inspector.cut.isChecked()
     QTest.keyClick(window.timeline, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)  # all were: none is now
     assert cuts(window)[2:4] == [False, False] and window.undo_stack.count() == 2  # two presses, two steps
-    assert window.statusBar().currentMessage() == "Shots 3–4 now continue the shot before."
+    assert window.statusBar().currentMessage() == "Shots 3–4 continue the shot before now."
     assert not window.inspector.cut.isChecked()  # the inspector shows the shot as it is now
     window.actions_by_name["undo"].trigger()
     assert cuts(window)[2:4] == [True, True]
@@ -240,6 +242,33 @@ def test_ctrl_k_marks_and_unmarks_scene_cuts_on_the_selected_shots(window, qtbot
     assert "Toggle scene cut" in card
 
 
+def test_ctrl_shift_k_starts_a_new_scene_at_the_current_shot_and_numbers_the_later_ones_on(window, qtbot):
+    """Ctrl+K on shot 4 left it in scene 1 (a cut is how a shot is generated, not where a scene starts), and a
+    Scene number typed into shot 4 alone left scene 1 in two pieces."""
+    shots = window.project.story.shots
+    scenes = lambda: [shot.scene_num for shot in shots]  # noqa: E731
+    assert scenes() == [1, 1, 1, 1, 2, 2] and cuts(window)[3] is False
+    show_active(window, qtbot)
+    window.timeline.setFocus()
+    window.edits.select_shots([shots[3].id])
+    keys = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    QTest.keyClick(window.timeline, Qt.Key.Key_K, keys)
+    assert scenes() == [1, 1, 1, 2, 3, 3] and cuts(window)[3] is True
+    assert window.undo_stack.undoText() == "Start scene 2 at shot 4"
+    assert window.statusBar().currentMessage() == (
+        "Scene 2 is shot 4 now; the scene after it numbered one up; shot 4 is a scene cut (made from memory alone, "
+        "M2V). Edit > Undo puts the scenes back.")
+    window.edits.select_shots([shots[1].id])  # the middle of scene 1: shots 2-3 go, shot 4's scene follows on
+    assert window.edits.start_scene_here()
+    assert scenes() == [1, 2, 2, 3, 4, 4]
+    assert window.statusBar().currentMessage().startswith("Scene 2 is shots 2–3 now; the 2 scenes after it")
+    assert not window.edits.start_scene_here()  # shot 2 opens its scene already
+    assert window.statusBar().currentMessage() == "Shot 2 already opens scene 2."
+    window.undo_stack.undo()
+    window.undo_stack.undo()  # one step each
+    assert scenes() == [1, 1, 1, 1, 2, 2] and cuts(window)[3] is False and not window.isWindowModified()
+
+
 def test_a_scene_cut_removed_from_a_made_shot_says_its_take_is_stale(window, recorded_dialogs, tmp_path):
     from ui_helpers import add_take, statuses
 
@@ -257,7 +286,7 @@ def test_a_scene_cut_removed_from_a_made_shot_says_its_take_is_stale(window, rec
     assert window.edits.toggle_scene_cut()
     assert statuses(window)[1] == "stale"
     assert window.statusBar().currentMessage() == (
-        "Shot 2 now continues the shot before. Shot 2 had a take, now stale: Generate > Regenerate stale shots "
+        "Shot 2 continues the shot before now. Shot 2 had a take, now stale: Generate > Regenerate stale shots "
         "redoes it.")
 
 
