@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from storyboard import dialogs, window_geometry
+from storyboard import dialogs, last_shot, window_geometry
 from storyboard.app_settings import AppSettings
 from storyboard.cast_controller import CastController
 from storyboard.cast_panel import CastPanel
@@ -212,6 +212,7 @@ class MainWindow(QMainWindow):
     def set_project(self, project: Project, path: Path | None, modified: bool = False) -> None:
         """Show a project. ``path`` is its folder, None while it was never saved."""
         self.preview.player.stop_autoplay()  # a cut playing in the last project does not go on in this one
+        left_on = last_shot.recall(Path(path)) if path is not None else ""  # before the new rows move the current
         self.project = project
         self.project_path = Path(path) if path is not None else None
         self.files.project_shown(project)
@@ -228,7 +229,8 @@ class MainWindow(QMainWindow):
         else:  # clear() on an empty stack keeps a resetClean() of the last project: this one would look edited
             self.undo_stack.setClean()
         if self.model.rowCount():
-            self.edits.select_shots([self.model.shot_at(0).id])
+            ids = self.model.shot_ids()
+            self.edits.select_shots([left_on if left_on in ids else ids[0]])
         else:
             self._show_shot(None)
         # The keys start on the cards: arrows, Del, Ctrl+K and Space act on shot 1 without a click first.
@@ -281,6 +283,8 @@ class MainWindow(QMainWindow):
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self._show_shot(current.row() if current.isValid() else None)
+        if current.isValid() and self.project_path is not None and not self._is_unsaved():
+            last_shot.remember(self.project_path, self.model.shot_at(current.row()).id)
 
     def _selection_changed(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
         self._show_selection()

@@ -626,3 +626,22 @@ def test_a_new_story_takes_the_name_it_is_saved_under_and_can_be_renamed_with_un
     assert window.files.save_as()
     assert json.loads((tmp_path / "copy.storymem" / "project.json").read_text())["story"]["name"] == \
         "The Keeper's Kite"
+
+
+def test_a_project_reopens_on_the_shot_it_was_left_on(window, recorded_dialogs, tmp_path):
+    """Reopened, a project always showed shot 1: a long story's review started over from the top."""
+    recorded_dialogs.paths.append(str(tmp_path / "left.storymem"))
+    assert window.files.save_as()
+    folder = window.project_path
+    shots = window.project.story.shots
+    window.edits.select_shots([shots[4].id])
+    assert window.files.new_project()
+    assert window.current_row() == 0
+    assert window.files.open_project(folder)
+    assert window.current_row() == 4 and window.inspector.prompt.toPlainText() == shots[4].prompt
+    # A shot deleted meanwhile (by the command line, another copy): shot 1, as before.
+    from storyboard import last_shot
+
+    last_shot.remember(folder, "gone")
+    assert window.files.open_project(folder)
+    assert window.current_row() == 0
