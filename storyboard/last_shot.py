@@ -16,13 +16,18 @@ KEY = "window/last_shots"
 KEPT = 40  # projects remembered; the oldest goes first
 
 
-def _places(store: QSettings) -> dict[str, str]:
+def parse_places(text: str) -> dict[str, str]:
+    """{project folder: shot id} from the settings' text; a hand-edited or damaged value remembers nothing."""
     try:
-        places = json.loads(text_value(store, KEY, "{}"))
-    except ValueError:  # a hand-edited or damaged value: nothing remembered, never an error
+        places = json.loads(text)
+    except (ValueError, RecursionError):
         return {}
     return {k: v for k, v in places.items() if isinstance(k, str) and isinstance(v, str)} \
         if isinstance(places, dict) else {}
+
+
+def _places(store: QSettings) -> dict[str, str]:
+    return parse_places(text_value(store, KEY, "{}"))
 
 
 def remember(folder: Path, shot_id: str) -> None:

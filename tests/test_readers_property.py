@@ -291,3 +291,19 @@ def test_any_take_request_is_explained_or_refused_by_name(requests, locked):
             return
         event("loaded")
         _explain_every_shot(project)
+
+
+json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8)),
+                           lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                   st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                           max_leaves=12)
+
+
+@PROPERTY
+@given(st.one_of(odd_text, json_values.map(json.dumps)))
+def test_the_remembered_shots_read_from_any_settings_text_are_only_folder_to_shot_pairs(text):
+    """A hand-edited or damaged settings value: the window opens on shot 1, never an error."""
+    from storyboard.last_shot import parse_places
+
+    places = parse_places(text)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in places.items())
