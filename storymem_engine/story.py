@@ -569,7 +569,7 @@ def story_from_script(data: Any, source: str = "<story>") -> Story:
         overview=_text(data.get("story_overview"), f"{source}: field 'story_overview'", default=""),
         extra={k: v for k, v in data.items() if k not in ("story_name", "story_overview", "scenes")},
     )
-    seen_scenes: set[int] = set()
+    seen_scenes: dict[int, int] = {}  # scene_num -> its place in the list, from 1
     for s_idx, scene in enumerate(data["scenes"]):
         where_scene = f"{source}: scene {s_idx + 1}"
         if not isinstance(scene, dict):
@@ -577,10 +577,11 @@ def story_from_script(data: Any, source: str = "<story>") -> Story:
         if "scene_num" not in scene:
             raise StoryError(f"{where_scene}: missing field 'scene_num'")
         scene_num = _int(scene["scene_num"], f"{where_scene}, field 'scene_num'", 1, MAX_SCENE_NUM)
-        where_scene = f"{source}: scene {scene_num}"
         if scene_num in seen_scenes:
-            raise StoryError(f"{where_scene}: scene_num {scene_num} appears twice")
-        seen_scenes.add(scene_num)
+            raise StoryError(f"{source}: scenes {seen_scenes[scene_num]} and {s_idx + 1} in the list both have "
+                             f"scene_num {scene_num}; give each scene its own number")
+        seen_scenes[scene_num] = s_idx + 1
+        where_scene = f"{source}: scene {scene_num}"
         prompts = scene.get("video_prompts")
         if not isinstance(prompts, list) or not prompts:
             raise StoryError(f"{where_scene}, field 'video_prompts': expected a non-empty list of strings")
@@ -674,8 +675,6 @@ _JSON_PROBLEMS = {
     "Invalid control character at": "a control character such as a tab inside a string; write a tab as \\t",
     "Invalid \\escape": "an invalid backslash escape in a string",
     "Invalid \\uXXXX escape": "an invalid \\u escape in a string",
-    "Unexpected UTF-8 BOM (decode using utf-8-sig)": "the file starts with a byte order mark; save it as UTF-8 "
-                                                     "without one",
 }
 
 
@@ -706,6 +705,14 @@ def _json_depth(value: Any) -> int:
     return depth - 1
 
 
+def _where_bytes(raw: bytes, offset: int) -> str:
+    """"at line L, column C" of byte ``offset``, columns counted in characters as an editor shows them."""
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    column = len(raw[line_start:offset].decode("utf-8", errors="replace")) + 1
+    line = raw.count(b"\n", 0, offset) + 1
+    return f"at line {line}, column {column}"
+
+
 def read_json_file(path: Path, what: str, error: type[StoryError] = StoryError) -> Any:
     """Parse a JSON file, turning every failure into ``error`` naming the file and the problem.
 
@@ -723,10 +730,14 @@ def read_json_file(path: Path, what: str, error: type[StoryError] = StoryError) 
                         f"({MAX_JSON_BYTES // 2**20} MiB)")
         with path.open("rb") as handle:
             raw = handle.read(MAX_JSON_BYTES + 1)
-        text = raw.decode("utf-8")
+        # utf-8-sig: Windows Notepad and Excel save UTF-8 with a byte order mark, and JSON readers may skip it.
+        text = raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise error(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: {what} is not UTF-8 text {_where_bytes(raw, exc.start)}: byte 0x{raw[exc.start]:02x} "
+                    "(saved in another encoding such as Latin-1 or Windows-1252?); save it as UTF-8") from None
+    except OSError as exc:
         raise error(f"{path}: cannot read {what} ({exc})") from None
     if not text.strip():
         raise error(f"{path}: {what} is empty")

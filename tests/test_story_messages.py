@@ -58,8 +58,6 @@ def test_a_project_file_cut_off_inside_a_string_says_so_at_its_line_and_column(t
     ('{"story_name": "x,\n "scenes": []}', "at line 1, column 19 (a line break inside a string: its closing quote "
                                           "may be missing, or write the line break as \\n)"),
     ('{"story_name": "a\\qb"}', "at line 1, column 18 (an invalid backslash escape in a string)"),
-    ('\ufeff{"story_name": "x"}', "at line 1, column 1 (the file starts with a byte order mark; save it as UTF-8 "
-                                  "without one)"),
 ])
 def test_json_that_does_not_parse_is_named_in_words(tmp_path, text, expected):
     path = tmp_path / "story.json"
@@ -76,6 +74,30 @@ def test_an_empty_file_is_called_empty(tmp_path, text):
         load_story(tmp_path / "story.json")
     (tmp_path / PROJECT_FILE).write_text(text)
     assert _project_error(tmp_path) == "project file is empty"
+
+
+def test_a_story_saved_with_a_byte_order_mark_loads(tmp_path):
+    """Windows Notepad and Excel save UTF-8 with a byte order mark: such a story opens like any other."""
+    path = tmp_path / "story.json"
+    script = {"story_name": "Café", "scenes": [{"scene_num": 1, "video_prompts": ["a"], "cut": [True]}]}
+    path.write_text(json.dumps(script, ensure_ascii=False), encoding="utf-8-sig")
+    assert load_story(path).name == "Café"
+
+
+def test_a_story_in_another_encoding_names_the_line_column_and_byte(tmp_path):
+    path = tmp_path / "story.json"
+    path.write_bytes('{\n  "story_name": "Le café",\n'.encode("latin-1"))
+    with pytest.raises(StoryError) as err:
+        load_story(path)
+    assert str(err.value) == (f"{path}: story file is not UTF-8 text at line 2, column 24: byte 0xe9 (saved in "
+                              "another encoding such as Latin-1 or Windows-1252?); save it as UTF-8")
+
+
+def test_a_repeated_scene_number_names_both_scenes_in_the_list(tmp_path):
+    scene = {"video_prompts": ["a"], "cut": [True]}
+    data = {"story_name": "x", "scenes": [{"scene_num": 1, **scene}, {"scene_num": 2, **scene},
+                                          {"scene_num": 1, **scene}]}
+    assert _script(tmp_path, data) == "scenes 1 and 3 in the list both have scene_num 1; give each scene its own number"
 
 
 # --- 2.-4. the choices as words, which ids repeat, "<path>: <what>" ---------------------------------------------
