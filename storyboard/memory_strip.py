@@ -272,9 +272,11 @@ class MemoryStrip(QGroupBox):
             return
         self._sources = sources
         entries, total, error = strip_entries(project, index, size, sink)
+        # The shown shot's own accepted take too: the note says whether it was made from other memory.
+        shown = story.shots[index].accepted_take if 0 <= index < len(story.shots) else None
         signature = (id(project), index, size, sink, tuple(entries), total, error,
                      tuple(story.memory_pins), tuple(story.memory_exclusions),
-                     tuple((m.id, m.name) for m in story.cast))
+                     tuple((m.id, m.name) for m in story.cast), shown)
         if signature == self._signature:
             return
         same_shot = self._signature is not None and self._signature[:2] == signature[:2]

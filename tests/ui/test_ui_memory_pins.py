@@ -98,6 +98,8 @@ def test_pin_and_exclude_change_what_the_next_generation_remembers(gen_window, q
     remembered = shots[3].accepted().request["memory_keys"]
     assert remembered == wanted
     assert middle in remembered and first not in remembered
+    # The shown shot's new take was made from the strip's memory: the note no longer says otherwise.
+    assert "other memory" not in strip.note.text() and "conditioned on 2 of" in strip.note.text()
     assert len(shots[3].takes) == 2 and statuses(win)[3] == "done"
 
     # Pins and exclusions are saved in project.json and come back when the project is reopened.
