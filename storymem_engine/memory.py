@@ -54,9 +54,10 @@ def select_memory(
     ``keyframes`` is every available keyframe in story order. ``pinned`` and ``excluded`` are
     keys (``item.key``, or the item itself when it has no ``key``). Exclusion wins over
     pinning. When the non-excluded keyframes fit in ``max_size`` they are all used; otherwise
-    pinned ones are kept and the remaining budget goes to the first ``fix`` non-pinned
-    keyframes (memory sink) plus the newest ones (window). If the budget left after pins is
-    smaller than ``fix``, the sink takes all of it: the opening keyframes anchor identity.
+    pinned ones are kept and the remaining budget goes to the first ``fix`` keyframes (memory
+    sink, a pinned one among them counted once) plus the newest ones (window). If the budget left
+    after pins is smaller than the sink, the sink takes all of it: the opening keyframes anchor
+    identity. With no pins this is the reference's policy: the first ``fix`` plus the newest.
 
     Raises ValueError for a bad ``max_size``/``fix`` or when more keyframes are pinned than
     ``max_size`` allows (the model was not trained on longer memories, and silently
@@ -78,17 +79,17 @@ def select_memory(
     pinned_idx = [i for i, item in enumerate(available) if _key_of(item) in pinned_keys] if pinned_keys else []
     if len(pinned_idx) > max_size:
         raise ValueError(f"{len(pinned_idx)} keyframes are pinned but the memory holds at most {max_size}; unpin some")
-    budget = max_size - len(pinned_idx)
-    pinned_set = set(pinned_idx)
-    free_idx = [i for i in range(len(available)) if i not in pinned_set] if pinned_set else range(len(available))
-
-    sink_count = min(fix, budget)
-    window_count = budget - sink_count
     chosen = set(pinned_idx)
-    chosen.update(free_idx[:sink_count])
-    # Guard the zero case explicitly: free_idx[-0:] would be the whole list.
-    if window_count > 0:
-        chosen.update(free_idx[-window_count:])
+    # The sink is the first ``fix`` keyframes whether pinned or not: pinning one already in memory keeps the memory
+    # as it was (a pin that moved the sink on pushed the oldest window keyframe out and made later shots stale).
+    for i in range(fix):
+        if len(chosen) >= max_size:
+            break
+        chosen.add(i)
+    newest = len(available) - 1  # more keyframes than fit: the window always fills
+    while len(chosen) < max_size:
+        chosen.add(newest)
+        newest -= 1
     return [available[i] for i in sorted(chosen)]
 
 

@@ -42,8 +42,10 @@ def test_pinned_keyframes_are_always_kept_and_spend_the_budget():
     chosen = select_memory(list(range(20)), max_size=10, fix=3, pinned={7})
     assert chosen == [0, 1, 2, 7, *range(14, 20)]
     assert len(chosen) == 10
-    # A pin inside the sink frees its slot for the next non-pinned image.
-    assert select_memory(list(range(20)), max_size=10, fix=3, pinned={0}) == [0, 1, 2, 3, *range(14, 20)]
+    # Pinning a keyframe already in memory (in the sink or the window) changes nothing: the later shots stay current.
+    unpinned = select_memory(list(range(20)), max_size=10, fix=3)
+    for pin in (0, 2, 13, 19):
+        assert select_memory(list(range(20)), max_size=10, fix=3, pinned={pin}) == unpinned
     # When pins leave less budget than the sink, the sink takes all of it.
     pins = {5, 6, 7, 8, 9, 10, 11, 12}
     assert select_memory(list(range(20)), max_size=10, fix=3, pinned=pins) == [0, 1, *sorted(pins)]
