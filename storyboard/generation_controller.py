@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer
 from storyboard import dialogs
 from storyboard.memory import bank_frozen, is_stale
 from storyboard.shot_numbers import shots_in_words
-from storyboard.undo_commands import removed_shot
+from storyboard.undo_commands import SetRenderSettingsCommand, removed_shot
 from storyboard.worker import GenerationJob, WorkerThread
 from storymem_engine.memory import take_of_key
 from storymem_engine.project import TAKES_DIR, ProjectBusy, ProjectError, acquire_writer_lock, record_take
@@ -130,13 +131,31 @@ class GenerationController(QObject):
         if not shots:
             dialogs.info(self.window, "No drafts to finalize", "No shot's accepted take is a draft.")
             return False
-        # A shot set to Draft in the inspector would go on saying Draft, and its next Generate make a draft again:
-        # finalizing sets it to Final (one undo step).
+        # A shot set to Draft in the inspector, or a project whose Render settings say Draft, would go on saying
+        # Draft, and the next Generate (Regenerate stale shots) make drafts again: finalizing sets them to Final, one
+        # undo step.
         drafted = [shot.id for shot in story.shots if shot.id in shots and shot.profile == "draft"]
-        if drafted:
-            rows = [self.window.model.row_of(i) for i in drafted]
-            self.window.edits.edit_fields(drafted, "profile", "final", f"Set {shots_in_words(rows)} to Final")
-        return self._start(shots, finalize=True)
+        render = self.window.render_settings()
+        project_drafts = render.profile == "draft"
+        stack = self.window.undo_stack
+        if drafted or project_drafts:
+            what = [shots_in_words([self.window.model.row_of(i) for i in drafted])] if drafted else []
+            stack.beginMacro(f"Set {' and '.join([*what, 'the project'] if project_drafts else what)} to Final")
+            if drafted:
+                self.window.edits.edit_fields(drafted, "profile", "final", f"Set {what[0]} to Final")
+            if project_drafts:
+                stack.push(SetRenderSettingsCommand(self.window.project, replace(render, profile="final"),
+                                                    self.window.render_settings_changed))
+            stack.endMacro()
+        if not self._start(shots, finalize=True):
+            if drafted or project_drafts:
+                stack.undo()  # nothing was finalized: the profiles stay as they were
+            return False
+        if project_drafts:
+            bar = self.window.statusBar()
+            bar.showMessage(f"{bar.currentMessage()} The project's Render settings are Final now, so later takes are "
+                            "final too (Edit > Undo sets Draft again).")
+        return True
 
     def unload_models(self) -> bool:
         """Free the memory the loaded models hold (they load again on the next Generate)."""

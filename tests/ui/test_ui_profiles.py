@@ -99,11 +99,12 @@ def test_draft_on_the_tiny_engine_then_finalize_makes_the_same_shots_final(gen_w
     assert all(t.request["profile"] == "draft" and t.request["steps"] == 4 and t.request["guidance"] == 1.0
                for t in drafts)
     drafts[0].trim_in, drafts[0].trim_out = 2, drafts[0].frames - 1  # cut in the editor before finalizing
-    set_render(win, profile="final")
     win.edits.edit_field(shots[1].id, "profile", "draft")  # this shot set to Draft in the inspector
     assert win.generation.finalize()
-    # Finalized, it says Final: its next Generate does not make a draft again.
-    assert shots[1].profile == "final" and win.undo_stack.undoText() == "Set shot 2 to Final"
+    # Finalized, the shot and the project say Final: the next Generate (a stale shot, say) does not make a draft.
+    assert shots[1].profile == "final" and win.render_settings().profile == "final"
+    assert win.undo_stack.undoText() == "Set shot 2 and the project to Final"
+    assert "Render settings are Final now" in win.statusBar().currentMessage()
     qtbot.waitUntil(lambda: not win.generation.busy, timeout=60_000)
     finals = [s.accepted() for s in shots]
     assert all(t.request["profile"] == "final" for t in finals)
