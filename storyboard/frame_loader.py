@@ -106,11 +106,11 @@ class FrameLoader(QObject):
                                 "regenerate the shot or delete this take.")
             relay.clip_ready.emit(ticket, result)
 
-        self._start(work)
+        self._start(work, _clip_pool())
         return ticket
 
-    def _start(self, work: Callable[[], None]) -> None:
-        future = _pool().submit(work)
+    def _start(self, work: Callable[[], None], pool: concurrent.futures.ThreadPoolExecutor | None = None) -> None:
+        future = (pool or _pool()).submit(work)
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
 
@@ -125,6 +125,7 @@ class FrameLoader(QObject):
 
 
 _POOL: concurrent.futures.ThreadPoolExecutor | None = None
+_CLIP_POOL: concurrent.futures.ThreadPoolExecutor | None = None
 
 
 def _pool() -> concurrent.futures.ThreadPoolExecutor:
@@ -133,3 +134,12 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
         # Two threads: thumbnails keep flowing without starving a generation on a small CPU.
         _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="frame-loader")
     return _POOL
+
+
+def _clip_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """The player's clips decode on their own thread: behind a project's worth of card thumbnails (a story just
+    opened, a scroll) the shot the user clicked waited seconds to play."""
+    global _CLIP_POOL
+    if _CLIP_POOL is None:
+        _CLIP_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip-loader")
+    return _CLIP_POOL

@@ -148,3 +148,25 @@ def test_space_pressed_while_the_clip_still_loads_plays_it_once_loaded(window, q
     QTest.keyClick(window.timeline, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: not player.loading, timeout=WAIT_MS)
     assert window.current_row() == 0 and not player.play_button.isChecked()
+
+
+def test_a_clicked_shots_clip_plays_while_card_thumbnails_are_still_decoding(window, qtbot, tmp_path,
+                                                                            recorded_dialogs):
+    """A story just opened queues a thumbnail per card: the clip of the shot the user clicks does not wait behind
+    them (it did, seconds on a long story)."""
+    import threading
+
+    from storyboard import frame_loader
+
+    player = _cut_with_two_takes(window, tmp_path, recorded_dialogs)
+    qtbot.waitUntil(lambda: not player.loading, timeout=WAIT_MS)
+    release = threading.Event()
+    busy = [frame_loader._pool().submit(release.wait, WAIT_MS / 1000) for _ in range(8)]  # every thumbnail thread
+    try:
+        window.edits.select_shots([window.project.story.shots[1].id])
+        qtbot.waitUntil(lambda: player.play_button.isEnabled(), timeout=WAIT_MS // 4)
+        assert player.counter.text().endswith("/ 9")
+    finally:
+        release.set()
+        for future in busy:
+            future.result()
